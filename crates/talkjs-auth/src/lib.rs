@@ -1,0 +1,2 @@
+//! TalkJS credentials.
+#![deny(missing_docs)]
