@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | [`models`] | `talkjs-models` | serde types for every TalkJS object and request body |
 //! | [`auth`] | `talkjs-auth` | app tokens, user tokens, identity signatures, webhook checks |
+//! | [`transport`] | `talkjs-transport` | the tower layers and the default HTTP stack |
 //!
 //! ```
 //! use talkjs::auth::{AppId, SecretKey, TokenSigner};
@@ -21,3 +22,4 @@
 
 pub use talkjs_auth as auth;
 pub use talkjs_models as models;
+pub use talkjs_transport as transport;

@@ -1,0 +1,151 @@
+//! The auth layer: sets `Authorization: Bearer <token>` on every attempt.
+//!
+//! With [`Credentials::AppToken`] each attempt carries a freshly minted app token (so a
+//! retried request never carries an old one); with [`Credentials::LegacySecretKey`] the
+//! secret key itself. The header value is marked sensitive, so `http`'s `Debug` and
+//! tower-http's loggers print it as `Sensitive`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::HeaderValue;
+use http::header::AUTHORIZATION;
+use talkjs_auth::Credentials;
+use tower::{Layer, Service};
+
+use crate::error::TransportError;
+use crate::{BoxError, HttpRequest};
+
+/// Layer that signs each request with the given credentials.
+#[derive(Clone)]
+pub struct AuthLayer {
+    credentials: Arc<Credentials>,
+}
+
+impl std::fmt::Debug for AuthLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("credentials", &self.credentials)
+            .finish()
+    }
+}
+
+impl AuthLayer {
+    /// A layer signing with `credentials`.
+    pub fn new(credentials: Credentials) -> Self {
+        Self {
+            credentials: Arc::new(credentials),
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            credentials: Arc::clone(&self.credentials),
+        }
+    }
+}
+
+/// Service of [`AuthLayer`].
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    credentials: Arc<Credentials>,
+}
+
+impl<S> std::fmt::Debug for AuthService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the sensitive `Bearer` header value for one attempt.
+fn bearer(credentials: &Credentials) -> Result<HeaderValue, TransportError> {
+    let token = credentials.bearer_token()?;
+    let mut value = String::with_capacity(token.len() + 7);
+    value.push_str("Bearer ");
+    value.push_str(&token);
+    let mut header = HeaderValue::from_maybe_shared(Bytes::from(value)).map_err(|_| {
+        TransportError::InvalidRequest("the bearer token is not a valid header value".into())
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+impl<S> Service<HttpRequest> for AuthService<S>
+where
+    S: Service<HttpRequest>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ErrorOr<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut req: HttpRequest) -> Self::Future {
+        match bearer(&self.credentials) {
+            Ok(value) => {
+                req.headers_mut().insert(AUTHORIZATION, value);
+                ErrorOr::future(self.inner.call(req))
+            }
+            Err(e) => ErrorOr::error(e.into()),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a layer that may fail before calling its inner service: either the inner
+    /// future, or an error ready at once.
+    pub struct ErrorOr<F> {
+        #[pin]
+        inner: Option<F>,
+        error: Option<BoxError>,
+    }
+}
+
+impl<F> ErrorOr<F> {
+    pub(crate) fn future(inner: F) -> Self {
+        Self {
+            inner: Some(inner),
+            error: None,
+        }
+    }
+
+    pub(crate) fn error(error: BoxError) -> Self {
+        Self {
+            inner: None,
+            error: Some(error),
+        }
+    }
+}
+
+impl<F, T, E> Future for ErrorOr<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.inner.as_pin_mut() {
+            Some(f) => f.poll(cx).map_err(Into::into),
+            None => Poll::Ready(Err(this
+                .error
+                .take()
+                .unwrap_or_else(|| "ErrorOr polled after completion".into()))),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The base-URL layer: turns the relative path of a request (`/users/alice?limit=10`) into
+//! the absolute TalkJS URL (`https://api.talkjs.com/v1/{appId}/users/alice?limit=10`).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::Uri;
+use http::uri::{Authority, PathAndQuery, Scheme};
+use tower::{Layer, Service};
+
+use crate::error::{BuildError, TransportError};
+use crate::{BoxError, HttpRequest};
+
+/// The default API root.
+pub const TALKJS_API_ROOT: &str = "https://api.talkjs.com";
+
+/// A validated base URL: scheme, host and the `/v1/{appId}` prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    scheme: Scheme,
+    authority: Authority,
+    /// Path prefix without a trailing slash, e.g. `/v1/tNCnKd4d`.
+    prefix: Arc<str>,
+}
+
+impl BaseUrl {
+    /// The production TalkJS API for `app_id`.
+    pub fn talkjs(app_id: &str) -> Result<Self, BuildError> {
+        Self::new(TALKJS_API_ROOT, app_id, false)
+    }
+
+    /// A base URL at `root` (scheme and host, optionally a path prefix, e.g.
+    /// `http://127.0.0.1:8080` for the fake server); `/v1/{appId}` is appended.
+    ///
+    /// Plain `http://` is refused unless the host is loopback (`localhost`, `127.0.0.0/8`,
+    /// `::1`) or `allow_insecure_http` is set, because the bearer token would travel in
+    /// clear text.
+    ///
+    /// ```
+    /// use talkjs_transport::BaseUrl;
+    ///
+    /// assert!(BaseUrl::new("http://127.0.0.1:8080", "app", false).is_ok());
+    /// assert!(BaseUrl::new("http://example.com", "app", false).is_err());
+    /// assert!(BaseUrl::new("http://example.com", "app", true).is_ok());
+    /// ```
+    pub fn new(root: &str, app_id: &str, allow_insecure_http: bool) -> Result<Self, BuildError> {
+        if app_id.is_empty() {
+            return Err(BuildError::EmptyAppId);
+        }
+        let invalid = |reason: &str| BuildError::InvalidBaseUrl {
+            url: root.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let uri: Uri = root
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| invalid(&e.to_string()))?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| invalid("it has no scheme"))?;
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| invalid("it has no host"))?;
+        if uri.query().is_some() {
+            return Err(invalid("it must not have a query string"));
+        }
+        if scheme == Scheme::HTTP {
+            if !allow_insecure_http && !is_loopback(authority.host()) {
+                return Err(BuildError::InsecureBaseUrl {
+                    host: authority.host().to_owned(),
+                });
+            }
+        } else if scheme != Scheme::HTTPS {
+            return Err(invalid("the scheme must be https (or http for loopback)"));
+        }
+        let root_path = uri.path().trim_end_matches('/');
+        let prefix = format!("{root_path}/v1/{}", encode_segment(app_id));
+        Ok(Self {
+            scheme,
+            authority,
+            prefix: prefix.into(),
+        })
+    }
+
+    /// The full URL of a relative path (which should start with `/`).
+    pub fn join(&self, path_and_query: &str) -> Result<Uri, TransportError> {
+        let sep = if path_and_query.starts_with('/') {
+            ""
+        } else {
+            "/"
+        };
+        let pq = format!("{}{sep}{path_and_query}", self.prefix);
+        let pq = PathAndQuery::try_from(pq)
+            .map_err(|e| TransportError::InvalidRequest(format!("invalid path: {e}")))?;
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(pq)
+            .build()
+            .map_err(|e| TransportError::InvalidRequest(e.to_string()))
+    }
+
+    /// The base as a string, e.g. `https://api.talkjs.com/v1/tNCnKd4d`.
+    pub fn as_string(&self) -> String {
+        format!("{}://{}{}", self.scheme, self.authority, self.prefix)
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
+pub(crate) fn encode_segment(segment: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Layer that applies a [`BaseUrl`] to requests with a relative URI.
+///
+/// A request whose URI is already absolute (has a scheme and host) passes through unchanged.
+#[derive(Debug, Clone)]
+pub struct BaseUrlLayer {
+    base: BaseUrl,
+}
+
+impl BaseUrlLayer {
+    /// A layer for `base`.
+    pub fn new(base: BaseUrl) -> Self {
+        Self { base }
+    }
+}
+
+impl<S> Layer<S> for BaseUrlLayer {
+    type Service = BaseUrlService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BaseUrlService {
+            inner,
+            base: self.base.clone(),
+        }
+    }
+}
+
+/// Service of [`BaseUrlLayer`].
+#[derive(Debug, Clone)]
+pub struct BaseUrlService<S> {
+    inner: S,
+    base: BaseUrl,
+}
+
+impl<S> Service<HttpRequest> for BaseUrlService<S>
+where
+    S: Service<HttpRequest>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = crate::auth::ErrorOr<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut req: HttpRequest) -> Self::Future {
+        if req.uri().scheme().is_none() {
+            let pq = req.uri().path_and_query().map_or("/", PathAndQuery::as_str);
+            match self.base.join(pq) {
+                Ok(uri) => *req.uri_mut() = uri,
+                Err(e) => return crate::auth::ErrorOr::error(e.into()),
+            }
+        }
+        crate::auth::ErrorOr::future(self.inner.call(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn joins_and_encodes() {
+        let base = BaseUrl::talkjs("app 1").unwrap();
+        assert_eq!(
+            base.join("/users/alice?limit=10").unwrap().to_string(),
+            "https://api.talkjs.com/v1/app%201/users/alice?limit=10"
+        );
+        let local = BaseUrl::new("http://localhost:9000/prefix/", "a", false).unwrap();
+        assert_eq!(
+            local.join("users").unwrap().to_string(),
+            "http://localhost:9000/prefix/v1/a/users"
+        );
+    }
+
+    #[test]
+    fn refuses_bad_bases() {
+        assert!(matches!(
+            BaseUrl::new("http://10.0.0.1", "a", false),
+            Err(BuildError::InsecureBaseUrl { .. })
+        ));
+        assert!(BaseUrl::new("http://[::1]:80", "a", false).is_ok());
+        assert!(BaseUrl::new("http://127.9.9.9", "a", false).is_ok());
+        assert!(matches!(
+            BaseUrl::new("ftp://x", "a", false),
+            Err(BuildError::InvalidBaseUrl { .. })
+        ));
+        assert!(matches!(
+            BaseUrl::new("api.talkjs.com", "a", false),
+            Err(BuildError::InvalidBaseUrl { .. })
+        ));
+        assert!(matches!(
+            BaseUrl::new("https://x?y=1", "a", false),
+            Err(BuildError::InvalidBaseUrl { .. })
+        ));
+        assert_eq!(BaseUrl::talkjs(""), Err(BuildError::EmptyAppId));
+    }
+}

@@ -1,0 +1,143 @@
+//! Errors produced by the transport layers.
+
+use std::time::Duration;
+
+use crate::BoxError;
+
+/// Which time limit ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// One attempt (one HTTP exchange) took too long; it may be retried.
+    Attempt,
+    /// The whole call, retries included, took too long; it is not retried.
+    Deadline,
+}
+
+/// An error from one of this crate's layers or from the HTTP client.
+///
+/// Inside the stack errors travel as [`BoxError`]; [`TransportError::find`] recovers this
+/// type from one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The connection could not be established (refused, DNS, TLS handshake). The request
+    /// never reached the server, so it is always safe to retry.
+    #[error("could not connect to the TalkJS API: {source}; check the base URL and the network")]
+    Connect {
+        /// The client's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The connection failed after the request may have been sent (reset, closed, protocol
+    /// error). Only idempotent requests are retried after this.
+    #[error("the connection to the TalkJS API failed: {source}")]
+    Request {
+        /// The client's error.
+        #[source]
+        source: BoxError,
+    },
+    /// A response body could not be read or was larger than the configured limit.
+    #[error("could not read the response body: {source}")]
+    Body {
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// A time limit ran out.
+    #[error("{} timed out after {after:?}", match kind { TimeoutKind::Attempt => "the attempt", TimeoutKind::Deadline => "the call (retries included)" })]
+    Timeout {
+        /// Which limit.
+        kind: TimeoutKind,
+        /// The limit that was exceeded.
+        after: Duration,
+    },
+    /// The rate limiter would have made the call wait longer than the configured maximum.
+    #[error(
+        "rate limited locally: the next slot is {wait:?} away, more than the maximum wait of {max_wait:?}; retry later or raise the maximum wait"
+    )]
+    RateLimited {
+        /// How long the call would have had to wait.
+        wait: Duration,
+        /// The configured maximum wait.
+        max_wait: Duration,
+    },
+    /// The rate-limit store (e.g. Redis) failed and is configured to fail calls.
+    #[error("the rate-limit store failed: {source}")]
+    RateLimitStore {
+        /// The store's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The credentials could not produce a bearer token.
+    #[error("could not sign the request: {0}")]
+    Auth(#[from] talkjs_auth::Error),
+    /// The request could not be turned into an HTTP request (e.g. an invalid path).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+impl TransportError {
+    /// Finds a `TransportError` in a boxed error or its source chain.
+    pub fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a TransportError> {
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(e) = current {
+            if let Some(found) = e.downcast_ref::<TransportError>() {
+                return Some(found);
+            }
+            current = e.source();
+        }
+        None
+    }
+
+    /// Whether the request certainly did not reach the server (so even a non-idempotent
+    /// request may be re-sent).
+    pub fn is_not_sent(&self) -> bool {
+        matches!(self, Self::Connect { .. })
+    }
+
+    /// Whether another attempt of an idempotent request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect { .. }
+                | Self::Request { .. }
+                | Self::Body { .. }
+                | Self::Timeout {
+                    kind: TimeoutKind::Attempt,
+                    ..
+                }
+        )
+    }
+}
+
+/// A configuration error from [`StackBuilder`](crate::StackBuilder) or a layer constructor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The base URL could not be parsed.
+    #[error("invalid base URL {url:?}: {reason}")]
+    InvalidBaseUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The base URL uses plain `http://` for a host that is not loopback.
+    #[error(
+        "refusing plain http:// for non-loopback host {host:?}: TalkJS credentials would travel unencrypted; use https:// or opt in with allow_insecure_http(true)"
+    )]
+    InsecureBaseUrl {
+        /// The host.
+        host: String,
+    },
+    /// The app id is empty.
+    #[error("the app id is empty; find it in the TalkJS dashboard under Settings")]
+    EmptyAppId,
+    /// A TLS configuration could not be built.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    /// Another invalid setting.
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}

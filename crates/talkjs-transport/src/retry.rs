@@ -1,0 +1,413 @@
+//! Retries: a [`tower::retry::Policy`] for the TalkJS API and the layer that applies it.
+//!
+//! What is retried:
+//!
+//! | outcome | idempotent request | non-idempotent request (e.g. an import) |
+//! |---|---|---|
+//! | `429 Too Many Requests` | yes | yes: TalkJS refuses before processing |
+//! | `500`, `502`, `503`, `504` (any 5xx but 501/505) | yes | no: it may have been processed |
+//! | connection refused / DNS / TLS handshake ([`TransportError::Connect`]) | yes | yes: nothing was sent |
+//! | reset, closed, attempt timeout, body read error | yes | no |
+//! | `400`, `401`, `403`, `404`, any other 4xx, the deadline, a local rate-limit refusal | no | no |
+//!
+//! Whether a request is idempotent comes from its [`Idempotency`] extension, or from its
+//! method (`POST` is not, everything else is). The resource API marks a message send as
+//! idempotent when every message carries an idempotency key, and never marks an import.
+//!
+//! Delays use exponential backoff with full jitter: before retry `n` (1-based) the policy
+//! sleeps a random duration in `[0, min(max_delay, base_delay × 2^(n−1))]`. A `Retry-After`
+//! header (seconds or an HTTP date) on a 429 or 5xx is honoured instead when it asks for
+//! more; when it asks for more than [`RetryConfig::max_retry_after`], the response is handed
+//! back to the caller at once rather than sleeping that long.
+//!
+//! A [retry budget](RetryConfig::budget) shared by all clones of the layer's services stops a
+//! failing server from being hammered: retries may add at most a share of the recent
+//! traffic (tower's [`TpsBudget`]).
+//!
+//! The request body is `Bytes`, so a retried request re-sends the same body without copying;
+//! headers and extensions are kept, and the inner auth layer signs every attempt afresh.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::StatusCode;
+use tower::Layer;
+use tower::retry::budget::{Budget, TpsBudget};
+use tower::retry::{Policy, Retry};
+
+use crate::error::{TimeoutKind, TransportError};
+use crate::extensions::{Attempts, Idempotency};
+use crate::retry_after::parse_retry_after;
+use crate::{BoxError, HttpRequest, HttpResponse};
+
+/// The retry budget: how many retries the recent traffic allows.
+///
+/// Every call deposits into the budget; every retry withdraws. With the defaults, retries add
+/// at most 20% to the calls of the last 10 seconds, plus 10 retries per second that are
+/// always allowed (so a quiet client still retries).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryBudget {
+    /// How long a deposit counts.
+    pub ttl: Duration,
+    /// Retries per second allowed regardless of traffic.
+    pub min_per_sec: u32,
+    /// The share of recent calls that may be retried, between 0.0 and 1000.0.
+    pub retry_percent: f32,
+}
+
+impl Default for RetryBudget {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(10),
+            min_per_sec: 10,
+            retry_percent: 0.2,
+        }
+    }
+}
+
+/// Retry settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use talkjs_transport::RetryConfig;
+///
+/// let config = RetryConfig { max_attempts: 6, ..RetryConfig::default() }
+///     .base_delay(Duration::from_millis(50))
+///     .max_delay(Duration::from_secs(5));
+/// assert_eq!(config.max_attempts, 6);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryConfig {
+    /// Attempts in total, the first included (1: no retry). Default 4.
+    pub max_attempts: u32,
+    /// The first backoff bound; doubled for every further retry. Default 100 ms.
+    pub base_delay: Duration,
+    /// The cap of the backoff bound. Default 10 s.
+    pub max_delay: Duration,
+    /// The longest `Retry-After` the policy waits for; a longer one ends the retries and the
+    /// response goes back to the caller. Default 60 s.
+    pub max_retry_after: Duration,
+    /// The retry budget shared by all services of one layer; `None`: unlimited (only
+    /// `max_attempts` bounds retries). Default [`RetryBudget::default`].
+    pub budget: Option<RetryBudget>,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+            budget: Some(RetryBudget::default()),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Sets [`max_attempts`](Self::max_attempts).
+    #[must_use]
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Sets [`base_delay`](Self::base_delay).
+    #[must_use]
+    pub fn base_delay(mut self, delay: Duration) -> Self {
+        self.base_delay = delay;
+        self
+    }
+
+    /// Sets [`max_delay`](Self::max_delay).
+    #[must_use]
+    pub fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// Sets [`max_retry_after`](Self::max_retry_after).
+    #[must_use]
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// Sets [`budget`](Self::budget).
+    #[must_use]
+    pub fn budget(mut self, budget: Option<RetryBudget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The upper bound of the jittered delay before retry `retry` (1-based):
+    /// `min(max_delay, base_delay × 2^(retry−1))`.
+    pub fn backoff_bound(&self, retry: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.base_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// Whether a response status is worth another attempt, and whether that needs an
+/// idempotent request.
+fn classify_status(status: StatusCode) -> Option<bool> {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        // Refused before processing: safe for any request.
+        Some(false)
+    } else if status.is_server_error()
+        && status != StatusCode::NOT_IMPLEMENTED
+        && status != StatusCode::HTTP_VERSION_NOT_SUPPORTED
+    {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// The same for an error: `Some(needs_idempotency)` when it is retryable.
+fn classify_error(error: &(dyn std::error::Error + 'static)) -> Option<bool> {
+    if let Some(t) = TransportError::find(error) {
+        return match t {
+            TransportError::Connect { .. } => Some(false),
+            TransportError::Request { .. }
+            | TransportError::Body { .. }
+            | TransportError::Timeout {
+                kind: TimeoutKind::Attempt,
+                ..
+            } => Some(true),
+            _ => None,
+        };
+    }
+    // Errors from a custom inner service: look for an I/O error in the chain.
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            return match io.kind() {
+                K::ConnectionRefused => Some(false),
+                K::ConnectionReset
+                | K::ConnectionAborted
+                | K::BrokenPipe
+                | K::TimedOut
+                | K::UnexpectedEof
+                | K::NotConnected => Some(true),
+                _ => None,
+            };
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The [`Policy`] of [`RetryLayer`]: see the [module docs](self) for what is retried.
+///
+/// One policy value is cloned for every call; it counts that call's attempts. The budget is
+/// shared by all clones.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    config: Arc<RetryConfig>,
+    budget: Option<Arc<TpsBudget>>,
+    attempts: u32,
+}
+
+impl RetryPolicy {
+    /// A policy with `config` and a fresh budget.
+    pub fn new(config: RetryConfig) -> Self {
+        let budget = config
+            .budget
+            .map(|b| Arc::new(TpsBudget::new(b.ttl, b.min_per_sec, b.retry_percent)));
+        Self {
+            config: Arc::new(config),
+            budget,
+            attempts: 1,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RetryConfig {
+        &self.config
+    }
+
+    /// The delay before the next attempt, or `None` to give up. `retry_after` is the server's
+    /// wish, if it stated one.
+    fn delay(&self, retry_after: Option<Duration>) -> Option<Duration> {
+        let bound = self.config.backoff_bound(self.attempts);
+        let jittered = if bound.is_zero() {
+            Duration::ZERO
+        } else {
+            let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
+            Duration::from_nanos(fastrand::u64(0..=nanos))
+        };
+        match retry_after {
+            Some(wish) if wish > self.config.max_retry_after => None,
+            Some(wish) => Some(wish.max(jittered)),
+            None => Some(jittered),
+        }
+    }
+}
+
+impl Policy<HttpRequest, HttpResponse, BoxError> for RetryPolicy {
+    type Future = tokio::time::Sleep;
+
+    fn retry(
+        &mut self,
+        req: &mut HttpRequest,
+        result: &mut Result<HttpResponse, BoxError>,
+    ) -> Option<Self::Future> {
+        if self.attempts == 1 {
+            if let Some(budget) = &self.budget {
+                budget.deposit();
+            }
+        }
+        let (needs_idempotency, retry_after) = match result {
+            Ok(response) => {
+                let Some(needs) = classify_status(response.status()) else {
+                    response.extensions_mut().insert(Attempts(self.attempts));
+                    return None;
+                };
+                (
+                    needs,
+                    parse_retry_after(response.headers(), SystemTime::now()),
+                )
+            }
+            Err(error) => (classify_error(error.as_ref())?, None),
+        };
+        let give_up = |this: &mut Self, result: &mut Result<HttpResponse, BoxError>, why: &str| {
+            tracing::debug!(attempts = this.attempts, why, "not retrying");
+            if let Ok(response) = result {
+                response.extensions_mut().insert(Attempts(this.attempts));
+            }
+            None
+        };
+        if needs_idempotency && Idempotency::of(req) == Idempotency::NonIdempotent {
+            return give_up(
+                self,
+                result,
+                "the request is not idempotent and may have been processed",
+            );
+        }
+        if self.attempts >= self.config.max_attempts {
+            return give_up(self, result, "maximum attempts reached");
+        }
+        let Some(delay) = self.delay(retry_after) else {
+            return give_up(self, result, "Retry-After is longer than the maximum");
+        };
+        if let Some(budget) = &self.budget {
+            if !budget.withdraw() {
+                return give_up(self, result, "retry budget exhausted");
+            }
+        }
+        match result {
+            Ok(response) => tracing::debug!(
+                status = response.status().as_u16(),
+                attempt = self.attempts,
+                ?delay,
+                "retrying"
+            ),
+            Err(error) => tracing::debug!(%error, attempt = self.attempts, ?delay, "retrying"),
+        }
+        self.attempts += 1;
+        Some(tokio::time::sleep(delay))
+    }
+
+    fn clone_request(&mut self, req: &HttpRequest) -> Option<HttpRequest> {
+        // Bytes body: a clone shares the buffer. Headers and extensions come along.
+        (self.config.max_attempts > 1).then(|| req.clone())
+    }
+}
+
+/// Layer applying [`RetryPolicy`] (tower's [`Retry`] service). Every service it builds, and
+/// every clone of those, shares one retry budget.
+///
+/// ```
+/// use talkjs_transport::{RetryConfig, RetryLayer};
+/// use tower::ServiceBuilder;
+///
+/// let svc = ServiceBuilder::new()
+///     .layer(RetryLayer::new(RetryConfig::default()))
+///     .service_fn(|_req: talkjs_transport::HttpRequest| async {
+///         Ok::<_, talkjs_transport::BoxError>(talkjs_transport::HttpResponse::new(bytes::Bytes::new()))
+///     });
+/// # drop(svc);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RetryLayer {
+    policy: RetryPolicy,
+}
+
+impl RetryLayer {
+    /// A layer with `config`.
+    pub fn new(config: RetryConfig) -> Self {
+        Self {
+            policy: RetryPolicy::new(config),
+        }
+    }
+
+    /// A layer with an existing policy (sharing its budget).
+    pub fn from_policy(policy: RetryPolicy) -> Self {
+        Self { policy }
+    }
+}
+
+impl<S> Layer<S> for RetryLayer {
+    type Service = Retry<RetryPolicy, S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Retry::new(self.policy.clone(), inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_bounds_double_and_cap() {
+        let c = RetryConfig::default();
+        assert_eq!(c.backoff_bound(1), Duration::from_millis(100));
+        assert_eq!(c.backoff_bound(2), Duration::from_millis(200));
+        assert_eq!(c.backoff_bound(4), Duration::from_millis(800));
+        assert_eq!(c.backoff_bound(8), Duration::from_secs(10));
+        assert_eq!(c.backoff_bound(200), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(classify_status(StatusCode::TOO_MANY_REQUESTS), Some(false));
+        assert_eq!(classify_status(StatusCode::SERVICE_UNAVAILABLE), Some(true));
+        assert_eq!(
+            classify_status(StatusCode::INTERNAL_SERVER_ERROR),
+            Some(true)
+        );
+        assert_eq!(classify_status(StatusCode::NOT_IMPLEMENTED), None);
+        for s in [400, 401, 403, 404, 409, 422, 200] {
+            assert_eq!(
+                classify_status(StatusCode::from_u16(s).unwrap_or_default()),
+                None,
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn io_errors_in_the_chain() {
+        let refused: BoxError =
+            Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let reset: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        let other: BoxError = "boom".into();
+        assert_eq!(classify_error(refused.as_ref()), Some(false));
+        assert_eq!(classify_error(reset.as_ref()), Some(true));
+        assert_eq!(classify_error(other.as_ref()), None);
+        let connect: BoxError = Box::new(TransportError::Connect {
+            source: "refused".into(),
+        });
+        assert_eq!(classify_error(connect.as_ref()), Some(false));
+        let deadline: BoxError = Box::new(TransportError::Timeout {
+            kind: TimeoutKind::Deadline,
+            after: Duration::ZERO,
+        });
+        assert_eq!(classify_error(deadline.as_ref()), None);
+    }
+}

@@ -1,0 +1,237 @@
+//! [`StackBuilder`]: assembles the default stack and accepts user layers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+use talkjs_auth::{AppId, Credentials};
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower_http::set_header::SetRequestHeaderLayer;
+
+use crate::auth::AuthLayer;
+use crate::base_url::{BaseUrl, BaseUrlLayer, TALKJS_API_ROOT};
+use crate::client::HyperClientBuilder;
+use crate::error::BuildError;
+use crate::json::json_layer;
+use crate::rate_limit::{RateLimitLayer, RateLimiter};
+use crate::retry::{RetryConfig, RetryLayer};
+use crate::timeout::TimeoutLayer;
+use crate::trace::TraceLayer;
+use crate::{BoxError, HttpRequest, HttpResponse, HttpService};
+
+/// The header that pins the TalkJS REST API version.
+pub const API_VERSION_HEADER: HeaderName = HeaderName::from_static("talkjs-rest-version");
+
+type UserLayer = Arc<dyn Fn(HttpService) -> HttpService + Send + Sync>;
+
+/// Assembles the default stack (see the [crate docs](crate) for the order of the layers).
+///
+/// Every part can be changed or switched off; [`StackBuilder::layer`] adds user layers, which
+/// sit inside the rate limiter and outside the auth layer: they see every attempt (a retried
+/// call passes them again), after rate limiting, before signing (so they never see the
+/// bearer token).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
+/// use talkjs_transport::{RetryConfig, StackBuilder};
+///
+/// # fn run() -> Result<(), talkjs_transport::BuildError> {
+/// let app = AppId::new("tNCnKd4d");
+/// let creds = Credentials::AppToken(TokenSigner::new(app.clone(), SecretKey::new("sk_test_…")));
+/// let service = StackBuilder::new(app, creds)
+///     .attempt_timeout(Some(Duration::from_secs(10)))
+///     .deadline(Some(Duration::from_secs(60)))
+///     .retry(Some(RetryConfig::default()))
+///     .api_version("2021-02-09")?
+///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(5)))
+///     .build()?;
+/// # drop(service); Ok(()) }
+/// ```
+#[must_use]
+pub struct StackBuilder {
+    app_id: AppId,
+    credentials: Credentials,
+    base_root: String,
+    allow_insecure_http: bool,
+    client: HyperClientBuilder,
+    inner: Option<HttpService>,
+    retry: Option<RetryConfig>,
+    rate_limiter: Option<RateLimiter>,
+    attempt_timeout: Option<Duration>,
+    deadline: Option<Duration>,
+    trace: bool,
+    api_version: Option<HeaderValue>,
+    user_layers: Vec<UserLayer>,
+}
+
+impl std::fmt::Debug for StackBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackBuilder")
+            .field("app_id", &self.app_id)
+            .field("credentials", &self.credentials)
+            .field("base_root", &self.base_root)
+            .field("retry", &self.retry)
+            .field("rate_limiter", &self.rate_limiter)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("deadline", &self.deadline)
+            .field("user_layers", &self.user_layers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StackBuilder {
+    /// The default stack for `app_id`, signing with `credentials`: production base URL,
+    /// retries with [`RetryConfig::default`], TalkJS's rate limits in memory, 30 s per attempt,
+    /// 120 s per call, tracing on.
+    pub fn new(app_id: AppId, credentials: Credentials) -> Self {
+        let rate_limiter = Some(RateLimiter::new(app_id.as_str()));
+        Self {
+            app_id,
+            credentials,
+            base_root: TALKJS_API_ROOT.to_owned(),
+            allow_insecure_http: false,
+            client: HyperClientBuilder::new(),
+            inner: None,
+            retry: Some(RetryConfig::default()),
+            rate_limiter,
+            attempt_timeout: Some(Duration::from_secs(30)),
+            deadline: Some(Duration::from_secs(120)),
+            trace: true,
+            api_version: None,
+            user_layers: Vec::new(),
+        }
+    }
+
+    /// The API root (scheme and host, e.g. `http://127.0.0.1:8080` for the fake server);
+    /// `/v1/{appId}` is appended. Default: `https://api.talkjs.com`.
+    pub fn base_url(mut self, root: impl Into<String>) -> Self {
+        self.base_root = root.into();
+        self
+    }
+
+    /// Allow plain `http://` to a host that is not loopback (off by default).
+    pub fn allow_insecure_http(mut self, yes: bool) -> Self {
+        self.allow_insecure_http = yes;
+        self
+    }
+
+    /// Settings of the hyper-util client (pool, connect timeout, HTTP/2).
+    pub fn http_client(mut self, client: HyperClientBuilder) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// Replaces the innermost HTTP client with any service (a mock in tests, another HTTP
+    /// client). The layers above it stay.
+    pub fn inner_service<S>(mut self, service: S) -> Self
+    where
+        S: Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        self.inner = Some(BoxCloneSyncService::new(service.map_err(Into::into)));
+        self
+    }
+
+    /// Retry settings; `None` switches retries off.
+    pub fn retry(mut self, config: Option<RetryConfig>) -> Self {
+        self.retry = config;
+        self
+    }
+
+    /// The rate limiter; `None` switches client-side rate limiting off. Pass the same
+    /// [`RateLimiter`] to several stacks to make them share one limit.
+    pub fn rate_limiter(mut self, limiter: Option<RateLimiter>) -> Self {
+        self.rate_limiter = limiter;
+        self
+    }
+
+    /// Time limit of one attempt; `None`: no limit.
+    pub fn attempt_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// Time limit of a whole call, retries and rate-limit waits included; `None`: no limit.
+    pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Whether to create a tracing span per call (default on; nearly free without a
+    /// subscriber).
+    pub fn trace(mut self, yes: bool) -> Self {
+        self.trace = yes;
+        self
+    }
+
+    /// Pins the API version (`TalkJS-REST-Version: 2021-02-09`) on every request that does not
+    /// set the header itself.
+    pub fn api_version(mut self, version: &str) -> Result<Self, BuildError> {
+        let value = HeaderValue::from_str(version).map_err(|_| {
+            BuildError::Invalid(format!(
+                "API version {version:?} is not a valid header value"
+            ))
+        })?;
+        self.api_version = Some(value);
+        Ok(self)
+    }
+
+    /// Adds a user layer. Layers added first are outermost. They sit inside the rate limiter
+    /// and outside the auth layer, so they see every attempt, unsigned.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<HttpService> + Send + Sync + 'static,
+        L::Service: Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
+        <L::Service as Service<HttpRequest>>::Error: Into<BoxError>,
+        <L::Service as Service<HttpRequest>>::Future: Send + 'static,
+    {
+        self.user_layers.push(Arc::new(move |svc: HttpService| {
+            BoxCloneSyncService::new(layer.layer(svc).map_err(Into::into))
+        }));
+        self
+    }
+
+    /// Builds the stack.
+    pub fn build(self) -> Result<HttpService, BuildError> {
+        let base = BaseUrl::new(
+            &self.base_root,
+            self.app_id.as_str(),
+            self.allow_insecure_http,
+        )?;
+        let inner = match self.inner {
+            Some(inner) => inner,
+            None => BoxCloneSyncService::new(self.client.build()?),
+        };
+        let version = self
+            .api_version
+            .map(|v| SetRequestHeaderLayer::if_not_present(API_VERSION_HEADER, v));
+        let signed = ServiceBuilder::new()
+            .layer(AuthLayer::new(self.credentials))
+            .layer(json_layer())
+            .option_layer(version)
+            .layer(BaseUrlLayer::new(base))
+            .option_layer(self.attempt_timeout.map(TimeoutLayer::per_attempt))
+            .service(inner);
+        let outer = ServiceBuilder::new()
+            .option_layer(self.trace.then(TraceLayer::new))
+            .option_layer(self.deadline.map(TimeoutLayer::deadline))
+            .option_layer(self.retry.map(RetryLayer::new))
+            .option_layer(self.rate_limiter.map(RateLimitLayer::new));
+        if self.user_layers.is_empty() {
+            // No user layers: erase once, at the edge.
+            return Ok(BoxCloneSyncService::new(
+                outer.service(signed).map_err(Into::into),
+            ));
+        }
+        let mut svc: HttpService = BoxCloneSyncService::new(signed.map_err(Into::into));
+        for wrap in self.user_layers.iter().rev() {
+            svc = wrap(svc);
+        }
+        Ok(BoxCloneSyncService::new(
+            outer.service(svc).map_err(Into::into),
+        ))
+    }
+}

@@ -1,0 +1,183 @@
+//! The small layers, each alone over a capturing inner service: auth, JSON headers, base URL,
+//! per-attempt timeout.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
+use talkjs_transport::{
+    AuthLayer, BaseUrl, BaseUrlLayer, BoxError, HttpRequest, HttpResponse, TimeoutKind,
+    TimeoutLayer, TransportError, json_layer,
+};
+use tower::{Layer, ServiceExt, service_fn};
+
+const APP: &str = "app_Layers";
+const SECRET: &str = "sk_test_LAYERSsecret0000";
+
+type Seen = Arc<Mutex<Vec<HttpRequest>>>;
+
+/// An inner service that records each request and answers 200 `{}`.
+fn capture() -> (
+    Seen,
+    impl tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError> + Clone,
+) {
+    let seen: Seen = Arc::default();
+    let s = seen.clone();
+    let svc = service_fn(move |req: HttpRequest| {
+        s.lock().unwrap().push(req);
+        async { Ok::<_, BoxError>(HttpResponse::new(Bytes::from_static(b"{}"))) }
+    });
+    (seen, svc)
+}
+
+#[derive(serde::Deserialize)]
+#[allow(non_snake_case)]
+struct Claims {
+    tokenType: String,
+    iss: String,
+    iat: u64,
+    exp: u64,
+}
+
+#[tokio::test]
+async fn auth_layer_mints_a_fresh_valid_token_per_call() {
+    let (seen, inner) = capture();
+    let signer = TokenSigner::new(AppId::new(APP), SecretKey::new(SECRET));
+    let svc = AuthLayer::new(Credentials::AppToken(signer)).layer(inner);
+    for _ in 0..2 {
+        svc.clone()
+            .oneshot(http::Request::get("/users").body(Bytes::new()).unwrap())
+            .await
+            .unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[APP]);
+    validation.set_required_spec_claims(&["exp", "iss"]);
+    for req in seen.iter() {
+        let value = req.headers().get("authorization").unwrap();
+        assert!(value.is_sensitive(), "the header is marked sensitive");
+        let token = value.to_str().unwrap().strip_prefix("Bearer ").unwrap();
+        let claims = jsonwebtoken::decode::<Claims>(
+            token,
+            &DecodingKey::from_secret(SECRET.as_bytes()),
+            &validation,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(claims.tokenType, "app");
+        assert_eq!(claims.iss, APP);
+        assert!(claims.exp > claims.iat && claims.exp - claims.iat <= 30);
+        assert!(
+            !format!("{req:?}").contains(token),
+            "Debug of the request hides the token"
+        );
+    }
+}
+
+#[tokio::test]
+async fn auth_layer_with_a_legacy_key_sends_the_key() {
+    let (seen, inner) = capture();
+    let svc = AuthLayer::new(Credentials::LegacySecretKey(SecretKey::new(SECRET))).layer(inner);
+    svc.oneshot(http::Request::get("/users").body(Bytes::new()).unwrap())
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen[0].headers()["authorization"],
+        format!("Bearer {SECRET}").as_str()
+    );
+    let debug = format!(
+        "{:?}",
+        AuthLayer::new(Credentials::LegacySecretKey(SecretKey::new(SECRET)))
+    );
+    assert!(!debug.contains(SECRET), "{debug}");
+}
+
+#[tokio::test]
+async fn json_layer_sets_content_type_only_on_bodies() {
+    let (seen, inner) = capture();
+    let svc = json_layer().layer(inner);
+    svc.clone()
+        .oneshot(http::Request::get("/users").body(Bytes::new()).unwrap())
+        .await
+        .unwrap();
+    svc.clone()
+        .oneshot(
+            http::Request::put("/users/a")
+                .body(Bytes::from_static(b"{}"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    svc.oneshot(
+        http::Request::post("/files")
+            .header("content-type", "multipart/form-data; boundary=x")
+            .body(Bytes::from_static(b"--x--"))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(seen[0].headers().get("content-type").is_none());
+    assert_eq!(seen[0].headers()["accept"], "application/json");
+    assert_eq!(seen[1].headers()["content-type"], "application/json");
+    assert_eq!(seen[1].headers()["accept"], "application/json");
+    assert_eq!(
+        seen[2].headers()["content-type"],
+        "multipart/form-data; boundary=x",
+        "kept as set"
+    );
+}
+
+#[tokio::test]
+async fn base_url_layer_joins_relative_paths_and_keeps_absolute_ones() {
+    let (seen, inner) = capture();
+    let base = BaseUrl::new("https://api.talkjs.com", APP, false).unwrap();
+    let svc = BaseUrlLayer::new(base).layer(inner);
+    svc.clone()
+        .oneshot(
+            http::Request::get("/users/al%20ice?limit=3")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    svc.oneshot(
+        http::Request::get("https://other.example/x")
+            .body(Bytes::new())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen[0].uri().to_string(),
+        "https://api.talkjs.com/v1/app_Layers/users/al%20ice?limit=3"
+    );
+    assert_eq!(seen[1].uri().to_string(), "https://other.example/x");
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_timeout_reports_its_kind() {
+    let slow = service_fn(|_req: HttpRequest| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Ok::<_, BoxError>(HttpResponse::new(Bytes::new()))
+    });
+    let svc = TimeoutLayer::per_attempt(Duration::from_secs(1)).layer(slow);
+    let err = svc
+        .oneshot(http::Request::get("/").body(Bytes::new()).unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        TransportError::find(&*err),
+        Some(TransportError::Timeout {
+            kind: TimeoutKind::Attempt,
+            ..
+        })
+    ));
+    assert!(err.to_string().contains("attempt"), "{err}");
+}
