@@ -72,8 +72,12 @@ impl TryFrom<SystemTime> for Timestamp {
     type Error = TimestampOutOfRange;
 
     fn try_from(t: SystemTime) -> Result<Self, Self::Error> {
-        let since = t.duration_since(UNIX_EPOCH).map_err(|_| TimestampOutOfRange)?;
-        u64::try_from(since.as_millis()).map(Self).map_err(|_| TimestampOutOfRange)
+        let since = t
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| TimestampOutOfRange)?;
+        u64::try_from(since.as_millis())
+            .map(Self)
+            .map_err(|_| TimestampOutOfRange)
     }
 }
 
@@ -109,7 +113,7 @@ impl<'de> Deserialize<'de> for Timestamp {
             }
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Timestamp, E> {
-                if v.is_finite() && v >= 0.0 && v < 1.8e19 {
+                if (0.0..1.8e19).contains(&v) {
                     Ok(Timestamp(v as u64))
                 } else {
                     Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))

@@ -1,0 +1,270 @@
+//! Users: the [`User`] object and the [`UserUpsert`] body of `PUT /users/{id}`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::util::{custom_setters, null_as_default, strings};
+use crate::{Custom, Patch, Timestamp, UserId};
+
+/// A user as `GET /users/{id}` returns it.
+///
+/// Nullable fields decode `null` and a missing field alike as `None`; `custom: null`
+/// decodes as an empty map. Unknown fields are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct User {
+    /// The user's id.
+    pub id: UserId,
+    /// The display name (`""` if the server sent none).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    /// Email addresses (`null` on the wire: `None`).
+    #[serde(default)]
+    pub email: Option<Vec<String>>,
+    /// Phone numbers in E.164 format.
+    #[serde(default)]
+    pub phone: Option<Vec<String>>,
+    /// Avatar URL.
+    #[serde(default)]
+    pub photo_url: Option<String>,
+    /// Header photo URL.
+    #[serde(default)]
+    pub header_photo_url: Option<String>,
+    /// The role (configured in the dashboard), e.g. `"default"`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Message shown at the start of a new conversation with this user.
+    #[serde(default)]
+    pub welcome_message: Option<String>,
+    /// Your own string data.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub custom: Custom,
+    /// Locale, e.g. `"en-US"`.
+    #[serde(default)]
+    pub locale: Option<String>,
+    /// Availability text shown in the UI.
+    #[serde(default)]
+    pub availability_text: Option<String>,
+    /// Registered push tokens, keyed `"provider:tokenId"` (values kept as sent).
+    #[serde(default)]
+    pub push_tokens: Option<BTreeMap<String, serde_json::Value>>,
+    /// When the user was created.
+    pub created_at: Timestamp,
+}
+
+impl User {
+    /// A user with the given id, name and creation time and every other field empty
+    /// (for servers and tests; clients receive this type).
+    pub fn new(id: impl Into<UserId>, name: impl Into<String>, created_at: Timestamp) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            email: None,
+            phone: None,
+            photo_url: None,
+            header_photo_url: None,
+            role: None,
+            welcome_message: None,
+            custom: Custom::new(),
+            locale: None,
+            availability_text: None,
+            push_tokens: None,
+            created_at,
+        }
+    }
+}
+
+/// Body of `PUT /users/{id}` (and one entry of the batch `PUT /users`): create a user or
+/// **merge** changes into an existing one.
+///
+/// Every field is a [`Patch`]: a field you do not touch is omitted and keeps its stored
+/// value; a `clear_…` setter sends `null`, which removes the value. `name` is required when
+/// the user is created.
+///
+/// ```
+/// use talkjs_models::UserUpsert;
+///
+/// let body = UserUpsert::new().name("Alice").clear_email().custom_field("plan", "pro");
+/// assert_eq!(
+///     serde_json::to_string(&body).unwrap(),
+///     r#"{"name":"Alice","email":null,"custom":{"plan":"pro"}}"#
+/// );
+/// ```
+///
+/// Whether TalkJS merges `custom` key by key or replaces the whole map is not documented;
+/// send the full map to be safe.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct UserUpsert {
+    /// Display name (required on creation).
+    #[serde(skip_serializing_if = "Patch::is_unchanged")]
+    pub name: Patch<String>,
+    /// Email addresses (always an array, even for one).
+    #[serde(skip_serializing_if = "Patch::is_unchanged")]
+    pub email: Patch<Vec<String>>,
+    /// Phone numbers (E.164).
+    #[serde(skip_serializing_if = "Patch::is_unchanged")]
+    pub phone: Patch<Vec<String>>,
+    /// Avatar URL.
+    #[serde(skip_serializing_if = "Patch::is_unchanged")]
+    pub photo_url: Patch<String>,
+    /// Welcome message.
+    #[serde(skip_serializing_if = "Patch::is_unchanged")]
+    pub welcome_message: Patch<String>,
+    /// Locale, e.g. `"en-US"`.
+    #[serde(skip_serializing_if = "Patch::is_unchanged")]
+    pub locale: Patch<String>,
+    /// Role name configured in the dashboard.
+    #[serde(skip_serializing_if = "Patch::is_unchanged")]
+    pub role: Patch<String>,
+    /// Your own string data.
+    #[serde(skip_serializing_if = "Patch::is_unchanged")]
+    pub custom: Patch<Custom>,
+    /// Push tokens keyed `"provider:tokenId"` (provider `fcm` or `apns`): `Some(true)`
+    /// registers the token, `None` (`null`) unregisters it; [`Patch::Clear`] unregisters all.
+    #[serde(skip_serializing_if = "Patch::is_unchanged")]
+    pub push_tokens: Patch<BTreeMap<String, Option<bool>>>,
+    /// Availability text (settable via PUT: unconfirmed).
+    #[serde(skip_serializing_if = "Patch::is_unchanged")]
+    pub availability_text: Patch<String>,
+}
+
+impl UserUpsert {
+    /// An empty update: `{}` (changes nothing).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the display name.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Patch::Set(name.into());
+        self
+    }
+
+    /// Sets the email addresses.
+    #[must_use]
+    pub fn email<I: IntoIterator<Item = S>, S: Into<String>>(mut self, email: I) -> Self {
+        self.email = Patch::Set(strings(email));
+        self
+    }
+
+    /// Removes all email addresses (`"email": null`).
+    #[must_use]
+    pub fn clear_email(mut self) -> Self {
+        self.email = Patch::Clear;
+        self
+    }
+
+    /// Sets the phone numbers (E.164, e.g. `"+14155550100"`).
+    #[must_use]
+    pub fn phone<I: IntoIterator<Item = S>, S: Into<String>>(mut self, phone: I) -> Self {
+        self.phone = Patch::Set(strings(phone));
+        self
+    }
+
+    /// Removes all phone numbers (`"phone": null`).
+    #[must_use]
+    pub fn clear_phone(mut self) -> Self {
+        self.phone = Patch::Clear;
+        self
+    }
+
+    /// Sets the avatar URL.
+    #[must_use]
+    pub fn photo_url(mut self, url: impl Into<String>) -> Self {
+        self.photo_url = Patch::Set(url.into());
+        self
+    }
+
+    /// Removes the avatar (`"photoUrl": null`).
+    #[must_use]
+    pub fn clear_photo_url(mut self) -> Self {
+        self.photo_url = Patch::Clear;
+        self
+    }
+
+    /// Sets the welcome message.
+    #[must_use]
+    pub fn welcome_message(mut self, text: impl Into<String>) -> Self {
+        self.welcome_message = Patch::Set(text.into());
+        self
+    }
+
+    /// Removes the welcome message (`"welcomeMessage": null`).
+    #[must_use]
+    pub fn clear_welcome_message(mut self) -> Self {
+        self.welcome_message = Patch::Clear;
+        self
+    }
+
+    /// Sets the locale, e.g. `"en-US"`.
+    #[must_use]
+    pub fn locale(mut self, locale: impl Into<String>) -> Self {
+        self.locale = Patch::Set(locale.into());
+        self
+    }
+
+    /// Removes the locale (`"locale": null`).
+    #[must_use]
+    pub fn clear_locale(mut self) -> Self {
+        self.locale = Patch::Clear;
+        self
+    }
+
+    /// Sets the role (a role name configured in the dashboard).
+    #[must_use]
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.role = Patch::Set(role.into());
+        self
+    }
+
+    /// Removes the role (`"role": null`).
+    #[must_use]
+    pub fn clear_role(mut self) -> Self {
+        self.role = Patch::Clear;
+        self
+    }
+
+    custom_setters!(patch);
+
+    /// Registers (`register == true`, sends `true`) or unregisters (`false`, sends `null`)
+    /// one push token, keyed `"provider:tokenId"`, e.g. `"fcm:abc"`. The API has no
+    /// `false` value.
+    #[must_use]
+    pub fn push_token(mut self, provider_token: impl Into<String>, register: bool) -> Self {
+        self.push_tokens
+            .insert(provider_token.into(), register.then_some(true));
+        self
+    }
+
+    /// Unregisters one push token (sends `"provider:tokenId": null`).
+    #[must_use]
+    pub fn remove_push_token(self, provider_token: impl Into<String>) -> Self {
+        self.push_token(provider_token, false)
+    }
+
+    /// Unregisters all push tokens (`"pushTokens": null`).
+    #[must_use]
+    pub fn clear_push_tokens(mut self) -> Self {
+        self.push_tokens = Patch::Clear;
+        self
+    }
+
+    /// Sets the availability text.
+    #[must_use]
+    pub fn availability_text(mut self, text: impl Into<String>) -> Self {
+        self.availability_text = Patch::Set(text.into());
+        self
+    }
+
+    /// Removes the availability text (`"availabilityText": null`).
+    #[must_use]
+    pub fn clear_availability_text(mut self) -> Self {
+        self.availability_text = Patch::Clear;
+        self
+    }
+}
