@@ -43,7 +43,7 @@ fn verifier() -> WebhookVerifier {
 
 /// The instant of `TS`.
 fn sent_at() -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(1_700_000_000_000)
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
 }
 
 #[test]
