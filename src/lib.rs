@@ -1,14 +1,28 @@
 //! # talkjs
 //!
-//! The facade of the talkjs-rs workspace: one dependency that re-exports every member crate
-//! as a module. Depend on a single member crate instead when you need only part of it (for
-//! example only [`auth`] to mint tokens in a service that never calls the REST API).
+//! A Rust client for the [TalkJS](https://talkjs.com) REST API. This facade crate re-exports
+//! every member crate of the talkjs-rs workspace as a module; depend on a single member crate
+//! instead when you need only part of it (for example only [`auth`] to mint tokens).
 //!
 //! | module | crate | what it holds |
 //! |---|---|---|
 //! | [`models`] | `talkjs-models` | serde types for every TalkJS object and request body |
 //! | [`auth`] | `talkjs-auth` | app tokens, user tokens, identity signatures, webhook checks |
 //! | [`transport`] | `talkjs-transport` | the tower layers and the default HTTP stack |
+//! | [`api`] | `talkjs-api` | the resource API: [`Client`], users, conversations, messages, ... |
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), talkjs::Error> {
+//! use talkjs::models::UserUpsert;
+//!
+//! let client = talkjs::Client::from_env()?; // TALKJS_APP_ID, TALKJS_SECRET_KEY
+//! client.users().upsert("alice", &UserUpsert::new().name("Alice")).await?;
+//! let alice = client.users().get("alice").await?;
+//! println!("{}", alice.name);
+//! # Ok(()) }
+//! ```
+//!
+//! Minting tokens needs only the auth module:
 //!
 //! ```
 //! use talkjs::auth::{AppId, SecretKey, TokenSigner};
@@ -20,6 +34,9 @@
 //! ```
 #![deny(missing_docs)]
 
+pub use talkjs_api as api;
 pub use talkjs_auth as auth;
 pub use talkjs_models as models;
 pub use talkjs_transport as transport;
+
+pub use talkjs_api::{Client, ClientBuilder, Error, Result};

@@ -1,0 +1,134 @@
+//! The batch endpoint: `client.batch()`.
+
+use std::collections::BTreeSet;
+
+use http::Method;
+use talkjs_models::{BatchMethod, BatchOperation, BatchResponse};
+use talkjs_transport::{Idempotency, RequestClass};
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::request::ApiRequest;
+
+/// Most operations in one batch request.
+pub const MAX_OPERATIONS_PER_BATCH: usize = 10;
+
+/// The batch endpoint (`POST /batch`). Created by [`Client::batch`].
+#[derive(Debug, Clone)]
+pub struct Batch {
+    client: Client,
+}
+
+impl Client {
+    /// The batch endpoint: up to 10 operations in one request.
+    pub fn batch(&self) -> Batch {
+        Batch {
+            client: self.clone(),
+        }
+    }
+}
+
+impl Batch {
+    /// Runs up to 10 operations in one request (`POST /batch`) and returns their results,
+    /// matched by sequence number ([`BatchResponse::get`]).
+    ///
+    /// TalkJS may run the operations in any order, so do not batch operations that depend on
+    /// each other. A failing operation does not fail the batch: check each result's status.
+    /// The call goes through the batch rate-limit class (1 per second). It is retried after
+    /// a failure only when no operation is a `POST` (every other method is idempotent at
+    /// TalkJS).
+    ///
+    /// Rejected before sending: no operations, more than 10, a repeated sequence number, or a
+    /// path that does not start with `/`. An answer that lacks the result of an operation is a
+    /// [`Error::Decode`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use talkjs_models::{BatchMethod, BatchOperation, UserUpsert};
+    /// let results = client.batch().send([
+    ///     BatchOperation::new(1, BatchMethod::Get, "/users/alice"),
+    ///     BatchOperation::new(2, BatchMethod::Put, "/users/bob")
+    ///         .json_payload(&UserUpsert::new().name("Bob"))
+    ///         .map_err(|e| talkjs_api::Error::InvalidArgument(e.to_string()))?,
+    /// ]).await?;
+    /// let alice = results.get(1).expect("every operation has a result");
+    /// println!("GET /users/alice -> {}", alice.status);
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(
+        &self,
+        operations: impl IntoIterator<Item = BatchOperation>,
+    ) -> Result<BatchResponse> {
+        let operations: Vec<BatchOperation> = operations.into_iter().collect();
+        let seqs = check_operations(&operations)?;
+        let mut req = ApiRequest::new(Method::POST, "/batch", &["batch"]);
+        req.json(&operations)?;
+        req.class(RequestClass::Batch);
+        let idempotency = if operations.iter().any(|op| op.method == BatchMethod::Post) {
+            Idempotency::NonIdempotent
+        } else {
+            Idempotency::Idempotent
+        };
+        req.idempotency(idempotency);
+        let response = self.client.send(req).await?;
+        let body = response.into_body();
+        let results: BatchResponse = crate::client::decode(body.clone())?;
+        if let Some(missing) = seqs.iter().find(|seq| results.get(**seq).is_none()) {
+            return Err(Error::Decode {
+                source: serde::de::Error::custom(format!(
+                    "the batch answer has no result for operation {missing}"
+                )),
+                body,
+            });
+        }
+        Ok(results)
+    }
+}
+
+fn check_operations(operations: &[BatchOperation]) -> Result<BTreeSet<u32>> {
+    if operations.is_empty() {
+        return Err(Error::InvalidArgument(
+            "a batch needs at least one operation".into(),
+        ));
+    }
+    if operations.len() > MAX_OPERATIONS_PER_BATCH {
+        return Err(Error::InvalidArgument(format!(
+            "{} operations in one batch; TalkJS accepts at most {MAX_OPERATIONS_PER_BATCH}",
+            operations.len()
+        )));
+    }
+    let mut seqs = BTreeSet::new();
+    for op in operations {
+        if !seqs.insert(op.seq) {
+            return Err(Error::InvalidArgument(format!(
+                "sequence number {} appears twice in one batch; results are matched by it",
+                op.seq
+            )));
+        }
+        if !op.path.starts_with('/') {
+            return Err(Error::InvalidArgument(format!(
+                "batch path {:?} must start with '/' (relative to /v1/{{appId}}, e.g. \"/users/alice\")",
+                op.path
+            )));
+        }
+    }
+    Ok(seqs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_batches() {
+        let op = |seq| BatchOperation::new(seq, BatchMethod::Get, "/users/a");
+        assert!(check_operations(&[]).is_err());
+        assert!(check_operations(&(0..11).map(op).collect::<Vec<_>>()).is_err());
+        assert!(check_operations(&[op(1), op(1)]).is_err());
+        assert!(check_operations(&[BatchOperation::new(1, BatchMethod::Get, "users")]).is_err());
+        assert_eq!(
+            check_operations(&[op(2), op(1)]).ok(),
+            Some([1, 2].into_iter().collect())
+        );
+    }
+}

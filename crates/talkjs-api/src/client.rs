@@ -1,0 +1,333 @@
+//! [`Client`] and [`ClientBuilder`].
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderValue;
+use serde::de::DeserializeOwned;
+use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
+use talkjs_transport::{
+    BoxError, HttpRequest, HttpResponse, HttpService, HyperClientBuilder, RateLimiter, RetryConfig,
+    StackBuilder,
+};
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceExt};
+
+use crate::error::{Error, Result};
+use crate::request::ApiRequest;
+
+/// Environment variable holding the app id.
+pub const ENV_APP_ID: &str = "TALKJS_APP_ID";
+/// Environment variable holding the secret key.
+pub const ENV_SECRET_KEY: &str = "TALKJS_SECRET_KEY";
+/// Environment variable holding a non-default API root (e.g. a fake server).
+pub const ENV_BASE_URL: &str = "TALKJS_BASE_URL";
+
+/// A TalkJS REST API client.
+///
+/// Cloning is cheap (the transport stack is reference counted): clones share the connection
+/// pool and the rate limiter. Resource handles ([`Client::users`], ...) hold a clone.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), talkjs_api::Error> {
+/// let client = talkjs_api::Client::builder()
+///     .app_id("tNCnKd4d")
+///     .secret_key("sk_test_…")
+///     .build()?;
+/// let user = client.users().get("alice").await?;
+/// println!("{}", user.name);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    service: HttpService,
+    api_version: Option<HeaderValue>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder for a client with the default transport stack.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment: `TALKJS_APP_ID`, `TALKJS_SECRET_KEY`, and
+    /// optionally `TALKJS_BASE_URL` (e.g. `http://127.0.0.1:8080` for a fake server).
+    pub fn from_env() -> Result<Self> {
+        ClientBuilder::from_env()?.build()
+    }
+
+    /// A client over any service: a transport stack assembled by hand from
+    /// `talkjs-transport`'s layers, or a mock. The service receives requests with a relative
+    /// URI (`/users/alice`), so it must include a base-URL layer (and auth) itself.
+    pub fn from_service<S>(service: S) -> Self
+    where
+        S: Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        Self {
+            service: BoxCloneSyncService::new(service.map_err(Into::into)),
+            api_version: None,
+        }
+    }
+
+    /// A clone of this client that pins the API version (`TalkJS-REST-Version` header) of
+    /// every call made through it, overriding the client's default. Use it to pin one call:
+    /// `client.with_api_version("2021-02-09")?.users().conversations("alice").await`.
+    pub fn with_api_version(&self, version: &str) -> Result<Self> {
+        let value = HeaderValue::from_str(version).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "API version {version:?} is not a valid header value"
+            ))
+        })?;
+        Ok(Self {
+            service: self.service.clone(),
+            api_version: Some(value),
+        })
+    }
+
+    /// Sends a request and returns the raw success response (status checked).
+    pub(crate) async fn send(&self, request: ApiRequest) -> Result<HttpResponse> {
+        let request = request.build(self.api_version.as_ref())?;
+        let response = self
+            .service
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(Error::from_transport)?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(Error::from_status(
+                response.status(),
+                response.headers(),
+                response.body(),
+            ))
+        }
+    }
+
+    /// Sends a request and decodes the JSON body.
+    pub(crate) async fn send_json<T: DeserializeOwned>(&self, request: ApiRequest) -> Result<T> {
+        let response = self.send(request).await?;
+        decode(response.into_body())
+    }
+
+    /// Sends a request whose answer carries nothing of interest (`{}`); the body is not
+    /// parsed (success is judged by the status only).
+    pub(crate) async fn send_empty(&self, request: ApiRequest) -> Result<()> {
+        self.send(request).await.map(drop)
+    }
+}
+
+/// Decodes a JSON body, keeping the raw bytes on failure.
+pub(crate) fn decode<T: DeserializeOwned>(body: Bytes) -> Result<T> {
+    serde_json::from_slice(&body).map_err(|source| Error::Decode { source, body })
+}
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuthScheme {
+    /// A fresh HS256 app token per attempt (TalkJS's recommendation).
+    #[default]
+    AppToken,
+    /// The secret key itself as the bearer (legacy; still accepted by TalkJS).
+    LegacySecretKey,
+}
+
+type Configure = Box<dyn FnOnce(StackBuilder) -> std::result::Result<StackBuilder, Error> + Send>;
+
+/// Builder of a [`Client`] with the default transport stack.
+///
+/// Everything but the app id and the secret key has a default: the production API, app tokens
+/// valid 30 s, TalkJS's rate limits enforced client-side, retries with jittered backoff, 30 s
+/// per attempt, 120 s per call.
+#[must_use]
+#[derive(Default)]
+pub struct ClientBuilder {
+    app_id: Option<String>,
+    secret_key: Option<SecretKey>,
+    scheme: AuthScheme,
+    token_ttl: Option<Duration>,
+    api_version: Option<HeaderValue>,
+    configure: Vec<Configure>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("app_id", &self.app_id)
+            .field("secret_key", &self.secret_key)
+            .field("scheme", &self.scheme)
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with the app id, secret key and base URL from the environment
+    /// (`TALKJS_APP_ID`, `TALKJS_SECRET_KEY`, `TALKJS_BASE_URL`). A missing app id or key is
+    /// an error; a missing base URL means the production API.
+    pub fn from_env() -> Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let app_id = var(ENV_APP_ID).ok_or_else(|| {
+            Error::Config(format!("{ENV_APP_ID} is not set (your TalkJS app id)"))
+        })?;
+        let secret = var(ENV_SECRET_KEY).ok_or_else(|| {
+            Error::Config(format!(
+                "{ENV_SECRET_KEY} is not set (your TalkJS secret key)"
+            ))
+        })?;
+        let mut builder = Self::default().app_id(app_id).secret_key(secret);
+        if let Some(base) = var(ENV_BASE_URL) {
+            builder = builder.base_url(base);
+        }
+        Ok(builder)
+    }
+
+    /// The app id (dashboard, Settings).
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = Some(app_id.into());
+        self
+    }
+
+    /// The secret key (dashboard, Settings). Never printed.
+    pub fn secret_key(mut self, key: impl Into<String>) -> Self {
+        self.secret_key = Some(SecretKey::new(key.into()));
+        self
+    }
+
+    /// How requests are authenticated (default: fresh app tokens).
+    pub fn auth_scheme(mut self, scheme: AuthScheme) -> Self {
+        self.scheme = scheme;
+        self
+    }
+
+    /// Lifetime of each app token (default 30 s).
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = Some(ttl);
+        self
+    }
+
+    /// Pins the API version (`TalkJS-REST-Version`) for every call of the client.
+    pub fn api_version(mut self, version: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(version) {
+            self.api_version = Some(value);
+        } else {
+            let msg = format!("API version {version:?} is not a valid header value");
+            self.configure
+                .push(Box::new(move |_| Err(Error::Config(msg))));
+        }
+        self
+    }
+
+    fn stack(mut self, f: impl FnOnce(StackBuilder) -> StackBuilder + Send + 'static) -> Self {
+        self.configure.push(Box::new(move |b| Ok(f(b))));
+        self
+    }
+
+    /// The API root, e.g. `http://127.0.0.1:8080` for a fake server (`/v1/{appId}` is
+    /// appended). Plain http is refused for hosts that are not loopback, unless
+    /// [`allow_insecure_http`](Self::allow_insecure_http).
+    pub fn base_url(self, root: impl Into<String>) -> Self {
+        let root = root.into();
+        self.stack(move |b| b.base_url(root))
+    }
+
+    /// Allow plain `http://` to a host that is not loopback.
+    pub fn allow_insecure_http(self, yes: bool) -> Self {
+        self.stack(move |b| b.allow_insecure_http(yes))
+    }
+
+    /// Retry settings; `None` disables retries.
+    pub fn retry(self, config: Option<RetryConfig>) -> Self {
+        self.stack(move |b| b.retry(config))
+    }
+
+    /// The client-side rate limiter; `None` disables it. Give several clients the same
+    /// [`RateLimiter`] to share one limit.
+    pub fn rate_limiter(self, limiter: Option<RateLimiter>) -> Self {
+        self.stack(move |b| b.rate_limiter(limiter))
+    }
+
+    /// Time limit of one attempt.
+    pub fn attempt_timeout(self, timeout: Option<Duration>) -> Self {
+        self.stack(move |b| b.attempt_timeout(timeout))
+    }
+
+    /// Time limit of a call, retries included.
+    pub fn timeout(self, deadline: Option<Duration>) -> Self {
+        self.stack(move |b| b.deadline(deadline))
+    }
+
+    /// Settings of the HTTP client (pool, connect timeout, HTTP/2).
+    pub fn http_client(self, client: HyperClientBuilder) -> Self {
+        self.stack(move |b| b.http_client(client))
+    }
+
+    /// Replaces the innermost HTTP client (keeps every other layer).
+    pub fn inner_service<S>(self, service: S) -> Self
+    where
+        S: Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        self.stack(move |b| b.inner_service(service))
+    }
+
+    /// Adds a user layer to the stack. Layers added first are outermost; they sit inside the
+    /// rate limiter and outside the auth layer, so they see every attempt (unsigned).
+    pub fn layer<L>(self, layer: L) -> Self
+    where
+        L: Layer<HttpService> + Send + Sync + 'static,
+        L::Service: Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
+        <L::Service as Service<HttpRequest>>::Error: Into<BoxError>,
+        <L::Service as Service<HttpRequest>>::Future: Send + 'static,
+    {
+        self.stack(move |b| b.layer(layer))
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client> {
+        let app_id = self.app_id.filter(|a| !a.is_empty()).ok_or_else(|| {
+            Error::Config("the app id is missing: call .app_id(...) or set TALKJS_APP_ID".into())
+        })?;
+        let secret = self
+            .secret_key
+            .filter(|k| !k.expose_secret().is_empty())
+            .ok_or_else(|| {
+                Error::Config(
+                    "the secret key is missing: call .secret_key(...) or set TALKJS_SECRET_KEY"
+                        .into(),
+                )
+            })?;
+        let app_id = AppId::new(app_id);
+        let credentials = match self.scheme {
+            AuthScheme::AppToken => {
+                let mut signer = TokenSigner::new(app_id.clone(), secret);
+                if let Some(ttl) = self.token_ttl {
+                    signer = signer.with_app_token_ttl(ttl);
+                }
+                Credentials::AppToken(signer)
+            }
+            AuthScheme::LegacySecretKey => Credentials::LegacySecretKey(secret),
+        };
+        let mut stack = StackBuilder::new(app_id, credentials);
+        for f in self.configure {
+            stack = f(stack)?;
+        }
+        let service = stack.build().map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Client {
+            service,
+            api_version: self.api_version,
+        })
+    }
+}

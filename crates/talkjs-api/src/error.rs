@@ -1,0 +1,170 @@
+//! The one error type of the resource API.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use talkjs_transport::{BoxError, TimeoutKind, TransportError};
+
+/// Everything a call can fail with. Each variant's message says what to do next.
+///
+/// Success is judged by the HTTP status only (as TalkJS documents); an error status keeps the
+/// server's body as text, because TalkJS does not document the shape of error bodies.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// 404: the user, conversation or message does not exist (or the path is wrong).
+    #[error("not found (404): {body}; check the id, or create the resource first")]
+    NotFound {
+        /// The server's response body.
+        body: String,
+    },
+    /// 400: TalkJS rejected the arguments or the payload.
+    #[error("bad request (400): {body}; fix the request (see the reasons in the body)")]
+    BadRequest {
+        /// The server's response body, which says what is wrong.
+        body: String,
+    },
+    /// 401: the app id or the secret key is wrong, or the token expired.
+    #[error(
+        "unauthorized (401): check the app id and the secret key (and the clock, for token expiry)"
+    )]
+    Unauthorized {
+        /// The server's response body.
+        body: String,
+    },
+    /// 429: TalkJS rate-limited the call and the retries did not get through.
+    #[error("rate limited (429) by TalkJS{}; slow down or raise the retry limits", match retry_after { Some(d) => format!(", retry after {d:?}"), None => String::new() })]
+    RateLimited {
+        /// How long the server asked to wait, if it said.
+        retry_after: Option<Duration>,
+    },
+    /// 5xx: a TalkJS-side problem that persisted through the retries.
+    #[error("TalkJS server error ({status}); retry later")]
+    Server {
+        /// The status.
+        status: StatusCode,
+        /// The server's response body.
+        body: String,
+    },
+    /// Another non-success status (e.g. 403, 409, 413).
+    #[error("unexpected status {status} from TalkJS: {body}")]
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// The server's response body.
+        body: String,
+    },
+    /// The call timed out (one attempt, or the whole call with its retries).
+    #[error("timed out after {after:?} ({kind:?}); raise the timeout or retry later")]
+    Timeout {
+        /// Which limit ran out.
+        kind: TimeoutKind,
+        /// The limit.
+        after: Duration,
+    },
+    /// The client-side rate limiter would have waited longer than the configured maximum.
+    #[error(
+        "rate limited locally: the next slot is {wait:?} away; retry later or raise the maximum wait"
+    )]
+    LocalRateLimit {
+        /// How long the call would have had to wait.
+        wait: Duration,
+    },
+    /// The request could not be sent or the response could not be read (connection refused,
+    /// reset, TLS, ...).
+    #[error("transport error: {0}; check the network and the base URL")]
+    Transport(#[source] BoxError),
+    /// A success response whose body is not the expected JSON.
+    #[error(
+        "could not decode the response: {source}; body: {}",
+        body_preview(body)
+    )]
+    Decode {
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+        /// The raw body.
+        body: Bytes,
+    },
+    /// An argument was rejected before any request was sent (empty id, limit out of range,
+    /// too many items, ...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The client could not be configured.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// The HTTP status, for errors that came with one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::NotFound { .. } => Some(StatusCode::NOT_FOUND),
+            Self::BadRequest { .. } => Some(StatusCode::BAD_REQUEST),
+            Self::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
+            Self::RateLimited { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
+            Self::Server { status, .. } | Self::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may succeed (429, 5xx, timeouts, transport errors).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. }
+                | Self::Server { .. }
+                | Self::Timeout { .. }
+                | Self::LocalRateLimit { .. }
+                | Self::Transport(_)
+        )
+    }
+
+    /// Maps an error of the transport stack.
+    pub(crate) fn from_transport(error: BoxError) -> Self {
+        match TransportError::find(&*error) {
+            Some(TransportError::Timeout { kind, after }) => Self::Timeout {
+                kind: *kind,
+                after: *after,
+            },
+            Some(TransportError::RateLimited { wait, .. }) => Self::LocalRateLimit { wait: *wait },
+            _ => Self::Transport(error),
+        }
+    }
+
+    /// Maps a non-success response.
+    pub(crate) fn from_status(status: StatusCode, headers: &http::HeaderMap, body: &Bytes) -> Self {
+        let text = String::from_utf8_lossy(body).into_owned();
+        match status.as_u16() {
+            400 => Self::BadRequest { body: text },
+            401 => Self::Unauthorized { body: text },
+            404 => Self::NotFound { body: text },
+            429 => Self::RateLimited {
+                retry_after: talkjs_transport::retry_after::parse_retry_after(
+                    headers,
+                    std::time::SystemTime::now(),
+                ),
+            },
+            500..=599 => Self::Server { status, body: text },
+            _ => Self::Status { status, body: text },
+        }
+    }
+}
+
+fn body_preview(body: &Bytes) -> String {
+    const MAX: usize = 512;
+    let text = String::from_utf8_lossy(body);
+    if text.len() <= MAX {
+        text.into_owned()
+    } else {
+        let mut end = MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}… ({} bytes)", &text[..end], body.len())
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,61 @@
+//! # talkjs-api
+//!
+//! The TalkJS REST API, resource by resource, over the `talkjs-transport` stack.
+//!
+//! | handle | endpoints |
+//! |---|---|
+//! | [`Client::users`] | upsert, batch upsert, get, list, a user's conversations, presence |
+//! | [`Client::conversations`] | upsert, get, list, delete, mark read |
+//! | [`Conversations::participants`] | join (PUT, overwrite), modify (PATCH, merge), remove, inbound email |
+//! | [`Conversations::messages`] | list, get, send, edit, delete, reactions, import |
+//! | [`Client::files`] | upload (multipart) for attachment tokens |
+//! | [`Client::batch`] | up to 10 operations in one request |
+//!
+//! Lists are builders: `.await` one for a single page, `.into_stream()` for every item across
+//! pages (a `futures::Stream` following `startingAfter` cursors), or `.pages()` for whole
+//! pages. Ids are percent-encoded in paths; empty ids and page sizes outside TalkJS's ranges
+//! are rejected before any request is sent ([`Error::InvalidArgument`]).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), talkjs_api::Error> {
+//! use futures_util::TryStreamExt;
+//! use talkjs_models::{ConversationUpsert, NewMessage, UserUpsert};
+//!
+//! let client = talkjs_api::Client::from_env()?; // TALKJS_APP_ID, TALKJS_SECRET_KEY
+//! client.users().upsert("alice", &UserUpsert::new().name("Alice")).await?;
+//! client.users().upsert("bob", &UserUpsert::new().name("Bob")).await?;
+//! let id = talkjs_api::one_on_one_id("alice", "bob");
+//! client.conversations().upsert(&id, &ConversationUpsert::new().participants(["alice", "bob"])).await?;
+//! client.conversations().messages(&id).send([NewMessage::user("alice", "Hi Bob!")]).await?;
+//! let mut messages = client.conversations().messages(&id).list().into_stream();
+//! while let Some(message) = messages.try_next().await? {
+//!     println!("{:?}", message.text);
+//! }
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod batch;
+mod client;
+mod conversations;
+mod error;
+mod files;
+mod list;
+mod messages;
+mod one_on_one;
+pub mod pagination;
+mod participants;
+mod request;
+mod users;
+
+pub use batch::{Batch, MAX_OPERATIONS_PER_BATCH};
+pub use client::{AuthScheme, Client, ClientBuilder, ENV_APP_ID, ENV_BASE_URL, ENV_SECRET_KEY};
+pub use conversations::{Conversations, ListConversations};
+pub use error::{Error, Result};
+pub use files::{FileSubtype, Files};
+pub use messages::{ListMessages, MAX_MESSAGES_PER_REQUEST, Messages};
+pub use one_on_one::one_on_one_id;
+pub use pagination::{Cursor, Items, Pages};
+pub use participants::Participants;
+pub use talkjs_models::{OrderBy, OrderDirection};
+pub use users::{ListUserConversations, ListUsers, MAX_USERS_PER_BATCH, Users};

@@ -1,0 +1,219 @@
+//! Cursor pagination as `futures::Stream`s.
+//!
+//! TalkJS lists return `{"data": [...]}` pages; the next page starts after the id of the last
+//! item (`startingAfter`), and a page shorter than the limit is the last one. [`Pages`] yields
+//! whole pages, [`Items`] yields their items one by one. Both own a client clone, so they are
+//! `Send + 'static` and can be moved into a spawned task.
+//!
+//! [`Items`] fetches the next page while the caller works through the current one (one page
+//! ahead, never more, so memory stays flat however many pages there are). An error is yielded
+//! once, after the items that arrived before it, and ends the stream.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use talkjs_transport::BoxFuture;
+
+use crate::error::{Error, Result};
+
+/// An item of a paginated list: its id is the cursor of the next page.
+pub trait Cursor {
+    /// The value to pass as `startingAfter` to get the items after this one.
+    fn cursor(&self) -> &str;
+}
+
+impl Cursor for talkjs_models::User {
+    fn cursor(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
+impl Cursor for talkjs_models::Conversation {
+    fn cursor(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
+impl Cursor for talkjs_models::UserConversation {
+    fn cursor(&self) -> &str {
+        self.conversation.id.as_str()
+    }
+}
+
+impl Cursor for talkjs_models::Message {
+    fn cursor(&self) -> &str {
+        self.id.as_str()
+    }
+}
+
+/// Fetches the page after a cursor (`None`: the first page, or the caller's own cursor).
+pub(crate) type FetchPage<T> =
+    Arc<dyn Fn(Option<String>) -> BoxFuture<'static, Result<Vec<T>>> + Send + Sync>;
+
+/// A stream of whole pages (`Vec<T>`), following `startingAfter` cursors lazily until a short
+/// page. Created by the `pages()` method of list requests.
+#[must_use = "streams do nothing unless polled"]
+pub struct Pages<T> {
+    fetch: FetchPage<T>,
+    page_size: usize,
+    cursor: Option<String>,
+    in_flight: Option<BoxFuture<'static, Result<Vec<T>>>>,
+    error: Option<Error>,
+    done: bool,
+}
+
+impl<T> std::fmt::Debug for Pages<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages")
+            .field("page_size", &self.page_size)
+            .field("cursor", &self.cursor)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Cursor + Send + 'static> Pages<T> {
+    pub(crate) fn new(fetch: FetchPage<T>, page_size: u32, starting_after: Option<String>) -> Self {
+        Self {
+            fetch,
+            page_size: usize::try_from(page_size).unwrap_or(usize::MAX),
+            cursor: starting_after,
+            in_flight: None,
+            error: None,
+            done: false,
+        }
+    }
+
+    /// A stream that yields `error` and ends, without any request (e.g. for an invalid
+    /// argument).
+    pub(crate) fn failed(fetch: FetchPage<T>, error: Error) -> Self {
+        Self {
+            fetch,
+            page_size: 1,
+            cursor: None,
+            in_flight: None,
+            error: Some(error),
+            done: true,
+        }
+    }
+
+    /// A stream of the items of these pages.
+    pub fn items(self) -> Items<T> {
+        Items {
+            pages: self,
+            buffer: VecDeque::new(),
+            error: None,
+            exhausted: false,
+        }
+    }
+
+    /// The cursor the next page will start after (the id of the last item yielded so far), for
+    /// resuming an interrupted export later.
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref()
+    }
+}
+
+impl<T: Cursor + Send + 'static> Stream for Pages<T> {
+    type Item = Result<Vec<T>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(e) = this.error.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        if this.in_flight.is_none() {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            this.in_flight = Some((this.fetch)(this.cursor.clone()));
+        }
+        let Some(fut) = this.in_flight.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let result = match fut.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(r) => r,
+        };
+        this.in_flight = None;
+        match result {
+            Ok(page) => {
+                match page.last() {
+                    Some(last) if page.len() >= this.page_size => {
+                        this.cursor = Some(last.cursor().to_owned());
+                    }
+                    _ => this.done = true,
+                }
+                Poll::Ready(Some(Ok(page)))
+            }
+            Err(e) => {
+                this.done = true;
+                Poll::Ready(Some(Err(e)))
+            }
+        }
+    }
+}
+
+/// A stream of items across pages; see the [module docs](self).
+#[must_use = "streams do nothing unless polled"]
+pub struct Items<T> {
+    pages: Pages<T>,
+    buffer: VecDeque<T>,
+    error: Option<Error>,
+    exhausted: bool,
+}
+
+impl<T> std::fmt::Debug for Items<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Items")
+            .field("pages", &self.pages)
+            .field("buffered", &self.buffer.len())
+            .finish_non_exhaustive()
+    }
+}
+
+// Items are only moved, never pinned in place: the stream is `Unpin` whatever `T` is.
+impl<T> Unpin for Items<T> {}
+
+impl<T: Cursor + Send + 'static> Stream for Items<T> {
+    type Item = Result<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            // Keep at most one page ahead of the caller: fetch (or keep fetching) while less
+            // than a full page is buffered.
+            let mut pending = false;
+            if !this.exhausted
+                && this.error.is_none()
+                && this.buffer.len() < this.pages.page_size.max(1)
+            {
+                match Pin::new(&mut this.pages).poll_next(cx) {
+                    Poll::Ready(Some(Ok(page))) => {
+                        this.buffer.extend(page);
+                        continue;
+                    }
+                    Poll::Ready(Some(Err(e))) => this.error = Some(e),
+                    Poll::Ready(None) => this.exhausted = true,
+                    Poll::Pending => pending = true,
+                }
+            }
+            if let Some(item) = this.buffer.pop_front() {
+                return Poll::Ready(Some(Ok(item)));
+            }
+            if let Some(e) = this.error.take() {
+                this.exhausted = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+            if this.exhausted {
+                return Poll::Ready(None);
+            }
+            if pending {
+                return Poll::Pending;
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Participants of a conversation: `client.conversations().participants(id)`.
+
+use http::Method;
+use serde::Deserialize;
+use talkjs_models::{ParticipantOverwrite, ParticipantPatch};
+
+use crate::client::Client;
+use crate::conversations::conversation_path;
+use crate::error::Result;
+use crate::request::{ApiRequest, check_id};
+
+/// The participants of one conversation. Created by
+/// [`Conversations::participants`](crate::Conversations::participants).
+#[derive(Debug, Clone)]
+pub struct Participants {
+    client: Client,
+    conversation: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EmailAddress {
+    email_address: String,
+}
+
+impl Participants {
+    pub(crate) fn new(client: Client, conversation: String) -> Self {
+        Self {
+            client,
+            conversation,
+        }
+    }
+
+    fn path(
+        &self,
+        method: Method,
+        user_id: &str,
+        rest: &[&str],
+        template: &'static str,
+    ) -> Result<ApiRequest> {
+        check_id("user id", user_id)?;
+        let mut segments = vec!["participants", user_id];
+        segments.extend_from_slice(rest);
+        conversation_path(template, method, &self.conversation, &segments)
+    }
+
+    /// Adds `user_id` to the conversation, or OVERWRITES their settings
+    /// (`PUT …/participants/{userId}`): both access and notify are always sent, so a
+    /// participant who had `notify: false` gets the value of `settings`
+    /// ([`ParticipantOverwrite::default`] = read-write, notified). To change one setting and
+    /// keep the other, use [`modify`](Self::modify).
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use talkjs_models::ParticipantOverwrite;
+    /// client.conversations().participants("order_123").join("carol", &ParticipantOverwrite::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn join(
+        &self,
+        user_id: impl AsRef<str>,
+        settings: &ParticipantOverwrite,
+    ) -> Result<()> {
+        let mut req = self.path(
+            Method::PUT,
+            user_id.as_ref(),
+            &[],
+            "/conversations/{conversationId}/participants/{userId}",
+        )?;
+        req.json(settings)?;
+        self.client.send_empty(req).await
+    }
+
+    /// Changes only the given settings of a participant (`PATCH …/participants/{userId}`).
+    /// `access: None` revokes access but keeps the conversation in the user's list.
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use talkjs_models::{Access, ParticipantPatch};
+    /// client.conversations().participants("order_123")
+    ///     .modify("carol", &ParticipantPatch::new().access(Access::Read)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn modify(&self, user_id: impl AsRef<str>, patch: &ParticipantPatch) -> Result<()> {
+        let mut req = self.path(
+            Method::PATCH,
+            user_id.as_ref(),
+            &[],
+            "/conversations/{conversationId}/participants/{userId}",
+        )?;
+        req.json(patch)?;
+        self.client.send_empty(req).await
+    }
+
+    /// Removes a participant (`DELETE …/participants/{userId}`). From API version 2021-07-30
+    /// the conversation also disappears from the user's list; to keep the history visible,
+    /// [`modify`](Self::modify) the access to `None` instead.
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// client.conversations().participants("order_123").remove("carol").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn remove(&self, user_id: impl AsRef<str>) -> Result<()> {
+        let req = self.path(
+            Method::DELETE,
+            user_id.as_ref(),
+            &[],
+            "/conversations/{conversationId}/participants/{userId}",
+        )?;
+        self.client.send_empty(req).await
+    }
+
+    /// The participant's inbound email address (`GET …/participants/{userId}/email`): mail sent
+    /// to it is posted in the conversation as that participant. Treat it as sensitive.
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// let address = client.conversations().participants("order_123").email("alice").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn email(&self, user_id: impl AsRef<str>) -> Result<String> {
+        let req = self.path(
+            Method::GET,
+            user_id.as_ref(),
+            &["email"],
+            "/conversations/{conversationId}/participants/{userId}/email",
+        )?;
+        let body: EmailAddress = self.client.send_json(req).await?;
+        Ok(body.email_address)
+    }
+}

@@ -1,0 +1,185 @@
+//! Building requests: encoded paths, query strings, JSON bodies.
+
+use bytes::Bytes;
+use http::Method;
+use serde::Serialize;
+use talkjs_transport::{Idempotency, PathTemplate, RequestClass};
+
+use crate::error::{Error, Result};
+
+/// Percent-encodes a path segment or a query component (everything but RFC 3986 unreserved
+/// characters is encoded).
+pub(crate) fn encode(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+}
+
+/// Rejects an empty id before any request is sent.
+pub(crate) fn check_id(what: &str, id: &str) -> Result<()> {
+    if id.is_empty() {
+        Err(Error::InvalidArgument(format!(
+            "the {what} must not be empty"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Rejects a page size outside `1..=max` before any request is sent.
+pub(crate) fn check_limit(limit: Option<u32>, max: u32, what: &str) -> Result<()> {
+    match limit {
+        Some(l) if l == 0 || l > max => Err(Error::InvalidArgument(format!(
+            "limit {l} is out of range for {what}: TalkJS accepts 1 to {max}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A request under construction.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiRequest {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    query: String,
+    pub(crate) body: Bytes,
+    content_type: Option<String>,
+    template: &'static str,
+    class: RequestClass,
+    idempotency: Option<Idempotency>,
+}
+
+impl ApiRequest {
+    /// A request for `template` (e.g. `/users/{userId}`); `segments` are the literal and id
+    /// parts of the path, ids already checked; each is encoded.
+    pub(crate) fn new(method: Method, template: &'static str, segments: &[&str]) -> Self {
+        let mut path = String::with_capacity(64);
+        for s in segments {
+            path.push('/');
+            encode(&mut path, s);
+        }
+        Self {
+            method,
+            path,
+            query: String::new(),
+            body: Bytes::new(),
+            content_type: None,
+            template,
+            class: RequestClass::General,
+            idempotency: None,
+        }
+    }
+
+    /// Adds `key=value` to the query string.
+    pub(crate) fn query(&mut self, key: &str, value: &str) -> &mut Self {
+        if !self.query.is_empty() {
+            self.query.push('&');
+        }
+        encode(&mut self.query, key);
+        self.query.push('=');
+        encode(&mut self.query, value);
+        self
+    }
+
+    /// Adds `key=value` when `value` is set.
+    pub(crate) fn query_opt(&mut self, key: &str, value: Option<impl ToString>) -> &mut Self {
+        if let Some(v) = value {
+            self.query(key, &v.to_string());
+        }
+        self
+    }
+
+    /// Sets a JSON body.
+    pub(crate) fn json<T: Serialize + ?Sized>(&mut self, body: &T) -> Result<&mut Self> {
+        let bytes = serde_json::to_vec(body).map_err(|e| {
+            Error::InvalidArgument(format!("the request body cannot be serialized: {e}"))
+        })?;
+        self.body = Bytes::from(bytes);
+        Ok(self)
+    }
+
+    /// Sets a raw body with its content type.
+    pub(crate) fn raw_body(&mut self, content_type: String, body: Bytes) -> &mut Self {
+        self.content_type = Some(content_type);
+        self.body = body;
+        self
+    }
+
+    /// Marks the rate-limit class.
+    pub(crate) fn class(&mut self, class: RequestClass) -> &mut Self {
+        self.class = class;
+        self
+    }
+
+    /// Overrides the method's default idempotency.
+    pub(crate) fn idempotency(&mut self, idempotency: Idempotency) -> &mut Self {
+        self.idempotency = Some(idempotency);
+        self
+    }
+
+    /// The relative URI (`/users/alice?limit=10`).
+    pub(crate) fn uri(&self) -> String {
+        if self.query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, self.query)
+        }
+    }
+
+    /// Builds the `http::Request` for the transport.
+    pub(crate) fn build(
+        self,
+        api_version: Option<&http::HeaderValue>,
+    ) -> Result<http::Request<Bytes>> {
+        let mut builder = http::Request::builder()
+            .method(self.method.clone())
+            .uri(self.uri());
+        if let Some(ct) = &self.content_type {
+            builder = builder.header(http::header::CONTENT_TYPE, ct.as_str());
+        }
+        if let Some(v) = api_version {
+            builder = builder.header(talkjs_transport::stack::API_VERSION_HEADER, v.clone());
+        }
+        builder = builder
+            .extension(PathTemplate(self.template))
+            .extension(self.class);
+        if let Some(i) = self.idempotency {
+            builder = builder.extension(i);
+        }
+        builder
+            .body(self.body)
+            .map_err(|e| Error::InvalidArgument(format!("cannot build the request: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_segments_and_query() {
+        let mut r = ApiRequest::new(Method::GET, "/users/{userId}", &["users", "a b/c?ü"]);
+        r.query("startingAfter", "x&y=z").query("limit", "10");
+        assert_eq!(
+            r.uri(),
+            "/users/a%20b%2Fc%3F%C3%BC?startingAfter=x%26y%3Dz&limit=10"
+        );
+    }
+
+    #[test]
+    fn limits_and_ids() {
+        assert!(check_limit(Some(0), 30, "conversations").is_err());
+        assert!(check_limit(Some(31), 30, "conversations").is_err());
+        assert!(check_limit(Some(30), 30, "conversations").is_ok());
+        assert!(check_limit(None, 30, "conversations").is_ok());
+        assert!(check_id("user id", "").is_err());
+        assert!(check_id("user id", "a").is_ok());
+    }
+}
