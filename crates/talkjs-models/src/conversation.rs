@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::util::{custom_setters, null_as_default, string_enum, strings};
+use crate::util::{custom_setters, null_as_default, patch_setters, string_enum};
 use crate::{ConversationId, ConversationParticipant, Custom, Message, Patch, Timestamp, UserId};
 
 /// A conversation as `GET /conversations/{id}` returns it.
@@ -163,49 +163,13 @@ impl ConversationUpsert {
         self
     }
 
-    /// Sets the subject.
-    #[must_use]
-    pub fn subject(mut self, subject: impl Into<String>) -> Self {
-        self.subject = Patch::Set(subject.into());
-        self
-    }
-
-    /// Removes the subject (`"subject": null`).
-    #[must_use]
-    pub fn clear_subject(mut self) -> Self {
-        self.subject = Patch::Clear;
-        self
-    }
-
-    /// Sets the photo URL.
-    #[must_use]
-    pub fn photo_url(mut self, url: impl Into<String>) -> Self {
-        self.photo_url = Patch::Set(url.into());
-        self
-    }
-
-    /// Removes the photo (`"photoUrl": null`).
-    #[must_use]
-    pub fn clear_photo_url(mut self) -> Self {
-        self.photo_url = Patch::Clear;
-        self
-    }
-
-    /// Sets the welcome messages.
-    #[must_use]
-    pub fn welcome_messages<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        messages: I,
-    ) -> Self {
-        self.welcome_messages = Patch::Set(strings(messages));
-        self
-    }
-
-    /// Removes the welcome messages (`"welcomeMessages": null`).
-    #[must_use]
-    pub fn clear_welcome_messages(mut self) -> Self {
-        self.welcome_messages = Patch::Clear;
-        self
+    patch_setters! {
+        /// Sets the subject.
+        subject / clear_subject = "subject";
+        /// Sets the photo URL.
+        photo_url / clear_photo_url = "photoUrl";
+        /// Sets the welcome messages.
+        welcome_messages[] / clear_welcome_messages = "welcomeMessages";
     }
 
     custom_setters!(patch);

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::util::{custom_setters, null_as_default, strings};
+use crate::util::{custom_setters, null_as_default, patch_setters};
 use crate::{Custom, Patch, Timestamp, UserId};
 
 /// A user as `GET /users/{id}` returns it.
@@ -145,88 +145,21 @@ impl UserUpsert {
         self
     }
 
-    /// Sets the email addresses.
-    #[must_use]
-    pub fn email<I: IntoIterator<Item = S>, S: Into<String>>(mut self, email: I) -> Self {
-        self.email = Patch::Set(strings(email));
-        self
-    }
-
-    /// Removes all email addresses (`"email": null`).
-    #[must_use]
-    pub fn clear_email(mut self) -> Self {
-        self.email = Patch::Clear;
-        self
-    }
-
-    /// Sets the phone numbers (E.164, e.g. `"+14155550100"`).
-    #[must_use]
-    pub fn phone<I: IntoIterator<Item = S>, S: Into<String>>(mut self, phone: I) -> Self {
-        self.phone = Patch::Set(strings(phone));
-        self
-    }
-
-    /// Removes all phone numbers (`"phone": null`).
-    #[must_use]
-    pub fn clear_phone(mut self) -> Self {
-        self.phone = Patch::Clear;
-        self
-    }
-
-    /// Sets the avatar URL.
-    #[must_use]
-    pub fn photo_url(mut self, url: impl Into<String>) -> Self {
-        self.photo_url = Patch::Set(url.into());
-        self
-    }
-
-    /// Removes the avatar (`"photoUrl": null`).
-    #[must_use]
-    pub fn clear_photo_url(mut self) -> Self {
-        self.photo_url = Patch::Clear;
-        self
-    }
-
-    /// Sets the welcome message.
-    #[must_use]
-    pub fn welcome_message(mut self, text: impl Into<String>) -> Self {
-        self.welcome_message = Patch::Set(text.into());
-        self
-    }
-
-    /// Removes the welcome message (`"welcomeMessage": null`).
-    #[must_use]
-    pub fn clear_welcome_message(mut self) -> Self {
-        self.welcome_message = Patch::Clear;
-        self
-    }
-
-    /// Sets the locale, e.g. `"en-US"`.
-    #[must_use]
-    pub fn locale(mut self, locale: impl Into<String>) -> Self {
-        self.locale = Patch::Set(locale.into());
-        self
-    }
-
-    /// Removes the locale (`"locale": null`).
-    #[must_use]
-    pub fn clear_locale(mut self) -> Self {
-        self.locale = Patch::Clear;
-        self
-    }
-
-    /// Sets the role (a role name configured in the dashboard).
-    #[must_use]
-    pub fn role(mut self, role: impl Into<String>) -> Self {
-        self.role = Patch::Set(role.into());
-        self
-    }
-
-    /// Removes the role (`"role": null`).
-    #[must_use]
-    pub fn clear_role(mut self) -> Self {
-        self.role = Patch::Clear;
-        self
+    patch_setters! {
+        /// Sets the email addresses.
+        email[] / clear_email = "email";
+        /// Sets the phone numbers (E.164, e.g. `"+14155550100"`).
+        phone[] / clear_phone = "phone";
+        /// Sets the avatar URL.
+        photo_url / clear_photo_url = "photoUrl";
+        /// Sets the welcome message.
+        welcome_message / clear_welcome_message = "welcomeMessage";
+        /// Sets the locale, e.g. `"en-US"`.
+        locale / clear_locale = "locale";
+        /// Sets the role (a role name configured in the dashboard).
+        role / clear_role = "role";
+        /// Sets the availability text.
+        availability_text / clear_availability_text = "availabilityText";
     }
 
     custom_setters!(patch);
@@ -251,20 +184,6 @@ impl UserUpsert {
     #[must_use]
     pub fn clear_push_tokens(mut self) -> Self {
         self.push_tokens = Patch::Clear;
-        self
-    }
-
-    /// Sets the availability text.
-    #[must_use]
-    pub fn availability_text(mut self, text: impl Into<String>) -> Self {
-        self.availability_text = Patch::Set(text.into());
-        self
-    }
-
-    /// Removes the availability text (`"availabilityText": null`).
-    #[must_use]
-    pub fn clear_availability_text(mut self) -> Self {
-        self.availability_text = Patch::Clear;
         self
     }
 }

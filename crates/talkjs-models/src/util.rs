@@ -156,3 +156,50 @@ macro_rules! custom_setters {
 }
 
 pub(crate) use custom_setters;
+
+/// Expands, inside the `impl` of a builder, to a setter and a `clear_…` setter for each
+/// listed [`Patch`](crate::Patch) field:
+///
+/// ```text
+/// patch_setters! {
+///     /// Sets the subject.
+///     subject / clear_subject = "subject";        // Patch<String>: `impl Into<String>`
+///     /// Sets the emails.
+///     email[] / clear_email = "email";            // Patch<Vec<String>>: any string iterator
+/// }
+/// ```
+macro_rules! patch_setters {
+    () => {};
+    (@clear $field:ident $clear:ident $wire:literal) => {
+        #[doc = concat!("Removes the stored value (sends `\"", $wire, "\": null`).")]
+        #[must_use]
+        pub fn $clear(mut self) -> Self {
+            self.$field = $crate::Patch::Clear;
+            self
+        }
+    };
+    ($(#[$meta:meta])* $field:ident[] / $clear:ident = $wire:literal; $($rest:tt)*) => {
+        $(#[$meta])*
+        #[must_use]
+        pub fn $field<I: IntoIterator<Item = S>, S: Into<String>>(mut self, values: I) -> Self {
+            self.$field = $crate::Patch::Set($crate::util::strings(values));
+            self
+        }
+
+        $crate::util::patch_setters!(@clear $field $clear $wire);
+        $crate::util::patch_setters!($($rest)*);
+    };
+    ($(#[$meta:meta])* $field:ident / $clear:ident = $wire:literal; $($rest:tt)*) => {
+        $(#[$meta])*
+        #[must_use]
+        pub fn $field(mut self, value: impl Into<String>) -> Self {
+            self.$field = $crate::Patch::Set(value.into());
+            self
+        }
+
+        $crate::util::patch_setters!(@clear $field $clear $wire);
+        $crate::util::patch_setters!($($rest)*);
+    };
+}
+
+pub(crate) use patch_setters;
