@@ -12,6 +12,7 @@
 //! | [`api`] | `talkjs-api` | the resource API: [`Client`], users, conversations, messages, ... |
 //!
 //! ```no_run
+//! # #[cfg(feature = "client")]
 //! # async fn run() -> Result<(), talkjs::Error> {
 //! use talkjs::models::UserUpsert;
 //!
@@ -22,7 +23,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Minting tokens needs only the auth module:
+//! The `client` feature (on by default) brings the HTTP client: [`transport`], [`api`] and
+//! [`Client`]. With `default-features = false` the facade is only [`models`] and [`auth`],
+//! and hyper, rustls and tower are not compiled. Minting tokens needs only the auth module:
 //!
 //! ```
 //! use talkjs::auth::{AppId, SecretKey, TokenSigner};
@@ -34,9 +37,12 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "client")]
 pub use talkjs_api as api;
 pub use talkjs_auth as auth;
 pub use talkjs_models as models;
+#[cfg(feature = "client")]
 pub use talkjs_transport as transport;
 
+#[cfg(feature = "client")]
 pub use talkjs_api::{Client, ClientBuilder, Error, Result};
