@@ -1,0 +1,417 @@
+//! Users: upsert, batch upsert (and chunked), get, list, a user's conversations, presence —
+//! each request asserted exactly, each documented answer decoded.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{
+    assert_request, conversation_json, ok_empty, ok_json, p, page, requests, single_request,
+    start, user_json,
+};
+use serde_json::{Value, json};
+use talkjs_api::{OrderBy, OrderDirection};
+use talkjs_models::{Access, Notify, PresenceQuery, Timestamp, UserUpsert};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+#[tokio::test]
+async fn upsert_puts_the_merge_body_at_the_encoded_path() {
+    let (server, client) = start().await;
+    Mock::given(method("PUT"))
+        .and(path(p("/users/alice%20smith%2F1")))
+        .respond_with(ok_empty())
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let update = UserUpsert::new()
+        .name("Alice Smith")
+        .email(["alice@example.com"])
+        .clear_phone()
+        .photo_url("https://example.com/a.png")
+        .locale("en-US")
+        .role("buyer")
+        .custom_field("plan", "pro")
+        .push_token("fcm:abc", true)
+        .remove_push_token("apns:old");
+    client.users().upsert("alice smith/1", &update).await.unwrap();
+
+    let req = single_request(&server).await;
+    assert_request(
+        &req,
+        "PUT",
+        "/users/alice%20smith%2F1",
+        None,
+        Some(&json!({
+            "name": "Alice Smith",
+            "email": ["alice@example.com"],
+            "phone": null,
+            "photoUrl": "https://example.com/a.png",
+            "locale": "en-US",
+            "role": "buyer",
+            "custom": { "plan": "pro" },
+            "pushTokens": { "fcm:abc": true, "apns:old": null }
+        })),
+    );
+}
+
+#[tokio::test]
+async fn upsert_of_an_empty_update_sends_an_empty_object() {
+    let (server, client) = start().await;
+    Mock::given(method("PUT"))
+        .and(path(p("/users/bob")))
+        .respond_with(ok_empty())
+        .expect(1)
+        .mount(&server)
+        .await;
+    client.users().upsert("bob", &UserUpsert::new()).await.unwrap();
+    let req = single_request(&server).await;
+    assert_request(&req, "PUT", "/users/bob", None, Some(&json!({})));
+}
+
+#[tokio::test]
+async fn upsert_many_puts_one_object_keyed_by_user_id() {
+    let (server, client) = start().await;
+    Mock::given(method("PUT"))
+        .and(path(p("/users")))
+        .respond_with(ok_empty())
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    client
+        .users()
+        .upsert_many([
+            ("alice", UserUpsert::new().name("Alice")),
+            ("bob smith", UserUpsert::new().name("Bob").clear_email()),
+        ])
+        .await
+        .unwrap();
+
+    let req = single_request(&server).await;
+    assert_request(
+        &req,
+        "PUT",
+        "/users",
+        None,
+        Some(&json!({
+            "alice": { "name": "Alice" },
+            "bob smith": { "name": "Bob", "email": null }
+        })),
+    );
+}
+
+#[tokio::test]
+async fn upsert_many_of_exactly_100_users_is_one_request() {
+    let (server, client) = start().await;
+    Mock::given(method("PUT"))
+        .and(path(p("/users")))
+        .respond_with(ok_empty())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let users = (0..100).map(|i| (format!("u{i}"), UserUpsert::new().name(format!("U{i}"))));
+    client.users().upsert_many(users).await.unwrap();
+    let req = single_request(&server).await;
+    let body: Value = serde_json::from_slice(&req.body).unwrap();
+    assert_eq!(body.as_object().unwrap().len(), 100);
+}
+
+#[tokio::test]
+async fn upsert_all_sends_250_users_in_chunks_of_100_100_50_in_order() {
+    let (server, client) = start().await;
+    Mock::given(method("PUT"))
+        .and(path(p("/users")))
+        .respond_with(ok_empty())
+        .expect(3)
+        .mount(&server)
+        .await;
+
+    let id = |i: usize| format!("user{i:03}");
+    let users = (0..250).map(|i| (id(i), UserUpsert::new().name(format!("User {i}"))));
+    let sent = client.users().upsert_all(users).await.unwrap();
+    assert_eq!(sent, 250);
+
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 3);
+    for (req, range) in reqs.iter().zip([0..100, 100..200, 200..250]) {
+        let body: Value = serde_json::from_slice(&req.body).unwrap();
+        let expected: serde_json::Map<String, Value> = range
+            .map(|i| (id(i), json!({ "name": format!("User {i}") })))
+            .collect();
+        assert_request(req, "PUT", "/users", None, Some(&Value::Object(expected)));
+        assert!(body.as_object().unwrap().len() <= 100);
+    }
+}
+
+#[tokio::test]
+async fn upsert_all_stops_at_the_first_failing_chunk_and_names_it() {
+    let (server, client) = start().await;
+    Mock::given(method("PUT"))
+        .and(path(p("/users")))
+        .respond_with(ok_empty())
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(p("/users")))
+        .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"user150":"bad"}"#))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let users = (0..250).map(|i| (format!("user{i:03}"), UserUpsert::new().name("x")));
+    let err = client.users().upsert_all(users).await.unwrap_err();
+    match err {
+        talkjs_api::Error::BadRequest { body } => {
+            assert!(body.contains("100..200"), "{body}");
+            assert!(body.contains(r#"{"user150":"bad"}"#), "{body}");
+        }
+        other => panic!("expected BadRequest, got {other:?}"),
+    }
+    assert_eq!(requests(&server).await.len(), 2, "the third chunk is not sent");
+}
+
+#[tokio::test]
+async fn upsert_all_of_nothing_sends_nothing() {
+    let (server, client) = start().await;
+    common::forbid_requests(&server).await;
+    let none: Vec<(String, UserUpsert)> = Vec::new();
+    assert_eq!(client.users().upsert_all(none).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn get_decodes_a_documented_user() {
+    let (server, client) = start().await;
+    Mock::given(method("GET"))
+        .and(path(p("/users/alice%20smith%2F1")))
+        .respond_with(ok_json(&user_json("alice smith/1")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let user = client.users().get("alice smith/1").await.unwrap();
+    assert_eq!(user.id, "alice smith/1");
+    assert_eq!(user.name, "Alice Smith");
+    assert_eq!(user.email, Some(vec!["alice@example.com".to_owned()]));
+    assert_eq!(user.phone, Some(vec!["+14155550100".to_owned()]));
+    assert_eq!(
+        user.photo_url.as_deref(),
+        Some("https://example.com/alice.png")
+    );
+    assert_eq!(user.header_photo_url, None);
+    assert_eq!(user.role.as_deref(), Some("default"));
+    assert_eq!(user.welcome_message.as_deref(), Some("Hi, how can I help?"));
+    assert_eq!(user.custom["plan"], "pro");
+    assert_eq!(user.custom["country"], "nl");
+    assert_eq!(user.locale.as_deref(), Some("en-US"));
+    assert_eq!(user.availability_text.as_deref(), Some("Back at 9"));
+    assert_eq!(user.created_at, Timestamp::from_millis(1_700_000_000_000));
+    assert_eq!(user.push_tokens.unwrap()["fcm:token-1"], json!(true));
+
+    let req = single_request(&server).await;
+    assert_request(&req, "GET", "/users/alice%20smith%2F1", None, None);
+}
+
+#[tokio::test]
+async fn list_sends_is_online_limit_and_cursor() {
+    let (server, client) = start().await;
+    Mock::given(method("GET"))
+        .and(path(p("/users")))
+        .respond_with(ok_json(&page(&[user_json("u1"), user_json("u2")])))
+        .expect(3)
+        .mount(&server)
+        .await;
+
+    let users = client.users().list().await.unwrap();
+    assert_eq!(users.len(), 2);
+    assert_eq!(users[0].id, "u1");
+    assert_eq!(users[1].id, "u2");
+
+    client
+        .users()
+        .list()
+        .is_online(true)
+        .limit(50)
+        .await
+        .unwrap();
+    client
+        .users()
+        .list()
+        .is_online(false)
+        .limit(100)
+        .starting_after("u 1&x")
+        .send()
+        .await
+        .unwrap();
+
+    let reqs = requests(&server).await;
+    assert_request(&reqs[0], "GET", "/users", None, None);
+    assert_request(&reqs[1], "GET", "/users", Some("isOnline=true&limit=50"), None);
+    assert_request(
+        &reqs[2],
+        "GET",
+        "/users",
+        Some("isOnline=false&limit=100&startingAfter=u%201%26x"),
+        None,
+    );
+}
+
+#[tokio::test]
+async fn conversations_of_a_user_send_every_filter_and_decode_the_user_state() {
+    let (server, client) = start().await;
+    let mut item = conversation_json("order_123");
+    item["isUnread"] = json!(true);
+    item["readUntil"] = json!(1_700_000_000_500_u64);
+    item["unreadMessageCount"] = json!(3);
+    Mock::given(method("GET"))
+        .and(path(p("/users/alice%20smith%2F1/conversations")))
+        .respond_with(ok_json(&page(&[item])))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let list = client
+        .users()
+        .conversations("alice smith/1")
+        .unreads_only(true)
+        .last_message_before(Timestamp::from_millis(1_700_000_000_000))
+        .last_message_after(Timestamp::from_millis(1_600_000_000_000))
+        .order_by(OrderBy::LastActivity)
+        .order_direction(OrderDirection::Asc)
+        .offset_ts(Timestamp::from_millis(1_650_000_000_000))
+        .limit(30)
+        .await
+        .unwrap();
+
+    let req = single_request(&server).await;
+    assert_request(
+        &req,
+        "GET",
+        "/users/alice%20smith%2F1/conversations",
+        Some(
+            "unreadsOnly=true&lastMessageBefore=1700000000000&lastMessageAfter=1600000000000\
+             &orderBy=lastActivity&orderDirection=ASC&offsetTs=1650000000000&limit=30",
+        ),
+        None,
+    );
+
+    assert_eq!(list.len(), 1);
+    let uc = &list[0];
+    assert_eq!(uc.is_unread, Some(true));
+    assert_eq!(
+        uc.read_until,
+        Some(Timestamp::from_millis(1_700_000_000_500))
+    );
+    assert_eq!(uc.unread_message_count, Some(3));
+    assert_eq!(uc.conversation.id, "order_123");
+    assert_eq!(uc.conversation.subject.as_deref(), Some("Order #123"));
+    assert_eq!(uc.conversation.participants.len(), 2);
+    assert_eq!(
+        uc.conversation.participants["bob"].notify,
+        Notify::MentionsOnly
+    );
+    assert_eq!(uc.conversation.participants["bob"].access, Access::Read);
+}
+
+#[tokio::test]
+async fn conversations_of_a_user_other_orders() {
+    let (server, client) = start().await;
+    Mock::given(method("GET"))
+        .and(path(p("/users/bob/conversations")))
+        .respond_with(ok_json(&page(&[])))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let users = client.users();
+    let none = users
+        .conversations("bob")
+        .unreads_only(false)
+        .order_by(OrderBy::CreatedAt)
+        .order_direction(OrderDirection::Desc)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    users.conversations("bob").await.unwrap();
+    let reqs = requests(&server).await;
+    assert_request(
+        &reqs[0],
+        "GET",
+        "/users/bob/conversations",
+        Some("unreadsOnly=false&orderBy=createdAt&orderDirection=DESC"),
+        None,
+    );
+    assert_request(&reqs[1], "GET", "/users/bob/conversations", None, None);
+}
+
+#[tokio::test]
+async fn presence_posts_the_filter_and_decodes_online_users() {
+    let (server, client) = start().await;
+    Mock::given(method("POST"))
+        .and(path(p("/presences")))
+        .respond_with(ok_json(&json!({
+            "data": {
+                "alice": {
+                    "hasFocus": true,
+                    "isTyping": false,
+                    "selectedConversationId": "order_123",
+                    "device": "web"
+                }
+            }
+        })))
+        .expect(2)
+        .mount(&server)
+        .await;
+
+    let query = PresenceQuery::new()
+        .user_ids(["alice", "bob"])
+        .has_focus(true)
+        .include_background_sessions(false)
+        .selected_conversation_id("order_123")
+        .is_typing(false);
+    let online = client.users().presence(&query).await.unwrap();
+    assert_eq!(online.data.len(), 1);
+    let alice = &online.data["alice"];
+    assert_eq!(alice.has_focus, Some(true));
+    assert_eq!(alice.is_typing, Some(false));
+    assert_eq!(
+        alice.selected_conversation_id.as_ref().map(|c| c.as_str()),
+        Some("order_123")
+    );
+    assert_eq!(alice.extra["device"], "web");
+
+    client.users().presence(&PresenceQuery::new()).await.unwrap();
+
+    let reqs = requests(&server).await;
+    assert_request(
+        &reqs[0],
+        "POST",
+        "/presences",
+        None,
+        Some(&json!({
+            "userIds": ["alice", "bob"],
+            "hasFocus": true,
+            "includeBackgroundSessions": false,
+            "selectedConversationId": "order_123",
+            "isTyping": false
+        })),
+    );
+    assert_request(&reqs[1], "POST", "/presences", None, Some(&json!({})));
+}
+
+#[tokio::test]
+async fn upsert_many_rejects_a_repeated_id_before_sending() {
+    let (server, client) = start().await;
+    common::forbid_requests(&server).await;
+    let msg = common::assert_invalid(
+        client
+            .users()
+            .upsert_many([
+                ("alice", UserUpsert::new().name("A")),
+                ("alice", UserUpsert::new().name("B")),
+            ])
+            .await,
+    );
+    assert!(msg.contains("alice"), "{msg}");
+}
