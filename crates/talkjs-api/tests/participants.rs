@@ -1,0 +1,128 @@
+//! Participants: join (PUT, overwrite), modify (PATCH, merge), remove, inbound email.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{assert_request, ok_empty, ok_json, p, requests, single_request, start};
+use serde_json::json;
+use talkjs_models::{Access, Notify, ParticipantOverwrite, ParticipantPatch};
+use wiremock::matchers::{method, path};
+use wiremock::Mock;
+
+const PATH: &str = "/conversations/order%20123/participants/carol%2Fx";
+
+#[tokio::test]
+async fn join_puts_the_settings() {
+    let (server, client) = start().await;
+    Mock::given(method("PUT"))
+        .and(path(p(PATH)))
+        .respond_with(ok_empty())
+        .expect(2)
+        .mount(&server)
+        .await;
+
+    let participants = client.conversations().participants("order 123");
+    participants
+        .join(
+            "carol/x",
+            &ParticipantOverwrite::new()
+                .access(Access::Read)
+                .notify(Notify::MentionsOnly),
+        )
+        .await
+        .unwrap();
+    // The defaults: omitted fields, which the PUT resets to ReadWrite / notify true.
+    participants
+        .join("carol/x", &ParticipantOverwrite::default())
+        .await
+        .unwrap();
+
+    let reqs = requests(&server).await;
+    assert_request(
+        &reqs[0],
+        "PUT",
+        PATH,
+        None,
+        Some(&json!({ "access": "Read", "notify": "MentionsOnly" })),
+    );
+    assert_request(&reqs[1], "PUT", PATH, None, Some(&json!({})));
+}
+
+#[tokio::test]
+async fn modify_patches_only_the_given_settings() {
+    let (server, client) = start().await;
+    Mock::given(method("PATCH"))
+        .and(path(p(PATH)))
+        .respond_with(ok_empty())
+        .expect(2)
+        .mount(&server)
+        .await;
+
+    let participants = client.conversations().participants("order 123");
+    participants
+        .modify("carol/x", &ParticipantPatch::new().access(Access::None))
+        .await
+        .unwrap();
+    participants
+        .modify("carol/x", &ParticipantPatch::new().notify(Notify::Off))
+        .await
+        .unwrap();
+
+    let reqs = requests(&server).await;
+    assert_request(
+        &reqs[0],
+        "PATCH",
+        PATH,
+        None,
+        Some(&json!({ "access": "None" })),
+    );
+    assert_request(
+        &reqs[1],
+        "PATCH",
+        PATH,
+        None,
+        Some(&json!({ "notify": false })),
+    );
+}
+
+#[tokio::test]
+async fn remove_sends_a_bodyless_delete() {
+    let (server, client) = start().await;
+    Mock::given(method("DELETE"))
+        .and(path(p(PATH)))
+        .respond_with(ok_empty())
+        .expect(1)
+        .mount(&server)
+        .await;
+    client
+        .conversations()
+        .participants("order 123")
+        .remove("carol/x")
+        .await
+        .unwrap();
+    let req = single_request(&server).await;
+    assert_request(&req, "DELETE", PATH, None, None);
+}
+
+#[tokio::test]
+async fn email_returns_the_inbound_address() {
+    let (server, client) = start().await;
+    let email_path = format!("{PATH}/email");
+    Mock::given(method("GET"))
+        .and(path(p(&email_path)))
+        .respond_with(ok_json(&json!({
+            "emailAddress": "reply+abc123@inbound.talkjs.com"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let address = client
+        .conversations()
+        .participants("order 123")
+        .email("carol/x")
+        .await
+        .unwrap();
+    assert_eq!(address, "reply+abc123@inbound.talkjs.com");
+    let req = single_request(&server).await;
+    assert_request(&req, "GET", &email_path, None, None);
+}
