@@ -1,0 +1,452 @@
+//! Messages: list, get, send (mixed, chunked), edit, delete, reactions, import.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{
+    assert_request, message_json, ok_empty, ok_json, p, page, requests, single_request, start,
+    system_message_json,
+};
+use serde_json::{Value, json};
+use talkjs_api::Error;
+use talkjs_models::{
+    ImportMessage, Location, MessageEdit, MessageId, MessageOrigin, MessageType, NewMessage,
+    Timestamp, UserId,
+};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, Request, ResponseTemplate};
+
+const MESSAGES: &str = "/conversations/order%20123/messages";
+
+/// Answers a send with one id per message: `msg_<text>`.
+fn echo_ids(req: &Request) -> ResponseTemplate {
+    let sent: Vec<Value> = serde_json::from_slice(&req.body).unwrap();
+    let ids: Vec<Value> = sent
+        .iter()
+        .map(|m| json!({ "id": format!("msg_{}", m["text"].as_str().unwrap()) }))
+        .collect();
+    ResponseTemplate::new(200).set_body_json(ids)
+}
+
+#[tokio::test]
+async fn list_sends_limit_and_cursor_and_decodes_messages() {
+    let (server, client) = start().await;
+    Mock::given(method("GET"))
+        .and(path(p(MESSAGES)))
+        .respond_with(ok_json(&page(&[
+            message_json("msg_2", "order 123"),
+            system_message_json("msg_1", "order 123"),
+        ])))
+        .expect(2)
+        .mount(&server)
+        .await;
+
+    let messages = client.conversations().messages("order 123");
+    let list = messages
+        .list()
+        .limit(20)
+        .starting_after("msg_5")
+        .await
+        .unwrap();
+    messages.list().await.unwrap();
+
+    assert_eq!(list.len(), 2);
+    let m = &list[0];
+    assert_eq!(m.id, "msg_2");
+    assert_eq!(m.message_type, MessageType::UserMessage);
+    assert_eq!(m.conversation_id, "order 123");
+    assert_eq!(m.sender_id.as_ref().unwrap(), "alice");
+    assert_eq!(m.text.as_deref(), Some("Hello <b>Bob</b>"));
+    let attachment = m.attachment.as_ref().unwrap();
+    assert_eq!(attachment.url, "https://cdn.talkjs.com/file.pdf");
+    assert_eq!(attachment.size, Some(12345));
+    assert_eq!(m.location, Some(Location::new(52.3676, 4.9041)));
+    assert_eq!(m.origin, Some(MessageOrigin::Rest));
+    assert_eq!(m.read_by, vec![UserId::from("bob"), UserId::from("carol")]);
+    assert_eq!(m.created_at, Timestamp::from_millis(1_700_000_001_000));
+    assert_eq!(m.edited_at, Some(Timestamp::from_millis(1_700_000_002_000)));
+    assert_eq!(m.custom["source"], "crm");
+    assert_eq!(m.referenced_message_id.as_ref().unwrap(), "msg_parent");
+
+    let s = &list[1];
+    assert_eq!(s.message_type, MessageType::SystemMessage);
+    assert_eq!(s.sender_id, None);
+    assert_eq!(s.attachment, None);
+    assert_eq!(s.location, None);
+    assert!(s.read_by.is_empty());
+    assert_eq!(s.edited_at, None);
+    assert!(s.custom.is_empty());
+
+    let reqs = requests(&server).await;
+    assert_request(
+        &reqs[0],
+        "GET",
+        MESSAGES,
+        Some("limit=20&startingAfter=msg_5"),
+        None,
+    );
+    assert_request(&reqs[1], "GET", MESSAGES, None, None);
+}
+
+#[tokio::test]
+async fn get_decodes_one_message() {
+    let (server, client) = start().await;
+    let msg_path = format!("{MESSAGES}/msg%2F1");
+    Mock::given(method("GET"))
+        .and(path(p(&msg_path)))
+        .respond_with(ok_json(&message_json("msg/1", "order 123")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let m = client
+        .conversations()
+        .messages("order 123")
+        .get("msg/1")
+        .await
+        .unwrap();
+    assert_eq!(m.id, "msg/1");
+    assert_eq!(m.text.as_deref(), Some("Hello <b>Bob</b>"));
+    assert_eq!(m.read_by.len(), 2);
+    let req = single_request(&server).await;
+    assert_request(&req, "GET", &msg_path, None, None);
+}
+
+#[tokio::test]
+async fn send_posts_an_array_of_user_and_system_messages() {
+    let (server, client) = start().await;
+    Mock::given(method("POST"))
+        .and(path(p(MESSAGES)))
+        .respond_with(ok_json(&json!([{ "id": "msg_a" }, { "id": "msg_b" }])))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let batch: [NewMessage; 2] = [
+        NewMessage::user("alice", "Hi Bob!")
+            .referenced_message_id("msg_0")
+            .custom_field("k", "v")
+            .idempotency_key("order_123-1")
+            .attachment_token("att_1")
+            .location(52.5, 13.25)
+            .into(),
+        NewMessage::system("Alice joined")
+            .idempotency_key("order_123-2")
+            .into(),
+    ];
+    let ids = client
+        .conversations()
+        .messages("order 123")
+        .send(batch)
+        .await
+        .unwrap();
+    assert_eq!(ids, vec![MessageId::from("msg_a"), MessageId::from("msg_b")]);
+
+    let req = single_request(&server).await;
+    assert_request(
+        &req,
+        "POST",
+        MESSAGES,
+        None,
+        Some(&json!([
+            {
+                "type": "UserMessage",
+                "sender": "alice",
+                "text": "Hi Bob!",
+                "referencedMessageId": "msg_0",
+                "custom": { "k": "v" },
+                "idempotencyKey": "order_123-1",
+                "attachmentToken": "att_1",
+                "location": [52.5, 13.25]
+            },
+            {
+                "type": "SystemMessage",
+                "text": "Alice joined",
+                "idempotencyKey": "order_123-2"
+            }
+        ])),
+    );
+}
+
+#[tokio::test]
+async fn send_of_one_message_is_still_an_array() {
+    let (server, client) = start().await;
+    Mock::given(method("POST"))
+        .and(path(p(MESSAGES)))
+        .respond_with(ok_json(&json!([{ "id": "msg_only" }])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let ids = client
+        .conversations()
+        .messages("order 123")
+        .send([NewMessage::user("bob", "ok")])
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(ids[0], "msg_only");
+    let req = single_request(&server).await;
+    assert_request(
+        &req,
+        "POST",
+        MESSAGES,
+        None,
+        Some(&json!([{ "type": "UserMessage", "sender": "bob", "text": "ok" }])),
+    );
+}
+
+#[tokio::test]
+async fn send_all_sends_25_messages_as_10_10_5_in_order() {
+    let (server, client) = start().await;
+    Mock::given(method("POST"))
+        .and(path(p(MESSAGES)))
+        .respond_with(echo_ids)
+        .expect(3)
+        .mount(&server)
+        .await;
+
+    let msgs = (0..25).map(|i| NewMessage::user("alice", format!("{i}")).idempotency_key(format!("k{i}")));
+    let ids = client
+        .conversations()
+        .messages("order 123")
+        .send_all(msgs)
+        .await
+        .unwrap();
+    let expected: Vec<String> = (0..25).map(|i| format!("msg_{i}")).collect();
+    assert_eq!(
+        ids.iter().map(|id| id.as_str()).collect::<Vec<_>>(),
+        expected
+    );
+
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 3);
+    for (req, range) in reqs.iter().zip([0..10, 10..20, 20..25]) {
+        let body: Vec<Value> = range
+            .map(|i| {
+                json!({
+                    "type": "UserMessage",
+                    "sender": "alice",
+                    "text": format!("{i}"),
+                    "idempotencyKey": format!("k{i}")
+                })
+            })
+            .collect();
+        assert_request(req, "POST", MESSAGES, None, Some(&Value::Array(body)));
+    }
+}
+
+#[tokio::test]
+async fn send_and_send_all_of_nothing_send_nothing() {
+    let (server, client) = start().await;
+    common::forbid_requests(&server).await;
+    let messages = client.conversations().messages("order 123");
+    assert!(
+        messages
+            .send(Vec::<NewMessage>::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        messages
+            .send_all(Vec::<NewMessage>::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn send_with_fewer_ids_than_messages_is_a_decode_error() {
+    let (server, client) = start().await;
+    Mock::given(method("POST"))
+        .and(path(p(MESSAGES)))
+        .respond_with(ok_json(&json!([{ "id": "msg_a" }])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client
+        .conversations()
+        .messages("order 123")
+        .send([NewMessage::user("a", "1"), NewMessage::user("a", "2")])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+}
+
+#[tokio::test]
+#[ignore = "BUG: send with an id-count mismatch returns Error::Decode with an EMPTY body \
+            (messages.rs send_chunk uses Bytes::new()) instead of the raw response body"]
+async fn send_with_fewer_ids_than_messages_keeps_the_raw_body() {
+    let (server, client) = start().await;
+    Mock::given(method("POST"))
+        .and(path(p(MESSAGES)))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"[{"id":"msg_a"}]"#))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client
+        .conversations()
+        .messages("order 123")
+        .send([NewMessage::user("a", "1"), NewMessage::user("a", "2")])
+        .await
+        .unwrap_err();
+    match err {
+        Error::Decode { body, .. } => assert_eq!(&body[..], br#"[{"id":"msg_a"}]"#),
+        other => panic!("expected Decode, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn edit_puts_the_patch() {
+    let (server, client) = start().await;
+    let msg_path = format!("{MESSAGES}/msg_1");
+    Mock::given(method("PUT"))
+        .and(path(p(&msg_path)))
+        .respond_with(ok_empty())
+        .expect(2)
+        .mount(&server)
+        .await;
+    let messages = client.conversations().messages("order 123");
+    messages
+        .edit("msg_1", &MessageEdit::new().text("fixed typo").clear_custom())
+        .await
+        .unwrap();
+    messages
+        .edit("msg_1", &MessageEdit::new().custom_field("edited", "yes"))
+        .await
+        .unwrap();
+    let reqs = requests(&server).await;
+    assert_request(
+        &reqs[0],
+        "PUT",
+        &msg_path,
+        None,
+        Some(&json!({ "text": "fixed typo", "custom": null })),
+    );
+    assert_request(
+        &reqs[1],
+        "PUT",
+        &msg_path,
+        None,
+        Some(&json!({ "custom": { "edited": "yes" } })),
+    );
+}
+
+#[tokio::test]
+async fn delete_sends_a_bodyless_delete() {
+    let (server, client) = start().await;
+    let msg_path = format!("{MESSAGES}/msg_1");
+    Mock::given(method("DELETE"))
+        .and(path(p(&msg_path)))
+        .respond_with(ok_empty())
+        .expect(1)
+        .mount(&server)
+        .await;
+    client
+        .conversations()
+        .messages("order 123")
+        .delete("msg_1")
+        .await
+        .unwrap();
+    let req = single_request(&server).await;
+    assert_request(&req, "DELETE", &msg_path, None, None);
+}
+
+#[tokio::test]
+async fn reactions_percent_encode_the_emoji_in_the_path() {
+    let (server, client) = start().await;
+    let reaction_path = format!("{MESSAGES}/msg_1/reactions/%F0%9F%91%8D/bob%20b");
+    Mock::given(method("PUT"))
+        .and(path(p(&reaction_path)))
+        .respond_with(ok_empty())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(p(&reaction_path)))
+        .respond_with(ok_empty())
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let messages = client.conversations().messages("order 123");
+    messages.add_reaction("msg_1", "👍", "bob b").await.unwrap();
+    messages
+        .remove_reaction("msg_1", "👍", "bob b")
+        .await
+        .unwrap();
+
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 2);
+    assert_request(&reqs[0], "PUT", &reaction_path, None, None);
+    assert_request(&reqs[1], "DELETE", &reaction_path, None, None);
+}
+
+#[tokio::test]
+async fn import_posts_chunks_of_10_in_order_under_the_import_prefix() {
+    let (server, client) = start().await;
+    let import_path = "/import/conversations/order%20123/messages";
+    Mock::given(method("POST"))
+        .and(path(p(import_path)))
+        .respond_with(ok_empty())
+        .expect(3)
+        .mount(&server)
+        .await;
+
+    let item = |i: u64| {
+        ImportMessage::new("alice", format!("old {i}"), Timestamp::from_millis(1_500_000_000_000 + i))
+            .read_by(["bob"])
+    };
+    let mut msgs: Vec<ImportMessage> = (0..25).map(item).collect();
+    msgs[0] = item(0)
+        .attachment_token("att_0")
+        .custom_field("legacyId", "L0");
+    msgs[1] = ImportMessage::new("bob", "unread", Timestamp::from_millis(1_500_000_000_001));
+    let n = client
+        .conversations()
+        .messages("order 123")
+        .import(msgs)
+        .await
+        .unwrap();
+    assert_eq!(n, 25);
+
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 3);
+    let expected_item = |i: u64| {
+        json!({
+            "type": "UserMessage",
+            "sender": "alice",
+            "text": format!("old {i}"),
+            "timestamp": 1_500_000_000_000 + i,
+            "readBy": ["bob"]
+        })
+    };
+    for (req, range) in reqs.iter().zip([0..10_u64, 10..20, 20..25]) {
+        let mut body: Vec<Value> = range.clone().map(expected_item).collect();
+        if range.start == 0 {
+            body[0]["attachmentToken"] = json!("att_0");
+            body[0]["custom"] = json!({ "legacyId": "L0" });
+            body[1] = json!({
+                "type": "UserMessage",
+                "sender": "bob",
+                "text": "unread",
+                "timestamp": 1_500_000_000_001_u64,
+                "readBy": []
+            });
+        }
+        assert_request(req, "POST", import_path, None, Some(&Value::Array(body)));
+    }
+}
+
+#[tokio::test]
+async fn import_of_nothing_sends_nothing() {
+    let (server, client) = start().await;
+    common::forbid_requests(&server).await;
+    let n = client
+        .conversations()
+        .messages("order 123")
+        .import(Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
