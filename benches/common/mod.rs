@@ -1,0 +1,350 @@
+//! Shared by the benches: an in-process loopback HTTP/1.1 server answering with fixed,
+//! TalkJS-shaped JSON, the clients under test, and the ratio report.
+//!
+//! The server runs on its own thread and its own current-thread runtime, and answers from
+//! bodies prepared before the first request (a `Bytes` clone per response), so what a bench
+//! measures is the client. It serves:
+//!
+//! - `GET /v1/{app}/users/{id}`: one user (the same body whatever the id);
+//! - `GET /v1/{app}/users?limit=100[&startingAfter=u0000099]`: pages of 100 users with ids
+//!   `u0000000`, `u0000001`, …; for app [`APP_ID`], 100 full pages then an empty one. An app
+//!   id `pages{N}` (e.g. `pages1000`) gets N full pages, generated per request (for the
+//!   memory check of the export bench, where speed does not matter).
+#![allow(dead_code)] // each bench binary uses a different part of this module
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+/// The app id of the benches.
+pub const APP_ID: &str = "benchApp";
+/// The secret key of the benches (the server does not check tokens).
+pub const SECRET_KEY: &str = "sk_test_benchmarks_0123456789abcdef";
+/// Items per page.
+pub const PAGE_SIZE: usize = 100;
+/// Full pages served for [`APP_ID`].
+pub const PAGES: usize = 100;
+/// A fixed bearer for the hand-written baselines (they do not mint tokens).
+pub const STATIC_BEARER: &str = "Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl";
+
+/// One user as TalkJS returns it (every documented field set, as a realistic size).
+pub fn user_json(id: &str) -> String {
+    format!(
+        concat!(
+            r#"{{"id":"{id}","name":"User {id}","email":["{id}@example.com"],"phone":null,"#,
+            r#""photoUrl":"https://cdn.example.com/avatars/{id}.png","headerPhotoUrl":null,"#,
+            r#""role":"default","welcomeMessage":"Hi, I am {id}","#,
+            r#""custom":{{"plan":"pro","country":"nl","team":"support"}},"locale":"en-US","#,
+            r#""availabilityText":null,"pushTokens":{{"fcm:tok_{id}":true}},"#,
+            r#""createdAt":1700000000123}}"#
+        ),
+        id = id
+    )
+}
+
+/// The id of the `n`-th user of a listing.
+pub fn user_id(n: usize) -> String {
+    format!("u{n:07}")
+}
+
+/// The page of users `start..min(start + PAGE_SIZE, total)` as `{"data":[…]}`.
+pub fn page_json(start: usize, total: usize) -> String {
+    let end = total.min(start + PAGE_SIZE);
+    let mut out = String::with_capacity(PAGE_SIZE * 400 + 16);
+    out.push_str(r#"{"data":["#);
+    for n in start..end {
+        if n > start {
+            out.push(',');
+        }
+        out.push_str(&user_json(&user_id(n)));
+    }
+    out.push_str("]}");
+    out
+}
+
+/// What the server answers with, prepared once.
+struct Bodies {
+    user: Bytes,
+    /// `pages[k]`: the page starting at user `k * PAGE_SIZE` (the last one is empty).
+    pages: Vec<Bytes>,
+}
+
+impl Bodies {
+    fn new() -> Self {
+        let total = PAGES * PAGE_SIZE;
+        Self {
+            user: Bytes::from(user_json("alice")),
+            pages: (0..=PAGES)
+                .map(|k| Bytes::from(page_json(k * PAGE_SIZE, total)))
+                .collect(),
+        }
+    }
+
+    fn respond(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = req.uri().path();
+        let Some(rest) = path.strip_prefix("/v1/") else {
+            return not_found();
+        };
+        let Some((app, rest)) = rest.split_once('/') else {
+            return not_found();
+        };
+        if rest.strip_prefix("users/").is_some_and(|id| !id.is_empty()) {
+            return json(self.user.clone());
+        }
+        if rest != "users" {
+            return not_found();
+        }
+        let start = starting_index(req.uri().query().unwrap_or(""));
+        if app == APP_ID {
+            if start % PAGE_SIZE == 0 {
+                let page = (start / PAGE_SIZE).min(PAGES);
+                return json(self.pages[page].clone());
+            }
+            return json(Bytes::from(page_json(start, PAGES * PAGE_SIZE)));
+        }
+        match app
+            .strip_prefix("pages")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(pages) => json(Bytes::from(page_json(start, pages * PAGE_SIZE))),
+            None => not_found(),
+        }
+    }
+}
+
+/// The index of the first user of the page asked for (`startingAfter=u0000099` → 100).
+fn starting_index(query: &str) -> usize {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("startingAfter="))
+        .and_then(|id| id.strip_prefix('u'))
+        .and_then(|n| n.parse::<usize>().ok())
+        .map_or(0, |n| n + 1)
+}
+
+fn json(body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    let mut response = json(Bytes::from_static(br#"{"errorCode":"NOT_FOUND"}"#));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+/// A running loopback server.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// Its address.
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts the server on 127.0.0.1 (an ephemeral port) on a thread of its own, which runs
+    /// until the process exits.
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let bodies = Arc::new(Bodies::new());
+        std::thread::Builder::new()
+            .name("bench-server".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("server runtime");
+                rt.block_on(serve(listener, bodies));
+            })
+            .expect("server thread");
+        Self { addr }
+    }
+
+    /// The API root to give the clients (`http://127.0.0.1:PORT`).
+    pub fn root(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The URL of `path` under `/v1/{APP_ID}` (`path` starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/v1/{APP_ID}{path}", self.addr)
+    }
+}
+
+async fn serve(listener: std::net::TcpListener, bodies: Arc<Bodies>) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let bodies = Arc::clone(&bodies);
+        tokio::spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let response = bodies.respond(&req);
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// The client-side runtime of the network benches: one thread, like the server's, so the
+/// two fit the machine's cores.
+pub fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime")
+}
+
+/// The talkjs client through the full default stack (app tokens, rate limiter, retry,
+/// deadline and per-attempt timeouts, JSON headers, tracing without a subscriber), with
+/// rate limits high enough never to wait.
+#[cfg(feature = "client")]
+pub fn talkjs_client(server: &Server) -> talkjs::Client {
+    use talkjs::transport::{Quota, RateLimiter};
+    let limiter = RateLimiter::new(APP_ID).general_quota(Quota::per_second(1_000_000, 1_000_000));
+    talkjs::Client::builder()
+        .app_id(APP_ID)
+        .secret_key(SECRET_KEY)
+        .base_url(server.root())
+        .rate_limiter(Some(limiter))
+        .build()
+        .expect("talkjs client")
+}
+
+/// The baseline: hyper-util's pooled client over plain TCP, as one would hand-write it.
+pub type RawClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    Full<Bytes>,
+>;
+
+/// A hyper-util client with TCP_NODELAY, like the talkjs transport's.
+pub fn raw_client() -> RawClient {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.set_nodelay(true);
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(http)
+}
+
+/// GET `url` with the hand-written headers and read the body.
+pub async fn raw_get(client: &RawClient, url: &str) -> Bytes {
+    use http_body_util::BodyExt;
+    let request = Request::get(url)
+        .header(http::header::AUTHORIZATION, STATIC_BEARER)
+        .header(http::header::ACCEPT, "application/json")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = client.request(request).await.expect("response");
+    assert!(
+        response.status().is_success(),
+        "status {}",
+        response.status()
+    );
+    response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+}
+
+/// [`raw_get`] of one user, decoded with serde.
+pub async fn raw_get_user(client: &RawClient, url: &str) -> talkjs::models::User {
+    serde_json::from_slice(&raw_get(client, url).await).expect("user JSON")
+}
+
+/// [`raw_get`] of one page of users, decoded with serde.
+pub async fn raw_get_users(
+    client: &RawClient,
+    url: &str,
+) -> talkjs::models::Page<talkjs::models::User> {
+    serde_json::from_slice(&raw_get(client, url).await).expect("page JSON")
+}
+
+/// Where criterion writes its results: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
+/// else `target/criterion` (benches run in the package root).
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+        .join("criterion")
+}
+
+/// The time per iteration of `group/function` measured since `since` (the slope estimate
+/// when criterion has one, else the mean), in nanoseconds; `None` when that function did not
+/// run in this process (filtered out).
+pub fn estimate_ns(group: &str, function: &str, since: SystemTime) -> Option<f64> {
+    let path = criterion_dir()
+        .join(group)
+        .join(function)
+        .join("new")
+        .join("estimates.json");
+    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+    if modified < since {
+        return None;
+    }
+    let text = std::fs::read_to_string(&path).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value
+        .get("slope")
+        .and_then(|s| s.get("point_estimate"))
+        .and_then(serde_json::Value::as_f64)
+        .or_else(|| value.get("mean")?.get("point_estimate")?.as_f64())
+}
+
+/// Prints `name / baseline` for this run, with the target, or why it cannot.
+pub fn report_ratio(group: &str, name: &str, baseline: &str, target: &str, since: SystemTime) {
+    match (
+        estimate_ns(group, name, since),
+        estimate_ns(group, baseline, since),
+    ) {
+        (Some(a), Some(b)) => println!(
+            "ratio {group}: {name} / {baseline} = {:.3}  ({} vs {}; target: {target})",
+            a / b,
+            format_ns(a),
+            format_ns(b)
+        ),
+        _ => println!("ratio {group}: {name} / {baseline}: not both measured in this run"),
+    }
+}
+
+/// `1.23 µs`, `45.6 ms`, …
+pub fn format_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.3} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+/// Short runs by default (the machine is shared; ratios matter, not absolute precision);
+/// command-line flags still override.
+pub fn criterion_config() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
