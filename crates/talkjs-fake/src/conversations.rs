@@ -1,0 +1,417 @@
+//! `/conversations/{id}`, participants and read state.
+
+use serde_json::{Value, json};
+use talkjs_models::{
+    Access, ConversationFilter, ConversationUpsert, FieldPredicate, Notify, ParticipantEmail,
+    ParticipantOverwrite, ParticipantPatch, Patch, Timestamp, WebhookEventType,
+};
+
+use crate::api::{ApiError, ApiRequest, percent_encode, to_json};
+use crate::store::{
+    ConvKeys, ConvRec, Ctx, PartRec, State, paginate, parse_bool, parse_limit, parse_ts,
+};
+
+/// Most conversations per page.
+const MAX_CONVERSATIONS: usize = 30;
+
+/// `PUT /conversations/{id}`.
+pub(crate) fn put_conversation(
+    ctx: &mut Ctx<'_>,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<Value, ApiError> {
+    let body = req.json_or_default::<Value>()?;
+    if !body.is_object() {
+        return Err(ApiError::invalid("the body must be a JSON object"));
+    }
+    let upsert: ConversationUpsert = crate::api::decode(body)?;
+    let unknown: Vec<String> = upsert
+        .participants
+        .iter()
+        .filter(|u| !ctx.state.users.contains_key(u.as_str()))
+        .map(|u| format!("participant {:?} is not an existing user", u.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        let mut error = ApiError::invalid(unknown.join("; "));
+        error.reasons = unknown;
+        return Err(error);
+    }
+    if !ctx.state.conversations.contains_key(id) {
+        let seq = ctx.state.next_seq();
+        ctx.state
+            .conversations
+            .insert(id.to_owned(), ConvRec::new(id, seq, ctx.now));
+        ctx.state.conv_tombstones.remove(id);
+    }
+    let now = ctx.now;
+    let conv = ctx.state.conversation_mut(id)?;
+    upsert.subject.apply_to(&mut conv.subject);
+    upsert.photo_url.apply_to(&mut conv.photo_url);
+    upsert.welcome_messages.apply_to(&mut conv.welcome_messages);
+    match upsert.custom {
+        Patch::Set(custom) => conv.custom = custom,
+        Patch::Clear => conv.custom.clear(),
+        Patch::Unchanged => {}
+    }
+    for user in upsert.participants {
+        let user = user.into_inner();
+        conv.removed.remove(&user);
+        conv.participants.entry(user).or_insert_with(|| PartRec {
+            access: Access::ReadWrite,
+            notify: Notify::All,
+            joined_at: now,
+        });
+    }
+    Ok(json!({}))
+}
+
+/// `GET /conversations/{id}`.
+pub(crate) fn get_conversation(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {
+    to_json(&ctx.state.conversation(id)?.model())
+}
+
+/// `DELETE /conversations/{id}`.
+pub(crate) fn delete_conversation(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, ApiError> {
+    let conv = ctx
+        .state
+        .conversations
+        .remove(id)
+        .ok_or_else(|| ApiError::not_found("conversation", id))?;
+    ctx.state.conv_tombstones.insert(
+        id.to_owned(),
+        ConvKeys {
+            created_at: conv.created_at,
+            last_activity: conv.last_activity(),
+            seq: conv.seq,
+        },
+    );
+    for (message_id, key) in &conv.message_keys {
+        ctx.state.message_index.remove(message_id);
+        ctx.state
+            .message_tombstones
+            .insert(message_id.clone(), *key);
+    }
+    let data = json!({ "conversation": to_json(&conv.model())? });
+    ctx.emit(WebhookEventType::ConversationDeleted, data);
+    Ok(json!({}))
+}
+
+/// `GET /conversations`.
+pub(crate) fn list_all(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
+    let items = list_conversations(ctx.state, req, None)?
+        .into_iter()
+        .map(ConvRec::model)
+        .collect::<Vec<_>>();
+    Ok(json!({ "data": to_json(&items)? }))
+}
+
+/// The order of a conversation list.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    CreatedAt,
+    LastActivity,
+}
+
+/// Whether `value` satisfies a predicate.
+fn test<T: PartialEq>(predicate: &FieldPredicate<T>, value: Option<&T>) -> bool {
+    match predicate {
+        FieldPredicate::Eq(v) => value == Some(v),
+        FieldPredicate::Ne(v) => value != Some(v),
+        FieldPredicate::OneOf(vs) => value.is_some_and(|x| vs.contains(x)),
+        FieldPredicate::NotOneOf(vs) => !value.is_some_and(|x| vs.contains(x)),
+        FieldPredicate::Exists => value.is_some(),
+        FieldPredicate::NotExists => value.is_none(),
+        _ => false,
+    }
+}
+
+/// Whether a conversation matches a filter, for `user` (or for any participant).
+fn matches(conv: &ConvRec, filter: &ConversationFilter, user: Option<&str>) -> bool {
+    let custom_ok = filter
+        .custom
+        .iter()
+        .all(|(key, pred)| test(pred, conv.custom.get(key)));
+    let user_access = |u: &str| {
+        conv.participants
+            .get(u)
+            .map_or(Access::None, |p| p.access.clone())
+    };
+    let access_ok = filter.access.as_ref().is_none_or(|pred| match user {
+        Some(u) => test(pred, Some(&user_access(u))),
+        None => conv
+            .participants
+            .values()
+            .any(|p| test(pred, Some(&p.access))),
+    });
+    let unread_ok = filter.has_unread_messages.is_none_or(|want| match user {
+        Some(u) => (conv.unread_count(u) > 0) == want,
+        None => conv.participants.keys().any(|u| conv.unread_count(u) > 0) == want,
+    });
+    custom_ok && access_ok && unread_ok
+}
+
+/// The filtered, ordered page of a conversation list (all, or those of `user`).
+pub(crate) fn list_conversations<'s>(
+    state: &'s State,
+    req: &ApiRequest,
+    user: Option<&str>,
+) -> Result<Vec<&'s ConvRec>, ApiError> {
+    let limit = parse_limit(req, MAX_CONVERSATIONS)?;
+    let before = parse_ts(req, "lastMessageBefore")?;
+    let after = parse_ts(req, "lastMessageAfter")?;
+    let unreads_only = parse_bool(req, "unreadsOnly")?.unwrap_or(false);
+    let filter: ConversationFilter = match req.query("filter") {
+        None => ConversationFilter::default(),
+        Some(raw) if raw.trim().is_empty() => ConversationFilter::default(),
+        Some(raw) => serde_json::from_str(raw)
+            .map_err(|e| ApiError::invalid(format!("filter is not a valid filter: {e}")))?,
+    };
+    let versioned = req.version_at_least("2021-02-09");
+    let order = if versioned {
+        match req.query("orderBy") {
+            None => Order::LastActivity,
+            Some(v) if v.eq_ignore_ascii_case("createdAt") => Order::CreatedAt,
+            Some(v)
+                if v.eq_ignore_ascii_case("lastActivity")
+                    || v.eq_ignore_ascii_case("lastMessageTs") =>
+            {
+                Order::LastActivity
+            }
+            Some(v) => {
+                return Err(ApiError::invalid(format!(
+                    "orderBy must be createdAt or lastActivity, got {v:?}"
+                )));
+            }
+        }
+    } else {
+        Order::CreatedAt
+    };
+    let descending = if versioned {
+        match req.query("orderDirection") {
+            None => true,
+            Some(v) if v.eq_ignore_ascii_case("desc") => true,
+            Some(v) if v.eq_ignore_ascii_case("asc") => false,
+            Some(v) => {
+                return Err(ApiError::invalid(format!(
+                    "orderDirection must be ASC or DESC, got {v:?}"
+                )));
+            }
+        }
+    } else {
+        true
+    };
+    let offset_ts = if versioned {
+        parse_ts(req, "offsetTs")?
+    } else {
+        None
+    };
+    let key_of = |primary: Timestamp, seq: u64| (primary, seq);
+    let cursor = match req.query("startingAfter") {
+        None => None,
+        Some(after_id) => {
+            let keys = state
+                .conversations
+                .get(after_id)
+                .map(|c| ConvKeys {
+                    created_at: c.created_at,
+                    last_activity: c.last_activity(),
+                    seq: c.seq,
+                })
+                .or_else(|| state.conv_tombstones.get(after_id).copied())
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "startingAfter: conversation {after_id:?} does not exist"
+                    ))
+                })?;
+            Some(match order {
+                Order::CreatedAt => key_of(keys.created_at, keys.seq),
+                Order::LastActivity => key_of(keys.last_activity, keys.seq),
+            })
+        }
+    };
+    let keep_removed = !req.version_at_least("2021-07-30");
+    let items = state
+        .conversations
+        .values()
+        .filter(|c| match user {
+            None => true,
+            Some(u) => c.participants.contains_key(u) || (keep_removed && c.removed.contains(u)),
+        })
+        .filter(|c| !unreads_only || user.is_some_and(|u| c.unread_count(u) > 0))
+        .filter(|c| {
+            let last = c.last_message().map(|m| m.message.created_at);
+            before.is_none_or(|b| last.is_some_and(|l| l < b))
+                && after.is_none_or(|a| last.is_some_and(|l| l > a))
+        })
+        .filter(|c| matches(c, &filter, user))
+        .map(|c| {
+            let primary = match order {
+                Order::CreatedAt => c.created_at,
+                Order::LastActivity => c.last_activity(),
+            };
+            (key_of(primary, c.seq), c)
+        })
+        .filter(|((primary, _), _)| {
+            offset_ts.is_none_or(|o| {
+                if descending {
+                    *primary < o
+                } else {
+                    *primary > o
+                }
+            })
+        })
+        .collect();
+    Ok(paginate(items, cursor, descending, limit))
+}
+
+/// `POST /conversations/{id}/readBy/{userId}`.
+pub(crate) fn read_by(ctx: &mut Ctx<'_>, id: &str, user: &str) -> Result<Value, ApiError> {
+    ctx.state.user(user)?;
+    let conv = ctx.state.conversation_mut(id)?;
+    if !conv.participants.contains_key(user) {
+        return Err(ApiError::not_found(
+            "participant",
+            &format!("{user} in conversation {id}"),
+        ));
+    }
+    let mut newly_read = Vec::new();
+    for rec in conv.messages.values_mut() {
+        let own = rec.message.sender_id.as_ref().is_some_and(|s| s == user);
+        if !own && !rec.message.read_by.iter().any(|r| r == user) {
+            rec.message.read_by.push(user.into());
+            newly_read.push(rec.message.clone());
+        }
+    }
+    let conversation = to_json(&conv.model())?;
+    let recipient = to_json(ctx.state.user(user)?)?;
+    for message in newly_read {
+        let data = json!({
+            "conversation": conversation,
+            "message": to_json(&message)?,
+            "recipient": recipient,
+        });
+        ctx.emit(WebhookEventType::MessageRead, data);
+    }
+    Ok(json!({}))
+}
+
+/// Checks an access value of a participant body.
+fn check_access(access: &Access, allow_none: bool) -> Result<(), ApiError> {
+    match access {
+        Access::ReadWrite | Access::Read => Ok(()),
+        Access::None if allow_none => Ok(()),
+        Access::None => Err(ApiError::invalid(
+            "access \"None\" is only accepted by PATCH; PUT accepts ReadWrite or Read",
+        )),
+        other => Err(ApiError::invalid(format!(
+            "access must be ReadWrite, Read or None, got {:?}",
+            other.as_str()
+        ))),
+    }
+}
+
+/// Checks a notify value of a participant body.
+fn check_notify(notify: &Notify) -> Result<(), ApiError> {
+    match notify {
+        Notify::Other(v) => Err(ApiError::invalid(format!(
+            "notify must be true, false or \"MentionsOnly\", got {v:?}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `PUT /conversations/{id}/participants/{userId}`: overwrite.
+pub(crate) fn put_participant(
+    ctx: &mut Ctx<'_>,
+    req: &ApiRequest,
+    id: &str,
+    user: &str,
+) -> Result<Value, ApiError> {
+    let body: ParticipantOverwrite = req.json_or_default()?;
+    let access = body.access.unwrap_or(Access::ReadWrite);
+    let notify = body.notify.unwrap_or(Notify::All);
+    check_access(&access, false)?;
+    check_notify(&notify)?;
+    ctx.state.conversation(id)?;
+    ctx.state.user(user)?;
+    let now = ctx.now;
+    let conv = ctx.state.conversation_mut(id)?;
+    conv.removed.remove(user);
+    let joined_at = conv.participants.get(user).map_or(now, |p| p.joined_at);
+    conv.participants.insert(
+        user.to_owned(),
+        PartRec {
+            access,
+            notify,
+            joined_at,
+        },
+    );
+    Ok(json!({}))
+}
+
+/// `PATCH /conversations/{id}/participants/{userId}`: merge.
+pub(crate) fn patch_participant(
+    ctx: &mut Ctx<'_>,
+    req: &ApiRequest,
+    id: &str,
+    user: &str,
+) -> Result<Value, ApiError> {
+    let body: ParticipantPatch = req.json_or_default()?;
+    if let Some(access) = &body.access {
+        check_access(access, true)?;
+    }
+    if let Some(notify) = &body.notify {
+        check_notify(notify)?;
+    }
+    let conv = ctx.state.conversation_mut(id)?;
+    let part = conv.participants.get_mut(user).ok_or_else(|| {
+        ApiError::not_found("participant", &format!("{user} in conversation {id}"))
+    })?;
+    if let Some(access) = body.access {
+        part.access = access;
+    }
+    if let Some(notify) = body.notify {
+        part.notify = notify;
+    }
+    Ok(json!({}))
+}
+
+/// `DELETE /conversations/{id}/participants/{userId}` (idempotent).
+pub(crate) fn delete_participant(
+    ctx: &mut Ctx<'_>,
+    id: &str,
+    user: &str,
+) -> Result<Value, ApiError> {
+    let conv = ctx.state.conversation_mut(id)?;
+    if conv.participants.remove(user).is_some() {
+        conv.removed.insert(user.to_owned());
+    }
+    Ok(json!({}))
+}
+
+/// `GET /conversations/{id}/participants/{userId}`: the participant's settings.
+pub(crate) fn get_participant(ctx: &Ctx<'_>, id: &str, user: &str) -> Result<Value, ApiError> {
+    let conv = ctx.state.conversation(id)?;
+    let model = conv.model();
+    let part = model.participants.get(user).ok_or_else(|| {
+        ApiError::not_found("participant", &format!("{user} in conversation {id}"))
+    })?;
+    to_json(part)
+}
+
+/// `GET /conversations/{id}/participants/{userId}/email`.
+pub(crate) fn participant_email(ctx: &Ctx<'_>, id: &str, user: &str) -> Result<Value, ApiError> {
+    let conv = ctx.state.conversation(id)?;
+    if !conv.participants.contains_key(user) {
+        return Err(ApiError::not_found(
+            "participant",
+            &format!("{user} in conversation {id}"),
+        ));
+    }
+    let address = format!(
+        "{}.{}@reply.talkjs-fake.invalid",
+        percent_encode(id),
+        percent_encode(user)
+    );
+    to_json(&ParticipantEmail::new(address))
+}

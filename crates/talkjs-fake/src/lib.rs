@@ -1,0 +1,489 @@
+//! # talkjs-fake
+//!
+//! An in-process, stateful, in-memory server that speaks the
+//! [TalkJS REST API](https://talkjs.com/docs/Reference/REST_API/Getting_Started/Introduction/),
+//! for tests, examples and benchmarks: no account, no network, no cost.
+//!
+//! It is an independent implementation (it shares only the serde models and the
+//! credential code with the client crates), so a test that drives the client against it
+//! exercises two implementations of the documented behaviour.
+//!
+//! ```no_run
+//! use talkjs_fake::{FakeTalkJs, RateLimitConfig};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! // A server on 127.0.0.1 with a random port, app id and secret key.
+//! let fake = FakeTalkJs::start().await?;
+//! println!("base URL {}  app id {}", fake.base_url(), fake.app_id());
+//! // Point a client at `fake.base_url()` with `fake.app_id()` and `fake.secret_key()`;
+//! // resources live at `{base_url}/v1/{app_id}/…`.
+//!
+//! // Or configure it:
+//! let fake = FakeTalkJs::builder()
+//!     .app_id("tFakeApp")
+//!     .secret_key("sk_test_fake")
+//!     .rate_limit(RateLimitConfig { burst: 20, per_second: 50.0, ..RateLimitConfig::TALKJS })
+//!     .start()
+//!     .await?;
+//! // … run the code under test, then look inside:
+//! assert_eq!(fake.count_429(), 0);
+//! let messages = fake.messages("order-123");
+//! # let _ = messages;
+//! # Ok(()) }
+//! ```
+//!
+//! Also a binary: `cargo run -p talkjs-fake -- --port 8080` prints the base URL, app id and
+//! secret key and serves until interrupted.
+//!
+//! ## What is emulated
+//!
+//! * **Transport**: HTTP/1.1 with keep-alive and HTTP/2 (prior knowledge), plain `http://`
+//!   on 127.0.0.1. Every response is JSON (`{}` when there is nothing to return).
+//! * **Authentication**: `Authorization: Bearer <app token>` (HS256 signed with the secret
+//!   key, `tokenType: "app"`, `iss` = app id, `exp` in the future with 5 s leeway) or the
+//!   legacy raw secret key; anything else is `401`. A wrong app id in the path is `404`.
+//! * **Errors**: `400` / `401` / `404` / `405` / `429` / `5xx` with a JSON body
+//!   `{"errorCode": "…", "reasons": ["…"]}` (the batch user upsert adds `"errors"`, per
+//!   user id).
+//! * **Users**: `PUT /users/{id}` merges (omitted: kept, `null`: cleared; `name` required
+//!   on creation; `custom` is replaced as a whole; `pushTokens` merge per token);
+//!   `PUT /users` batch upsert of at most 100 users, all or nothing; `GET /users/{id}`;
+//!   `GET /users` (`limit` 1..=100, `startingAfter`, `isOnline`);
+//!   `GET /users/{id}/conversations` (`limit` 1..=30, `startingAfter`, `unreadsOnly`,
+//!   `lastMessageBefore`, `lastMessageAfter`, `orderBy`, `orderDirection`, `offsetTs`,
+//!   `filter`; an unknown user is `404` from API version 2024-01-01, else an empty list);
+//!   `POST /presences` (users marked online with [`FakeTalkJs::set_online`]).
+//! * **Conversations**: `PUT` merges and only **adds** participants, which must be existing
+//!   users (`400` otherwise); `GET`; `DELETE` (messages too); `GET /conversations` with
+//!   `limit` 1..=30, `startingAfter`, `lastMessageBefore`/`After`, `orderBy`
+//!   (`createdAt` | `lastActivity`, the default) and `orderDirection` (`ASC` | `DESC`, the
+//!   default) from API version 2021-02-09 (createdAt DESC before), `offsetTs`, and `filter`
+//!   (JSON: `custom` with `==`, `!=`, `oneOf`, `!oneOf`, `exists`, `!exists`; `access`;
+//!   `hasUnreadMessages`; in the all-conversations list, `access` and `hasUnreadMessages`
+//!   match if any participant matches). `POST /conversations/{id}/readBy/{userId}`.
+//! * **Participants**: `PUT` overwrites (omitted fields reset to `ReadWrite` / `true`;
+//!   `access: "None"` is refused), `PATCH` merges (accepts `"None"`), `DELETE` is
+//!   idempotent (before API version 2021-07-30 the conversation stays in the user's list),
+//!   `GET …/email` returns `{"emailAddress": …}`.
+//! * **Messages**: `POST` an array of 1 to 10 user/system messages, all validated before
+//!   any is stored (sender must be a participant; a sender requires `type: "UserMessage"`;
+//!   referenced messages and attachment tokens must exist), answered with `[{"id": "msg_…"}]`;
+//!   `idempotencyKey` deduplicates per conversation (same key: same id, no new message;
+//!   keys are kept forever rather than 24 hours); `GET` list newest first (`limit` 1..=100,
+//!   `startingAfter`), `GET` one, `PUT` edit (sets `editedAt`), `DELETE`, reactions
+//!   (`PUT`/`DELETE …/reactions/{emoji}/{userId}`, shown as `"reactions"` on the message).
+//! * **Import**: `POST /import/conversations/{id}/messages`: 1 to 10 user messages with
+//!   `timestamp` and `readBy` required, `origin: "import"`, never deduplicated, no
+//!   webhooks.
+//! * **Files**: `POST /files` (multipart, part `file`) returns `{"attachmentToken": …}`;
+//!   the attachment URL (`{base_url}/files/{token}/{name}`) serves the bytes.
+//! * **Batch**: `POST /batch` with at most 10 `[seq, method, path, payload?, options?]`
+//!   operations (GET payloads are query parameters; `options.api_version` is honoured).
+//!   Operations run in request order; the results `[seq, status, "<body as JSON text>"]`
+//!   come back **shuffled**. A batch counts once, in the batch rate-limit class.
+//! * **Pagination**: lists are ordered by time, ties broken by insertion order, and
+//!   `startingAfter` compares sort keys, so pages never repeat or skip items, even when
+//!   many items share a millisecond or the cursor item was deleted since.
+//! * **Rate limits** ([`RateLimitConfig`]): off by default; TalkJS's values are
+//!   [`RateLimitConfig::TALKJS`]; `429` with `Retry-After`.
+//! * **Faults** ([`Faults`]): seeded, reproducible connection resets, `503` before and
+//!   `500` after processing, latency.
+//! * **Webhooks** (optional, [`Builder::webhook_url`]): `user.created`, `user.updated`,
+//!   `message.sent`, `message.read`, `message.updated`, `message.deleted`,
+//!   `conversation.deleted`, POSTed as `{"id","createdAt","type","data"}` and signed with
+//!   `X-TalkJS-Timestamp` / `X-TalkJS-Signature` (upper-case hex HMAC-SHA256 of
+//!   `timestamp.body` with the secret key); one retry on failure. Events are recorded
+//!   ([`FakeTalkJs::events`]) whether or not a URL is set.
+//!
+//! ## What is not emulated
+//!
+//! Notifications (email, SMS, push) and `notification.*` webhooks; user presence from
+//! real sessions; group size caps per plan; the 24-hour idempotency window; role
+//! settings; `TalkJS-REST-Version` differences other than the ones listed above; TLS;
+//! message `content` blocks; user deletion; persistence (all state is lost on shutdown).
+//! Error codes and the exact error body shape are the fake's own (TalkJS does not
+//! document them).
+#![deny(missing_docs)]
+
+mod api;
+mod auth;
+mod config;
+mod conversations;
+mod messages;
+mod multipart;
+mod ratelimit;
+mod router;
+mod server;
+mod store;
+mod users;
+mod webhook;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use talkjs_auth::{AppId, SecretKey, TokenSigner};
+use talkjs_models::{Conversation, Message, User, WebhookEvent};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+pub use config::{Faults, RateLimitConfig};
+pub use webhook::WebhookDelivery;
+
+use server::{FaultState, Shared, lock};
+use store::State;
+
+/// Why the fake could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listening socket could not be bound.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A setting is invalid (e.g. an empty app id or a non-`http://` webhook URL).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// Configures and starts a [`FakeTalkJs`]. Get one with [`FakeTalkJs::builder`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Builder {
+    app_id: Option<String>,
+    secret_key: Option<String>,
+    port: u16,
+    rate_limit: Option<RateLimitConfig>,
+    faults: Faults,
+    webhook_url: Option<String>,
+}
+
+impl Builder {
+    /// Sets the app id (default: random, like `tAbC123x`).
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = Some(app_id.into());
+        self
+    }
+
+    /// Sets the secret key (default: random, `sk_test_…`).
+    pub fn secret_key(mut self, secret_key: impl Into<String>) -> Self {
+        self.secret_key = Some(secret_key.into());
+        self
+    }
+
+    /// Sets the port on 127.0.0.1 (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Turns rate limiting on with `config`, or off with `None` (the default).
+    pub fn rate_limit(mut self, config: impl Into<Option<RateLimitConfig>>) -> Self {
+        self.rate_limit = config.into();
+        self
+    }
+
+    /// Sets fault injection (default: none).
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Delivers webhook events to this `http://` URL.
+    pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
+        self.webhook_url = Some(url.into());
+        self
+    }
+
+    /// Binds the socket and starts serving on the current tokio runtime.
+    pub async fn start(self) -> Result<FakeTalkJs, Error> {
+        let app_id = self.app_id.unwrap_or_else(|| store::random_id("t", 7));
+        let secret = self
+            .secret_key
+            .unwrap_or_else(|| store::random_id("sk_test_", 24));
+        if app_id.is_empty() || app_id.contains('/') {
+            return Err(Error::Config(format!("invalid app id {app_id:?}")));
+        }
+        if secret.is_empty() {
+            return Err(Error::Config("the secret key is empty".to_owned()));
+        }
+        let webhook_uri = self
+            .webhook_url
+            .as_deref()
+            .map(webhook::parse_url)
+            .transpose()
+            .map_err(Error::Config)?;
+
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+        let base_url = format!("http://{addr}");
+
+        let (shutdown, _) = watch::channel(false);
+        let deliveries = Arc::new(Mutex::new(Vec::new()));
+        let webhook_tx = webhook_uri.map(|uri| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(webhook::deliver(
+                uri,
+                SecretKey::new(secret.clone()),
+                rx,
+                Arc::clone(&deliveries),
+                shutdown.subscribe(),
+            ));
+            tx
+        });
+        let shared = Arc::new(Shared {
+            verifier: auth::Verifier::new(&app_id, &secret),
+            state: Mutex::new(State::new(base_url.clone())),
+            faults: Mutex::new(FaultState::new(self.faults)),
+            limiter: Mutex::new(server::limiter(self.rate_limit)),
+            batch_rng: Mutex::new(fastrand::Rng::with_seed(self.faults.seed ^ 0x5eed_ba7c)),
+            requests: AtomicU64::new(0),
+            statuses: Mutex::new(std::collections::BTreeMap::new()),
+            resets: AtomicU64::new(0),
+            events: Mutex::new(Vec::new()),
+            webhook: webhook_tx,
+            shutdown,
+        });
+        tokio::spawn(server::serve(listener, Arc::clone(&shared)));
+        tracing::debug!(%base_url, %app_id, "talkjs-fake started");
+        Ok(FakeTalkJs {
+            shared,
+            addr,
+            base_url,
+            app_id,
+            secret: SecretKey::new(secret),
+            deliveries,
+        })
+    }
+}
+
+/// A running fake TalkJS server. Dropping it (or [`shutdown`](Self::shutdown)) stops it.
+///
+/// The accessors give what a client needs ([`base_url`](Self::base_url),
+/// [`app_id`](Self::app_id), [`secret_key`](Self::secret_key)); the rest lets tests look
+/// inside and change faults and limits at runtime.
+pub struct FakeTalkJs {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    base_url: String,
+    app_id: String,
+    secret: SecretKey,
+    deliveries: Arc<Mutex<Vec<WebhookDelivery>>>,
+}
+
+impl std::fmt::Debug for FakeTalkJs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeTalkJs")
+            .field("base_url", &self.base_url)
+            .field("app_id", &self.app_id)
+            .field("secret_key", &self.secret)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeTalkJs {
+    /// Starts a fake on 127.0.0.1 with a free port, a random app id and secret key, no
+    /// rate limits and no faults.
+    pub async fn start() -> Result<Self, Error> {
+        Self::builder().start().await
+    }
+
+    /// A builder for a configured fake.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The API root, e.g. `http://127.0.0.1:41234` (resources at `/v1/{appId}/…`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The URL of the app's resources: `{base_url}/v1/{app_id}`.
+    pub fn app_url(&self) -> String {
+        format!("{}/v1/{}", self.base_url, self.app_id)
+    }
+
+    /// The socket address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The app id.
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// The app id, typed.
+    pub fn app_id_typed(&self) -> AppId {
+        AppId::new(self.app_id.as_str())
+    }
+
+    /// The secret key (cheap to clone; never printed).
+    pub fn secret_key(&self) -> SecretKey {
+        self.secret.clone()
+    }
+
+    /// The secret key as a string.
+    pub fn secret_key_str(&self) -> &str {
+        self.secret.expose_secret()
+    }
+
+    /// A token signer for this app.
+    pub fn token_signer(&self) -> TokenSigner {
+        TokenSigner::new(self.app_id_typed(), self.secret.clone())
+    }
+
+    /// A fresh app token, for hand-made requests (`Authorization: Bearer <token>`).
+    pub fn app_token(&self) -> Result<String, talkjs_auth::Error> {
+        self.token_signer().app_token()
+    }
+
+    /// How many HTTP requests arrived (including rejected, faulted and reset ones; a batch
+    /// counts once).
+    pub fn request_count(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// How many requests were answered with `429 Too Many Requests`.
+    pub fn count_429(&self) -> u64 {
+        self.status_count(429)
+    }
+
+    /// How many requests were answered with `status`.
+    pub fn status_count(&self, status: u16) -> u64 {
+        lock(&self.shared.statuses)
+            .get(&status)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many connections were closed without an answer by fault injection.
+    pub fn reset_count(&self) -> u64 {
+        self.shared.resets.load(Ordering::Relaxed)
+    }
+
+    /// Sets the request, status and reset counters back to zero.
+    pub fn reset_counters(&self) {
+        self.shared.requests.store(0, Ordering::Relaxed);
+        self.shared.resets.store(0, Ordering::Relaxed);
+        lock(&self.shared.statuses).clear();
+    }
+
+    /// All users, in creation order.
+    pub fn users(&self) -> Vec<User> {
+        let state = lock(&self.shared.state);
+        let mut users: Vec<_> = state.users.values().collect();
+        users.sort_by_key(|r| r.seq);
+        users.into_iter().map(|r| r.user.clone()).collect()
+    }
+
+    /// One user.
+    pub fn user(&self, id: &str) -> Option<User> {
+        lock(&self.shared.state)
+            .users
+            .get(id)
+            .map(|r| r.user.clone())
+    }
+
+    /// All conversations, in creation order.
+    pub fn conversations(&self) -> Vec<Conversation> {
+        let state = lock(&self.shared.state);
+        let mut conversations: Vec<_> = state.conversations.values().collect();
+        conversations.sort_by_key(|c| c.seq);
+        conversations
+            .into_iter()
+            .map(store::ConvRec::model)
+            .collect()
+    }
+
+    /// One conversation.
+    pub fn conversation(&self, id: &str) -> Option<Conversation> {
+        lock(&self.shared.state)
+            .conversations
+            .get(id)
+            .map(store::ConvRec::model)
+    }
+
+    /// The messages of a conversation, **oldest first** (the API lists newest first);
+    /// empty if the conversation does not exist.
+    pub fn messages(&self, conversation_id: &str) -> Vec<Message> {
+        lock(&self.shared.state)
+            .conversations
+            .get(conversation_id)
+            .map(|c| c.messages.values().map(|m| m.message.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// How many messages exist, in all conversations.
+    pub fn message_count(&self) -> usize {
+        lock(&self.shared.state)
+            .conversations
+            .values()
+            .map(|c| c.messages.len())
+            .sum()
+    }
+
+    /// Every webhook event produced so far, oldest first (recorded even without a
+    /// webhook URL).
+    pub fn events(&self) -> Vec<WebhookEvent> {
+        lock(&self.shared.events).clone()
+    }
+
+    /// The webhook deliveries made so far, oldest first.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        lock(&self.deliveries).clone()
+    }
+
+    /// Marks a user online or offline (for `isOnline` and `POST /presences`).
+    pub fn set_online(&self, user_id: &str, online: bool) {
+        let mut state = lock(&self.shared.state);
+        if online {
+            state.online.insert(user_id.to_owned());
+        } else {
+            state.online.remove(user_id);
+        }
+    }
+
+    /// The current fault settings.
+    pub fn faults(&self) -> Faults {
+        lock(&self.shared.faults).config
+    }
+
+    /// Replaces the fault settings and reseeds the random generator.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.shared.faults) = FaultState::new(faults);
+    }
+
+    /// Turns rate limiting on with `config` (with full buckets), or off with `None`.
+    pub fn set_rate_limit(&self, config: impl Into<Option<RateLimitConfig>>) {
+        *lock(&self.shared.limiter) = server::limiter(config.into());
+    }
+
+    /// Deletes all data (users, conversations, messages, files, events); keeps the
+    /// settings and counters.
+    pub fn clear(&self) {
+        lock(&self.shared.state).clear();
+        lock(&self.shared.events).clear();
+    }
+
+    /// Stops accepting connections and closes the open ones. Idempotent; also done on drop.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.send_replace(true);
+    }
+}
+
+impl Drop for FakeTalkJs {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,407 @@
+//! Messages: send, import, list, get, edit, delete, reactions; file uploads.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use talkjs_models::{
+    Attachment, ImportMessage, Message, MessageEdit, MessageOrigin, MessageType, NewMessage, Patch,
+    SentMessage, UploadedFile, WebhookEventType,
+};
+
+use crate::api::{ApiError, ApiRequest, RequestBody, decode, percent_encode, to_json};
+use crate::multipart;
+use crate::store::{
+    ConvRec, Ctx, MsgKey, MsgRec, State, StoredFile, paginate, parse_limit, random_id,
+};
+
+/// Most messages per send or import request.
+const MAX_MESSAGES: usize = 10;
+
+/// The body of a send or import: a JSON array of 1 to 10 objects.
+fn message_array(req: &ApiRequest) -> Result<Vec<Value>, ApiError> {
+    let Value::Array(items) = req.json_value()? else {
+        return Err(ApiError::invalid(
+            "the body must be a JSON array of messages (even for one message)",
+        ));
+    };
+    if items.is_empty() {
+        return Err(ApiError::invalid("the array of messages is empty"));
+    }
+    if items.len() > MAX_MESSAGES {
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_MESSAGES} messages per request, got {}",
+            items.len()
+        )));
+    }
+    if let Some(i) = items.iter().position(|v| !v.is_object()) {
+        return Err(ApiError::invalid(format!(
+            "message {i} is not a JSON object"
+        )));
+    }
+    Ok(items)
+}
+
+/// The attachment for a token, or 400.
+fn attachment(
+    state: &State,
+    token: Option<&str>,
+    i: usize,
+) -> Result<Option<Attachment>, ApiError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let file = state.files.get(token).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "message {i}: attachmentToken {token:?} is not a token from a file upload"
+        ))
+    })?;
+    let url = format!(
+        "{}/files/{}/{}",
+        state.base_url,
+        percent_encode(token),
+        percent_encode(&file.filename)
+    );
+    Ok(Some(Attachment::new(
+        url,
+        u64::try_from(file.data.len()).ok(),
+    )))
+}
+
+/// A new unique message id.
+fn new_message_id(state: &State) -> String {
+    loop {
+        let id = random_id("msg_", 22);
+        if !state.message_index.contains_key(&id) && !state.message_tombstones.contains_key(&id) {
+            return id;
+        }
+    }
+}
+
+/// Adds a message to a conversation.
+fn insert(state: &mut State, conv_id: &str, message: Message) -> Result<MsgKey, ApiError> {
+    let seq = state.next_seq();
+    let key = (message.created_at, seq);
+    let id = message.id.as_str().to_owned();
+    let conv = state.conversation_mut(conv_id)?;
+    conv.message_keys.insert(id.clone(), key);
+    conv.messages.insert(
+        key,
+        MsgRec {
+            message,
+            reactions: BTreeMap::new(),
+        },
+    );
+    state.message_index.insert(id, conv_id.to_owned());
+    Ok(key)
+}
+
+/// `POST /conversations/{id}/messages`.
+pub(crate) fn send(ctx: &mut Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result<Value, ApiError> {
+    ctx.state.conversation(conv_id)?;
+    let items = message_array(req)?;
+    // Validate everything first: a request is applied entirely or not at all.
+    let mut prepared = Vec::with_capacity(items.len());
+    {
+        let conv = ctx.state.conversation(conv_id)?;
+        for (i, item) in items.into_iter().enumerate() {
+            let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
+            if item.get("sender").is_some_and(|s| !s.is_null()) && kind != "UserMessage" {
+                return Err(ApiError::invalid(format!(
+                    "message {i}: a message with a sender must have type \"UserMessage\", got {kind:?}"
+                )));
+            }
+            let message: NewMessage = decode(item).map_err(|e| prefix(e, i))?;
+            let (key, token) = match &message {
+                NewMessage::User(m) => {
+                    if !conv.participants.contains_key(m.sender.as_str()) {
+                        return Err(ApiError::invalid(format!(
+                            "message {i}: sender {:?} is not a participant of conversation {conv_id:?}",
+                            m.sender.as_str()
+                        )));
+                    }
+                    if let Some(reference) = &m.referenced_message_id {
+                        if !conv.message_keys.contains_key(reference.as_str()) {
+                            return Err(ApiError::invalid(format!(
+                                "message {i}: referencedMessageId {:?} is not a message of this conversation",
+                                reference.as_str()
+                            )));
+                        }
+                    }
+                    (m.idempotency_key.clone(), m.attachment_token.as_deref())
+                }
+                NewMessage::System(m) => (m.idempotency_key.clone(), m.attachment_token.as_deref()),
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "message {i}: type must be UserMessage or SystemMessage"
+                    )));
+                }
+            };
+            let attachment = attachment(ctx.state, token, i)?;
+            prepared.push((message, key, attachment));
+        }
+    }
+    let mut ids = Vec::with_capacity(prepared.len());
+    for (new, key, attachment) in prepared {
+        if let Some(existing) = key
+            .as_ref()
+            .and_then(|k| ctx.state.conversations.get(conv_id)?.idempotency.get(k))
+        {
+            ids.push(SentMessage::new(existing.as_str()));
+            continue;
+        }
+        let id = new_message_id(ctx.state);
+        let mut message = Message::new(id.as_str(), MessageType::UserMessage, conv_id, ctx.now);
+        message.origin = Some(MessageOrigin::Rest);
+        message.attachment = attachment;
+        match new {
+            NewMessage::User(m) => {
+                message.sender_id = Some(m.sender);
+                message.text = Some(m.text);
+                message.custom = m.custom;
+                message.location = m.location;
+                message.referenced_message_id = m.referenced_message_id;
+            }
+            NewMessage::System(m) => {
+                message.message_type = MessageType::SystemMessage;
+                message.text = Some(m.text);
+                message.custom = m.custom;
+            }
+            _ => {}
+        }
+        let sender = message
+            .sender_id
+            .as_ref()
+            .and_then(|s| ctx.state.users.get(s.as_str()))
+            .map(|r| to_json(&r.user))
+            .transpose()?;
+        let message_json = to_json(&message)?;
+        insert(ctx.state, conv_id, message)?;
+        let conv = ctx.state.conversation_mut(conv_id)?;
+        if let Some(k) = key {
+            conv.idempotency.insert(k, id.clone());
+        }
+        let data = json!({
+            "conversation": to_json(&conv.model())?,
+            "message": message_json,
+            "sender": sender,
+        });
+        ctx.emit(WebhookEventType::MessageSent, data);
+        ids.push(SentMessage::new(id));
+    }
+    to_json(&ids)
+}
+
+/// Prefixes the reasons of an error with the message index.
+fn prefix(mut error: ApiError, i: usize) -> ApiError {
+    for reason in &mut error.reasons {
+        *reason = format!("message {i}: {reason}");
+    }
+    error
+}
+
+/// `POST /import/conversations/{id}/messages`: no deduplication, no webhooks.
+pub(crate) fn import(
+    ctx: &mut Ctx<'_>,
+    req: &ApiRequest,
+    conv_id: &str,
+) -> Result<Value, ApiError> {
+    ctx.state.conversation(conv_id)?;
+    let items = message_array(req)?;
+    let mut prepared = Vec::with_capacity(items.len());
+    {
+        let conv = ctx.state.conversation(conv_id)?;
+        for (i, item) in items.into_iter().enumerate() {
+            for field in ["type", "sender", "text", "timestamp", "readBy"] {
+                if item.get(field).is_none_or(Value::is_null) {
+                    return Err(ApiError::invalid(format!(
+                        "message {i}: {field} is required"
+                    )));
+                }
+            }
+            let message: ImportMessage = decode(item).map_err(|e| prefix(e, i))?;
+            if !conv.participants.contains_key(message.sender.as_str()) {
+                return Err(ApiError::invalid(format!(
+                    "message {i}: sender {:?} is not a participant of conversation {conv_id:?}",
+                    message.sender.as_str()
+                )));
+            }
+            let attachment = attachment(ctx.state, message.attachment_token.as_deref(), i)?;
+            prepared.push((message, attachment));
+        }
+    }
+    let mut ids = Vec::with_capacity(prepared.len());
+    for (import, attachment) in prepared {
+        let id = new_message_id(ctx.state);
+        let mut message = Message::new(
+            id.as_str(),
+            MessageType::UserMessage,
+            conv_id,
+            import.timestamp,
+        );
+        message.origin = Some(MessageOrigin::Import);
+        message.sender_id = Some(import.sender);
+        message.text = Some(import.text);
+        message.read_by = import.read_by;
+        message.custom = import.custom;
+        message.attachment = attachment;
+        insert(ctx.state, conv_id, message)?;
+        ids.push(SentMessage::new(id));
+    }
+    to_json(&ids)
+}
+
+/// `GET /conversations/{id}/messages`: newest first.
+pub(crate) fn list(ctx: &Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result<Value, ApiError> {
+    let limit = parse_limit(req, 100)?;
+    let conv = ctx.state.conversation(conv_id)?;
+    let cursor = match req.query("startingAfter") {
+        None => None,
+        Some(after) => Some(
+            conv.message_keys
+                .get(after)
+                .or_else(|| ctx.state.message_tombstones.get(after))
+                .copied()
+                .ok_or_else(|| {
+                    ApiError::invalid(format!("startingAfter: message {after:?} does not exist"))
+                })?,
+        ),
+    };
+    let items = conv.messages.iter().map(|(k, m)| (*k, m)).collect();
+    let page = paginate(items, cursor, true, limit)
+        .into_iter()
+        .map(MsgRec::to_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({ "data": page }))
+}
+
+/// A message of a conversation, or 404.
+fn find<'c>(conv: &'c ConvRec, id: &str) -> Result<&'c MsgRec, ApiError> {
+    conv.message_keys
+        .get(id)
+        .and_then(|k| conv.messages.get(k))
+        .ok_or_else(|| ApiError::not_found("message", id))
+}
+
+/// A message of a conversation for changing, or 404.
+fn find_mut<'c>(conv: &'c mut ConvRec, id: &str) -> Result<&'c mut MsgRec, ApiError> {
+    let key = *conv
+        .message_keys
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("message", id))?;
+    conv.messages
+        .get_mut(&key)
+        .ok_or_else(|| ApiError::not_found("message", id))
+}
+
+/// `GET /conversations/{id}/messages/{messageId}`.
+pub(crate) fn get(ctx: &Ctx<'_>, conv_id: &str, id: &str) -> Result<Value, ApiError> {
+    find(ctx.state.conversation(conv_id)?, id)?.to_json()
+}
+
+/// `PUT /conversations/{id}/messages/{messageId}`: edit.
+pub(crate) fn edit(
+    ctx: &mut Ctx<'_>,
+    req: &ApiRequest,
+    conv_id: &str,
+    id: &str,
+) -> Result<Value, ApiError> {
+    let body = req.json_value()?;
+    if !body.is_object() {
+        return Err(ApiError::invalid("the body must be a JSON object"));
+    }
+    let edit: MessageEdit = decode(body)?;
+    let now = ctx.now;
+    let conv = ctx.state.conversation_mut(conv_id)?;
+    let rec = find_mut(conv, id)?;
+    edit.text.apply_to(&mut rec.message.text);
+    match edit.custom {
+        Patch::Set(custom) => rec.message.custom = custom,
+        Patch::Clear => rec.message.custom.clear(),
+        Patch::Unchanged => {}
+    }
+    rec.message.edited_at = Some(now);
+    let message = rec.to_json()?;
+    let data = json!({ "conversation": to_json(&conv.model())?, "message": message });
+    ctx.emit(WebhookEventType::MessageUpdated, data);
+    Ok(json!({}))
+}
+
+/// `DELETE /conversations/{id}/messages/{messageId}`.
+pub(crate) fn delete(ctx: &mut Ctx<'_>, conv_id: &str, id: &str) -> Result<Value, ApiError> {
+    let conv = ctx.state.conversation_mut(conv_id)?;
+    let key = conv
+        .message_keys
+        .remove(id)
+        .ok_or_else(|| ApiError::not_found("message", id))?;
+    let rec = conv
+        .messages
+        .remove(&key)
+        .ok_or_else(|| ApiError::not_found("message", id))?;
+    let conversation = to_json(&conv.model())?;
+    ctx.state.message_index.remove(id);
+    ctx.state.message_tombstones.insert(id.to_owned(), key);
+    let data = json!({ "conversation": conversation, "message": rec.to_json()? });
+    ctx.emit(WebhookEventType::MessageDeleted, data);
+    Ok(json!({}))
+}
+
+/// `PUT` / `DELETE /conversations/{id}/messages/{messageId}/reactions/{emoji}/{userId}`.
+pub(crate) fn react(
+    ctx: &mut Ctx<'_>,
+    conv_id: &str,
+    id: &str,
+    emoji: &str,
+    user: &str,
+    add: bool,
+) -> Result<Value, ApiError> {
+    if emoji.is_empty() {
+        return Err(ApiError::invalid("the emoji is empty"));
+    }
+    ctx.state.conversation(conv_id)?;
+    ctx.state.user(user)?;
+    let conv = ctx.state.conversation_mut(conv_id)?;
+    let rec = find_mut(conv, id)?;
+    if add {
+        rec.reactions
+            .entry(emoji.to_owned())
+            .or_default()
+            .insert(user.to_owned());
+    } else if let Some(users) = rec.reactions.get_mut(emoji) {
+        users.remove(user);
+        if users.is_empty() {
+            rec.reactions.remove(emoji);
+        }
+    }
+    Ok(json!({}))
+}
+
+/// `POST /files` (multipart, field `file`).
+pub(crate) fn upload(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
+    let RequestBody::Http {
+        bytes,
+        content_type,
+    } = &req.body
+    else {
+        return Err(ApiError::invalid(
+            "file uploads are not supported inside a batch",
+        ));
+    };
+    let content_type = content_type.as_deref().unwrap_or_default();
+    let part = multipart::find_part(content_type, bytes, "file")
+        .map_err(|reason| ApiError::bad_request("INVALID_MULTIPART", reason))?;
+    let token = loop {
+        let token = random_id("att_", 24);
+        if !ctx.state.files.contains_key(&token) {
+            break token;
+        }
+    };
+    ctx.state.files.insert(
+        token.clone(),
+        StoredFile {
+            filename: part.filename.unwrap_or_else(|| "file".to_owned()),
+            content_type: part.content_type,
+            data: part.data,
+        },
+    );
+    to_json(&UploadedFile::new(token))
+}
