@@ -1,0 +1,420 @@
+//! Error mapping (status → variant, bodies kept, undecodable bodies), success judged by
+//! status only, and arguments rejected before any request is sent.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_invalid, forbid_requests, ok_empty, p, single_request, start};
+use futures_util::StreamExt;
+use http::StatusCode;
+use talkjs_api::{Client, Error};
+use talkjs_models::{
+    ConversationUpsert, ImportMessage, MessageEdit, NewMessage, ParticipantOverwrite,
+    ParticipantPatch, Timestamp, UserUpsert,
+};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// `GET /users/alice` answered with `answer`; returns the call's result.
+async fn get_alice(answer: ResponseTemplate) -> Result<talkjs_models::User, Error> {
+    let (server, client) = start().await;
+    Mock::given(method("GET"))
+        .and(path(p("/users/alice")))
+        .respond_with(answer)
+        .expect(1)
+        .mount(&server)
+        .await;
+    client.users().get("alice").await
+}
+
+#[tokio::test]
+async fn status_400_is_bad_request_with_the_body() {
+    let body = r#"{"errorCode":"INVALID_ARGUMENT","reasons":{"name":"required"}}"#;
+    let err = get_alice(ResponseTemplate::new(400).set_body_string(body))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST));
+    assert!(!err.is_transient());
+    match err {
+        Error::BadRequest { body: kept } => assert_eq!(kept, body),
+        other => panic!("expected BadRequest, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn status_401_is_unauthorized() {
+    let err = get_alice(ResponseTemplate::new(401).set_body_string("Unauthorized"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
+    match err {
+        Error::Unauthorized { body } => assert_eq!(body, "Unauthorized"),
+        other => panic!("expected Unauthorized, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn status_404_is_not_found() {
+    let err = get_alice(ResponseTemplate::new(404).set_body_string(r#"{"error":"no user"}"#))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    assert!(!err.is_transient());
+    match err {
+        Error::NotFound { body } => assert_eq!(body, r#"{"error":"no user"}"#),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn status_429_is_rate_limited_with_retry_after() {
+    let err = get_alice(ResponseTemplate::new(429).insert_header("Retry-After", "7"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::TOO_MANY_REQUESTS));
+    assert!(err.is_transient());
+    match err {
+        Error::RateLimited { retry_after } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)));
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn status_429_without_retry_after() {
+    let err = get_alice(ResponseTemplate::new(429)).await.unwrap_err();
+    assert!(
+        matches!(err, Error::RateLimited { retry_after: None }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn status_500_and_503_are_server_errors() {
+    for status in [500_u16, 503] {
+        let err = get_alice(ResponseTemplate::new(status).set_body_string("internal"))
+            .await
+            .unwrap_err();
+        assert!(err.is_transient());
+        match err {
+            Error::Server { status: s, body } => {
+                assert_eq!(s.as_u16(), status);
+                assert_eq!(body, "internal");
+            }
+            other => panic!("expected Server, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn other_statuses_are_kept() {
+    let err = get_alice(ResponseTemplate::new(403).set_body_string("forbidden"))
+        .await
+        .unwrap_err();
+    match err {
+        Error::Status { status, body } => {
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            assert_eq!(body, "forbidden");
+        }
+        other => panic!("expected Status, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn error_on_a_write_keeps_the_body() {
+    let (server, client) = start().await;
+    Mock::given(method("PUT"))
+        .and(path(p("/conversations/c1")))
+        .respond_with(ResponseTemplate::new(400).set_body_string("unknown user bob"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client
+        .conversations()
+        .upsert("c1", &ConversationUpsert::new().participants(["bob"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::BadRequest { body } if body == "unknown user bob"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn non_json_200_on_a_get_is_a_decode_error_with_the_raw_body() {
+    let raw = "<html><body>Gateway says hi</body></html>";
+    let err = get_alice(
+        ResponseTemplate::new(200)
+            .set_body_string(raw)
+            .insert_header("content-type", "text/html"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status(), None);
+    match err {
+        Error::Decode { body, .. } => assert_eq!(&body[..], raw.as_bytes()),
+        other => panic!("expected Decode, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn truncated_json_200_on_a_get_is_a_decode_error_with_the_raw_body() {
+    let raw = r#"{"id":"alice","name":"Ali"#;
+    let err = get_alice(ResponseTemplate::new(200).set_body_string(raw))
+        .await
+        .unwrap_err();
+    match err {
+        Error::Decode { source, body } => {
+            assert!(source.is_eof(), "{source}");
+            assert_eq!(&body[..], raw.as_bytes());
+        }
+        other => panic!("expected Decode, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn wrong_shape_on_a_list_is_a_decode_error() {
+    let (server, client) = start().await;
+    Mock::given(method("GET"))
+        .and(path(p("/users")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"data":{"u1":{}}}"#))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client.users().list().await.unwrap_err();
+    match err {
+        Error::Decode { body, .. } => assert_eq!(&body[..], br#"{"data":{"u1":{}}}"#),
+        other => panic!("expected Decode, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn empty_object_answer_to_an_upsert_is_success() {
+    let (server, client) = start().await;
+    Mock::given(method("PUT"))
+        .and(path(p("/users/alice")))
+        .respond_with(ok_empty())
+        .expect(1)
+        .mount(&server)
+        .await;
+    client
+        .users()
+        .upsert("alice", &UserUpsert::new().name("Alice"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unexpected_200_bodies_on_writes_still_succeed() {
+    for body in ["not json at all", "[1,2,3]", r#"{"error":"ignored"}"#, ""] {
+        let (server, client) = start().await;
+        Mock::given(method("PUT"))
+            .and(path(p("/users/alice")))
+            .respond_with(ResponseTemplate::new(200).set_body_string(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("DELETE"))
+            .and(path(p("/conversations/c1")))
+            .respond_with(ResponseTemplate::new(200).set_body_string(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        client
+            .users()
+            .upsert("alice", &UserUpsert::new().name("Alice"))
+            .await
+            .unwrap_or_else(|e| panic!("body {body:?}: {e:?}"));
+        client
+            .conversations()
+            .delete("c1")
+            .await
+            .unwrap_or_else(|e| panic!("body {body:?}: {e:?}"));
+    }
+}
+
+#[tokio::test]
+async fn error_status_with_a_json_looking_success_body_is_still_an_error() {
+    // Success is judged by the status only, both ways.
+    let err = get_alice(ResponseTemplate::new(500).set_body_json(common::user_json("alice")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Server { .. }), "{err:?}");
+}
+
+/// Asserts that a list request fails with `InvalidArgument` awaited, streamed and paged.
+macro_rules! assert_list_invalid {
+    ($list:expr) => {{
+        assert_invalid($list.send().await);
+        let mut items = $list.into_stream();
+        assert!(matches!(
+            items.next().await,
+            Some(Err(Error::InvalidArgument(_)))
+        ));
+        assert!(items.next().await.is_none());
+        let mut pages = $list.pages();
+        assert!(matches!(
+            pages.next().await,
+            Some(Err(Error::InvalidArgument(_)))
+        ));
+        assert!(pages.next().await.is_none());
+    }};
+}
+
+async fn no_request_client() -> (MockServer, Client) {
+    let (server, client) = start().await;
+    forbid_requests(&server).await;
+    (server, client)
+}
+
+#[tokio::test]
+async fn limits_out_of_range_are_rejected_without_a_request() {
+    let (_server, client) = no_request_client().await;
+    for limit in [0, 31] {
+        assert_list_invalid!(client.conversations().list().limit(limit));
+        assert_list_invalid!(client.users().conversations("alice").limit(limit));
+    }
+    for limit in [0, 101] {
+        assert_list_invalid!(client.users().list().limit(limit));
+        assert_list_invalid!(client.conversations().messages("c1").list().limit(limit));
+    }
+    let msg = assert_invalid(client.conversations().list().limit(31).await);
+    assert!(msg.contains("31"), "{msg}");
+}
+
+#[tokio::test]
+async fn limits_at_the_bounds_are_sent() {
+    let (server, client) = start().await;
+    Mock::given(method("GET"))
+        .respond_with(common::ok_json(&common::page(&[])))
+        .expect(4)
+        .mount(&server)
+        .await;
+    client.conversations().list().limit(30).await.unwrap();
+    client.users().list().limit(100).await.unwrap();
+    client
+        .conversations()
+        .messages("c1")
+        .list()
+        .limit(100)
+        .await
+        .unwrap();
+    client.users().list().limit(1).await.unwrap();
+}
+
+#[tokio::test]
+async fn empty_user_ids_are_rejected_without_a_request() {
+    let (_server, client) = no_request_client().await;
+    let users = client.users();
+    assert_invalid(users.get("").await);
+    assert_invalid(users.upsert("", &UserUpsert::new().name("x")).await);
+    assert_invalid(users.upsert_many([("", UserUpsert::new().name("x"))]).await);
+    assert_invalid(
+        users
+            .upsert_all([
+                ("a".to_owned(), UserUpsert::new().name("a")),
+                (String::new(), UserUpsert::new().name("x")),
+            ])
+            .await,
+    );
+    assert_list_invalid!(users.conversations(""));
+    let conversations = client.conversations();
+    assert_invalid(conversations.mark_read("c1", "").await);
+    let participants = conversations.participants("c1");
+    assert_invalid(participants.join("", &ParticipantOverwrite::new()).await);
+    assert_invalid(participants.modify("", &ParticipantPatch::new()).await);
+    assert_invalid(participants.remove("").await);
+    assert_invalid(participants.email("").await);
+    let messages = conversations.messages("c1");
+    assert_invalid(messages.add_reaction("m1", "👍", "").await);
+    assert_invalid(messages.remove_reaction("m1", "👍", "").await);
+}
+
+#[tokio::test]
+async fn empty_conversation_ids_are_rejected_without_a_request() {
+    let (_server, client) = no_request_client().await;
+    let conversations = client.conversations();
+    assert_invalid(conversations.get("").await);
+    assert_invalid(conversations.upsert("", &ConversationUpsert::new()).await);
+    assert_invalid(conversations.delete("").await);
+    assert_invalid(conversations.mark_read("", "alice").await);
+    let participants = conversations.participants("");
+    assert_invalid(participants.join("bob", &ParticipantOverwrite::new()).await);
+    assert_invalid(participants.modify("bob", &ParticipantPatch::new()).await);
+    assert_invalid(participants.remove("bob").await);
+    assert_invalid(participants.email("bob").await);
+    let messages = conversations.messages("");
+    assert_list_invalid!(messages.list());
+    assert_invalid(messages.get("m1").await);
+    assert_invalid(messages.send([NewMessage::user("a", "hi")]).await);
+    assert_invalid(messages.send_all([NewMessage::user("a", "hi")]).await);
+    assert_invalid(messages.edit("m1", &MessageEdit::new().text("x")).await);
+    assert_invalid(messages.delete("m1").await);
+    assert_invalid(messages.add_reaction("m1", "👍", "bob").await);
+    assert_invalid(
+        messages
+            .import([ImportMessage::new("a", "x", Timestamp::from_millis(1))])
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn empty_message_ids_and_emoji_are_rejected_without_a_request() {
+    let (_server, client) = no_request_client().await;
+    let messages = client.conversations().messages("c1");
+    assert_invalid(messages.get("").await);
+    assert_invalid(messages.edit("", &MessageEdit::new().text("x")).await);
+    assert_invalid(messages.delete("").await);
+    assert_invalid(messages.add_reaction("", "👍", "bob").await);
+    assert_invalid(messages.remove_reaction("", "👍", "bob").await);
+    assert_invalid(messages.add_reaction("m1", "", "bob").await);
+    assert_invalid(messages.remove_reaction("m1", "", "bob").await);
+}
+
+#[tokio::test]
+async fn too_many_items_are_rejected_without_a_request() {
+    let (_server, client) = no_request_client().await;
+    let eleven = (0..11).map(|i| NewMessage::user("alice", format!("{i}")));
+    let msg = assert_invalid(client.conversations().messages("c1").send(eleven).await);
+    assert!(msg.contains("11"), "{msg}");
+
+    let users = (0..101).map(|i| (format!("u{i}"), UserUpsert::new().name("x")));
+    let msg = assert_invalid(client.users().upsert_many(users).await);
+    assert!(msg.contains("101"), "{msg}");
+
+    let ops = (0..11).map(|i| {
+        talkjs_models::BatchOperation::new(i, talkjs_models::BatchMethod::Get, "/users/a")
+    });
+    let msg = assert_invalid(client.batch().send(ops).await);
+    assert!(msg.contains("11"), "{msg}");
+}
+
+#[tokio::test]
+async fn invalid_api_versions_are_rejected() {
+    let server = MockServer::start().await;
+    forbid_requests(&server).await;
+    let client = common::client(&server);
+    assert_invalid(client.with_api_version("2021-02-09\r\nX-Evil: 1"));
+    match common::builder(&server).api_version("bad\nversion").build() {
+        Err(Error::Config(msg)) => assert!(msg.contains("version"), "{msg}"),
+        other => panic!("expected Config, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn requests_of_a_valid_call_after_a_rejected_one_are_unaffected() {
+    // A rejected argument leaves the client usable.
+    let (server, client) = start().await;
+    Mock::given(method("GET"))
+        .and(path(p("/users/alice")))
+        .respond_with(common::ok_json(&common::user_json("alice")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_invalid(client.users().get("").await);
+    client.users().get("alice").await.unwrap();
+    single_request(&server).await;
+}
