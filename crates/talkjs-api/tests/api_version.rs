@@ -6,9 +6,9 @@ mod common;
 
 use common::{api_version, assert_request, builder, ok_empty, ok_json, p, page, requests, start};
 use futures_util::TryStreamExt;
+use talkjs_models::UserUpsert;
 use wiremock::matchers::{any, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer};
-use talkjs_models::UserUpsert;
 
 async fn answer_everything(server: &MockServer) {
     Mock::given(method("GET"))
@@ -16,7 +16,10 @@ async fn answer_everything(server: &MockServer) {
         .respond_with(ok_json(&page(&[])))
         .mount(server)
         .await;
-    Mock::given(any()).respond_with(ok_empty()).mount(server).await;
+    Mock::given(any())
+        .respond_with(ok_empty())
+        .mount(server)
+        .await;
 }
 
 #[tokio::test]

@@ -164,7 +164,9 @@ fn multipart_body(req: &wiremock::Request) -> String {
     );
     let body = String::from_utf8(req.body.clone()).unwrap();
     assert!(
-        !body.replace(&format!("--{boundary}"), "").contains(boundary),
+        !body
+            .replace(&format!("--{boundary}"), "")
+            .contains(boundary),
         "the boundary only appears as a delimiter"
     );
     body.replace(boundary, "BOUNDARY")

@@ -11,8 +11,8 @@ use talkjs_api::{OrderBy, OrderDirection};
 use talkjs_models::{
     Access, ConversationFilter, ConversationUpsert, MessageOrigin, MessageType, Notify, Timestamp,
 };
-use wiremock::matchers::{method, path};
 use wiremock::Mock;
+use wiremock::matchers::{method, path};
 
 #[tokio::test]
 async fn upsert_puts_the_body_at_the_encoded_path() {
@@ -66,7 +66,10 @@ async fn get_decodes_participants_and_last_message() {
     assert_eq!(c.id, "order_123");
     assert_eq!(c.subject.as_deref(), Some("Order #123"));
     assert_eq!(c.topic_id, None);
-    assert_eq!(c.photo_url.as_deref(), Some("https://example.com/order.png"));
+    assert_eq!(
+        c.photo_url.as_deref(),
+        Some("https://example.com/order.png")
+    );
     assert_eq!(
         c.welcome_messages,
         Some(vec!["Welcome to the order chat".to_owned()])

@@ -139,7 +139,10 @@ async fn send_posts_an_array_of_user_and_system_messages() {
         .send(batch)
         .await
         .unwrap();
-    assert_eq!(ids, vec![MessageId::from("msg_a"), MessageId::from("msg_b")]);
+    assert_eq!(
+        ids,
+        vec![MessageId::from("msg_a"), MessageId::from("msg_b")]
+    );
 
     let req = single_request(&server).await;
     assert_request(
@@ -204,7 +207,8 @@ async fn send_all_sends_25_messages_as_10_10_5_in_order() {
         .mount(&server)
         .await;
 
-    let msgs = (0..25).map(|i| NewMessage::user("alice", format!("{i}")).idempotency_key(format!("k{i}")));
+    let msgs =
+        (0..25).map(|i| NewMessage::user("alice", format!("{i}")).idempotency_key(format!("k{i}")));
     let ids = client
         .conversations()
         .messages("order 123")
@@ -213,7 +217,7 @@ async fn send_all_sends_25_messages_as_10_10_5_in_order() {
         .unwrap();
     let expected: Vec<String> = (0..25).map(|i| format!("msg_{i}")).collect();
     assert_eq!(
-        ids.iter().map(|id| id.as_str()).collect::<Vec<_>>(),
+        ids.iter().map(MessageId::as_str).collect::<Vec<_>>(),
         expected
     );
 
@@ -308,7 +312,10 @@ async fn edit_puts_the_patch() {
         .await;
     let messages = client.conversations().messages("order 123");
     messages
-        .edit("msg_1", &MessageEdit::new().text("fixed typo").clear_custom())
+        .edit(
+            "msg_1",
+            &MessageEdit::new().text("fixed typo").clear_custom(),
+        )
         .await
         .unwrap();
     messages
@@ -394,8 +401,12 @@ async fn import_posts_chunks_of_10_in_order_under_the_import_prefix() {
         .await;
 
     let item = |i: u64| {
-        ImportMessage::new("alice", format!("old {i}"), Timestamp::from_millis(1_500_000_000_000 + i))
-            .read_by(["bob"])
+        ImportMessage::new(
+            "alice",
+            format!("old {i}"),
+            Timestamp::from_millis(1_500_000_000_000 + i),
+        )
+        .read_by(["bob"])
     };
     let mut msgs: Vec<ImportMessage> = (0..25).map(item).collect();
     msgs[0] = item(0)

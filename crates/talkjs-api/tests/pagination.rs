@@ -97,8 +97,13 @@ async fn pages_yields_whole_pages() {
 async fn stream_stops_on_a_short_page() {
     let (server, client) = start().await;
     let list = p("/conversations/c1/messages");
-    let msgs =
-        |ids: &[&str]| page(&ids.iter().map(|id| message_json(id, "c1")).collect::<Vec<_>>());
+    let msgs = |ids: &[&str]| {
+        page(
+            &ids.iter()
+                .map(|id| message_json(id, "c1"))
+                .collect::<Vec<_>>(),
+        )
+    };
     Mock::given(method("GET"))
         .and(path(&list))
         .and(query_param_is_missing("startingAfter"))
@@ -183,9 +188,16 @@ async fn error_mid_stream_surfaces_once_after_the_first_page_then_ends() {
         }
         other => panic!("expected the 500 error, got {other:?}"),
     }
-    assert!(stream.next().await.is_none(), "the stream ends after the error");
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after the error"
+    );
     assert!(stream.next().await.is_none());
-    assert_eq!(requests(&server).await.len(), 2, "no request after the error");
+    assert_eq!(
+        requests(&server).await.len(),
+        2,
+        "no request after the error"
+    );
 }
 
 #[tokio::test]
@@ -232,7 +244,13 @@ async fn streams_default_to_the_largest_page_size() {
         .expect(4)
         .mount(&server)
         .await;
-    let users: Vec<_> = client.users().list().into_stream().try_collect().await.unwrap();
+    let users: Vec<_> = client
+        .users()
+        .list()
+        .into_stream()
+        .try_collect()
+        .await
+        .unwrap();
     let convs: Vec<_> = client
         .conversations()
         .list()
@@ -278,7 +296,13 @@ async fn streams_default_to_the_largest_page_size() {
 #[tokio::test]
 async fn stream_keeps_filters_and_starts_after_the_given_cursor() {
     let (server, client) = start().await;
-    let convs = |ids: &[&str]| page(&ids.iter().map(|id| conversation_json(id)).collect::<Vec<_>>());
+    let convs = |ids: &[&str]| {
+        page(
+            &ids.iter()
+                .map(|id| conversation_json(id))
+                .collect::<Vec<_>>(),
+        )
+    };
     Mock::given(method("GET"))
         .and(path(p("/conversations")))
         .and(query_param("startingAfter", "c0"))

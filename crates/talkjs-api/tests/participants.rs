@@ -6,8 +6,8 @@ mod common;
 use common::{assert_request, ok_empty, ok_json, p, requests, single_request, start};
 use serde_json::json;
 use talkjs_models::{Access, Notify, ParticipantOverwrite, ParticipantPatch};
-use wiremock::matchers::{method, path};
 use wiremock::Mock;
+use wiremock::matchers::{method, path};
 
 const PATH: &str = "/conversations/order%20123/participants/carol%2Fx";
 

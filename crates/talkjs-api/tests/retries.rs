@@ -5,10 +5,14 @@
 
 mod common;
 
-use common::{assert_app_token, assert_request, builder, fast_retry, ok_empty, ok_json, p, requests};
+use common::{
+    assert_app_token, assert_request, builder, fast_retry, ok_empty, ok_json, p, requests,
+};
 use serde_json::json;
 use talkjs_api::{Client, Error};
-use talkjs_models::{BatchMethod, BatchOperation, ImportMessage, NewMessage, PresenceQuery, Timestamp};
+use talkjs_models::{
+    BatchMethod, BatchOperation, ImportMessage, NewMessage, PresenceQuery, Timestamp,
+};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -60,7 +64,12 @@ async fn send_with_idempotency_keys_is_retried_after_a_503_with_the_same_body() 
         NewMessage::user("alice", "hi").idempotency_key("k1").into(),
         NewMessage::system("joined").idempotency_key("k2").into(),
     ];
-    let ids = client.conversations().messages("c1").send(batch).await.unwrap();
+    let ids = client
+        .conversations()
+        .messages("c1")
+        .send(batch)
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[1], "msg_2");
 
@@ -136,7 +145,11 @@ async fn import_is_not_retried_after_a_503() {
     let err = client
         .conversations()
         .messages("c1")
-        .import([ImportMessage::new("alice", "old", Timestamp::from_millis(1))])
+        .import([ImportMessage::new(
+            "alice",
+            "old",
+            Timestamp::from_millis(1),
+        )])
         .await
         .unwrap_err();
     assert!(
@@ -150,7 +163,8 @@ async fn import_is_not_retried_after_a_503() {
 async fn import_stops_at_the_failing_chunk() {
     let (server, client) = retrying().await;
     fail_then(&server, "POST", IMPORT, 200, 1, ResponseTemplate::new(503)).await;
-    let msgs = (0..25).map(|i| ImportMessage::new("alice", format!("{i}"), Timestamp::from_millis(i)));
+    let msgs =
+        (0..25).map(|i| ImportMessage::new("alice", format!("{i}"), Timestamp::from_millis(i)));
     let err = client
         .conversations()
         .messages("c1")
@@ -177,12 +191,32 @@ async fn idempotent_calls_are_retried_after_a_503() {
         ok_json(&common::user_json("alice")),
     )
     .await;
-    fail_then(&server, "POST", "/presences", 503, 1, ok_json(&json!({ "data": {} }))).await;
-    fail_then(&server, "POST", "/conversations/c1/readBy/bob", 502, 1, ok_empty()).await;
+    fail_then(
+        &server,
+        "POST",
+        "/presences",
+        503,
+        1,
+        ok_json(&json!({ "data": {} })),
+    )
+    .await;
+    fail_then(
+        &server,
+        "POST",
+        "/conversations/c1/readBy/bob",
+        502,
+        1,
+        ok_empty(),
+    )
+    .await;
 
     let user = client.users().get("alice").await.unwrap();
     assert_eq!(user.id, "alice");
-    client.users().presence(&PresenceQuery::new()).await.unwrap();
+    client
+        .users()
+        .presence(&PresenceQuery::new())
+        .await
+        .unwrap();
     client.conversations().mark_read("c1", "bob").await.unwrap();
 
     let reqs = requests(&server).await;
@@ -233,8 +267,10 @@ async fn batch_with_a_post_is_not_retried_but_one_without_is() {
     )
     .await;
 
-    let with_post = [BatchOperation::new(1, BatchMethod::Post, "/conversations/c1/messages")
-        .payload(json!([{ "type": "SystemMessage", "text": "x" }]))];
+    let with_post = [
+        BatchOperation::new(1, BatchMethod::Post, "/conversations/c1/messages")
+            .payload(json!([{ "type": "SystemMessage", "text": "x" }])),
+    ];
     let err = client.batch().send(with_post).await.unwrap_err();
     assert!(matches!(err, Error::Server { .. }), "{err:?}");
     assert_eq!(requests(&server).await.len(), 1, "a POST op: not retried");

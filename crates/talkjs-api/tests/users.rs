@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    assert_request, conversation_json, ok_empty, ok_json, p, page, requests, single_request,
-    start, user_json,
+    assert_request, conversation_json, ok_empty, ok_json, p, page, requests, single_request, start,
+    user_json,
 };
 use serde_json::{Value, json};
 use talkjs_api::{OrderBy, OrderDirection};
@@ -34,7 +34,11 @@ async fn upsert_puts_the_merge_body_at_the_encoded_path() {
         .custom_field("plan", "pro")
         .push_token("fcm:abc", true)
         .remove_push_token("apns:old");
-    client.users().upsert("alice smith/1", &update).await.unwrap();
+    client
+        .users()
+        .upsert("alice smith/1", &update)
+        .await
+        .unwrap();
 
     let req = single_request(&server).await;
     assert_request(
@@ -64,7 +68,11 @@ async fn upsert_of_an_empty_update_sends_an_empty_object() {
         .expect(1)
         .mount(&server)
         .await;
-    client.users().upsert("bob", &UserUpsert::new()).await.unwrap();
+    client
+        .users()
+        .upsert("bob", &UserUpsert::new())
+        .await
+        .unwrap();
     let req = single_request(&server).await;
     assert_request(&req, "PUT", "/users/bob", None, Some(&json!({})));
 }
@@ -170,7 +178,11 @@ async fn upsert_all_stops_at_the_first_failing_chunk_and_names_it() {
         }
         other => panic!("expected BadRequest, got {other:?}"),
     }
-    assert_eq!(requests(&server).await.len(), 2, "the third chunk is not sent");
+    assert_eq!(
+        requests(&server).await.len(),
+        2,
+        "the third chunk is not sent"
+    );
 }
 
 #[tokio::test]
@@ -248,7 +260,13 @@ async fn list_sends_is_online_limit_and_cursor() {
 
     let reqs = requests(&server).await;
     assert_request(&reqs[0], "GET", "/users", None, None);
-    assert_request(&reqs[1], "GET", "/users", Some("isOnline=true&limit=50"), None);
+    assert_request(
+        &reqs[1],
+        "GET",
+        "/users",
+        Some("isOnline=true&limit=50"),
+        None,
+    );
     assert_request(
         &reqs[2],
         "GET",
@@ -376,12 +394,19 @@ async fn presence_posts_the_filter_and_decodes_online_users() {
     assert_eq!(alice.has_focus, Some(true));
     assert_eq!(alice.is_typing, Some(false));
     assert_eq!(
-        alice.selected_conversation_id.as_ref().map(|c| c.as_str()),
+        alice
+            .selected_conversation_id
+            .as_ref()
+            .map(talkjs_models::ConversationId::as_str),
         Some("order_123")
     );
     assert_eq!(alice.extra["device"], "web");
 
-    client.users().presence(&PresenceQuery::new()).await.unwrap();
+    client
+        .users()
+        .presence(&PresenceQuery::new())
+        .await
+        .unwrap();
 
     let reqs = requests(&server).await;
     assert_request(

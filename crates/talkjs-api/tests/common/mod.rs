@@ -91,7 +91,11 @@ pub fn assert_invalid<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
 #[track_caller]
 pub fn header_once<'a>(req: &'a Request, name: &str) -> &'a str {
     let values: Vec<_> = req.headers.get_all(name).iter().collect();
-    assert_eq!(values.len(), 1, "header {name} must appear once: {values:?}");
+    assert_eq!(
+        values.len(),
+        1,
+        "header {name} must appear once: {values:?}"
+    );
     values[0].to_str().expect("header is ASCII")
 }
 
@@ -119,7 +123,10 @@ pub fn assert_app_token(req: &Request) -> Value {
     .claims;
     assert_eq!(claims["tokenType"], "app", "claims: {claims}");
     assert_eq!(claims["iss"], APP_ID, "claims: {claims}");
-    assert!(claims.get("sub").is_none(), "an app token has no sub: {claims}");
+    assert!(
+        claims.get("sub").is_none(),
+        "an app token has no sub: {claims}"
+    );
     let iat = claims["iat"].as_u64().expect("iat is a number");
     let exp = claims["exp"].as_u64().expect("exp is a number");
     assert!(exp > iat, "exp {exp} must be after iat {iat}");
@@ -143,29 +150,26 @@ pub fn assert_request(
     assert_eq!(req.url.query(), query, "query of {}", req.url);
     assert_app_token(req);
     assert_eq!(header_once(req, "accept"), "application/json");
-    match body {
-        Some(expected) => {
-            assert_eq!(header_once(req, "content-type"), "application/json");
-            let actual: Value = serde_json::from_slice(&req.body).unwrap_or_else(|e| {
-                panic!(
-                    "the body is not JSON ({e}): {:?}",
-                    String::from_utf8_lossy(&req.body)
-                )
-            });
-            assert_eq!(&actual, expected, "body of {method} {}", req.url);
-        }
-        None => {
-            assert!(
-                req.headers.get("content-type").is_none(),
-                "no Content-Type without a body: {:?}",
-                req.headers.get("content-type")
-            );
-            assert!(
-                req.body.is_empty(),
-                "expected no body, got {:?}",
+    if let Some(expected) = body {
+        assert_eq!(header_once(req, "content-type"), "application/json");
+        let actual: Value = serde_json::from_slice(&req.body).unwrap_or_else(|e| {
+            panic!(
+                "the body is not JSON ({e}): {:?}",
                 String::from_utf8_lossy(&req.body)
-            );
-        }
+            )
+        });
+        assert_eq!(&actual, expected, "body of {method} {}", req.url);
+    } else {
+        assert!(
+            req.headers.get("content-type").is_none(),
+            "no Content-Type without a body: {:?}",
+            req.headers.get("content-type")
+        );
+        assert!(
+            req.body.is_empty(),
+            "expected no body, got {:?}",
+            String::from_utf8_lossy(&req.body)
+        );
     }
 }
 
