@@ -81,7 +81,7 @@ pub(crate) fn delete_conversation(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, 
         id.to_owned(),
         ConvKeys {
             created_at: conv.created_at,
-            last_activity: conv.last_activity(),
+            activity: conv.activity_key(),
             seq: conv.seq,
         },
     );
@@ -205,7 +205,6 @@ pub(crate) fn list_conversations<'s>(
     } else {
         None
     };
-    let key_of = |primary: Timestamp, seq: u64| (primary, seq);
     let cursor = match req.query("startingAfter") {
         None => None,
         Some(after_id) => {
@@ -214,7 +213,7 @@ pub(crate) fn list_conversations<'s>(
                 .get(after_id)
                 .map(|c| ConvKeys {
                     created_at: c.created_at,
-                    last_activity: c.last_activity(),
+                    activity: c.activity_key(),
                     seq: c.seq,
                 })
                 .or_else(|| state.conv_tombstones.get(after_id).copied())
@@ -224,8 +223,8 @@ pub(crate) fn list_conversations<'s>(
                     ))
                 })?;
             Some(match order {
-                Order::CreatedAt => key_of(keys.created_at, keys.seq),
-                Order::LastActivity => key_of(keys.last_activity, keys.seq),
+                Order::CreatedAt => (keys.created_at, keys.seq),
+                Order::LastActivity => keys.activity,
             })
         }
     };
@@ -245,11 +244,11 @@ pub(crate) fn list_conversations<'s>(
         })
         .filter(|c| matches(c, &filter, user))
         .map(|c| {
-            let primary = match order {
-                Order::CreatedAt => c.created_at,
-                Order::LastActivity => c.last_activity(),
+            let key = match order {
+                Order::CreatedAt => (c.created_at, c.seq),
+                Order::LastActivity => c.activity_key(),
             };
-            (key_of(primary, c.seq), c)
+            (key, c)
         })
         .filter(|((primary, _), _)| {
             offset_ts.is_none_or(|o| {

@@ -94,11 +94,13 @@ impl ConvRec {
         self.messages.last_key_value().map(|(_, m)| m)
     }
 
-    /// Time of the last activity: the newest message, or the creation.
-    pub(crate) fn last_activity(&self) -> Timestamp {
-        self.last_message().map_or(self.created_at, |m| {
-            m.message.created_at.max(self.created_at)
-        })
+    /// Sort key of the last activity: the newest message's, or the creation's (the
+    /// global sequence number breaks ties within a millisecond).
+    pub(crate) fn activity_key(&self) -> MsgKey {
+        let created = (self.created_at, self.seq);
+        self.messages
+            .last_key_value()
+            .map_or(created, |(k, _)| (*k).max(created))
     }
 
     /// How many messages `user` has not read (their own do not count).
@@ -162,7 +164,7 @@ impl ConvRec {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConvKeys {
     pub(crate) created_at: Timestamp,
-    pub(crate) last_activity: Timestamp,
+    pub(crate) activity: MsgKey,
     pub(crate) seq: u64,
 }
 
