@@ -239,3 +239,24 @@ async fn mark_read_posts_without_a_body() {
         None,
     );
 }
+
+#[tokio::test]
+async fn non_ascii_ids_are_utf8_percent_encoded() {
+    let (server, client) = start().await;
+    Mock::given(method("GET"))
+        .and(path(p("/conversations/Zo%C3%AB%20%26%20co%3F")))
+        .respond_with(ok_json(&conversation_json("Zoë & co?")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client.conversations().get("Zoë & co?").await.unwrap();
+    assert_eq!(c.id, "Zoë & co?");
+    let req = single_request(&server).await;
+    assert_request(
+        &req,
+        "GET",
+        "/conversations/Zo%C3%AB%20%26%20co%3F",
+        None,
+        None,
+    );
+}

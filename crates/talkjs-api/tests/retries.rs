@@ -294,3 +294,67 @@ async fn retries_off_means_one_attempt() {
     let err = client.users().get("alice").await.unwrap_err();
     assert!(matches!(err, Error::Server { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn import_is_retried_after_a_429_which_is_refused_before_processing() {
+    let (server, client) = retrying().await;
+    Mock::given(method("POST"))
+        .and(path(p(IMPORT)))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(p(IMPORT)))
+        .respond_with(ok_empty())
+        .mount(&server)
+        .await;
+    let n = client
+        .conversations()
+        .messages("c1")
+        .import([ImportMessage::new(
+            "alice",
+            "old",
+            Timestamp::from_millis(1),
+        )])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].body, reqs[1].body);
+}
+
+#[tokio::test]
+async fn a_429_asking_for_too_long_a_wait_is_returned_at_once() {
+    let (server, client) = retrying().await;
+    Mock::given(method("GET"))
+        .and(path(p("/users/alice")))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "120"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client.users().get("alice").await.unwrap_err();
+    match err {
+        Error::RateLimited { retry_after } => {
+            assert_eq!(retry_after, Some(std::time::Duration::from_secs(120)));
+        }
+        other => panic!("expected RateLimited, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn persistent_503_ends_after_max_attempts_with_a_server_error() {
+    let (server, client) = retrying().await;
+    Mock::given(method("GET"))
+        .and(path(p("/users/alice")))
+        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let err = client.users().get("alice").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Server { status, body } if *status == 503 && body == "down"),
+        "{err:?}"
+    );
+}
