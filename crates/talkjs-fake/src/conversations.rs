@@ -150,22 +150,9 @@ fn matches(conv: &ConvRec, filter: &ConversationFilter, user: Option<&str>) -> b
     custom_ok && access_ok && unread_ok
 }
 
-/// The filtered, ordered page of a conversation list (all, or those of `user`).
-pub(crate) fn list_conversations<'s>(
-    state: &'s State,
-    req: &ApiRequest,
-    user: Option<&str>,
-) -> Result<Vec<&'s ConvRec>, ApiError> {
-    let limit = parse_limit(req, MAX_CONVERSATIONS)?;
-    let before = parse_ts(req, "lastMessageBefore")?;
-    let after = parse_ts(req, "lastMessageAfter")?;
-    let unreads_only = parse_bool(req, "unreadsOnly")?.unwrap_or(false);
-    let filter: ConversationFilter = match req.query("filter") {
-        None => ConversationFilter::default(),
-        Some(raw) if raw.trim().is_empty() => ConversationFilter::default(),
-        Some(raw) => serde_json::from_str(raw)
-            .map_err(|e| ApiError::invalid(format!("filter is not a valid filter: {e}")))?,
-    };
+/// `orderBy`, `orderDirection` and `offsetTs` (API version 2021-02-09 and later; before,
+/// the order is fixed to createdAt descending).
+fn parse_order(req: &ApiRequest) -> Result<(Order, bool, Option<Timestamp>), ApiError> {
     let versioned = req.version_at_least("2021-02-09");
     let order = if versioned {
         match req.query("orderBy") {
@@ -205,6 +192,26 @@ pub(crate) fn list_conversations<'s>(
     } else {
         None
     };
+    Ok((order, descending, offset_ts))
+}
+
+/// The filtered, ordered page of a conversation list (all, or those of `user`).
+pub(crate) fn list_conversations<'s>(
+    state: &'s State,
+    req: &ApiRequest,
+    user: Option<&str>,
+) -> Result<Vec<&'s ConvRec>, ApiError> {
+    let limit = parse_limit(req, MAX_CONVERSATIONS)?;
+    let before = parse_ts(req, "lastMessageBefore")?;
+    let after = parse_ts(req, "lastMessageAfter")?;
+    let unreads_only = parse_bool(req, "unreadsOnly")?.unwrap_or(false);
+    let filter: ConversationFilter = match req.query("filter") {
+        None => ConversationFilter::default(),
+        Some(raw) if raw.trim().is_empty() => ConversationFilter::default(),
+        Some(raw) => serde_json::from_str(raw)
+            .map_err(|e| ApiError::invalid(format!("filter is not a valid filter: {e}")))?,
+    };
+    let (order, descending, offset_ts) = parse_order(req)?;
     let cursor = match req.query("startingAfter") {
         None => None,
         Some(after_id) => {

@@ -180,8 +180,9 @@ async fn delete_conversation_removes_messages() {
     assert_eq!(api.fake.message_count(), 0);
 }
 
-#[tokio::test]
-async fn lists_paginate_filter_and_order() {
+/// Seven conversations c0..c6 (even ones with a and b, odd ones with a only), then a
+/// message from b in c0.
+async fn seven() -> Api {
     let api = Api::start().await;
     api.users(&["a", "b"]).await;
     for i in 0..7 {
@@ -199,6 +200,12 @@ async fn lists_paginate_filter_and_order() {
     }
     // Activity in c0 moves it to the front of the default (last activity) order.
     api.say("c0", "b", "ping").await;
+    api
+}
+
+#[tokio::test]
+async fn lists_paginate_and_order() {
+    let api = seven().await;
 
     let all = api.get("/conversations?limit=30").await;
     assert_eq!(ids(&all), ["c0", "c6", "c5", "c4", "c3", "c2", "c1"]);
@@ -228,7 +235,11 @@ async fn lists_paginate_filter_and_order() {
 
     assert_error(&api.get("/conversations?limit=31").await, 400);
     assert_error(&api.get("/conversations?orderBy=size").await, 400);
+}
 
+#[tokio::test]
+async fn lists_filter() {
+    let api = seven().await;
     // Filters (URL-encoded JSON).
     let filter = |f: Value| format!("/conversations?limit=30&filter={}", encode(&f.to_string()));
     let even = api
