@@ -418,3 +418,51 @@ async fn requests_of_a_valid_call_after_a_rejected_one_are_unaffected() {
     client.users().get("alice").await.unwrap();
     single_request(&server).await;
 }
+
+#[tokio::test]
+async fn a_slow_answer_is_an_attempt_timeout() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(p("/users/alice")))
+        .respond_with(
+            common::ok_json(&common::user_json("alice")).set_delay(Duration::from_millis(200)),
+        )
+        .mount(&server)
+        .await;
+    let client = common::builder(&server)
+        .attempt_timeout(Some(Duration::from_millis(50)))
+        .build()
+        .unwrap();
+    let err = client.users().get("alice").await.unwrap_err();
+    assert!(err.is_transient());
+    match err {
+        Error::Timeout { kind, after } => {
+            assert_eq!(kind, talkjs_transport::TimeoutKind::Attempt);
+            assert_eq!(after, Duration::from_millis(50));
+        }
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_transport_error() {
+    // A port nobody listens on (a dropped wiremock server goes back to a pool and keeps
+    // listening, so it is no good here).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = Client::builder()
+        .app_id(common::APP_ID)
+        .secret_key(common::SECRET)
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .retry(None)
+        .rate_limiter(None)
+        .build()
+        .unwrap();
+    let err = client.users().get("alice").await.unwrap_err();
+    assert!(err.is_transient());
+    assert_eq!(err.status(), None);
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+}
