@@ -83,11 +83,7 @@ impl Client {
     /// every call made through it, overriding the client's default. Use it to pin one call:
     /// `client.with_api_version("2021-02-09")?.users().conversations("alice").await`.
     pub fn with_api_version(&self, version: &str) -> Result<Self> {
-        let value = HeaderValue::from_str(version).map_err(|_| {
-            Error::InvalidArgument(format!(
-                "API version {version:?} is not a valid header value"
-            ))
-        })?;
+        let value = api_version_header(version).map_err(Error::InvalidArgument)?;
         Ok(Self {
             service: self.service.clone(),
             api_version: Some(value),
@@ -125,6 +121,15 @@ impl Client {
     pub(crate) async fn send_empty(&self, request: ApiRequest) -> Result<()> {
         self.send(request).await.map(drop)
     }
+}
+
+/// Checks an API version (e.g. `2021-02-09`) and makes it a header value.
+fn api_version_header(version: &str) -> std::result::Result<HeaderValue, String> {
+    if version.trim().is_empty() {
+        return Err("the API version is empty; give a date such as \"2021-02-09\"".into());
+    }
+    HeaderValue::from_str(version)
+        .map_err(|_| format!("API version {version:?} is not a valid header value"))
 }
 
 /// Decodes a JSON body, keeping the raw bytes on failure.
@@ -219,12 +224,11 @@ impl ClientBuilder {
 
     /// Pins the API version (`TalkJS-REST-Version`) for every call of the client.
     pub fn api_version(mut self, version: &str) -> Self {
-        if let Ok(value) = HeaderValue::from_str(version) {
-            self.api_version = Some(value);
-        } else {
-            let msg = format!("API version {version:?} is not a valid header value");
-            self.configure
-                .push(Box::new(move |_| Err(Error::Config(msg))));
+        match api_version_header(version) {
+            Ok(value) => self.api_version = Some(value),
+            Err(msg) => self
+                .configure
+                .push(Box::new(move |_| Err(Error::Config(msg)))),
         }
         self
     }

@@ -154,7 +154,8 @@ impl Messages {
         if messages.iter().all(|m| m.idempotency_key().is_some()) {
             req.idempotency(Idempotency::Idempotent);
         }
-        let sent: Vec<SentMessage> = self.client.send_json(req).await?;
+        let body = self.client.send(req).await?.into_body();
+        let sent: Vec<SentMessage> = crate::client::decode(body.clone())?;
         if sent.len() != messages.len() {
             return Err(Error::Decode {
                 source: serde::de::Error::custom(format!(
@@ -162,7 +163,7 @@ impl Messages {
                     messages.len(),
                     sent.len()
                 )),
-                body: bytes::Bytes::new(),
+                body,
             });
         }
         Ok(sent.into_iter().map(|s| s.id).collect())

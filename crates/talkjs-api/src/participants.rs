@@ -45,10 +45,10 @@ impl Participants {
     }
 
     /// Adds `user_id` to the conversation, or OVERWRITES their settings
-    /// (`PUT …/participants/{userId}`): both access and notify are always sent, so a
-    /// participant who had `notify: false` gets the value of `settings`
-    /// ([`ParticipantOverwrite::default`] = read-write, notified). To change one setting and
-    /// keep the other, use [`modify`](Self::modify).
+    /// (`PUT …/participants/{userId}`): TalkJS resets every setting left out of `settings` to
+    /// its default, so a participant who had `notify: false` is notified again after a join
+    /// with [`ParticipantOverwrite::default`] (read-write, notified). To change one setting
+    /// and keep the other, use [`modify`](Self::modify).
     ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {

@@ -149,8 +149,6 @@ async fn every_page_of_a_stream_carries_the_pinned_version() {
 }
 
 #[tokio::test]
-#[ignore = "BUG (minor): an empty API version is accepted and sent as an empty \
-            TalkJS-REST-Version header instead of being rejected like other invalid versions"]
 async fn an_empty_api_version_is_rejected() {
     let server = MockServer::start().await;
     common::forbid_requests(&server).await;

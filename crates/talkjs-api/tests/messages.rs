@@ -278,8 +278,6 @@ async fn send_with_fewer_ids_than_messages_is_a_decode_error() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: send with an id-count mismatch returns Error::Decode with an EMPTY body \
-            (messages.rs send_chunk uses Bytes::new()) instead of the raw response body"]
 async fn send_with_fewer_ids_than_messages_keeps_the_raw_body() {
     let (server, client) = start().await;
     Mock::given(method("POST"))
