@@ -254,7 +254,8 @@ impl Builder {
             webhook: webhook_tx,
             shutdown,
         });
-        tokio::spawn(server::serve(listener, Arc::clone(&shared)));
+        let stop = shared.shutdown.subscribe();
+        tokio::spawn(server::serve(listener, Arc::clone(&shared), stop));
         tracing::debug!(%base_url, %app_id, "talkjs-fake started");
         Ok(FakeTalkJs {
             shared,
@@ -328,14 +329,14 @@ impl FakeTalkJs {
         AppId::new(self.app_id.as_str())
     }
 
-    /// The secret key (cheap to clone; never printed).
-    pub fn secret_key(&self) -> SecretKey {
-        self.secret.clone()
+    /// The secret key, e.g. `sk_test_…` (a test key, but still: do not log it).
+    pub fn secret_key(&self) -> &str {
+        self.secret.expose_secret()
     }
 
-    /// The secret key as a string.
-    pub fn secret_key_str(&self) -> &str {
-        self.secret.expose_secret()
+    /// The secret key, typed (cheap to clone; never printed).
+    pub fn secret_key_typed(&self) -> SecretKey {
+        self.secret.clone()
     }
 
     /// A token signer for this app.

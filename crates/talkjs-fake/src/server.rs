@@ -304,11 +304,14 @@ fn secs_u64(secs: f64) -> u64 {
 }
 
 /// Accepts connections until shutdown.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let mut shutdown = shared.shutdown.subscribe();
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let accepted = tokio::select! {
-            _ = shutdown.changed() => break,
+            _ = shutdown.wait_for(|stopped| *stopped) => break,
             accepted = listener.accept() => accepted,
         };
         let stream = match accepted {
@@ -335,7 +338,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                         tracing::debug!(error = %e, "talkjs-fake: connection ended");
                     }
                 }
-                _ = stop.changed() => {}
+                _ = stop.wait_for(|stopped| *stopped) => {}
             }
         });
     }

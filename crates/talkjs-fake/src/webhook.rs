@@ -92,7 +92,7 @@ pub(crate) async fn deliver(
     let verifier = WebhookVerifier::new(secret);
     loop {
         let event = tokio::select! {
-            _ = shutdown.changed() => break,
+            _ = shutdown.wait_for(|stopped| *stopped) => break,
             event = events.recv() => match event {
                 Some(event) => event,
                 None => break,

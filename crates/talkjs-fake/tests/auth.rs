@@ -31,7 +31,7 @@ async fn app_token_and_legacy_key_are_accepted() {
     )
     .await;
     assert_eq!(api.fake.app_id(), "tAuthApp");
-    assert_eq!(api.fake.secret_key_str(), "sk_test_auth");
+    assert_eq!(api.fake.secret_key(), "sk_test_auth");
     let token = api.fake.app_token().unwrap();
     let r = get_with(&api, "/users", Some(&format!("Bearer {token}"))).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -48,7 +48,7 @@ async fn wrong_credentials_are_401() {
 
     // Missing header, wrong scheme, wrong legacy key.
     assert_error(&get_with(&api, "/users", None).await, 401);
-    let basic = format!("Basic {}", api.fake.secret_key_str());
+    let basic = format!("Basic {}", api.fake.secret_key());
     assert_error(&get_with(&api, "/users", Some(&basic)).await, 401);
     assert_error(
         &get_with(&api, "/users", Some("Bearer sk_test_wrong")).await,
@@ -67,7 +67,7 @@ async fn wrong_credentials_are_401() {
     assert_error(&get_with(&api, "/users", Some(&expired)).await, 401);
 
     // A token for another app (wrong iss), signed with the right key.
-    let wrong_iss = TokenSigner::new(AppId::new("tOtherApp"), api.fake.secret_key());
+    let wrong_iss = TokenSigner::new(AppId::new("tOtherApp"), api.fake.secret_key_typed());
     let bearer = format!("Bearer {}", wrong_iss.app_token().unwrap());
     assert_error(&get_with(&api, "/users", Some(&bearer)).await, 401);
 

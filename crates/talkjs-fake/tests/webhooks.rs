@@ -79,7 +79,7 @@ async fn events_are_recorded_and_delivered_signed() {
         ]
     );
 
-    let verifier = WebhookVerifier::new(api.fake.secret_key());
+    let verifier = WebhookVerifier::new(api.fake.secret_key_typed());
     let mut received = Vec::new();
     for _ in 0..3 {
         let (ts, sig, body) = tokio::time::timeout(Duration::from_secs(10), deliveries.recv())

@@ -104,12 +104,12 @@ async fn main() -> ExitCode {
     println!("TalkJS fake server running (Ctrl-C to stop)");
     println!("base URL:   {}", fake.base_url());
     println!("app id:     {}", fake.app_id());
-    println!("secret key: {}", fake.secret_key_str());
+    println!("secret key: {}", fake.secret_key());
     println!("resources:  {}/", fake.app_url());
     println!();
     println!("export TALKJS_BASE_URL={}", fake.base_url());
     println!("export TALKJS_APP_ID={}", fake.app_id());
-    println!("export TALKJS_SECRET_KEY={}", fake.secret_key_str());
+    println!("export TALKJS_SECRET_KEY={}", fake.secret_key());
     // Runs until the process is interrupted (the default SIGINT action ends it).
     std::future::pending::<()>().await;
     ExitCode::SUCCESS

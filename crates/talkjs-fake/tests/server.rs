@@ -1,0 +1,101 @@
+//! The server itself: HTTP/2, shutdown, the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use bytes::Bytes;
+use common::Api;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use talkjs_fake::FakeTalkJs;
+
+#[tokio::test]
+async fn speaks_http2_with_prior_knowledge() {
+    let api = Api::start().await;
+    api.users(&["a"]).await;
+    let h2: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let token = api.fake.app_token().unwrap();
+    let response = h2
+        .request(
+            Request::get(api.url("/users/a"))
+                .header("authorization", format!("Bearer {token}"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let user: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(user["id"], "a");
+}
+
+#[tokio::test]
+async fn shutdown_stops_serving() {
+    let fake = FakeTalkJs::builder().port(0).start().await.unwrap();
+    let addr = fake.addr();
+    assert!(fake.base_url().ends_with(&addr.port().to_string()));
+    fake.shutdown();
+    fake.shutdown(); // idempotent
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn clear_forgets_the_data() {
+    let api = Api::start().await;
+    api.users(&["a"]).await;
+    api.conversation("c", &["a"]).await;
+    api.fake.clear();
+    assert!(api.fake.users().is_empty());
+    assert!(api.fake.conversations().is_empty());
+    assert!(api.fake.events().is_empty());
+    assert_eq!(api.get("/users/a").await.status, 404);
+}
+
+#[test]
+fn the_binary_prints_its_settings() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_talkjs-fake"))
+        .args([
+            "--port",
+            "0",
+            "--app-id",
+            "tBinApp",
+            "--secret-key",
+            "sk_test_bin",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .take(5)
+        .map(Result::unwrap)
+        .collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = lines.join("\n");
+    assert!(text.contains("base URL:   http://127.0.0.1:"), "{text}");
+    assert!(text.contains("app id:     tBinApp"), "{text}");
+    assert!(text.contains("secret key: sk_test_bin"), "{text}");
+
+    let help = Command::new(env!("CARGO_BIN_EXE_talkjs-fake"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let bad = Command::new(env!("CARGO_BIN_EXE_talkjs-fake"))
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
