@@ -6,6 +6,9 @@ use std::time::Duration;
 /// and a separate one for `POST /batch`. A request beyond the limit gets
 /// `429 Too Many Requests` with a `Retry-After` header (whole seconds, at least 1).
 ///
+/// The limit is checked once the path's app id matched, before authentication: every such
+/// request counts, including ones refused later (a batch counts once, in its own class).
+///
 /// Rate limiting is **off by default** in the fake (so examples and unrelated tests never
 /// see a 429); turn it on with [`Builder::rate_limit`](crate::Builder::rate_limit) or
 /// [`FakeTalkJs::set_rate_limit`](crate::FakeTalkJs::set_rate_limit).

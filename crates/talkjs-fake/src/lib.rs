@@ -37,6 +37,9 @@
 //!
 //! ## What is emulated
 //!
+//! * **API versions**: the `TalkJS-REST-Version` header (or a batch operation's
+//!   `api_version`) selects the behaviour where versions differ (see below); without it,
+//!   the app default applies ([`Builder::default_api_version`], `2024-01-01` unless set).
 //! * **Transport**: HTTP/1.1 with keep-alive and HTTP/2 (prior knowledge), plain `http://`
 //!   on 127.0.0.1. Every response is JSON (`{}` when there is nothing to return).
 //! * **Authentication**: `Authorization: Bearer <app token>` (HS256 signed with the secret
@@ -97,7 +100,9 @@
 //!
 //! ## What is not emulated
 //!
-//! Notifications (email, SMS, push) and `notification.*` webhooks; user presence from
+//! Notifications (email, SMS, push) and `notification.*` webhooks; access levels on
+//! sends (a `Read` or `None` participant can still send through the REST API); user
+//! presence from
 //! real sessions; group size caps per plan; the 24-hour idempotency window; role
 //! settings; `TalkJS-REST-Version` differences other than the ones listed above; TLS;
 //! message `content` blocks; user deletion; persistence (all state is lost on shutdown).
@@ -152,7 +157,7 @@ pub enum Error {
 }
 
 /// Configures and starts a [`FakeTalkJs`]. Get one with [`FakeTalkJs::builder`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[must_use]
 pub struct Builder {
     app_id: Option<String>,
@@ -161,6 +166,21 @@ pub struct Builder {
     rate_limit: Option<RateLimitConfig>,
     faults: Faults,
     webhook_url: Option<String>,
+    api_version: Option<String>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("app_id", &self.app_id)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .field("port", &self.port)
+            .field("rate_limit", &self.rate_limit)
+            .field("faults", &self.faults)
+            .field("webhook_url", &self.webhook_url)
+            .field("api_version", &self.api_version)
+            .finish()
+    }
 }
 
 impl Builder {
@@ -200,6 +220,14 @@ impl Builder {
         self
     }
 
+    /// Sets the app's default REST API version (`YYYY-MM-DD`), used when a request has no
+    /// `TalkJS-REST-Version` header (like the dashboard setting). Default: the newest
+    /// version the fake knows, `2024-01-01`.
+    pub fn default_api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = Some(version.into());
+        self
+    }
+
     /// Binds the socket and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<FakeTalkJs, Error> {
         let app_id = self.app_id.unwrap_or_else(|| store::random_id("t", 7));
@@ -211,6 +239,22 @@ impl Builder {
         }
         if secret.is_empty() {
             return Err(Error::Config("the secret key is empty".to_owned()));
+        }
+        let api_version = self
+            .api_version
+            .unwrap_or_else(|| api::LATEST_VERSION.to_owned());
+        let valid_version = api_version.len() == 10
+            && api_version.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        if !valid_version {
+            return Err(Error::Config(format!(
+                "the API version must look like 2021-02-09, got {api_version:?}"
+            )));
         }
         let webhook_uri = self
             .webhook_url
@@ -253,6 +297,7 @@ impl Builder {
             events: Mutex::new(Vec::new()),
             webhook: webhook_tx,
             shutdown,
+            api_version,
         });
         let stop = shared.shutdown.subscribe();
         tokio::spawn(server::serve(listener, Arc::clone(&shared), stop));

@@ -19,9 +19,7 @@ use talkjs_models::WebhookEvent;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::api::{
-    ApiError, ApiRequest, ApiResponse, Event, LATEST_VERSION, RequestBody, parse_query, split_path,
-};
+use crate::api::{ApiError, ApiRequest, ApiResponse, Event, RequestBody, parse_query, split_path};
 use crate::auth::Verifier;
 use crate::ratelimit::{Class, Limiter};
 use crate::store::{State, random_id};
@@ -72,6 +70,8 @@ pub(crate) struct Shared {
     pub(crate) events: Mutex<Vec<WebhookEvent>>,
     pub(crate) webhook: Option<mpsc::UnboundedSender<WebhookEvent>>,
     pub(crate) shutdown: watch::Sender<bool>,
+    /// The default API version.
+    pub(crate) api_version: String,
 }
 
 impl Shared {
@@ -278,7 +278,7 @@ async fn process(shared: &Shared, req: Request<Incoming>, fate: Fate) -> Respons
         api_version: header_str("talkjs-rest-version")
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| LATEST_VERSION.to_owned()),
+            .unwrap_or_else(|| shared.api_version.clone()),
         in_batch: false,
     };
 

@@ -99,3 +99,31 @@ fn the_binary_prints_its_settings() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<FakeTalkJs>();
+    check::<talkjs_fake::Builder>();
+}
+
+#[tokio::test]
+async fn secrets_are_not_printed() {
+    let builder = FakeTalkJs::builder().secret_key("sk_test_hidden");
+    assert!(!format!("{builder:?}").contains("hidden"));
+    let fake = builder.start().await.unwrap();
+    assert!(!format!("{fake:?}").contains("hidden"));
+}
+
+#[tokio::test]
+async fn default_api_version_is_configurable() {
+    let api = Api::with(FakeTalkJs::builder().default_api_version("2021-07-30")).await;
+    // Before 2024-01-01, an unknown user has an empty list rather than a 404.
+    let r = api.get("/users/ghost/conversations").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let bad = FakeTalkJs::builder()
+        .default_api_version("latest")
+        .start()
+        .await;
+    assert!(matches!(bad, Err(talkjs_fake::Error::Config(_))));
+}
