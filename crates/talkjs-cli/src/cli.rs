@@ -1,0 +1,488 @@
+//! The command line, as clap derive types.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::input::{parse_duration, parse_key_value};
+
+const AFTER_HELP: &str = "\
+Credentials come from --app-id / --secret-key or, better for the secret, from the environment:
+  export TALKJS_APP_ID=tAbC123x TALKJS_SECRET_KEY=sk_live_...
+The secret key is never printed.
+
+Output: a table on a terminal; otherwise JSON for one object and JSON lines for lists.
+
+Exit codes: 0 success, 1 API or network error, 2 usage error.
+
+Examples:
+  talkjs users get alice
+  talkjs users upsert alice --name Alice --email alice@example.com
+  talkjs conversations list --all --output jsonl
+  talkjs messages send order_123 --sender alice --text 'Hi Bob!'
+  talkjs export users --file users.jsonl
+  talkjs token user alice --expires-in 1h
+  talkjs fake serve --port 8080";
+
+/// Look at and fix TalkJS data from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "talkjs", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command (they may come before or after the command).
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Your TalkJS app id (dashboard, Settings).
+    #[arg(long, global = true, env = "TALKJS_APP_ID", value_name = "ID")]
+    pub app_id: Option<String>,
+
+    /// Your TalkJS secret key; prefer the environment variable (arguments are visible to
+    /// other users of the machine). Never printed.
+    #[arg(
+        long,
+        global = true,
+        env = "TALKJS_SECRET_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub secret_key: Option<Secret>,
+
+    /// The API root, e.g. http://127.0.0.1:8080 for a fake server [default: https://api.talkjs.com].
+    #[arg(long, global = true, env = "TALKJS_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Pin the REST API version (TalkJS-REST-Version header), e.g. 2021-02-09.
+    #[arg(long, global = true, value_name = "DATE")]
+    pub api_version: Option<String>,
+
+    /// Output format [default: table on a terminal, else json for one object, jsonl for lists].
+    #[arg(long, short = 'o', global = true, value_name = "FORMAT")]
+    pub output: Option<Format>,
+}
+
+/// A secret given on the command line or in the environment: never shown by `Debug`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, to hand to the client.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// JSON: an object, or an array for lists.
+    Json,
+    /// JSON lines: one compact JSON value per line.
+    Jsonl,
+    /// A table for people.
+    Table,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Users: get, list, create or update.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Conversations: get, list, create or update, delete.
+    #[command(subcommand)]
+    Conversations(ConversationsCommand),
+    /// Participants of a conversation: add, update, remove.
+    #[command(subcommand)]
+    Participants(ParticipantsCommand),
+    /// Messages of a conversation: list, send, import.
+    #[command(subcommand)]
+    Messages(MessagesCommand),
+    /// Export every user, conversation or message of a conversation as JSON lines.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Mint tokens for debugging (app tokens for the REST API, user tokens for a frontend).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The fake TalkJS server (for trying things out and for tests).
+    #[command(subcommand)]
+    Fake(FakeCommand),
+}
+
+/// Paging options of the `list` commands.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Items per page (users and messages: 1-100, conversations: 1-30; TalkJS's default is 10).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+    /// Follow every page (then --limit is the page size).
+    #[arg(long)]
+    pub all: bool,
+    /// Start after this id (the last id of the previous page).
+    #[arg(long, value_name = "ID")]
+    pub starting_after: Option<String>,
+}
+
+/// A JSON request body.
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// The request body as JSON: inline ('{"name":"Alice"}'), @FILE, or - for standard input.
+    /// The other options override its fields.
+    #[arg(long, value_name = "JSON|@FILE|-")]
+    pub json: Option<String>,
+}
+
+/// `talkjs users ...`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Show one user.
+    Get {
+        /// The user id.
+        id: String,
+    },
+    /// List users, newest first.
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+        /// Only users who are online.
+        #[arg(long, conflicts_with = "offline")]
+        online: bool,
+        /// Only users who are offline.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Create a user or update some of its fields (fields not given are kept), then show it.
+    Upsert(Box<UserUpsertArgs>),
+}
+
+/// `talkjs users upsert ...`
+#[derive(Debug, Args)]
+pub struct UserUpsertArgs {
+    /// The user id.
+    pub id: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+    /// Display name (required when the user is created).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Email address (repeat for several; replaces the stored list).
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Vec<String>,
+    /// Phone number in E.164 format (repeat for several).
+    #[arg(long, value_name = "NUMBER")]
+    pub phone: Vec<String>,
+    /// Avatar URL.
+    #[arg(long, value_name = "URL")]
+    pub photo_url: Option<String>,
+    /// Role (configured in the dashboard).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Locale, e.g. en-US.
+    #[arg(long)]
+    pub locale: Option<String>,
+    /// Welcome message.
+    #[arg(long, value_name = "TEXT")]
+    pub welcome_message: Option<String>,
+    /// Custom data field (repeat for several). TalkJS replaces the whole custom map.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub custom: Vec<(String, String)>,
+}
+
+/// `talkjs conversations ...`
+#[derive(Debug, Subcommand)]
+pub enum ConversationsCommand {
+    /// Show one conversation.
+    Get {
+        /// The conversation id.
+        id: String,
+    },
+    /// List the conversations of the app.
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+        /// Only conversations matching this filter (JSON).
+        #[arg(
+            long,
+            value_name = "JSON",
+            long_help = r#"Only conversations matching this filter (JSON), e.g. '{"custom":{"category":["==","shoes"]}}'"#
+        )]
+        filter: Option<String>,
+    },
+    /// Create a conversation or update some of its fields, then show it. Participants given
+    /// are added (never removed: use `participants remove`).
+    Upsert(Box<ConversationUpsertArgs>),
+    /// Delete a conversation and all its messages (irrevocable).
+    Delete {
+        /// The conversation id.
+        id: String,
+        /// Do not ask for confirmation (it is only asked on a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+/// `talkjs conversations upsert ...`
+#[derive(Debug, Args)]
+pub struct ConversationUpsertArgs {
+    /// The conversation id.
+    pub id: String,
+    #[command(flatten)]
+    pub json: JsonArg,
+    /// A user to add (repeat, or separate with commas); the users must exist.
+    #[arg(long, value_name = "USER", value_delimiter = ',')]
+    pub participant: Vec<String>,
+    /// Subject line.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Conversation photo URL.
+    #[arg(long, value_name = "URL")]
+    pub photo_url: Option<String>,
+    /// Welcome message (repeat for several; replaces the stored list).
+    #[arg(long, value_name = "TEXT")]
+    pub welcome_message: Vec<String>,
+    /// Custom data field (repeat for several).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub custom: Vec<(String, String)>,
+}
+
+/// Access levels of a participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccessArg {
+    /// Read and send messages (the default).
+    ReadWrite,
+    /// Read only.
+    Read,
+    /// No access, but the conversation stays in the user's list (`update` only).
+    None,
+}
+
+/// Notification settings of a participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotifyArg {
+    /// Every message (the default).
+    #[value(alias = "true")]
+    All,
+    /// Never.
+    #[value(alias = "false")]
+    Off,
+    /// Only when mentioned.
+    MentionsOnly,
+}
+
+/// `talkjs participants ...`
+#[derive(Debug, Subcommand)]
+pub enum ParticipantsCommand {
+    /// Add a user to a conversation, or reset their settings: options not given go back
+    /// to the defaults (read-write, notify all).
+    Add {
+        /// The conversation id.
+        conversation: String,
+        /// The user id.
+        user: String,
+        /// Access level.
+        #[arg(long)]
+        access: Option<AccessArg>,
+        /// When to notify.
+        #[arg(long)]
+        notify: Option<NotifyArg>,
+    },
+    /// Change some settings of a participant (the others are kept).
+    Update {
+        /// The conversation id.
+        conversation: String,
+        /// The user id.
+        user: String,
+        /// Access level (none: revoke access but keep the conversation in their list).
+        #[arg(long, required_unless_present = "notify")]
+        access: Option<AccessArg>,
+        /// When to notify.
+        #[arg(long)]
+        notify: Option<NotifyArg>,
+    },
+    /// Remove a user from a conversation.
+    Remove {
+        /// The conversation id.
+        conversation: String,
+        /// The user id.
+        user: String,
+    },
+}
+
+/// `talkjs messages ...`
+#[derive(Debug, Subcommand)]
+pub enum MessagesCommand {
+    /// List the messages of a conversation, newest first.
+    List {
+        /// The conversation id.
+        conversation: String,
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    /// Send a user message (--sender) or a system message (--system), or messages given as
+    /// JSON (--json: one message object or an array). Prints the new message ids.
+    Send(Box<SendArgs>),
+    /// Import historical messages from JSON lines (every line is checked before anything is
+    /// sent; imports are never de-duplicated).
+    #[command(long_about = IMPORT_HELP)]
+    Import {
+        /// The conversation id.
+        conversation: String,
+        /// The JSON lines file (- for standard input).
+        #[arg(default_value = "-", value_name = "FILE")]
+        file: String,
+    },
+}
+
+const IMPORT_HELP: &str = r#"Import historical messages from JSON lines, one message per line:
+  {"sender":"alice","text":"hi","timestamp":1550000000000,"readBy":["bob"]}
+Optional fields: attachmentToken, custom. Every line is checked before anything is sent.
+Imports are never de-duplicated: importing the same lines twice makes duplicates."#;
+
+/// `talkjs messages send ...`
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The conversation id.
+    pub conversation: String,
+    /// Messages as JSON: one object or an array (inline, @FILE or - for standard input).
+    #[arg(
+        long,
+        value_name = "JSON|@FILE|-",
+        conflicts_with_all = ["sender", "system", "text", "reply_to", "custom", "idempotency_key"]
+    )]
+    pub json: Option<String>,
+    /// The sender of a user message (a participant).
+    #[arg(long, value_name = "USER", required_unless_present_any = ["system", "json"])]
+    pub sender: Option<String>,
+    /// Send a system message (no sender).
+    #[arg(long, conflicts_with = "sender")]
+    pub system: bool,
+    /// The text.
+    #[arg(long, required_unless_present = "json")]
+    pub text: Option<String>,
+    /// Reply to this message id.
+    #[arg(long, value_name = "MESSAGE", conflicts_with = "system")]
+    pub reply_to: Option<String>,
+    /// Custom data field (repeat for several).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub custom: Vec<(String, String)>,
+    /// Idempotency key (default: a random one, so that a retried request cannot send the
+    /// message twice).
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+}
+
+/// Options of the `export` commands.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'f', value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Append to the file instead of replacing it (to resume an export).
+    #[arg(long, requires = "file")]
+    pub append: bool,
+    /// Resume after this id (printed when an export stops on an error).
+    #[arg(long, value_name = "ID")]
+    pub starting_after: Option<String>,
+    /// Items per request [default: the largest TalkJS allows].
+    #[arg(long, value_name = "N")]
+    pub page_size: Option<u32>,
+}
+
+/// `talkjs export ...`
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Every user, newest first.
+    Users(ExportArgs),
+    /// Every conversation.
+    Conversations(ExportArgs),
+    /// Every message of a conversation, newest first.
+    Messages {
+        /// The conversation id.
+        conversation: String,
+        #[command(flatten)]
+        args: ExportArgs,
+    },
+}
+
+/// `talkjs token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// An app token for the REST API (Authorization: Bearer ...).
+    App {
+        /// Lifetime: seconds, or with a unit: 30s, 15m, 2h, 1d.
+        #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Duration,
+    },
+    /// A user token for a frontend session of one user.
+    User {
+        /// The user id.
+        user: String,
+        /// Lifetime: seconds, or with a unit: 30s, 15m, 2h, 1d.
+        #[arg(long, default_value = "1d", value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Duration,
+    },
+}
+
+/// `talkjs fake ...`
+#[derive(Debug, Subcommand)]
+pub enum FakeCommand {
+    /// Run an in-memory TalkJS-compatible server on 127.0.0.1 until Ctrl-C. It uses a random
+    /// app id and secret key, unless --app-id / --secret-key are given on the command line
+    /// (the environment variables are ignored here).
+    Serve {
+        /// The port (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Enforce TalkJS's rate limits (burst 600, 9/s, 1 batch/s).
+        #[arg(long)]
+        rate_limit: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn secret_is_redacted_in_debug() {
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "talkjs",
+            "--secret-key",
+            "sk_live_very_secret",
+            "token",
+            "app",
+        ]);
+        let text = format!("{cli:?}");
+        assert!(!text.contains("very_secret"), "{text}");
+    }
+}

@@ -1,0 +1,147 @@
+//! `talkjs export users|conversations|messages`: JSON lines, following every page.
+
+use std::fs::OpenOptions;
+use std::io::{self, BufWriter, IsTerminal, Write};
+
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use talkjs::api::{Cursor, Items};
+
+use super::{Ctx, ListRequest, note, partial, progress_bar, progress_text, with_paging};
+use crate::cli::{ExportArgs, ExportCommand, Format};
+use crate::error::CliError;
+
+pub async fn run(ctx: &mut Ctx, cmd: ExportCommand) -> Result<(), CliError> {
+    if let Some(format) = ctx.out.explicit().filter(|f| *f != Format::Jsonl) {
+        return Err(CliError::Usage(format!(
+            "export writes JSON lines only, not {format:?}; leave out --output (or use --output jsonl)"
+        )));
+    }
+    let client = ctx.client()?;
+    let terminal = ctx.out.is_terminal();
+    match cmd {
+        ExportCommand::Users(args) => export(client.users().list(), &args, "users", terminal).await,
+        ExportCommand::Conversations(args) => {
+            export(
+                client.conversations().list(),
+                &args,
+                "conversations",
+                terminal,
+            )
+            .await
+        }
+        ExportCommand::Messages { conversation, args } => {
+            let request = client.conversations().messages(conversation).list();
+            export(request, &args, "messages", terminal).await
+        }
+    }
+}
+
+/// Where an export goes.
+struct Sink {
+    writer: Box<dyn Write>,
+    name: String,
+}
+
+impl Sink {
+    fn open(args: &ExportArgs) -> Result<Self, CliError> {
+        match &args.file {
+            Some(path) if path.as_os_str() != "-" => {
+                let name = path.display().to_string();
+                let file = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .append(args.append)
+                    .truncate(!args.append)
+                    .open(path)
+                    .map_err(|source| CliError::Io {
+                        context: format!("cannot open {name}"),
+                        source,
+                    })?;
+                Ok(Self {
+                    writer: Box::new(BufWriter::new(file)),
+                    name,
+                })
+            }
+            _ => Ok(Self {
+                writer: Box::new(BufWriter::new(io::stdout())),
+                name: "standard output".into(),
+            }),
+        }
+    }
+
+    fn line<T: Serialize>(&mut self, item: &T) -> Result<(), CliError> {
+        serde_json::to_writer(&mut self.writer, item).map_err(|e| {
+            if e.is_io() {
+                CliError::write(io::Error::from(e), &self.name)
+            } else {
+                CliError::Failed(format!("cannot encode JSON: {e}"))
+            }
+        })?;
+        self.writer
+            .write_all(b"\n")
+            .map_err(|e| CliError::write(e, &self.name))
+    }
+
+    fn flush(&mut self) -> Result<(), CliError> {
+        self.writer
+            .flush()
+            .map_err(|e| CliError::write(e, &self.name))
+    }
+}
+
+/// Resolves on Ctrl-C; never if the signal cannot be watched.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn export<L: ListRequest>(
+    request: L,
+    args: &ExportArgs,
+    what: &str,
+    stdout_terminal: bool,
+) -> Result<(), CliError> {
+    let mut sink = Sink::open(args)?;
+    let request = with_paging(request, args.page_size, args.starting_after.clone());
+    let mut items: Items<L::Item> = request.stream();
+    // No bar when the items themselves scroll by on the same terminal.
+    let bar = progress_bar(None, what, args.file.is_none() && stdout_terminal);
+    let stop = interrupted();
+    tokio::pin!(stop);
+    let mut written = 0usize;
+    let mut last: Option<String> = None;
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = &mut stop => {
+                bar.abandon();
+                sink.flush()?;
+                return Err(CliError::Interrupted(progress_text(written, what, last.as_deref())));
+            }
+            next = items.try_next() => next,
+        };
+        match next {
+            Ok(Some(item)) => {
+                sink.line(&item)?;
+                written += 1;
+                last = Some(item.cursor().to_owned());
+                bar.inc(1);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                bar.abandon();
+                // Everything counted as written is in the file before the resume hint is given.
+                sink.flush()?;
+                return Err(partial(e.into(), written, what, last.as_deref()));
+            }
+        }
+    }
+    sink.flush()?;
+    bar.finish_and_clear();
+    if io::stderr().is_terminal() {
+        note(&format!("exported {written} {what} to {}", sink.name));
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! `talkjs fake serve`: the in-memory fake TalkJS server.
+
+use serde_json::json;
+use talkjs_fake::{FakeTalkJs, RateLimitConfig};
+
+use super::Ctx;
+use crate::cli::{FakeCommand, Format};
+use crate::error::CliError;
+
+pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
+    let FakeCommand::Serve { port, rate_limit } = cmd;
+    let mut builder = FakeTalkJs::builder().port(port);
+    // Only credentials typed on this command line: a real secret key from the environment
+    // must not become the key of a test server.
+    if ctx.explicit.app_id {
+        if let Some(app_id) = &ctx.global.app_id {
+            builder = builder.app_id(app_id);
+        }
+    }
+    let given_secret = ctx
+        .global
+        .secret_key
+        .as_ref()
+        .filter(|_| ctx.explicit.secret_key);
+    if let Some(secret) = given_secret {
+        builder = builder.secret_key(secret.expose());
+    }
+    if rate_limit {
+        builder = builder.rate_limit(RateLimitConfig::TALKJS);
+    }
+    let fake = builder
+        .start()
+        .await
+        .map_err(|e| CliError::Failed(format!("cannot start the fake server: {e}")))?;
+    // A key the user typed is not echoed; a random one is the only way to learn it.
+    let secret_shown = if given_secret.is_some() {
+        None
+    } else {
+        Some(fake.secret_key())
+    };
+    match ctx.out.object_format() {
+        Format::Json | Format::Jsonl => {
+            // One line, so that a script can read it before the server stops.
+            let mut info = json!({ "baseUrl": fake.base_url(), "appId": fake.app_id() });
+            if let (Some(secret), Some(object)) = (secret_shown, info.as_object_mut()) {
+                object.insert("secretKey".into(), secret.into());
+            }
+            ctx.out.raw(&format!("{info}\n"))?;
+        }
+        Format::Table => {
+            let secret_line = secret_shown.unwrap_or("(the one given with --secret-key)");
+            let mut text = format!(
+                "TalkJS fake server running (Ctrl-C to stop)\nbase URL:   {}\napp id:     {}\nsecret key: {secret_line}\n\nexport TALKJS_BASE_URL={}\nexport TALKJS_APP_ID={}\n",
+                fake.base_url(),
+                fake.app_id(),
+                fake.base_url(),
+                fake.app_id(),
+            );
+            if let Some(secret) = secret_shown {
+                text.push_str("export TALKJS_SECRET_KEY=");
+                text.push_str(secret);
+                text.push('\n');
+            }
+            ctx.out.raw(&text)?;
+        }
+    }
+    ctx.out.flush()?;
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| CliError::Failed(format!("cannot wait for Ctrl-C: {e}")))?;
+    fake.shutdown();
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The commands, and what they share: the client, list paging, progress bars.
+
+mod conversations;
+mod export;
+mod fake;
+mod messages;
+mod participants;
+mod token;
+mod users;
+
+use std::io::{self, IsTerminal};
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use talkjs::api::{Cursor, Items};
+
+use crate::cli::{Cli, Command, Format, GlobalArgs, ListArgs};
+use crate::error::{CliError, one_line};
+use crate::output::{Column, Output};
+
+/// Which global options were given on the command line itself (not from the environment).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Explicit {
+    /// `--app-id` was on the command line.
+    pub app_id: bool,
+    /// `--secret-key` was on the command line.
+    pub secret_key: bool,
+}
+
+/// What every command gets.
+pub struct Ctx {
+    global: GlobalArgs,
+    explicit: Explicit,
+    out: Output,
+}
+
+impl Ctx {
+    /// A client from the global options.
+    fn client(&self) -> Result<talkjs::Client, CliError> {
+        let (app_id, secret) = self.credentials()?;
+        let mut builder = talkjs::Client::builder().app_id(app_id).secret_key(secret);
+        if let Some(url) = self.global.base_url.as_deref().filter(|u| !u.is_empty()) {
+            builder = builder.base_url(url);
+        }
+        if let Some(version) = &self.global.api_version {
+            builder = builder.api_version(version);
+        }
+        Ok(builder.build()?)
+    }
+
+    /// The app id and the secret key, or a usage error that says how to give them.
+    fn credentials(&self) -> Result<(&str, &str), CliError> {
+        let app_id = self
+            .global
+            .app_id
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| {
+                CliError::Usage("no app id: pass --app-id or set TALKJS_APP_ID".into())
+            })?;
+        let secret = self
+            .global
+            .secret_key
+            .as_ref()
+            .map(crate::cli::Secret::expose)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                CliError::Usage(
+                    "no secret key: set TALKJS_SECRET_KEY (or pass --secret-key)".into(),
+                )
+            })?;
+        Ok((app_id, secret))
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli, explicit: Explicit) -> Result<(), CliError> {
+    let mut ctx = Ctx {
+        out: Output::new(cli.global.output),
+        global: cli.global,
+        explicit,
+    };
+    let result = match cli.command {
+        Command::Users(cmd) => users::run(&mut ctx, cmd).await,
+        Command::Conversations(cmd) => conversations::run(&mut ctx, cmd).await,
+        Command::Participants(cmd) => participants::run(&mut ctx, cmd).await,
+        Command::Messages(cmd) => messages::run(&mut ctx, cmd).await,
+        Command::Export(cmd) => export::run(&mut ctx, cmd).await,
+        Command::Token(cmd) => token::run(&mut ctx, cmd),
+        Command::Fake(cmd) => fake::run(&mut ctx, cmd).await,
+    };
+    // Whatever was written before an error still goes out.
+    let flushed = ctx.out.flush();
+    result.and(flushed)
+}
+
+/// The list builders of the library (each its own type), seen through one trait.
+trait ListRequest: Sized {
+    type Item: Serialize + Cursor + Send + 'static;
+    fn limit(self, n: u32) -> Self;
+    fn starting_after(self, cursor: String) -> Self;
+    fn stream(self) -> Items<Self::Item>;
+    async fn page(self) -> talkjs::Result<Vec<Self::Item>>;
+}
+
+macro_rules! list_request {
+    ($builder:ty, $item:ty) => {
+        impl ListRequest for $builder {
+            type Item = $item;
+            fn limit(self, n: u32) -> Self {
+                <$builder>::limit(self, n)
+            }
+            fn starting_after(self, cursor: String) -> Self {
+                <$builder>::starting_after(self, cursor)
+            }
+            fn stream(self) -> Items<Self::Item> {
+                self.into_stream()
+            }
+            async fn page(self) -> talkjs::Result<Vec<Self::Item>> {
+                self.send().await
+            }
+        }
+    };
+}
+
+list_request!(talkjs::api::ListUsers, talkjs::models::User);
+list_request!(talkjs::api::ListConversations, talkjs::models::Conversation);
+list_request!(talkjs::api::ListMessages, talkjs::models::Message);
+
+/// Applies `--limit` and `--starting-after`.
+fn with_paging<L: ListRequest>(mut request: L, limit: Option<u32>, after: Option<String>) -> L {
+    if let Some(n) = limit {
+        request = request.limit(n);
+    }
+    if let Some(cursor) = after {
+        request = request.starting_after(cursor);
+    }
+    request
+}
+
+/// Prints a list: one page, or every page with `--all`.
+async fn print_list<L: ListRequest>(
+    out: &mut Output,
+    request: L,
+    args: ListArgs,
+    columns: &'static [Column],
+    what: &str,
+) -> Result<(), CliError> {
+    let request = with_paging(request, args.limit, args.starting_after);
+    let mut list = out.list(columns);
+    if args.all {
+        let mut stream = request.stream();
+        let mut cursor: Option<String> = None;
+        loop {
+            match stream.try_next().await {
+                Ok(Some(item)) => {
+                    list.item(&item)?;
+                    cursor = Some(item.cursor().to_owned());
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let written = list.count();
+                    // What was listed so far still goes out (it is valid JSON lines).
+                    list.finish()?;
+                    return Err(partial(e.into(), written, what, cursor.as_deref()));
+                }
+            }
+        }
+        list.finish()
+    } else {
+        let page = request.page().await?;
+        for item in &page {
+            list.item(item)?;
+        }
+        let table = list.format() == Format::Table;
+        list.finish()?;
+        let full = u32::try_from(page.len()).ok() == Some(args.limit.unwrap_or(10));
+        if let (true, true, Some(last)) = (table, full, page.last()) {
+            note(&format!(
+                "more {what} may follow: add --starting-after {} (or --all)",
+                shell_word(last.cursor())
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The error of a listing or export that stopped part way, with how to resume it.
+fn partial(error: CliError, written: usize, what: &str, last: Option<&str>) -> CliError {
+    CliError::Partial {
+        source: Box::new(error),
+        progress: progress_text(written, what, last),
+    }
+}
+
+/// How far a listing or export got, and how to resume it.
+fn progress_text(written: usize, what: &str, last: Option<&str>) -> String {
+    match last {
+        Some(cursor) => format!(
+            "{written} {what} written; resume with --starting-after {}",
+            shell_word(cursor)
+        ),
+        None => format!("no {what} written"),
+    }
+}
+
+/// A word as it would be typed in a shell (quoted when needed).
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@:/+=,".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", one_line(word).replace('\'', r"'\''"))
+    }
+}
+
+/// A line on standard error (never fails: a closed stderr is ignored).
+pub fn note(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr(), "talkjs: {}", one_line(text));
+}
+
+/// A progress bar on standard error, hidden when stderr is not a terminal (or `hide`).
+fn progress_bar(total: Option<u64>, what: &str, hide: bool) -> ProgressBar {
+    let target = if hide || !io::stderr().is_terminal() {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let bar = ProgressBar::with_draw_target(total, target);
+    let template = if total.is_some() {
+        "{spinner} {bar:30} {human_pos}/{human_len} {msg} [{elapsed}, {per_sec}]"
+    } else {
+        "{spinner} {human_pos} {msg} [{elapsed}, {per_sec}]"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Asks a yes/no question on the terminal; `false` unless the answer starts with `y`.
+fn confirm(question: &str) -> Result<bool, CliError> {
+    use std::io::{BufRead, Write};
+    let mut stderr = io::stderr();
+    let _ = write!(stderr, "{question} [y/N] ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::Usage(format!("cannot read the answer: {e}")))?;
+    Ok(answer.trim_start().to_ascii_lowercase().starts_with('y'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("user_12"), "user_12");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
+}
