@@ -3,10 +3,11 @@
 //! `users().list().limit(100).into_stream()`. Both make the same 101 requests (100 full
 //! pages, then an empty one that ends the listing).
 //!
-//! Before the timed runs it checks that the stream's memory is flat in the number of pages:
-//! the growth of the process's peak RSS while streaming 10, 100 and 1000 pages.
-//!
-//! Run: `cargo bench --bench export` (prints the ratio and the memory check).
+//! Run: `cargo bench --bench export`. Before the timed runs it checks that the stream's
+//! memory is flat in the number of pages (the growth of the process's peak RSS while
+//! streaming 10, 100 and 1000 pages); after them it prints the ratio of this run, then an
+//! interleaved paired comparison (with `pages()`, the page stream without the item buffer,
+//! as a diagnostic).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -16,6 +17,7 @@ use std::time::SystemTime;
 
 use criterion::{Criterion, Throughput};
 use futures_util::TryStreamExt;
+use talkjs::transport::{Quota, RateLimiter};
 
 const ITEMS: usize = common::PAGES * common::PAGE_SIZE;
 
@@ -56,30 +58,39 @@ async fn talkjs_export(client: &talkjs::Client) -> usize {
         .expect("stream")
 }
 
-fn export(c: &mut Criterion) {
-    let server = common::Server::start();
-    let rt = common::client_runtime();
-    let raw = common::raw_client();
-    let talkjs = rt.block_on(async { common::talkjs_client(&server) });
+/// The talkjs export page by page (`pages()`): a diagnostic, not a criterion target.
+async fn talkjs_pages_export(client: &talkjs::Client) -> usize {
+    client
+        .users()
+        .list()
+        .limit(100)
+        .pages()
+        .try_fold(0, |n, page| {
+            let len = page.len();
+            black_box(&page);
+            async move { Ok(n + len) }
+        })
+        .await
+        .expect("stream")
+}
 
-    rt.block_on(async {
-        assert_eq!(raw_export(&raw, &server).await, ITEMS);
-        assert_eq!(talkjs_export(&talkjs).await, ITEMS);
-    });
-    if std::env::args().any(|a| a == "--bench") {
-        memory_check(&server, &rt);
-    }
-
+fn export(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    server: &common::Server,
+    raw: &common::RawClient,
+    talkjs: &talkjs::Client,
+) {
     let mut group = c.benchmark_group("export");
     group.throughput(Throughput::Elements(ITEMS as u64));
     group.sample_size(10);
     group.bench_function("raw_hyper_100_pages", |b| {
-        b.to_async(&rt)
-            .iter(|| async { black_box(raw_export(&raw, &server).await) });
+        b.to_async(rt)
+            .iter(|| async { black_box(raw_export(raw, server).await) });
     });
     group.bench_function("talkjs_stream_100_pages", |b| {
-        b.to_async(&rt)
-            .iter(|| async { black_box(talkjs_export(&talkjs).await) });
+        b.to_async(rt)
+            .iter(|| async { black_box(talkjs_export(talkjs).await) });
     });
     group.finish();
 }
@@ -87,7 +98,6 @@ fn export(c: &mut Criterion) {
 /// Streams 10, 100 and 1000 pages (apps `pages{N}` of the loopback server) and prints how
 /// much the peak RSS grew during each: flat memory means no growth with the page count.
 fn memory_check(server: &common::Server, rt: &tokio::runtime::Runtime) {
-    use talkjs::transport::{Quota, RateLimiter};
     for pages in [10usize, 100, 1000] {
         let app = format!("pages{pages}");
         let client = talkjs::Client::builder()
@@ -132,15 +142,65 @@ fn status_kib(key: &str) -> Option<u64> {
 
 fn main() {
     let since = SystemTime::now();
+    let server = common::Server::start();
+    let rt = common::client_runtime();
+    let raw = common::raw_client();
+    let talkjs = rt.block_on(async { common::talkjs_client(&server) });
+    rt.block_on(async {
+        let before = server.connections();
+        assert_eq!(raw_export(&raw, &server).await, ITEMS);
+        let mid = server.connections();
+        assert_eq!(talkjs_export(&talkjs).await, ITEMS);
+        assert_eq!(talkjs_pages_export(&talkjs).await, ITEMS);
+        let after = server.connections();
+        println!(
+            "connections opened for the first export: raw_hyper {}, talkjs {}",
+            mid - before,
+            after - mid
+        );
+    });
+    if common::bench_mode() {
+        memory_check(&server, &rt);
+    }
+
     let mut c = common::criterion_config().configure_from_args();
-    export(&mut c);
+    export(&mut c, &rt, &server, &raw, &talkjs);
     c.final_summary();
     // Same items per iteration: the time ratio is the inverse of the throughput ratio.
     common::report_ratio(
         "export",
         "talkjs_stream_100_pages",
         "raw_hyper_100_pages",
-        "<= 1.053 (throughput >= 0.95 x raw)",
+        "<= 1.053, i.e. throughput >= 0.95 x raw",
         since,
     );
+    if common::bench_mode() {
+        let jobs: Vec<common::Job<'_>> = vec![
+            (
+                "raw_hyper_100_pages",
+                Box::new(|| {
+                    Box::pin(async {
+                        black_box(raw_export(&raw, &server).await);
+                    })
+                }),
+            ),
+            (
+                "talkjs_stream_100_pages",
+                Box::new(|| {
+                    Box::pin(async {
+                        black_box(talkjs_export(&talkjs).await);
+                    })
+                }),
+            ),
+            (
+                "talkjs pages() (diagnostic)",
+                Box::new(|| {
+                    Box::pin(async {
+                        black_box(talkjs_pages_export(&talkjs).await);
+                    })
+                }),
+            ),
+        ];
+        common::interleaved(&rt, "export", 40, 1, &jobs);
+    }
 }

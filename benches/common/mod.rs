@@ -16,6 +16,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -152,6 +153,8 @@ fn not_found() -> Response<Full<Bytes>> {
 pub struct Server {
     /// Its address.
     pub addr: SocketAddr,
+    /// How many connections it has accepted (a pooled client should open few).
+    pub connections: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -164,6 +167,8 @@ impl Server {
             .expect("non-blocking listener");
         let addr = listener.local_addr().expect("local address");
         let bodies = Arc::new(Bodies::new());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::clone(&connections);
         std::thread::Builder::new()
             .name("bench-server".into())
             .spawn(move || {
@@ -171,15 +176,20 @@ impl Server {
                     .enable_all()
                     .build()
                     .expect("server runtime");
-                rt.block_on(serve(listener, bodies));
+                rt.block_on(serve(listener, bodies, accepted));
             })
             .expect("server thread");
-        Self { addr }
+        Self { addr, connections }
     }
 
     /// The API root to give the clients (`http://127.0.0.1:PORT`).
     pub fn root(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// How many connections the server has accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// The URL of `path` under `/v1/{APP_ID}` (`path` starts with `/`).
@@ -188,12 +198,13 @@ impl Server {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, bodies: Arc<Bodies>) {
+async fn serve(listener: std::net::TcpListener, bodies: Arc<Bodies>, accepted: Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        accepted.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let bodies = Arc::clone(&bodies);
         tokio::spawn(async move {
@@ -347,4 +358,66 @@ pub fn criterion_config() -> criterion::Criterion {
     criterion::Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
+}
+
+/// One operation of an interleaved comparison: a closure making a fresh future per run.
+pub type Job<'a> = (&'a str, JobFn<'a>);
+
+/// Makes the future of one run of a [`Job`].
+pub type JobFn<'a> =
+    Box<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>> + 'a>;
+
+/// Whether the bench binary runs in benchmark mode (`cargo bench`), not as a test
+/// (`cargo test --benches` runs each benchmark once, with no `--bench` flag).
+pub fn bench_mode() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// A paired, interleaved comparison, robust to the load drifting on a shared machine:
+/// `rounds` rounds, each running every job `batch` times in a shuffled order; prints each
+/// job's median time per operation and the median over rounds of its time divided by the
+/// first job's time in the same round.
+pub fn interleaved(
+    rt: &tokio::runtime::Runtime,
+    title: &str,
+    rounds: usize,
+    batch: u32,
+    jobs: &[Job<'_>],
+) {
+    let n = jobs.len();
+    let mut times = vec![Vec::with_capacity(rounds); n];
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..rounds {
+        for i in (1..n).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let j = usize::try_from(seed % (i as u64 + 1)).unwrap_or(0);
+            order.swap(i, j);
+        }
+        for &job in &order {
+            let start = std::time::Instant::now();
+            rt.block_on(async {
+                for _ in 0..batch {
+                    (jobs[job].1)().await;
+                }
+            });
+            times[job].push(start.elapsed().as_secs_f64() * 1e9 / f64::from(batch));
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("interleaved {title}: {rounds} rounds x {batch} per job, shuffled order");
+    for (i, (name, _)) in jobs.iter().enumerate() {
+        let ratios = (0..rounds).map(|r| times[i][r] / times[0][r]).collect();
+        println!(
+            "  {name:40} median {:>12}  paired ratio to {} {:.3}",
+            format_ns(median(times[i].clone())),
+            jobs[0].0,
+            median(ratios)
+        );
+    }
 }
