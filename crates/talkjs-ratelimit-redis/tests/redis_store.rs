@@ -19,6 +19,14 @@ use tokio::time::Instant;
 
 const MS: Duration = Duration::from_millis(1);
 
+/// The rate tests' quota: TalkJS's 9/s and burst 600, time-scaled to 50/s and burst 10.
+const RATE: f64 = 50.0;
+const BURST: f64 = 10.0;
+
+fn float(n: usize) -> f64 {
+    f64::from(u32::try_from(n).unwrap())
+}
+
 fn granted(reservation: Reservation) -> Duration {
     match reservation {
         Reservation::Granted(wait) => wait,
@@ -227,9 +235,6 @@ async fn four_replicas_share_one_limit() {
     let Some(server) = RedisServer::start("four_replicas_share_one_limit") else {
         return;
     };
-    // TalkJS's 9/s, time-scaled: 50 per second, burst 10.
-    const RATE: f64 = 50.0;
-    const BURST: usize = 10;
     let quota = Quota::per_second(50, 10);
     let mut stores = Vec::new();
     let mut limiters = Vec::new();
@@ -258,7 +263,7 @@ async fn four_replicas_share_one_limit() {
         .iter()
         .map(|t| t.iter().filter(|t| **t <= run_for).count())
         .collect();
-    let allowed = BURST as f64 + RATE * run_for.as_secs_f64();
+    let allowed = BURST + RATE * run_for.as_secs_f64();
     println!(
         "4 replicas, quota 50/s burst 10, {run_for:?}: {total} admitted (at most {allowed}, \
          at least {:.0}); per replica {per_replica:?}",
@@ -266,23 +271,19 @@ async fn four_replicas_share_one_limit() {
     );
     // Never above the limit, at any point of the run (admissions are seen after their slot,
     // so lateness on a busy machine can only lower these counts).
-    for quarter in 1..=8 {
-        let until = run_for * quarter / 8;
+    for eighth in 1..=8 {
+        let until = run_for * eighth / 8;
         let count = count_until(&admitted, until);
-        let bound = BURST as f64 + RATE * until.as_secs_f64() + 2.0;
+        let bound = BURST + RATE * until.as_secs_f64() + 2.0;
         println!("  by {until:?}: {count} admitted (bound {bound})");
-        #[allow(clippy::cast_precision_loss)]
-        let count_f = count as f64;
         assert!(
-            count_f <= bound,
+            float(count) <= bound,
             "{count} admitted by {until:?}, bound {bound}"
         );
     }
     // And at least 95% of the sustained rate over the run.
-    #[allow(clippy::cast_precision_loss)]
-    let total_f = total as f64;
     assert!(
-        total_f >= 0.95 * RATE * run_for.as_secs_f64(),
+        float(total) >= 0.95 * RATE * run_for.as_secs_f64(),
         "only {total} admitted in {run_for:?}"
     );
     // Every replica got a share, and all of it through Redis.
@@ -298,8 +299,6 @@ async fn a_redis_restart_mid_run_is_survived() {
     let Some(mut server) = RedisServer::start("a_redis_restart_mid_run_is_survived") else {
         return;
     };
-    const RATE: f64 = 50.0;
-    const BURST: f64 = 10.0;
     let quota = Quota::per_second(50, 10);
     let mut stores = Vec::new();
     let mut limiters = Vec::new();
@@ -338,7 +337,7 @@ async fn a_redis_restart_mid_run_is_survived() {
     let total = count_until(&admitted, run_for);
     let tail_from = Duration::from_millis(2_300);
     let tail = count_between(&admitted, tail_from, run_for);
-    let tail_len = (run_for - tail_from).as_secs_f64();
+    let tail_len = run_for.saturating_sub(tail_from).as_secs_f64();
     println!(
         "restart: Redis killed at 0.8 s, back at {restarted_at:?}; {total} admitted in \
          {run_for:?}; {tail} in the last {tail_len} s (bound {})",
@@ -363,10 +362,8 @@ async fn a_redis_restart_mid_run_is_survived() {
         "the key is back in Redis"
     );
     // Once everyone is back on Redis, the shared limit holds again.
-    #[allow(clippy::cast_precision_loss)]
-    let tail_f = tail as f64;
     assert!(
-        tail_f <= BURST + RATE * tail_len + 2.0,
+        float(tail) <= BURST + RATE * tail_len + 2.0,
         "{tail} admitted in the last {tail_len} s"
     );
     assert!(tail > 0);
