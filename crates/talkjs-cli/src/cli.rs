@@ -41,13 +41,14 @@ pub struct Cli {
 
 /// Options shared by every command (they may come before or after the command).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Your TalkJS app id (dashboard, Settings).
     #[arg(long, global = true, env = "TALKJS_APP_ID", value_name = "ID")]
     pub app_id: Option<String>,
 
-    /// Your TalkJS secret key; prefer the environment variable (arguments are visible to
-    /// other users of the machine). Never printed.
+    /// Your TalkJS secret key (better in the environment: arguments are visible to other
+    /// users of the machine); never printed.
     #[arg(
         long,
         global = true,

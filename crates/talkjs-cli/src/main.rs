@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli, explicit)) {
         Ok(()) | Err(error::CliError::BrokenPipe) => ExitCode::SUCCESS,
         Err(e) => {
-            commands::note(&e.one_line());
+            commands::note(&format!("error: {}", e.one_line()));
             ExitCode::from(e.exit_code())
         }
     }

@@ -178,6 +178,8 @@ async fn print_list<L: ListRequest>(
         list.finish()?;
         let full = u32::try_from(page.len()).ok() == Some(args.limit.unwrap_or(10));
         if let (true, true, Some(last)) = (table, full, page.last()) {
+            // The table first, then the note under it.
+            out.flush()?;
             note(&format!(
                 "more {what} may follow: add --starting-after {} (or --all)",
                 shell_word(last.cursor())

@@ -1,0 +1,1098 @@
+//! The `talkjs` binary against the in-process fake TalkJS server: every command, JSON output
+//! parsed and checked, exports, exit codes, and the secret key never shown.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+use talkjs::models::UserUpsert;
+use talkjs_fake::FakeTalkJs;
+
+/// A fake server on its own runtime (the test thread blocks while the binary runs).
+struct Fake {
+    fake: FakeTalkJs,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Fake {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let fake = runtime.block_on(FakeTalkJs::start()).unwrap();
+        Self { fake, runtime }
+    }
+
+    /// The binary with this fake's base URL and credentials.
+    fn cmd(&self) -> Command {
+        let mut cmd = bare();
+        cmd.args(["--base-url", self.fake.base_url()])
+            .args(["--app-id", self.fake.app_id()])
+            .args(["--secret-key", self.fake.secret_key()]);
+        cmd
+    }
+
+    /// Runs a command that must succeed and prints one JSON value.
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self
+            .cmd()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Runs a command that must succeed and prints JSON lines.
+    fn jsonl(&self, args: &[&str]) -> Vec<Value> {
+        let out = self
+            .cmd()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        parse_lines(&out.stdout)
+    }
+
+    /// Runs a command that must fail with `code`; returns standard error.
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self
+            .cmd()
+            .args(args)
+            .assert()
+            .code(code)
+            .get_output()
+            .clone();
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    fn client(&self) -> talkjs::Client {
+        talkjs::Client::builder()
+            .app_id(self.fake.app_id())
+            .secret_key(self.fake.secret_key())
+            .base_url(self.fake.base_url())
+            .build()
+            .unwrap()
+    }
+
+    /// Creates `n` users `user0000`... through the library, in batches of 100.
+    fn create_users(&self, n: usize) -> BTreeSet<String> {
+        let ids: Vec<String> = (0..n).map(|i| format!("user{i:04}")).collect();
+        let client = self.client();
+        let users = ids
+            .iter()
+            .map(|id| (id.clone(), UserUpsert::new().name(format!("User {id}"))));
+        let sent = self
+            .runtime
+            .block_on(client.users().upsert_all(users))
+            .unwrap();
+        assert_eq!(sent, n);
+        ids.into_iter().collect()
+    }
+}
+
+/// The binary with none of the TALKJS_* variables of the environment the tests run in.
+fn bare() -> Command {
+    let mut cmd = Command::cargo_bin("talkjs").unwrap();
+    for var in ["TALKJS_APP_ID", "TALKJS_SECRET_KEY", "TALKJS_BASE_URL"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn parse_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {e}: {line:?}"))
+        })
+        .collect()
+}
+
+fn ids(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A file path in the temporary directory, unique to this process and test.
+fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("talkjs-cli-test-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn users_upsert_get_and_list() {
+    let f = Fake::start();
+    let alice = f.json(&[
+        "users",
+        "upsert",
+        "alice",
+        "--name",
+        "Alice",
+        "--email",
+        "alice@example.com",
+        "--email",
+        "a@example.com",
+        "--role",
+        "admin",
+        "--custom",
+        "plan=pro",
+    ]);
+    assert_eq!(alice["id"], "alice");
+    assert_eq!(alice["name"], "Alice");
+    assert_eq!(
+        alice["email"],
+        json!(["alice@example.com", "a@example.com"])
+    );
+    assert_eq!(alice["role"], "admin");
+    assert_eq!(alice["custom"], json!({"plan": "pro"}));
+
+    // The body as inline JSON, a file and standard input; the options win over --json.
+    let bob = f.json(&[
+        "users",
+        "upsert",
+        "bob",
+        "--json",
+        r#"{"name":"Bob","locale":"nl-NL"}"#,
+    ]);
+    assert_eq!(
+        (bob["name"].as_str(), bob["locale"].as_str()),
+        (Some("Bob"), Some("nl-NL"))
+    );
+    let file = temp_path("carol.json");
+    std::fs::write(&file, r#"{"name": "Carol", "phone": ["+14155550100"]}"#).unwrap();
+    let carol = f.json(&[
+        "users",
+        "upsert",
+        "carol",
+        "--json",
+        &format!("@{}", file.display()),
+    ]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(carol["phone"], json!(["+14155550100"]));
+    let out = f
+        .cmd()
+        .args(["users", "upsert", "dave", "--json", "-", "--name", "Dave"])
+        .write_stdin(r#"{"name": "not Dave", "custom": {"team": "blue"}}"#)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let dave: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (dave["name"].as_str(), dave["custom"]["team"].as_str()),
+        (Some("Dave"), Some("blue"))
+    );
+    // A merge: fields not given are kept.
+    let alice = f.json(&["users", "upsert", "alice", "--locale", "en-GB"]);
+    assert_eq!(alice["name"], "Alice");
+    assert_eq!(alice["locale"], "en-GB");
+    assert_eq!(
+        f.fake.user("alice").unwrap().locale.as_deref(),
+        Some("en-GB")
+    );
+
+    let got = f.json(&["users", "get", "carol"]);
+    assert_eq!(got["name"], "Carol");
+
+    // One page (TalkJS's order: newest first), every page, and every page in pages of 1.
+    let page = f.jsonl(&["users", "list", "--limit", "2"]);
+    assert_eq!(ids(&page), ["dave", "carol"]);
+    let next = f.jsonl(&["users", "list", "--limit", "2", "--starting-after", "carol"]);
+    assert_eq!(ids(&next), ["bob", "alice"]);
+    let all = f.jsonl(&["users", "list", "--all"]);
+    assert_eq!(ids(&all), ["dave", "carol", "bob", "alice"]);
+    let by_one = f.jsonl(&["users", "list", "--all", "--limit", "1"]);
+    assert_eq!(ids(&by_one), ids(&all));
+    let array = f.json(&["users", "list", "--output", "json"]);
+    assert_eq!(array.as_array().unwrap().len(), 4);
+
+    // The table for people.
+    let out = f
+        .cmd()
+        .args(["users", "list", "-o", "table"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let table = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("ID"), "{table}");
+    assert!(
+        lines[0].contains("NAME") && lines[0].contains("EMAIL"),
+        "{table}"
+    );
+    assert_eq!(lines.len(), 5, "{table}");
+    assert!(
+        table.contains("alice@example.com, a@example.com"),
+        "{table}"
+    );
+    let out = f
+        .cmd()
+        .args(["users", "get", "alice", "-o", "table"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.starts_with("id "), "{table}");
+    assert!(table.contains("UTC"), "{table}");
+
+    // A user that does not exist: exit 1, status and what to do.
+    let err = f.fails(&["users", "get", "nobody"], 1);
+    assert!(
+        err.contains("not found (404)") && err.contains("check the id"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn conversations_upsert_get_list_delete() {
+    let f = Fake::start();
+    f.create_users(3);
+    let c = f.json(&[
+        "conversations",
+        "upsert",
+        "order_1",
+        "--participant",
+        "user0000,user0001",
+        "--subject",
+        "Order #1",
+        "--custom",
+        "category=shoes",
+    ]);
+    assert_eq!(c["id"], "order_1");
+    assert_eq!(c["subject"], "Order #1");
+    let participants: Vec<&String> = c["participants"].as_object().unwrap().keys().collect();
+    assert_eq!(participants, ["user0000", "user0001"]);
+    // Participants are added, never removed.
+    let c = f.json(&[
+        "conversations",
+        "upsert",
+        "order_1",
+        "--json",
+        r#"{"participants":["user0002"]}"#,
+    ]);
+    assert_eq!(c["participants"].as_object().unwrap().len(), 3);
+    assert_eq!(c["subject"], "Order #1");
+    f.json(&[
+        "conversations",
+        "upsert",
+        "order_2",
+        "--custom",
+        "category=hats",
+    ]);
+    f.json(&["conversations", "upsert", "order_3"]);
+
+    let got = f.json(&["conversations", "get", "order_2"]);
+    assert_eq!(got["custom"], json!({"category": "hats"}));
+    let all = f.jsonl(&["conversations", "list", "--all", "--limit", "2"]);
+    let mut listed = ids(&all);
+    listed.sort();
+    assert_eq!(listed, ["order_1", "order_2", "order_3"]);
+    let shoes = f.jsonl(&[
+        "conversations",
+        "list",
+        "--filter",
+        r#"{"custom":{"category":["==","shoes"]}}"#,
+    ]);
+    assert_eq!(ids(&shoes), ["order_1"]);
+
+    let deleted = f.json(&["conversations", "delete", "order_2"]);
+    assert_eq!(
+        deleted,
+        json!({"conversationId": "order_2", "deleted": true})
+    );
+    assert!(f.fake.conversation("order_2").is_none());
+    let err = f.fails(&["conversations", "get", "order_2"], 1);
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn participants_add_update_remove() {
+    let f = Fake::start();
+    f.create_users(2);
+    f.json(&[
+        "conversations",
+        "upsert",
+        "chat",
+        "--participant",
+        "user0000",
+    ]);
+
+    let added = f.json(&[
+        "participants",
+        "add",
+        "chat",
+        "user0001",
+        "--access",
+        "read",
+        "--notify",
+        "mentions-only",
+    ]);
+    assert_eq!(
+        added,
+        json!({"conversationId": "chat", "userId": "user0001", "access": "Read", "notify": "MentionsOnly"})
+    );
+    let updated = f.json(&[
+        "participants",
+        "update",
+        "chat",
+        "user0001",
+        "--notify",
+        "off",
+    ]);
+    assert_eq!(
+        (updated["access"].as_str(), &updated["notify"]),
+        (Some("Read"), &json!(false))
+    );
+    let updated = f.json(&[
+        "participants",
+        "update",
+        "chat",
+        "user0001",
+        "--access",
+        "none",
+    ]);
+    assert_eq!(updated["access"], "None");
+    // `add` overwrites: options not given go back to the defaults.
+    let reset = f.json(&["participants", "add", "chat", "user0001"]);
+    assert_eq!(
+        (reset["access"].as_str(), &reset["notify"]),
+        (Some("ReadWrite"), &json!(true))
+    );
+
+    let removed = f.json(&["participants", "remove", "chat", "user0001"]);
+    assert_eq!(
+        removed,
+        json!({"conversationId": "chat", "userId": "user0001", "removed": true})
+    );
+    let conversation = f.fake.conversation("chat").unwrap();
+    assert!(!conversation.participants.contains_key("user0001"));
+
+    let err = f.fails(
+        &[
+            "participants",
+            "add",
+            "chat",
+            "user0001",
+            "--access",
+            "none",
+        ],
+        2,
+    );
+    assert!(err.contains("participants update --access none"), "{err}");
+    let err = f.fails(&["participants", "update", "chat", "user0001"], 2);
+    assert!(err.contains("--access"), "{err}");
+}
+
+#[test]
+fn messages_send_list_import() {
+    let f = Fake::start();
+    f.create_users(2);
+    f.json(&[
+        "conversations",
+        "upsert",
+        "chat",
+        "--participant",
+        "user0000,user0001",
+    ]);
+
+    let sent = f.jsonl(&[
+        "messages", "send", "chat", "--sender", "user0000", "--text", "Hi!", "--custom", "k=v",
+    ]);
+    assert_eq!(sent.len(), 1);
+    let first_id = sent[0]["id"].as_str().unwrap().to_owned();
+    assert!(first_id.starts_with("msg_"), "{first_id}");
+    let system = f.jsonl(&[
+        "messages",
+        "send",
+        "chat",
+        "--system",
+        "--text",
+        "user0001 joined",
+    ]);
+    assert_eq!(system.len(), 1);
+    let reply = f.jsonl(&[
+        "messages",
+        "send",
+        "chat",
+        "--sender",
+        "user0001",
+        "--text",
+        "Hello",
+        "--reply-to",
+        &first_id,
+    ]);
+    assert_eq!(reply.len(), 1);
+    let batch = f.jsonl(&[
+        "messages", "send", "chat", "--json",
+        r#"[{"sender":"user0000","text":"one"},{"text":"two (system)"},{"type":"UserMessage","sender":"user0001","text":"three","idempotencyKey":"k3"}]"#,
+    ]);
+    assert_eq!(batch.len(), 3);
+    // The same idempotency key again: the same message, not a new one.
+    let again = f.jsonl(&[
+        "messages",
+        "send",
+        "chat",
+        "--sender",
+        "user0001",
+        "--text",
+        "three",
+        "--idempotency-key",
+        "k3",
+    ]);
+    assert_eq!(again[0]["id"], batch[2]["id"]);
+    assert_eq!(f.fake.messages("chat").len(), 6);
+
+    let listed = f.jsonl(&["messages", "list", "chat", "--all", "--limit", "4"]);
+    assert_eq!(listed.len(), 6);
+    assert_eq!(
+        listed[5]["id"].as_str(),
+        Some(first_id.as_str()),
+        "oldest last"
+    );
+    assert_eq!(listed[5]["custom"], json!({"k": "v"}));
+    assert_eq!(
+        listed[3]["referencedMessageId"].as_str(),
+        Some(first_id.as_str())
+    );
+    let page = f.jsonl(&["messages", "list", "chat", "--limit", "2"]);
+    assert_eq!(ids(&page), ids(&listed[..2]));
+
+    // Import from standard input (blank lines are skipped) and from a file.
+    let lines = concat!(
+        r#"{"sender":"user0000","text":"from 2019","timestamp":1550000000000,"readBy":["user0001"]}"#,
+        "\n",
+        "\n",
+        r#"{"type":"UserMessage","sender":"user0001","text":"from 2018","timestamp":1540000000000}"#,
+        "\n",
+    );
+    let out = f
+        .cmd()
+        .args(["messages", "import", "chat"])
+        .write_stdin(lines)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let imported: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(imported, json!({"conversationId": "chat", "imported": 2}));
+    let file = temp_path("import.jsonl");
+    let mut many = String::new();
+    for i in 0..25_u64 {
+        let line = json!({"sender": "user0000", "text": format!("old {i}"), "timestamp": 1_500_000_000_000 + i});
+        many.push_str(&line.to_string());
+        many.push('\n');
+    }
+    std::fs::write(&file, many).unwrap();
+    let imported = f.json(&["messages", "import", "chat", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(imported["imported"], 25);
+    let messages = f.fake.messages("chat");
+    assert_eq!(messages.len(), 33);
+    let from_2019 = messages
+        .iter()
+        .find(|m| m.text.as_deref() == Some("from 2019"))
+        .unwrap();
+    assert_eq!(from_2019.created_at.as_millis(), 1_550_000_000_000);
+    assert_eq!(from_2019.read_by, ["user0001"]);
+
+    // A bad line: nothing is imported, and the message names the line.
+    let bad = concat!(
+        r#"{"sender":"user0000","text":"fine","timestamp":1}"#,
+        "\n",
+        r#"{"sender":"user0000","txt":"typo","timestamp":2}"#,
+        "\n",
+    );
+    let out = f
+        .cmd()
+        .args(["messages", "import", "chat"])
+        .write_stdin(bad)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("line 2") && err.contains("unknown field \"txt\""),
+        "{err}"
+    );
+    let out = f
+        .cmd()
+        .args(["messages", "import", "chat"])
+        .write_stdin("{not json\n")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: not valid JSON"));
+    assert_eq!(f.fake.messages("chat").len(), 33);
+
+    // A sender who is not a participant: the API's 400, exit 1.
+    let err = f.fails(
+        &[
+            "messages", "send", "chat", "--sender", "stranger", "--text", "x",
+        ],
+        1,
+    );
+    assert!(err.contains("bad request (400)"), "{err}");
+}
+
+#[test]
+fn export_of_1000_users_loses_and_repeats_nothing() {
+    let f = Fake::start();
+    let created = f.create_users(1000);
+
+    let out = f
+        .cmd()
+        .args(["export", "users"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let exported = ids(&parse_lines(&out.stdout));
+    assert_eq!(exported.len(), 1000);
+    let unique: BTreeSet<String> = exported.iter().cloned().collect();
+    assert_eq!(unique, created, "every user exactly once");
+
+    // To a file, in small pages, then resumed half way with --starting-after and --append.
+    let file = temp_path("users.jsonl");
+    f.cmd()
+        .args([
+            "export",
+            "users",
+            "--page-size",
+            "37",
+            "--file",
+            file.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout("");
+    let from_file = ids(&parse_lines(&std::fs::read(&file).unwrap()));
+    assert_eq!(from_file, exported);
+    let first_half: String = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .take(400)
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    std::fs::write(&file, first_half).unwrap();
+    f.cmd()
+        .args([
+            "export",
+            "users",
+            "--append",
+            "--file",
+            file.to_str().unwrap(),
+            "--starting-after",
+            &exported[399],
+        ])
+        .assert()
+        .success();
+    let resumed = ids(&parse_lines(&std::fs::read(&file).unwrap()));
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(resumed, exported);
+}
+
+#[test]
+fn export_conversations_and_messages() {
+    let f = Fake::start();
+    f.create_users(2);
+    // Three conversations through the CLI, the rest (and 150 messages) through the library.
+    for id in ["conv00", "conv01", "conv02"] {
+        f.json(&[
+            "conversations",
+            "upsert",
+            id,
+            "--participant",
+            "user0000,user0001",
+        ]);
+    }
+    let client = f.client();
+    f.runtime.block_on(async {
+        for i in 3..45 {
+            client
+                .conversations()
+                .upsert(
+                    format!("conv{i:02}"),
+                    &talkjs::models::ConversationUpsert::new(),
+                )
+                .await
+                .unwrap();
+        }
+        let messages =
+            (0..150).map(|i| talkjs::models::NewMessage::user("user0000", format!("m{i}")));
+        client
+            .conversations()
+            .messages("conv00")
+            .send_all(messages)
+            .await
+            .unwrap();
+    });
+
+    let out = f
+        .cmd()
+        .args(["export", "conversations"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let conversations: BTreeSet<String> = ids(&parse_lines(&out.stdout)).into_iter().collect();
+    assert_eq!(conversations.len(), 45);
+    assert!(conversations.contains("conv00") && conversations.contains("conv44"));
+
+    let out = f
+        .cmd()
+        .args(["export", "messages", "conv00", "-o", "jsonl"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let messages = parse_lines(&out.stdout);
+    assert_eq!(messages.len(), 150);
+    let unique: BTreeSet<String> = ids(&messages).into_iter().collect();
+    assert_eq!(unique.len(), 150);
+    assert_eq!(messages[0]["text"], "m149", "newest first");
+
+    // An export of a conversation that does not exist: exit 1, nothing written.
+    let err = f.fails(&["export", "messages", "nope"], 1);
+    assert!(
+        err.contains("not found") && err.contains("no messages written"),
+        "{err}"
+    );
+    // Exports write JSON lines only.
+    let err = f.fails(&["export", "users", "-o", "table"], 2);
+    assert!(err.contains("JSON lines"), "{err}");
+}
+
+/// Decodes the payload of a JWT (base64url without padding).
+fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut bytes = Vec::new();
+    for c in payload.bytes() {
+        let v = u32::try_from(alphabet.iter().position(|&a| a == c).unwrap()).unwrap();
+        bits = (bits << 6) | v;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            bytes.push(u8::try_from((bits >> count) & 0xff).unwrap());
+        }
+    }
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn tokens_for_debugging() {
+    let f = Fake::start();
+    // The bare token by default.
+    let out = f
+        .cmd()
+        .args(["token", "app"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let token = String::from_utf8(out.stdout).unwrap();
+    let claims = jwt_claims(token.trim());
+    assert_eq!(claims["tokenType"], "app");
+    assert_eq!(claims["iss"], f.fake.app_id());
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        30
+    );
+
+    let user = f.json(&["token", "user", "alice", "--expires-in", "2h", "-o", "json"]);
+    assert_eq!(user["tokenType"], "user");
+    assert_eq!(user["userId"], "alice");
+    assert_eq!(
+        user["expiresAt"].as_u64().unwrap() - user["issuedAt"].as_u64().unwrap(),
+        7_200_000
+    );
+    let claims = jwt_claims(user["token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() * 1000,
+        user["expiresAt"].as_u64().unwrap()
+    );
+
+    // An app token minted by the CLI is accepted by the server.
+    let app = f.json(&["token", "app", "--expires-in", "1m", "-o", "json"]);
+    assert_eq!(app["tokenType"], "app");
+    assert!(app.get("userId").is_none());
+
+    let err = f.fails(&["token", "user", "alice", "--expires-in", "soon"], 2);
+    assert!(err.contains("30s, 15m, 2h, 1d"), "{err}");
+    let err = f.fails(&["token", "user", ""], 2);
+    assert!(err.contains("user id is empty"), "{err}");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_helpful_message() {
+    let f = Fake::start();
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "Usage: talkjs"),
+        (&["users", "lst"], "similar subcommand exists: 'list'"),
+        (
+            &["users", "list", "--limit", "many"],
+            "invalid value 'many' for '--limit <N>'",
+        ),
+        (
+            &["users", "list", "--limit", "1000"],
+            "TalkJS accepts 1 to 100",
+        ),
+        (
+            &["conversations", "list", "--limit", "31"],
+            "TalkJS accepts 1 to 30",
+        ),
+        (
+            &["users", "list", "--output", "xml"],
+            "possible values: json, jsonl, table",
+        ),
+        (&["users", "get"], "<ID>"),
+        (&["users", "get", ""], "empty"),
+        (&["users", "upsert", "x"], "nothing to change"),
+        (
+            &["users", "upsert", "x", "--json", "{nope"],
+            "--json: not valid JSON",
+        ),
+        (
+            &["users", "upsert", "x", "--json", r#"{"nmae":"X"}"#],
+            "unknown field \"nmae\"",
+        ),
+        (
+            &["users", "upsert", "x", "--json", r#"{"email":"a@b"}"#],
+            "invalid type",
+        ),
+        (
+            &["users", "upsert", "x", "--json", "@/nonexistent/x.json"],
+            "cannot read",
+        ),
+        (
+            &["users", "upsert", "x", "--custom", "novalue"],
+            "KEY=VALUE",
+        ),
+        (
+            &[
+                "conversations",
+                "list",
+                "--filter",
+                r#"{"custom":{"a":["~","b"]}}"#,
+            ],
+            "one of ==",
+        ),
+        (&["messages", "send", "chat", "--text", "hi"], "--sender"),
+        (&["messages", "send", "chat", "--sender", "a"], "--text"),
+        (
+            &[
+                "messages", "send", "chat", "--system", "--sender", "a", "--text", "x",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &["messages", "import", "chat", "/nonexistent/file.jsonl"],
+            "cannot open",
+        ),
+        (&["export", "users", "--append"], "--file"),
+        (
+            &["participants", "add", "c", "u", "--notify", "sometimes"],
+            "possible values",
+        ),
+        (
+            &["fake", "serve", "--port", "99999"],
+            "invalid value '99999'",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = f.cmd().args(*args).assert().code(2).get_output().clone();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected {expected:?} in:\n{err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+
+    // No credentials at all.
+    let out = bare()
+        .args(["users", "list"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("no app id: pass --app-id or set TALKJS_APP_ID"),
+        "{err}"
+    );
+    let out = bare()
+        .args(["--app-id", "tApp", "users", "list"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("set TALKJS_SECRET_KEY"), "{err}");
+    // Plain http to a host that is not loopback is refused before anything is sent.
+    let out = bare()
+        .args([
+            "--app-id",
+            "tApp",
+            "--secret-key",
+            "sk_test_x",
+            "--base-url",
+            "http://example.com",
+            "users",
+            "list",
+        ])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https"));
+}
+
+#[test]
+fn wrong_secret_exits_1_with_an_unauthorized_message_and_never_shows_the_secret() {
+    let f = Fake::start();
+    let secret = "sk_test_the_wrong_secret_42";
+    let out = bare()
+        .args([
+            "--base-url",
+            f.fake.base_url(),
+            "--app-id",
+            f.fake.app_id(),
+            "--secret-key",
+            secret,
+        ])
+        .args(["users", "list"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unauthorized (401)"), "{err}");
+    assert!(err.contains("check the app id and the secret key"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains(secret) && out.stdout.is_empty());
+
+    // The same from the environment.
+    let out = bare()
+        .env("TALKJS_BASE_URL", f.fake.base_url())
+        .env("TALKJS_APP_ID", f.fake.app_id())
+        .env("TALKJS_SECRET_KEY", secret)
+        .args(["export", "users"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("unauthorized") && !err.contains(secret),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_secret_is_not_shown_by_help_or_errors() {
+    let secret = "sk_live_must_never_be_printed";
+    for args in [
+        &["--help"][..],
+        &["users", "list", "--help"],
+        &["export", "users", "--help"],
+        &["users", "nope"],
+        &["--output", "bad", "users", "list"],
+    ] {
+        let out = bare()
+            .env("TALKJS_SECRET_KEY", secret)
+            .args(args)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(secret), "{args:?}:\n{all}");
+        assert!(!all.contains("must_never"), "{args:?}:\n{all}");
+    }
+    let out = bare()
+        .env("TALKJS_SECRET_KEY", secret)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        help.contains("--secret-key <KEY>") && help.contains("TALKJS_SECRET_KEY"),
+        "{help}"
+    );
+    assert!(
+        help.contains("--app-id") && help.contains("--base-url") && help.contains("--output"),
+        "{help}"
+    );
+}
+
+#[test]
+fn network_error_exits_1_with_a_one_line_message() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = bare()
+        .args([
+            "--base-url",
+            &format!("http://127.0.0.1:{port}"),
+            "--app-id",
+            "tApp",
+            "--secret-key",
+            "sk_test_x",
+        ])
+        .args(["users", "get", "alice"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("transport error") && err.contains("check the network"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_export_quietly() {
+    let f = Fake::start();
+    f.create_users(1000);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("talkjs"))
+        .args([
+            "--base-url",
+            f.fake.base_url(),
+            "--app-id",
+            f.fake.app_id(),
+            "--secret-key",
+            f.fake.secret_key(),
+        ])
+        .args(["export", "users", "--page-size", "10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -1`: read one line, then close the pipe.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("{\"id\""), "{first}");
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status}: {err}");
+    assert!(err.is_empty(), "{err}");
+}
+
+/// Kills the `fake serve` child even when an assertion fails.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn fake_serve_runs_a_server_the_other_commands_can_use() {
+    let mut child = KillOnDrop(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("talkjs"))
+            .env_remove("TALKJS_APP_ID")
+            .env("TALKJS_SECRET_KEY", "sk_live_from_the_environment")
+            .args(["fake", "serve", "--port", "0", "--app-id", "tServe"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(info["appId"], "tServe");
+    let secret = info["secretKey"].as_str().unwrap();
+    // The secret of the environment is not the fake's (and is not printed).
+    assert!(secret.starts_with("sk_test_"), "{secret}");
+    let base = info["baseUrl"].as_str().unwrap();
+
+    let out = bare()
+        .args([
+            "--base-url",
+            base,
+            "--app-id",
+            "tServe",
+            "--secret-key",
+            secret,
+        ])
+        .args(["users", "upsert", "alice", "--name", "Alice"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let alice: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(alice["name"], "Alice");
+
+    // A secret key given on the command line is used, and not echoed.
+    let mut child = KillOnDrop(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("talkjs"))
+            .args([
+                "fake",
+                "serve",
+                "--secret-key",
+                "sk_test_given",
+                "-o",
+                "json",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(!line.contains("sk_test_given"), "{line}");
+    let info: Value = serde_json::from_str(&line).unwrap();
+    bare()
+        .args([
+            "--base-url",
+            info["baseUrl"].as_str().unwrap(),
+            "--app-id",
+            info["appId"].as_str().unwrap(),
+        ])
+        .args(["--secret-key", "sk_test_given", "users", "list"])
+        .assert()
+        .success();
+}
