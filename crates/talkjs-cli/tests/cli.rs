@@ -10,7 +10,7 @@ use std::process::{Child, Stdio};
 use assert_cmd::Command;
 use serde_json::{Value, json};
 use talkjs::models::UserUpsert;
-use talkjs_fake::FakeTalkJs;
+use talkjs_fake::{FakeTalkJs, Faults};
 
 /// A fake server on its own runtime (the test thread blocks while the binary runs).
 struct Fake {
@@ -1095,4 +1095,128 @@ fn fake_serve_runs_a_server_the_other_commands_can_use() {
         .args(["--secret-key", "sk_test_given", "users", "list"])
         .assert()
         .success();
+}
+
+/// Waits (at most 10 s) until the fake has answered `n` requests.
+fn wait_for_requests(fake: &FakeTalkJs, n: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while fake.request_count() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the export did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// `N users written; resume with --starting-after ID` from an error message.
+fn resume_point(err: &str) -> (usize, String) {
+    let (before, after) = err
+        .split_once(" users written; resume with --starting-after ")
+        .unwrap_or_else(|| panic!("no resume hint in {err:?}"));
+    let written = before.rsplit(' ').next().unwrap().parse().unwrap();
+    (written, after.trim().to_owned())
+}
+
+/// Starts `export users` into `file`, 10 users per request.
+fn spawn_export(f: &Fake, file: &std::path::Path) -> KillOnDrop {
+    KillOnDrop(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("talkjs"))
+            .args(["--base-url", f.fake.base_url(), "--app-id", f.fake.app_id()])
+            .args(["--secret-key", f.fake.secret_key()])
+            .args(["export", "users", "--page-size", "10", "--file"])
+            .arg(file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn stderr_of(child: &mut KillOnDrop) -> (Option<i32>, String) {
+    let status = child.0.wait().unwrap();
+    let mut err = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
+/// Resumes an export from the hint and checks that the file then holds every user once.
+fn resume_and_check(f: &Fake, file: &std::path::Path, err: &str, created: &BTreeSet<String>) {
+    let (written, cursor) = resume_point(err);
+    let partial = ids(&parse_lines(&std::fs::read(file).unwrap()));
+    assert_eq!(partial.len(), written, "{err}");
+    assert!(written > 0 && written < 1000, "{err}");
+    assert_eq!(
+        partial.last(),
+        Some(&cursor),
+        "the cursor is the last line written"
+    );
+    f.cmd()
+        .args([
+            "export",
+            "users",
+            "--append",
+            "--starting-after",
+            &cursor,
+            "--file",
+        ])
+        .arg(file)
+        .assert()
+        .success();
+    let all = ids(&parse_lines(&std::fs::read(file).unwrap()));
+    std::fs::remove_file(file).unwrap();
+    assert_eq!(all.len(), 1000);
+    assert_eq!(&all.into_iter().collect::<BTreeSet<_>>(), created);
+}
+
+#[test]
+fn an_export_stopped_by_errors_says_where_to_resume() {
+    let f = Fake::start();
+    let created = f.create_users(1000);
+    f.fake.reset_counters();
+    f.fake
+        .set_faults(Faults::none().latency(std::time::Duration::from_millis(20)));
+    let file = temp_path("failed-export.jsonl");
+    let mut child = spawn_export(&f, &file);
+    wait_for_requests(&f.fake, 5);
+    // Every request fails from now on, retries included.
+    f.fake.set_faults(Faults::seeded(7).error_rate(1.0));
+    let (code, err) = stderr_of(&mut child);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("TalkJS server error (50"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    f.fake.set_faults(Faults::none());
+    resume_and_check(&f, &file, &err, &created);
+}
+
+#[test]
+fn an_interrupted_export_says_where_to_resume() {
+    let f = Fake::start();
+    let created = f.create_users(1000);
+    f.fake.reset_counters();
+    f.fake
+        .set_faults(Faults::none().latency(std::time::Duration::from_millis(20)));
+    let file = temp_path("interrupted-export.jsonl");
+    let mut child = spawn_export(&f, &file);
+    wait_for_requests(&f.fake, 5);
+    // Ctrl-C.
+    let pid = child.0.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, err) = stderr_of(&mut child);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted;"), "{err}");
+    f.fake.set_faults(Faults::none());
+    resume_and_check(&f, &file, &err, &created);
 }
