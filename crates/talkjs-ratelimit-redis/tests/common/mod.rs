@@ -24,7 +24,9 @@ impl RedisServer {
                 std::env::var_os("CI").is_none(),
                 "redis-server is not on PATH, and CI is set: .ci/run should have installed it"
             );
-            eprintln!(
+            // Straight to stderr: `eprintln!` would be captured (and hidden) by the harness.
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED {test}: redis-server is not installed (apt-get install redis-server); \
                  under CI=true this is a failure"
             );
