@@ -400,7 +400,7 @@ impl RateLimitStore for RedisStore {
             let redis_key = self.key(key);
             let interval = micros_ceil(quota.interval());
             let tolerance = micros_floor(quota.tolerance());
-            let max_wait = max_wait.map_or(-1, micros_floor);
+            let max_wait_us = max_wait.map_or(-1, micros_floor);
             let redis = |probe| async move {
                 let (granted, wait): (i64, i64) = self
                     .call_redis(probe, |mut conn| {
@@ -410,7 +410,7 @@ impl RateLimitStore for RedisStore {
                                 .key(redis_key)
                                 .arg(interval)
                                 .arg(tolerance)
-                                .arg(max_wait)
+                                .arg(max_wait_us)
                                 .invoke_async(&mut conn)
                                 .await
                         }
@@ -423,9 +423,7 @@ impl RateLimitStore for RedisStore {
                     Reservation::Denied(wait)
                 })
             };
-            let local_quota = self.local_quota(quota);
-            let max_wait_local = max_wait_duration(max_wait);
-            let local = self.local.reserve(key, local_quota, max_wait_local);
+            let local = self.local.reserve(key, self.local_quota(quota), max_wait);
             self.run(redis, local).await
         })
     }
@@ -460,11 +458,6 @@ impl RateLimitStore for RedisStore {
             self.run(redis, local).await
         })
     }
-}
-
-/// The maximum wait back from microseconds (-1: none).
-fn max_wait_duration(us: i64) -> Option<Duration> {
-    u64::try_from(us).ok().map(Duration::from_micros)
 }
 
 /// Settings of a [`RedisStore`].
