@@ -58,8 +58,14 @@ pub struct GlobalArgs {
     )]
     pub secret_key: Option<Secret>,
 
-    /// The API root, e.g. http://127.0.0.1:8080 for a fake server [default: https://api.talkjs.com].
-    #[arg(long, global = true, env = "TALKJS_BASE_URL", value_name = "URL")]
+    /// The API root (e.g. a fake server's).
+    #[arg(
+        long,
+        global = true,
+        env = "TALKJS_BASE_URL",
+        value_name = "URL",
+        help = "The API root, e.g. http://127.0.0.1:8080 for a fake server [default: https://api.talkjs.com]"
+    )]
     pub base_url: Option<String>,
 
     /// Pin the REST API version (TalkJS-REST-Version header), e.g. 2021-02-09.
