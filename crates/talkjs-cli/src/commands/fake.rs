@@ -28,10 +28,10 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
     if rate_limit {
         builder = builder.rate_limit(RateLimitConfig::TALKJS);
     }
-    let fake = builder
-        .start()
-        .await
-        .map_err(|e| CliError::Failed(format!("cannot start the fake server: {e}")))?;
+    let fake = builder.start().await.map_err(|e| match e {
+        talkjs_fake::Error::Config(msg) => CliError::Usage(format!("fake serve: {msg}")),
+        other => CliError::Failed(format!("cannot start the fake server: {other}")),
+    })?;
     // A key the user typed is not echoed; a random one is the only way to learn it.
     let secret_shown = if given_secret.is_some() {
         None
