@@ -32,13 +32,18 @@ async fn raw_export(raw: &common::RawClient, server: &common::Server) -> usize {
         };
         let page = common::raw_get_users(raw, &url).await;
         let len = page.data.len();
-        for user in &page.data {
+        cursor = page
+            .data
+            .last()
+            .filter(|_| len >= common::PAGE_SIZE)
+            .map(|last| last.id.to_string());
+        // Each user by value, as the stream hands them out.
+        for user in page.data {
             black_box(user);
         }
         count += len;
-        match page.data.last() {
-            Some(last) if len >= common::PAGE_SIZE => cursor = Some(last.id.to_string()),
-            _ => return count,
+        if cursor.is_none() {
+            return count;
         }
     }
 }
@@ -51,7 +56,7 @@ async fn talkjs_export(client: &talkjs::Client) -> usize {
         .limit(100)
         .into_stream()
         .try_fold(0, |n, user| {
-            black_box(&user);
+            black_box(user);
             async move { Ok(n + 1) }
         })
         .await
@@ -67,7 +72,9 @@ async fn talkjs_pages_export(client: &talkjs::Client) -> usize {
         .pages()
         .try_fold(0, |n, page| {
             let len = page.len();
-            black_box(&page);
+            for user in page {
+                black_box(user);
+            }
             async move { Ok(n + len) }
         })
         .await
