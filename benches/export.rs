@@ -149,8 +149,8 @@ fn status_kib(key: &str) -> Option<u64> {
 
 fn main() {
     let since = SystemTime::now();
-    let server = common::Server::start();
     let rt = common::client_runtime();
+    let server = common::Server::start(&rt);
     let raw = common::raw_client();
     let talkjs = rt.block_on(async { common::talkjs_client(&server) });
     rt.block_on(async {

@@ -27,7 +27,7 @@ struct Clients {
 }
 
 fn clients(rt: &tokio::runtime::Runtime) -> Clients {
-    let server = common::Server::start();
+    let server = common::Server::start(rt);
     let url = server.url(&format!("/users/{USER_ID}"));
     let raw = common::raw_client();
     let reqwest = reqwest::Client::builder()

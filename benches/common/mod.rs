@@ -1,9 +1,9 @@
 //! Shared by the benches: an in-process loopback HTTP/1.1 server answering with fixed,
 //! TalkJS-shaped JSON, the clients under test, and the ratio report.
 //!
-//! The server runs on its own thread and its own current-thread runtime, and answers from
-//! bodies prepared before the first request (a `Bytes` clone per response), so what a bench
-//! measures is the client. It serves:
+//! The server runs as tasks of the clients' current-thread runtime (see [`Server::start`])
+//! and answers from bodies prepared before the first request (a `Bytes` clone per response),
+//! so what a bench measures is the client. It serves:
 //!
 //! - `GET /v1/{app}/users/{id}`: one user (the same body whatever the id);
 //! - `GET /v1/{app}/users?limit=100[&startingAfter=u0000099]`: pages of 100 users with ids
@@ -158,9 +158,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server on 127.0.0.1 (an ephemeral port) on a thread of its own, which runs
-    /// until the process exits.
-    pub fn start() -> Self {
+    /// Starts the server on 127.0.0.1 (an ephemeral port) as tasks of `rt`, the clients'
+    /// runtime: a call is then one thread handing off to itself, with no cross-thread
+    /// wake-up, whose latency on an idle virtual machine is large and erratic and would swamp
+    /// what is measured. The server's own work is the same for every client under test.
+    ///
+    /// With `TALKJS_BENCH_SERVER_THREAD=1` the server runs on a thread and runtime of its own
+    /// instead (closer to a real network peer, but noisier).
+    pub fn start(rt: &tokio::runtime::Runtime) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener
             .set_nonblocking(true)
@@ -169,16 +174,20 @@ impl Server {
         let bodies = Arc::new(Bodies::new());
         let connections = Arc::new(AtomicUsize::new(0));
         let accepted = Arc::clone(&connections);
-        std::thread::Builder::new()
-            .name("bench-server".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("server runtime");
-                rt.block_on(serve(listener, bodies, accepted));
-            })
-            .expect("server thread");
+        if std::env::var_os("TALKJS_BENCH_SERVER_THREAD").is_some_and(|v| v == "1") {
+            std::thread::Builder::new()
+                .name("bench-server".into())
+                .spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("server runtime");
+                    rt.block_on(serve(listener, bodies, accepted));
+                })
+                .expect("server thread");
+        } else {
+            rt.spawn(serve(listener, bodies, accepted));
+        }
         Self { addr, connections }
     }
 
@@ -219,8 +228,8 @@ async fn serve(listener: std::net::TcpListener, bodies: Arc<Bodies>, accepted: A
     }
 }
 
-/// The client-side runtime of the network benches: one thread, like the server's, so the
-/// two fit the machine's cores.
+/// The runtime of the network benches, for the clients and (by default) the server: one
+/// thread.
 pub fn client_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
