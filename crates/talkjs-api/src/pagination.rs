@@ -11,8 +11,9 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 
 use futures_core::Stream;
 use talkjs_transport::BoxFuture;
@@ -102,11 +103,15 @@ impl<T: Cursor + Send + 'static> Pages<T> {
 
     /// A stream of the items of these pages.
     pub fn items(self) -> Items<T> {
+        let wake = Arc::new(FetchWake::default());
         Items {
             pages: self,
             buffer: VecDeque::new(),
             error: None,
             exhausted: false,
+            waker: Waker::from(Arc::clone(&wake)),
+            wake,
+            fetching: false,
         }
     }
 
@@ -164,6 +169,48 @@ pub struct Items<T> {
     buffer: VecDeque<T>,
     error: Option<Error>,
     exhausted: bool,
+    /// Set when the page fetch in flight is woken: while items are buffered, the fetch is
+    /// polled again only then, not once per item.
+    wake: Arc<FetchWake>,
+    /// A waker for `wake`, made once.
+    waker: Waker,
+    /// A page fetch is in flight (it returned `Pending`).
+    fetching: bool,
+}
+
+/// The waker given to the page fetch: records the wake-up and passes it on to the task that
+/// polls the stream.
+#[derive(Default)]
+struct FetchWake {
+    woken: AtomicBool,
+    consumer: Mutex<Option<Waker>>,
+}
+
+impl FetchWake {
+    fn register(&self, waker: &Waker) {
+        let mut consumer = self.consumer.lock().unwrap_or_else(PoisonError::into_inner);
+        if !consumer.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *consumer = Some(waker.clone());
+        }
+    }
+}
+
+impl Wake for FetchWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        let consumer = self
+            .consumer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(waker) = consumer {
+            waker.wake();
+        }
+    }
 }
 
 impl<T> std::fmt::Debug for Items<T> {
@@ -185,20 +232,38 @@ impl<T: Cursor + Send + 'static> Stream for Items<T> {
         let this = &mut *self;
         loop {
             // Keep at most one page ahead of the caller: fetch (or keep fetching) while less
-            // than a full page is buffered.
+            // than a full page is buffered. While items are buffered, a fetch in flight is
+            // polled again only when it was woken (not once per item).
             let mut pending = false;
             if !this.exhausted
                 && this.error.is_none()
                 && this.buffer.len() < this.pages.page_size.max(1)
             {
-                match Pin::new(&mut this.pages).poll_next(cx) {
-                    Poll::Ready(Some(Ok(page))) => {
-                        this.buffer.extend(page);
-                        continue;
+                let woken = this.wake.woken.swap(false, Ordering::AcqRel);
+                if this.buffer.is_empty() || !this.fetching || woken {
+                    this.wake.register(cx.waker());
+                    let mut fetch_cx = Context::from_waker(&this.waker);
+                    match Pin::new(&mut this.pages).poll_next(&mut fetch_cx) {
+                        Poll::Ready(Some(Ok(page))) => {
+                            this.fetching = false;
+                            this.buffer.extend(page);
+                            continue;
+                        }
+                        Poll::Ready(Some(Err(e))) => {
+                            this.fetching = false;
+                            this.error = Some(e);
+                        }
+                        Poll::Ready(None) => {
+                            this.fetching = false;
+                            this.exhausted = true;
+                        }
+                        Poll::Pending => {
+                            this.fetching = true;
+                            pending = true;
+                        }
                     }
-                    Poll::Ready(Some(Err(e))) => this.error = Some(e),
-                    Poll::Ready(None) => this.exhausted = true,
-                    Poll::Pending => pending = true,
+                } else {
+                    pending = true;
                 }
             }
             if let Some(item) = this.buffer.pop_front() {

@@ -1,8 +1,13 @@
 //! The auth layer: sets `Authorization: Bearer <token>` on every attempt.
 //!
-//! With [`Credentials::AppToken`] each attempt carries a freshly minted app token (so a
-//! retried request never carries an old one); with [`Credentials::LegacySecretKey`] the
-//! secret key itself. The header value is marked sensitive, so `http`'s `Debug` and
+//! With [`Credentials::AppToken`] each attempt carries an app token minted for the current
+//! second (so a retried request never carries an old one); with
+//! [`Credentials::LegacySecretKey`] the secret key itself.
+//!
+//! App tokens carry `iat` and `exp` in whole seconds, so every token minted within one
+//! second is byte-identical. The layer therefore mints at most once per second and reuses
+//! that header value within the second: the same bytes a fresh mint would give, without
+//! paying for the HMAC on every call. The header value is marked sensitive, so `http`'s `Debug` and
 //! tower-http's loggers print it as `Sensitive`.
 
 use std::future::Future;
@@ -22,7 +27,48 @@ use crate::{BoxError, HttpRequest};
 /// Layer that signs each request with the given credentials.
 #[derive(Clone)]
 pub struct AuthLayer {
-    credentials: Arc<Credentials>,
+    credentials: Arc<Signer>,
+}
+
+/// The credentials and the bearer header of the current second. App tokens carry `iat`
+/// and `exp` in whole seconds, so every token minted within one second is byte-identical:
+/// reusing it within that second is the same as minting afresh.
+struct Signer {
+    credentials: Credentials,
+    cached: std::sync::Mutex<Option<(u64, HeaderValue)>>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.credentials.fmt(f)
+    }
+}
+
+impl Signer {
+    fn header(&self) -> Result<HeaderValue, TransportError> {
+        let Credentials::AppToken(signer) = &self.credentials else {
+            return bearer(&self.credentials);
+        };
+        let now = std::time::SystemTime::now();
+        let secs = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut cached = self
+            .cached
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, value)) = &*cached {
+            if *at == secs {
+                return Ok(value.clone());
+            }
+        }
+        let token = signer
+            .app_token_at(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+            .map_err(TransportError::from)?;
+        let value = header_value(&token)?;
+        *cached = Some((secs, value.clone()));
+        Ok(value)
+    }
 }
 
 impl std::fmt::Debug for AuthLayer {
@@ -37,7 +83,10 @@ impl AuthLayer {
     /// A layer signing with `credentials`.
     pub fn new(credentials: Credentials) -> Self {
         Self {
-            credentials: Arc::new(credentials),
+            credentials: Arc::new(Signer {
+                credentials,
+                cached: std::sync::Mutex::new(None),
+            }),
         }
     }
 }
@@ -57,7 +106,7 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Clone)]
 pub struct AuthService<S> {
     inner: S,
-    credentials: Arc<Credentials>,
+    credentials: Arc<Signer>,
 }
 
 impl<S> std::fmt::Debug for AuthService<S> {
@@ -71,9 +120,13 @@ impl<S> std::fmt::Debug for AuthService<S> {
 /// Builds the sensitive `Bearer` header value for one attempt.
 fn bearer(credentials: &Credentials) -> Result<HeaderValue, TransportError> {
     let token = credentials.bearer_token()?;
+    header_value(&token)
+}
+
+fn header_value(token: &str) -> Result<HeaderValue, TransportError> {
     let mut value = String::with_capacity(token.len() + 7);
     value.push_str("Bearer ");
-    value.push_str(&token);
+    value.push_str(token);
     let mut header = HeaderValue::from_maybe_shared(Bytes::from(value)).map_err(|_| {
         TransportError::InvalidRequest("the bearer token is not a valid header value".into())
     })?;
@@ -95,7 +148,7 @@ where
     }
 
     fn call(&mut self, mut req: HttpRequest) -> Self::Future {
-        match bearer(&self.credentials) {
+        match self.credentials.header() {
             Ok(value) => {
                 req.headers_mut().insert(AUTHORIZATION, value);
                 ErrorOr::future(self.inner.call(req))

@@ -101,7 +101,7 @@ impl HyperClientBuilder {
             .pool_max_idle_per_host(self.pool_max_idle_per_host)
             .http2_only(self.http2_only);
         Ok(HyperClient {
-            inner: builder.build(https),
+            inner: Arc::new(builder.build(https)),
             max_response_bytes: self.max_response_bytes,
         })
     }
@@ -113,7 +113,7 @@ impl HyperClientBuilder {
 /// Cloning is cheap and shares the connection pool.
 #[derive(Clone)]
 pub struct HyperClient {
-    inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    inner: Arc<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
     max_response_bytes: usize,
 }
 
