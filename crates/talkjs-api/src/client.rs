@@ -1,5 +1,6 @@
 //! [`Client`] and [`ClientBuilder`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -40,7 +41,9 @@ pub const ENV_BASE_URL: &str = "TALKJS_BASE_URL";
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    service: HttpService,
+    // Shared, so that cloning a client (every resource handle holds one) is a reference
+    // count; the stack itself is cloned once per call, for `oneshot`.
+    service: Arc<HttpService>,
     api_version: Option<HeaderValue>,
 }
 
@@ -74,7 +77,7 @@ impl Client {
         S::Future: Send + 'static,
     {
         Self {
-            service: BoxCloneSyncService::new(service.map_err(Into::into)),
+            service: Arc::new(BoxCloneSyncService::new(service.map_err(Into::into))),
             api_version: None,
         }
     }
@@ -85,7 +88,7 @@ impl Client {
     pub fn with_api_version(&self, version: &str) -> Result<Self> {
         let value = api_version_header(version).map_err(Error::InvalidArgument)?;
         Ok(Self {
-            service: self.service.clone(),
+            service: Arc::clone(&self.service),
             api_version: Some(value),
         })
     }
@@ -93,9 +96,7 @@ impl Client {
     /// Sends a request and returns the raw success response (status checked).
     pub(crate) async fn send(&self, request: ApiRequest) -> Result<HttpResponse> {
         let request = request.build(self.api_version.as_ref())?;
-        let response = self
-            .service
-            .clone()
+        let response = HttpService::clone(&self.service)
             .oneshot(request)
             .await
             .map_err(Error::from_transport)?;
@@ -330,7 +331,7 @@ impl ClientBuilder {
         }
         let service = stack.build().map_err(|e| Error::Config(e.to_string()))?;
         Ok(Client {
-            service,
+            service: Arc::new(service),
             api_version: self.api_version,
         })
     }

@@ -30,9 +30,9 @@ pub struct AuthLayer {
     credentials: Arc<Signer>,
 }
 
-/// The credentials and the bearer header of the current second. App tokens carry `iat`
-/// and `exp` in whole seconds, so every token minted within one second is byte-identical:
-/// reusing it within that second is the same as minting afresh.
+/// The credentials and the last bearer header. App tokens carry `iat` and `exp` in whole
+/// seconds, so every token minted within one second is byte-identical: reusing it within
+/// that second is the same as minting afresh. The legacy key's header is built once.
 struct Signer {
     credentials: Credentials,
     cached: std::sync::Mutex<Option<(u64, HeaderValue)>>,
@@ -45,28 +45,34 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
+    /// The bearer header for an attempt made now.
     fn header(&self) -> Result<HeaderValue, TransportError> {
-        let Credentials::AppToken(signer) = &self.credentials else {
-            return bearer(&self.credentials);
+        // The cache key: the current second for app tokens; the legacy key never changes.
+        let key = match &self.credentials {
+            Credentials::AppToken(_) => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            Credentials::LegacySecretKey(_) => u64::MAX,
+            other => return bearer(other),
         };
-        let now = std::time::SystemTime::now();
-        let secs = now
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let mut cached = self
             .cached
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((at, value)) = &*cached {
-            if *at == secs {
+            if *at == key {
                 return Ok(value.clone());
             }
         }
-        let token = signer
-            .app_token_at(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
-            .map_err(TransportError::from)?;
-        let value = header_value(&token)?;
-        *cached = Some((secs, value.clone()));
+        let value = match &self.credentials {
+            Credentials::AppToken(signer) => header_value(
+                &signer
+                    .app_token_at(std::time::UNIX_EPOCH + std::time::Duration::from_secs(key))
+                    .map_err(TransportError::from)?,
+            )?,
+            other => bearer(other)?,
+        };
+        *cached = Some((key, value.clone()));
         Ok(value)
     }
 }
