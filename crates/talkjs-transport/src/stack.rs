@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use talkjs_auth::{AppId, Credentials};
-use tower::util::BoxCloneSyncService;
+use tower::util::{BoxCloneSyncService, Either};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
 
@@ -201,9 +201,10 @@ impl StackBuilder {
             self.app_id.as_str(),
             self.allow_insecure_http,
         )?;
+        // The default client stays unboxed; only a custom inner service is erased.
         let inner = match self.inner {
-            Some(inner) => inner,
-            None => BoxCloneSyncService::new(self.client.build()?),
+            Some(inner) => Either::Right(inner),
+            None => Either::Left(self.client.build()?),
         };
         let version = self
             .api_version
