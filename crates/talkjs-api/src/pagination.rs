@@ -9,7 +9,6 @@
 //! ahead, never more, so memory stays flat however many pages there are). An error is yielded
 //! once, after the items that arrived before it, and ends the stream.
 
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -106,7 +105,8 @@ impl<T: Cursor + Send + 'static> Pages<T> {
         let wake = Arc::new(FetchWake::default());
         Items {
             pages: self,
-            buffer: VecDeque::new(),
+            current: Vec::new().into_iter(),
+            next: None,
             error: None,
             exhausted: false,
             waker: Waker::from(Arc::clone(&wake)),
@@ -166,7 +166,11 @@ impl<T: Cursor + Send + 'static> Stream for Pages<T> {
 #[must_use = "streams do nothing unless polled"]
 pub struct Items<T> {
     pages: Pages<T>,
-    buffer: VecDeque<T>,
+    /// The page being handed out, item by item (each item is moved out once, not copied
+    /// into another buffer).
+    current: std::vec::IntoIter<T>,
+    /// The page fetched ahead, waiting for `current` to run out.
+    next: Option<Vec<T>>,
     error: Option<Error>,
     exhausted: bool,
     /// Set when the page fetch in flight is woken: while items are buffered, the fetch is
@@ -217,7 +221,10 @@ impl<T> std::fmt::Debug for Items<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Items")
             .field("pages", &self.pages)
-            .field("buffered", &self.buffer.len())
+            .field(
+                "buffered",
+                &(self.current.len() + self.next.as_ref().map_or(0, Vec::len)),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -231,22 +238,27 @@ impl<T: Cursor + Send + 'static> Stream for Items<T> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            // Keep at most one page ahead of the caller: fetch (or keep fetching) while less
-            // than a full page is buffered. While items are buffered, a fetch in flight is
-            // polled again only when it was woken (not once per item).
+            // Keep at most one page ahead of the caller: once the first item of the current
+            // page is taken, fetch (or keep fetching) the next one. While items remain, a
+            // fetch in flight is polled again only when it was woken (not once per item).
             let mut pending = false;
-            if !this.exhausted
+            if this.next.is_none()
+                && !this.exhausted
                 && this.error.is_none()
-                && this.buffer.len() < this.pages.page_size.max(1)
+                && this.current.len() < this.pages.page_size.max(1)
             {
-                let woken = this.wake.woken.swap(false, Ordering::AcqRel);
-                if this.buffer.is_empty() || !this.fetching || woken {
+                let starved = this.current.len() == 0;
+                if starved || !this.fetching || this.wake.woken.swap(false, Ordering::AcqRel) {
                     this.wake.register(cx.waker());
                     let mut fetch_cx = Context::from_waker(&this.waker);
                     match Pin::new(&mut this.pages).poll_next(&mut fetch_cx) {
                         Poll::Ready(Some(Ok(page))) => {
                             this.fetching = false;
-                            this.buffer.extend(page);
+                            if starved {
+                                this.current = page.into_iter();
+                            } else {
+                                this.next = Some(page);
+                            }
                             continue;
                         }
                         Poll::Ready(Some(Err(e))) => {
@@ -266,8 +278,12 @@ impl<T: Cursor + Send + 'static> Stream for Items<T> {
                     pending = true;
                 }
             }
-            if let Some(item) = this.buffer.pop_front() {
+            if let Some(item) = this.current.next() {
                 return Poll::Ready(Some(Ok(item)));
+            }
+            if let Some(page) = this.next.take() {
+                this.current = page.into_iter();
+                continue;
             }
             if let Some(e) = this.error.take() {
                 this.exhausted = true;
