@@ -21,6 +21,12 @@ pub struct Batch {
 
 impl Client {
     /// The batch endpoint: up to 10 operations in one request.
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use talkjs_models::{BatchMethod, BatchOperation};
+    /// let results = client.batch().send([BatchOperation::new(1, BatchMethod::Get, "/users/alice")]).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn batch(&self) -> Batch {
         Batch {
             client: self.clone(),

@@ -57,12 +57,26 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// A builder for a client with the default transport stack.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
 
     /// A client configured from the environment: `TALKJS_APP_ID`, `TALKJS_SECRET_KEY`, and
     /// optionally `TALKJS_BASE_URL` (e.g. `http://127.0.0.1:8080` for a fake server).
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// // TALKJS_APP_ID=… TALKJS_SECRET_KEY=… [TALKJS_BASE_URL=http://127.0.0.1:8080]
+    /// let client = talkjs_api::Client::from_env()?;
+    /// # Ok(()) }
+    /// ```
     pub fn from_env() -> Result<Self> {
         ClientBuilder::from_env()?.build()
     }
@@ -70,6 +84,19 @@ impl Client {
     /// A client over any service: a transport stack assembled by hand from
     /// `talkjs-transport`'s layers, or a mock. The service receives requests with a relative
     /// URI (`/users/alice`), so it must include a base-URL layer (and auth) itself.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// use talkjs_transport::{BaseUrl, BaseUrlLayer, HyperClient, json_layer, AuthLayer};
+    /// use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
+    /// let signer = TokenSigner::new(AppId::new("tNCnKd4d"), SecretKey::new("sk_test_…"));
+    /// let service = tower::ServiceBuilder::new()
+    ///     .layer(AuthLayer::new(Credentials::AppToken(signer)))
+    ///     .layer(json_layer())
+    ///     .layer(BaseUrlLayer::new(BaseUrl::talkjs("tNCnKd4d").map_err(|e| talkjs_api::Error::Config(e.to_string()))?))
+    ///     .service(HyperClient::new().map_err(|e| talkjs_api::Error::Config(e.to_string()))?);
+    /// let client = talkjs_api::Client::from_service(service);
+    /// # Ok(()) }
+    /// ```
     pub fn from_service<S>(service: S) -> Self
     where
         S: Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
@@ -85,6 +112,15 @@ impl Client {
     /// A clone of this client that pins the API version (`TalkJS-REST-Version` header) of
     /// every call made through it, overriding the client's default. Use it to pin one call:
     /// `client.with_api_version("2021-02-09")?.users().conversations("alice").await`.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// # let client = talkjs_api::Client::from_env()?;
+    /// # async move {
+    /// let pinned = client.with_api_version("2021-02-09")?;
+    /// let conversations = pinned.users().conversations("alice").await?;
+    /// # Ok::<(), talkjs_api::Error>(()) };
+    /// # Ok(()) }
+    /// ```
     pub fn with_api_version(&self, version: &str) -> Result<Self> {
         let value = api_version_header(version).map_err(Error::InvalidArgument)?;
         Ok(Self {
@@ -182,6 +218,12 @@ impl ClientBuilder {
     /// A builder with the app id, secret key and base URL from the environment
     /// (`TALKJS_APP_ID`, `TALKJS_SECRET_KEY`, `TALKJS_BASE_URL`). A missing app id or key is
     /// an error; a missing base URL means the production API.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// // TALKJS_APP_ID=… TALKJS_SECRET_KEY=… [TALKJS_BASE_URL=http://127.0.0.1:8080]
+    /// let client = talkjs_api::Client::from_env()?;
+    /// # Ok(()) }
+    /// ```
     pub fn from_env() -> Result<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let app_id = var(ENV_APP_ID).ok_or_else(|| {
@@ -200,30 +242,73 @@ impl ClientBuilder {
     }
 
     /// The app id (dashboard, Settings).
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
         self.app_id = Some(app_id.into());
         self
     }
 
     /// The secret key (dashboard, Settings). Never printed.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn secret_key(mut self, key: impl Into<String>) -> Self {
         self.secret_key = Some(SecretKey::new(key.into()));
         self
     }
 
     /// How requests are authenticated (default: fresh app tokens).
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .auth_scheme(talkjs_api::AuthScheme::LegacySecretKey)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn auth_scheme(mut self, scheme: AuthScheme) -> Self {
         self.scheme = scheme;
         self
     }
 
     /// Lifetime of each app token (default 30 s).
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .token_ttl(std::time::Duration::from_secs(60))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn token_ttl(mut self, ttl: Duration) -> Self {
         self.token_ttl = Some(ttl);
         self
     }
 
     /// Pins the API version (`TalkJS-REST-Version`) for every call of the client.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .api_version("2021-02-09")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn api_version(mut self, version: &str) -> Self {
         match api_version_header(version) {
             Ok(value) => self.api_version = Some(value),
@@ -242,43 +327,125 @@ impl ClientBuilder {
     /// The API root, e.g. `http://127.0.0.1:8080` for a fake server (`/v1/{appId}` is
     /// appended). Plain http is refused for hosts that are not loopback, unless
     /// [`allow_insecure_http`](Self::allow_insecure_http).
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("test_app")
+    ///     .secret_key("sk_test_fake")
+    ///     .base_url("http://127.0.0.1:8080") // e.g. `talkjs fake serve --port 8080`
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn base_url(self, root: impl Into<String>) -> Self {
         let root = root.into();
         self.stack(move |b| b.base_url(root))
     }
 
     /// Allow plain `http://` to a host that is not loopback.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .base_url("http://talkjs-proxy.internal:8080")
+    ///     .allow_insecure_http(true)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn allow_insecure_http(self, yes: bool) -> Self {
         self.stack(move |b| b.allow_insecure_http(yes))
     }
 
     /// Retry settings; `None` disables retries.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// use talkjs_transport::RetryConfig;
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .retry(Some(RetryConfig::default().max_attempts(6)))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn retry(self, config: Option<RetryConfig>) -> Self {
         self.stack(move |b| b.retry(config))
     }
 
     /// The client-side rate limiter; `None` disables it. Give several clients the same
     /// [`RateLimiter`] to share one limit.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// use talkjs_transport::RateLimiter;
+    /// // One limit shared by two clients of the same app.
+    /// let limiter = RateLimiter::new("tNCnKd4d");
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .rate_limiter(Some(limiter.clone()))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn rate_limiter(self, limiter: Option<RateLimiter>) -> Self {
         self.stack(move |b| b.rate_limiter(limiter))
     }
 
     /// Time limit of one attempt.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .attempt_timeout(Some(std::time::Duration::from_secs(10)))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn attempt_timeout(self, timeout: Option<Duration>) -> Self {
         self.stack(move |b| b.attempt_timeout(timeout))
     }
 
     /// Time limit of a call, retries included.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .timeout(Some(std::time::Duration::from_secs(30)))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn timeout(self, deadline: Option<Duration>) -> Self {
         self.stack(move |b| b.deadline(deadline))
     }
 
     /// Settings of the HTTP client (pool, connect timeout, HTTP/2).
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// use talkjs_transport::HyperClientBuilder;
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .http_client(HyperClientBuilder::new().pool_max_idle_per_host(8))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn http_client(self, client: HyperClientBuilder) -> Self {
         self.stack(move |b| b.http_client(client))
     }
 
     /// Replaces the innermost HTTP client (keeps every other layer).
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// // Any `Service<HttpRequest>` as the innermost client, here one that answers everything.
+    /// let canned = tower::service_fn(|_req: talkjs_transport::HttpRequest| async {
+    ///     Ok::<_, talkjs_transport::BoxError>(talkjs_transport::HttpResponse::new(bytes::Bytes::from_static(b"{}")))
+    /// });
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .inner_service(canned)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn inner_service<S>(self, service: S) -> Self
     where
         S: Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
@@ -290,6 +457,19 @@ impl ClientBuilder {
 
     /// Adds a user layer to the stack. Layers added first are outermost; they sit inside the
     /// rate limiter and outside the auth layer, so they see every attempt (unsigned).
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// use talkjs_transport::HttpRequest;
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .layer(tower::util::MapRequestLayer::new(|mut req: HttpRequest| {
+    ///         req.headers_mut().insert("x-service", http::HeaderValue::from_static("billing"));
+    ///         req
+    ///     }))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn layer<L>(self, layer: L) -> Self
     where
         L: Layer<HttpService> + Send + Sync + 'static,
@@ -301,6 +481,14 @@ impl ClientBuilder {
     }
 
     /// Builds the client.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
     pub fn build(self) -> Result<Client> {
         let app_id = self.app_id.filter(|a| !a.is_empty()).ok_or_else(|| {
             Error::Config("the app id is missing: call .app_id(...) or set TALKJS_APP_ID".into())

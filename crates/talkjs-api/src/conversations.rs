@@ -23,6 +23,11 @@ pub struct Conversations {
 
 impl Client {
     /// The conversations of the app.
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// let conversation = client.conversations().get("order_123").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn conversations(&self) -> Conversations {
         Conversations {
             client: self.clone(),
@@ -143,11 +148,21 @@ impl Conversations {
     }
 
     /// The participants of a conversation.
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// client.conversations().participants("order_123").remove("carol").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn participants(&self, id: impl Into<String>) -> Participants {
         Participants::new(self.client.clone(), id.into())
     }
 
     /// The messages of a conversation.
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// let latest = client.conversations().messages("order_123").list().limit(1).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn messages(&self, id: impl Into<String>) -> Messages {
         Messages::new(self.client.clone(), id.into())
     }
@@ -162,6 +177,13 @@ pub struct ListConversations {
 
 impl ListConversations {
     /// Only conversations matching a filter (sent as JSON in the `filter` parameter).
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use talkjs_models::{Access, ConversationFilter};
+    /// let filter = ConversationFilter::new().custom_eq("category", "shoes").access_ne(Access::None);
+    /// let matching = client.conversations().list().filter(&filter).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn filter(mut self, filter: &ConversationFilter) -> Self {
         match serde_json::to_string(filter) {
             Ok(json) => self.list.query("filter", &json),
@@ -173,5 +195,9 @@ impl ListConversations {
     }
 }
 
-conversation_filters!(ListConversations);
-list_builder!(ListConversations, Conversation);
+conversation_filters!(ListConversations, "client.conversations().list()");
+list_builder!(
+    ListConversations,
+    Conversation,
+    "client.conversations().list()"
+);

@@ -98,6 +98,14 @@ pub enum Error {
 
 impl Error {
     /// The HTTP status, for errors that came with one.
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// match client.users().get("alice").await {
+    ///     Err(e) if e.status() == Some(http::StatusCode::NOT_FOUND) => println!("no such user"),
+    ///     other => { other?; }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Self::NotFound { .. } => Some(StatusCode::NOT_FOUND),
@@ -110,6 +118,15 @@ impl Error {
     }
 
     /// Whether trying again later may succeed (429, 5xx, timeouts, transport errors).
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// if let Err(e) = client.users().get("alice").await {
+    ///     if e.is_transient() {
+    ///         // 429, 5xx, a timeout or a network error: try again later.
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn is_transient(&self) -> bool {
         matches!(
             self,

@@ -39,6 +39,11 @@ pub struct Files {
 
 impl Client {
     /// File uploads (for message attachments).
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// let token = client.files().upload("notes.txt", "text/plain", &b"hello"[..], None).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn files(&self) -> Files {
         Files {
             client: self.clone(),

@@ -124,31 +124,41 @@ impl ListRequest {
 /// Implements the list-builder surface (limit, starting_after, IntoFuture for one page,
 /// `into_stream`, `pages`) for a builder struct with a `list: ListRequest` field.
 macro_rules! list_builder {
-    ($builder:ident, $item:ty) => {
+    ($builder:ident, $item:ty, $list:literal) => {
         impl $builder {
             /// Page size (checked against the endpoint's range before any request is sent).
+            ///
+            #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "let page = ", $list, ".limit(20).await?;", "\n# Ok(()) }\n```")]
             pub fn limit(mut self, limit: u32) -> Self {
                 self.list.limit = Some(limit);
                 self
             }
 
             /// Start after this item id (the cursor; e.g. to resume an interrupted export).
+            ///
+            #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "let next = ", $list, ".starting_after(\"last_id_seen\").await?;", "\n# Ok(()) }\n```")]
             pub fn starting_after(mut self, cursor: impl Into<String>) -> Self {
                 self.list.starting_after = Some(cursor.into());
                 self
             }
 
             /// Every item of every page, fetched lazily, one page ahead of the caller.
+            ///
+            #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "use futures_util::TryStreamExt;\nlet mut items = ", $list, ".into_stream();\nwhile let Some(item) = items.try_next().await? {\n    let _ = item;\n}", "\n# Ok(()) }\n```")]
             pub fn into_stream(self) -> $crate::pagination::Items<$item> {
                 self.list.items()
             }
 
             /// Every page, fetched lazily.
+            ///
+            #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "use futures_util::TryStreamExt;\nlet mut pages = ", $list, ".pages();\nwhile let Some(page) = pages.try_next().await? {\n    println!(\"{} items\", page.len());\n}", "\n# Ok(()) }\n```")]
             pub fn pages(self) -> $crate::pagination::Pages<$item> {
                 self.list.pages()
             }
 
             /// Fetches one page (awaiting the builder does the same).
+            ///
+            #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "let page = ", $list, ".send().await?;", "\n# Ok(()) }\n```")]
             pub async fn send(self) -> $crate::error::Result<Vec<$item>> {
                 self.list.first_page().await
             }
@@ -169,9 +179,11 @@ pub(crate) use list_builder;
 /// Implements the filters shared by the two conversation lists (all conversations, and one
 /// user's conversations) for a builder struct with a `list: ListRequest` field.
 macro_rules! conversation_filters {
-    ($builder:ident) => {
+    ($builder:ident, $list:literal) => {
         impl $builder {
             /// Only conversations whose last message is older than this time.
+            ///
+            #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "use talkjs_models::Timestamp;\nlet older = ", $list, ".last_message_before(Timestamp::from_millis(1_700_000_000_000)).await?;", "\n# Ok(()) }\n```")]
             pub fn last_message_before(mut self, t: talkjs_models::Timestamp) -> Self {
                 self.list
                     .query("lastMessageBefore", &t.as_millis().to_string());
@@ -179,6 +191,8 @@ macro_rules! conversation_filters {
             }
 
             /// Only conversations whose last message is newer than this time.
+            ///
+            #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "use talkjs_models::Timestamp;\nlet newer = ", $list, ".last_message_after(Timestamp::from_millis(1_700_000_000_000)).await?;", "\n# Ok(()) }\n```")]
             pub fn last_message_after(mut self, t: talkjs_models::Timestamp) -> Self {
                 self.list
                     .query("lastMessageAfter", &t.as_millis().to_string());
@@ -186,6 +200,8 @@ macro_rules! conversation_filters {
             }
 
             /// Sort key (API version 2021-02-09 or later).
+            ///
+            #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "use talkjs_models::OrderBy;\nlet by_creation = ", $list, ".order_by(OrderBy::CreatedAt).await?;", "\n# Ok(()) }\n```")]
             #[allow(clippy::needless_pass_by_value)] // by value reads better for an enum
             pub fn order_by(mut self, order: talkjs_models::OrderBy) -> Self {
                 self.list.query("orderBy", order.as_str());
@@ -193,6 +209,8 @@ macro_rules! conversation_filters {
             }
 
             /// Sort direction (API version 2021-02-09 or later).
+            ///
+            #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "use talkjs_models::OrderDirection;\nlet oldest_first = ", $list, ".order_direction(OrderDirection::Asc).await?;", "\n# Ok(()) }\n```")]
             #[allow(clippy::needless_pass_by_value)] // by value reads better for an enum
             pub fn order_direction(mut self, direction: talkjs_models::OrderDirection) -> Self {
                 self.list.query("orderDirection", direction.as_str());
@@ -200,6 +218,8 @@ macro_rules! conversation_filters {
             }
 
             /// Timestamp pagination offset (API version 2021-02-09 or later).
+            ///
+            #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "use talkjs_models::Timestamp;\nlet page = ", $list, ".offset_ts(Timestamp::from_millis(1_700_000_000_000)).await?;", "\n# Ok(()) }\n```")]
             pub fn offset_ts(mut self, t: talkjs_models::Timestamp) -> Self {
                 self.list.query("offsetTs", &t.as_millis().to_string());
                 self

@@ -290,4 +290,8 @@ pub struct ListMessages {
     list: ListRequest,
 }
 
-list_builder!(ListMessages, Message);
+list_builder!(
+    ListMessages,
+    Message,
+    "client.conversations().messages(\"order_123\").list()"
+);

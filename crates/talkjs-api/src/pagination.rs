@@ -101,6 +101,13 @@ impl<T: Cursor + Send + 'static> Pages<T> {
     }
 
     /// A stream of the items of these pages.
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use futures_util::TryStreamExt;
+    /// let pages = client.users().list().limit(100).pages();
+    /// let users: Vec<_> = pages.items().try_collect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn items(self) -> Items<T> {
         let wake = Arc::new(FetchWake::default());
         Items {
@@ -117,6 +124,15 @@ impl<T: Cursor + Send + 'static> Pages<T> {
 
     /// The cursor the next page will start after (the id of the last item yielded so far), for
     /// resuming an interrupted export later.
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use futures_util::TryStreamExt;
+    /// let mut pages = client.users().list().pages();
+    /// if let Some(page) = pages.try_next().await? {
+    ///     println!("{} users; resume after {:?}", page.len(), pages.cursor());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn cursor(&self) -> Option<&str> {
         self.cursor.as_deref()
     }

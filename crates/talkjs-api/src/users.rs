@@ -31,6 +31,11 @@ pub struct Users {
 
 impl Client {
     /// The users of the app.
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// let alice = client.users().get("alice").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn users(&self) -> Users {
         Users {
             client: self.clone(),
@@ -241,6 +246,11 @@ pub struct ListUsers {
 
 impl ListUsers {
     /// Only users who are online (`true`) or offline (`false`).
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// let online = client.users().list().is_online(true).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn is_online(mut self, online: bool) -> Self {
         self.list
             .query("isOnline", if online { "true" } else { "false" });
@@ -248,7 +258,7 @@ impl ListUsers {
     }
 }
 
-list_builder!(ListUsers, User);
+list_builder!(ListUsers, User, "client.users().list()");
 
 /// A request listing a user's conversations; see [`Users::conversations`].
 #[derive(Debug, Clone)]
@@ -259,6 +269,11 @@ pub struct ListUserConversations {
 
 impl ListUserConversations {
     /// Only conversations with messages the user has not read.
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// let unread = client.users().conversations("alice").unreads_only(true).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn unreads_only(mut self, yes: bool) -> Self {
         self.list
             .query("unreadsOnly", if yes { "true" } else { "false" });
@@ -266,5 +281,12 @@ impl ListUserConversations {
     }
 }
 
-conversation_filters!(ListUserConversations);
-list_builder!(ListUserConversations, UserConversation);
+conversation_filters!(
+    ListUserConversations,
+    "client.users().conversations(\"alice\")"
+);
+list_builder!(
+    ListUserConversations,
+    UserConversation,
+    "client.users().conversations(\"alice\")"
+);
