@@ -3,24 +3,9 @@
 use bytes::Bytes;
 use http::Method;
 use serde::Serialize;
-use talkjs_transport::{Idempotency, PathTemplate, RequestClass};
+use talkjs_transport::{Idempotency, PathTemplate, RequestClass, percent_encode_into as encode};
 
 use crate::error::{Error, Result};
-
-/// Percent-encodes a path segment or a query component (everything but RFC 3986 unreserved
-/// characters is encoded).
-pub(crate) fn encode(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-}
 
 /// Rejects an empty id before any request is sent.
 pub(crate) fn check_id(what: &str, id: &str) -> Result<()> {
@@ -125,12 +110,17 @@ impl ApiRequest {
     }
 
     /// The relative URI (`/users/alice?limit=10`).
+    #[cfg(test)]
     pub(crate) fn uri(&self) -> String {
-        if self.query.is_empty() {
-            self.path.clone()
-        } else {
-            format!("{}?{}", self.path, self.query)
+        Self::join_uri(self.path.clone(), &self.query)
+    }
+
+    fn join_uri(mut path: String, query: &str) -> String {
+        if !query.is_empty() {
+            path.push('?');
+            path.push_str(query);
         }
+        path
     }
 
     /// Builds the `http::Request` for the transport.
@@ -138,9 +128,10 @@ impl ApiRequest {
         self,
         api_version: Option<&http::HeaderValue>,
     ) -> Result<http::Request<Bytes>> {
+        // The request is consumed: its path becomes the URI without another copy.
         let mut builder = http::Request::builder()
-            .method(self.method.clone())
-            .uri(self.uri());
+            .method(self.method)
+            .uri(Self::join_uri(self.path, &self.query));
         if let Some(ct) = &self.content_type {
             builder = builder.header(http::header::CONTENT_TYPE, ct.as_str());
         }

@@ -76,7 +76,8 @@ impl BaseUrl {
             return Err(invalid("the scheme must be https (or http for loopback)"));
         }
         let root_path = uri.path().trim_end_matches('/');
-        let prefix = format!("{root_path}/v1/{}", encode_segment(app_id));
+        let mut prefix = format!("{root_path}/v1/");
+        percent_encode_into(&mut prefix, app_id);
         Ok(Self {
             scheme,
             authority,
@@ -114,18 +115,27 @@ fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
-pub(crate) fn encode_segment(segment: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
+/// Appends `s` to `out`, percent-encoded for use as one path segment or one query-string
+/// component: everything but the RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`) is
+/// encoded, so ids may contain `/`, `?`, `&`, spaces or any Unicode.
+///
+/// ```
+/// let mut path = String::from("/users/");
+/// talkjs_transport::percent_encode_into(&mut path, "alice smith/1");
+/// assert_eq!(path, "/users/alice%20smith%2F1");
+/// ```
+pub fn percent_encode_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(s.len());
+    for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
-            let _ = write!(out, "%{b:02X}");
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
         }
     }
-    out
 }
 
 /// Layer that applies a [`BaseUrl`] to requests with a relative URI.

@@ -55,7 +55,7 @@ pub mod trace;
 use bytes::Bytes;
 
 pub use auth::{AuthLayer, AuthService};
-pub use base_url::{BaseUrl, BaseUrlLayer, BaseUrlService};
+pub use base_url::{BaseUrl, BaseUrlLayer, BaseUrlService, percent_encode_into};
 pub use client::{HyperClient, HyperClientBuilder};
 pub use error::{BuildError, TimeoutKind, TransportError};
 pub use extensions::{Attempts, Idempotency, PathTemplate, RequestClass};
