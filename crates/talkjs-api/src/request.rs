@@ -128,25 +128,35 @@ impl ApiRequest {
         self,
         api_version: Option<&http::HeaderValue>,
     ) -> Result<http::Request<Bytes>> {
-        // The request is consumed: its path becomes the URI without another copy.
-        let mut builder = http::Request::builder()
-            .method(self.method)
-            .uri(Self::join_uri(self.path, &self.query));
-        if let Some(ct) = &self.content_type {
-            builder = builder.header(http::header::CONTENT_TYPE, ct.as_str());
+        // The request is consumed: its path becomes the URI without another copy. Built
+        // field by field (no `http::request::Builder`, which moves its parts through a
+        // closure per setting).
+        let invalid = |e: &dyn std::fmt::Display| {
+            Error::InvalidArgument(format!("cannot build the request: {e}"))
+        };
+        let uri = http::Uri::from_maybe_shared(Bytes::from(Self::join_uri(self.path, &self.query)))
+            .map_err(|e| invalid(&e))?;
+        let mut request = http::Request::new(self.body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = uri;
+        if let Some(ct) = self.content_type {
+            let value = http::HeaderValue::try_from(ct).map_err(|e| invalid(&e))?;
+            request
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, value);
         }
         if let Some(v) = api_version {
-            builder = builder.header(talkjs_transport::stack::API_VERSION_HEADER, v.clone());
+            request
+                .headers_mut()
+                .insert(talkjs_transport::stack::API_VERSION_HEADER, v.clone());
         }
-        builder = builder
-            .extension(PathTemplate(self.template))
-            .extension(self.class);
+        let extensions = request.extensions_mut();
+        extensions.insert(PathTemplate(self.template));
+        extensions.insert(self.class);
         if let Some(i) = self.idempotency {
-            builder = builder.extension(i);
+            extensions.insert(i);
         }
-        builder
-            .body(self.body)
-            .map_err(|e| Error::InvalidArgument(format!("cannot build the request: {e}")))
+        Ok(request)
     }
 }
 

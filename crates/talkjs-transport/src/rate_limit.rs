@@ -61,13 +61,16 @@
 //! ```
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 use tokio::time::Instant;
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
 use crate::error::TransportError;
 use crate::extensions::RequestClass;
@@ -186,6 +189,23 @@ pub trait RateLimitStore: Send + Sync + std::fmt::Debug + 'static {
         quota: Quota,
         pause: Duration,
     ) -> BoxFuture<'a, Result<(), BoxError>>;
+
+    /// [`reserve`](Self::reserve) without a future, for stores that can answer at once (no
+    /// I/O): `Some(answer)` with exactly what `reserve` would answer, or `None` to make the
+    /// caller use `reserve`. The default is `None`.
+    ///
+    /// The limiter tries this first; a store in memory answering here saves the boxed future
+    /// on every call. A store that answers here must still implement `reserve` (callers such
+    /// as [`RateLimiter::acquire`] use either).
+    fn try_reserve_now(
+        &self,
+        key: &str,
+        quota: Quota,
+        max_wait: Option<Duration>,
+    ) -> Option<Result<Reservation, BoxError>> {
+        let _ = (key, quota, max_wait);
+        None
+    }
 }
 
 /// The in-process [`RateLimitStore`]: a map from key to theoretical arrival time behind a
@@ -195,7 +215,33 @@ pub trait RateLimitStore: Send + Sync + std::fmt::Debug + 'static {
 /// (`tokio::time::pause`). Keys are never evicted; a limiter uses two per app id.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    state: Mutex<HashMap<String, Instant>>,
+    state: Mutex<KeyMap>,
+}
+
+/// The memory store's map. Its keys are the limiter's own (`talkjs:{app_id}:…`), not
+/// attacker-chosen, so a fast FNV-1a hash replaces the default SipHash (which cost a
+/// noticeable share of a call).
+type KeyMap = HashMap<String, Instant, BuildHasherDefault<Fnv1a>>;
+
+/// The 64-bit FNV-1a hash.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 impl MemoryStore {
@@ -204,7 +250,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeyMap> {
         // The map holds plain instants, always consistent: a panic elsewhere cannot leave
         // it half-updated, so a poisoned lock is safe to keep using.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -266,6 +312,15 @@ impl RateLimitStore for MemoryStore {
             self.penalize_now(key, quota, pause);
             Ok(())
         })
+    }
+
+    fn try_reserve_now(
+        &self,
+        key: &str,
+        quota: Quota,
+        max_wait: Option<Duration>,
+    ) -> Option<Result<Reservation, BoxError>> {
+        Some(Ok(self.reserve_now(key, quota, max_wait)))
     }
 }
 
@@ -384,21 +439,44 @@ impl RateLimiter {
     /// [`TransportError::RateLimitStore`] when the store fails. Dropping the future while it
     /// waits does not give the slot back.
     pub async fn acquire(&self, class: RequestClass) -> Result<Duration, TransportError> {
+        let wait = if let Some(wait) = self.try_reserve_now(class) {
+            wait?
+        } else {
+            let settings = &*self.inner;
+            let reservation = settings
+                .store
+                .reserve(self.key(class), self.quota(class), settings.max_wait)
+                .await;
+            self.settle(class, reservation)?
+        };
+        wait_for_slot(class, wait).await;
+        Ok(wait)
+    }
+
+    /// Reserves a slot without waiting for the store, if the store can answer at once
+    /// ([`RateLimitStore::try_reserve_now`]): `Some(Ok(wait))` is a reserved slot `wait` from
+    /// now, `None` means the store must be asked asynchronously.
+    fn try_reserve_now(&self, class: RequestClass) -> Option<Result<Duration, TransportError>> {
         let settings = &*self.inner;
-        let reservation = settings
-            .store
-            .reserve(self.key(class), self.quota(class), settings.max_wait)
-            .await
-            .map_err(|source| TransportError::RateLimitStore { source })?;
-        match reservation {
-            Reservation::Granted(wait) => {
-                if !wait.is_zero() {
-                    tracing::debug!(?class, ?wait, "rate limit: waiting for a slot");
-                    tokio::time::sleep(wait).await;
-                }
-                Ok(wait)
-            }
+        let reservation = settings.store.try_reserve_now(
+            self.key(class),
+            self.quota(class),
+            settings.max_wait,
+        )?;
+        Some(self.settle(class, reservation))
+    }
+
+    /// The wait for a slot the store answered with, or the error of a denied slot or a
+    /// failed store.
+    fn settle(
+        &self,
+        class: RequestClass,
+        reservation: Result<Reservation, BoxError>,
+    ) -> Result<Duration, TransportError> {
+        match reservation.map_err(|source| TransportError::RateLimitStore { source })? {
+            Reservation::Granted(wait) => Ok(wait),
             Reservation::Denied(wait) => {
+                let settings = &*self.inner;
                 let max_wait = settings.max_wait.unwrap_or(Duration::MAX);
                 tracing::debug!(
                     ?class,
@@ -435,6 +513,29 @@ impl RateLimiter {
     }
 }
 
+/// Sleeps until a reserved slot `wait` from now.
+async fn wait_for_slot(class: RequestClass, wait: Duration) {
+    if !wait.is_zero() {
+        tracing::debug!(?class, ?wait, "rate limit: waiting for a slot");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// After a 429: pushes the limiter back (see [`RateLimiter::on_rate_limited`]) and hands the
+/// response on unchanged.
+async fn push_back(
+    limiter: RateLimiter,
+    class: RequestClass,
+    response: HttpResponse,
+) -> Result<HttpResponse, BoxError> {
+    let retry_after = parse_retry_after(response.headers(), SystemTime::now());
+    if let Err(error) = limiter.on_rate_limited(class, retry_after).await {
+        // The 429 is more useful to the caller (and the retry layer) than the store's error.
+        tracing::warn!(%error, "rate limit: could not push the limiter back");
+    }
+    Ok(response)
+}
+
 /// Layer that makes each call wait for a slot of a shared [`RateLimiter`] before it is sent,
 /// and pushes the limiter back when the server answers 429.
 #[derive(Debug, Clone)]
@@ -459,9 +560,11 @@ impl<S> Layer<S> for RateLimitLayer {
 
 /// Service of [`RateLimitLayer`].
 ///
-/// `poll_ready` is always ready: the wait for a slot and the inner service's readiness
-/// happen inside the returned future, so a waiting call does not hold up its clone. The
-/// response is returned unchanged, a 429 included.
+/// Readiness is the inner service's. When the limiter's store answers at once and the slot
+/// is free (the usual case), the call goes straight to the inner service, with no allocation;
+/// otherwise the returned future waits for its slot (holding the inner service that was
+/// made ready, while a clone stays behind for the next call). The response is returned
+/// unchanged, a 429 included.
 #[derive(Debug, Clone)]
 pub struct RateLimitService<S> {
     inner: S,
@@ -488,38 +591,108 @@ where
 {
     type Response = HttpResponse;
     type Error = BoxError;
-    type Future = BoxFuture<'static, Result<HttpResponse, BoxError>>;
+    type Future = RateLimitFuture<S::Future>;
 
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        // Take the service that may have been driven to readiness, leave a clone behind; the
-        // future checks readiness itself after waiting for its slot.
+        let class = RequestClass::of(&req);
+        let reserved = self.limiter.try_reserve_now(class);
+        if let Some(Ok(wait)) = reserved {
+            if wait.is_zero() {
+                return RateLimitFuture {
+                    state: State::Sent {
+                        inner: self.inner.call(req),
+                        limiter: self.limiter.clone(),
+                        class,
+                    },
+                };
+            }
+        }
+        // Take the service that was driven to readiness, leave a clone behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limiter = self.limiter.clone();
-        let class = RequestClass::of(&req);
-        Box::pin(async move {
-            limiter.acquire(class).await?;
-            let response = inner
-                .ready()
-                .await
-                .map_err(Into::into)?
-                .call(req)
-                .await
-                .map_err(Into::into)?;
+        let future = Box::pin(async move {
+            match reserved {
+                Some(wait) => wait_for_slot(class, wait?).await,
+                None => drop(limiter.acquire(class).await?),
+            }
+            let response = inner.call(req).await.map_err(Into::into)?;
             if response.status() == StatusCode::TOO_MANY_REQUESTS {
-                let retry_after = parse_retry_after(response.headers(), SystemTime::now());
-                if let Err(error) = limiter.on_rate_limited(class, retry_after).await {
-                    // The 429 is more useful to the caller (and the retry layer) than the
-                    // store's error.
-                    tracing::warn!(%error, "rate limit: could not push the limiter back");
-                }
+                return push_back(limiter, class, response).await;
             }
             Ok(response)
-        })
+        });
+        RateLimitFuture {
+            state: State::Boxed { future },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Future of [`RateLimitService`].
+    pub struct RateLimitFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        // The slot was free at once: the inner call is in flight.
+        Sent {
+            #[pin]
+            inner: F,
+            limiter: RateLimiter,
+            class: RequestClass,
+        },
+        // Waiting for a slot or an asynchronous store, or pushing the limiter back.
+        Boxed {
+            future: BoxFuture<'static, Result<HttpResponse, BoxError>>,
+        },
+    }
+}
+
+impl<F> std::fmt::Debug for RateLimitFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimitFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, E> Future for RateLimitFuture<F>
+where
+    F: Future<Output = Result<HttpResponse, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<HttpResponse, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Sent {
+                    inner,
+                    limiter,
+                    class,
+                } => {
+                    let response = match inner.poll(cx) {
+                        Poll::Ready(Ok(response)) => response,
+                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error.into())),
+                        Poll::Pending => return Poll::Pending,
+                    };
+                    if response.status() != StatusCode::TOO_MANY_REQUESTS {
+                        return Poll::Ready(Ok(response));
+                    }
+                    let future = Box::pin(push_back(limiter.clone(), *class, response));
+                    state.set(State::Boxed { future });
+                }
+                StateProj::Boxed { future } => return future.as_mut().poll(cx),
+            }
+        }
     }
 }
 

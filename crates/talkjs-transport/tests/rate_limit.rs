@@ -33,7 +33,7 @@ impl Recorder {
         HttpRequest,
         Response = HttpResponse,
         Error = BoxError,
-        Future = impl Send + 'static,
+        Future = impl std::future::Future<Output = Result<HttpResponse, BoxError>> + Send + 'static,
     > + Clone
     + Send
     + Sync
@@ -457,6 +457,91 @@ async fn a_failing_store_fails_the_call_with_a_clear_error() {
         "{error}"
     );
     assert_eq!(rec.count(), 0);
+}
+
+/// A store that answers only synchronously ([`RateLimitStore::try_reserve_now`]) from a
+/// memory store; its asynchronous `reserve` fails, so a call that used it would fail.
+#[derive(Debug, Default)]
+struct SyncOnlyStore {
+    memory: MemoryStore,
+    sync_calls: AtomicUsize,
+}
+
+impl RateLimitStore for SyncOnlyStore {
+    fn reserve<'a>(
+        &'a self,
+        _key: &'a str,
+        _quota: Quota,
+        _max_wait: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Reservation, BoxError>> {
+        Box::pin(async { Err("the asynchronous path was used".into()) })
+    }
+
+    fn penalize<'a>(
+        &'a self,
+        key: &'a str,
+        quota: Quota,
+        pause: Duration,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.memory.penalize(key, quota, pause)
+    }
+
+    fn try_reserve_now(
+        &self,
+        key: &str,
+        quota: Quota,
+        max_wait: Option<Duration>,
+    ) -> Option<Result<Reservation, BoxError>> {
+        self.sync_calls.fetch_add(1, Ordering::SeqCst);
+        self.memory.try_reserve_now(key, quota, max_wait)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_answering_at_once_is_not_asked_asynchronously_and_still_makes_calls_wait() {
+    let rec = Recorder::default();
+    let store = Arc::new(SyncOnlyStore::default());
+    let limiter = RateLimiter::new("app1")
+        .with_store(store.clone())
+        .general_quota(Quota::per_second(10, 2));
+    let stack = RateLimitLayer::new(limiter.clone()).layer(rec.service());
+    let start = Instant::now();
+    for i in 0..4 {
+        let resp = stack.clone().oneshot(get(&format!("/r{i}"))).await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    // Burst 2 at once, then one every 100 ms: both the free and the waiting path used the
+    // synchronous answer.
+    let offsets = rec.offsets(start);
+    assert_eq!(offsets.len(), 4);
+    assert_near(offsets[0], Duration::ZERO);
+    assert_near(offsets[1], Duration::ZERO);
+    assert_near(offsets[2], 100 * MS);
+    assert_near(offsets[3], 200 * MS);
+    assert_eq!(
+        limiter.acquire(RequestClass::General).await.unwrap(),
+        100 * MS
+    );
+    assert_eq!(store.sync_calls.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn readiness_is_the_inner_services() {
+    let (mock, mut handle) = tower_test::mock::pair::<HttpRequest, HttpResponse>();
+    let limiter = RateLimiter::new("app1");
+    let mut svc = tower_test::mock::Spawn::new(RateLimitLayer::new(limiter).layer(mock));
+    handle.allow(0);
+    assert!(
+        svc.poll_ready().is_pending(),
+        "the inner service is not ready"
+    );
+    handle.allow(1);
+    assert!(matches!(svc.poll_ready(), std::task::Poll::Ready(Ok(()))));
+    let call = tokio::spawn(svc.call(get("/x")));
+    let (request, send) = handle.next_request().await.unwrap();
+    assert_eq!(request.uri().path(), "/x");
+    send.send_response(HttpResponse::new(Bytes::from_static(b"{}")));
+    assert_eq!(call.await.unwrap().unwrap().status(), 200);
 }
 
 // ---- MemoryStore arithmetic, through the trait ----

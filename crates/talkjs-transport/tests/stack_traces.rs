@@ -1,0 +1,115 @@
+//! No secrets in traces or Debug output of the default stack, with a subscriber recording
+//! everything.
+//!
+//! In a test binary of its own: `tracing` caches whether a callsite is enabled globally, and a
+//! test on another thread reaching the span's callsite while this test installs its
+//! subscriber can leave the span disabled (the test then sees no span at all).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
+use talkjs_transport::{RetryConfig, StackBuilder};
+use tower::ServiceExt;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const APP: &str = "app_Test1";
+const SECRET: &str = "sk_test_STACKsecretVALUE1234";
+
+fn signer() -> Credentials {
+    Credentials::AppToken(TokenSigner::new(AppId::new(APP), SecretKey::new(SECRET)))
+}
+
+fn auth_of(r: &Request) -> String {
+    r.headers
+        .get("authorization")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn traces_and_debug_output_contain_no_secret_or_token() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let token_seen = rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        let builder = StackBuilder::new(AppId::new(APP), signer())
+            .base_url(server.uri())
+            .retry(Some(RetryConfig {
+                base_delay: Duration::from_millis(1),
+                ..RetryConfig::default()
+            }));
+        let debug = format!("{builder:?}");
+        assert!(
+            !debug.contains(SECRET) && !debug.contains("STACKsecret"),
+            "{debug}"
+        );
+        let svc = builder.build().unwrap();
+        let req = http::Request::get("/users/alice")
+            .body(Bytes::new())
+            .unwrap();
+        let resp = svc.oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let received = server.received_requests().await.unwrap();
+        auth_of(&received[1])
+            .trim_start_matches("Bearer ")
+            .to_owned()
+    });
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("talkjs.request"),
+        "the span was recorded: {logs}"
+    );
+    assert!(
+        logs.contains("attempts=2") || logs.contains("attempts: 2"),
+        "attempts recorded: {logs}"
+    );
+    assert!(
+        !logs.contains(SECRET) && !logs.contains("STACKsecret"),
+        "secret leaked: {logs}"
+    );
+    assert!(!logs.contains(&token_seen), "token leaked: {logs}");
+    assert!(
+        !logs.contains(token_seen.split('.').nth(2).unwrap()),
+        "token signature leaked"
+    );
+}
