@@ -1,6 +1,7 @@
 //! [`Client`] and [`ClientBuilder`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -42,8 +43,10 @@ pub const ENV_BASE_URL: &str = "TALKJS_BASE_URL";
 #[derive(Clone)]
 pub struct Client {
     // Shared, so that cloning a client (every resource handle holds one) is a reference
-    // count; the stack itself is cloned once per call, for `oneshot`.
-    service: Arc<HttpService>,
+    // count. A call uses the shared stack directly when it is ready at once (the default
+    // stack always is), holding the lock only while the request is handed over (`call` is
+    // synchronous), and otherwise waits for readiness on a clone of its own.
+    service: Arc<Mutex<HttpService>>,
     api_version: Option<HeaderValue>,
 }
 
@@ -104,7 +107,9 @@ impl Client {
         S::Future: Send + 'static,
     {
         Self {
-            service: Arc::new(BoxCloneSyncService::new(service.map_err(Into::into))),
+            service: Arc::new(Mutex::new(BoxCloneSyncService::new(
+                service.map_err(Into::into),
+            ))),
             api_version: None,
         }
     }
@@ -132,10 +137,11 @@ impl Client {
     /// Sends a request and returns the raw success response (status checked).
     pub(crate) async fn send(&self, request: ApiRequest) -> Result<HttpResponse> {
         let request = request.build(self.api_version.as_ref())?;
-        let response = HttpService::clone(&self.service)
-            .oneshot(request)
-            .await
-            .map_err(Error::from_transport)?;
+        let response = match self.call_if_ready(request) {
+            Ok(future) => future.await,
+            Err(request) => self.stack().oneshot(request).await,
+        }
+        .map_err(Error::from_transport)?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -145,6 +151,29 @@ impl Client {
                 response.body(),
             ))
         }
+    }
+
+    /// Hands `request` to the shared stack if it is ready right now (no clone of the stack,
+    /// no waiting); gives the request back otherwise. A readiness error is returned as the
+    /// call's result.
+    fn call_if_ready(
+        &self,
+        request: HttpRequest,
+    ) -> std::result::Result<<HttpService as Service<HttpRequest>>::Future, HttpRequest> {
+        let mut service = self.service.lock().unwrap_or_else(PoisonError::into_inner);
+        match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => Ok(service.call(request)),
+            Poll::Ready(Err(error)) => Ok(Box::pin(std::future::ready(Err(error)))),
+            Poll::Pending => Err(request),
+        }
+    }
+
+    /// A clone of the stack, to wait for readiness on.
+    fn stack(&self) -> HttpService {
+        self.service
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Sends a request and decodes the JSON body.
@@ -519,7 +548,7 @@ impl ClientBuilder {
         }
         let service = stack.build().map_err(|e| Error::Config(e.to_string()))?;
         Ok(Client {
-            service: Arc::new(service),
+            service: Arc::new(Mutex::new(service)),
             api_version: self.api_version,
         })
     }

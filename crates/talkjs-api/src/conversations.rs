@@ -42,9 +42,7 @@ pub(crate) fn conversation_path(
     rest: &[&str],
 ) -> Result<ApiRequest> {
     check_id("conversation id", id)?;
-    let mut segments = vec!["conversations", id];
-    segments.extend_from_slice(rest);
-    Ok(ApiRequest::new(method, template, &segments))
+    Ok(ApiRequest::new(method, template, &["conversations", id]).segments(rest))
 }
 
 impl Conversations {

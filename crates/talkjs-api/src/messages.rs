@@ -42,9 +42,10 @@ impl Messages {
         template: &'static str,
     ) -> Result<ApiRequest> {
         check_id("message id", id)?;
-        let mut segments = vec!["messages", id];
-        segments.extend_from_slice(rest);
-        conversation_path(template, method, &self.conversation, &segments)
+        Ok(
+            conversation_path(template, method, &self.conversation, &["messages", id])?
+                .segments(rest),
+        )
     }
 
     /// Lists the messages, newest first (`GET …/messages`). Await for one page, or stream.

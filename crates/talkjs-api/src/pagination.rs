@@ -207,6 +207,12 @@ struct FetchWake {
 }
 
 impl FetchWake {
+    /// Whether the fetch was woken since the last call (and clears the flag). A plain load
+    /// first: this runs once per item, and the flag is almost always clear.
+    fn take_woken(&self) -> bool {
+        self.woken.load(Ordering::Acquire) && self.woken.swap(false, Ordering::AcqRel)
+    }
+
     fn register(&self, waker: &Waker) {
         let mut consumer = self.consumer.lock().unwrap_or_else(PoisonError::into_inner);
         if !consumer.as_ref().is_some_and(|w| w.will_wake(waker)) {
@@ -264,7 +270,7 @@ impl<T: Cursor + Send + 'static> Stream for Items<T> {
                 && this.current.len() < this.pages.page_size.max(1)
             {
                 let starved = this.current.len() == 0;
-                if starved || !this.fetching || this.wake.woken.swap(false, Ordering::AcqRel) {
+                if starved || !this.fetching || this.wake.take_woken() {
                     this.wake.register(cx.waker());
                     let mut fetch_cx = Context::from_waker(&this.waker);
                     match Pin::new(&mut this.pages).poll_next(&mut fetch_cx) {

@@ -39,9 +39,13 @@ impl Participants {
         template: &'static str,
     ) -> Result<ApiRequest> {
         check_id("user id", user_id)?;
-        let mut segments = vec!["participants", user_id];
-        segments.extend_from_slice(rest);
-        conversation_path(template, method, &self.conversation, &segments)
+        Ok(conversation_path(
+            template,
+            method,
+            &self.conversation,
+            &["participants", user_id],
+        )?
+        .segments(rest))
     }
 
     /// Adds `user_id` to the conversation, or OVERWRITES their settings

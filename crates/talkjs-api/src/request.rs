@@ -45,14 +45,9 @@ impl ApiRequest {
     /// A request for `template` (e.g. `/users/{userId}`); `segments` are the literal and id
     /// parts of the path, ids already checked; each is encoded.
     pub(crate) fn new(method: Method, template: &'static str, segments: &[&str]) -> Self {
-        let mut path = String::with_capacity(64);
-        for s in segments {
-            path.push('/');
-            encode(&mut path, s);
-        }
         Self {
             method,
-            path,
+            path: String::with_capacity(64),
             query: String::new(),
             body: Bytes::new(),
             content_type: None,
@@ -60,6 +55,16 @@ impl ApiRequest {
             class: RequestClass::General,
             idempotency: None,
         }
+        .segments(segments)
+    }
+
+    /// Appends percent-encoded path segments.
+    pub(crate) fn segments(mut self, segments: &[&str]) -> Self {
+        for s in segments {
+            self.path.push('/');
+            encode(&mut self.path, s);
+        }
+        self
     }
 
     /// Adds `key=value` to the query string.
@@ -152,7 +157,11 @@ impl ApiRequest {
         }
         let extensions = request.extensions_mut();
         extensions.insert(PathTemplate(self.template));
-        extensions.insert(self.class);
+        // General is what the transport assumes without the extension: each extension is an
+        // allocation, cloned again for a possible retry.
+        if self.class != RequestClass::General {
+            extensions.insert(self.class);
+        }
         if let Some(i) = self.idempotency {
             extensions.insert(i);
         }

@@ -50,9 +50,7 @@ fn user_path(
     rest: &[&str],
 ) -> Result<ApiRequest> {
     check_id("user id", id)?;
-    let mut segments = vec!["users", id];
-    segments.extend_from_slice(rest);
-    Ok(ApiRequest::new(method, template, &segments))
+    Ok(ApiRequest::new(method, template, &["users", id]).segments(rest))
 }
 
 impl Users {

@@ -64,10 +64,13 @@ where
             let _enter = span.enter();
             self.inner.call(req)
         };
+        // Without a subscriber for the span or the response event (the common case in
+        // production at info level), there is nothing to time: skip reading the clock.
+        let observed = !span.is_disabled() || tracing::enabled!(tracing::Level::DEBUG);
         TraceFuture {
             inner,
             span,
-            start: Instant::now(),
+            start: observed.then(Instant::now),
         }
     }
 }
@@ -89,7 +92,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         span: Span,
-        start: Instant,
+        start: Option<Instant>,
     }
 }
 
@@ -107,7 +110,10 @@ where
             Poll::Ready(r) => r.map_err(Into::into),
             Poll::Pending => return Poll::Pending,
         };
-        let latency_ms = u64::try_from(this.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let Some(start) = this.start else {
+            return Poll::Ready(result);
+        };
+        let latency_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         this.span.record("latency_ms", latency_ms);
         match &result {
             Ok(response) => {
