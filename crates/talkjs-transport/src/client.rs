@@ -1,19 +1,24 @@
 //! The innermost service: hyper-util's pooled client with rustls.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::ResponseFuture;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::Service;
 
 use crate::error::{BuildError, TransportError};
-use crate::{BoxError, BoxFuture, HttpRequest, HttpResponse};
+use crate::{BoxError, HttpRequest, HttpResponse};
 
 /// Default limit on a response body (TalkJS responses are small JSON documents).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -152,24 +157,90 @@ fn classify(e: hyper_util::client::legacy::Error) -> TransportError {
 impl Service<HttpRequest> for HyperClient {
     type Response = HttpResponse;
     type Error = BoxError;
-    type Future = BoxFuture<'static, Result<HttpResponse, BoxError>>;
+    type Future = HyperFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        let request = self.inner.request(req.map(Full::new));
-        let limit = self.max_response_bytes;
-        Box::pin(async move {
-            let response = request.await.map_err(classify)?;
-            let (parts, body) = response.into_parts();
-            let bytes = Limited::new(body, limit)
-                .collect()
-                .await
-                .map_err(|source| TransportError::Body { source })?
-                .to_bytes();
-            Ok(http::Response::from_parts(parts, bytes))
-        })
+        HyperFuture {
+            state: HyperState::Head {
+                future: self.inner.request(req.map(Full::new)),
+                limit: self.max_response_bytes,
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Future of [`HyperClient`]: the response head, then the whole body (up to the
+    /// [limit](HyperClientBuilder::max_response_bytes)) read into `Bytes`.
+    pub struct HyperFuture {
+        #[pin]
+        state: HyperState,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = HyperStateProj]
+    enum HyperState {
+        Head {
+            #[pin]
+            future: ResponseFuture,
+            limit: usize,
+        },
+        Body {
+            #[pin]
+            collect: Collect<Limited<Incoming>>,
+            parts: Option<http::response::Parts>,
+        },
+    }
+}
+
+impl std::fmt::Debug for HyperFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HyperFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for HyperFuture {
+    type Output = Result<HttpResponse, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                HyperStateProj::Head { future, limit } => {
+                    let response = match future.poll(cx) {
+                        Poll::Ready(Ok(response)) => response,
+                        Poll::Ready(Err(error)) => return Poll::Ready(Err(classify(error).into())),
+                        Poll::Pending => return Poll::Pending,
+                    };
+                    let (parts, body) = response.into_parts();
+                    let collect = Limited::new(body, *limit).collect();
+                    state.set(HyperState::Body {
+                        collect,
+                        parts: Some(parts),
+                    });
+                }
+                HyperStateProj::Body { collect, parts } => {
+                    let collected = match collect.poll(cx) {
+                        Poll::Ready(Ok(collected)) => collected,
+                        Poll::Ready(Err(source)) => {
+                            return Poll::Ready(Err(TransportError::Body { source }.into()));
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    };
+                    let Some(parts) = parts.take() else {
+                        return Poll::Ready(Err("HyperFuture polled after completion".into()));
+                    };
+                    return Poll::Ready(Ok(http::Response::from_parts(
+                        parts,
+                        collected.to_bytes(),
+                    )));
+                }
+            }
+        }
     }
 }

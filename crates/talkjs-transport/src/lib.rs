@@ -56,12 +56,13 @@ use bytes::Bytes;
 
 pub use auth::{AuthLayer, AuthService};
 pub use base_url::{BaseUrl, BaseUrlLayer, BaseUrlService, percent_encode_into};
-pub use client::{HyperClient, HyperClientBuilder};
+pub use client::{HyperClient, HyperClientBuilder, HyperFuture};
 pub use error::{BuildError, TimeoutKind, TransportError};
 pub use extensions::{Attempts, Idempotency, PathTemplate, RequestClass};
 pub use json::{JsonLayer, json_layer};
 pub use rate_limit::{
-    MemoryStore, Quota, RateLimitLayer, RateLimitService, RateLimitStore, RateLimiter, Reservation,
+    MemoryStore, Quota, RateLimitFuture, RateLimitLayer, RateLimitService, RateLimitStore,
+    RateLimiter, Reservation,
 };
 pub use retry::{RetryBudget, RetryConfig, RetryLayer, RetryPolicy};
 pub use stack::StackBuilder;
