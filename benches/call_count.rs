@@ -1,0 +1,42 @@
+//! `call_count`: runs N identical `GET /users/{id}` calls of one variant and nothing else, for
+//! counting instructions per call with valgrind, a figure that, unlike time, does not move
+//! with the load of a shared machine:
+//!
+//! ```sh
+//! cargo bench --bench call_count --no-run   # prints the binary's path
+//! for w in none raw talkjs; do
+//!   WHICH=$w N=2000 valgrind --tool=callgrind --callgrind-out-file=cg.$w target/release/deps/call_count-*
+//! done
+//! ```
+//!
+//! `(total(raw) - total(none)) / N` is the instructions of one hand-written hyper-util call
+//! (client and loopback server together), `(total(talkjs) - total(none)) / N` the same call
+//! through `client.users().get(id)`; `callgrind_annotate` shows where the difference goes.
+//! Without `WHICH` (e.g. under a plain `cargo bench`) it only starts and stops.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::hint::black_box;
+
+fn main() {
+    let which = std::env::var("WHICH").unwrap_or_default();
+    let n: usize = std::env::var("N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    let rt = common::client_runtime();
+    let server = common::Server::start(&rt);
+    let url = server.url("/users/alice");
+    let raw = common::raw_client();
+    let talkjs = rt.block_on(async { common::talkjs_client(&server) });
+    rt.block_on(async {
+        for _ in 0..n {
+            match which.as_str() {
+                "raw" => drop(black_box(common::raw_get_user(&raw, &url).await)),
+                "talkjs" => drop(black_box(talkjs.users().get("alice").await.unwrap())),
+                _ => return,
+            }
+        }
+    });
+}
