@@ -8,18 +8,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
+use talkjs_auth::{AppId, Credentials, SecretKey};
 use talkjs_transport::{Attempts, HttpService, RetryConfig, StackBuilder};
 use tower::ServiceExt;
 use wiremock::matchers::{body_bytes, header, method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const APP: &str = "app_Test1";
-const SECRET: &str = "sk_test_STACKsecretVALUE1234";
+mod stack_common;
 
-fn signer() -> Credentials {
-    Credentials::AppToken(TokenSigner::new(AppId::new(APP), SecretKey::new(SECRET)))
-}
+use stack_common::{APP, SECRET, auth_of, signer};
 
 fn stack(server: &MockServer) -> HttpService {
     StackBuilder::new(AppId::new(APP), signer())
@@ -53,15 +50,6 @@ fn decode_bearer(value: &str) -> Claims {
     assert_eq!(data.claims.tokenType, "app");
     assert!(data.claims.exp > data.claims.iat && data.claims.exp - data.claims.iat <= 60);
     data.claims
-}
-
-fn auth_of(r: &Request) -> String {
-    r.headers
-        .get("authorization")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]

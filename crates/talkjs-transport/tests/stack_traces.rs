@@ -11,27 +11,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
+use talkjs_auth::AppId;
 use talkjs_transport::{RetryConfig, StackBuilder};
 use tower::ServiceExt;
 use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const APP: &str = "app_Test1";
-const SECRET: &str = "sk_test_STACKsecretVALUE1234";
+mod stack_common;
 
-fn signer() -> Credentials {
-    Credentials::AppToken(TokenSigner::new(AppId::new(APP), SecretKey::new(SECRET)))
-}
-
-fn auth_of(r: &Request) -> String {
-    r.headers
-        .get("authorization")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
+use stack_common::{APP, SECRET, auth_of, signer};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
