@@ -439,18 +439,23 @@ impl RateLimiter {
     /// [`TransportError::RateLimitStore`] when the store fails. Dropping the future while it
     /// waits does not give the slot back.
     pub async fn acquire(&self, class: RequestClass) -> Result<Duration, TransportError> {
-        let wait = if let Some(wait) = self.try_reserve_now(class) {
-            wait?
-        } else {
-            let settings = &*self.inner;
-            let reservation = settings
-                .store
-                .reserve(self.key(class), self.quota(class), settings.max_wait)
-                .await;
-            self.settle(class, reservation)?
+        let wait = match self.try_reserve_now(class) {
+            Some(wait) => wait?,
+            None => self.reserve_in_store(class).await?,
         };
         wait_for_slot(class, wait).await;
         Ok(wait)
+    }
+
+    /// Reserves a slot through the store's asynchronous [`RateLimitStore::reserve`]; for
+    /// stores that did not answer [`try_reserve_now`](Self::try_reserve_now).
+    async fn reserve_in_store(&self, class: RequestClass) -> Result<Duration, TransportError> {
+        let settings = &*self.inner;
+        let reservation = settings
+            .store
+            .reserve(self.key(class), self.quota(class), settings.max_wait)
+            .await;
+        self.settle(class, reservation)
     }
 
     /// Reserves a slot without waiting for the store, if the store can answer at once
@@ -616,10 +621,12 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limiter = self.limiter.clone();
         let future = Box::pin(async move {
-            match reserved {
-                Some(wait) => wait_for_slot(class, wait?).await,
-                None => drop(limiter.acquire(class).await?),
-            }
+            // The store was asked synchronously already; without an answer, ask it properly.
+            let wait = match reserved {
+                Some(wait) => wait?,
+                None => limiter.reserve_in_store(class).await?,
+            };
+            wait_for_slot(class, wait).await;
             let response = inner.call(req).await.map_err(Into::into)?;
             if response.status() == StatusCode::TOO_MANY_REQUESTS {
                 return push_back(limiter, class, response).await;
