@@ -59,6 +59,33 @@ impl Idempotency {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PathTemplate(pub &'static str);
 
-/// Set on a response by the retry layer: how many attempts the call took (1 = no retry).
+/// Set on a response by the retry layer when the call was retried: how many attempts it
+/// took. A response without it took one attempt; [`Attempts::of`] reads either case.
+///
+/// (The extension is left out of first-try responses because inserting it allocates the
+/// response's extension map, a cost on every call for no information.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Attempts(pub u32);
+
+impl Attempts {
+    /// How many attempts the call behind `response` took: its `Attempts`, or 1 without.
+    ///
+    /// ```
+    /// use talkjs_transport::Attempts;
+    ///
+    /// let mut response = http::Response::new(());
+    /// assert_eq!(Attempts::of(&response), 1);
+    /// response.extensions_mut().insert(Attempts(3));
+    /// assert_eq!(Attempts::of(&response), 3);
+    /// ```
+    pub fn of<B>(response: &http::Response<B>) -> u32 {
+        response.extensions().get::<Self>().map_or(1, |a| a.0)
+    }
+
+    /// Records `attempts` on `response` when there was more than one.
+    pub(crate) fn record<B>(response: &mut http::Response<B>, attempts: u32) {
+        if attempts > 1 {
+            response.extensions_mut().insert(Self(attempts));
+        }
+    }
+}

@@ -27,13 +27,17 @@
 //! The request body is `Bytes`, so a retried request re-sends the same body without copying;
 //! headers and extensions are kept, and the inner auth layer signs every attempt afresh.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
-use tower::Layer;
+use tokio::time::Sleep;
+use tower::retry::Policy;
 use tower::retry::budget::{Budget, TpsBudget};
-use tower::retry::{Policy, Retry};
+use tower::{Layer, Service};
 
 use crate::error::{TimeoutKind, TransportError};
 use crate::extensions::{Attempts, Idempotency};
@@ -203,13 +207,20 @@ fn classify_error(error: &(dyn std::error::Error + 'static)) -> Option<bool> {
 
 /// The [`Policy`] of [`RetryLayer`]: see the [module docs](self) for what is retried.
 ///
-/// One policy value is cloned for every call; it counts that call's attempts. The budget is
-/// shared by all clones.
+/// One policy value is cloned for every call; it counts that call's attempts. The settings
+/// and the budget are shared by all clones. The policy also works with tower's own
+/// [`tower::retry::Retry`]; [`RetryLayer`] drives it with [`RetryService`], which clones
+/// less per call.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
-    config: Arc<RetryConfig>,
-    budget: Option<Arc<TpsBudget>>,
+    shared: Arc<PolicyShared>,
     attempts: u32,
+}
+
+#[derive(Debug)]
+struct PolicyShared {
+    config: RetryConfig,
+    budget: Option<TpsBudget>,
 }
 
 impl RetryPolicy {
@@ -217,23 +228,23 @@ impl RetryPolicy {
     pub fn new(config: RetryConfig) -> Self {
         let budget = config
             .budget
-            .map(|b| Arc::new(TpsBudget::new(b.ttl, b.min_per_sec, b.retry_percent)));
+            .map(|b| TpsBudget::new(b.ttl, b.min_per_sec, b.retry_percent));
         Self {
-            config: Arc::new(config),
-            budget,
+            shared: Arc::new(PolicyShared { config, budget }),
             attempts: 1,
         }
     }
 
     /// The settings.
     pub fn config(&self) -> &RetryConfig {
-        &self.config
+        &self.shared.config
     }
 
     /// The delay before the next attempt, or `None` to give up. `retry_after` is the server's
     /// wish, if it stated one.
     fn delay(&self, retry_after: Option<Duration>) -> Option<Duration> {
-        let bound = self.config.backoff_bound(self.attempts);
+        let config = self.config();
+        let bound = config.backoff_bound(self.attempts);
         let jittered = if bound.is_zero() {
             Duration::ZERO
         } else {
@@ -241,30 +252,40 @@ impl RetryPolicy {
             Duration::from_nanos(fastrand::u64(0..=nanos))
         };
         match retry_after {
-            Some(wish) if wish > self.config.max_retry_after => None,
+            Some(wish) if wish > config.max_retry_after => None,
             Some(wish) => Some(wish.max(jittered)),
             None => Some(jittered),
         }
     }
+
+    /// Ends the retries: records the attempts on a response and says why.
+    fn give_up(&self, result: &mut Result<HttpResponse, BoxError>, why: &str) -> Option<Sleep> {
+        tracing::debug!(attempts = self.attempts, why, "not retrying");
+        if let Ok(response) = result {
+            Attempts::record(response, self.attempts);
+        }
+        None
+    }
 }
 
 impl Policy<HttpRequest, HttpResponse, BoxError> for RetryPolicy {
-    type Future = tokio::time::Sleep;
+    type Future = Sleep;
 
     fn retry(
         &mut self,
         req: &mut HttpRequest,
         result: &mut Result<HttpResponse, BoxError>,
     ) -> Option<Self::Future> {
+        let budget = self.shared.budget.as_ref();
         if self.attempts == 1 {
-            if let Some(budget) = &self.budget {
+            if let Some(budget) = budget {
                 budget.deposit();
             }
         }
         let (needs_idempotency, retry_after) = match result {
             Ok(response) => {
                 let Some(needs) = classify_status(response.status()) else {
-                    response.extensions_mut().insert(Attempts(self.attempts));
+                    Attempts::record(response, self.attempts);
                     return None;
                 };
                 (
@@ -274,30 +295,20 @@ impl Policy<HttpRequest, HttpResponse, BoxError> for RetryPolicy {
             }
             Err(error) => (classify_error(error.as_ref())?, None),
         };
-        let give_up = |this: &mut Self, result: &mut Result<HttpResponse, BoxError>, why: &str| {
-            tracing::debug!(attempts = this.attempts, why, "not retrying");
-            if let Ok(response) = result {
-                response.extensions_mut().insert(Attempts(this.attempts));
-            }
-            None
-        };
         if needs_idempotency && Idempotency::of(req) == Idempotency::NonIdempotent {
-            return give_up(
-                self,
+            return self.give_up(
                 result,
                 "the request is not idempotent and may have been processed",
             );
         }
-        if self.attempts >= self.config.max_attempts {
-            return give_up(self, result, "maximum attempts reached");
+        if self.attempts >= self.config().max_attempts {
+            return self.give_up(result, "maximum attempts reached");
         }
         let Some(delay) = self.delay(retry_after) else {
-            return give_up(self, result, "Retry-After is longer than the maximum");
+            return self.give_up(result, "Retry-After is longer than the maximum");
         };
-        if let Some(budget) = &self.budget {
-            if !budget.withdraw() {
-                return give_up(self, result, "retry budget exhausted");
-            }
+        if budget.is_some_and(|budget| !budget.withdraw()) {
+            return self.give_up(result, "retry budget exhausted");
         }
         match result {
             Ok(response) => tracing::debug!(
@@ -314,11 +325,11 @@ impl Policy<HttpRequest, HttpResponse, BoxError> for RetryPolicy {
 
     fn clone_request(&mut self, req: &HttpRequest) -> Option<HttpRequest> {
         // Bytes body: a clone shares the buffer. Headers and extensions come along.
-        (self.config.max_attempts > 1).then(|| req.clone())
+        (self.config().max_attempts > 1).then(|| req.clone())
     }
 }
 
-/// Layer applying [`RetryPolicy`] (tower's [`Retry`] service). Every service it builds, and
+/// Layer applying [`RetryPolicy`] through [`RetryService`]. Every service it builds, and
 /// every clone of those, shares one retry budget.
 ///
 /// ```
@@ -351,13 +362,138 @@ impl RetryLayer {
     }
 }
 
-impl<S> Layer<S> for RetryLayer {
-    type Service = Retry<RetryPolicy, S>;
+impl<S: Clone> Layer<S> for RetryLayer {
+    type Service = RetryService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Retry::new(self.policy.clone(), inner)
+        RetryService {
+            spare: Arc::new(inner.clone()),
+            inner,
+            policy: self.policy.clone(),
+        }
     }
 }
+
+/// Service of [`RetryLayer`]: calls the inner service, and again as [`RetryPolicy`] decides.
+///
+/// The same contract as tower's [`Retry`](tower::retry::Retry) with this policy, at a lower
+/// cost per call: the first attempt goes to the service that was polled ready, and a clone
+/// of the inner service is made only when a retry is due (from a spare copy shared by all
+/// calls) instead of on every call. The backoff timer is allocated only when a retry waits.
+#[derive(Debug)]
+pub struct RetryService<S> {
+    inner: S,
+    spare: Arc<S>,
+    policy: RetryPolicy,
+}
+
+impl<S: Clone> Clone for RetryService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            spare: Arc::clone(&self.spare),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+impl<S> Service<HttpRequest> for RetryService<S>
+where
+    S: Service<HttpRequest, Response = HttpResponse> + Clone,
+    S::Error: Into<BoxError>,
+{
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = RetryFuture<S>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
+        let mut policy = self.policy.clone();
+        let next = policy.clone_request(&req);
+        RetryFuture {
+            attempt: Some(self.inner.call(req)),
+            next,
+            policy,
+            spare: Arc::clone(&self.spare),
+            wait: None,
+        }
+    }
+}
+
+/// What a retry is waiting for before its attempt can start.
+enum RetryWait<S> {
+    /// The backoff delay.
+    Backoff(Pin<Box<Sleep>>),
+    /// The readiness of the clone of the inner service that sends the retry.
+    Ready(S),
+}
+
+pin_project_lite::pin_project! {
+    /// Future of [`RetryService`].
+    pub struct RetryFuture<S>
+    where
+        S: Service<HttpRequest>,
+    {
+        #[pin]
+        attempt: Option<S::Future>,
+        // The request for the next attempt; `None` when there will be none.
+        next: Option<HttpRequest>,
+        policy: RetryPolicy,
+        spare: Arc<S>,
+        wait: Option<RetryWait<S>>,
+    }
+}
+
+impl<S> Future for RetryFuture<S>
+where
+    S: Service<HttpRequest, Response = HttpResponse> + Clone,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<HttpResponse, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            if let Some(attempt) = this.attempt.as_mut().as_pin_mut() {
+                let mut result = ready!(attempt.poll(cx)).map_err(Into::into);
+                this.attempt.set(None);
+                let Some(next) = this.next.as_mut() else {
+                    // No request to send again (`max_attempts` is 1): as tower's `Retry`.
+                    return Poll::Ready(result);
+                };
+                match this.policy.retry(next, &mut result) {
+                    Some(delay) => *this.wait = Some(RetryWait::Backoff(Box::pin(delay))),
+                    None => return Poll::Ready(result),
+                }
+            }
+            match this.wait {
+                Some(RetryWait::Backoff(delay)) => {
+                    ready!(delay.as_mut().poll(cx));
+                    *this.wait = Some(RetryWait::Ready(S::clone(this.spare)));
+                }
+                Some(RetryWait::Ready(service)) => {
+                    if let Err(error) = ready!(service.poll_ready(cx)) {
+                        *this.wait = None;
+                        return Poll::Ready(Err(error.into()));
+                    }
+                    let Some(request) = this.next.take() else {
+                        return Poll::Ready(Err(RETRY_STATE.into()));
+                    };
+                    *this.next = this.policy.clone_request(&request);
+                    this.attempt.set(Some(service.call(request)));
+                    *this.wait = None;
+                }
+                None => return Poll::Ready(Err(RETRY_STATE.into())),
+            }
+        }
+    }
+}
+
+/// The error of a retry future polled after it completed (a bug of the caller).
+const RETRY_STATE: &str = "retry future polled after completion";
 
 #[cfg(test)]
 mod tests {

@@ -117,7 +117,7 @@ where
         this.span.record("latency_ms", latency_ms);
         match &result {
             Ok(response) => {
-                let attempts = response.extensions().get::<Attempts>().map_or(1, |a| a.0);
+                let attempts = Attempts::of(response);
                 this.span.record("status", response.status().as_u16());
                 this.span.record("attempts", attempts);
                 tracing::debug!(

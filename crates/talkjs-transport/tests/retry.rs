@@ -342,3 +342,107 @@ async fn the_deadline_bounds_the_whole_call() {
         "attempts at 0 s and 10 s, the deadline at 15 s"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn one_attempt_only_sends_once_and_records_no_attempts() {
+    let script = Script::new([status(503), ok()]);
+    let resp = run(no_budget().max_attempts(1), &script, get())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(script.count(), 1);
+    assert_eq!(resp.extensions().get::<Attempts>(), None);
+    assert_eq!(Attempts::of(&resp), 1);
+}
+
+/// Wraps [`Script`] with a readiness to control: every clone (the retry layer sends a retry
+/// through a fresh clone) is pending once before it is ready, and after `ready_budget`
+/// readiness answers the service fails instead.
+struct Gated {
+    script: Script,
+    primed: bool,
+    polls: Arc<Mutex<usize>>,
+    ready_budget: usize,
+}
+
+impl Gated {
+    fn new(script: &Script, ready_budget: usize) -> Self {
+        Self {
+            script: script.clone(),
+            primed: true,
+            polls: Arc::default(),
+            ready_budget,
+        }
+    }
+}
+
+impl Clone for Gated {
+    fn clone(&self) -> Self {
+        Self {
+            script: self.script.clone(),
+            primed: false,
+            polls: Arc::clone(&self.polls),
+            ready_budget: self.ready_budget,
+        }
+    }
+}
+
+impl Service<HttpRequest> for Gated {
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = <Script as Service<HttpRequest>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        if !self.primed {
+            // A fresh clone: not ready at the first poll.
+            self.primed = true;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        let mut polls = self.polls.lock().unwrap();
+        *polls += 1;
+        if *polls > self.ready_budget {
+            return std::task::Poll::Ready(Err("the service shut down".into()));
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
+        self.script.call(req)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_waits_until_its_service_is_ready() {
+    let script = Script::new([status(503), status(502), ok()]);
+    let gated = Gated::new(&script, usize::MAX);
+    let polls = Arc::clone(&gated.polls);
+    let resp = ServiceBuilder::new()
+        .layer(RetryLayer::new(no_budget()))
+        .service(gated)
+        .oneshot(get())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(Attempts::of(&resp), 3);
+    assert_eq!(script.count(), 3);
+    // One readiness for the first attempt and one for each retry, each through a clone that
+    // was pending first.
+    assert_eq!(*polls.lock().unwrap(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_readiness_error_before_a_retry_ends_the_call() {
+    let script = Script::new([status(503), ok()]);
+    let err = ServiceBuilder::new()
+        .layer(RetryLayer::new(no_budget()))
+        .service(Gated::new(&script, 1))
+        .oneshot(get())
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "the service shut down");
+    assert_eq!(script.count(), 1, "the retry was never sent");
+}
