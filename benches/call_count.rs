@@ -12,6 +12,9 @@
 //! `(total(raw) - total(none)) / N` is the instructions of one hand-written hyper-util call
 //! (client and loopback server together), `(total(talkjs) - total(none)) / N` the same call
 //! through `client.users().get(id)`; `callgrind_annotate` shows where the difference goes.
+//! `WHICH=signed` is the floor of any stack that signs: the resource API over only the auth,
+//! JSON-header and base-URL layers and the same hyper client (no rate limiter, retry,
+//! timeouts or trace).
 //! Without `WHICH` (e.g. under a plain `cargo bench`) it only starts and stops.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -30,13 +33,31 @@ fn main() {
     let url = server.url("/users/alice");
     let raw = common::raw_client();
     let talkjs = rt.block_on(async { common::talkjs_client(&server) });
+    let signed = rt.block_on(async { signed_client(&server) });
     rt.block_on(async {
         for _ in 0..n {
             match which.as_str() {
                 "raw" => drop(black_box(common::raw_get_user(&raw, &url).await)),
                 "talkjs" => drop(black_box(talkjs.users().get("alice").await.unwrap())),
+                "signed" => drop(black_box(signed.users().get("alice").await.unwrap())),
                 _ => return,
             }
         }
     });
+}
+
+/// The resource API over auth, JSON headers and the base URL only.
+fn signed_client(server: &common::Server) -> talkjs::Client {
+    use talkjs::auth::{AppId, Credentials, SecretKey, TokenSigner};
+    use talkjs::transport::{AuthLayer, BaseUrl, BaseUrlLayer, HyperClient, json_layer};
+    let app = AppId::new(common::APP_ID);
+    let signer = TokenSigner::new(app, SecretKey::new(common::SECRET_KEY));
+    let service = tower::ServiceBuilder::new()
+        .layer(AuthLayer::new(Credentials::AppToken(signer)))
+        .layer(json_layer())
+        .layer(BaseUrlLayer::new(
+            BaseUrl::new(&server.root(), common::APP_ID, false).unwrap(),
+        ))
+        .service(HyperClient::new().unwrap());
+    talkjs::Client::from_service(service)
 }

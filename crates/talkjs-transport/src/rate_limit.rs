@@ -259,19 +259,19 @@ impl MemoryStore {
     fn reserve_now(&self, key: &str, quota: Quota, max_wait: Option<Duration>) -> Reservation {
         let now = Instant::now();
         let mut state = self.lock();
-        let tat = state.get(key).map_or(now, |stored| (*stored).max(now));
+        // One lookup on the hot path; a key is inserted once, on its first call.
+        let slot = match state.get_mut(key) {
+            Some(slot) => slot,
+            None => state.entry(key.to_owned()).or_insert(now),
+        };
+        let tat = (*slot).max(now);
         let wait = tat
             .saturating_duration_since(now)
             .saturating_sub(quota.tolerance());
         if max_wait.is_some_and(|max| wait > max) {
             return Reservation::Denied(wait);
         }
-        let next = later(tat, quota.interval());
-        if let Some(stored) = state.get_mut(key) {
-            *stored = next;
-        } else {
-            state.insert(key.to_owned(), next);
-        }
+        *slot = later(tat, quota.interval());
         Reservation::Granted(wait)
     }
 

@@ -443,7 +443,9 @@ pin_project_lite::pin_project! {
         next: Option<HttpRequest>,
         policy: RetryPolicy,
         spare: Arc<S>,
-        wait: Option<RetryWait<S>>,
+        // Boxed: allocated only when a retry is due, and it keeps the future small (every
+        // layer above moves it).
+        wait: Option<Box<RetryWait<S>>>,
     }
 }
 
@@ -465,14 +467,16 @@ where
                     return Poll::Ready(result);
                 };
                 match this.policy.retry(next, &mut result) {
-                    Some(delay) => *this.wait = Some(RetryWait::Backoff(Box::pin(delay))),
+                    Some(delay) => {
+                        *this.wait = Some(Box::new(RetryWait::Backoff(Box::pin(delay))));
+                    }
                     None => return Poll::Ready(result),
                 }
             }
-            match this.wait {
+            match this.wait.as_deref_mut() {
                 Some(RetryWait::Backoff(delay)) => {
                     ready!(delay.as_mut().poll(cx));
-                    *this.wait = Some(RetryWait::Ready(S::clone(this.spare)));
+                    *this.wait = Some(Box::new(RetryWait::Ready(S::clone(this.spare))));
                 }
                 Some(RetryWait::Ready(service)) => {
                     if let Err(error) = ready!(service.poll_ready(cx)) {
