@@ -155,10 +155,15 @@ impl ApiRequest {
                 .headers_mut()
                 .insert(talkjs_transport::stack::API_VERSION_HEADER, v.clone());
         }
+        // No `PathTemplate` extension: the trace layer derives the same template from the
+        // path. Each extension is an allocation on every call, cloned again for a possible
+        // retry; General is likewise what the transport assumes without the extension.
+        debug_assert_eq!(
+            PathTemplate::derive(request.uri().path()),
+            self.template,
+            "the transport's derived template differs from the endpoint's"
+        );
         let extensions = request.extensions_mut();
-        extensions.insert(PathTemplate(self.template));
-        // General is what the transport assumes without the extension: each extension is an
-        // allocation, cloned again for a possible retry.
         if self.class != RequestClass::General {
             extensions.insert(self.class);
         }

@@ -56,8 +56,82 @@ impl Idempotency {
 
 /// The path template of a request (e.g. `/conversations/{conversationId}/messages`), used by
 /// the trace layer instead of the concrete path so spans have a bounded set of names.
+///
+/// Requests need not carry it: [`PathTemplate::of`] derives the template of every TalkJS
+/// endpoint from the path itself, and the resource API relies on that (an extension would
+/// be an allocation on every call, cloned again for a possible retry, whether or not anyone
+/// traces). Set it on a hand-written request to name its span yourself; a metrics layer of
+/// your own can use [`PathTemplate::of`] the same way the trace layer does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PathTemplate(pub &'static str);
+
+/// What stands in for the id segments that follow each TalkJS collection name.
+const ID_SEGMENTS: &[(&str, &[&str])] = &[
+    ("users", &["{userId}"]),
+    ("conversations", &["{conversationId}"]),
+    ("messages", &["{messageId}"]),
+    ("participants", &["{userId}"]),
+    ("readBy", &["{userId}"]),
+    ("reactions", &["{emoji}", "{userId}"]),
+];
+
+impl PathTemplate {
+    /// The template of `request`: its `PathTemplate` extension, else [`derive`](Self::derive)d
+    /// from its path.
+    ///
+    /// ```
+    /// use talkjs_transport::PathTemplate;
+    ///
+    /// let mut request = http::Request::get("/users/alice/conversations").body(()).unwrap();
+    /// assert_eq!(PathTemplate::of(&request), "/users/{userId}/conversations");
+    /// request.extensions_mut().insert(PathTemplate("/my/{name}"));
+    /// assert_eq!(PathTemplate::of(&request), "/my/{name}");
+    /// ```
+    pub fn of<B>(request: &http::Request<B>) -> std::borrow::Cow<'static, str> {
+        match request.extensions().get::<Self>() {
+            Some(Self(template)) => std::borrow::Cow::Borrowed(template),
+            None => std::borrow::Cow::Owned(Self::derive(request.uri().path())),
+        }
+    }
+
+    /// The template of a TalkJS REST path: the segments that follow a collection name
+    /// (`users`, `conversations`, `messages`, `participants`, `readBy`, `reactions`) are ids
+    /// and become placeholders; every other segment is kept. The path may be relative
+    /// (`/users/alice`) or carry the API prefix (`/v1/{appId}/users/alice`: both kept).
+    ///
+    /// ```
+    /// use talkjs_transport::PathTemplate;
+    ///
+    /// assert_eq!(
+    ///     PathTemplate::derive("/conversations/c%201/messages/m1/reactions/%F0%9F%91%8D/bob"),
+    ///     "/conversations/{conversationId}/messages/{messageId}/reactions/{emoji}/{userId}",
+    /// );
+    /// assert_eq!(PathTemplate::derive("/users"), "/users");
+    /// assert_eq!(PathTemplate::derive("/import/conversations/c1/messages"),
+    ///            "/import/conversations/{conversationId}/messages");
+    /// ```
+    pub fn derive(path: &str) -> String {
+        let mut template = String::with_capacity(path.len() + 16);
+        let mut pending: &[&str] = &[];
+        for segment in path.split('/').skip(1) {
+            template.push('/');
+            if let Some((placeholder, rest)) = pending.split_first() {
+                template.push_str(placeholder);
+                pending = rest;
+            } else {
+                template.push_str(segment);
+                pending = ID_SEGMENTS
+                    .iter()
+                    .find(|(name, _)| *name == segment)
+                    .map_or(&[], |(_, ids)| ids);
+            }
+        }
+        if template.is_empty() {
+            template.push('/');
+        }
+        template
+    }
+}
 
 /// Set on a response by the retry layer when the call was retried: how many attempts it
 /// took. A response without it took one attempt; [`Attempts::of`] reads either case.
@@ -87,5 +161,54 @@ impl Attempts {
         if attempts > 1 {
             response.extensions_mut().insert(Self(attempts));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PathTemplate;
+
+    #[test]
+    fn templates_of_every_endpoint_shape() {
+        for (path, template) in [
+            ("", "/"),
+            ("/", "/"),
+            ("/users", "/users"),
+            ("/users/", "/users/{userId}"),
+            ("/users/a%2Fb", "/users/{userId}"),
+            (
+                "/users/users/conversations",
+                "/users/{userId}/conversations",
+            ),
+            ("/v1/app1/users/bob", "/v1/app1/users/{userId}"),
+            ("/conversations/c1", "/conversations/{conversationId}"),
+            (
+                "/conversations/c1/participants/u1/email",
+                "/conversations/{conversationId}/participants/{userId}/email",
+            ),
+            (
+                "/conversations/c1/readBy/u1",
+                "/conversations/{conversationId}/readBy/{userId}",
+            ),
+            (
+                "/conversations/c1/messages/m1/reactions/e/u",
+                "/conversations/{conversationId}/messages/{messageId}/reactions/{emoji}/{userId}",
+            ),
+            ("/batch", "/batch"),
+            ("/presences", "/presences"),
+            ("/files", "/files"),
+        ] {
+            assert_eq!(PathTemplate::derive(path), template, "{path}");
+        }
+    }
+
+    #[test]
+    fn an_extension_overrides_the_derived_template() {
+        let mut request = http::Request::get("/anything/else")
+            .body(())
+            .unwrap_or_default();
+        assert_eq!(PathTemplate::of(&request), "/anything/else");
+        request.extensions_mut().insert(PathTemplate("/named"));
+        assert_eq!(PathTemplate::of(&request), "/named");
     }
 }

@@ -1,5 +1,6 @@
 //! The trace layer: one `tracing` span per call (`talkjs.request`) with the method, the path
-//! (its [`PathTemplate`] when the request has one), and, when the call ends, the status, the
+//! template ([`PathTemplate::of`]: `/users/{userId}`, not the concrete path), and, when the
+//! call ends, the status, the
 //! number of attempts and the latency. Headers and bodies are never recorded, so neither
 //! tokens nor secrets reach the logs.
 
@@ -55,11 +56,16 @@ where
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        let span = if let Some(PathTemplate(template)) = req.extensions().get::<PathTemplate>() {
-            make_span(req.method().as_str(), template)
-        } else {
-            make_span(req.method().as_str(), req.uri().path())
-        };
+        // The template is worked out only when the span is enabled (the macro evaluates its
+        // fields lazily).
+        let span = tracing::debug_span!(
+            "talkjs.request",
+            method = req.method().as_str(),
+            path = &*PathTemplate::of(&req),
+            status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
         let inner = {
             let _enter = span.enter();
             self.inner.call(req)
@@ -73,17 +79,6 @@ where
             start: observed.then(Instant::now),
         }
     }
-}
-
-fn make_span(method: &str, path: &str) -> Span {
-    tracing::debug_span!(
-        "talkjs.request",
-        method,
-        path,
-        status = tracing::field::Empty,
-        attempts = tracing::field::Empty,
-        latency_ms = tracing::field::Empty,
-    )
 }
 
 pin_project_lite::pin_project! {

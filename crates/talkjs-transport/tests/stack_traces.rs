@@ -88,6 +88,10 @@ fn traces_and_debug_output_contain_no_secret_or_token() {
         "the span was recorded: {logs}"
     );
     assert!(
+        logs.contains("path=\"/users/{userId}\"") || logs.contains("path=/users/{userId}"),
+        "the span names the path template, derived from the path: {logs}"
+    );
+    assert!(
         logs.contains("attempts=2") || logs.contains("attempts: 2"),
         "attempts recorded: {logs}"
     );
