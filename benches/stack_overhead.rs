@@ -74,7 +74,7 @@ fn stack_overhead(c: &mut Criterion, rt: &tokio::runtime::Runtime, cl: &Clients)
 async fn reqwest_get(client: &reqwest::Client, url: &str) -> User {
     client
         .get(url)
-        .header(reqwest::header::AUTHORIZATION, common::STATIC_BEARER)
+        .header(reqwest::header::AUTHORIZATION, common::static_bearer())
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
@@ -184,7 +184,7 @@ fn layers(rt: &tokio::runtime::Runtime, cl: &Clients) {
             Box::new(|| {
                 Box::pin(async {
                     let request = http::Request::get(&cl.url)
-                        .header(http::header::AUTHORIZATION, common::STATIC_BEARER)
+                        .header(http::header::AUTHORIZATION, common::static_bearer())
                         .header(http::header::ACCEPT, "application/json")
                         .body(bytes::Bytes::new())
                         .unwrap();
