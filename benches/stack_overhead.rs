@@ -180,6 +180,20 @@ fn layers(rt: &tokio::runtime::Runtime, cl: &Clients) {
             }),
         ),
         (
+            "raw_hyper inside tokio::time::timeout (30 s)",
+            Box::new(|| {
+                Box::pin(async {
+                    let user = tokio::time::timeout(
+                        std::time::Duration::from_secs(30),
+                        common::raw_get_user(&cl.raw, &cl.url),
+                    )
+                    .await
+                    .expect("no timeout");
+                    black_box(user);
+                })
+            }),
+        ),
+        (
             "HyperClient (transport, innermost) only",
             Box::new(|| {
                 Box::pin(async {
