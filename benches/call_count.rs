@@ -14,7 +14,11 @@
 //! through `client.users().get(id)`; `callgrind_annotate` shows where the difference goes.
 //! `WHICH=signed` is the floor of any stack that signs: the resource API over only the auth,
 //! JSON-header and base-URL layers and the same hyper client (no rate limiter, retry,
-//! timeouts or trace).
+//! timeouts or trace). `WHICH=raw_timeout` is the raw call inside `tokio::time::timeout`:
+//! what an armed timer costs by itself.
+//!
+//! The same binary also gives times without valgrind, e.g. `time WHICH=raw N=100000 …`
+//! against `WHICH=talkjs` (alternate the runs; the machine's load drifts).
 //! Without `WHICH` (e.g. under a plain `cargo bench`) it only starts and stops.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -38,6 +42,14 @@ fn main() {
         for _ in 0..n {
             match which.as_str() {
                 "raw" => drop(black_box(common::raw_get_user(&raw, &url).await)),
+                "raw_timeout" => drop(black_box(
+                    tokio::time::timeout(
+                        std::time::Duration::from_secs(30),
+                        common::raw_get_user(&raw, &url),
+                    )
+                    .await
+                    .unwrap(),
+                )),
                 "talkjs" => drop(black_box(talkjs.users().get("alice").await.unwrap())),
                 "signed" => drop(black_box(signed.users().get("alice").await.unwrap())),
                 _ => return,
