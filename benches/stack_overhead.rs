@@ -170,29 +170,8 @@ fn layers(rt: &tokio::runtime::Runtime, cl: &Clients) {
             .deadline(Some(std::time::Duration::from_secs(120))),
     );
     let users = cl.talkjs.users();
-    let jobs: Vec<common::Job<'_>> = vec![
-        (
-            "raw_hyper",
-            Box::new(|| {
-                Box::pin(async {
-                    black_box(common::raw_get_user(&cl.raw, &cl.url).await);
-                })
-            }),
-        ),
-        (
-            "raw_hyper inside tokio::time::timeout (30 s)",
-            Box::new(|| {
-                Box::pin(async {
-                    let user = tokio::time::timeout(
-                        std::time::Duration::from_secs(30),
-                        common::raw_get_user(&cl.raw, &cl.url),
-                    )
-                    .await
-                    .expect("no timeout");
-                    black_box(user);
-                })
-            }),
-        ),
+    let mut jobs = raw_baselines(cl);
+    jobs.extend::<Vec<common::Job<'_>>>(vec![
         (
             "HyperClient (transport, innermost) only",
             Box::new(|| {
@@ -222,11 +201,40 @@ fn layers(rt: &tokio::runtime::Runtime, cl: &Clients) {
                 })
             }),
         ),
-    ];
+    ]);
     for (_, job) in &jobs {
         rt.block_on(job());
     }
     common::interleaved(rt, "stack layers", 60, 200, &jobs);
+}
+
+/// The raw call, bare and inside `tokio::time::timeout` (what an armed timer costs by
+/// itself), the first rows of the layer-by-layer run.
+fn raw_baselines(cl: &Clients) -> Vec<common::Job<'_>> {
+    vec![
+        (
+            "raw_hyper",
+            Box::new(|| {
+                Box::pin(async {
+                    black_box(common::raw_get_user(&cl.raw, &cl.url).await);
+                })
+            }),
+        ),
+        (
+            "raw_hyper inside tokio::time::timeout (30 s)",
+            Box::new(|| {
+                Box::pin(async {
+                    let user = tokio::time::timeout(
+                        std::time::Duration::from_secs(30),
+                        common::raw_get_user(&cl.raw, &cl.url),
+                    )
+                    .await
+                    .expect("no timeout");
+                    black_box(user);
+                })
+            }),
+        ),
+    ]
 }
 
 /// A job calling `client.users().get(..)`.
