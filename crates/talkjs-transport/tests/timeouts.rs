@@ -53,7 +53,7 @@ impl tower::Service<HttpRequest> for HangFirst {
         let hang = n < self.hang;
         Box::pin(async move {
             if hang {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
+                tokio::time::sleep(secs(3600)).await;
             }
             Ok(HttpResponse::new(Bytes::from_static(b"{}")))
         })
@@ -73,28 +73,35 @@ fn quick_retries() -> RetryConfig {
         .max_attempts(10)
 }
 
-/// The timeout inside `err`, as (kind, limit).
-fn timeout_of(err: &BoxError) -> (TimeoutKind, Duration) {
+/// Calls `svc` once, expecting a timeout: how long the call took, and the timeout's kind
+/// and limit.
+async fn time_out<S>(svc: S) -> (Duration, TimeoutKind, Duration)
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>,
+{
+    let started = Instant::now();
+    let err = svc.oneshot(get()).await.unwrap_err();
     match TransportError::find(err.as_ref()) {
-        Some(TransportError::Timeout { kind, after }) => (*kind, *after),
+        Some(TransportError::Timeout { kind, after }) => (started.elapsed(), *kind, *after),
         other => panic!("expected a timeout, got {other:?} ({err})"),
     }
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_deadline_shorter_than_the_attempt_limit_ends_a_hung_attempt_on_time() {
     let inner = HangFirst::new(usize::MAX);
     let svc = ServiceBuilder::new()
-        .layer(TimeoutLayer::deadline(Duration::from_secs(5)))
+        .layer(TimeoutLayer::deadline(secs(5)))
         .layer(RetryLayer::new(quick_retries()))
-        .layer(TimeoutLayer::per_attempt(Duration::from_secs(30)))
+        .layer(TimeoutLayer::per_attempt(secs(30)))
         .service(inner.clone());
-    let started = Instant::now();
-    let err = svc.oneshot(get()).await.unwrap_err();
-    assert_eq!(started.elapsed(), Duration::from_secs(5));
     assert_eq!(
-        timeout_of(&err),
-        (TimeoutKind::Deadline, Duration::from_secs(5))
+        time_out(svc).await,
+        (secs(5), TimeoutKind::Deadline, secs(5))
     );
     assert_eq!(inner.count(), 1, "a deadline is not retried");
 }
@@ -103,16 +110,13 @@ async fn a_deadline_shorter_than_the_attempt_limit_ends_a_hung_attempt_on_time()
 async fn hung_attempts_are_retried_until_the_deadline() {
     let inner = HangFirst::new(usize::MAX);
     let svc = ServiceBuilder::new()
-        .layer(TimeoutLayer::deadline(Duration::from_secs(5)))
+        .layer(TimeoutLayer::deadline(secs(5)))
         .layer(RetryLayer::new(quick_retries()))
-        .layer(TimeoutLayer::per_attempt(Duration::from_secs(2)))
+        .layer(TimeoutLayer::per_attempt(secs(2)))
         .service(inner.clone());
-    let started = Instant::now();
-    let err = svc.oneshot(get()).await.unwrap_err();
-    assert_eq!(started.elapsed(), Duration::from_secs(5));
     assert_eq!(
-        timeout_of(&err),
-        (TimeoutKind::Deadline, Duration::from_secs(5))
+        time_out(svc).await,
+        (secs(5), TimeoutKind::Deadline, secs(5))
     );
     // Attempts start at 0 s, after 2 s and after 4 s (plus backoffs of at most 10 and 20 ms).
     assert_eq!(inner.count(), 3);
@@ -122,15 +126,12 @@ async fn hung_attempts_are_retried_until_the_deadline() {
 async fn an_attempt_limit_shorter_than_the_deadline_is_an_attempt_timeout() {
     let inner = HangFirst::new(1);
     let svc = ServiceBuilder::new()
-        .layer(TimeoutLayer::deadline(Duration::from_secs(60)))
-        .layer(TimeoutLayer::per_attempt(Duration::from_secs(2)))
+        .layer(TimeoutLayer::deadline(secs(60)))
+        .layer(TimeoutLayer::per_attempt(secs(2)))
         .service(inner.clone());
-    let started = Instant::now();
-    let err = svc.oneshot(get()).await.unwrap_err();
-    assert_eq!(started.elapsed(), Duration::from_secs(2));
     assert_eq!(
-        timeout_of(&err),
-        (TimeoutKind::Attempt, Duration::from_secs(2))
+        time_out(svc).await,
+        (secs(2), TimeoutKind::Attempt, secs(2))
     );
 }
 
@@ -142,15 +143,16 @@ async fn the_deadline_ends_a_rate_limit_wait() {
     let svc = ServiceBuilder::new()
         .layer(TimeoutLayer::deadline(Duration::from_millis(300)))
         .layer(RateLimitLayer::new(limiter))
-        .layer(TimeoutLayer::per_attempt(Duration::from_secs(30)))
+        .layer(TimeoutLayer::per_attempt(secs(30)))
         .service(inner.clone());
     svc.clone().oneshot(get()).await.unwrap();
-    let started = Instant::now();
-    let err = svc.oneshot(get()).await.unwrap_err();
-    assert_eq!(started.elapsed(), Duration::from_millis(300));
     assert_eq!(
-        timeout_of(&err),
-        (TimeoutKind::Deadline, Duration::from_millis(300))
+        time_out(svc).await,
+        (
+            Duration::from_millis(300),
+            TimeoutKind::Deadline,
+            Duration::from_millis(300)
+        )
     );
     assert_eq!(inner.count(), 1, "the second call never got a slot");
 }
@@ -160,19 +162,16 @@ async fn a_deadline_does_not_reach_calls_made_after_it() {
     // A call under a short deadline, then a call through a stack with only an attempt
     // limit: the second one must not inherit the first one's deadline.
     let first = ServiceBuilder::new()
-        .layer(TimeoutLayer::deadline(Duration::from_secs(1)))
-        .layer(TimeoutLayer::per_attempt(Duration::from_secs(30)))
+        .layer(TimeoutLayer::deadline(secs(1)))
+        .layer(TimeoutLayer::per_attempt(secs(30)))
         .service(HangFirst::new(0));
     first.oneshot(get()).await.unwrap();
     let second = ServiceBuilder::new()
-        .layer(TimeoutLayer::per_attempt(Duration::from_secs(10)))
+        .layer(TimeoutLayer::per_attempt(secs(10)))
         .service(HangFirst::new(1));
-    let started = Instant::now();
-    let err = second.oneshot(get()).await.unwrap_err();
-    assert_eq!(started.elapsed(), Duration::from_secs(10));
     assert_eq!(
-        timeout_of(&err),
-        (TimeoutKind::Attempt, Duration::from_secs(10))
+        time_out(second).await,
+        (secs(10), TimeoutKind::Attempt, secs(10))
     );
 }
 
@@ -180,15 +179,12 @@ async fn a_deadline_does_not_reach_calls_made_after_it() {
 async fn nested_deadlines_each_hold() {
     // An outer deadline of 2 s around an inner one of 10 s: the outer one fires first.
     let svc = ServiceBuilder::new()
-        .layer(TimeoutLayer::deadline(Duration::from_secs(2)))
-        .layer(TimeoutLayer::deadline(Duration::from_secs(10)))
-        .layer(TimeoutLayer::per_attempt(Duration::from_secs(30)))
+        .layer(TimeoutLayer::deadline(secs(2)))
+        .layer(TimeoutLayer::deadline(secs(10)))
+        .layer(TimeoutLayer::per_attempt(secs(30)))
         .service(HangFirst::new(1));
-    let started = Instant::now();
-    let err = svc.oneshot(get()).await.unwrap_err();
-    assert_eq!(started.elapsed(), Duration::from_secs(2));
     assert_eq!(
-        timeout_of(&err),
-        (TimeoutKind::Deadline, Duration::from_secs(2))
+        time_out(svc).await,
+        (secs(2), TimeoutKind::Deadline, secs(2))
     );
 }
