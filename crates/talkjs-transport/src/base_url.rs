@@ -130,15 +130,23 @@ fn is_loopback(host: &str) -> bool {
 pub fn percent_encode_into(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.reserve(s.len());
-    for b in s.bytes() {
+    // Runs of unreserved characters (a typical id or path literal is one run) are copied
+    // whole. A non-empty run is all ASCII and follows a whole encoded character, so both of
+    // its ends are character boundaries.
+    let mut run_start = 0;
+    for (i, b) in s.bytes().enumerate() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+            continue;
         }
+        if i > run_start {
+            out.push_str(&s[run_start..i]);
+        }
+        out.push('%');
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        run_start = i + 1;
     }
+    out.push_str(&s[run_start..]);
 }
 
 /// Layer that applies a [`BaseUrl`] to requests with a relative URI.
@@ -239,5 +247,24 @@ mod tests {
             Err(BuildError::InvalidBaseUrl { .. })
         ));
         assert_eq!(BaseUrl::talkjs(""), Err(BuildError::EmptyAppId));
+    }
+
+    #[test]
+    fn percent_encoding_of_runs_and_multibyte_characters() {
+        for (input, encoded) in [
+            ("", ""),
+            ("alice", "alice"),
+            ("ü", "%C3%BC"),
+            ("üü", "%C3%BC%C3%BC"),
+            ("aü", "a%C3%BC"),
+            ("üa", "%C3%BCa"),
+            ("a b/c?ü~x", "a%20b%2Fc%3F%C3%BC~x"),
+            ("👍", "%F0%9F%91%8D"),
+            ("%", "%25"),
+        ] {
+            let mut out = String::from("/");
+            percent_encode_into(&mut out, input);
+            assert_eq!(out, format!("/{encoded}"), "{input:?}");
+        }
     }
 }
