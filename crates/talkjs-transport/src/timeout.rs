@@ -78,8 +78,8 @@ pub struct TimeoutService<S> {
     kind: TimeoutKind,
 }
 
-/// The deadline of the call whose inner services or futures run right now on this thread,
-/// and whether an attempt's timer covers it.
+/// The deadline of the call whose inner services or futures run right now on this thread
+/// (whether an attempt's timer covers it is `COVERED`).
 #[derive(Clone, Copy)]
 struct CallDeadline {
     at: Instant,
