@@ -150,9 +150,7 @@ async fn every_page_of_a_stream_carries_the_pinned_version() {
 
 #[tokio::test]
 async fn an_empty_api_version_is_rejected() {
-    let server = MockServer::start().await;
-    common::forbid_requests(&server).await;
-    let client = common::client(&server);
+    let (server, client) = common::no_request_client().await;
     common::assert_invalid(client.with_api_version(""));
     assert!(matches!(
         builder(&server).api_version("").build(),

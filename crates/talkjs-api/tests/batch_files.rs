@@ -4,28 +4,31 @@
 
 mod common;
 
-use common::{assert_app_token, assert_request, header_once, ok_json, p, single_request, start};
+use common::{
+    assert_app_token, assert_request, header_once, mount, ok_json, p, single_request, start,
+};
 use serde_json::{Value, json};
 use talkjs_api::{Error, FileSubtype};
 use talkjs_models::{BatchMethod, BatchOperation, Page, User, UserUpsert};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 #[tokio::test]
 async fn batch_posts_tuples_and_matches_results_by_seq() {
     let (server, client) = start().await;
     // Results out of order, bodies as JSON text (as documented), one failing operation.
-    Mock::given(method("POST"))
-        .and(path(p("/batch")))
-        .respond_with(ok_json(&json!([
+    mount(
+        &server,
+        "POST",
+        "/batch",
+        ok_json(&json!([
             [3, 404, "{\"errorCode\":\"NOT_FOUND\"}"],
             [1, 200, "{\"data\":[]}"],
             [2, 200, "{}"],
             [4, 200, common::user_json("alice")]
-        ])))
-        .expect(1)
-        .mount(&server)
-        .await;
+        ])),
+        1,
+    )
+    .await;
 
     let results = client
         .batch()
@@ -85,12 +88,14 @@ async fn batch_posts_tuples_and_matches_results_by_seq() {
 async fn batch_answer_missing_a_result_is_a_decode_error_with_the_body() {
     let (server, client) = start().await;
     let answer = r#"[[1,200,"{}"]]"#;
-    Mock::given(method("POST"))
-        .and(path(p("/batch")))
-        .respond_with(ResponseTemplate::new(200).set_body_string(answer))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "POST",
+        "/batch",
+        ResponseTemplate::new(200).set_body_string(answer),
+        1,
+    )
+    .await;
     let err = client
         .batch()
         .send([
@@ -110,8 +115,7 @@ async fn batch_answer_missing_a_result_is_a_decode_error_with_the_body() {
 
 #[tokio::test]
 async fn batch_rejects_bad_operations_before_sending() {
-    let (server, client) = start().await;
-    common::forbid_requests(&server).await;
+    let (_server, client) = common::no_request_client().await;
     let op = |seq| BatchOperation::new(seq, BatchMethod::Get, "/users/a");
     let batch = client.batch();
     common::assert_invalid(batch.send((0..11).map(op)).await);
@@ -128,12 +132,7 @@ async fn batch_rejects_bad_operations_before_sending() {
 async fn batch_of_exactly_10_operations_is_sent() {
     let (server, client) = start().await;
     let answer: Vec<Value> = (0..10).map(|i| json!([i, 200, "{}"])).collect();
-    Mock::given(method("POST"))
-        .and(path(p("/batch")))
-        .respond_with(ok_json(&Value::Array(answer)))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "POST", "/batch", ok_json(&Value::Array(answer)), 1).await;
     let results = client
         .batch()
         .send((0..10).map(|i| BatchOperation::new(i, BatchMethod::Get, format!("/users/u{i}"))))
@@ -175,12 +174,14 @@ fn multipart_body(req: &wiremock::Request) -> String {
 #[tokio::test]
 async fn upload_posts_multipart_with_its_boundary_and_returns_the_token() {
     let (server, client) = start().await;
-    Mock::given(method("POST"))
-        .and(path(p("/files")))
-        .respond_with(ok_json(&json!({ "attachmentToken": "att_abc123" })))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "POST",
+        "/files",
+        ok_json(&json!({ "attachmentToken": "att_abc123" })),
+        1,
+    )
+    .await;
 
     let token = client
         .files()
@@ -218,12 +219,14 @@ async fn upload_posts_multipart_with_its_boundary_and_returns_the_token() {
 #[tokio::test]
 async fn upload_without_subtype_has_two_parts() {
     let (server, client) = start().await;
-    Mock::given(method("POST"))
-        .and(path(p("/files")))
-        .respond_with(ok_json(&json!({ "attachmentToken": "att_2" })))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "POST",
+        "/files",
+        ok_json(&json!({ "attachmentToken": "att_2" })),
+        1,
+    )
+    .await;
     let token = client
         .files()
         .upload("a.pdf", "application/pdf", b"%PDF-1.7".to_vec(), None)
@@ -248,8 +251,7 @@ async fn upload_without_subtype_has_two_parts() {
 
 #[tokio::test]
 async fn upload_rejects_a_bad_file_name_before_sending() {
-    let (server, client) = start().await;
-    common::forbid_requests(&server).await;
+    let (_server, client) = common::no_request_client().await;
     common::assert_invalid(
         client
             .files()

@@ -4,25 +4,26 @@
 mod common;
 
 use common::{
-    assert_request, conversation_json, ok_empty, ok_json, p, page, requests, single_request, start,
+    assert_request, conversation_json, mount, ok_empty, ok_json, page, requests, single_request,
+    start,
 };
 use serde_json::{Value, json};
 use talkjs_api::{OrderBy, OrderDirection};
 use talkjs_models::{
     Access, ConversationFilter, ConversationUpsert, MessageOrigin, MessageType, Notify, Timestamp,
 };
-use wiremock::Mock;
-use wiremock::matchers::{method, path};
 
 #[tokio::test]
 async fn upsert_puts_the_body_at_the_encoded_path() {
     let (server, client) = start().await;
-    Mock::given(method("PUT"))
-        .and(path(p("/conversations/order%20%23123%2Fb")))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "PUT",
+        "/conversations/order%20%23123%2Fb",
+        ok_empty(),
+        1,
+    )
+    .await;
 
     let body = ConversationUpsert::new()
         .participants(["alice", "bob smith"])
@@ -55,12 +56,14 @@ async fn upsert_puts_the_body_at_the_encoded_path() {
 #[tokio::test]
 async fn get_decodes_participants_and_last_message() {
     let (server, client) = start().await;
-    Mock::given(method("GET"))
-        .and(path(p("/conversations/order_123")))
-        .respond_with(ok_json(&conversation_json("order_123")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/conversations/order_123",
+        ok_json(&conversation_json("order_123")),
+        1,
+    )
+    .await;
 
     let c = client.conversations().get("order_123").await.unwrap();
     assert_eq!(c.id, "order_123");
@@ -98,15 +101,14 @@ async fn get_decodes_participants_and_last_message() {
 #[tokio::test]
 async fn list_sends_the_filter_as_url_encoded_json() {
     let (server, client) = start().await;
-    Mock::given(method("GET"))
-        .and(path(p("/conversations")))
-        .respond_with(ok_json(&page(&[
-            conversation_json("c1"),
-            conversation_json("c2"),
-        ])))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/conversations",
+        ok_json(&page(&[conversation_json("c1"), conversation_json("c2")])),
+        1,
+    )
+    .await;
 
     let filter = ConversationFilter::new()
         .custom_eq("category", "support")
@@ -154,12 +156,7 @@ async fn list_sends_the_filter_as_url_encoded_json() {
 #[tokio::test]
 async fn list_sends_order_and_last_message_bounds() {
     let (server, client) = start().await;
-    Mock::given(method("GET"))
-        .and(path(p("/conversations")))
-        .respond_with(ok_json(&page(&[])))
-        .expect(2)
-        .mount(&server)
-        .await;
+    mount(&server, "GET", "/conversations", ok_json(&page(&[])), 2).await;
 
     let none = client
         .conversations()
@@ -205,12 +202,14 @@ async fn list_sends_order_and_last_message_bounds() {
 #[tokio::test]
 async fn delete_sends_a_bodyless_delete() {
     let (server, client) = start().await;
-    Mock::given(method("DELETE"))
-        .and(path(p("/conversations/order%2F123")))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "DELETE",
+        "/conversations/order%2F123",
+        ok_empty(),
+        1,
+    )
+    .await;
     client.conversations().delete("order/123").await.unwrap();
     let req = single_request(&server).await;
     assert_request(&req, "DELETE", "/conversations/order%2F123", None, None);
@@ -219,12 +218,14 @@ async fn delete_sends_a_bodyless_delete() {
 #[tokio::test]
 async fn mark_read_posts_without_a_body() {
     let (server, client) = start().await;
-    Mock::given(method("POST"))
-        .and(path(p("/conversations/order_123/readBy/alice%20smith%2F1")))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "POST",
+        "/conversations/order_123/readBy/alice%20smith%2F1",
+        ok_empty(),
+        1,
+    )
+    .await;
     client
         .conversations()
         .mark_read("order_123", "alice smith/1")
@@ -243,12 +244,14 @@ async fn mark_read_posts_without_a_body() {
 #[tokio::test]
 async fn non_ascii_ids_are_utf8_percent_encoded() {
     let (server, client) = start().await;
-    Mock::given(method("GET"))
-        .and(path(p("/conversations/Zo%C3%AB%20%26%20co%3F")))
-        .respond_with(ok_json(&conversation_json("Zoë & co?")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/conversations/Zo%C3%AB%20%26%20co%3F",
+        ok_json(&conversation_json("Zoë & co?")),
+        1,
+    )
+    .await;
     let c = client.conversations().get("Zoë & co?").await.unwrap();
     assert_eq!(c.id, "Zoë & co?");
     let req = single_request(&server).await;

@@ -6,10 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_invalid, forbid_requests, ok_empty, p, single_request, start};
+use common::{assert_invalid, mount, no_request_client, ok_empty, p, single_request, start};
 use futures_util::StreamExt;
 use http::StatusCode;
-use talkjs_api::{Client, Error};
+use talkjs_api::Error;
 use talkjs_models::{
     ConversationUpsert, ImportMessage, MessageEdit, NewMessage, ParticipantOverwrite,
     ParticipantPatch, Timestamp, UserUpsert,
@@ -20,12 +20,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// `GET /users/alice` answered with `answer`; returns the call's result.
 async fn get_alice(answer: ResponseTemplate) -> Result<talkjs_models::User, Error> {
     let (server, client) = start().await;
-    Mock::given(method("GET"))
-        .and(path(p("/users/alice")))
-        .respond_with(answer)
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "GET", "/users/alice", answer, 1).await;
     client.users().get("alice").await
 }
 
@@ -126,12 +121,14 @@ async fn other_statuses_are_kept() {
 #[tokio::test]
 async fn error_on_a_write_keeps_the_body() {
     let (server, client) = start().await;
-    Mock::given(method("PUT"))
-        .and(path(p("/conversations/c1")))
-        .respond_with(ResponseTemplate::new(400).set_body_string("unknown user bob"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "PUT",
+        "/conversations/c1",
+        ResponseTemplate::new(400).set_body_string("unknown user bob"),
+        1,
+    )
+    .await;
     let err = client
         .conversations()
         .upsert("c1", &ConversationUpsert::new().participants(["bob"]))
@@ -178,12 +175,14 @@ async fn truncated_json_200_on_a_get_is_a_decode_error_with_the_raw_body() {
 #[tokio::test]
 async fn wrong_shape_on_a_list_is_a_decode_error() {
     let (server, client) = start().await;
-    Mock::given(method("GET"))
-        .and(path(p("/users")))
-        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"data":{"u1":{}}}"#))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/users",
+        ResponseTemplate::new(200).set_body_string(r#"{"data":{"u1":{}}}"#),
+        1,
+    )
+    .await;
     let err = client.users().list().await.unwrap_err();
     match err {
         Error::Decode { body, .. } => assert_eq!(&body[..], br#"{"data":{"u1":{}}}"#),
@@ -194,12 +193,7 @@ async fn wrong_shape_on_a_list_is_a_decode_error() {
 #[tokio::test]
 async fn empty_object_answer_to_an_upsert_is_success() {
     let (server, client) = start().await;
-    Mock::given(method("PUT"))
-        .and(path(p("/users/alice")))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "PUT", "/users/alice", ok_empty(), 1).await;
     client
         .users()
         .upsert("alice", &UserUpsert::new().name("Alice"))
@@ -211,18 +205,22 @@ async fn empty_object_answer_to_an_upsert_is_success() {
 async fn unexpected_200_bodies_on_writes_still_succeed() {
     for body in ["not json at all", "[1,2,3]", r#"{"error":"ignored"}"#, ""] {
         let (server, client) = start().await;
-        Mock::given(method("PUT"))
-            .and(path(p("/users/alice")))
-            .respond_with(ResponseTemplate::new(200).set_body_string(body))
-            .expect(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("DELETE"))
-            .and(path(p("/conversations/c1")))
-            .respond_with(ResponseTemplate::new(200).set_body_string(body))
-            .expect(1)
-            .mount(&server)
-            .await;
+        mount(
+            &server,
+            "PUT",
+            "/users/alice",
+            ResponseTemplate::new(200).set_body_string(body),
+            1,
+        )
+        .await;
+        mount(
+            &server,
+            "DELETE",
+            "/conversations/c1",
+            ResponseTemplate::new(200).set_body_string(body),
+            1,
+        )
+        .await;
         client
             .users()
             .upsert("alice", &UserUpsert::new().name("Alice"))
@@ -262,12 +260,6 @@ macro_rules! assert_list_invalid {
         ));
         assert!(pages.next().await.is_none());
     }};
-}
-
-async fn no_request_client() -> (MockServer, Client) {
-    let (server, client) = start().await;
-    forbid_requests(&server).await;
-    (server, client)
 }
 
 #[tokio::test]
@@ -394,9 +386,7 @@ async fn too_many_items_are_rejected_without_a_request() {
 
 #[tokio::test]
 async fn invalid_api_versions_are_rejected() {
-    let server = MockServer::start().await;
-    forbid_requests(&server).await;
-    let client = common::client(&server);
+    let (server, client) = no_request_client().await;
     assert_invalid(client.with_api_version("2021-02-09\r\nX-Evil: 1"));
     match common::builder(&server).api_version("bad\nversion").build() {
         Err(Error::Config(msg)) => assert!(msg.contains("version"), "{msg}"),
@@ -408,12 +398,14 @@ async fn invalid_api_versions_are_rejected() {
 async fn requests_of_a_valid_call_after_a_rejected_one_are_unaffected() {
     // A rejected argument leaves the client usable.
     let (server, client) = start().await;
-    Mock::given(method("GET"))
-        .and(path(p("/users/alice")))
-        .respond_with(common::ok_json(&common::user_json("alice")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/users/alice",
+        common::ok_json(&common::user_json("alice")),
+        1,
+    )
+    .await;
     assert_invalid(client.users().get("").await);
     client.users().get("alice").await.unwrap();
     single_request(&server).await;
@@ -453,12 +445,7 @@ async fn a_refused_connection_is_a_transport_error() {
         .local_addr()
         .unwrap()
         .port();
-    let client = Client::builder()
-        .app_id(common::APP_ID)
-        .secret_key(common::SECRET)
-        .base_url(format!("http://127.0.0.1:{port}"))
-        .retry(None)
-        .rate_limiter(None)
+    let client = common::builder_at(format!("http://127.0.0.1:{port}"))
         .build()
         .unwrap();
     let err = client.users().get("alice").await.unwrap_err();

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{
-    assert_request, message_json, ok_empty, ok_json, p, page, requests, single_request, start,
+    assert_request, message_json, mount, ok_empty, ok_json, page, requests, single_request, start,
     system_message_json,
 };
 use serde_json::{Value, json};
@@ -13,8 +13,7 @@ use talkjs_models::{
     ImportMessage, Location, MessageEdit, MessageId, MessageOrigin, MessageType, NewMessage,
     Timestamp, UserId,
 };
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, Request, ResponseTemplate};
+use wiremock::{Request, ResponseTemplate};
 
 const MESSAGES: &str = "/conversations/order%20123/messages";
 
@@ -31,15 +30,17 @@ fn echo_ids(req: &Request) -> ResponseTemplate {
 #[tokio::test]
 async fn list_sends_limit_and_cursor_and_decodes_messages() {
     let (server, client) = start().await;
-    Mock::given(method("GET"))
-        .and(path(p(MESSAGES)))
-        .respond_with(ok_json(&page(&[
+    mount(
+        &server,
+        "GET",
+        MESSAGES,
+        ok_json(&page(&[
             message_json("msg_2", "order 123"),
             system_message_json("msg_1", "order 123"),
-        ])))
-        .expect(2)
-        .mount(&server)
-        .await;
+        ])),
+        2,
+    )
+    .await;
 
     let messages = client.conversations().messages("order 123");
     let list = messages
@@ -92,12 +93,14 @@ async fn list_sends_limit_and_cursor_and_decodes_messages() {
 async fn get_decodes_one_message() {
     let (server, client) = start().await;
     let msg_path = format!("{MESSAGES}/msg%2F1");
-    Mock::given(method("GET"))
-        .and(path(p(&msg_path)))
-        .respond_with(ok_json(&message_json("msg/1", "order 123")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        &msg_path,
+        ok_json(&message_json("msg/1", "order 123")),
+        1,
+    )
+    .await;
     let m = client
         .conversations()
         .messages("order 123")
@@ -114,12 +117,14 @@ async fn get_decodes_one_message() {
 #[tokio::test]
 async fn send_posts_an_array_of_user_and_system_messages() {
     let (server, client) = start().await;
-    Mock::given(method("POST"))
-        .and(path(p(MESSAGES)))
-        .respond_with(ok_json(&json!([{ "id": "msg_a" }, { "id": "msg_b" }])))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "POST",
+        MESSAGES,
+        ok_json(&json!([{ "id": "msg_a" }, { "id": "msg_b" }])),
+        1,
+    )
+    .await;
 
     let batch: [NewMessage; 2] = [
         NewMessage::user("alice", "Hi Bob!")
@@ -173,12 +178,14 @@ async fn send_posts_an_array_of_user_and_system_messages() {
 #[tokio::test]
 async fn send_of_one_message_is_still_an_array() {
     let (server, client) = start().await;
-    Mock::given(method("POST"))
-        .and(path(p(MESSAGES)))
-        .respond_with(ok_json(&json!([{ "id": "msg_only" }])))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "POST",
+        MESSAGES,
+        ok_json(&json!([{ "id": "msg_only" }])),
+        1,
+    )
+    .await;
     let ids = client
         .conversations()
         .messages("order 123")
@@ -200,12 +207,7 @@ async fn send_of_one_message_is_still_an_array() {
 #[tokio::test]
 async fn send_all_sends_25_messages_as_10_10_5_in_order() {
     let (server, client) = start().await;
-    Mock::given(method("POST"))
-        .and(path(p(MESSAGES)))
-        .respond_with(echo_ids)
-        .expect(3)
-        .mount(&server)
-        .await;
+    mount(&server, "POST", MESSAGES, echo_ids, 3).await;
 
     let msgs =
         (0..25).map(|i| NewMessage::user("alice", format!("{i}")).idempotency_key(format!("k{i}")));
@@ -240,8 +242,7 @@ async fn send_all_sends_25_messages_as_10_10_5_in_order() {
 
 #[tokio::test]
 async fn send_and_send_all_of_nothing_send_nothing() {
-    let (server, client) = start().await;
-    common::forbid_requests(&server).await;
+    let (_server, client) = common::no_request_client().await;
     let messages = client.conversations().messages("order 123");
     assert!(
         messages
@@ -262,12 +263,14 @@ async fn send_and_send_all_of_nothing_send_nothing() {
 #[tokio::test]
 async fn send_with_fewer_ids_than_messages_is_a_decode_error() {
     let (server, client) = start().await;
-    Mock::given(method("POST"))
-        .and(path(p(MESSAGES)))
-        .respond_with(ok_json(&json!([{ "id": "msg_a" }])))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "POST",
+        MESSAGES,
+        ok_json(&json!([{ "id": "msg_a" }])),
+        1,
+    )
+    .await;
     let err = client
         .conversations()
         .messages("order 123")
@@ -280,12 +283,14 @@ async fn send_with_fewer_ids_than_messages_is_a_decode_error() {
 #[tokio::test]
 async fn send_with_fewer_ids_than_messages_keeps_the_raw_body() {
     let (server, client) = start().await;
-    Mock::given(method("POST"))
-        .and(path(p(MESSAGES)))
-        .respond_with(ResponseTemplate::new(200).set_body_string(r#"[{"id":"msg_a"}]"#))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "POST",
+        MESSAGES,
+        ResponseTemplate::new(200).set_body_string(r#"[{"id":"msg_a"}]"#),
+        1,
+    )
+    .await;
     let err = client
         .conversations()
         .messages("order 123")
@@ -302,12 +307,7 @@ async fn send_with_fewer_ids_than_messages_keeps_the_raw_body() {
 async fn edit_puts_the_patch() {
     let (server, client) = start().await;
     let msg_path = format!("{MESSAGES}/msg_1");
-    Mock::given(method("PUT"))
-        .and(path(p(&msg_path)))
-        .respond_with(ok_empty())
-        .expect(2)
-        .mount(&server)
-        .await;
+    mount(&server, "PUT", &msg_path, ok_empty(), 2).await;
     let messages = client.conversations().messages("order 123");
     messages
         .edit(
@@ -341,12 +341,7 @@ async fn edit_puts_the_patch() {
 async fn delete_sends_a_bodyless_delete() {
     let (server, client) = start().await;
     let msg_path = format!("{MESSAGES}/msg_1");
-    Mock::given(method("DELETE"))
-        .and(path(p(&msg_path)))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "DELETE", &msg_path, ok_empty(), 1).await;
     client
         .conversations()
         .messages("order 123")
@@ -361,18 +356,8 @@ async fn delete_sends_a_bodyless_delete() {
 async fn reactions_percent_encode_the_emoji_in_the_path() {
     let (server, client) = start().await;
     let reaction_path = format!("{MESSAGES}/msg_1/reactions/%F0%9F%91%8D/bob%20b");
-    Mock::given(method("PUT"))
-        .and(path(p(&reaction_path)))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("DELETE"))
-        .and(path(p(&reaction_path)))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "PUT", &reaction_path, ok_empty(), 1).await;
+    mount(&server, "DELETE", &reaction_path, ok_empty(), 1).await;
 
     let messages = client.conversations().messages("order 123");
     messages.add_reaction("msg_1", "👍", "bob b").await.unwrap();
@@ -391,12 +376,7 @@ async fn reactions_percent_encode_the_emoji_in_the_path() {
 async fn import_posts_chunks_of_10_in_order_under_the_import_prefix() {
     let (server, client) = start().await;
     let import_path = "/import/conversations/order%20123/messages";
-    Mock::given(method("POST"))
-        .and(path(p(import_path)))
-        .respond_with(ok_empty())
-        .expect(3)
-        .mount(&server)
-        .await;
+    mount(&server, "POST", import_path, ok_empty(), 3).await;
 
     let item = |i: u64| {
         ImportMessage::new(
@@ -449,8 +429,7 @@ async fn import_posts_chunks_of_10_in_order_under_the_import_prefix() {
 
 #[tokio::test]
 async fn import_of_nothing_sends_nothing() {
-    let (server, client) = start().await;
-    common::forbid_requests(&server).await;
+    let (_server, client) = common::no_request_client().await;
     let n = client
         .conversations()
         .messages("order 123")

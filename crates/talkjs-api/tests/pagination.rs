@@ -38,6 +38,17 @@ async fn three_user_pages(server: &MockServer) {
     mount_users_page(server, Some("u4"), ok_json(&users(&["u5"]))).await;
 }
 
+/// A full page of users (limit 2), then a 500 `boom` for the next page.
+async fn full_user_page_then_500(server: &MockServer) {
+    mount_users_page(server, None, ok_json(&users(&["u1", "u2"]))).await;
+    mount_users_page(
+        server,
+        Some("u2"),
+        ResponseTemplate::new(500).set_body_string("boom"),
+    )
+    .await;
+}
+
 async fn assert_three_user_requests(server: &MockServer) {
     let reqs = requests(server).await;
     assert_eq!(reqs.len(), 3, "exactly three requests");
@@ -170,13 +181,7 @@ async fn stream_stops_on_an_empty_page_after_full_ones() {
 #[tokio::test]
 async fn error_mid_stream_surfaces_once_after_the_first_page_then_ends() {
     let (server, client) = start().await;
-    mount_users_page(&server, None, ok_json(&users(&["u1", "u2"]))).await;
-    mount_users_page(
-        &server,
-        Some("u2"),
-        ResponseTemplate::new(500).set_body_string("boom"),
-    )
-    .await;
+    full_user_page_then_500(&server).await;
 
     let mut stream = client.users().list().limit(2).into_stream();
     assert_eq!(stream.next().await.unwrap().unwrap().id, "u1");
@@ -203,13 +208,7 @@ async fn error_mid_stream_surfaces_once_after_the_first_page_then_ends() {
 #[tokio::test]
 async fn error_mid_pages_surfaces_once_then_ends() {
     let (server, client) = start().await;
-    mount_users_page(&server, None, ok_json(&users(&["u1", "u2"]))).await;
-    mount_users_page(
-        &server,
-        Some("u2"),
-        ResponseTemplate::new(500).set_body_string("boom"),
-    )
-    .await;
+    full_user_page_then_500(&server).await;
     let mut pages = client.users().list().limit(2).pages();
     assert_eq!(pages.next().await.unwrap().unwrap().len(), 2);
     assert!(matches!(

@@ -3,23 +3,16 @@
 
 mod common;
 
-use common::{assert_request, ok_empty, ok_json, p, requests, single_request, start};
+use common::{assert_request, mount, ok_empty, ok_json, requests, single_request, start};
 use serde_json::json;
 use talkjs_models::{Access, Notify, ParticipantOverwrite, ParticipantPatch};
-use wiremock::Mock;
-use wiremock::matchers::{method, path};
 
 const PATH: &str = "/conversations/order%20123/participants/carol%2Fx";
 
 #[tokio::test]
 async fn join_puts_the_settings() {
     let (server, client) = start().await;
-    Mock::given(method("PUT"))
-        .and(path(p(PATH)))
-        .respond_with(ok_empty())
-        .expect(2)
-        .mount(&server)
-        .await;
+    mount(&server, "PUT", PATH, ok_empty(), 2).await;
 
     let participants = client.conversations().participants("order 123");
     participants
@@ -51,12 +44,7 @@ async fn join_puts_the_settings() {
 #[tokio::test]
 async fn modify_patches_only_the_given_settings() {
     let (server, client) = start().await;
-    Mock::given(method("PATCH"))
-        .and(path(p(PATH)))
-        .respond_with(ok_empty())
-        .expect(2)
-        .mount(&server)
-        .await;
+    mount(&server, "PATCH", PATH, ok_empty(), 2).await;
 
     let participants = client.conversations().participants("order 123");
     participants
@@ -88,12 +76,7 @@ async fn modify_patches_only_the_given_settings() {
 #[tokio::test]
 async fn remove_sends_a_bodyless_delete() {
     let (server, client) = start().await;
-    Mock::given(method("DELETE"))
-        .and(path(p(PATH)))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "DELETE", PATH, ok_empty(), 1).await;
     client
         .conversations()
         .participants("order 123")
@@ -108,14 +91,16 @@ async fn remove_sends_a_bodyless_delete() {
 async fn email_returns_the_inbound_address() {
     let (server, client) = start().await;
     let email_path = format!("{PATH}/email");
-    Mock::given(method("GET"))
-        .and(path(p(&email_path)))
-        .respond_with(ok_json(&json!({
+    mount(
+        &server,
+        "GET",
+        &email_path,
+        ok_json(&json!({
             "emailAddress": "reply+abc123@inbound.talkjs.com"
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+        })),
+        1,
+    )
+    .await;
     let address = client
         .conversations()
         .participants("order 123")

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{
-    assert_app_token, assert_request, builder, fast_retry, ok_empty, ok_json, p, requests,
+    assert_app_token, assert_request, builder, fast_retry, mount, ok_empty, ok_json, p, requests,
 };
 use serde_json::json;
 use talkjs_api::{Client, Error};
@@ -88,12 +88,14 @@ async fn send_with_idempotency_keys_is_retried_after_a_503_with_the_same_body() 
 #[tokio::test]
 async fn send_without_idempotency_keys_is_not_retried_after_a_503() {
     let (server, client) = retrying().await;
-    Mock::given(method("POST"))
-        .and(path(p(MESSAGES)))
-        .respond_with(ResponseTemplate::new(503).set_body_string("unavailable"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "POST",
+        MESSAGES,
+        ResponseTemplate::new(503).set_body_string("unavailable"),
+        1,
+    )
+    .await;
 
     let err = client
         .conversations()
@@ -114,12 +116,7 @@ async fn send_without_idempotency_keys_is_not_retried_after_a_503() {
 #[tokio::test]
 async fn send_where_only_some_messages_have_keys_is_not_retried() {
     let (server, client) = retrying().await;
-    Mock::given(method("POST"))
-        .and(path(p(MESSAGES)))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "POST", MESSAGES, ResponseTemplate::new(503), 1).await;
     let batch: [NewMessage; 2] = [
         NewMessage::user("alice", "hi").idempotency_key("k1").into(),
         NewMessage::user("alice", "again").into(),
@@ -136,12 +133,7 @@ async fn send_where_only_some_messages_have_keys_is_not_retried() {
 #[tokio::test]
 async fn import_is_not_retried_after_a_503() {
     let (server, client) = retrying().await;
-    Mock::given(method("POST"))
-        .and(path(p(IMPORT)))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "POST", IMPORT, ResponseTemplate::new(503), 1).await;
     let err = client
         .conversations()
         .messages("c1")
@@ -283,14 +275,15 @@ async fn batch_with_a_post_is_not_retried_but_one_without_is() {
 
 #[tokio::test]
 async fn retries_off_means_one_attempt() {
-    let server = MockServer::start().await;
-    let client = common::client(&server);
-    Mock::given(method("GET"))
-        .and(path(p("/users/alice")))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let (server, client) = common::start().await;
+    mount(
+        &server,
+        "GET",
+        "/users/alice",
+        ResponseTemplate::new(503),
+        1,
+    )
+    .await;
     let err = client.users().get("alice").await.unwrap_err();
     assert!(matches!(err, Error::Server { .. }), "{err:?}");
 }
@@ -346,12 +339,14 @@ async fn a_429_asking_for_too_long_a_wait_is_returned_at_once() {
 #[tokio::test]
 async fn persistent_503_ends_after_max_attempts_with_a_server_error() {
     let (server, client) = retrying().await;
-    Mock::given(method("GET"))
-        .and(path(p("/users/alice")))
-        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
-        .expect(3)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/users/alice",
+        ResponseTemplate::new(503).set_body_string("down"),
+        3,
+    )
+    .await;
     let err = client.users().get("alice").await.unwrap_err();
     assert!(
         matches!(&err, Error::Server { status, body } if *status == 503 && body == "down"),

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    assert_request, conversation_json, ok_empty, ok_json, p, page, requests, single_request, start,
-    user_json,
+    assert_request, conversation_json, json_body, mount, ok_empty, ok_json, p, page, requests,
+    single_request, start, user_json,
 };
 use serde_json::{Value, json};
 use talkjs_api::{OrderBy, OrderDirection};
@@ -17,12 +17,7 @@ use wiremock::{Mock, ResponseTemplate};
 #[tokio::test]
 async fn upsert_puts_the_merge_body_at_the_encoded_path() {
     let (server, client) = start().await;
-    Mock::given(method("PUT"))
-        .and(path(p("/users/alice%20smith%2F1")))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "PUT", "/users/alice%20smith%2F1", ok_empty(), 1).await;
 
     let update = UserUpsert::new()
         .name("Alice Smith")
@@ -62,12 +57,7 @@ async fn upsert_puts_the_merge_body_at_the_encoded_path() {
 #[tokio::test]
 async fn upsert_of_an_empty_update_sends_an_empty_object() {
     let (server, client) = start().await;
-    Mock::given(method("PUT"))
-        .and(path(p("/users/bob")))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "PUT", "/users/bob", ok_empty(), 1).await;
     client
         .users()
         .upsert("bob", &UserUpsert::new())
@@ -80,12 +70,7 @@ async fn upsert_of_an_empty_update_sends_an_empty_object() {
 #[tokio::test]
 async fn upsert_many_puts_one_object_keyed_by_user_id() {
     let (server, client) = start().await;
-    Mock::given(method("PUT"))
-        .and(path(p("/users")))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "PUT", "/users", ok_empty(), 1).await;
 
     client
         .users()
@@ -112,28 +97,18 @@ async fn upsert_many_puts_one_object_keyed_by_user_id() {
 #[tokio::test]
 async fn upsert_many_of_exactly_100_users_is_one_request() {
     let (server, client) = start().await;
-    Mock::given(method("PUT"))
-        .and(path(p("/users")))
-        .respond_with(ok_empty())
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(&server, "PUT", "/users", ok_empty(), 1).await;
     let users = (0..100).map(|i| (format!("u{i}"), UserUpsert::new().name(format!("U{i}"))));
     client.users().upsert_many(users).await.unwrap();
     let req = single_request(&server).await;
-    let body: Value = serde_json::from_slice(&req.body).unwrap();
+    let body = json_body(&req);
     assert_eq!(body.as_object().unwrap().len(), 100);
 }
 
 #[tokio::test]
 async fn upsert_all_sends_250_users_in_chunks_of_100_100_50_in_order() {
     let (server, client) = start().await;
-    Mock::given(method("PUT"))
-        .and(path(p("/users")))
-        .respond_with(ok_empty())
-        .expect(3)
-        .mount(&server)
-        .await;
+    mount(&server, "PUT", "/users", ok_empty(), 3).await;
 
     let id = |i: usize| format!("user{i:03}");
     let users = (0..250).map(|i| (id(i), UserUpsert::new().name(format!("User {i}"))));
@@ -143,7 +118,7 @@ async fn upsert_all_sends_250_users_in_chunks_of_100_100_50_in_order() {
     let reqs = requests(&server).await;
     assert_eq!(reqs.len(), 3);
     for (req, range) in reqs.iter().zip([0..100, 100..200, 200..250]) {
-        let body: Value = serde_json::from_slice(&req.body).unwrap();
+        let body = json_body(req);
         let expected: serde_json::Map<String, Value> = range
             .map(|i| (id(i), json!({ "name": format!("User {i}") })))
             .collect();
@@ -187,8 +162,7 @@ async fn upsert_all_stops_at_the_first_failing_chunk_and_names_it() {
 
 #[tokio::test]
 async fn upsert_all_of_nothing_sends_nothing() {
-    let (server, client) = start().await;
-    common::forbid_requests(&server).await;
+    let (_server, client) = common::no_request_client().await;
     let none: Vec<(String, UserUpsert)> = Vec::new();
     assert_eq!(client.users().upsert_all(none).await.unwrap(), 0);
 }
@@ -196,12 +170,14 @@ async fn upsert_all_of_nothing_sends_nothing() {
 #[tokio::test]
 async fn get_decodes_a_documented_user() {
     let (server, client) = start().await;
-    Mock::given(method("GET"))
-        .and(path(p("/users/alice%20smith%2F1")))
-        .respond_with(ok_json(&user_json("alice smith/1")))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/users/alice%20smith%2F1",
+        ok_json(&user_json("alice smith/1")),
+        1,
+    )
+    .await;
 
     let user = client.users().get("alice smith/1").await.unwrap();
     assert_eq!(user.id, "alice smith/1");
@@ -229,12 +205,14 @@ async fn get_decodes_a_documented_user() {
 #[tokio::test]
 async fn list_sends_is_online_limit_and_cursor() {
     let (server, client) = start().await;
-    Mock::given(method("GET"))
-        .and(path(p("/users")))
-        .respond_with(ok_json(&page(&[user_json("u1"), user_json("u2")])))
-        .expect(3)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/users",
+        ok_json(&page(&[user_json("u1"), user_json("u2")])),
+        3,
+    )
+    .await;
 
     let users = client.users().list().await.unwrap();
     assert_eq!(users.len(), 2);
@@ -283,12 +261,14 @@ async fn conversations_of_a_user_send_every_filter_and_decode_the_user_state() {
     item["isUnread"] = json!(true);
     item["readUntil"] = json!(1_700_000_000_500_u64);
     item["unreadMessageCount"] = json!(3);
-    Mock::given(method("GET"))
-        .and(path(p("/users/alice%20smith%2F1/conversations")))
-        .respond_with(ok_json(&page(&[item])))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/users/alice%20smith%2F1/conversations",
+        ok_json(&page(&[item])),
+        1,
+    )
+    .await;
 
     let list = client
         .users()
@@ -336,12 +316,14 @@ async fn conversations_of_a_user_send_every_filter_and_decode_the_user_state() {
 #[tokio::test]
 async fn conversations_of_a_user_other_orders() {
     let (server, client) = start().await;
-    Mock::given(method("GET"))
-        .and(path(p("/users/bob/conversations")))
-        .respond_with(ok_json(&page(&[])))
-        .expect(2)
-        .mount(&server)
-        .await;
+    mount(
+        &server,
+        "GET",
+        "/users/bob/conversations",
+        ok_json(&page(&[])),
+        2,
+    )
+    .await;
     let users = client.users();
     let none = users
         .conversations("bob")
@@ -366,9 +348,11 @@ async fn conversations_of_a_user_other_orders() {
 #[tokio::test]
 async fn presence_posts_the_filter_and_decodes_online_users() {
     let (server, client) = start().await;
-    Mock::given(method("POST"))
-        .and(path(p("/presences")))
-        .respond_with(ok_json(&json!({
+    mount(
+        &server,
+        "POST",
+        "/presences",
+        ok_json(&json!({
             "data": {
                 "alice": {
                     "hasFocus": true,
@@ -377,10 +361,10 @@ async fn presence_posts_the_filter_and_decodes_online_users() {
                     "device": "web"
                 }
             }
-        })))
-        .expect(2)
-        .mount(&server)
-        .await;
+        })),
+        2,
+    )
+    .await;
 
     let query = PresenceQuery::new()
         .user_ids(["alice", "bob"])
@@ -427,8 +411,7 @@ async fn presence_posts_the_filter_and_decodes_online_users() {
 
 #[tokio::test]
 async fn upsert_many_rejects_a_repeated_id_before_sending() {
-    let (server, client) = start().await;
-    common::forbid_requests(&server).await;
+    let (_server, client) = common::no_request_client().await;
     let msg = common::assert_invalid(
         client
             .users()

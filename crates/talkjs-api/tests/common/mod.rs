@@ -8,8 +8,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 use talkjs_api::{Client, ClientBuilder, Error};
 use talkjs_transport::RetryConfig;
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::matchers::{any, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// The app id of every test client.
 pub const APP_ID: &str = "tNCnKd4d";
@@ -21,14 +21,19 @@ pub fn p(rel: &str) -> String {
     format!("/v1/{APP_ID}{rel}")
 }
 
-/// A builder pointed at `server`, with retries and the client-side rate limiter off.
-pub fn builder(server: &MockServer) -> ClientBuilder {
+/// A builder pointed at `base_url`, with retries and the client-side rate limiter off.
+pub fn builder_at(base_url: impl Into<String>) -> ClientBuilder {
     Client::builder()
         .app_id(APP_ID)
         .secret_key(SECRET)
-        .base_url(server.uri())
+        .base_url(base_url)
         .retry(None)
         .rate_limiter(None)
+}
+
+/// A builder pointed at `server`, with retries and the client-side rate limiter off.
+pub fn builder(server: &MockServer) -> ClientBuilder {
+    builder_at(server.uri())
 }
 
 /// A client pointed at `server`, with retries and the client-side rate limiter off.
@@ -41,6 +46,31 @@ pub async fn start() -> (MockServer, Client) {
     let server = MockServer::start().await;
     let client = client(&server);
     (server, client)
+}
+
+/// A mock server that must receive no request (see [`forbid_requests`]) and a client
+/// pointed at it.
+pub async fn no_request_client() -> (MockServer, Client) {
+    let (server, client) = start().await;
+    forbid_requests(&server).await;
+    (server, client)
+}
+
+/// Mounts a mock of `verb rel_path` (`rel_path` relative to `/v1/{appId}`, as sent, i.e.
+/// percent-encoded) that answers with `answer` and must be hit exactly `times` times.
+pub async fn mount(
+    server: &MockServer,
+    verb: &str,
+    rel_path: &str,
+    answer: impl Respond + 'static,
+    times: u64,
+) {
+    Mock::given(method(verb))
+        .and(path(p(rel_path)))
+        .respond_with(answer)
+        .expect(times)
+        .mount(server)
+        .await;
 }
 
 /// Retries with millisecond delays and no budget (for retry tests).
@@ -85,6 +115,17 @@ pub fn assert_invalid<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
         Err(Error::InvalidArgument(msg)) => msg,
         other => panic!("expected Error::InvalidArgument, got {other:?}"),
     }
+}
+
+/// The body of a request parsed as JSON (fails if it is not JSON).
+#[track_caller]
+pub fn json_body(req: &Request) -> Value {
+    serde_json::from_slice(&req.body).unwrap_or_else(|e| {
+        panic!(
+            "the body is not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&req.body)
+        )
+    })
 }
 
 /// The value of a header that must appear exactly once.
@@ -152,12 +193,7 @@ pub fn assert_request(
     assert_eq!(header_once(req, "accept"), "application/json");
     if let Some(expected) = body {
         assert_eq!(header_once(req, "content-type"), "application/json");
-        let actual: Value = serde_json::from_slice(&req.body).unwrap_or_else(|e| {
-            panic!(
-                "the body is not JSON ({e}): {:?}",
-                String::from_utf8_lossy(&req.body)
-            )
-        });
+        let actual = json_body(req);
         assert_eq!(&actual, expected, "body of {method} {}", req.url);
     } else {
         assert!(
