@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{IntoConnectionInfo, RedisResult};
+use redis::{FromRedisValue, IntoConnectionInfo, RedisResult, ScriptInvocation};
 use talkjs_transport::{BoxError, BoxFuture, MemoryStore, Quota, RateLimitStore, Reservation};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
@@ -258,16 +258,16 @@ impl RedisStore {
     /// Runs one script call against Redis within the command timeout. A probe retries once
     /// after a connection error: the first failure makes the manager reconnect, and the
     /// second try waits for that reconnection.
-    async fn call_redis<T, F, Fut>(&self, probe: bool, call: F) -> Result<T, Error>
-    where
-        F: Fn(ConnectionManager) -> Fut,
-        Fut: Future<Output = RedisResult<T>>,
-    {
+    async fn call_redis<T: FromRedisValue>(
+        &self,
+        probe: bool,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, Error> {
         self.with_timeout(async {
-            let conn = self.connection().await?;
-            match call(conn.clone()).await {
+            let mut conn = self.connection().await?;
+            match invocation.invoke_async(&mut conn).await {
                 Err(error) if probe && (error.is_io_error() || error.is_unrecoverable_error()) => {
-                    Ok(call(conn).await?)
+                    Ok(invocation.invoke_async(&mut conn).await?)
                 }
                 result => Ok(result?),
             }
@@ -348,15 +348,14 @@ impl RedisStore {
         format!("{}{key}", self.config.key_prefix)
     }
 
-    /// Runs `redis(probe)` or, when Redis is down, `local`, per the configured policy.
-    async fn run<T, R, RF>(
-        &self,
-        redis: R,
-        local: impl Future<Output = Result<T, BoxError>>,
-    ) -> Result<T, BoxError>
+    /// Runs `redis(probe)` or, when Redis is down, `local()`, per the configured policy (the
+    /// fallback's future is made only when it is used).
+    async fn run<T, R, RF, L, LF>(&self, redis: R, local: L) -> Result<T, BoxError>
     where
         R: FnOnce(bool) -> RF,
         RF: Future<Output = Result<T, Error>>,
+        L: FnOnce() -> LF,
+        LF: Future<Output = Result<T, BoxError>>,
     {
         let error = match self.route() {
             Route::Redis { probe } => {
@@ -379,7 +378,7 @@ impl RedisStore {
         match self.config.when_unavailable {
             WhenUnavailable::FallBackToLocal => {
                 Counters::bump(&self.counters.local);
-                local.await
+                local().await
             }
             WhenUnavailable::FailCall => {
                 Counters::bump(&self.counters.failed);
@@ -397,25 +396,13 @@ impl RateLimitStore for RedisStore {
         max_wait: Option<Duration>,
     ) -> BoxFuture<'a, Result<Reservation, BoxError>> {
         Box::pin(async move {
-            let redis_key = self.key(key);
-            let interval = micros_ceil(quota.interval());
-            let tolerance = micros_floor(quota.tolerance());
-            let max_wait_us = max_wait.map_or(-1, micros_floor);
             let redis = |probe| async move {
-                let (granted, wait): (i64, i64) = self
-                    .call_redis(probe, |mut conn| {
-                        let redis_key = &redis_key;
-                        async move {
-                            RESERVE_SCRIPT
-                                .key(redis_key)
-                                .arg(interval)
-                                .arg(tolerance)
-                                .arg(max_wait_us)
-                                .invoke_async(&mut conn)
-                                .await
-                        }
-                    })
-                    .await?;
+                let mut invocation = RESERVE_SCRIPT.key(self.key(key));
+                invocation
+                    .arg(micros_ceil(quota.interval()))
+                    .arg(micros_floor(quota.tolerance()))
+                    .arg(max_wait.map_or(-1, micros_floor));
+                let (granted, wait): (i64, i64) = self.call_redis(probe, &invocation).await?;
                 let wait = duration_from_micros(wait);
                 Ok(if granted == 1 {
                     Reservation::Granted(wait)
@@ -423,7 +410,7 @@ impl RateLimitStore for RedisStore {
                     Reservation::Denied(wait)
                 })
             };
-            let local = self.local.reserve(key, self.local_quota(quota), max_wait);
+            let local = || self.local.reserve(key, self.local_quota(quota), max_wait);
             self.run(redis, local).await
         })
     }
@@ -435,26 +422,15 @@ impl RateLimitStore for RedisStore {
         pause: Duration,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move {
-            let redis_key = self.key(key);
-            let pause_us = micros_floor(pause);
-            let tolerance = micros_floor(quota.tolerance());
             let redis = |probe| async move {
-                let _moved: i64 = self
-                    .call_redis(probe, |mut conn| {
-                        let redis_key = &redis_key;
-                        async move {
-                            PENALIZE_SCRIPT
-                                .key(redis_key)
-                                .arg(pause_us)
-                                .arg(tolerance)
-                                .invoke_async(&mut conn)
-                                .await
-                        }
-                    })
-                    .await?;
+                let mut invocation = PENALIZE_SCRIPT.key(self.key(key));
+                invocation
+                    .arg(micros_floor(pause))
+                    .arg(micros_floor(quota.tolerance()));
+                let _moved: i64 = self.call_redis(probe, &invocation).await?;
                 Ok(())
             };
-            let local = self.local.penalize(key, self.local_quota(quota), pause);
+            let local = || self.local.penalize(key, self.local_quota(quota), pause);
             self.run(redis, local).await
         })
     }
