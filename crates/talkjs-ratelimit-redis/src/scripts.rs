@@ -13,9 +13,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::Script;
-
-/// The longest span sent to a script (about 30 years, as the in-memory store clamps).
-const MAX_SPAN: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+// The longest span sent to a script: the in-memory store's.
+use talkjs_transport::MAX_SPAN;
 
 /// `reserve`. KEYS[1]: the key. ARGV: interval, tolerance, maximum wait (all µs; the
 /// maximum wait is -1 for "any"). Returns `{granted (1 or 0), wait in µs}`.

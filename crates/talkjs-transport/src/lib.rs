@@ -61,8 +61,8 @@ pub use error::{BuildError, TimeoutKind, TransportError};
 pub use extensions::{Attempts, Idempotency, PathTemplate, RequestClass};
 pub use json::{JsonLayer, json_layer};
 pub use rate_limit::{
-    MemoryStore, Quota, RateLimitFuture, RateLimitLayer, RateLimitService, RateLimitStore,
-    RateLimiter, Reservation,
+    MAX_SPAN, MemoryStore, Quota, RateLimitFuture, RateLimitLayer, RateLimitService,
+    RateLimitStore, RateLimiter, Reservation,
 };
 pub use retry::{RetryBudget, RetryConfig, RetryLayer, RetryPolicy};
 pub use stack::StackBuilder;

@@ -77,9 +77,10 @@ use crate::extensions::RequestClass;
 use crate::retry_after::parse_retry_after;
 use crate::{BoxError, BoxFuture, HttpRequest, HttpResponse};
 
-/// The longest span the memory store adds to an instant (about 30 years); longer pauses
-/// (e.g. an absurd `Retry-After`) are clamped to it instead of overflowing.
-const MAX_SPAN: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+/// The longest span a store or a timer of this crate adds to an instant (about 30 years);
+/// longer ones (e.g. an absurd `Retry-After`) are clamped to it instead of overflowing.
+/// Other stores (e.g. the Redis store) clamp to the same span so that they agree.
+pub const MAX_SPAN: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
 
 /// A GCRA quota: `burst` requests at once, then one every `interval`.
 ///
@@ -288,7 +289,7 @@ impl MemoryStore {
 }
 
 /// `t + d`, with `d` clamped to [`MAX_SPAN`] so it cannot overflow.
-fn later(t: Instant, d: Duration) -> Instant {
+pub(crate) fn later(t: Instant, d: Duration) -> Instant {
     t.checked_add(d.min(MAX_SPAN)).unwrap_or(t)
 }
 

@@ -32,6 +32,7 @@ use tower::{Layer, Service};
 
 use crate::BoxError;
 use crate::error::{TimeoutKind, TransportError};
+use crate::rate_limit::later;
 
 /// Layer applying a time limit to each call of the inner service.
 #[derive(Debug, Clone, Copy)]
@@ -119,14 +120,6 @@ impl Drop for DeadlineScope {
     }
 }
 
-/// `now + after`, or far in the future when that overflows.
-fn deadline_after(now: Instant, after: Duration) -> Instant {
-    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
-    now.checked_add(after)
-        .or_else(|| now.checked_add(FAR))
-        .unwrap_or(now)
-}
-
 impl<S, R> Service<R> for TimeoutService<S>
 where
     S: Service<R>,
@@ -141,7 +134,7 @@ where
     }
 
     fn call(&mut self, req: R) -> Self::Future {
-        let own = deadline_after(Instant::now(), self.after);
+        let own = later(Instant::now(), self.after);
         match self.kind {
             TimeoutKind::Deadline => {
                 let deadline = CallDeadline {
