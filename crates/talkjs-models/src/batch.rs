@@ -226,11 +226,7 @@ impl BatchResult {
     /// The body as JSON: a string body is parsed as JSON text (an empty string gives
     /// `null`); any other body is returned as is.
     pub fn body_json(&self) -> Result<Value, serde_json::Error> {
-        match &self.body {
-            Value::String(text) if text.trim().is_empty() => Ok(Value::Null),
-            Value::String(text) => serde_json::from_str(text),
-            other => Ok(other.clone()),
-        }
+        self.body_as()
     }
 
     /// The body decoded into `T` (via [`BatchResult::body_json`]).

@@ -73,7 +73,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .open(redis_url.as_str())?,
         );
         if let Err(error) = store.connect().await {
-            println!("replica {replica}: Redis at {redis_url} is unreachable ({error})");
+            // `addr()`, not the URL: the URL may carry a password.
+            println!(
+                "replica {replica}: Redis at {} is unreachable ({error})",
+                store.addr()
+            );
         }
         let limiter = RateLimiter::new(fake.app_id())
             .general_quota(quota)
