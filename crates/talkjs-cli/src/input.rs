@@ -16,6 +16,15 @@ pub fn read_json_arg(arg: &str, option: &str) -> Result<Value, CliError> {
         .map_err(|e| CliError::Usage(format!("{option}: not valid JSON: {e}")))
 }
 
+/// Reads a JSON argument (see [`read_json_arg`]) and decodes it with [`decode_object`].
+pub fn read_json_object<T: DeserializeOwned>(
+    arg: &str,
+    known: &[&str],
+    option: &str,
+) -> Result<T, CliError> {
+    decode_object(read_json_arg(arg, option)?, known, option)
+}
+
 /// The text of an argument that may be `@path` or `-`.
 fn read_text_arg(arg: &str, option: &str) -> Result<String, CliError> {
     if arg == "-" {

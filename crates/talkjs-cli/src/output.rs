@@ -103,20 +103,25 @@ impl Output {
     /// Writes one object.
     pub fn object<T: Serialize>(&mut self, value: &T) -> Result<(), CliError> {
         match self.object_format() {
-            Format::Json => {
-                serde_json::to_writer_pretty(&mut self.out, value).map_err(json_error)?;
-                self.raw("\n")
-            }
-            Format::Jsonl => {
-                serde_json::to_writer(&mut self.out, value).map_err(json_error)?;
-                self.raw("\n")
-            }
+            Format::Json => self.json(value, true),
+            Format::Jsonl => self.json(value, false),
             Format::Table => {
                 let value = to_value(value)?;
                 let text = key_value_table(&value);
                 self.raw(&text)
             }
         }
+    }
+
+    /// Writes one JSON value, pretty or compact, and a newline.
+    fn json<T: Serialize + ?Sized>(&mut self, value: &T, pretty: bool) -> Result<(), CliError> {
+        let written = if pretty {
+            serde_json::to_writer_pretty(&mut self.out, value)
+        } else {
+            serde_json::to_writer(&mut self.out, value)
+        };
+        written.map_err(|e| json_error(e, "the output"))?;
+        self.raw("\n")
     }
 
     /// Writes text as it is.
@@ -160,10 +165,7 @@ impl ListWriter<'_> {
     pub fn item<T: Serialize>(&mut self, item: &T) -> Result<(), CliError> {
         self.count += 1;
         match self.format {
-            Format::Jsonl => {
-                serde_json::to_writer(&mut self.out.out, item).map_err(json_error)?;
-                self.out.raw("\n")
-            }
+            Format::Jsonl => self.out.json(item, false),
             Format::Json | Format::Table => {
                 self.collected.push(to_value(item)?);
                 Ok(())
@@ -185,11 +187,7 @@ impl ListWriter<'_> {
     pub fn finish(self) -> Result<(), CliError> {
         match self.format {
             Format::Jsonl => Ok(()),
-            Format::Json => {
-                serde_json::to_writer_pretty(&mut self.out.out, &self.collected)
-                    .map_err(json_error)?;
-                self.out.raw("\n")
-            }
+            Format::Json => self.out.json(&self.collected, true),
             Format::Table => {
                 let text = list_table(self.columns, &self.collected);
                 self.out.raw(&text)
@@ -202,11 +200,11 @@ fn to_value<T: Serialize>(value: &T) -> Result<Value, CliError> {
     serde_json::to_value(value).map_err(|e| CliError::Failed(format!("cannot encode JSON: {e}")))
 }
 
-/// A serde_json error while writing: an I/O error (a broken pipe among them) or an encoding
-/// problem.
-pub fn json_error(error: serde_json::Error) -> CliError {
+/// A serde_json error while writing to `what`: an I/O error (a broken pipe among them) or an
+/// encoding problem.
+pub fn json_error(error: serde_json::Error, what: &str) -> CliError {
     if error.is_io() {
-        CliError::write(io::Error::from(error), "the output")
+        CliError::write(io::Error::from(error), what)
     } else {
         CliError::Failed(format!("cannot encode JSON: {error}"))
     }

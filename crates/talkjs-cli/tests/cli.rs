@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
@@ -29,50 +29,71 @@ impl Fake {
         Self { fake, runtime }
     }
 
+    /// The options that point the binary at this fake, with its credentials.
+    fn server_args(&self) -> [&str; 6] {
+        server_args(
+            self.fake.base_url(),
+            self.fake.app_id(),
+            self.fake.secret_key(),
+        )
+    }
+
     /// The binary with this fake's base URL and credentials.
     fn cmd(&self) -> Command {
         let mut cmd = bare();
-        cmd.args(["--base-url", self.fake.base_url()])
-            .args(["--app-id", self.fake.app_id()])
-            .args(["--secret-key", self.fake.secret_key()]);
+        cmd.args(self.server_args());
         cmd
+    }
+
+    /// The command `args` against this fake, with `stdin` as its standard input if given.
+    fn with_args(&self, args: &[&str], stdin: Option<&str>) -> Command {
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        if let Some(input) = stdin {
+            cmd.write_stdin(input);
+        }
+        cmd
+    }
+
+    /// Runs a command that must succeed; returns standard output.
+    fn stdout(&self, args: &[&str], stdin: Option<&str>) -> Vec<u8> {
+        success_stdout(&mut self.with_args(args, stdin))
     }
 
     /// Runs a command that must succeed and prints one JSON value.
     fn json(&self, args: &[&str]) -> Value {
-        let out = self
-            .cmd()
-            .args(args)
-            .assert()
-            .success()
-            .get_output()
-            .clone();
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+        json_of(args, &self.stdout(args, None))
+    }
+
+    /// The same, with `stdin` as standard input.
+    fn json_in(&self, args: &[&str], stdin: &str) -> Value {
+        json_of(args, &self.stdout(args, Some(stdin)))
     }
 
     /// Runs a command that must succeed and prints JSON lines.
     fn jsonl(&self, args: &[&str]) -> Vec<Value> {
-        let out = self
-            .cmd()
-            .args(args)
-            .assert()
-            .success()
-            .get_output()
-            .clone();
-        parse_lines(&out.stdout)
+        parse_lines(&self.stdout(args, None))
+    }
+
+    /// Runs a command that must succeed; returns standard output as text.
+    fn text(&self, args: &[&str]) -> String {
+        String::from_utf8(self.stdout(args, None)).unwrap()
     }
 
     /// Runs a command that must fail with `code`; returns standard error.
     fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self
-            .cmd()
-            .args(args)
-            .assert()
-            .code(code)
-            .get_output()
-            .clone();
-        String::from_utf8(out.stderr).unwrap()
+        failure_stderr(&mut self.with_args(args, None), code)
+    }
+
+    /// The same, with `stdin` as standard input.
+    fn fails_in(&self, args: &[&str], stdin: &str, code: i32) -> String {
+        failure_stderr(&mut self.with_args(args, Some(stdin)), code)
+    }
+
+    /// Starts a command against this fake without waiting for it (to read its output while it
+    /// runs).
+    fn spawn(&self, args: &[&str], stdout: Stdio, stderr: Stdio) -> KillOnDrop {
+        spawn(binary().args(self.server_args()).args(args), stdout, stderr)
     }
 
     fn client(&self) -> talkjs::Client {
@@ -98,6 +119,11 @@ impl Fake {
         assert_eq!(sent, n);
         ids.into_iter().collect()
     }
+
+    /// Creates conversation `id` through the CLI, with `participants` (comma-separated).
+    fn upsert_conversation(&self, id: &str, participants: &str) {
+        self.json(&["conversations", "upsert", id, "--participant", participants]);
+    }
 }
 
 /// The binary with none of the TALKJS_* variables of the environment the tests run in.
@@ -107,6 +133,42 @@ fn bare() -> Command {
         cmd.env_remove(var);
     }
     cmd
+}
+
+/// `--base-url`, `--app-id` and `--secret-key` with these values.
+fn server_args<'a>(base_url: &'a str, app_id: &'a str, secret_key: &'a str) -> [&'a str; 6] {
+    [
+        "--base-url",
+        base_url,
+        "--app-id",
+        app_id,
+        "--secret-key",
+        secret_key,
+    ]
+}
+
+/// [`bare`] pointed at `base_url` with these credentials.
+fn against(base_url: &str, app_id: &str, secret_key: &str) -> Command {
+    let mut cmd = bare();
+    cmd.args(server_args(base_url, app_id, secret_key));
+    cmd
+}
+
+/// Runs `cmd`, which must succeed; returns standard output.
+fn success_stdout(cmd: &mut Command) -> Vec<u8> {
+    cmd.assert().success().get_output().stdout.clone()
+}
+
+/// Runs `cmd`, which must exit with `code`; returns standard error.
+fn failure_stderr(cmd: &mut Command, code: i32) -> String {
+    let out = cmd.assert().code(code).get_output().clone();
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// The one JSON value printed by the command `args`.
+fn json_of(args: &[&str], stdout: &[u8]) -> Value {
+    serde_json::from_slice(stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(stdout)))
 }
 
 fn parse_lines(stdout: &[u8]) -> Vec<Value> {
@@ -180,15 +242,10 @@ fn users_upsert_get_and_list() {
     ]);
     std::fs::remove_file(&file).unwrap();
     assert_eq!(carol["phone"], json!(["+14155550100"]));
-    let out = f
-        .cmd()
-        .args(["users", "upsert", "dave", "--json", "-", "--name", "Dave"])
-        .write_stdin(r#"{"name": "not Dave", "custom": {"team": "blue"}}"#)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let dave: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dave = f.json_in(
+        &["users", "upsert", "dave", "--json", "-", "--name", "Dave"],
+        r#"{"name": "not Dave", "custom": {"team": "blue"}}"#,
+    );
     assert_eq!(
         (dave["name"].as_str(), dave["custom"]["team"].as_str()),
         (Some("Dave"), Some("blue"))
@@ -218,14 +275,7 @@ fn users_upsert_get_and_list() {
     assert_eq!(array.as_array().unwrap().len(), 4);
 
     // The table for people.
-    let out = f
-        .cmd()
-        .args(["users", "list", "-o", "table"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let table = String::from_utf8(out.stdout).unwrap();
+    let table = f.text(&["users", "list", "-o", "table"]);
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("ID"), "{table}");
     assert!(
@@ -237,14 +287,7 @@ fn users_upsert_get_and_list() {
         table.contains("alice@example.com, a@example.com"),
         "{table}"
     );
-    let out = f
-        .cmd()
-        .args(["users", "get", "alice", "-o", "table"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let table = String::from_utf8(out.stdout).unwrap();
+    let table = f.text(&["users", "get", "alice", "-o", "table"]);
     assert!(table.starts_with("id "), "{table}");
     assert!(table.contains("UTC"), "{table}");
 
@@ -323,13 +366,7 @@ fn conversations_upsert_get_list_delete() {
 fn participants_add_update_remove() {
     let f = Fake::start();
     f.create_users(2);
-    f.json(&[
-        "conversations",
-        "upsert",
-        "chat",
-        "--participant",
-        "user0000",
-    ]);
+    f.upsert_conversation("chat", "user0000");
 
     let added = f.json(&[
         "participants",
@@ -401,13 +438,7 @@ fn participants_add_update_remove() {
 fn messages_send_list_import() {
     let f = Fake::start();
     f.create_users(2);
-    f.json(&[
-        "conversations",
-        "upsert",
-        "chat",
-        "--participant",
-        "user0000,user0001",
-    ]);
+    f.upsert_conversation("chat", "user0000,user0001");
 
     let sent = f.jsonl(&[
         "messages", "send", "chat", "--sender", "user0000", "--text", "Hi!", "--custom", "k=v",
@@ -479,15 +510,7 @@ fn messages_send_list_import() {
         r#"{"type":"UserMessage","sender":"user0001","text":"from 2018","timestamp":1540000000000}"#,
         "\n",
     );
-    let out = f
-        .cmd()
-        .args(["messages", "import", "chat"])
-        .write_stdin(lines)
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let imported: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let imported = f.json_in(&["messages", "import", "chat"], lines);
     assert_eq!(imported, json!({"conversationId": "chat", "imported": 2}));
     let file = temp_path("import.jsonl");
     let mut many = String::new();
@@ -516,28 +539,13 @@ fn messages_send_list_import() {
         r#"{"sender":"user0000","txt":"typo","timestamp":2}"#,
         "\n",
     );
-    let out = f
-        .cmd()
-        .args(["messages", "import", "chat"])
-        .write_stdin(bad)
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = f.fails_in(&["messages", "import", "chat"], bad, 2);
     assert!(
         err.contains("line 2") && err.contains("unknown field \"txt\""),
         "{err}"
     );
-    let out = f
-        .cmd()
-        .args(["messages", "import", "chat"])
-        .write_stdin("{not json\n")
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1: not valid JSON"));
+    let err = f.fails_in(&["messages", "import", "chat"], "{not json\n", 2);
+    assert!(err.contains("line 1: not valid JSON"));
     assert_eq!(f.fake.messages("chat").len(), 33);
 
     // A sender who is not a participant: the API's 400, exit 1.
@@ -555,14 +563,7 @@ fn export_of_1000_users_loses_and_repeats_nothing() {
     let f = Fake::start();
     let created = f.create_users(1000);
 
-    let out = f
-        .cmd()
-        .args(["export", "users"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let exported = ids(&parse_lines(&out.stdout));
+    let exported = ids(&f.jsonl(&["export", "users"]));
     assert_eq!(exported.len(), 1000);
     let unique: BTreeSet<String> = exported.iter().cloned().collect();
     assert_eq!(unique, created, "every user exactly once");
@@ -613,13 +614,7 @@ fn export_conversations_and_messages() {
     f.create_users(2);
     // Three conversations through the CLI, the rest (and 150 messages) through the library.
     for id in ["conv00", "conv01", "conv02"] {
-        f.json(&[
-            "conversations",
-            "upsert",
-            id,
-            "--participant",
-            "user0000,user0001",
-        ]);
+        f.upsert_conversation(id, "user0000,user0001");
     }
     let client = f.client();
     f.runtime.block_on(async {
@@ -643,25 +638,13 @@ fn export_conversations_and_messages() {
             .unwrap();
     });
 
-    let out = f
-        .cmd()
-        .args(["export", "conversations"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let conversations: BTreeSet<String> = ids(&parse_lines(&out.stdout)).into_iter().collect();
+    let conversations: BTreeSet<String> = ids(&f.jsonl(&["export", "conversations"]))
+        .into_iter()
+        .collect();
     assert_eq!(conversations.len(), 45);
     assert!(conversations.contains("conv00") && conversations.contains("conv44"));
 
-    let out = f
-        .cmd()
-        .args(["export", "messages", "conv00", "-o", "jsonl"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let messages = parse_lines(&out.stdout);
+    let messages = f.jsonl(&["export", "messages", "conv00", "-o", "jsonl"]);
     assert_eq!(messages.len(), 150);
     let unique: BTreeSet<String> = ids(&messages).into_iter().collect();
     assert_eq!(unique.len(), 150);
@@ -701,14 +684,7 @@ fn jwt_claims(token: &str) -> Value {
 fn tokens_for_debugging() {
     let f = Fake::start();
     // The bare token by default.
-    let out = f
-        .cmd()
-        .args(["token", "app"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let token = String::from_utf8(out.stdout).unwrap();
+    let token = f.text(&["token", "app"]);
     let claims = jwt_claims(token.trim());
     assert_eq!(claims["tokenType"], "app");
     assert_eq!(claims["iss"], f.fake.app_id());
@@ -819,8 +795,7 @@ fn bad_arguments_exit_2_with_a_helpful_message() {
         ),
     ];
     for (args, expected) in cases {
-        let out = f.cmd().args(*args).assert().code(2).get_output().clone();
-        let err = String::from_utf8(out.stderr).unwrap();
+        let err = f.fails(args, 2);
         assert!(
             err.contains(expected),
             "{args:?}: expected {expected:?} in:\n{err}"
@@ -829,57 +804,26 @@ fn bad_arguments_exit_2_with_a_helpful_message() {
     }
 
     // No credentials at all.
-    let out = bare()
-        .args(["users", "list"])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = failure_stderr(bare().args(["users", "list"]), 2);
     assert!(
         err.contains("no app id: pass --app-id or set TALKJS_APP_ID"),
         "{err}"
     );
-    let out = bare()
-        .args(["--app-id", "tApp", "users", "list"])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = failure_stderr(bare().args(["--app-id", "tApp", "users", "list"]), 2);
     assert!(err.contains("set TALKJS_SECRET_KEY"), "{err}");
     // Plain http to a host that is not loopback is refused before anything is sent.
-    let out = bare()
-        .args([
-            "--app-id",
-            "tApp",
-            "--secret-key",
-            "sk_test_x",
-            "--base-url",
-            "http://example.com",
-            "users",
-            "list",
-        ])
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("https"));
+    let err = failure_stderr(
+        against("http://example.com", "tApp", "sk_test_x").args(["users", "list"]),
+        2,
+    );
+    assert!(err.contains("https"));
 }
 
 #[test]
 fn wrong_secret_exits_1_with_an_unauthorized_message_and_never_shows_the_secret() {
     let f = Fake::start();
     let secret = "sk_test_the_wrong_secret_42";
-    let out = bare()
-        .args([
-            "--base-url",
-            f.fake.base_url(),
-            "--app-id",
-            f.fake.app_id(),
-            "--secret-key",
-            secret,
-        ])
+    let out = against(f.fake.base_url(), f.fake.app_id(), secret)
         .args(["users", "list"])
         .assert()
         .code(1)
@@ -892,16 +836,14 @@ fn wrong_secret_exits_1_with_an_unauthorized_message_and_never_shows_the_secret(
     assert!(!err.contains(secret) && out.stdout.is_empty());
 
     // The same from the environment.
-    let out = bare()
-        .env("TALKJS_BASE_URL", f.fake.base_url())
-        .env("TALKJS_APP_ID", f.fake.app_id())
-        .env("TALKJS_SECRET_KEY", secret)
-        .args(["export", "users"])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = failure_stderr(
+        bare()
+            .env("TALKJS_BASE_URL", f.fake.base_url())
+            .env("TALKJS_APP_ID", f.fake.app_id())
+            .env("TALKJS_SECRET_KEY", secret)
+            .args(["export", "users"]),
+        1,
+    );
     assert!(
         err.contains("unauthorized") && !err.contains(secret),
         "{err}"
@@ -955,21 +897,11 @@ fn network_error_exits_1_with_a_one_line_message() {
         .local_addr()
         .unwrap()
         .port();
-    let out = bare()
-        .args([
-            "--base-url",
-            &format!("http://127.0.0.1:{port}"),
-            "--app-id",
-            "tApp",
-            "--secret-key",
-            "sk_test_x",
-        ])
-        .args(["users", "get", "alice"])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
+    let err = failure_stderr(
+        against(&format!("http://127.0.0.1:{port}"), "tApp", "sk_test_x")
+            .args(["users", "get", "alice"]),
+        1,
+    );
     assert!(
         err.contains("transport error") && err.contains("check the network"),
         "{err}"
@@ -981,40 +913,55 @@ fn network_error_exits_1_with_a_one_line_message() {
 fn a_closed_pipe_ends_the_export_quietly() {
     let f = Fake::start();
     f.create_users(1000);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("talkjs"))
-        .args([
-            "--base-url",
-            f.fake.base_url(),
-            "--app-id",
-            f.fake.app_id(),
-            "--secret-key",
-            f.fake.secret_key(),
-        ])
-        .args(["export", "users", "--page-size", "10"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = f.spawn(
+        &["export", "users", "--page-size", "10"],
+        Stdio::piped(),
+        Stdio::piped(),
+    );
     // Like `| head -1`: read one line, then close the pipe.
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let first = child.first_line();
     assert!(first.starts_with("{\"id\""), "{first}");
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = child.wait_with_stderr();
     assert!(status.success(), "{status}: {err}");
     assert!(err.is_empty(), "{err}");
 }
 
-/// Kills the `fake serve` child even when an assertion fails.
+/// The binary as a std command, to start it and read its output while it runs.
+fn binary() -> std::process::Command {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("talkjs"))
+}
+
+/// Starts `cmd` with these standard output and error.
+fn spawn(cmd: &mut std::process::Command, stdout: Stdio, stderr: Stdio) -> KillOnDrop {
+    KillOnDrop(cmd.stdout(stdout).stderr(stderr).spawn().unwrap())
+}
+
+/// Kills a started child (`fake serve`, an export) even when an assertion fails.
 struct KillOnDrop(Child);
+
+impl KillOnDrop {
+    /// Reads the first line of its (piped) standard output, then closes the pipe.
+    fn first_line(&mut self) -> String {
+        let mut line = String::new();
+        BufReader::new(self.0.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line
+    }
+
+    /// Waits until it ends; returns how, and its (piped) standard error.
+    fn wait_with_stderr(&mut self) -> (ExitStatus, String) {
+        let status = self.0.wait().unwrap();
+        let mut err = String::new();
+        self.0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status, err)
+    }
+}
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -1025,20 +972,15 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn fake_serve_runs_a_server_the_other_commands_can_use() {
-    let mut child = KillOnDrop(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("talkjs"))
+    let mut child = spawn(
+        binary()
             .env_remove("TALKJS_APP_ID")
             .env("TALKJS_SECRET_KEY", "sk_live_from_the_environment")
-            .args(["fake", "serve", "--port", "0", "--app-id", "tServe"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .args(["fake", "serve", "--port", "0", "--app-id", "tServe"]),
+        Stdio::piped(),
+        Stdio::null(),
     );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = child.first_line();
     let info: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(info["appId"], "tServe");
     let secret = info["secretKey"].as_str().unwrap();
@@ -1046,55 +988,36 @@ fn fake_serve_runs_a_server_the_other_commands_can_use() {
     assert!(secret.starts_with("sk_test_"), "{secret}");
     let base = info["baseUrl"].as_str().unwrap();
 
-    let out = bare()
-        .args([
-            "--base-url",
-            base,
-            "--app-id",
-            "tServe",
-            "--secret-key",
-            secret,
-        ])
-        .args(["users", "upsert", "alice", "--name", "Alice"])
-        .assert()
-        .success()
-        .get_output()
-        .clone();
-    let alice: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stdout = success_stdout(
+        against(base, "tServe", secret).args(["users", "upsert", "alice", "--name", "Alice"]),
+    );
+    let alice: Value = serde_json::from_slice(&stdout).unwrap();
     assert_eq!(alice["name"], "Alice");
 
     // A secret key given on the command line is used, and not echoed.
-    let mut child = KillOnDrop(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("talkjs"))
-            .args([
-                "fake",
-                "serve",
-                "--secret-key",
-                "sk_test_given",
-                "-o",
-                "json",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let mut child = spawn(
+        binary().args([
+            "fake",
+            "serve",
+            "--secret-key",
+            "sk_test_given",
+            "-o",
+            "json",
+        ]),
+        Stdio::piped(),
+        Stdio::null(),
     );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = child.first_line();
     assert!(!line.contains("sk_test_given"), "{line}");
     let info: Value = serde_json::from_str(&line).unwrap();
-    bare()
-        .args([
-            "--base-url",
-            info["baseUrl"].as_str().unwrap(),
-            "--app-id",
-            info["appId"].as_str().unwrap(),
-        ])
-        .args(["--secret-key", "sk_test_given", "users", "list"])
-        .assert()
-        .success();
+    against(
+        info["baseUrl"].as_str().unwrap(),
+        info["appId"].as_str().unwrap(),
+        "sk_test_given",
+    )
+    .args(["users", "list"])
+    .assert()
+    .success();
 }
 
 /// Waits (at most 10 s) until the fake has answered `n` requests.
@@ -1118,103 +1041,109 @@ fn resume_point(err: &str) -> (usize, String) {
     (written, after.trim().to_owned())
 }
 
-/// Starts `export users` into `file`, 10 users per request.
-fn spawn_export(f: &Fake, file: &std::path::Path) -> KillOnDrop {
-    KillOnDrop(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("talkjs"))
-            .args(["--base-url", f.fake.base_url(), "--app-id", f.fake.app_id()])
-            .args(["--secret-key", f.fake.secret_key()])
-            .args(["export", "users", "--page-size", "10", "--file"])
+/// An `export users` of 1000 users into a file, 10 users per (slowed down) request, a few
+/// requests in.
+struct RunningExport {
+    child: KillOnDrop,
+    f: Fake,
+    created: BTreeSet<String>,
+    file: PathBuf,
+}
+
+impl RunningExport {
+    fn start(file_name: &str) -> Self {
+        let f = Fake::start();
+        let created = f.create_users(1000);
+        f.fake.reset_counters();
+        f.fake
+            .set_faults(Faults::none().latency(std::time::Duration::from_millis(20)));
+        let file = temp_path(file_name);
+        let child = f.spawn(
+            &[
+                "export",
+                "users",
+                "--page-size",
+                "10",
+                "--file",
+                file.to_str().unwrap(),
+            ],
+            Stdio::null(),
+            Stdio::piped(),
+        );
+        wait_for_requests(&f.fake, 5);
+        Self {
+            child,
+            f,
+            created,
+            file,
+        }
+    }
+
+    /// Waits until the export ends; returns its exit code and standard error.
+    fn stderr(&mut self) -> (Option<i32>, String) {
+        let (status, err) = self.child.wait_with_stderr();
+        (status.code(), err)
+    }
+
+    /// Clears the faults, resumes the export from the hint in `err` and checks that the file
+    /// then holds every user once.
+    fn resume_and_check(&self, err: &str) {
+        let Self {
+            f, created, file, ..
+        } = self;
+        f.fake.set_faults(Faults::none());
+        let (written, cursor) = resume_point(err);
+        let partial = ids(&parse_lines(&std::fs::read(file).unwrap()));
+        assert_eq!(partial.len(), written, "{err}");
+        assert!(written > 0 && written < 1000, "{err}");
+        assert_eq!(
+            partial.last(),
+            Some(&cursor),
+            "the cursor is the last line written"
+        );
+        f.cmd()
+            .args([
+                "export",
+                "users",
+                "--append",
+                "--starting-after",
+                &cursor,
+                "--file",
+            ])
             .arg(file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    )
-}
-
-fn stderr_of(child: &mut KillOnDrop) -> (Option<i32>, String) {
-    let status = child.0.wait().unwrap();
-    let mut err = String::new();
-    child
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (status.code(), err)
-}
-
-/// Resumes an export from the hint and checks that the file then holds every user once.
-fn resume_and_check(f: &Fake, file: &std::path::Path, err: &str, created: &BTreeSet<String>) {
-    let (written, cursor) = resume_point(err);
-    let partial = ids(&parse_lines(&std::fs::read(file).unwrap()));
-    assert_eq!(partial.len(), written, "{err}");
-    assert!(written > 0 && written < 1000, "{err}");
-    assert_eq!(
-        partial.last(),
-        Some(&cursor),
-        "the cursor is the last line written"
-    );
-    f.cmd()
-        .args([
-            "export",
-            "users",
-            "--append",
-            "--starting-after",
-            &cursor,
-            "--file",
-        ])
-        .arg(file)
-        .assert()
-        .success();
-    let all = ids(&parse_lines(&std::fs::read(file).unwrap()));
-    std::fs::remove_file(file).unwrap();
-    assert_eq!(all.len(), 1000);
-    assert_eq!(&all.into_iter().collect::<BTreeSet<_>>(), created);
+            .assert()
+            .success();
+        let all = ids(&parse_lines(&std::fs::read(file).unwrap()));
+        std::fs::remove_file(file).unwrap();
+        assert_eq!(all.len(), 1000);
+        assert_eq!(&all.into_iter().collect::<BTreeSet<_>>(), created);
+    }
 }
 
 #[test]
 fn an_export_stopped_by_errors_says_where_to_resume() {
-    let f = Fake::start();
-    let created = f.create_users(1000);
-    f.fake.reset_counters();
-    f.fake
-        .set_faults(Faults::none().latency(std::time::Duration::from_millis(20)));
-    let file = temp_path("failed-export.jsonl");
-    let mut child = spawn_export(&f, &file);
-    wait_for_requests(&f.fake, 5);
+    let mut export = RunningExport::start("failed-export.jsonl");
     // Every request fails from now on, retries included.
-    f.fake.set_faults(Faults::seeded(7).error_rate(1.0));
-    let (code, err) = stderr_of(&mut child);
+    export.f.fake.set_faults(Faults::seeded(7).error_rate(1.0));
+    let (code, err) = export.stderr();
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("TalkJS server error (50"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    f.fake.set_faults(Faults::none());
-    resume_and_check(&f, &file, &err, &created);
+    export.resume_and_check(&err);
 }
 
 #[test]
 fn an_interrupted_export_says_where_to_resume() {
-    let f = Fake::start();
-    let created = f.create_users(1000);
-    f.fake.reset_counters();
-    f.fake
-        .set_faults(Faults::none().latency(std::time::Duration::from_millis(20)));
-    let file = temp_path("interrupted-export.jsonl");
-    let mut child = spawn_export(&f, &file);
-    wait_for_requests(&f.fake, 5);
+    let mut export = RunningExport::start("interrupted-export.jsonl");
     // Ctrl-C (through the shell's built-in `kill`, present on every machine).
-    let pid = child.0.id();
+    let pid = export.child.0.id();
     let sent = std::process::Command::new("sh")
         .args(["-c", &format!("kill -INT {pid}")])
         .status()
         .unwrap();
     assert!(sent.success());
-    let (code, err) = stderr_of(&mut child);
+    let (code, err) = export.stderr();
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("interrupted;"), "{err}");
-    f.fake.set_faults(Faults::none());
-    resume_and_check(&f, &file, &err, &created);
+    export.resume_and_check(&err);
 }

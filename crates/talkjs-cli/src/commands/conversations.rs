@@ -7,7 +7,7 @@ use talkjs::models::{ConversationFilter, ConversationUpsert};
 use super::{Ctx, confirm, print_list};
 use crate::cli::{ConversationUpsertArgs, ConversationsCommand};
 use crate::error::CliError;
-use crate::input::{decode_object, read_json_arg};
+use crate::input::read_json_object;
 use crate::output::CONVERSATION_COLUMNS;
 
 /// The fields of a conversation upsert body.
@@ -31,8 +31,8 @@ pub async fn run(ctx: &mut Ctx, cmd: ConversationsCommand) -> Result<(), CliErro
         ConversationsCommand::List { list, filter } => {
             let mut request = ctx.client()?.conversations().list();
             if let Some(filter) = filter {
-                let value = read_json_arg(&filter, "--filter")?;
-                let filter: ConversationFilter = decode_object(value, FILTER_FIELDS, "--filter")?;
+                let filter: ConversationFilter =
+                    read_json_object(&filter, FILTER_FIELDS, "--filter")?;
                 request = request.filter(&filter);
             }
             print_list(
@@ -77,7 +77,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ConversationsCommand) -> Result<(), CliErro
 /// those of `--json`).
 fn upsert_body(args: ConversationUpsertArgs) -> Result<ConversationUpsert, CliError> {
     let mut body: ConversationUpsert = match &args.json.json {
-        Some(arg) => decode_object(read_json_arg(arg, "--json")?, CONVERSATION_FIELDS, "--json")?,
+        Some(arg) => read_json_object(arg, CONVERSATION_FIELDS, "--json")?,
         None => ConversationUpsert::new(),
     };
     for user in args.participant.into_iter().filter(|u| !u.is_empty()) {

@@ -10,6 +10,7 @@ use talkjs::api::{Cursor, Items};
 use super::{Ctx, ListRequest, note, partial, progress_bar, progress_text, with_paging};
 use crate::cli::{ExportArgs, ExportCommand, Format};
 use crate::error::CliError;
+use crate::output::json_error;
 
 pub async fn run(ctx: &mut Ctx, cmd: ExportCommand) -> Result<(), CliError> {
     if let Some(format) = ctx.out.explicit().filter(|f| *f != Format::Jsonl) {
@@ -71,13 +72,7 @@ impl Sink {
     }
 
     fn line<T: Serialize>(&mut self, item: &T) -> Result<(), CliError> {
-        serde_json::to_writer(&mut self.writer, item).map_err(|e| {
-            if e.is_io() {
-                CliError::write(io::Error::from(e), &self.name)
-            } else {
-                CliError::Failed(format!("cannot encode JSON: {e}"))
-            }
-        })?;
+        serde_json::to_writer(&mut self.writer, item).map_err(|e| json_error(e, &self.name))?;
         self.writer
             .write_all(b"\n")
             .map_err(|e| CliError::write(e, &self.name))

@@ -5,7 +5,9 @@ use std::io::{BufRead, BufReader};
 
 use serde_json::{Value, json};
 use talkjs::api::MAX_MESSAGES_PER_REQUEST;
-use talkjs::models::{ImportMessage, NewMessage, NewSystemMessage, NewUserMessage, SentMessage};
+use talkjs::models::{
+    Custom, ImportMessage, NewMessage, NewSystemMessage, NewUserMessage, SentMessage,
+};
 
 use super::{Ctx, print_list, progress_bar};
 use crate::cli::{MessagesCommand, SendArgs};
@@ -104,17 +106,20 @@ fn send_body(args: SendArgs) -> Result<Vec<NewMessage>, CliError> {
         None => vec![message_from_options(args)],
     };
     for message in &mut messages {
-        match message {
-            NewMessage::User(m) if m.idempotency_key.is_none() => {
-                m.idempotency_key = Some(random_key());
-            }
-            NewMessage::System(m) if m.idempotency_key.is_none() => {
-                m.idempotency_key = Some(random_key());
-            }
-            _ => {}
+        if let Some((_, key)) = shared_fields(message) {
+            key.get_or_insert_with(random_key);
         }
     }
     Ok(messages)
+}
+
+/// The custom data and the idempotency key of a message, whichever kind it is.
+fn shared_fields(message: &mut NewMessage) -> Option<(&mut Custom, &mut Option<String>)> {
+    match message {
+        NewMessage::User(m) => Some((&mut m.custom, &mut m.idempotency_key)),
+        NewMessage::System(m) => Some((&mut m.custom, &mut m.idempotency_key)),
+        _ => None,
+    }
 }
 
 /// `--json`: one message object or an array of them.
@@ -146,31 +151,21 @@ fn messages_from_json(arg: &str) -> Result<Vec<NewMessage>, CliError> {
 /// The message of `--sender`/`--system`, `--text` and the other options.
 fn message_from_options(args: SendArgs) -> NewMessage {
     let text = args.text.unwrap_or_default();
-    match args.sender {
+    let mut message: NewMessage = match args.sender {
         Some(sender) if !args.system => {
             let mut m = NewUserMessage::new(sender, text);
             if let Some(reply) = args.reply_to {
                 m = m.referenced_message_id(reply);
             }
-            for (key, value) in args.custom {
-                m = m.custom_field(key, value);
-            }
-            if let Some(key) = args.idempotency_key {
-                m = m.idempotency_key(key);
-            }
             m.into()
         }
-        _ => {
-            let mut m = NewSystemMessage::new(text);
-            for (key, value) in args.custom {
-                m = m.custom_field(key, value);
-            }
-            if let Some(key) = args.idempotency_key {
-                m = m.idempotency_key(key);
-            }
-            m.into()
-        }
+        _ => NewSystemMessage::new(text).into(),
+    };
+    if let Some((custom, key)) = shared_fields(&mut message) {
+        custom.extend(args.custom);
+        *key = args.idempotency_key;
     }
+    message
 }
 
 /// One message of `--json`; `type` defaults to a user message when there is a sender.
@@ -274,6 +269,51 @@ mod tests {
         let decoded: ImportMessage =
             decode_object(import.clone(), IMPORT_FIELDS, "line 1").unwrap();
         assert_eq!(serde_json::to_value(&decoded).unwrap(), import);
+    }
+
+    /// The body of `messages send` with these options.
+    fn send_options(options: &[&str]) -> Vec<NewMessage> {
+        let args = ["talkjs", "messages", "send", "chat"].iter().chain(options);
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
+        let crate::cli::Command::Messages(MessagesCommand::Send(send)) = cli.command else {
+            panic!("not messages send: {cli:?}");
+        };
+        send_body(*send).unwrap()
+    }
+
+    #[test]
+    fn messages_from_options() {
+        let user = send_options(&[
+            "--sender",
+            "alice",
+            "--text",
+            "hi",
+            "--reply-to",
+            "m1",
+            "--custom",
+            "k=v",
+            "--idempotency-key",
+            "i1",
+        ]);
+        assert_eq!(
+            serde_json::to_value(&user).unwrap(),
+            json!([{"type": "UserMessage", "sender": "alice", "text": "hi",
+                "referencedMessageId": "m1", "custom": {"k": "v"}, "idempotencyKey": "i1"}])
+        );
+        let system = send_options(&["--system", "--text", "joined", "--custom", "k=v"]);
+        let NewMessage::System(m) = &system[0] else {
+            panic!("not a system message: {system:?}");
+        };
+        assert_eq!(
+            (m.text.as_str(), m.custom.get("k").map(String::as_str)),
+            ("joined", Some("v"))
+        );
+        // No --idempotency-key: a random one.
+        assert!(
+            m.idempotency_key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("talkjs-cli-"))
+        );
     }
 
     #[test]

@@ -37,12 +37,8 @@ pub async fn run(ctx: &mut Ctx, cmd: ParticipantsCommand) -> Result<(), CliError
                 ));
             }
             let mut body = ParticipantOverwrite::new();
-            if let Some(a) = access_arg {
-                body = body.access(access(a));
-            }
-            if let Some(n) = notify_arg {
-                body = body.notify(notify(n));
-            }
+            body.access = access_arg.map(access);
+            body.notify = notify_arg.map(notify);
             let client = ctx.client()?;
             client
                 .conversations()
@@ -58,12 +54,8 @@ pub async fn run(ctx: &mut Ctx, cmd: ParticipantsCommand) -> Result<(), CliError
             notify: notify_arg,
         } => {
             let mut body = ParticipantPatch::new();
-            if let Some(a) = access_arg {
-                body = body.access(access(a));
-            }
-            if let Some(n) = notify_arg {
-                body = body.notify(notify(n));
-            }
+            body.access = access_arg.map(access);
+            body.notify = notify_arg.map(notify);
             let client = ctx.client()?;
             client
                 .conversations()

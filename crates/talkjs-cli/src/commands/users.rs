@@ -5,7 +5,7 @@ use talkjs::models::UserUpsert;
 use super::{Ctx, print_list};
 use crate::cli::{UserUpsertArgs, UsersCommand};
 use crate::error::CliError;
-use crate::input::{decode_object, read_json_arg};
+use crate::input::read_json_object;
 use crate::output::USER_COLUMNS;
 
 /// The fields of a user upsert body.
@@ -53,7 +53,7 @@ pub async fn run(ctx: &mut Ctx, cmd: UsersCommand) -> Result<(), CliError> {
 /// The body from `--json` and the field options (which win).
 fn upsert_body(args: UserUpsertArgs) -> Result<UserUpsert, CliError> {
     let mut body: UserUpsert = match &args.json.json {
-        Some(arg) => decode_object(read_json_arg(arg, "--json")?, USER_FIELDS, "--json")?,
+        Some(arg) => read_json_object(arg, USER_FIELDS, "--json")?,
         None => UserUpsert::new(),
     };
     if let Some(name) = args.name {
