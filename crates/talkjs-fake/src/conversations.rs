@@ -8,7 +8,7 @@ use talkjs_models::{
 
 use crate::api::{ApiError, ApiRequest, percent_encode, to_json};
 use crate::store::{
-    ConvKeys, ConvRec, Ctx, PartRec, State, paginate, parse_bool, parse_limit, parse_ts,
+    ConvKeys, ConvRec, Ctx, MsgKey, PartRec, State, paginate, parse_bool, parse_limit, parse_ts,
 };
 
 /// Most conversations per page.
@@ -77,16 +77,8 @@ pub(crate) fn delete_conversation(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, 
         .conversations
         .remove(id)
         .ok_or_else(|| ApiError::not_found("conversation", id))?;
-    ctx.state.conv_tombstones.insert(
-        id.to_owned(),
-        ConvKeys {
-            created_at: conv.created_at,
-            activity: conv.activity_key(),
-            seq: conv.seq,
-        },
-    );
+    ctx.state.conv_tombstones.insert(id.to_owned(), conv.keys());
     for (message_id, key) in &conv.message_keys {
-        ctx.state.message_index.remove(message_id);
         ctx.state
             .message_tombstones
             .insert(message_id.clone(), *key);
@@ -110,6 +102,16 @@ pub(crate) fn list_all(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiErro
 enum Order {
     CreatedAt,
     LastActivity,
+}
+
+impl Order {
+    /// The sort key of a conversation in this order.
+    fn key(self, keys: &ConvKeys) -> MsgKey {
+        match self {
+            Self::CreatedAt => (keys.created_at, keys.seq),
+            Self::LastActivity => keys.activity,
+        }
+    }
 }
 
 /// Whether `value` satisfies a predicate.
@@ -218,21 +220,14 @@ pub(crate) fn list_conversations<'s>(
             let keys = state
                 .conversations
                 .get(after_id)
-                .map(|c| ConvKeys {
-                    created_at: c.created_at,
-                    activity: c.activity_key(),
-                    seq: c.seq,
-                })
+                .map(ConvRec::keys)
                 .or_else(|| state.conv_tombstones.get(after_id).copied())
                 .ok_or_else(|| {
                     ApiError::invalid(format!(
                         "startingAfter: conversation {after_id:?} does not exist"
                     ))
                 })?;
-            Some(match order {
-                Order::CreatedAt => (keys.created_at, keys.seq),
-                Order::LastActivity => keys.activity,
-            })
+            Some(order.key(&keys))
         }
     };
     let keep_removed = !req.version_at_least("2021-07-30");
@@ -250,13 +245,7 @@ pub(crate) fn list_conversations<'s>(
                 && after.is_none_or(|a| last.is_some_and(|l| l > a))
         })
         .filter(|c| matches(c, &filter, user))
-        .map(|c| {
-            let key = match order {
-                Order::CreatedAt => (c.created_at, c.seq),
-                Order::LastActivity => c.activity_key(),
-            };
-            (key, c)
-        })
+        .map(|c| (order.key(&c.keys()), c))
         .filter(|((primary, _), _)| {
             offset_ts.is_none_or(|o| {
                 if descending {
@@ -398,11 +387,10 @@ pub(crate) fn delete_participant(
 /// `GET /conversations/{id}/participants/{userId}`: the participant's settings.
 pub(crate) fn get_participant(ctx: &Ctx<'_>, id: &str, user: &str) -> Result<Value, ApiError> {
     let conv = ctx.state.conversation(id)?;
-    let model = conv.model();
-    let part = model.participants.get(user).ok_or_else(|| {
+    let part = conv.participants.get(user).ok_or_else(|| {
         ApiError::not_found("participant", &format!("{user} in conversation {id}"))
     })?;
-    to_json(part)
+    to_json(&conv.participant_model(user, part))
 }
 
 /// `GET /conversations/{id}/participants/{userId}/email`.

@@ -287,10 +287,12 @@ impl Builder {
         });
         let shared = Arc::new(Shared {
             verifier: auth::Verifier::new(&app_id, &secret),
-            state: Mutex::new(State::new(base_url.clone())),
+            state: Mutex::new(State::new(
+                base_url.clone(),
+                fastrand::Rng::with_seed(self.faults.seed ^ 0x5eed_ba7c),
+            )),
             faults: Mutex::new(FaultState::new(self.faults)),
-            limiter: Mutex::new(server::limiter(self.rate_limit)),
-            batch_rng: Mutex::new(fastrand::Rng::with_seed(self.faults.seed ^ 0x5eed_ba7c)),
+            limiter: Mutex::new(ratelimit::Limiter::new(self.rate_limit)),
             requests: AtomicU64::new(0),
             statuses: Mutex::new(std::collections::BTreeMap::new()),
             resets: AtomicU64::new(0),
@@ -512,7 +514,7 @@ impl FakeTalkJs {
 
     /// Turns rate limiting on with `config` (with full buckets), or off with `None`.
     pub fn set_rate_limit(&self, config: impl Into<Option<RateLimitConfig>>) {
-        *lock(&self.shared.limiter) = server::limiter(config.into());
+        *lock(&self.shared.limiter) = ratelimit::Limiter::new(config.into());
     }
 
     /// Deletes all data (users, conversations, messages, files, events); keeps the

@@ -1,6 +1,7 @@
 //! Messages: send, import, list, get, edit, delete, reactions; file uploads.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use serde_json::{Value, json};
 use talkjs_models::{
@@ -10,9 +11,7 @@ use talkjs_models::{
 
 use crate::api::{ApiError, ApiRequest, RequestBody, decode, percent_encode, to_json};
 use crate::multipart;
-use crate::store::{
-    ConvRec, Ctx, MsgKey, MsgRec, State, StoredFile, paginate, parse_limit, random_id,
-};
+use crate::store::{ConvRec, Ctx, MsgKey, MsgRec, State, StoredFile, parse_limit, random_id};
 
 /// Most messages per send or import request.
 const MAX_MESSAGES: usize = 10;
@@ -68,10 +67,10 @@ fn attachment(
 }
 
 /// A new unique message id.
-fn new_message_id(state: &State) -> String {
+fn new_message_id(state: &mut State) -> String {
     loop {
         let id = random_id("msg_", 22);
-        if !state.message_index.contains_key(&id) && !state.message_tombstones.contains_key(&id) {
+        if state.message_ids.insert(id.clone()) {
             return id;
         }
     }
@@ -91,54 +90,50 @@ fn insert(state: &mut State, conv_id: &str, message: Message) -> Result<MsgKey, 
             reactions: BTreeMap::new(),
         },
     );
-    state.message_index.insert(id, conv_id.to_owned());
     Ok(key)
 }
 
 /// `POST /conversations/{id}/messages`.
 pub(crate) fn send(ctx: &mut Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result<Value, ApiError> {
-    ctx.state.conversation(conv_id)?;
+    let conv = ctx.state.conversation(conv_id)?;
     let items = message_array(req)?;
     // Validate everything first: a request is applied entirely or not at all.
     let mut prepared = Vec::with_capacity(items.len());
-    {
-        let conv = ctx.state.conversation(conv_id)?;
-        for (i, item) in items.into_iter().enumerate() {
-            let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
-            if item.get("sender").is_some_and(|s| !s.is_null()) && kind != "UserMessage" {
-                return Err(ApiError::invalid(format!(
-                    "message {i}: a message with a sender must have type \"UserMessage\", got {kind:?}"
-                )));
-            }
-            let message: NewMessage = decode(item).map_err(|e| prefix(e, i))?;
-            let (key, token) = match &message {
-                NewMessage::User(m) => {
-                    if !conv.participants.contains_key(m.sender.as_str()) {
-                        return Err(ApiError::invalid(format!(
-                            "message {i}: sender {:?} is not a participant of conversation {conv_id:?}",
-                            m.sender.as_str()
-                        )));
-                    }
-                    if let Some(reference) = &m.referenced_message_id {
-                        if !conv.message_keys.contains_key(reference.as_str()) {
-                            return Err(ApiError::invalid(format!(
-                                "message {i}: referencedMessageId {:?} is not a message of this conversation",
-                                reference.as_str()
-                            )));
-                        }
-                    }
-                    (m.idempotency_key.clone(), m.attachment_token.as_deref())
-                }
-                NewMessage::System(m) => (m.idempotency_key.clone(), m.attachment_token.as_deref()),
-                _ => {
+    for (i, item) in items.into_iter().enumerate() {
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
+        if item.get("sender").is_some_and(|s| !s.is_null()) && kind != "UserMessage" {
+            return Err(ApiError::invalid(format!(
+                "message {i}: a message with a sender must have type \"UserMessage\", got {kind:?}"
+            )));
+        }
+        let message: NewMessage = decode(item).map_err(|e| prefix(e, i))?;
+        let (key, token) = match &message {
+            NewMessage::User(m) => {
+                if !conv.participants.contains_key(m.sender.as_str()) {
                     return Err(ApiError::invalid(format!(
-                        "message {i}: type must be UserMessage or SystemMessage"
+                        "message {i}: sender {:?} is not a participant of conversation {conv_id:?}",
+                        m.sender.as_str()
                     )));
                 }
-            };
-            let attachment = attachment(ctx.state, token, i)?;
-            prepared.push((message, key, attachment));
-        }
+                if let Some(reference) = &m.referenced_message_id {
+                    if !conv.message_keys.contains_key(reference.as_str()) {
+                        return Err(ApiError::invalid(format!(
+                            "message {i}: referencedMessageId {:?} is not a message of this conversation",
+                            reference.as_str()
+                        )));
+                    }
+                }
+                (m.idempotency_key.clone(), m.attachment_token.as_deref())
+            }
+            NewMessage::System(m) => (m.idempotency_key.clone(), m.attachment_token.as_deref()),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "message {i}: type must be UserMessage or SystemMessage"
+                )));
+            }
+        };
+        let attachment = attachment(ctx.state, token, i)?;
+        prepared.push((message, key, attachment));
     }
     let mut ids = Vec::with_capacity(prepared.len());
     for (new, key, attachment) in prepared {
@@ -205,29 +200,26 @@ pub(crate) fn import(
     req: &ApiRequest,
     conv_id: &str,
 ) -> Result<Value, ApiError> {
-    ctx.state.conversation(conv_id)?;
+    let conv = ctx.state.conversation(conv_id)?;
     let items = message_array(req)?;
     let mut prepared = Vec::with_capacity(items.len());
-    {
-        let conv = ctx.state.conversation(conv_id)?;
-        for (i, item) in items.into_iter().enumerate() {
-            for field in ["type", "sender", "text", "timestamp", "readBy"] {
-                if item.get(field).is_none_or(Value::is_null) {
-                    return Err(ApiError::invalid(format!(
-                        "message {i}: {field} is required"
-                    )));
-                }
-            }
-            let message: ImportMessage = decode(item).map_err(|e| prefix(e, i))?;
-            if !conv.participants.contains_key(message.sender.as_str()) {
+    for (i, item) in items.into_iter().enumerate() {
+        for field in ["type", "sender", "text", "timestamp", "readBy"] {
+            if item.get(field).is_none_or(Value::is_null) {
                 return Err(ApiError::invalid(format!(
-                    "message {i}: sender {:?} is not a participant of conversation {conv_id:?}",
-                    message.sender.as_str()
+                    "message {i}: {field} is required"
                 )));
             }
-            let attachment = attachment(ctx.state, message.attachment_token.as_deref(), i)?;
-            prepared.push((message, attachment));
         }
+        let message: ImportMessage = decode(item).map_err(|e| prefix(e, i))?;
+        if !conv.participants.contains_key(message.sender.as_str()) {
+            return Err(ApiError::invalid(format!(
+                "message {i}: sender {:?} is not a participant of conversation {conv_id:?}",
+                message.sender.as_str()
+            )));
+        }
+        let attachment = attachment(ctx.state, message.attachment_token.as_deref(), i)?;
+        prepared.push((message, attachment));
     }
     let mut ids = Vec::with_capacity(prepared.len());
     for (import, attachment) in prepared {
@@ -266,10 +258,14 @@ pub(crate) fn list(ctx: &Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result<Val
                 })?,
         ),
     };
-    let items = conv.messages.iter().map(|(k, m)| (*k, m)).collect();
-    let page = paginate(items, cursor, true, limit)
-        .into_iter()
-        .map(MsgRec::to_json)
+    // `messages` is already ordered by key: newest first is a reverse range walk.
+    let upper = cursor.map_or(Bound::Unbounded, Bound::Excluded);
+    let page = conv
+        .messages
+        .range((Bound::Unbounded, upper))
+        .rev()
+        .take(limit)
+        .map(|(_, m)| m.to_json())
         .collect::<Result<Vec<_>, _>>()?;
     Ok(json!({ "data": page }))
 }
@@ -338,7 +334,6 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, conv_id: &str, id: &str) -> Result<Value
         .remove(&key)
         .ok_or_else(|| ApiError::not_found("message", id))?;
     let conversation = to_json(&conv.model())?;
-    ctx.state.message_index.remove(id);
     ctx.state.message_tombstones.insert(id.to_owned(), key);
     let data = json!({ "conversation": conversation, "message": rec.to_json()? });
     ctx.emit(WebhookEventType::MessageDeleted, data);

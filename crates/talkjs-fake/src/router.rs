@@ -2,9 +2,11 @@
 
 use http::{Method, StatusCode};
 use serde_json::Value;
-use talkjs_models::{BatchMethod, BatchOperation, Timestamp};
+use talkjs_models::{BatchMethod, BatchOperation, BatchResult, Timestamp};
 
-use crate::api::{ApiError, ApiRequest, ApiResponse, Event, RequestBody, parse_query, split_path};
+use crate::api::{
+    ApiError, ApiRequest, ApiResponse, Event, RequestBody, parse_query, split_path, to_json,
+};
 use crate::store::{Ctx, State};
 use crate::{conversations, messages, users};
 
@@ -29,17 +31,16 @@ pub(crate) fn dispatch(
     state: &mut State,
     req: &ApiRequest,
     events: &mut Vec<Event>,
-    rng: &mut fastrand::Rng,
 ) -> ApiResponse {
     let mut ctx = Ctx {
         state,
         events,
         now: Timestamp::now(),
     };
-    route(&mut ctx, req, rng).into()
+    route(&mut ctx, req).into()
 }
 
-fn route(ctx: &mut Ctx<'_>, req: &ApiRequest, rng: &mut fastrand::Rng) -> Result<Value, ApiError> {
+fn route(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
     let segments: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     let m = &req.method;
     match segments.as_slice() {
@@ -122,7 +123,7 @@ fn route(ctx: &mut Ctx<'_>, req: &ApiRequest, rng: &mut fastrand::Rng) -> Result
             Method::POST if req.in_batch => {
                 Err(ApiError::invalid("a batch cannot contain a batch"))
             }
-            Method::POST => batch(ctx, req, rng),
+            Method::POST => batch(ctx, req),
             _ => Err(method_not_allowed(req)),
         },
         _ => Err(ApiError::new(
@@ -166,7 +167,7 @@ fn payload_query(payload: Option<&Value>) -> Vec<(String, String)> {
 }
 
 /// `POST /batch`: runs each operation in request order, answers in a shuffled order.
-fn batch(ctx: &mut Ctx<'_>, req: &ApiRequest, rng: &mut fastrand::Rng) -> Result<Value, ApiError> {
+fn batch(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
     let Value::Array(items) = req.json_value()? else {
         return Err(ApiError::invalid(
             "the body must be a JSON array of [seq, method, path, payload?, options?] operations",
@@ -202,7 +203,7 @@ fn batch(ctx: &mut Ctx<'_>, req: &ApiRequest, rng: &mut fastrand::Rng) -> Result
                     query.extend(payload_query(op.payload.as_ref()));
                     RequestBody::Value(None)
                 } else {
-                    RequestBody::Value(op.payload.clone())
+                    RequestBody::Value(op.payload)
                 };
                 let sub = ApiRequest {
                     method,
@@ -216,16 +217,16 @@ fn batch(ctx: &mut Ctx<'_>, req: &ApiRequest, rng: &mut fastrand::Rng) -> Result
                         .unwrap_or_else(|| req.api_version.clone()),
                     in_batch: true,
                 };
-                route(ctx, &sub, rng).into()
+                route(ctx, &sub).into()
             }
         };
         let ApiResponse { status, body } = response;
-        results.push(Value::Array(vec![
-            Value::from(op.seq),
-            Value::from(status.as_u16()),
+        results.push(BatchResult::new(
+            op.seq,
+            status.as_u16(),
             Value::String(body.to_string()),
-        ]));
+        ));
     }
-    rng.shuffle(&mut results);
-    Ok(Value::Array(results))
+    ctx.state.batch_rng.shuffle(&mut results);
+    to_json(&results)
 }

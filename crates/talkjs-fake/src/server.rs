@@ -23,7 +23,7 @@ use crate::api::{ApiError, ApiRequest, ApiResponse, Event, RequestBody, parse_qu
 use crate::auth::Verifier;
 use crate::ratelimit::{Class, Limiter};
 use crate::store::{State, random_id};
-use crate::{Faults, RateLimitConfig, router};
+use crate::{Faults, router};
 
 /// Largest request body accepted (file uploads included).
 const MAX_BODY: usize = 25 * 1024 * 1024;
@@ -63,7 +63,6 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     pub(crate) faults: Mutex<FaultState>,
     pub(crate) limiter: Mutex<Limiter>,
-    pub(crate) batch_rng: Mutex<fastrand::Rng>,
     pub(crate) requests: AtomicU64,
     pub(crate) statuses: Mutex<BTreeMap<u16, u64>>,
     pub(crate) resets: AtomicU64,
@@ -285,8 +284,7 @@ async fn process(shared: &Shared, req: Request<Incoming>, fate: Fate) -> Respons
     let mut events = Vec::new();
     let ApiResponse { status, body } = {
         let mut state = lock(&shared.state);
-        let mut rng = lock(&shared.batch_rng);
-        router::dispatch(&mut state, &api_request, &mut events, &mut rng)
+        router::dispatch(&mut state, &api_request, &mut events)
     };
     shared.publish(events);
     if fate == Fate::ErrorAfter {
@@ -342,9 +340,4 @@ pub(crate) async fn serve(
             }
         });
     }
-}
-
-/// Rate limiter for a config.
-pub(crate) fn limiter(config: Option<RateLimitConfig>) -> Limiter {
-    Limiter::new(config)
 }

@@ -1,6 +1,6 @@
 //! The in-memory data: users, conversations, participants, messages, files.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -89,6 +89,15 @@ impl ConvRec {
         }
     }
 
+    /// The sort keys of the conversation (kept as a tombstone when it is deleted).
+    pub(crate) fn keys(&self) -> ConvKeys {
+        ConvKeys {
+            created_at: self.created_at,
+            activity: self.activity_key(),
+            seq: self.seq,
+        }
+    }
+
     /// The newest message.
     pub(crate) fn last_message(&self) -> Option<&MsgRec> {
         self.messages.last_key_value().map(|(_, m)| m)
@@ -139,14 +148,17 @@ impl ConvRec {
         conv.participants = self
             .participants
             .iter()
-            .map(|(id, p)| {
-                let mut part = ConversationParticipant::new(p.access.clone(), p.notify.clone());
-                part.is_unread = Some(self.unread_count(id) > 0);
-                part.joined_at = Some(p.joined_at);
-                (id.as_str().into(), part)
-            })
+            .map(|(id, p)| (id.as_str().into(), self.participant_model(id, p)))
             .collect();
         conv
+    }
+
+    /// One participant as the API returns it.
+    pub(crate) fn participant_model(&self, user: &str, p: &PartRec) -> ConversationParticipant {
+        let mut part = ConversationParticipant::new(p.access.clone(), p.notify.clone());
+        part.is_unread = Some(self.unread_count(user) > 0);
+        part.joined_at = Some(p.joined_at);
+        part
     }
 
     /// The conversation as one item of a user's conversation list.
@@ -183,14 +195,16 @@ pub(crate) struct State {
     pub(crate) users: HashMap<String, UserRec>,
     pub(crate) conversations: HashMap<String, ConvRec>,
     pub(crate) conv_tombstones: HashMap<String, ConvKeys>,
-    /// Live message id → conversation id.
-    pub(crate) message_index: HashMap<String, String>,
+    /// Every message id ever issued (live or deleted), to keep new ids unique.
+    pub(crate) message_ids: HashSet<String>,
     /// Deleted message id → its sort key.
     pub(crate) message_tombstones: HashMap<String, MsgKey>,
     pub(crate) files: HashMap<String, StoredFile>,
     pub(crate) online: BTreeSet<String>,
     /// `http://127.0.0.1:PORT`, for attachment URLs.
     pub(crate) base_url: String,
+    /// Shuffles batch results (seeded from [`Faults::seed`](crate::Faults::seed)).
+    pub(crate) batch_rng: fastrand::Rng,
 }
 
 /// What a handler works with.
@@ -213,9 +227,10 @@ impl Ctx<'_> {
 
 impl State {
     /// A fresh state for a server at `base_url`.
-    pub(crate) fn new(base_url: String) -> Self {
+    pub(crate) fn new(base_url: String, batch_rng: fastrand::Rng) -> Self {
         Self {
             base_url,
+            batch_rng,
             ..Self::default()
         }
     }
@@ -251,7 +266,7 @@ impl State {
     /// Removes everything except the server's own settings.
     pub(crate) fn clear(&mut self) {
         let base_url = std::mem::take(&mut self.base_url);
-        *self = Self::new(base_url);
+        *self = Self::new(base_url, self.batch_rng.clone());
     }
 }
 
