@@ -36,7 +36,11 @@ const MAX_BODY: usize = 1024 * 1024;
 #[tokio::main]
 async fn main() -> Result<(), AnyError> {
     let listen = std::env::args().nth(1);
-    match (listen, std::env::var(talkjs::api::ENV_SECRET_KEY).ok()) {
+    // An empty key counts as unset: the verifier would refuse every delivery anyway.
+    let secret = std::env::var(talkjs::api::ENV_SECRET_KEY)
+        .ok()
+        .filter(|key| !key.is_empty());
+    match (listen, secret) {
         (Some(addr), Some(secret)) => {
             let listener = TcpListener::bind(addr.parse::<SocketAddr>()?).await?;
             println!("verifying webhooks on http://{}", listener.local_addr()?);

@@ -60,6 +60,14 @@ impl Error {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WebhookError {
+    /// The verifier was built with an empty secret key. An HMAC keyed with the empty string
+    /// can be computed by anyone, so no delivery is accepted: every one could be forged.
+    #[error(
+        "the webhook secret key is empty, so every signature could be forged and no delivery \
+         is accepted: configure the secret key marked for webhooks in the TalkJS dashboard"
+    )]
+    EmptySecretKey,
+
     /// A required header is missing or empty.
     #[error(
         "the {name} header is missing or empty: pass the header from the incoming request \

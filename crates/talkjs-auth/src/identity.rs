@@ -24,7 +24,13 @@ pub fn identity_signature(secret: &SecretKey, user_id: &str) -> String {
 ///
 /// Hex digits are accepted in either case (older TalkJS docs generated lower case) and
 /// surrounding whitespace is ignored; the comparison runs in constant time.
+///
+/// With an empty `secret` this is always `false`: anyone can compute an HMAC keyed with the
+/// empty string, so such a signature proves nothing.
 pub fn verify_identity_signature(secret: &SecretKey, user_id: &str, signature: &str) -> bool {
+    if secret.is_empty() {
+        return false;
+    }
     let Some(tag) = hex::decode_array::<32>(signature.trim()) else {
         return false;
     };

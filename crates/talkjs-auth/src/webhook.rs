@@ -28,7 +28,9 @@ const SECONDS_LIMIT: u64 = 100_000_000_000;
 
 /// Checks that webhook deliveries come from TalkJS, are fresh, and decodes them.
 ///
-/// `verify` checks, in order: both headers are present, the timestamp is a number, the
+/// `verify` checks, in order: the verifier's secret key is not empty (an HMAC with an empty
+/// key can be forged by anyone, so an empty key rejects every delivery with
+/// [`WebhookError::EmptySecretKey`]), both headers are present, the timestamp is a number, the
 /// signature matches (constant-time, hex in either case), the timestamp is within the
 /// tolerance of the current time (both in the past and the future), and finally parses the
 /// body into a [`WebhookEvent`].
@@ -41,12 +43,19 @@ const SECONDS_LIMIT: u64 = 100_000_000_000;
 #[derive(Clone)]
 pub struct WebhookVerifier {
     key: hmac::Key,
+    /// An empty key makes every signature forgeable: `verify*` refuse all deliveries.
+    key_is_empty: bool,
     tolerance: Option<Duration>,
 }
 
 impl WebhookVerifier {
     /// A verifier for deliveries signed with `secret` (the secret key marked "use for
     /// webhooks" in the TalkJS dashboard), with the default tolerance of 5 minutes.
+    ///
+    /// An empty `secret` is not rejected here (so a missing setting does not stop a service
+    /// from starting), but such a verifier accepts no delivery: every `verify*` call fails with
+    /// [`WebhookError::EmptySecretKey`]. Check [`SecretKey::is_empty`] at startup to fail
+    /// earlier.
     #[allow(
         clippy::needless_pass_by_value,
         reason = "taking ownership is the documented API"
@@ -54,6 +63,7 @@ impl WebhookVerifier {
     pub fn new(secret: SecretKey) -> Self {
         Self {
             key: hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes()),
+            key_is_empty: secret.is_empty(),
             tolerance: Some(DEFAULT_TOLERANCE),
         }
     }
@@ -164,6 +174,9 @@ impl WebhookVerifier {
         signature_header: &str,
         now: SystemTime,
     ) -> Result<(), WebhookError> {
+        if self.key_is_empty {
+            return Err(WebhookError::EmptySecretKey);
+        }
         let timestamp = timestamp_header.trim();
         if timestamp.is_empty() {
             return Err(WebhookError::MissingHeader {

@@ -78,3 +78,12 @@ fn verification_rejects_wrong_signatures() {
         &"Z".repeat(64)
     ));
 }
+
+#[test]
+fn an_empty_secret_verifies_nothing() {
+    // Anyone can compute an HMAC keyed with "", so it must not pass as proof of identity.
+    let empty = SecretKey::new("");
+    let forged = identity_signature(&empty, "alice");
+    assert!(!verify_identity_signature(&empty, "alice", &forged));
+    assert!(!verify_identity_signature(&empty, "alice", ALICE));
+}

@@ -325,3 +325,31 @@ fn header_names() {
     assert_eq!(SIGNATURE_HEADER, "X-TalkJS-Signature");
     assert_eq!(TIMESTAMP_HEADER, "X-TalkJS-Timestamp");
 }
+
+#[test]
+fn an_empty_secret_accepts_no_delivery() {
+    // An HMAC keyed with "" is forgeable by anyone: a delivery "signed" that way must be
+    // refused, by every entry point, and the error says why.
+    let empty = WebhookVerifier::new(SecretKey::new(""));
+    let forged = empty.sign(TS, FULL_BODY);
+    let refused = |result: Result<(), WebhookError>| {
+        assert!(
+            matches!(result, Err(WebhookError::EmptySecretKey)),
+            "{result:?}"
+        );
+    };
+    refused(empty.verify_signature_at(FULL_BODY, TS, &forged, sent_at()));
+    refused(empty.verify_at(FULL_BODY, TS, &forged, sent_at()).map(drop));
+    refused(empty.verify(FULL_BODY, TS, &forged).map(drop));
+    refused(
+        empty
+            .clone()
+            .without_timestamp_check()
+            .verify_headers(FULL_BODY, |name| {
+                Some(if name == TIMESTAMP_HEADER { TS } else { forged.as_str() })
+            })
+            .map(drop),
+    );
+    let message = WebhookError::EmptySecretKey.to_string();
+    assert!(message.contains("empty"), "{message}");
+}
