@@ -13,14 +13,15 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// use talkjs_models::Timestamp;
 ///
 /// let t = Timestamp::from_millis(1_700_000_000_123);
-/// let st: SystemTime = t.into();
+/// let st = SystemTime::try_from(t).unwrap();
 /// assert_eq!(st, UNIX_EPOCH + Duration::from_millis(1_700_000_000_123));
 /// assert_eq!(Timestamp::try_from(st).unwrap(), t);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(u64);
 
-/// A [`SystemTime`] before the Unix epoch (or too far after it) cannot be a [`Timestamp`].
+/// A [`SystemTime`] before the Unix epoch (or too far after it) cannot be a [`Timestamp`], and
+/// a [`Timestamp`] beyond what the platform's [`SystemTime`] holds cannot be a [`SystemTime`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimestampOutOfRange;
 
@@ -62,9 +63,16 @@ impl fmt::Display for Timestamp {
     }
 }
 
-impl From<Timestamp> for SystemTime {
-    fn from(t: Timestamp) -> Self {
-        UNIX_EPOCH + Duration::from_millis(t.0)
+/// Fails only where the platform's `SystemTime` cannot hold the time: on Windows, a time
+/// after the year 30828 (a timestamp from the network can be any `u64`, so this is checked
+/// rather than left to panic).
+impl TryFrom<Timestamp> for SystemTime {
+    type Error = TimestampOutOfRange;
+
+    fn try_from(t: Timestamp) -> Result<Self, Self::Error> {
+        UNIX_EPOCH
+            .checked_add(Duration::from_millis(t.0))
+            .ok_or(TimestampOutOfRange)
     }
 }
 

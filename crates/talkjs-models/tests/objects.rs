@@ -281,3 +281,21 @@ fn string_enums_parse_and_display() {
     assert_eq!(MessageOrigin::from("email"), MessageOrigin::Email);
     assert_eq!(MessageOrigin::Web.as_str(), "web");
 }
+
+#[test]
+fn timestamps_convert_to_and_from_system_time_without_panicking() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    let t = Timestamp::from_millis(1_700_000_000_123);
+    let st = SystemTime::try_from(t).unwrap();
+    assert_eq!(st, UNIX_EPOCH + Duration::from_millis(1_700_000_000_123));
+    assert_eq!(Timestamp::try_from(st).unwrap(), t);
+
+    // Any u64 can arrive from the network: the far end converts or fails, never panics
+    // (Windows' SystemTime ends in the year 30828; Unix's holds this).
+    let far = Timestamp::from_millis(u64::MAX);
+    if let Ok(st) = SystemTime::try_from(far) {
+        assert_eq!(Timestamp::try_from(st).unwrap(), far);
+    }
+    assert!(Timestamp::try_from(UNIX_EPOCH - Duration::from_millis(1)).is_err());
+}
