@@ -404,10 +404,10 @@ pub struct SendArgs {
 /// Options of the `export` commands.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Write to this file instead of standard output.
+    /// Write to this file instead of standard output (`-` is standard output).
     #[arg(long, short = 'f', value_name = "PATH")]
     pub file: Option<PathBuf>,
-    /// Append to the file instead of replacing it (to resume an export).
+    /// Append to the file instead of replacing it (to resume an export); needs a file.
     #[arg(long, requires = "file")]
     pub append: bool,
     /// Resume after this id (printed when an export stops on an error).

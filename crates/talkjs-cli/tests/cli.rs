@@ -786,6 +786,10 @@ fn bad_arguments_exit_2_with_a_helpful_message() {
         ),
         (&["export", "users", "--append"], "--file"),
         (
+            &["export", "users", "--file", "-", "--append"],
+            "--append needs a file to append to",
+        ),
+        (
             &["participants", "add", "c", "u", "--notify", "sometimes"],
             "possible values",
         ),

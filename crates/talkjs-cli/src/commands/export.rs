@@ -44,10 +44,15 @@ struct Sink {
     name: String,
 }
 
+/// The file an export writes to, or `None` for standard output (no `--file`, or `--file -`).
+fn target_file(args: &ExportArgs) -> Option<&std::path::Path> {
+    args.file.as_deref().filter(|path| path.as_os_str() != "-")
+}
+
 impl Sink {
     fn open(args: &ExportArgs) -> Result<Self, CliError> {
-        match &args.file {
-            Some(path) if path.as_os_str() != "-" => {
+        match target_file(args) {
+            Some(path) => {
                 let name = path.display().to_string();
                 let file = OpenOptions::new()
                     .write(true)
@@ -64,7 +69,12 @@ impl Sink {
                     name,
                 })
             }
-            _ => Ok(Self {
+            None if args.append => Err(CliError::Usage(
+                "--append needs a file to append to, not standard output (--file -); \
+                 to append on the shell, leave out --append and redirect with >>"
+                    .into(),
+            )),
+            None => Ok(Self {
                 writer: Box::new(BufWriter::new(io::stdout())),
                 name: "standard output".into(),
             }),
@@ -102,7 +112,7 @@ async fn export<L: ListRequest>(
     let request = with_paging(request, args.page_size, args.starting_after.clone());
     let mut items: Items<L::Item> = request.stream();
     // No bar when the items themselves scroll by on the same terminal.
-    let bar = progress_bar(None, what, args.file.is_none() && stdout_terminal);
+    let bar = progress_bar(None, what, target_file(args).is_none() && stdout_terminal);
     let stop = interrupted();
     tokio::pin!(stop);
     let mut written = 0usize;
