@@ -346,7 +346,11 @@ fn an_empty_secret_accepts_no_delivery() {
             .clone()
             .without_timestamp_check()
             .verify_headers(FULL_BODY, |name| {
-                Some(if name == TIMESTAMP_HEADER { TS } else { forged.as_str() })
+                Some(if name == TIMESTAMP_HEADER {
+                    TS
+                } else {
+                    forged.as_str()
+                })
             })
             .map(drop),
     );

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use talkjs_models::{
     Access, ConversationFilter, ConversationUpsert, FieldPredicate, Notify, ParticipantEmail,
-    ParticipantOverwrite, ParticipantPatch, Patch, Timestamp, WebhookEventType,
+    ParticipantOverwrite, ParticipantPatch, Timestamp, WebhookEventType,
 };
 
 use crate::api::{ApiError, ApiRequest, percent_encode, to_json};
@@ -48,11 +48,7 @@ pub(crate) fn put_conversation(
     upsert.subject.apply_to(&mut conv.subject);
     upsert.photo_url.apply_to(&mut conv.photo_url);
     upsert.welcome_messages.apply_to(&mut conv.welcome_messages);
-    match upsert.custom {
-        Patch::Set(custom) => conv.custom = custom,
-        Patch::Clear => conv.custom.clear(),
-        Patch::Unchanged => {}
-    }
+    upsert.custom.apply_to_map(&mut conv.custom);
     for user in upsert.participants {
         let user = user.into_inner();
         conv.removed.remove(&user);

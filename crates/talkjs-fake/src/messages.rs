@@ -5,7 +5,7 @@ use std::ops::Bound;
 
 use serde_json::{Value, json};
 use talkjs_models::{
-    Attachment, ImportMessage, Message, MessageEdit, MessageOrigin, MessageType, NewMessage, Patch,
+    Attachment, ImportMessage, Message, MessageEdit, MessageOrigin, MessageType, NewMessage,
     SentMessage, UploadedFile, WebhookEventType,
 };
 
@@ -310,11 +310,7 @@ pub(crate) fn edit(
     let conv = ctx.state.conversation_mut(conv_id)?;
     let rec = find_mut(conv, id)?;
     edit.text.apply_to(&mut rec.message.text);
-    match edit.custom {
-        Patch::Set(custom) => rec.message.custom = custom,
-        Patch::Clear => rec.message.custom.clear(),
-        Patch::Unchanged => {}
-    }
+    edit.custom.apply_to_map(&mut rec.message.custom);
     rec.message.edited_at = Some(now);
     let message = rec.to_json()?;
     let data = json!({ "conversation": to_json(&conv.model())?, "message": message });

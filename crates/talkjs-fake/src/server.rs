@@ -73,6 +73,13 @@ pub(crate) struct Shared {
     pub(crate) api_version: String,
 }
 
+/// `latency` plus the `share` (in `[0, 1)`) of `jitter`, saturating: a latency near
+/// `Duration::MAX` means "never answer", not a panic.
+fn delay(latency: Duration, jitter: Duration, share: f64) -> Duration {
+    let jitter = Duration::try_from_secs_f64(jitter.as_secs_f64() * share).unwrap_or(Duration::MAX);
+    latency.saturating_add(jitter)
+}
+
 impl Shared {
     /// Counts a response status.
     fn count(&self, status: StatusCode) {
@@ -98,8 +105,7 @@ impl Shared {
         } else {
             Fate::Normal
         };
-        let delay = config.latency + config.latency_jitter.mul_f64(jitter);
-        (fate, delay)
+        (fate, delay(config.latency, config.latency_jitter, jitter))
     }
 
     /// Records and forwards the events of a request.
@@ -339,5 +345,25 @@ pub(crate) async fn serve(
                 _ = stop.wait_for(|stopped| *stopped) => {}
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn delay_adds_a_share_of_the_jitter_and_saturates() {
+        let ms = Duration::from_millis;
+        assert_eq!(super::delay(ms(10), ms(100), 0.0), ms(10));
+        assert_eq!(super::delay(ms(10), ms(100), 0.5), ms(60));
+        assert_eq!(
+            super::delay(Duration::ZERO, Duration::ZERO, 0.99),
+            Duration::ZERO
+        );
+        let max = Duration::MAX;
+        assert_eq!(super::delay(max, max, 0.99), max);
+        assert!(super::delay(ms(1), max, 0.999_999) > max / 2);
+        assert_eq!(super::delay(max, ms(1), 0.5), max);
     }
 }

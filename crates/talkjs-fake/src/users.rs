@@ -46,11 +46,7 @@ fn apply_upsert(
         Patch::Clear => user.role = Some("default".to_owned()),
         Patch::Unchanged => {}
     }
-    match upsert.custom {
-        Patch::Set(custom) => user.custom = custom,
-        Patch::Clear => user.custom.clear(),
-        Patch::Unchanged => {}
-    }
+    upsert.custom.apply_to_map(&mut user.custom);
     match upsert.push_tokens {
         Patch::Set(tokens) => {
             let stored = user.push_tokens.get_or_insert_with(BTreeMap::new);

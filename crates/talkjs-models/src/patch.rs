@@ -87,6 +87,26 @@ impl<K: Ord, V> Patch<BTreeMap<K, V>> {
             Self::Unchanged | Self::Clear => *self = Self::Set(BTreeMap::from([(key, value)])),
         }
     }
+
+    /// Applies the update to a stored map that is never absent, only empty (such as a
+    /// user's `custom`): set replaces it, clear empties it, unchanged leaves it.
+    ///
+    /// ```
+    /// use talkjs_models::{Custom, Patch};
+    ///
+    /// let mut stored = Custom::from([("tier".to_owned(), "gold".to_owned())]);
+    /// Patch::<Custom>::Unchanged.apply_to_map(&mut stored);
+    /// assert_eq!(stored.len(), 1);
+    /// Patch::<Custom>::Clear.apply_to_map(&mut stored);
+    /// assert!(stored.is_empty());
+    /// ```
+    pub fn apply_to_map(self, target: &mut BTreeMap<K, V>) {
+        match self {
+            Self::Set(map) => *target = map,
+            Self::Clear => target.clear(),
+            Self::Unchanged => {}
+        }
+    }
 }
 
 impl<T> From<T> for Patch<T> {
