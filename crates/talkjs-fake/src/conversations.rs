@@ -255,15 +255,17 @@ pub(crate) fn list_conversations<'s>(
     Ok(paginate(items, cursor, descending, limit))
 }
 
+/// The 404 for a user who is not a participant of conversation `id`.
+fn not_a_participant(id: &str, user: &str) -> ApiError {
+    ApiError::not_found("participant", &format!("{user} in conversation {id}"))
+}
+
 /// `POST /conversations/{id}/readBy/{userId}`.
 pub(crate) fn read_by(ctx: &mut Ctx<'_>, id: &str, user: &str) -> Result<Value, ApiError> {
     ctx.state.user(user)?;
     let conv = ctx.state.conversation_mut(id)?;
     if !conv.participants.contains_key(user) {
-        return Err(ApiError::not_found(
-            "participant",
-            &format!("{user} in conversation {id}"),
-        ));
+        return Err(not_a_participant(id, user));
     }
     let mut newly_read = Vec::new();
     for rec in conv.messages.values_mut() {
@@ -355,9 +357,10 @@ pub(crate) fn patch_participant(
         check_notify(notify)?;
     }
     let conv = ctx.state.conversation_mut(id)?;
-    let part = conv.participants.get_mut(user).ok_or_else(|| {
-        ApiError::not_found("participant", &format!("{user} in conversation {id}"))
-    })?;
+    let part = conv
+        .participants
+        .get_mut(user)
+        .ok_or_else(|| not_a_participant(id, user))?;
     if let Some(access) = body.access {
         part.access = access;
     }
@@ -383,9 +386,10 @@ pub(crate) fn delete_participant(
 /// `GET /conversations/{id}/participants/{userId}`: the participant's settings.
 pub(crate) fn get_participant(ctx: &Ctx<'_>, id: &str, user: &str) -> Result<Value, ApiError> {
     let conv = ctx.state.conversation(id)?;
-    let part = conv.participants.get(user).ok_or_else(|| {
-        ApiError::not_found("participant", &format!("{user} in conversation {id}"))
-    })?;
+    let part = conv
+        .participants
+        .get(user)
+        .ok_or_else(|| not_a_participant(id, user))?;
     to_json(&conv.participant_model(user, part))
 }
 
@@ -393,10 +397,7 @@ pub(crate) fn get_participant(ctx: &Ctx<'_>, id: &str, user: &str) -> Result<Val
 pub(crate) fn participant_email(ctx: &Ctx<'_>, id: &str, user: &str) -> Result<Value, ApiError> {
     let conv = ctx.state.conversation(id)?;
     if !conv.participants.contains_key(user) {
-        return Err(ApiError::not_found(
-            "participant",
-            &format!("{user} in conversation {id}"),
-        ));
+        return Err(not_a_participant(id, user));
     }
     let address = format!(
         "{}.{}@reply.talkjs-fake.invalid",
