@@ -15,7 +15,9 @@
 //! `WHICH=signed` is the floor of any stack that signs: the resource API over only the auth,
 //! JSON-header and base-URL layers and the same hyper client (no rate limiter, retry,
 //! timeouts or trace). `WHICH=raw_timeout` is the raw call inside `tokio::time::timeout`:
-//! what an armed timer costs by itself.
+//! what an armed timer costs by itself. `WHICH=raw_armed` is the raw call with one long
+//! timer armed elsewhere in the runtime for the whole run: the share of that cost that comes
+//! from parking with a timeout, not from registering a timer per call.
 //!
 //! The same binary also gives times without valgrind, e.g. `time WHICH=raw N=100000 …`
 //! against `WHICH=talkjs` (alternate the runs; the machine's load drifts).
@@ -39,9 +41,15 @@ fn main() {
     let talkjs = rt.block_on(async { common::talkjs_client(&server) });
     let signed = rt.block_on(async { signed_client(&server) });
     rt.block_on(async {
+        if which == "raw_armed" {
+            // One timer armed for the whole run (as a service nearly always has somewhere):
+            // with any timer armed, the runtime parks with a timeout.
+            tokio::spawn(tokio::time::sleep(std::time::Duration::from_secs(3600)));
+            tokio::task::yield_now().await;
+        }
         for _ in 0..n {
             match which.as_str() {
-                "raw" => drop(black_box(common::raw_get_user(&raw, &url).await)),
+                "raw" | "raw_armed" => drop(black_box(common::raw_get_user(&raw, &url).await)),
                 "raw_timeout" => drop(black_box(
                     tokio::time::timeout(
                         std::time::Duration::from_secs(30),

@@ -1,9 +1,11 @@
 //! `stack_overhead`: one `GET /users/{id}` against a loopback server, decoded into a `User`,
-//! through a hand-written hyper-util call (the baseline), through reqwest (what a user would
-//! write without this crate), and through the talkjs client's full default stack.
+//! through a hand-written hyper-util call (the baseline), the same call inside
+//! `tokio::time::timeout` (`raw_hyper_timeout`: the baseline with a time limit, as the
+//! default stack has), through reqwest (what a user would write without this crate), and
+//! through the talkjs client's full default stack.
 //!
 //! Run: `cargo bench --bench stack_overhead`. After criterion's figures it prints the
-//! ratios of this run, then an interleaved paired comparison of the same three calls (more
+//! ratios of this run, then an interleaved paired comparison of the same calls (more
 //! robust on a shared machine). With `TALKJS_BENCH_LAYERS=1` it also prints what each part
 //! of the stack adds, layer by layer.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -59,6 +61,10 @@ fn stack_overhead(c: &mut Criterion, rt: &tokio::runtime::Runtime, cl: &Clients)
         b.to_async(rt)
             .iter(|| async { black_box(common::raw_get_user(&cl.raw, &cl.url).await) });
     });
+    group.bench_function("raw_hyper_timeout", |b| {
+        b.to_async(rt)
+            .iter(|| async { black_box(raw_get_user_with_timeout(cl).await) });
+    });
     group.bench_function("reqwest", |b| {
         b.to_async(rt)
             .iter(|| async { black_box(reqwest_get(&cl.reqwest, &cl.url).await) });
@@ -86,6 +92,19 @@ async fn reqwest_get(client: &reqwest::Client, url: &str) -> User {
         .expect("JSON")
 }
 
+/// The hand-written call under the same time limit as the default stack's per-attempt
+/// timeout (30 s, never reached): what any client that bounds its calls with a tokio timer
+/// pays (one timer registered per call, and a runtime with an armed timer parks with a
+/// timeout). `raw_hyper` has no timer at all.
+async fn raw_get_user_with_timeout(cl: &Clients) -> User {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        common::raw_get_user(&cl.raw, &cl.url),
+    )
+    .await
+    .expect("no timeout")
+}
+
 fn interleaved(rt: &tokio::runtime::Runtime, cl: &Clients) {
     let jobs: Vec<common::Job<'_>> = vec![
         (
@@ -93,6 +112,14 @@ fn interleaved(rt: &tokio::runtime::Runtime, cl: &Clients) {
             Box::new(|| {
                 Box::pin(async {
                     black_box(common::raw_get_user(&cl.raw, &cl.url).await);
+                })
+            }),
+        ),
+        (
+            "raw_hyper_timeout",
+            Box::new(|| {
+                Box::pin(async {
+                    black_box(raw_get_user_with_timeout(cl).await);
                 })
             }),
         ),
@@ -224,13 +251,7 @@ fn raw_baselines(cl: &Clients) -> Vec<common::Job<'_>> {
             "raw_hyper inside tokio::time::timeout (30 s)",
             Box::new(|| {
                 Box::pin(async {
-                    let user = tokio::time::timeout(
-                        std::time::Duration::from_secs(30),
-                        common::raw_get_user(&cl.raw, &cl.url),
-                    )
-                    .await
-                    .expect("no timeout");
-                    black_box(user);
+                    black_box(raw_get_user_with_timeout(cl).await);
                 })
             }),
         ),
@@ -255,7 +276,21 @@ fn main() {
     c.final_summary();
     let g = "stack_overhead";
     common::report_ratio(g, "talkjs_default", "raw_hyper", "<= 1.05", since);
+    common::report_ratio(
+        g,
+        "talkjs_default",
+        "raw_hyper_timeout",
+        "(same time limit; for reference)",
+        since,
+    );
     common::report_ratio(g, "talkjs_default", "reqwest", "< 1.00", since);
+    common::report_ratio(
+        g,
+        "raw_hyper_timeout",
+        "raw_hyper",
+        "(one tokio timer; for reference)",
+        since,
+    );
     common::report_ratio(g, "reqwest", "raw_hyper", "(for reference)", since);
     if common::bench_mode() {
         interleaved(&rt, &cl);
