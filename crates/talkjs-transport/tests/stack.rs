@@ -16,7 +16,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 mod stack_common;
 
-use stack_common::{APP, SECRET, auth_of, signer};
+use stack_common::{APP, SECRET, auth_of, fail_once_then_ok, signer};
 
 fn stack(server: &MockServer) -> HttpService {
     StackBuilder::new(AppId::new(APP), signer())
@@ -203,16 +203,7 @@ fn count_layer(
 #[tokio::test]
 async fn user_layers_see_every_attempt() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    fail_once_then_ok(&server, 500).await;
     let count = Arc::new(AtomicUsize::new(0));
     let svc = StackBuilder::new(AppId::new(APP), signer())
         .base_url(server.uri())

@@ -14,12 +14,11 @@ use bytes::Bytes;
 use talkjs_auth::AppId;
 use talkjs_transport::{RetryConfig, StackBuilder};
 use tower::ServiceExt;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 mod stack_common;
 
-use stack_common::{APP, SECRET, auth_of, signer};
+use stack_common::{APP, SECRET, auth_of, fail_once_then_ok, signer};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -50,16 +49,7 @@ fn traces_and_debug_output_contain_no_secret_or_token() {
         .unwrap();
     let token_seen = rt.block_on(async {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(503))
-            .up_to_n_times(1)
-            .with_priority(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200))
-            .mount(&server)
-            .await;
+        fail_once_then_ok(&server, 503).await;
         let builder = StackBuilder::new(AppId::new(APP), signer())
             .base_url(server.uri())
             .retry(Some(RetryConfig {

@@ -1,9 +1,10 @@
 //! Shared by `stack.rs` and `stack_traces.rs`: the app, its secret and the bearer header a
-//! mock server received.
+//! mock server received, and a server that fails once.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
-use wiremock::Request;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// The app id of the stack tests.
 pub const APP: &str = "app_Test1";
@@ -23,4 +24,18 @@ pub fn auth_of(r: &Request) -> String {
         .to_str()
         .unwrap()
         .to_owned()
+}
+
+/// Makes `server` answer the first GET with `status` and every later one with 200.
+pub async fn fail_once_then_ok(server: &MockServer, status: u16) {
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(status))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(server)
+        .await;
 }
