@@ -12,7 +12,6 @@ use talkjs_transport::{
     BoxError, HttpRequest, HttpResponse, HttpService, HyperClientBuilder, RateLimiter, RetryConfig,
     StackBuilder,
 };
-use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::error::{Error, Result};
@@ -86,7 +85,9 @@ impl Client {
 
     /// A client over any service: a transport stack assembled by hand from
     /// `talkjs-transport`'s layers, or a mock. The service receives requests with a relative
-    /// URI (`/users/alice`), so it must include a base-URL layer (and auth) itself.
+    /// URI (`/users/alice`), so it must include a base-URL layer (and auth) itself. A stack
+    /// that is already type-erased (e.g. from `StackBuilder::build`) is kept as it is, not
+    /// boxed a second time.
     /// ```no_run
     /// # fn run() -> Result<(), talkjs_api::Error> {
     /// use talkjs_transport::{BaseUrl, BaseUrlLayer, HyperClient, json_layer, AuthLayer};
@@ -107,9 +108,7 @@ impl Client {
         S::Future: Send + 'static,
     {
         Self {
-            service: Arc::new(Mutex::new(BoxCloneSyncService::new(
-                service.map_err(Into::into),
-            ))),
+            service: Arc::new(Mutex::new(talkjs_transport::erase(service))),
             api_version: None,
         }
     }

@@ -86,3 +86,32 @@ pub type HttpService = tower::util::BoxCloneSyncService<HttpRequest, HttpRespons
 /// A boxed, `Send` future, the return type of [`RateLimitStore`] methods and of the erased
 /// services.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Erases `service` into an [`HttpService`], mapping its error into a [`BoxError`].
+///
+/// A service that already is an [`HttpService`] (e.g. what [`StackBuilder::build`] returns)
+/// is kept as it is instead of being boxed a second time, which would cost an allocation and
+/// an indirect call on every request.
+///
+/// ```
+/// use talkjs_auth::{AppId, Credentials, SecretKey};
+/// use talkjs_transport::{HttpService, StackBuilder, erase};
+///
+/// # fn run() -> Result<(), talkjs_transport::BuildError> {
+/// let app = AppId::new("tNCnKd4d");
+/// let stack = StackBuilder::new(app, Credentials::LegacySecretKey(SecretKey::new("sk_test_…"))).build()?;
+/// let service: HttpService = erase(stack); // no second box
+/// # drop(service); Ok(()) }
+/// ```
+pub fn erase<S>(service: S) -> HttpService
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    use tower::ServiceExt;
+    if let Some(erased) = (&service as &dyn std::any::Any).downcast_ref::<HttpService>() {
+        return erased.clone();
+    }
+    tower::util::BoxCloneSyncService::new(service.map_err(Into::into))
+}

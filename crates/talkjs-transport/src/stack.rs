@@ -131,7 +131,7 @@ impl StackBuilder {
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
-        self.inner = Some(BoxCloneSyncService::new(service.map_err(Into::into)));
+        self.inner = Some(crate::erase(service));
         self
     }
 
@@ -189,7 +189,7 @@ impl StackBuilder {
         <L::Service as Service<HttpRequest>>::Future: Send + 'static,
     {
         self.user_layers.push(Arc::new(move |svc: HttpService| {
-            BoxCloneSyncService::new(layer.layer(svc).map_err(Into::into))
+            crate::erase(layer.layer(svc))
         }));
         self
     }

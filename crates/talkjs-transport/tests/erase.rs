@@ -1,0 +1,35 @@
+//! `erase` turns any service into an `HttpService`, and keeps one that already is one.
+
+use bytes::Bytes;
+use talkjs_transport::{BoxError, HttpRequest, HttpResponse, HttpService, erase};
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceExt};
+
+fn echo_path(req: HttpRequest) -> Result<HttpResponse, std::io::Error> {
+    Ok(HttpResponse::new(Bytes::from(req.uri().path().to_owned())))
+}
+
+async fn body_of(mut service: HttpService, path: &str) -> Result<Bytes, BoxError> {
+    let request = http::Request::get(path).body(Bytes::new())?;
+    Ok(service.ready().await?.call(request).await?.into_body())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn erase_keeps_an_erased_service_and_boxes_any_other() {
+    let plain = tower::service_fn(|req| std::future::ready(echo_path(req)));
+    let erased = erase(plain);
+    assert_eq!(body_of(erase(erased.clone()), "/a").await.unwrap(), "/a");
+    assert_eq!(body_of(erased, "/b").await.unwrap(), "/b");
+
+    // The inner error type is mapped into the boxed error.
+    let failing = tower::service_fn(|_req: HttpRequest| {
+        std::future::ready(Err::<HttpResponse, _>(std::io::Error::other("down")))
+    });
+    let error = body_of(erase(failing), "/c").await.unwrap_err();
+    assert_eq!(error.to_string(), "down");
+
+    let boxed: HttpService = BoxCloneSyncService::new(tower::service_fn(|req| {
+        std::future::ready(echo_path(req).map_err(BoxError::from))
+    }));
+    assert_eq!(body_of(erase(boxed), "/d").await.unwrap(), "/d");
+}
