@@ -7,14 +7,20 @@ use talkjs_transport::{Idempotency, PathTemplate, RequestClass, percent_encode_i
 
 use crate::error::{Error, Result};
 
-/// Rejects an empty id before any request is sent.
+/// Rejects an id that cannot be a path segment before any request is sent: an empty id, and
+/// `.` / `..`, which percent-encoding leaves as they are and which any path-normalising hop
+/// (proxy, load balancer) resolves, so that e.g. `DELETE …/participants/..` would become
+/// `DELETE /conversations/{id}`.
 pub(crate) fn check_id(what: &str, id: &str) -> Result<()> {
-    if id.is_empty() {
-        Err(Error::InvalidArgument(format!(
+    match id {
+        "" => Err(Error::InvalidArgument(format!(
             "the {what} must not be empty"
-        )))
-    } else {
-        Ok(())
+        ))),
+        "." | ".." => Err(Error::InvalidArgument(format!(
+            "the {what} {id:?} is not allowed: \".\" and \"..\" are path navigation, and a \
+             normalising proxy would send the request to another resource"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -196,5 +202,9 @@ mod tests {
         assert!(check_limit(None, 30, "conversations").is_ok());
         assert!(check_id("user id", "").is_err());
         assert!(check_id("user id", "a").is_ok());
+        assert!(check_id("user id", ".").is_err());
+        assert!(check_id("user id", "..").is_err());
+        assert!(check_id("user id", "...").is_ok());
+        assert!(check_id("user id", ".a").is_ok());
     }
 }

@@ -367,6 +367,63 @@ async fn empty_message_ids_and_emoji_are_rejected_without_a_request() {
 }
 
 #[tokio::test]
+async fn dot_and_dot_dot_ids_are_rejected_without_a_request() {
+    // "." and ".." survive percent-encoding; a path-normalising hop would turn
+    // `DELETE …/conversations/c1/participants/..` into `DELETE …/conversations/c1`.
+    let (_server, client) = no_request_client().await;
+    for id in [".", ".."] {
+        let conversations = client.conversations();
+        let participants = conversations.participants("c1");
+        let msg = assert_invalid(participants.remove(id).await);
+        assert!(msg.contains("user id") && msg.contains(id), "{msg}");
+        assert_invalid(participants.join(id, &ParticipantOverwrite::new()).await);
+        assert_invalid(participants.modify(id, &ParticipantPatch::new()).await);
+        assert_invalid(participants.email(id).await);
+
+        let msg = assert_invalid(conversations.delete(id).await);
+        assert!(msg.contains("conversation id"), "{msg}");
+        assert_invalid(conversations.get(id).await);
+        assert_invalid(conversations.participants(id).remove("bob").await);
+        assert_invalid(conversations.mark_read("c1", id).await);
+
+        let users = client.users();
+        assert_invalid(users.get(id).await);
+        assert_invalid(users.upsert(id, &UserUpsert::new().name("x")).await);
+        assert_list_invalid!(users.conversations(id));
+
+        let messages = conversations.messages("c1");
+        let msg = assert_invalid(messages.delete(id).await);
+        assert!(msg.contains("message id"), "{msg}");
+        assert_invalid(messages.edit(id, &MessageEdit::new().text("x")).await);
+        assert_invalid(messages.add_reaction("m1", id, "bob").await);
+        assert_invalid(messages.remove_reaction("m1", "👍", id).await);
+        assert_list_invalid!(conversations.messages(id).list());
+        assert_invalid(
+            conversations
+                .messages(id)
+                .import([ImportMessage::new("a", "x", Timestamp::from_millis(1))])
+                .await,
+        );
+    }
+    // Ids that merely contain dots are ordinary ids.
+    let (server, client) = start().await;
+    mount(
+        &server,
+        "DELETE",
+        "/conversations/c1/participants/...",
+        ok_empty(),
+        1,
+    )
+    .await;
+    client
+        .conversations()
+        .participants("c1")
+        .remove("...")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn too_many_items_are_rejected_without_a_request() {
     let (_server, client) = no_request_client().await;
     let eleven = (0..11).map(|i| NewMessage::user("alice", format!("{i}")));
