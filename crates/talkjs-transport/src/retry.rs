@@ -39,16 +39,26 @@ use tower::retry::Policy;
 use tower::retry::budget::{Budget, TpsBudget};
 use tower::{Layer, Service};
 
-use crate::error::{TimeoutKind, TransportError};
+use crate::error::{BuildError, TimeoutKind, TransportError};
 use crate::extensions::{Attempts, Idempotency};
 use crate::retry_after::parse_retry_after;
 use crate::{BoxError, HttpRequest, HttpResponse};
+
+/// The bounds tower's [`TpsBudget`] accepts (it panics outside them).
+const MIN_BUDGET_TTL: Duration = Duration::from_secs(1);
+const MAX_BUDGET_TTL: Duration = Duration::from_secs(60);
+const MAX_RETRY_PERCENT: f32 = 1000.0;
+#[allow(clippy::cast_sign_loss)]
+const MAX_MIN_PER_SEC: u32 = i32::MAX as u32;
 
 /// The retry budget: how many retries the recent traffic allows.
 ///
 /// Every call deposits into the budget; every retry withdraws. With the defaults, retries add
 /// at most 20% to the calls of the last 10 seconds, plus 10 retries per second that are
 /// always allowed (so a quiet client still retries).
+///
+/// Valid values (checked by [`RetryConfig::validate`]): `ttl` from 1 to 60 seconds,
+/// `retry_percent` from 0.0 to 1000.0, `min_per_sec` below `i32::MAX`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryBudget {
     /// How long a deposit counts.
@@ -109,6 +119,50 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
+    /// Checks the settings: `max_attempts` at least 1 and a [`RetryBudget`] within its
+    /// ranges. [`StackBuilder::build`](crate::StackBuilder::build) and
+    /// [`RetryLayer::try_new`] refuse a configuration that fails this check.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use talkjs_transport::{RetryBudget, RetryConfig};
+    ///
+    /// assert!(RetryConfig::default().validate().is_ok());
+    /// let short = RetryBudget { ttl: Duration::from_millis(500), ..RetryBudget::default() };
+    /// assert!(RetryConfig::default().budget(Some(short)).validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), BuildError> {
+        if self.max_attempts == 0 {
+            return Err(BuildError::Invalid(
+                "retry max_attempts is 0; it counts the first attempt, so use 1 for no retries"
+                    .to_owned(),
+            ));
+        }
+        let Some(budget) = self.budget else {
+            return Ok(());
+        };
+        if !(MIN_BUDGET_TTL..=MAX_BUDGET_TTL).contains(&budget.ttl) {
+            return Err(BuildError::Invalid(format!(
+                "retry budget ttl {:?} is outside 1 s ..= 60 s",
+                budget.ttl
+            )));
+        }
+        if !(0.0..=MAX_RETRY_PERCENT).contains(&budget.retry_percent) {
+            return Err(BuildError::Invalid(format!(
+                "retry budget retry_percent {} is outside 0.0 ..= 1000.0",
+                budget.retry_percent
+            )));
+        }
+        if budget.min_per_sec >= MAX_MIN_PER_SEC {
+            return Err(BuildError::Invalid(format!(
+                "retry budget min_per_sec {} is too large (at most {})",
+                budget.min_per_sec,
+                MAX_MIN_PER_SEC - 1
+            )));
+        }
+        Ok(())
+    }
+
     /// Sets [`max_attempts`](Self::max_attempts).
     #[must_use]
     pub fn max_attempts(mut self, attempts: u32) -> Self {
@@ -225,14 +279,33 @@ struct PolicyShared {
 
 impl RetryPolicy {
     /// A policy with `config` and a fresh budget.
+    ///
+    /// Never panics: settings that [`RetryConfig::validate`] refuses are brought into range
+    /// (`max_attempts` 0 counts as 1; budget values are clamped to their ranges, a NaN
+    /// `retry_percent` counts as 0). Use [`try_new`](Self::try_new) to get an error instead.
     pub fn new(config: RetryConfig) -> Self {
-        let budget = config
-            .budget
-            .map(|b| TpsBudget::new(b.ttl, b.min_per_sec, b.retry_percent));
+        let budget = config.budget.map(|b| {
+            let percent = if b.retry_percent.is_nan() {
+                0.0
+            } else {
+                b.retry_percent.clamp(0.0, MAX_RETRY_PERCENT)
+            };
+            TpsBudget::new(
+                b.ttl.clamp(MIN_BUDGET_TTL, MAX_BUDGET_TTL),
+                b.min_per_sec.min(MAX_MIN_PER_SEC - 1),
+                percent,
+            )
+        });
         Self {
             shared: Arc::new(PolicyShared { config, budget }),
             attempts: 1,
         }
+    }
+
+    /// A policy with `config`, or the error of [`RetryConfig::validate`].
+    pub fn try_new(config: RetryConfig) -> Result<Self, BuildError> {
+        config.validate()?;
+        Ok(Self::new(config))
     }
 
     /// The settings.
@@ -349,11 +422,17 @@ pub struct RetryLayer {
 }
 
 impl RetryLayer {
-    /// A layer with `config`.
+    /// A layer with `config`; out-of-range settings are brought into range as
+    /// [`RetryPolicy::new`] says. [`try_new`](Self::try_new) refuses them instead.
     pub fn new(config: RetryConfig) -> Self {
         Self {
             policy: RetryPolicy::new(config),
         }
+    }
+
+    /// A layer with `config`, or the error of [`RetryConfig::validate`].
+    pub fn try_new(config: RetryConfig) -> Result<Self, BuildError> {
+        RetryPolicy::try_new(config).map(Self::from_policy)
     }
 
     /// A layer with an existing policy (sharing its budget).

@@ -196,6 +196,9 @@ impl StackBuilder {
 
     /// Builds the stack.
     pub fn build(self) -> Result<HttpService, BuildError> {
+        if let Some(retry) = &self.retry {
+            retry.validate()?;
+        }
         let base = BaseUrl::new(
             &self.base_root,
             self.app_id.as_str(),

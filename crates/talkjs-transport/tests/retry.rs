@@ -446,3 +446,117 @@ async fn a_readiness_error_before_a_retry_ends_the_call() {
     assert_eq!(err.to_string(), "the service shut down");
     assert_eq!(script.count(), 1, "the retry was never sent");
 }
+
+/// Budgets tower's `TpsBudget` would panic on, each with what the error names.
+fn out_of_range_budgets() -> Vec<(RetryBudget, &'static str)> {
+    let base = RetryBudget::default();
+    vec![
+        (
+            RetryBudget {
+                ttl: Duration::from_millis(500),
+                ..base
+            },
+            "ttl",
+        ),
+        (
+            RetryBudget {
+                ttl: Duration::from_secs(61),
+                ..base
+            },
+            "ttl",
+        ),
+        (
+            RetryBudget {
+                retry_percent: -0.1,
+                ..base
+            },
+            "retry_percent",
+        ),
+        (
+            RetryBudget {
+                retry_percent: f32::NAN,
+                ..base
+            },
+            "retry_percent",
+        ),
+        (
+            RetryBudget {
+                retry_percent: 1000.5,
+                ..base
+            },
+            "retry_percent",
+        ),
+        (
+            RetryBudget {
+                min_per_sec: u32::MAX,
+                ..base
+            },
+            "min_per_sec",
+        ),
+    ]
+}
+
+#[test]
+fn out_of_range_settings_are_refused_by_validate_try_new_and_the_stack_builder() {
+    use talkjs_auth::{AppId, Credentials, SecretKey};
+    use talkjs_transport::{BuildError, RetryPolicy, StackBuilder};
+
+    let mut bad: Vec<(RetryConfig, &str)> = out_of_range_budgets()
+        .into_iter()
+        .map(|(budget, what)| (RetryConfig::default().budget(Some(budget)), what))
+        .collect();
+    bad.push((RetryConfig::default().max_attempts(0), "max_attempts"));
+    for (config, what) in bad {
+        let message = match config.validate() {
+            Err(BuildError::Invalid(message)) => message,
+            other => panic!("{config:?}: {other:?}"),
+        };
+        assert!(message.contains(what), "{message}");
+        assert!(RetryLayer::try_new(config.clone()).is_err());
+        assert!(RetryPolicy::try_new(config.clone()).is_err());
+        let stack = StackBuilder::new(
+            AppId::new("app"),
+            Credentials::LegacySecretKey(SecretKey::new("sk_test")),
+        )
+        .retry(Some(config))
+        .build();
+        assert!(
+            matches!(&stack, Err(BuildError::Invalid(m)) if m == &message),
+            "{:?}",
+            stack.err()
+        );
+    }
+    // The edges of the ranges are valid.
+    let edges = RetryBudget {
+        ttl: Duration::from_secs(60),
+        min_per_sec: 0,
+        retry_percent: 1000.0,
+    };
+    RetryConfig::default()
+        .budget(Some(edges))
+        .max_attempts(1)
+        .validate()
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn new_brings_out_of_range_settings_into_range_instead_of_panicking() {
+    for (budget, _) in out_of_range_budgets() {
+        let script = Script::new([status(503), ok()]);
+        let resp = run(RetryConfig::default().budget(Some(budget)), &script, get())
+            .await
+            .unwrap();
+        // A budget in range still allows the always-allowed retries per second.
+        assert_eq!(
+            (resp.status().as_u16(), script.count()),
+            (200, 2),
+            "{budget:?}"
+        );
+    }
+    // max_attempts 0 counts as 1: one attempt, no retry.
+    let script = Script::new([status(503), ok()]);
+    let resp = run(no_budget().max_attempts(0), &script, get())
+        .await
+        .unwrap();
+    assert_eq!((resp.status().as_u16(), script.count()), (503, 1));
+}
