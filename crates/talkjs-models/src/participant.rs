@@ -85,18 +85,29 @@ fn default_notify() -> Notify {
     Notify::All
 }
 
+/// Decodes `access`, taking `null` like a missing field: the server default `ReadWrite`.
+fn access_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<Access, D::Error> {
+    Ok(Option::<Access>::deserialize(d)?.unwrap_or_else(default_access))
+}
+
+/// Decodes `notify`, taking `null` like a missing field: the server default `true`.
+fn notify_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<Notify, D::Error> {
+    Ok(Option::<Notify>::deserialize(d)?.unwrap_or_else(default_notify))
+}
+
 /// One entry of [`Conversation::participants`](crate::Conversation::participants).
 ///
-/// A missing `access` or `notify` decodes as the server defaults (`ReadWrite`, `true`).
+/// A missing or `null` `access` or `notify` decodes as the server defaults (`ReadWrite`,
+/// `true`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ConversationParticipant {
     /// What the participant may do.
-    #[serde(default = "default_access")]
+    #[serde(default = "default_access", deserialize_with = "access_or_default")]
     pub access: Access,
     /// When the participant is notified.
-    #[serde(default = "default_notify")]
+    #[serde(default = "default_notify", deserialize_with = "notify_or_default")]
     pub notify: Notify,
     /// Whether the conversation has messages this participant has not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -78,6 +78,27 @@ fn presences_keep_unknown_fields() {
 }
 
 #[test]
+fn webhook_payload_with_null_participant_settings_decodes() {
+    let event: WebhookEvent = serde_json::from_value(json!({
+        "id": "evt_1",
+        "createdAt": 1_700_000_010_500_u64,
+        "type": "message.sent",
+        "data": {
+            "conversation": {
+                "id": "c1",
+                "participants": {"alice": {"access": null, "notify": null}},
+                "createdAt": 5
+            }
+        }
+    }))
+    .unwrap();
+    let data: MessageEventData = event.data_as().unwrap();
+    let alice = &data.conversation.unwrap().participants["alice"];
+    assert_eq!(alice.access, Access::ReadWrite);
+    assert_eq!(alice.notify, Notify::All);
+}
+
+#[test]
 fn webhook_message_sent_decodes_into_typed_payload() {
     let event: WebhookEvent =
         serde_json::from_str(include_str!("fixtures/webhook_message_sent.json")).unwrap();

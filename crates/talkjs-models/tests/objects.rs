@@ -155,6 +155,64 @@ fn participant_without_settings_gets_server_defaults() {
 }
 
 #[test]
+fn participant_null_access_and_notify_get_server_defaults() {
+    let conv: Conversation = serde_json::from_value(json!({
+        "id": "c1",
+        "participants": {
+            "alice": {"access": null, "notify": null},
+            "bob": {"access": null, "notify": false},
+            "carol": {"access": "Read", "notify": null, "isUnread": true}
+        },
+        "createdAt": 5
+    }))
+    .unwrap();
+    let alice = &conv.participants["alice"];
+    assert_eq!(alice.access, Access::ReadWrite);
+    assert_eq!(alice.notify, Notify::All);
+    assert_eq!(conv.participants["bob"].access, Access::ReadWrite);
+    assert_eq!(conv.participants["bob"].notify, Notify::Off);
+    let carol = &conv.participants["carol"];
+    assert_eq!(carol.access, Access::Read);
+    assert_eq!(carol.notify, Notify::All);
+    assert_eq!(carol.is_unread, Some(true));
+
+    // Written back, the defaults are explicit values and decode the same.
+    let value = serde_json::to_value(&conv).unwrap();
+    assert_eq!(value["participants"]["alice"]["access"], "ReadWrite");
+    assert_eq!(value["participants"]["alice"]["notify"], true);
+    let again: Conversation = serde_json::from_value(value).unwrap();
+    assert_eq!(again, conv);
+}
+
+#[test]
+fn list_page_with_null_participant_settings_decodes() {
+    let page: Page<UserConversation> = serde_json::from_value(json!({
+        "data": [{
+            "id": "c1",
+            "participants": {"alice": {"access": null, "notify": null}},
+            "createdAt": 10,
+            "isUnread": false
+        }]
+    }))
+    .unwrap();
+    let alice = &page.data[0].conversation.participants["alice"];
+    assert_eq!(alice.access, Access::ReadWrite);
+    assert_eq!(alice.notify, Notify::All);
+    assert_eq!(page.data[0].is_unread, Some(false));
+}
+
+#[test]
+fn participant_with_wrong_type_settings_is_still_an_error() {
+    let err = serde_json::from_value::<Conversation>(json!({
+        "id": "c1",
+        "participants": {"alice": {"access": 3}},
+        "createdAt": 5
+    }))
+    .unwrap_err();
+    assert!(err.to_string().contains("string"), "{err}");
+}
+
+#[test]
 fn notify_rejects_non_bool_non_string() {
     let err = serde_json::from_value::<Notify>(json!(3)).unwrap_err();
     assert!(err.to_string().contains("boolean"), "{err}");
