@@ -48,8 +48,7 @@ use crate::{BoxError, HttpRequest, HttpResponse};
 const MIN_BUDGET_TTL: Duration = Duration::from_secs(1);
 const MAX_BUDGET_TTL: Duration = Duration::from_secs(60);
 const MAX_RETRY_PERCENT: f32 = 1000.0;
-#[allow(clippy::cast_sign_loss)]
-const MAX_MIN_PER_SEC: u32 = i32::MAX as u32;
+const MAX_MIN_PER_SEC: u32 = i32::MAX.unsigned_abs();
 
 /// The retry budget: how many retries the recent traffic allows.
 ///
