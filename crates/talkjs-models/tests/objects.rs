@@ -329,6 +329,36 @@ fn location_must_be_a_pair_of_numbers() {
 }
 
 #[test]
+fn message_location_null_or_missing_is_none_and_other_shapes_fail() {
+    let base = json!({
+        "id": "msg_1",
+        "type": "UserMessage",
+        "conversationId": "c1",
+        "createdAt": 1
+    });
+    let with_location = |location: serde_json::Value| {
+        let mut value = base.clone();
+        value["location"] = location;
+        serde_json::from_value::<Message>(value)
+    };
+
+    assert_eq!(with_location(json!(null)).unwrap().location, None);
+    assert_eq!(
+        serde_json::from_value::<Message>(base.clone())
+            .unwrap()
+            .location,
+        None
+    );
+    assert_eq!(
+        with_location(json!([1.5, -2])).unwrap().location,
+        Some(Location::new(1.5, -2.0))
+    );
+    // The documented shape is `[lat, lon] | null`; anything else is a broken contract.
+    assert!(with_location(json!([1.5])).is_err());
+    assert!(with_location(json!({"lat": 1.5, "lon": 2.0})).is_err());
+}
+
+#[test]
 fn string_enums_parse_and_display() {
     assert_eq!(Access::from("None"), Access::None);
     assert_eq!(
