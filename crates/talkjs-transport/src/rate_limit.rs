@@ -17,8 +17,9 @@
 //!   [`TransportError::RateLimited`] and reserves nothing.
 //! - **Pushed back by the server.** A 429 response (with or without `Retry-After`) pushes
 //!   the shared state back, so every other caller in flight slows down too, not only the one
-//!   that was refused. The response itself is returned unchanged (the retry layer above
-//!   decides whether to retry it).
+//!   that was refused, for at most [`RateLimiter::max_penalty`] (60 s by default). The
+//!   response itself is returned unchanged (the retry layer above decides whether to retry
+//!   it).
 //! - **Pluggable store.** The state sits behind [`RateLimitStore`]; [`MemoryStore`] keeps it in
 //!   the process. A distributed store (e.g. Redis, shared by several replicas of one app)
 //!   implements the same trait.
@@ -350,12 +351,20 @@ struct Settings {
     batch: Quota,
     max_wait: Option<Duration>,
     penalty: Duration,
+    max_penalty: Duration,
 }
 
 impl RateLimiter {
     /// The penalty applied by a 429 without `Retry-After`, unless changed with
     /// [`penalty_without_retry_after`](Self::penalty_without_retry_after).
     pub const DEFAULT_PENALTY: Duration = Duration::from_secs(1);
+
+    /// The longest pause a server's `Retry-After` imposes on the limiter, unless changed with
+    /// [`max_penalty`](Self::max_penalty): 60 s, like [`RetryConfig::max_retry_after`]'s
+    /// default.
+    ///
+    /// [`RetryConfig::max_retry_after`]: crate::RetryConfig::max_retry_after
+    pub const DEFAULT_MAX_PENALTY: Duration = Duration::from_secs(60);
 
     /// A limiter for app `app_id` with TalkJS's quotas ([`Quota::TALKJS_GENERAL`],
     /// [`Quota::TALKJS_BATCH`]) in a fresh [`MemoryStore`], waiting as long as needed.
@@ -370,6 +379,7 @@ impl RateLimiter {
                 batch: Quota::TALKJS_BATCH,
                 max_wait: None,
                 penalty: Self::DEFAULT_PENALTY,
+                max_penalty: Self::DEFAULT_MAX_PENALTY,
             }),
         }
     }
@@ -414,6 +424,16 @@ impl RateLimiter {
     #[must_use]
     pub fn penalty_without_retry_after(mut self, penalty: Duration) -> Self {
         self.settings().penalty = penalty;
+        self
+    }
+
+    /// The longest pause a 429's `Retry-After` header imposes (default
+    /// [`DEFAULT_MAX_PENALTY`](Self::DEFAULT_MAX_PENALTY), 60 s). A longer one (e.g. an absurd
+    /// or hostile `Retry-After: 999999999`) pauses the limiter for this long only, so one
+    /// response cannot stall every caller sharing the limiter for years.
+    #[must_use]
+    pub fn max_penalty(mut self, max: Duration) -> Self {
+        self.settings().max_penalty = max;
         self
     }
 
@@ -496,15 +516,28 @@ impl RateLimiter {
     }
 
     /// Pushes the limiter of `class` back after the server answered 429: no slot for
-    /// `retry_after` (or the [default penalty](Self::penalty_without_retry_after) when
-    /// `None`) from now, then the sustained rate with no new burst. Every caller sharing the
-    /// limiter slows down, not only the refused one.
+    /// `retry_after` (at most the [maximum penalty](Self::max_penalty); the
+    /// [default penalty](Self::penalty_without_retry_after) when `None`) from now, then the
+    /// sustained rate with no new burst. Every caller sharing the limiter slows down, not
+    /// only the refused one.
     pub async fn on_rate_limited(
         &self,
         class: RequestClass,
         retry_after: Option<Duration>,
     ) -> Result<(), TransportError> {
-        let pause = retry_after.unwrap_or(self.inner.penalty);
+        let pause = match retry_after {
+            Some(asked) if asked > self.inner.max_penalty => {
+                tracing::warn!(
+                    ?class,
+                    ?asked,
+                    max_penalty = ?self.inner.max_penalty,
+                    "rate limit: Retry-After longer than the maximum penalty, pausing for the maximum"
+                );
+                self.inner.max_penalty
+            }
+            Some(asked) => asked,
+            None => self.inner.penalty,
+        };
         tracing::debug!(
             ?class,
             ?pause,

@@ -672,3 +672,49 @@ async fn memory_store_penalize_arithmetic() {
         Reservation::Granted(100 * MS)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_retry_after_pauses_the_limiter_for_the_maximum_penalty_only() {
+    let rec = Recorder::default();
+    let limiter = RateLimiter::new("app1").general_quota(small());
+    let stack = RateLimitLayer::new(limiter.clone()).layer(rec.service());
+
+    let resp = stack
+        .clone()
+        .oneshot(too_many(Some("999999999")))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(
+        resp.headers()["retry-after"],
+        "999999999",
+        "returned unchanged"
+    );
+    // The next slot is the default maximum penalty away, not 31 years.
+    let waited = limiter.acquire(RequestClass::General).await.unwrap();
+    assert_eq!(waited, RateLimiter::DEFAULT_MAX_PENALTY);
+
+    // A smaller maximum, shared by the limiter's clones.
+    let limiter = RateLimiter::new("app2")
+        .general_quota(small())
+        .max_penalty(Duration::from_secs(5));
+    limiter
+        .on_rate_limited(RequestClass::General, Some(Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    let waited = limiter
+        .clone()
+        .acquire(RequestClass::General)
+        .await
+        .unwrap();
+    assert_eq!(waited, Duration::from_secs(5));
+
+    // A Retry-After within the maximum is obeyed as it is.
+    let limiter = RateLimiter::new("app3").general_quota(small());
+    limiter
+        .on_rate_limited(RequestClass::General, Some(Duration::from_secs(59)))
+        .await
+        .unwrap();
+    let waited = limiter.acquire(RequestClass::General).await.unwrap();
+    assert_eq!(waited, Duration::from_secs(59));
+}
