@@ -68,9 +68,10 @@ impl ListRequest {
         self.invalid.get_or_insert(msg);
     }
 
-    /// Adds a query parameter to the base request.
+    /// Sets a query parameter of the base request, replacing an earlier value of the same
+    /// parameter (a filter setter called twice sends the last value, once).
     pub(crate) fn query(&mut self, key: &str, value: &str) {
-        self.base.query(key, value);
+        self.base.set_query(key, value);
     }
 
     fn request(base: &ApiRequest, limit: Option<u32>, cursor: Option<&str>) -> ApiRequest {

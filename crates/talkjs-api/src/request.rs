@@ -34,6 +34,12 @@ pub(crate) fn check_limit(limit: Option<u32>, max: u32, what: &str) -> Result<()
     }
 }
 
+/// The key of an encoded `key=value` pair. Keys and values are percent-encoded, so `&` and `=`
+/// only ever delimit.
+fn query_key(pair: &str) -> &str {
+    pair.split_once('=').map_or(pair, |(k, _)| k)
+}
+
 /// A request under construction.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiRequest {
@@ -81,6 +87,40 @@ impl ApiRequest {
         encode(&mut self.query, key);
         self.query.push('=');
         encode(&mut self.query, value);
+        self
+    }
+
+    /// Sets `key=value` in the query string: replaces the value of an earlier `key` in place
+    /// (the last call wins, as builder setters are expected to behave), else appends it.
+    pub(crate) fn set_query(&mut self, key: &str, value: &str) -> &mut Self {
+        let mut encoded_key = String::with_capacity(key.len());
+        encode(&mut encoded_key, key);
+        if !self
+            .query
+            .split('&')
+            .any(|pair| query_key(pair) == encoded_key)
+        {
+            return self.query(key, value);
+        }
+        let old = std::mem::take(&mut self.query);
+        let mut replaced = false;
+        for pair in old.split('&') {
+            let same = query_key(pair) == encoded_key;
+            if same && replaced {
+                continue;
+            }
+            if !self.query.is_empty() {
+                self.query.push('&');
+            }
+            if same {
+                replaced = true;
+                self.query.push_str(&encoded_key);
+                self.query.push('=');
+                encode(&mut self.query, value);
+            } else {
+                self.query.push_str(pair);
+            }
+        }
         self
     }
 
@@ -192,6 +232,17 @@ mod tests {
             r.uri(),
             "/users/a%20b%2Fc%3F%C3%BC?startingAfter=x%26y%3Dz&limit=10"
         );
+    }
+
+    #[test]
+    fn set_query_replaces_an_earlier_value_in_place() {
+        let mut r = ApiRequest::new(Method::GET, "/users", &["users"]);
+        r.set_query("a b", "1")
+            .set_query("isOnline", "true")
+            .set_query("a b", "x&y=z")
+            .set_query("limit", "5")
+            .set_query("isOnline", "false");
+        assert_eq!(r.uri(), "/users?a%20b=x%26y%3Dz&isOnline=false&limit=5");
     }
 
     #[test]

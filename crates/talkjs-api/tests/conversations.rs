@@ -7,6 +7,7 @@ use common::{
     assert_request, conversation_json, mount, ok_empty, ok_json, page, requests, single_request,
     start,
 };
+use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 use talkjs_api::{OrderBy, OrderDirection};
 use talkjs_models::{
@@ -195,6 +196,64 @@ async fn list_sends_order_and_last_message_bounds() {
         "GET",
         "/conversations",
         Some("orderBy=custom&orderDirection=ASC"),
+        None,
+    );
+}
+
+#[tokio::test]
+async fn a_filter_set_twice_is_sent_once_with_the_last_value() {
+    let (server, client) = start().await;
+    mount(&server, "GET", "/conversations", ok_json(&page(&[])), 2).await;
+
+    client
+        .conversations()
+        .list()
+        .filter(&ConversationFilter::new().has_unread_messages(true))
+        .order_by(OrderBy::CreatedAt)
+        .last_message_before(Timestamp::from_millis(1))
+        .last_message_after(Timestamp::from_millis(2))
+        .order_direction(OrderDirection::Asc)
+        .offset_ts(Timestamp::from_millis(3))
+        .limit(5)
+        .starting_after("c1")
+        .filter(&ConversationFilter::new().has_unread_messages(false))
+        .order_by(OrderBy::LastActivity)
+        .last_message_before(Timestamp::from_millis(10))
+        .last_message_after(Timestamp::from_millis(20))
+        .order_direction(OrderDirection::Desc)
+        .offset_ts(Timestamp::from_millis(30))
+        .limit(6)
+        .starting_after("c2")
+        .await
+        .unwrap();
+    // The same through the stream (its own limit and cursor handling).
+    let mut pages = client
+        .conversations()
+        .list()
+        .order_by(OrderBy::CreatedAt)
+        .order_by(OrderBy::LastActivity)
+        .limit(7)
+        .limit(8)
+        .pages();
+    assert!(pages.try_next().await.unwrap().unwrap().is_empty());
+
+    let reqs = requests(&server).await;
+    assert_request(
+        &reqs[0],
+        "GET",
+        "/conversations",
+        Some(
+            "filter=%7B%22hasUnreadMessages%22%3Afalse%7D&orderBy=lastActivity\
+             &lastMessageBefore=10&lastMessageAfter=20&orderDirection=DESC&offsetTs=30\
+             &limit=6&startingAfter=c2",
+        ),
+        None,
+    );
+    assert_request(
+        &reqs[1],
+        "GET",
+        "/conversations",
+        Some("orderBy=lastActivity&limit=8"),
         None,
     );
 }

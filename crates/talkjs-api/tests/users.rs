@@ -314,6 +314,54 @@ async fn conversations_of_a_user_send_every_filter_and_decode_the_user_state() {
 }
 
 #[tokio::test]
+async fn user_list_filters_set_twice_are_sent_once_with_the_last_value() {
+    let (server, client) = start().await;
+    mount(&server, "GET", "/users", ok_json(&page(&[])), 1).await;
+    mount(
+        &server,
+        "GET",
+        "/users/bob/conversations",
+        ok_json(&page(&[])),
+        1,
+    )
+    .await;
+
+    client
+        .users()
+        .list()
+        .is_online(true)
+        .limit(10)
+        .is_online(false)
+        .limit(20)
+        .await
+        .unwrap();
+    client
+        .users()
+        .conversations("bob")
+        .unreads_only(true)
+        .order_by(OrderBy::CreatedAt)
+        .unreads_only(false)
+        .await
+        .unwrap();
+
+    let reqs = requests(&server).await;
+    assert_request(
+        &reqs[0],
+        "GET",
+        "/users",
+        Some("isOnline=false&limit=20"),
+        None,
+    );
+    assert_request(
+        &reqs[1],
+        "GET",
+        "/users/bob/conversations",
+        Some("unreadsOnly=false&orderBy=createdAt"),
+        None,
+    );
+}
+
+#[tokio::test]
 async fn conversations_of_a_user_other_orders() {
     let (server, client) = start().await;
     mount(
