@@ -49,7 +49,7 @@ impl BaseUrl {
             return Err(BuildError::EmptyAppId);
         }
         let invalid = |reason: &str| BuildError::InvalidBaseUrl {
-            url: root.to_owned(),
+            url: redact_userinfo(root),
             reason: reason.to_owned(),
         };
         let uri: Uri = root
@@ -65,6 +65,13 @@ impl BaseUrl {
             .ok_or_else(|| invalid("it has no host"))?;
         if uri.query().is_some() {
             return Err(invalid("it must not have a query string"));
+        }
+        if authority.as_str().contains('@') {
+            // TalkJS authenticates with the bearer token; credentials in the URL would be
+            // ignored by the client and could leak into logs.
+            return Err(invalid(
+                "it must not contain a user name or password (user:password@host)",
+            ));
         }
         if scheme == Scheme::HTTP {
             if !allow_insecure_http && !is_loopback(authority.host()) {
@@ -109,6 +116,18 @@ impl BaseUrl {
     /// The base as a string, e.g. `https://api.talkjs.com/v1/tNCnKd4d`.
     pub fn as_string(&self) -> String {
         format!("{}://{}{}", self.scheme, self.authority, self.prefix)
+    }
+}
+
+/// `root` with any `user:password@` of its authority replaced by `***@`, for error messages.
+fn redact_userinfo(root: &str) -> String {
+    let start = root.find("://").map_or(0, |i| i + 3);
+    let authority_len = root[start..]
+        .find(['/', '?', '#'])
+        .unwrap_or(root.len() - start);
+    match root[start..start + authority_len].rfind('@') {
+        Some(at) => format!("{}***{}", &root[..start], &root[start + at..]),
+        None => root.to_owned(),
     }
 }
 
@@ -247,6 +266,42 @@ mod tests {
             Err(BuildError::InvalidBaseUrl { .. })
         ));
         assert_eq!(BaseUrl::talkjs(""), Err(BuildError::EmptyAppId));
+    }
+
+    #[test]
+    fn refuses_credentials_in_the_url_without_echoing_them() {
+        for (root, shown) in [
+            (
+                "https://user:s3cret@api.talkjs.com",
+                "https://***@api.talkjs.com",
+            ),
+            (
+                "https://s3cret@api.talkjs.com/x",
+                "https://***@api.talkjs.com/x",
+            ),
+            (
+                "http://u:s3cret@127.0.0.1:8080",
+                "http://***@127.0.0.1:8080",
+            ),
+        ] {
+            let error = BaseUrl::new(root, "a", false).unwrap_err();
+            let BuildError::InvalidBaseUrl { url, reason } = &error else {
+                panic!("{error:?}");
+            };
+            assert_eq!(url, shown);
+            assert!(reason.contains("user name or password"), "{reason}");
+            for text in [error.to_string(), format!("{error:?}")] {
+                assert!(!text.contains("s3cret"), "{text}");
+            }
+        }
+        // An unparsable URL is not echoed with its credentials either.
+        let error = BaseUrl::new("https://u:s3cret@exa mple.com", "a", false).unwrap_err();
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+        // An '@' after the authority is not userinfo.
+        assert_eq!(
+            redact_userinfo("https://h.example/p@q"),
+            "https://h.example/p@q"
+        );
     }
 
     #[test]
