@@ -33,7 +33,8 @@
 //! ```
 //!
 //! Also a binary: `cargo run -p talkjs-fake -- --port 8080` prints the base URL, app id and
-//! secret key and serves until interrupted.
+//! secret key (only a generated one: a key given with `--secret-key` is not echoed) and
+//! serves until interrupted.
 //!
 //! ## What is emulated
 //!

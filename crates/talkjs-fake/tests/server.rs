@@ -61,33 +61,87 @@ async fn clear_forgets_the_data() {
     assert_eq!(api.get("/users/a").await.status, 404);
 }
 
-#[test]
-fn the_binary_prints_its_settings() {
+/// Runs the binary with `args`, waits for its banner (up to the `export TALKJS_APP_ID=`
+/// line), stops it and returns all it printed to stdout.
+fn binary_banner(args: &[&str]) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_talkjs-fake"))
-        .args([
-            "--port",
-            "0",
-            "--app-id",
-            "tBinApp",
-            "--secret-key",
-            "sk_test_bin",
-        ])
+        .args(args)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let lines: Vec<String> = BufReader::new(stdout)
-        .lines()
-        .take(5)
-        .map(Result::unwrap)
-        .collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let timeout = std::time::Duration::from_secs(30);
+    while let Ok(line) = rx.recv_timeout(timeout) {
+        let last = line.starts_with("export TALKJS_APP_ID=");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
     child.kill().unwrap();
     child.wait().unwrap();
+    // The banner is written at once, so the lines after the awaited one are in the pipe;
+    // the pipe closes now that the process is gone.
+    lines.extend(rx.iter());
+    reader.join().unwrap();
     let text = lines.join("\n");
+    assert!(
+        text.contains("export TALKJS_APP_ID="),
+        "no banner within {timeout:?}: {text}"
+    );
+    text
+}
+
+#[test]
+fn the_binary_prints_its_settings_but_not_a_given_secret_key() {
+    let text = binary_banner(&[
+        "--port",
+        "0",
+        "--app-id",
+        "tBinApp",
+        "--secret-key",
+        "some_secret",
+    ]);
     assert!(text.contains("base URL:   http://127.0.0.1:"), "{text}");
     assert!(text.contains("app id:     tBinApp"), "{text}");
-    assert!(text.contains("secret key: sk_test_bin"), "{text}");
+    assert!(text.contains("export TALKJS_APP_ID=tBinApp"), "{text}");
+    assert!(!text.contains("some_secret"), "{text}");
+    assert!(
+        text.contains("secret key: (the one given with --secret-key)"),
+        "{text}"
+    );
+    assert!(!text.contains("TALKJS_SECRET_KEY"), "{text}");
+}
 
+#[test]
+fn the_binary_prints_a_generated_secret_key() {
+    let text = binary_banner(&["--app-id", "tBinApp"]);
+    let key = text
+        .lines()
+        .find_map(|line| line.strip_prefix("secret key: "))
+        .unwrap();
+    assert!(
+        key.starts_with("sk_test_") && key.len() > "sk_test_".len(),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("export TALKJS_SECRET_KEY={key}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_binary_prints_help_and_rejects_unknown_arguments() {
     let help = Command::new(env!("CARGO_BIN_EXE_talkjs-fake"))
         .arg("--help")
         .output()

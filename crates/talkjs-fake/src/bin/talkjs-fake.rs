@@ -68,6 +68,37 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
     Ok(Some(parsed))
 }
 
+/// The text printed once the server runs.
+///
+/// The secret key is shown only when the server generated it (`key_given` false): a key
+/// typed on the command line is not echoed, so that it does not end up in terminal logs.
+fn banner(fake: &FakeTalkJs, key_given: bool) -> String {
+    let base_url = fake.base_url();
+    let app_id = fake.app_id();
+    let secret_line = if key_given {
+        "(the one given with --secret-key)"
+    } else {
+        fake.secret_key()
+    };
+    let mut text = format!(
+        "TalkJS fake server running (Ctrl-C to stop)\n\
+         base URL:   {base_url}\n\
+         app id:     {app_id}\n\
+         secret key: {secret_line}\n\
+         resources:  {}/\n\
+         \n\
+         export TALKJS_BASE_URL={base_url}\n\
+         export TALKJS_APP_ID={app_id}\n",
+        fake.app_url(),
+    );
+    if !key_given {
+        text.push_str("export TALKJS_SECRET_KEY=");
+        text.push_str(fake.secret_key());
+        text.push('\n');
+    }
+    text
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
@@ -85,6 +116,7 @@ async fn main() -> ExitCode {
     if let Some(app_id) = args.app_id {
         builder = builder.app_id(app_id);
     }
+    let key_given = args.secret_key.is_some();
     if let Some(key) = args.secret_key {
         builder = builder.secret_key(key);
     }
@@ -101,15 +133,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("TalkJS fake server running (Ctrl-C to stop)");
-    println!("base URL:   {}", fake.base_url());
-    println!("app id:     {}", fake.app_id());
-    println!("secret key: {}", fake.secret_key());
-    println!("resources:  {}/", fake.app_url());
-    println!();
-    println!("export TALKJS_BASE_URL={}", fake.base_url());
-    println!("export TALKJS_APP_ID={}", fake.app_id());
-    println!("export TALKJS_SECRET_KEY={}", fake.secret_key());
+    // One write, so that a reader that sees the first line also has the rest.
+    print!("{}", banner(&fake, key_given));
     // Runs until the process is interrupted (the default SIGINT action ends it).
     std::future::pending::<()>().await;
     ExitCode::SUCCESS
