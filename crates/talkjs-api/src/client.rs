@@ -315,7 +315,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Lifetime of each app token (default 30 s).
+    /// Lifetime of each app token (default 30 s). Only for [`AuthScheme::AppToken`]:
+    /// [`build`](Self::build) refuses it with the legacy secret key, which has no lifetime.
     /// ```no_run
     /// # fn run() -> Result<(), talkjs_api::Error> {
     /// let client = talkjs_api::Client::builder()
@@ -448,7 +449,9 @@ impl ClientBuilder {
         self.stack(move |b| b.deadline(deadline))
     }
 
-    /// Settings of the HTTP client (pool, connect timeout, HTTP/2).
+    /// Settings of the HTTP client (pool, connect timeout, HTTP/2). [`build`](Self::build)
+    /// refuses them together with [`inner_service`](Self::inner_service), which replaces
+    /// that client.
     /// ```no_run
     /// # fn run() -> Result<(), talkjs_api::Error> {
     /// use talkjs_transport::HyperClientBuilder;
@@ -542,7 +545,16 @@ impl ClientBuilder {
                 }
                 Credentials::AppToken(signer)
             }
-            AuthScheme::LegacySecretKey => Credentials::LegacySecretKey(secret),
+            AuthScheme::LegacySecretKey => {
+                if self.token_ttl.is_some() {
+                    return Err(Error::Config(
+                        "token_ttl applies to app tokens; the legacy secret key has no lifetime \
+                         (drop .token_ttl(...) or use AuthScheme::AppToken)"
+                            .into(),
+                    ));
+                }
+                Credentials::LegacySecretKey(secret)
+            }
         };
         let mut stack = StackBuilder::new(app_id, credentials);
         for f in self.configure {

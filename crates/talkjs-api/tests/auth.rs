@@ -100,3 +100,44 @@ async fn legacy_scheme_sends_the_secret_key_as_bearer() {
         format!("Bearer {SECRET}")
     );
 }
+
+#[test]
+fn token_ttl_with_the_legacy_key_is_a_configuration_error() {
+    let error = Client::builder()
+        .app_id(APP_ID)
+        .secret_key(SECRET)
+        .auth_scheme(AuthScheme::LegacySecretKey)
+        .token_ttl(Duration::from_secs(60))
+        .build()
+        .expect_err("a token lifetime cannot apply to the legacy key");
+    assert!(
+        matches!(&error, talkjs_api::Error::Config(m) if m.contains("token_ttl")),
+        "{error:?}"
+    );
+    assert!(!error.to_string().contains(SECRET), "{error}");
+}
+
+#[test]
+fn http_client_settings_with_an_inner_service_are_a_configuration_error() {
+    let canned = tower::service_fn(|_req: talkjs_transport::HttpRequest| async {
+        Ok::<_, talkjs_transport::BoxError>(talkjs_transport::HttpResponse::new(
+            bytes::Bytes::from_static(b"{}"),
+        ))
+    });
+    let builder = || Client::builder().app_id(APP_ID).secret_key(SECRET);
+    let error = builder()
+        .http_client(talkjs_transport::HyperClientBuilder::new().pool_max_idle_per_host(1))
+        .inner_service(canned)
+        .build()
+        .expect_err("the HTTP client settings would be lost");
+    assert!(
+        matches!(&error, talkjs_api::Error::Config(m) if m.contains("http_client")),
+        "{error:?}"
+    );
+    // Either one alone is fine.
+    builder().inner_service(canned).build().unwrap();
+    builder()
+        .http_client(talkjs_transport::HyperClientBuilder::new().pool_max_idle_per_host(1))
+        .build()
+        .unwrap();
+}

@@ -56,6 +56,9 @@ pub struct StackBuilder {
     base_root: String,
     allow_insecure_http: bool,
     client: HyperClientBuilder,
+    /// Whether [`StackBuilder::http_client`] was called (its settings would be lost with an
+    /// inner service).
+    client_set: bool,
     inner: Option<HttpService>,
     retry: Option<RetryConfig>,
     rate_limiter: Option<RateLimiter>,
@@ -93,6 +96,7 @@ impl StackBuilder {
             base_root: TALKJS_API_ROOT.to_owned(),
             allow_insecure_http: false,
             client: HyperClientBuilder::new(),
+            client_set: false,
             inner: None,
             retry: Some(RetryConfig::default()),
             rate_limiter,
@@ -117,9 +121,12 @@ impl StackBuilder {
         self
     }
 
-    /// Settings of the hyper-util client (pool, connect timeout, HTTP/2).
+    /// Settings of the hyper-util client (pool, connect timeout, HTTP/2). They cannot be
+    /// combined with [`inner_service`](Self::inner_service), which replaces that client:
+    /// [`build`](Self::build) refuses both together.
     pub fn http_client(mut self, client: HyperClientBuilder) -> Self {
         self.client = client;
+        self.client_set = true;
         self
     }
 
@@ -198,6 +205,13 @@ impl StackBuilder {
     pub fn build(self) -> Result<HttpService, BuildError> {
         if let Some(retry) = &self.retry {
             retry.validate()?;
+        }
+        if self.inner.is_some() && self.client_set {
+            return Err(BuildError::Invalid(
+                "http_client settings have no effect with inner_service, which replaces the \
+                 HTTP client; configure the inner service itself instead"
+                    .to_owned(),
+            ));
         }
         let base = BaseUrl::new(
             &self.base_root,
