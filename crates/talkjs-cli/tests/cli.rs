@@ -744,6 +744,16 @@ fn bad_arguments_exit_2_with_a_helpful_message() {
         (&["users", "get", ""], "empty"),
         (&["users", "upsert", "x"], "nothing to change"),
         (
+            &[
+                "conversations",
+                "upsert",
+                "c",
+                "--participant",
+                "alice,,bob",
+            ],
+            "--participant: empty user id",
+        ),
+        (
             &["users", "upsert", "x", "--json", "{nope"],
             "--json: not valid JSON",
         ),

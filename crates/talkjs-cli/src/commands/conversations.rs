@@ -80,7 +80,12 @@ fn upsert_body(args: ConversationUpsertArgs) -> Result<ConversationUpsert, CliEr
         Some(arg) => read_json_object(arg, CONVERSATION_FIELDS, "--json")?,
         None => ConversationUpsert::new(),
     };
-    for user in args.participant.into_iter().filter(|u| !u.is_empty()) {
+    if args.participant.iter().any(String::is_empty) {
+        return Err(CliError::Usage(
+            "--participant: empty user id (check for a stray comma)".into(),
+        ));
+    }
+    for user in args.participant {
         body = body.participant(user);
     }
     if let Some(subject) = args.subject {
