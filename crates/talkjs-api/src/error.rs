@@ -91,6 +91,12 @@ pub enum Error {
     /// too many items, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A paginated list stopped following cursors because they do not advance: the server
+    /// answered a page ending at a cursor already used (typically it ignores `startingAfter`,
+    /// e.g. a proxy drops the query string), so following it would loop forever. The items
+    /// yielded before this error are the distinct ones received.
+    #[error("pagination does not advance: {0}")]
+    Pagination(String),
     /// The client could not be configured.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -5,6 +5,12 @@
 //! whole pages, [`Items`] yields their items one by one. Both own a client clone, so they are
 //! `Send + 'static` and can be moved into a spawned task.
 //!
+//! A server that does not honour `startingAfter` (answering the same full page again, or
+//! cycling through pages) would make the stream endless: a page ending at the cursor just used
+//! ends the stream with [`Error::Pagination`] at once, and a longer cycle is caught after at
+//! most about twice its length (Brent's cycle detection: one remembered cursor, so memory stays
+//! flat).
+//!
 //! [`Items`] fetches the next page while the caller works through the current one (one page
 //! ahead, never more, so memory stays flat however many pages there are). An error is yielded
 //! once, after the items that arrived before it, and ends the stream.
@@ -60,6 +66,11 @@ pub struct Pages<T> {
     fetch: FetchPage<T>,
     page_size: usize,
     cursor: Option<String>,
+    /// Cycle detection (Brent): a cursor used earlier, replaced after `power` more pages, with
+    /// `power` doubling each time; a cursor equal to it means the pages go round in a cycle.
+    anchor: Option<String>,
+    power: u64,
+    steps: u64,
     in_flight: Option<BoxFuture<'static, Result<Vec<T>>>>,
     error: Option<Error>,
     done: bool,
@@ -81,6 +92,9 @@ impl<T: Cursor + Send + 'static> Pages<T> {
             fetch,
             page_size: usize::try_from(page_size).unwrap_or(usize::MAX),
             cursor: starting_after,
+            anchor: None,
+            power: 1,
+            steps: 0,
             in_flight: None,
             error: None,
             done: false,
@@ -94,6 +108,9 @@ impl<T: Cursor + Send + 'static> Pages<T> {
             fetch,
             page_size: 1,
             cursor: None,
+            anchor: None,
+            power: 1,
+            steps: 0,
             in_flight: None,
             error: Some(error),
             done: true,
@@ -164,7 +181,26 @@ impl<T: Cursor + Send + 'static> Stream for Pages<T> {
             Ok(page) => {
                 match page.last() {
                     Some(last) if page.len() >= this.page_size => {
-                        this.cursor = Some(last.cursor().to_owned());
+                        let next = last.cursor();
+                        if this.cursor.as_deref() == Some(next)
+                            || this.anchor.as_deref() == Some(next)
+                        {
+                            this.done = true;
+                            return Poll::Ready(Some(Err(Error::Pagination(format!(
+                                "TalkJS answered a full page ending at {next:?}, a cursor already \
+                                 used, so the next pages would repeat forever (the server or a \
+                                 proxy ignores startingAfter); the stream stopped: check the \
+                                 base URL, and that any proxy in between passes the query \
+                                 string on"
+                            )))));
+                        }
+                        this.steps += 1;
+                        if this.steps >= this.power {
+                            this.anchor = Some(next.to_owned());
+                            this.power = this.power.saturating_mul(2);
+                            this.steps = 0;
+                        }
+                        this.cursor = Some(next.to_owned());
                     }
                     _ => this.done = true,
                 }
@@ -318,5 +354,73 @@ impl<T: Cursor + Send + 'static> Stream for Items<T> {
                 return Poll::Pending;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    struct Id(String);
+
+    impl Cursor for Id {
+        fn cursor(&self) -> &str {
+            &self.0
+        }
+    }
+
+    /// Pages of one item: the page after cursor `n` holds `next(n)` (after none: `0`).
+    fn pages(next: fn(u32) -> u32) -> Pages<Id> {
+        let fetch: FetchPage<Id> = Arc::new(move |cursor: Option<String>| {
+            let n = cursor.map_or(0, |c| next(c.parse().unwrap_or(0)));
+            Box::pin(async move { Ok(vec![Id(n.to_string())]) })
+        });
+        Pages::new(fetch, 1, None)
+    }
+
+    async fn run(next: fn(u32) -> u32) -> (Vec<String>, Option<Error>) {
+        let mut ids = Vec::new();
+        let mut stream = pages(next).take(1000);
+        while let Some(page) = stream.next().await {
+            match page {
+                Ok(page) => ids.extend(page.into_iter().map(|i| i.0)),
+                Err(e) => {
+                    assert!(stream.next().await.is_none(), "the error ends the stream");
+                    return (ids, Some(e));
+                }
+            }
+        }
+        (ids, None)
+    }
+
+    #[tokio::test]
+    async fn a_cycle_after_a_tail_is_caught_within_about_twice_its_length() {
+        // 0 1 2 3 4 5 6 7 8 9 10 | 3 4 ...: a tail of 3 and a cycle of 8.
+        let (ids, error) = run(|n| if n == 10 { 3 } else { n + 1 }).await;
+        assert!(matches!(error, Some(Error::Pagination(_))), "{error:?}");
+        assert!(
+            ids.len() <= 3 + 2 * 8 + 1,
+            "{} pages before the error",
+            ids.len()
+        );
+        assert_eq!(
+            &ids[..11],
+            &(0..=10).map(|n| n.to_string()).collect::<Vec<_>>()[..]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_repeated_page_is_caught_at_once() {
+        let (ids, error) = run(|n| n.min(2) + u32::from(n < 2)).await;
+        assert!(matches!(error, Some(Error::Pagination(_))), "{error:?}");
+        assert_eq!(ids, ["0", "1", "2"]);
+    }
+
+    #[tokio::test]
+    async fn advancing_cursors_are_followed() {
+        let (ids, error) = run(|n| n + 1).await;
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(ids.len(), 1000);
     }
 }

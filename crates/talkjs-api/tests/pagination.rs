@@ -387,3 +387,78 @@ async fn user_conversation_stream_uses_the_conversation_id_as_cursor() {
         Some("unreadsOnly=true&limit=1&startingAfter=c1")
     );
 }
+
+/// Collects at most `max` results of `stream`, failing (instead of hanging) if the stream
+/// neither ends nor reaches `max` within five seconds.
+async fn collect_bounded<S: futures_util::Stream + Unpin>(stream: S, max: usize) -> Vec<S::Item> {
+    tokio::time::timeout(Duration::from_secs(5), stream.take(max).collect())
+        .await
+        .expect("the stream ends instead of hanging")
+}
+
+#[tokio::test]
+async fn a_server_ignoring_starting_after_ends_the_stream_with_a_pagination_error() {
+    let (server, client) = start().await;
+    // The same full page whatever the cursor.
+    Mock::given(method("GET"))
+        .and(path(p("/users")))
+        .respond_with(ok_json(&users(&["u1", "u2"])))
+        .mount(&server)
+        .await;
+
+    let items = collect_bounded(client.users().list().limit(2).into_stream(), 20).await;
+    assert_eq!(items.len(), 3, "two items, the error, the end: {items:?}");
+    assert_eq!(items[0].as_ref().unwrap().id, "u1");
+    assert_eq!(items[1].as_ref().unwrap().id, "u2");
+    match &items[2] {
+        Err(Error::Pagination(msg)) => {
+            assert!(
+                msg.contains("\"u2\"") && msg.contains("startingAfter"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected Error::Pagination, got {other:?}"),
+    }
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 2, "no request after the repeated page");
+    assert_request(&reqs[0], "GET", "/users", Some("limit=2"), None);
+    assert_request(
+        &reqs[1],
+        "GET",
+        "/users",
+        Some("limit=2&startingAfter=u2"),
+        None,
+    );
+
+    // Pages: the page once, then the error, then the end.
+    let pages = collect_bounded(client.users().list().limit(2).pages(), 20).await;
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert_eq!(pages[0].as_ref().unwrap().len(), 2);
+    let err = pages[1].as_ref().unwrap_err();
+    assert!(matches!(err, Error::Pagination(_)), "{err:?}");
+    assert!(!err.is_transient());
+    assert_eq!(err.status(), None);
+}
+
+#[tokio::test]
+async fn a_server_cycling_through_pages_ends_the_stream_with_a_pagination_error() {
+    let (server, client) = start().await;
+    // First page, then second, then the first again after the second's cursor.
+    mount_users_page(&server, None, ok_json(&users(&["u1", "u2"]))).await;
+    mount_users_page(&server, Some("u2"), ok_json(&users(&["u3", "u4"]))).await;
+    mount_users_page(&server, Some("u4"), ok_json(&users(&["u1", "u2"]))).await;
+
+    let items = collect_bounded(client.users().list().limit(2).into_stream(), 20).await;
+    let ids: Vec<&str> = items
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|u| u.id.as_str())
+        .collect();
+    assert_eq!(ids, ["u1", "u2", "u3", "u4"]);
+    assert_eq!(items.len(), 5, "{items:?}");
+    assert!(
+        matches!(items[4], Err(Error::Pagination(_))),
+        "{:?}",
+        items[4]
+    );
+}
