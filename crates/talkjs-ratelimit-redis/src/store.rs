@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, IntoConnectionInfo, RedisResult, ScriptInvocation};
-use talkjs_transport::{BoxError, BoxFuture, MemoryStore, Quota, RateLimitStore, Reservation};
+use talkjs_transport::{
+    BoxError, BoxFuture, MAX_SPAN, MemoryStore, Quota, RateLimitStore, Reservation,
+};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
@@ -77,6 +79,22 @@ impl Default for Config {
             replicas: 1,
             key_prefix: String::new(),
         }
+    }
+}
+
+/// `now + span` without overflow: `span` is clamped to [`MAX_SPAN`] (30 years, "never" for
+/// a retry interval), and halved further in the unlikely case that the clock still cannot
+/// represent the sum.
+fn later(now: Instant, span: Duration) -> Instant {
+    let mut span = span.min(MAX_SPAN);
+    loop {
+        if let Some(at) = now.checked_add(span) {
+            return at;
+        }
+        if span.is_zero() {
+            return now;
+        }
+        span /= 2;
     }
 }
 
@@ -305,7 +323,7 @@ impl RedisStore {
 
     fn mark_down(&self, error: &Error) {
         let now = Instant::now();
-        let retry_at = now + self.config.retry_interval;
+        let retry_at = later(now, self.config.retry_interval);
         let mut health = self.health();
         match &mut *health {
             Health::Down { retry_at: at, .. } => *at = retry_at,
@@ -478,7 +496,8 @@ impl RedisStoreBuilder {
 
     /// While Redis is unreachable, how often one call tries it again (default
     /// [`DEFAULT_RETRY_INTERVAL`](Self::DEFAULT_RETRY_INTERVAL)); the other calls do not
-    /// wait for Redis in between.
+    /// wait for Redis in between. Intervals above [`MAX_SPAN`] count as `MAX_SPAN`
+    /// (`Duration::MAX` means "do not retry").
     pub fn retry_interval(mut self, interval: Duration) -> Self {
         self.config.retry_interval = interval;
         self
@@ -559,6 +578,17 @@ mod tests {
         let debug = format!("{store:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(debug.contains("127.0.0.1:6379"), "{debug}");
+    }
+
+    #[test]
+    fn later_clamps_instead_of_overflowing() {
+        let now = Instant::now();
+        assert_eq!(
+            later(now, Duration::from_secs(2)),
+            now + Duration::from_secs(2)
+        );
+        assert_eq!(later(now, Duration::ZERO), now);
+        assert_eq!(later(now, Duration::MAX), now + MAX_SPAN);
     }
 
     #[test]

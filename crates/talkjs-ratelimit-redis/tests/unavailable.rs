@@ -122,6 +122,67 @@ async fn fail_call_returns_the_error() {
 }
 
 #[tokio::test]
+async fn a_huge_retry_interval_fails_calls_instead_of_panicking() {
+    let store = Arc::new(
+        RedisStore::builder()
+            .when_unavailable(WhenUnavailable::FailCall)
+            .retry_interval(Duration::MAX)
+            .open(unreachable_url())
+            .unwrap(),
+    );
+    let limiter = RateLimiter::new("app1").with_store(store.clone());
+
+    // The first failure schedules the next probe at "now + Duration::MAX".
+    let err = limiter.acquire(RequestClass::General).await.unwrap_err();
+    let TransportError::RateLimitStore { source } = &err else {
+        panic!("expected a store error, got {err:?}");
+    };
+    assert!(
+        matches!(
+            source.downcast_ref::<Error>(),
+            Some(Error::Redis(_) | Error::Timeout(_))
+        ),
+        "{source:?}"
+    );
+    // No retry is due for a very long time: the following calls fail at once.
+    for _ in 0..2 {
+        let err = limiter.acquire(RequestClass::General).await.unwrap_err();
+        let TransportError::RateLimitStore { source } = &err else {
+            panic!("expected a store error, got {err:?}");
+        };
+        assert!(
+            matches!(
+                source.downcast_ref::<Error>(),
+                Some(Error::Unavailable { .. })
+            ),
+            "{source:?}"
+        );
+    }
+    assert!(!store.is_available());
+    let stats = store.stats();
+    assert_eq!((stats.failed, stats.outages), (3, 1), "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_huge_retry_interval_with_the_fallback_still_answers() {
+    let store = RedisStore::builder()
+        .retry_interval(Duration::MAX)
+        .open(unreachable_url())
+        .unwrap();
+    let quota = Quota::with_interval(Duration::from_secs(10), 2);
+    for _ in 0..2 {
+        let reservation = store.reserve("k", quota, None).await.unwrap();
+        assert_eq!(reservation, Reservation::Granted(Duration::ZERO));
+    }
+    store
+        .penalize("k", quota, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(store.stats().local, 3);
+    assert_eq!(store.stats().outages, 1);
+}
+
+#[tokio::test]
 async fn connect_reports_an_unreachable_redis() {
     let store = RedisStore::open(unreachable_url()).unwrap();
     let err = store.connect().await.unwrap_err();
