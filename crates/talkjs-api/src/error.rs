@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
+use talkjs_models::MessageId;
 use talkjs_transport::{BoxError, TimeoutKind, TransportError};
 
 /// Everything a call can fail with. Each variant's message says what to do next.
@@ -97,6 +98,32 @@ pub enum Error {
     /// yielded before this error are the distinct ones received.
     #[error("pagination does not advance: {0}")]
     Pagination(String),
+    /// A call that sends its items in several requests (chunks) failed after the server had
+    /// accepted some of them: [`Messages::send_all`](crate::Messages::send_all),
+    /// [`Messages::import`](crate::Messages::import),
+    /// [`Users::upsert_all`](crate::Users::upsert_all). The first `completed` items were
+    /// applied, the rest were not sent (or were rejected as a whole, chunks being
+    /// all-or-nothing); resume with the items from index `completed` on. This matters most for
+    /// an import, which TalkJS does not de-duplicate: running it again from the start
+    /// duplicates the messages already imported.
+    ///
+    /// Only a failure after at least one accepted chunk is wrapped: when the first chunk fails
+    /// the plain error is returned. [`status`](Self::status) and
+    /// [`is_transient`](Self::is_transient) answer for `source`.
+    #[error(
+        "{completed} items were applied before a later request failed: {source}; resume from item {completed} (sending the items before it again would repeat them)"
+    )]
+    Incomplete {
+        /// How many items (from the start, in order) the server accepted before the failing
+        /// chunk.
+        completed: usize,
+        /// The ids of the messages created so far, in order (filled by `send_all` only, empty
+        /// otherwise).
+        message_ids: Vec<MessageId>,
+        /// Why the failing chunk failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// The client could not be configured.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -119,6 +146,7 @@ impl Error {
             Self::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
             Self::RateLimited { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
             Self::Server { status, .. } | Self::Status { status, .. } => Some(*status),
+            Self::Incomplete { source, .. } => source.status(),
             _ => None,
         }
     }
@@ -133,15 +161,33 @@ impl Error {
     /// }
     /// # Ok(()) }
     /// ```
+    ///
+    /// For [`Error::Incomplete`] this answers for the failing chunk: resume from its
+    /// `completed` item rather than repeating the whole call.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Self::RateLimited { .. }
-                | Self::Server { .. }
-                | Self::Timeout { .. }
-                | Self::LocalRateLimit { .. }
-                | Self::Transport(_)
-        )
+            | Self::Server { .. }
+            | Self::Timeout { .. }
+            | Self::LocalRateLimit { .. }
+            | Self::Transport(_) => true,
+            Self::Incomplete { source, .. } => source.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// Wraps `self` in [`Error::Incomplete`] when some items were already applied
+    /// (`completed > 0`); the plain error otherwise.
+    pub(crate) fn incomplete(self, completed: usize, message_ids: Vec<MessageId>) -> Self {
+        if completed == 0 {
+            self
+        } else {
+            Self::Incomplete {
+                completed,
+                message_ids,
+                source: Box::new(self),
+            }
+        }
     }
 
     /// Maps an error of the transport stack.

@@ -118,8 +118,12 @@ impl Messages {
     }
 
     /// Sends any number of messages in requests of 10, in order, and returns all ids.
-    /// On an error, the chunks before it were sent; give each message an idempotency key to
-    /// make re-running the whole call safe.
+    ///
+    /// When a request fails after earlier ones were accepted, the error is
+    /// [`Error::Incomplete`]: `completed` messages were sent, `message_ids` holds their ids,
+    /// and the failing request's error is its `source`; resume with the messages from index
+    /// `completed`. When the first request fails, its error is returned as it is. Giving each
+    /// message an idempotency key also makes re-running the whole call safe.
     ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
@@ -136,7 +140,10 @@ impl Messages {
         let messages: Vec<NewMessage> = messages.into_iter().map(Into::into).collect();
         let mut ids = Vec::with_capacity(messages.len());
         for chunk in messages.chunks(MAX_MESSAGES_PER_REQUEST) {
-            ids.extend(self.send_chunk(chunk).await?);
+            match self.send_chunk(chunk).await {
+                Ok(sent) => ids.extend(sent),
+                Err(e) => return Err(e.incomplete(ids.len(), ids)),
+            }
         }
         Ok(ids)
     }
@@ -259,6 +266,11 @@ impl Messages {
     /// may have reached the server, and re-running an import duplicates messages. Returns how
     /// many messages were imported.
     ///
+    /// When a request fails after earlier ones were accepted, the error is
+    /// [`Error::Incomplete`]: the first `completed` messages were imported (import only the
+    /// ones from index `completed` again), and the failing request's error is its `source`.
+    /// When the first request fails, its error is returned as it is.
+    ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// use talkjs_models::{ImportMessage, Timestamp};
@@ -270,17 +282,25 @@ impl Messages {
     pub async fn import(&self, messages: impl IntoIterator<Item = ImportMessage>) -> Result<usize> {
         check_id("conversation id", &self.conversation)?;
         let messages: Vec<ImportMessage> = messages.into_iter().collect();
+        let mut imported = 0;
         for chunk in messages.chunks(MAX_MESSAGES_PER_REQUEST) {
-            let mut req = ApiRequest::new(
-                Method::POST,
-                "/import/conversations/{conversationId}/messages",
-                &["import", "conversations", &self.conversation, "messages"],
-            );
-            req.json(chunk)?;
-            req.idempotency(Idempotency::NonIdempotent);
-            self.client.send_empty(req).await?;
+            self.import_chunk(chunk)
+                .await
+                .map_err(|e| e.incomplete(imported, Vec::new()))?;
+            imported += chunk.len();
         }
-        Ok(messages.len())
+        Ok(imported)
+    }
+
+    async fn import_chunk(&self, chunk: &[ImportMessage]) -> Result<()> {
+        let mut req = ApiRequest::new(
+            Method::POST,
+            "/import/conversations/{conversationId}/messages",
+            &["import", "conversations", &self.conversation, "messages"],
+        );
+        req.json(chunk)?;
+        req.idempotency(Idempotency::NonIdempotent);
+        self.client.send_empty(req).await
     }
 }
 

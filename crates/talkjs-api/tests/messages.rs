@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    assert_request, message_json, mount, ok_empty, ok_json, page, requests, single_request, start,
-    system_message_json,
+    assert_request, message_json, mount, ok_empty, ok_json, p, page, requests, single_request,
+    start, system_message_json,
 };
 use serde_json::{Value, json};
 use talkjs_api::Error;
@@ -13,7 +13,8 @@ use talkjs_models::{
     ImportMessage, Location, MessageEdit, MessageId, MessageOrigin, MessageType, NewMessage,
     Timestamp, UserId,
 };
-use wiremock::{Request, ResponseTemplate};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, Request, ResponseTemplate};
 
 const MESSAGES: &str = "/conversations/order%20123/messages";
 
@@ -240,6 +241,116 @@ async fn send_all_sends_25_messages_as_10_10_5_in_order() {
     }
 }
 
+/// Mounts `POST rel_path`: the first `ok_times` requests are answered by `ok`, every later
+/// one by `failure` (which must be hit once).
+async fn ok_then_fail(
+    server: &wiremock::MockServer,
+    rel_path: &str,
+    ok: impl wiremock::Respond + 'static,
+    ok_times: u64,
+    failure: ResponseTemplate,
+) {
+    if ok_times > 0 {
+        Mock::given(method("POST"))
+            .and(path(p(rel_path)))
+            .respond_with(ok)
+            .up_to_n_times(ok_times)
+            .expect(ok_times)
+            .mount(server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path(p(rel_path)))
+        .respond_with(failure)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn send_all_failing_after_a_chunk_is_incomplete_with_the_ids_already_created() {
+    let (server, client) = start().await;
+    ok_then_fail(
+        &server,
+        MESSAGES,
+        echo_ids,
+        1,
+        ResponseTemplate::new(500).set_body_string("boom"),
+    )
+    .await;
+
+    let msgs = (0..25).map(|i| NewMessage::user("alice", format!("{i}")));
+    let err = client
+        .conversations()
+        .messages("order 123")
+        .send_all(msgs)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(http::StatusCode::INTERNAL_SERVER_ERROR));
+    assert!(err.is_transient());
+    let text = err.to_string();
+    assert!(
+        text.contains("10 items were applied") && text.contains("resume from item 10"),
+        "{text}"
+    );
+    match err {
+        Error::Incomplete {
+            completed,
+            message_ids,
+            source,
+        } => {
+            assert_eq!(completed, 10);
+            let expected: Vec<String> = (0..10).map(|i| format!("msg_{i}")).collect();
+            assert_eq!(
+                message_ids
+                    .iter()
+                    .map(MessageId::as_str)
+                    .collect::<Vec<_>>(),
+                expected
+            );
+            assert!(
+                matches!(*source, Error::Server { ref body, .. } if body == "boom"),
+                "{source:?}"
+            );
+        }
+        other => panic!("expected Incomplete, got {other:?}"),
+    }
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 2, "the third chunk is not sent");
+    let second: Vec<Value> = (10..20)
+        .map(|i| json!({ "type": "UserMessage", "sender": "alice", "text": format!("{i}") }))
+        .collect();
+    assert_request(
+        &reqs[1],
+        "POST",
+        MESSAGES,
+        None,
+        Some(&Value::Array(second)),
+    );
+}
+
+#[tokio::test]
+async fn send_all_failing_on_the_first_chunk_returns_the_plain_error() {
+    let (server, client) = start().await;
+    ok_then_fail(
+        &server,
+        MESSAGES,
+        echo_ids,
+        0,
+        ResponseTemplate::new(404).set_body_string("no such conversation"),
+    )
+    .await;
+    let msgs = (0..25).map(|i| NewMessage::user("alice", format!("{i}")));
+    let err = client
+        .conversations()
+        .messages("order 123")
+        .send_all(msgs)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    single_request(&server).await;
+}
+
 #[tokio::test]
 async fn send_and_send_all_of_nothing_send_nothing() {
     let (_server, client) = common::no_request_client().await;
@@ -437,4 +548,70 @@ async fn import_of_nothing_sends_nothing() {
         .await
         .unwrap();
     assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn import_failing_after_a_chunk_is_incomplete_with_the_count_imported() {
+    let (server, client) = start().await;
+    let import_path = "/import/conversations/order%20123/messages";
+    ok_then_fail(
+        &server,
+        import_path,
+        ok_empty(),
+        2,
+        ResponseTemplate::new(500).set_body_string("boom"),
+    )
+    .await;
+    let msgs =
+        (0..45).map(|i| ImportMessage::new("alice", format!("{i}"), Timestamp::from_millis(i)));
+    let err = client
+        .conversations()
+        .messages("order 123")
+        .import(msgs)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(http::StatusCode::INTERNAL_SERVER_ERROR));
+    assert!(err.to_string().contains("resume from item 20"), "{err}");
+    match err {
+        Error::Incomplete {
+            completed,
+            message_ids,
+            source,
+        } => {
+            assert_eq!(completed, 20);
+            assert!(message_ids.is_empty());
+            assert!(matches!(*source, Error::Server { .. }), "{source:?}");
+        }
+        other => panic!("expected Incomplete, got {other:?}"),
+    }
+    let reqs = requests(&server).await;
+    assert_eq!(
+        reqs.len(),
+        3,
+        "no chunk after the failing one, and no retry"
+    );
+    assert_eq!(common::json_body(&reqs[2])[0]["text"], "20");
+}
+
+#[tokio::test]
+async fn import_failing_on_the_first_chunk_returns_the_plain_error() {
+    let (server, client) = start().await;
+    ok_then_fail(
+        &server,
+        "/import/conversations/order%20123/messages",
+        ok_empty(),
+        0,
+        ResponseTemplate::new(400).set_body_string("bad"),
+    )
+    .await;
+    let msgs =
+        (0..15).map(|i| ImportMessage::new("alice", format!("{i}"), Timestamp::from_millis(i)));
+    let err = client
+        .conversations()
+        .messages("order 123")
+        .import(msgs)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::BadRequest { .. }), "{err:?}");
+    single_request(&server).await;
 }

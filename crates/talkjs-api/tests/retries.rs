@@ -163,7 +163,11 @@ async fn import_stops_at_the_failing_chunk() {
         .import(msgs)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Server { .. }), "{err:?}");
+    assert!(
+        matches!(&err, Error::Incomplete { completed: 10, source, .. }
+            if matches!(**source, Error::Server { .. })),
+        "{err:?}"
+    );
     assert_eq!(
         requests(&server).await.len(),
         2,

@@ -9,7 +9,7 @@ use common::{
     single_request, start, user_json,
 };
 use serde_json::{Value, json};
-use talkjs_api::{OrderBy, OrderDirection};
+use talkjs_api::{Error, OrderBy, OrderDirection};
 use talkjs_models::{Access, Notify, PresenceQuery, Timestamp, UserUpsert};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -146,18 +146,114 @@ async fn upsert_all_stops_at_the_first_failing_chunk_and_names_it() {
 
     let users = (0..250).map(|i| (format!("user{i:03}"), UserUpsert::new().name("x")));
     let err = client.users().upsert_all(users).await.unwrap_err();
+    assert_eq!(err.status(), Some(http::StatusCode::BAD_REQUEST));
+    assert!(!err.is_transient());
+    assert!(err.to_string().contains("resume from item 100"), "{err}");
     match err {
-        talkjs_api::Error::BadRequest { body } => {
-            assert!(body.contains("100..200"), "{body}");
-            assert!(body.contains(r#"{"user150":"bad"}"#), "{body}");
+        Error::Incomplete {
+            completed,
+            message_ids,
+            source,
+        } => {
+            assert_eq!(completed, 100, "the first chunk was applied");
+            assert!(message_ids.is_empty());
+            match *source {
+                Error::BadRequest { body } => {
+                    assert!(body.contains("100..200"), "{body}");
+                    assert!(body.contains(r#"{"user150":"bad"}"#), "{body}");
+                }
+                other => panic!("expected BadRequest, got {other:?}"),
+            }
         }
-        other => panic!("expected BadRequest, got {other:?}"),
+        other => panic!("expected Incomplete, got {other:?}"),
     }
     assert_eq!(
         requests(&server).await.len(),
         2,
         "the third chunk is not sent"
     );
+}
+
+#[tokio::test]
+async fn upsert_all_failing_after_a_chunk_with_a_server_error_is_incomplete_and_transient() {
+    let (server, client) = start().await;
+    Mock::given(method("PUT"))
+        .and(path(p("/users")))
+        .respond_with(ok_empty())
+        .up_to_n_times(2)
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(p("/users")))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let users = (0..250).map(|i| (format!("user{i:03}"), UserUpsert::new().name("x")));
+    let err = client.users().upsert_all(users).await.unwrap_err();
+    assert!(err.is_transient());
+    assert_eq!(err.status(), Some(http::StatusCode::INTERNAL_SERVER_ERROR));
+    match err {
+        Error::Incomplete {
+            completed, source, ..
+        } => {
+            assert_eq!(completed, 200);
+            assert!(matches!(*source, Error::Server { .. }), "{source:?}");
+        }
+        other => panic!("expected Incomplete, got {other:?}"),
+    }
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 3);
+    let third = json_body(&reqs[2]);
+    let ids: Vec<&String> = third.as_object().unwrap().keys().collect();
+    assert_eq!(ids.len(), 50);
+    assert_eq!(ids[0], "user200");
+}
+
+#[tokio::test]
+async fn upsert_all_failing_on_the_first_chunk_returns_the_plain_error() {
+    let (server, client) = start().await;
+    mount(
+        &server,
+        "PUT",
+        "/users",
+        ResponseTemplate::new(400).set_body_string("bad"),
+        1,
+    )
+    .await;
+    let users = (0..250).map(|i| (format!("user{i:03}"), UserUpsert::new().name("x")));
+    let err = client.users().upsert_all(users).await.unwrap_err();
+    match err {
+        Error::BadRequest { body } => assert!(body.contains("batch of users 0..100"), "{body}"),
+        other => panic!("expected BadRequest, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn upsert_all_with_an_invalid_id_in_a_later_chunk_reports_the_applied_ones() {
+    // The ids of a chunk are checked when the chunk is built, after the earlier ones were
+    // sent.
+    let (server, client) = start().await;
+    mount(&server, "PUT", "/users", ok_empty(), 1).await;
+    let users = (0..150).map(|i| {
+        let id = if i == 120 {
+            String::new()
+        } else {
+            format!("user{i:03}")
+        };
+        (id, UserUpsert::new().name("x"))
+    });
+    match client.users().upsert_all(users).await.unwrap_err() {
+        Error::Incomplete {
+            completed, source, ..
+        } => {
+            assert_eq!(completed, 100);
+            assert!(matches!(*source, Error::InvalidArgument(_)), "{source:?}");
+        }
+        other => panic!("expected Incomplete, got {other:?}"),
+    }
 }
 
 #[tokio::test]
