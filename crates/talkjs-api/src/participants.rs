@@ -2,11 +2,11 @@
 
 use http::Method;
 use serde::Deserialize;
-use talkjs_models::{ParticipantOverwrite, ParticipantPatch};
+use talkjs_models::{Access, ParticipantOverwrite, ParticipantPatch};
 
 use crate::client::Client;
 use crate::conversations::conversation_path;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::request::{ApiRequest, check_id};
 
 /// The participants of one conversation. Created by
@@ -54,6 +54,10 @@ impl Participants {
     /// with [`ParticipantOverwrite::default`] (read-write, notified). To change one setting
     /// and keep the other, use [`modify`](Self::modify).
     ///
+    /// The PUT accepts access `ReadWrite` or `Read` only: [`Access::None`] is rejected with
+    /// [`Error::InvalidArgument`] before anything is sent; revoke access with
+    /// [`modify`](Self::modify) instead.
+    ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// use talkjs_models::ParticipantOverwrite;
@@ -71,6 +75,12 @@ impl Participants {
             &[],
             "/conversations/{conversationId}/participants/{userId}",
         )?;
+        if matches!(settings.access, Some(Access::None)) {
+            return Err(Error::InvalidArgument(
+                "join (PUT) accepts access ReadWrite or Read only; use modify() to set access None"
+                    .to_owned(),
+            ));
+        }
         req.json(settings)?;
         self.client.send_empty(req).await
     }

@@ -111,3 +111,51 @@ async fn email_returns_the_inbound_address() {
     let req = single_request(&server).await;
     assert_request(&req, "GET", &email_path, None, None);
 }
+
+#[tokio::test]
+async fn join_with_access_none_is_rejected_without_a_request() {
+    let (_server, client) = common::no_request_client().await;
+    let participants = client.conversations().participants("order 123");
+    let msg = common::assert_invalid(
+        participants
+            .join("carol/x", &ParticipantOverwrite::new().access(Access::None))
+            .await,
+    );
+    assert!(msg.contains("modify()") && msg.contains("None"), "{msg}");
+    common::assert_invalid(
+        participants
+            .join(
+                "carol/x",
+                &ParticipantOverwrite::new()
+                    .access(Access::None)
+                    .notify(Notify::Off),
+            )
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn join_forwards_unknown_access_and_notify_values() {
+    // Values this client does not know may be valid for a newer API: sent as they are.
+    let (server, client) = start().await;
+    mount(&server, "PUT", PATH, ok_empty(), 1).await;
+    client
+        .conversations()
+        .participants("order 123")
+        .join(
+            "carol/x",
+            &ParticipantOverwrite::new()
+                .access(Access::Other("Moderator".into()))
+                .notify(Notify::Other("Digest".into())),
+        )
+        .await
+        .unwrap();
+    let req = single_request(&server).await;
+    assert_request(
+        &req,
+        "PUT",
+        PATH,
+        None,
+        Some(&json!({ "access": "Moderator", "notify": "Digest" })),
+    );
+}
