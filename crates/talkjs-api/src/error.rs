@@ -94,8 +94,10 @@ pub enum Error {
     InvalidArgument(String),
     /// A paginated list stopped following cursors because they do not advance: the server
     /// answered a page ending at a cursor already used (typically it ignores `startingAfter`,
-    /// e.g. a proxy drops the query string), so following it would loop forever. The items
-    /// yielded before this error are the distinct ones received.
+    /// e.g. a proxy drops the query string), so following it would loop forever. A page
+    /// repeated at once is caught before its items are yielded again; a longer cycle of
+    /// pages is caught within about twice its length, so some of its items may have been
+    /// yielded twice before this error.
     #[error("pagination does not advance: {0}")]
     Pagination(String),
     /// A call that sends its items in several requests (chunks) failed after the server had
