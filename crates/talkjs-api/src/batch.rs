@@ -13,6 +13,31 @@ use crate::request::ApiRequest;
 /// Most operations in one batch request.
 pub const MAX_OPERATIONS_PER_BATCH: usize = 10;
 
+/// A batch operation's path from its segments, each percent-encoded as the resource API
+/// encodes ids in its own paths (so an id with a space, `/`, `?` or `#` stays one segment).
+///
+/// ```
+/// use talkjs_api::batch_path;
+/// use talkjs_models::{BatchMethod, BatchOperation};
+///
+/// let path = batch_path(["conversations", "order 1/2", "participants", "alice"]);
+/// assert_eq!(path, "/conversations/order%201%2F2/participants/alice");
+/// let op = BatchOperation::new(1, BatchMethod::Delete, path);
+/// # drop(op);
+/// ```
+pub fn batch_path<I>(segments: I) -> String
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    let mut path = String::new();
+    for segment in segments {
+        path.push('/');
+        talkjs_transport::percent_encode_into(&mut path, segment.as_ref());
+    }
+    path
+}
+
 /// The batch endpoint (`POST /batch`). Created by [`Client::batch`].
 #[derive(Debug, Clone)]
 pub struct Batch {
@@ -44,8 +69,10 @@ impl Batch {
     /// a failure only when no operation is a `POST` (every other method is idempotent at
     /// TalkJS).
     ///
-    /// Rejected before sending: no operations, more than 10, a repeated sequence number, or a
-    /// path that does not start with `/`. An answer that lacks the result of an operation is a
+    /// Rejected before sending: no operations, more than 10, a repeated sequence number, a
+    /// path that does not start with `/`, or a path with a `.` or `..` segment (which a hop
+    /// that normalises paths would resolve to another resource). Build paths from ids with
+    /// [`batch_path`], which percent-encodes each segment. An answer that lacks the result of an operation is a
     /// [`Error::Decode`].
     ///
     /// ```no_run
@@ -117,8 +144,21 @@ fn check_operations(operations: &[BatchOperation]) -> Result<BTreeSet<u32>> {
                 op.path
             )));
         }
+        let path = op.path.split(['?', '#']).next().unwrap_or_default();
+        if path.split('/').any(is_dot_segment) {
+            return Err(Error::InvalidArgument(format!(
+                "batch path {:?} has a \".\" or \"..\" segment; build it with batch_path(), which encodes ids",
+                op.path
+            )));
+        }
     }
     Ok(seqs)
+}
+
+/// `.` or `..`, also percent-encoded (`%2E`), which normalisation decodes first.
+fn is_dot_segment(segment: &str) -> bool {
+    let decoded = segment.replace("%2E", ".").replace("%2e", ".");
+    decoded == "." || decoded == ".."
 }
 
 #[cfg(test)]
@@ -132,6 +172,27 @@ mod tests {
         assert!(check_operations(&(0..11).map(op).collect::<Vec<_>>()).is_err());
         assert!(check_operations(&[op(1), op(1)]).is_err());
         assert!(check_operations(&[BatchOperation::new(1, BatchMethod::Get, "users")]).is_err());
+        for dotted in [
+            "/users/..",
+            "/users/./a",
+            "/conversations/../users/a",
+            "/users/..?x=1",
+            "/users/%2E%2E",
+            "/users/.%2e",
+        ] {
+            let op = BatchOperation::new(1, BatchMethod::Get, dotted);
+            assert!(check_operations(&[op]).is_err(), "{dotted}");
+        }
+        // Dots inside a segment, or in the query, are fine.
+        for fine in [
+            "/users/a.b",
+            "/users/...",
+            "/users/a?x=..",
+            "/users/%2E%2E%2E",
+        ] {
+            let op = BatchOperation::new(1, BatchMethod::Get, fine);
+            assert!(check_operations(&[op]).is_ok(), "{fine}");
+        }
         assert_eq!(
             check_operations(&[op(2), op(1)]).ok(),
             Some([1, 2].into_iter().collect())

@@ -48,7 +48,7 @@ mod participants;
 mod request;
 mod users;
 
-pub use batch::{Batch, MAX_OPERATIONS_PER_BATCH};
+pub use batch::{Batch, MAX_OPERATIONS_PER_BATCH, batch_path};
 pub use client::{AuthScheme, Client, ClientBuilder, ENV_APP_ID, ENV_BASE_URL, ENV_SECRET_KEY};
 pub use conversations::{Conversations, ListConversations};
 pub use error::{Error, Result};

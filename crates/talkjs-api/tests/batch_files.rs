@@ -265,3 +265,48 @@ async fn upload_rejects_a_bad_file_name_before_sending() {
             .await,
     );
 }
+
+#[tokio::test]
+async fn batch_path_encodes_ids_and_dot_segments_are_rejected_before_sending() {
+    let (server, client) = start().await;
+    mount(
+        &server,
+        "POST",
+        "/batch",
+        ok_json(&json!([[1, 200, "{}"]])),
+        1,
+    )
+    .await;
+    let path = talkjs_api::batch_path(["conversations", "order 1/2?#", "participants", "ü"]);
+    client
+        .batch()
+        .send([BatchOperation::new(1, BatchMethod::Delete, path)])
+        .await
+        .unwrap();
+    let req = single_request(&server).await;
+    assert_request(
+        &req,
+        "POST",
+        "/batch",
+        None,
+        Some(&json!([[
+            1,
+            "DELETE",
+            "/conversations/order%201%2F2%3F%23/participants/%C3%BC"
+        ]])),
+    );
+
+    let (_server, client) = common::no_request_client().await;
+    for dotted in [
+        talkjs_api::batch_path(["conversations", "c", "participants", ".."]),
+        "/users/./alice".to_owned(),
+        "/users/%2e%2E".to_owned(),
+    ] {
+        common::assert_invalid(
+            client
+                .batch()
+                .send([BatchOperation::new(1, BatchMethod::Get, dotted)])
+                .await,
+        );
+    }
+}
