@@ -149,6 +149,25 @@ async fn full_lifecycle() {
     let first = messages.get(&ids[0]).await.unwrap();
     assert_eq!(first.text.as_deref(), Some("first, edited"));
     assert!(first.edited_at.is_some());
+    assert_eq!(first.reactions, None, "no reactions yet");
+
+    // Reactions: added, read back with the message, removed.
+    messages.add_reaction(&ids[0], "👍", "bob").await.unwrap();
+    messages.add_reaction(&ids[0], "👍", "alice").await.unwrap();
+    let reacted = messages.get(&ids[0]).await.unwrap();
+    assert_eq!(
+        reacted.reactions,
+        Some(serde_json::json!({ "👍": ["alice", "bob"] }))
+    );
+    messages
+        .remove_reaction(&ids[0], "👍", "bob")
+        .await
+        .unwrap();
+    messages
+        .remove_reaction(&ids[0], "👍", "alice")
+        .await
+        .unwrap();
+    assert_eq!(messages.get(&ids[0]).await.unwrap().reactions, None);
     let listed: Vec<_> = messages.list().into_stream().try_collect().await.unwrap();
     assert_eq!(
         listed.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(),

@@ -87,8 +87,8 @@ impl<'de> Deserialize<'de> for Location {
 /// A message as the message endpoints (and `Conversation::last_message`) return it.
 ///
 /// Nullable fields decode `null` and a missing field alike as `None`; `readBy: null` and
-/// `custom: null` decode as empty. Unknown fields (such as `content` or `reactions` on newer
-/// API versions) are ignored.
+/// `custom: null` decode as empty. Unknown fields (such as `content` on newer API versions)
+/// are ignored; `reactions`, whose shape TalkJS does not document, is kept as it came.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -129,6 +129,12 @@ pub struct Message {
     /// The message this one replies to, if any.
     #[serde(default)]
     pub referenced_message_id: Option<MessageId>,
+    /// The reactions, as the server sent them (`None` when it sent none). TalkJS documents
+    /// adding and removing reactions but not their shape in a message, so this stays raw
+    /// JSON; the fake server sends an object of emoji to the ids of the users who reacted,
+    /// e.g. `{"👍": ["alice", "bob"]}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<serde_json::Value>,
 }
 
 impl Message {
@@ -154,6 +160,7 @@ impl Message {
             edited_at: None,
             custom: Custom::new(),
             referenced_message_id: None,
+            reactions: None,
         }
     }
 }

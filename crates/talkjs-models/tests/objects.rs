@@ -3,7 +3,7 @@
 //! unknown enum values.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::json;
+use serde_json::{Value, json};
 use talkjs_models::{
     Access, Conversation, Location, Message, MessageOrigin, MessageType, Notify, Page, Timestamp,
     User, UserConversation,
@@ -386,4 +386,40 @@ fn timestamps_convert_to_and_from_system_time_without_panicking() {
         assert_eq!(Timestamp::try_from(st).unwrap(), far);
     }
     assert!(Timestamp::try_from(UNIX_EPOCH - Duration::from_millis(1)).is_err());
+}
+
+#[test]
+fn message_reactions_of_any_shape_are_kept_as_sent() {
+    let base = json!({
+        "id": "msg_1",
+        "type": "UserMessage",
+        "conversationId": "c",
+        "senderId": "alice",
+        "createdAt": 1
+    });
+    let with = |reactions: Value| {
+        let mut value = base.clone();
+        value["reactions"] = reactions;
+        serde_json::from_value::<Message>(value).unwrap()
+    };
+    for shape in [
+        json!({ "👍": ["alice", "bob"] }),
+        json!([{ "emoji": "👍", "count": 2 }]),
+        json!("unexpected"),
+    ] {
+        let message = with(shape.clone());
+        assert_eq!(message.reactions.as_ref(), Some(&shape));
+        // Written back as it came.
+        assert_eq!(serde_json::to_value(&message).unwrap()["reactions"], shape);
+    }
+    assert_eq!(with(Value::Null).reactions, None);
+    let none: Message = serde_json::from_value(base).unwrap();
+    assert_eq!(none.reactions, None);
+    // No reactions: no field written.
+    assert!(
+        serde_json::to_value(&none)
+            .unwrap()
+            .get("reactions")
+            .is_none()
+    );
 }
