@@ -14,7 +14,9 @@
 //! through `client.users().get(id)`; `callgrind_annotate` shows where the difference goes.
 //! `WHICH=signed` is the floor of any stack that signs: the resource API over only the auth,
 //! JSON-header and base-URL layers and the same hyper client (no rate limiter, retry,
-//! timeouts or trace). `WHICH=raw_timeout` is the raw call inside `tokio::time::timeout`:
+//! timeouts or trace). `WHICH=signed_timeout` adds the per-attempt time limit to it (one
+//! tokio timer per call, as any stack with a time limit has): the floor of any stack that
+//! signs and bounds its calls in time. `WHICH=raw_timeout` is the raw call inside `tokio::time::timeout`:
 //! what an armed timer costs by itself. `WHICH=raw_armed` is the raw call with one long
 //! timer armed elsewhere in the runtime for the whole run: the share of that cost that comes
 //! from parking with a timeout, not from registering a timer per call.
@@ -39,7 +41,9 @@ fn main() {
     let url = server.url("/users/alice");
     let raw = common::raw_client();
     let talkjs = rt.block_on(async { common::talkjs_client(&server) });
-    let signed = rt.block_on(async { signed_client(&server) });
+    let signed = rt.block_on(async { signed_client(&server, None) });
+    let signed_timeout =
+        rt.block_on(async { signed_client(&server, Some(std::time::Duration::from_secs(30))) });
     rt.block_on(async {
         if which == "raw_armed" {
             // One timer armed for the whole run (as a service nearly always has somewhere):
@@ -60,24 +64,42 @@ fn main() {
                 )),
                 "talkjs" => drop(black_box(talkjs.users().get("alice").await.unwrap())),
                 "signed" => drop(black_box(signed.users().get("alice").await.unwrap())),
+                "signed_timeout" => drop(black_box(
+                    signed_timeout.users().get("alice").await.unwrap(),
+                )),
                 _ => return,
             }
         }
     });
 }
 
-/// The resource API over auth, JSON headers and the base URL only.
-fn signed_client(server: &common::Server) -> talkjs::Client {
+/// The resource API over auth, JSON headers and the base URL only, and with
+/// `attempt_timeout` the per-attempt time limit inside them (as in the default stack).
+fn signed_client(
+    server: &common::Server,
+    attempt_timeout: Option<std::time::Duration>,
+) -> talkjs::Client {
     use talkjs::auth::{AppId, Credentials, SecretKey, TokenSigner};
-    use talkjs::transport::{AuthLayer, BaseUrl, BaseUrlLayer, HyperClient, json_layer};
+    use talkjs::transport::{
+        AuthLayer, BaseUrl, BaseUrlLayer, HyperClient, TimeoutLayer, json_layer,
+    };
     let app = AppId::new(common::APP_ID);
     let signer = TokenSigner::new(app, SecretKey::new(common::SECRET_KEY));
-    let service = tower::ServiceBuilder::new()
+    let signed = tower::ServiceBuilder::new()
         .layer(AuthLayer::new(Credentials::AppToken(signer)))
         .layer(json_layer())
         .layer(BaseUrlLayer::new(
             BaseUrl::new(&server.root(), common::APP_ID, false).unwrap(),
-        ))
-        .service(HyperClient::new().unwrap());
-    talkjs::Client::from_service(service)
+        ));
+    let hyper = HyperClient::new().unwrap();
+    // Two concrete stacks rather than an optional layer: an `Either` would move the future
+    // once more per call.
+    match attempt_timeout {
+        None => talkjs::Client::from_service(signed.service(hyper)),
+        Some(limit) => talkjs::Client::from_service(
+            signed
+                .layer(TimeoutLayer::per_attempt(limit))
+                .service(hyper),
+        ),
+    }
 }
