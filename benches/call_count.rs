@@ -85,7 +85,7 @@ fn signed_client(
     };
     let app = AppId::new(common::APP_ID);
     let signer = TokenSigner::new(app, SecretKey::new(common::SECRET_KEY));
-    let signed = tower::ServiceBuilder::new()
+    let layers = tower::ServiceBuilder::new()
         .layer(AuthLayer::new(Credentials::AppToken(signer)))
         .layer(json_layer())
         .layer(BaseUrlLayer::new(
@@ -95,9 +95,9 @@ fn signed_client(
     // Two concrete stacks rather than an optional layer: an `Either` would move the future
     // once more per call.
     match attempt_timeout {
-        None => talkjs::Client::from_service(signed.service(hyper)),
+        None => talkjs::Client::from_service(layers.service(hyper)),
         Some(limit) => talkjs::Client::from_service(
-            signed
+            layers
                 .layer(TimeoutLayer::per_attempt(limit))
                 .service(hyper),
         ),
