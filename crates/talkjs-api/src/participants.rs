@@ -128,6 +128,10 @@ impl Participants {
     /// The participant's inbound email address (`GET …/participants/{userId}/email`): mail sent
     /// to it is posted in the conversation as that participant. Treat it as sensitive.
     ///
+    /// Since the address works like a credential, a response that cannot be decoded is an
+    /// [`Error::Decode`] with an empty `body`: the raw body, which may hold the address, is
+    /// not kept where error messages and logs would show it.
+    ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// let address = client.conversations().participants("order_123").email("alice").await?;
@@ -140,7 +144,13 @@ impl Participants {
             &["email"],
             "/conversations/{conversationId}/participants/{userId}/email",
         )?;
-        let body: EmailAddress = self.client.send_json(req).await?;
+        let body: EmailAddress = self.client.send_json(req).await.map_err(|e| match e {
+            Error::Decode { source, .. } => Error::Decode {
+                source,
+                body: bytes::Bytes::new(),
+            },
+            other => other,
+        })?;
         Ok(body.email_address)
     }
 }

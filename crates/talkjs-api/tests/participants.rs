@@ -5,6 +5,7 @@ mod common;
 
 use common::{assert_request, mount, ok_empty, ok_json, requests, single_request, start};
 use serde_json::json;
+use talkjs_api::Error;
 use talkjs_models::{Access, Notify, ParticipantOverwrite, ParticipantPatch};
 
 const PATH: &str = "/conversations/order%20123/participants/carol%2Fx";
@@ -110,6 +111,35 @@ async fn email_returns_the_inbound_address() {
     assert_eq!(address, "reply+abc123@inbound.talkjs.com");
     let req = single_request(&server).await;
     assert_request(&req, "GET", &email_path, None, None);
+}
+
+#[tokio::test]
+async fn an_undecodable_email_answer_does_not_put_the_address_in_the_error() {
+    let (server, client) = start().await;
+    let email_path = format!("{PATH}/email");
+    // Another shape than documented: the address is there, but not as `emailAddress`.
+    mount(
+        &server,
+        "GET",
+        &email_path,
+        ok_json(&json!({ "email": "reply+secret42@inbound.talkjs.com" })),
+        1,
+    )
+    .await;
+    let err = client
+        .conversations()
+        .participants("order 123")
+        .email("carol/x")
+        .await
+        .unwrap_err();
+    let Error::Decode { source, body } = &err else {
+        panic!("expected Decode, got {err:?}");
+    };
+    assert!(source.to_string().contains("emailAddress"), "{source}");
+    assert!(body.is_empty());
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("secret42"), "{text}");
+    }
 }
 
 #[tokio::test]
