@@ -70,7 +70,8 @@ impl Batch {
     /// TalkJS).
     ///
     /// Rejected before sending: no operations, more than 10, a repeated sequence number, a
-    /// path that does not start with `/`, or a path with a `.` or `..` segment (which a hop
+    /// path that does not start with `/`, a `GET` whose payload is not an object of strings
+    /// (its query parameters), or a path with a `.` or `..` segment (which a hop
     /// that normalises paths would resolve to another resource). Build paths from ids with
     /// [`batch_path`], which percent-encodes each segment. An answer that lacks the result of an operation is a
     /// [`Error::Decode`].
@@ -145,6 +146,19 @@ fn check_operations(operations: &[BatchOperation]) -> Result<BTreeSet<u32>> {
             )));
         }
         let path = op.path.split(['?', '#']).next().unwrap_or_default();
+        if op.method == BatchMethod::Get
+            && op.payload.as_ref().is_some_and(|payload| {
+                !payload
+                    .as_object()
+                    .is_some_and(|params| params.values().all(serde_json::Value::is_string))
+            })
+        {
+            return Err(Error::InvalidArgument(format!(
+                "the payload of GET operation {} must be its query parameters, an object of \
+                 strings (use BatchOperation::query)",
+                op.seq
+            )));
+        }
         if path.split('/').any(is_dot_segment) {
             return Err(Error::InvalidArgument(format!(
                 "batch path {:?} has a \".\" or \"..\" segment; build it with batch_path(), which encodes ids",
@@ -183,6 +197,20 @@ mod tests {
             let op = BatchOperation::new(1, BatchMethod::Get, dotted);
             assert!(check_operations(&[op]).is_err(), "{dotted}");
         }
+        // A GET's payload is its query: an object of strings.
+        for payload in [
+            serde_json::json!({ "limit": 30 }),
+            serde_json::json!(["a"]),
+            serde_json::json!("limit=30"),
+        ] {
+            let op = BatchOperation::new(1, BatchMethod::Get, "/users").payload(payload);
+            assert!(check_operations(&[op]).is_err());
+        }
+        let query = BatchOperation::new(1, BatchMethod::Get, "/users").query([("limit", "30")]);
+        assert!(check_operations(&[query]).is_ok());
+        let put = BatchOperation::new(1, BatchMethod::Put, "/users/a")
+            .payload(serde_json::json!({ "custom": { "n": "1" }, "email": ["a@b"] }));
+        assert!(check_operations(&[put]).is_ok());
         // Dots inside a segment, or in the query, are fine.
         for fine in [
             "/users/a.b",

@@ -126,6 +126,10 @@ async fn batch_rejects_bad_operations_before_sending() {
             .send([BatchOperation::new(1, BatchMethod::Get, "users/a")])
             .await,
     );
+    let numeric_query =
+        BatchOperation::new(1, BatchMethod::Get, "/users").payload(json!({ "limit": 30 }));
+    let msg = common::assert_invalid(batch.send([numeric_query]).await);
+    assert!(msg.contains("object of strings"), "{msg}");
 }
 
 #[tokio::test]
