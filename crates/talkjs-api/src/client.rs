@@ -108,7 +108,7 @@ impl Client {
         S::Future: Send + 'static,
     {
         Self {
-            service: Arc::new(Mutex::new(talkjs_transport::erase(service))),
+            service: Arc::new(Mutex::new(talkjs_transport::into_http_service(service))),
             api_version: None,
         }
     }

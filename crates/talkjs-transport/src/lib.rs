@@ -95,15 +95,15 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 ///
 /// ```
 /// use talkjs_auth::{AppId, Credentials, SecretKey};
-/// use talkjs_transport::{HttpService, StackBuilder, erase};
+/// use talkjs_transport::{HttpService, StackBuilder, into_http_service};
 ///
 /// # fn run() -> Result<(), talkjs_transport::BuildError> {
 /// let app = AppId::new("tNCnKd4d");
 /// let stack = StackBuilder::new(app, Credentials::LegacySecretKey(SecretKey::new("sk_test_…"))).build()?;
-/// let service: HttpService = erase(stack); // no second box
+/// let service: HttpService = into_http_service(stack); // no second box
 /// # drop(service); Ok(()) }
 /// ```
-pub fn erase<S>(service: S) -> HttpService
+pub fn into_http_service<S>(service: S) -> HttpService
 where
     S: tower::Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
     S::Error: Into<BoxError>,

@@ -138,7 +138,7 @@ impl StackBuilder {
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
-        self.inner = Some(crate::erase(service));
+        self.inner = Some(crate::into_http_service(service));
         self
     }
 
@@ -196,7 +196,7 @@ impl StackBuilder {
         <L::Service as Service<HttpRequest>>::Future: Send + 'static,
     {
         self.user_layers.push(Arc::new(move |svc: HttpService| {
-            crate::erase(layer.layer(svc))
+            crate::into_http_service(layer.layer(svc))
         }));
         self
     }

@@ -1,8 +1,8 @@
-//! `erase` turns any service into an `HttpService`, and keeps one that already is one.
+//! `into_http_service` turns any service into an `HttpService`, and keeps one that already is one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::Bytes;
-use talkjs_transport::{BoxError, HttpRequest, HttpResponse, HttpService, erase};
+use talkjs_transport::{BoxError, HttpRequest, HttpResponse, HttpService, into_http_service};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
@@ -16,19 +16,24 @@ async fn body_of(mut service: HttpService, path: &str) -> Result<Bytes, BoxError
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn erase_keeps_an_erased_service_and_boxes_any_other() {
+async fn into_http_service_keeps_an_erased_service_and_boxes_any_other() {
     let plain = tower::service_fn(|req: HttpRequest| {
         std::future::ready(Ok::<_, std::io::Error>(echo_path(&req)))
     });
-    let erased = erase(plain);
-    assert_eq!(body_of(erase(erased.clone()), "/a").await.unwrap(), "/a");
+    let erased = into_http_service(plain);
+    assert_eq!(
+        body_of(into_http_service(erased.clone()), "/a")
+            .await
+            .unwrap(),
+        "/a"
+    );
     assert_eq!(body_of(erased, "/b").await.unwrap(), "/b");
 
     // The inner error type is mapped into the boxed error.
     let failing = tower::service_fn(|_req: HttpRequest| {
         std::future::ready(Err::<HttpResponse, _>(std::io::Error::other("down")))
     });
-    let error = body_of(erase(failing), "/c")
+    let error = body_of(into_http_service(failing), "/c")
         .await
         .expect_err("the inner service fails");
     assert_eq!(error.to_string(), "down");
@@ -36,5 +41,5 @@ async fn erase_keeps_an_erased_service_and_boxes_any_other() {
     let boxed: HttpService = BoxCloneSyncService::new(tower::service_fn(|req| {
         std::future::ready(Ok::<_, BoxError>(echo_path(&req)))
     }));
-    assert_eq!(body_of(erase(boxed), "/d").await.unwrap(), "/d");
+    assert_eq!(body_of(into_http_service(boxed), "/d").await.unwrap(), "/d");
 }
