@@ -71,7 +71,8 @@
 //!   `GET …/email` returns `{"emailAddress": …}`.
 //! * **Messages**: `POST` an array of 1 to 10 user/system messages, all validated before
 //!   any is stored (sender must be a participant; a sender requires `type: "UserMessage"`;
-//!   referenced messages and attachment tokens must exist), answered with `[{"id": "msg_…"}]`;
+//!   referenced messages and attachment tokens must exist; a system message has no
+//!   `location` or `referencedMessageId`), answered with `[{"id": "msg_…"}]`;
 //!   `idempotencyKey` deduplicates per conversation (same key: same id, no new message;
 //!   keys are kept forever rather than 24 hours); `GET` list newest first (`limit` 1..=100,
 //!   `startingAfter`), `GET` one, `PUT` edit (sets `editedAt`), `DELETE`, reactions

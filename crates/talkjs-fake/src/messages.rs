@@ -106,6 +106,18 @@ pub(crate) fn send(ctx: &mut Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result
                 "message {i}: a message with a sender must have type \"UserMessage\", got {kind:?}"
             )));
         }
+        if kind == "SystemMessage" {
+            // Documented: system messages have no sender, location or reply reference; the
+            // NewMessage model would drop them silently.
+            if let Some(field) = ["location", "referencedMessageId"]
+                .into_iter()
+                .find(|f| item.get(*f).is_some_and(|v| !v.is_null()))
+            {
+                return Err(ApiError::invalid(format!(
+                    "message {i}: a SystemMessage cannot have {field:?}"
+                )));
+            }
+        }
         let message: NewMessage = decode(item).map_err(|e| prefix(e, i))?;
         let (key, token) = match &message {
             NewMessage::User(m) => {

@@ -272,6 +272,15 @@ async fn invalid_sends_are_rejected_entirely() {
         &send(json!([{ "type": "SystemMessage", "sender": "alice", "text": "x" }])).await,
         400,
     );
+    // A location or a reply reference on a system message (documented as user-only).
+    let located =
+        send(json!([{ "type": "SystemMessage", "text": "x", "location": [1.0, 2.0] }])).await;
+    assert_error(&located, 400);
+    assert_error(
+        &send(json!([{ "type": "SystemMessage", "text": "x", "referencedMessageId": "msg_x" }]))
+            .await,
+        400,
+    );
     // Not a participant (one good message before it is not stored either).
     assert_error(
         &send(json!([
@@ -298,6 +307,10 @@ async fn invalid_sends_are_rejected_entirely() {
         400,
     );
     assert!(api.fake.messages("c").is_empty());
+    // On a system message a null location or reference stands for none.
+    let plain = send(json!([{ "type": "SystemMessage", "text": "x", "location": null, "referencedMessageId": null }])).await;
+    assert_eq!(plain.status, 200, "{}", plain.text);
+    assert_eq!(api.fake.messages("c").len(), 1);
     // Unknown conversation.
     assert_error(
         &api.post(
