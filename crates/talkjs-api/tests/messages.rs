@@ -293,28 +293,20 @@ async fn send_all_failing_after_a_chunk_is_incomplete_with_the_ids_already_creat
         text.contains("10 items were applied") && text.contains("resume from item 10"),
         "{text}"
     );
-    match err {
-        Error::Incomplete {
-            completed,
-            message_ids,
-            source,
-        } => {
-            assert_eq!(completed, 10);
-            let expected: Vec<String> = (0..10).map(|i| format!("msg_{i}")).collect();
-            assert_eq!(
-                message_ids
-                    .iter()
-                    .map(MessageId::as_str)
-                    .collect::<Vec<_>>(),
-                expected
-            );
-            assert!(
-                matches!(*source, Error::Server { ref body, .. } if body == "boom"),
-                "{source:?}"
-            );
-        }
-        other => panic!("expected Incomplete, got {other:?}"),
-    }
+    let (completed, message_ids, source) = common::incomplete(err);
+    assert_eq!(completed, 10);
+    let expected: Vec<String> = (0..10).map(|i| format!("msg_{i}")).collect();
+    assert_eq!(
+        message_ids
+            .iter()
+            .map(MessageId::as_str)
+            .collect::<Vec<_>>(),
+        expected
+    );
+    assert!(
+        matches!(source, Error::Server { ref body, .. } if body == "boom"),
+        "{source:?}"
+    );
     let reqs = requests(&server).await;
     assert_eq!(reqs.len(), 2, "the third chunk is not sent");
     let second: Vec<Value> = (10..20)
@@ -572,18 +564,10 @@ async fn import_failing_after_a_chunk_is_incomplete_with_the_count_imported() {
         .unwrap_err();
     assert_eq!(err.status(), Some(http::StatusCode::INTERNAL_SERVER_ERROR));
     assert!(err.to_string().contains("resume from item 20"), "{err}");
-    match err {
-        Error::Incomplete {
-            completed,
-            message_ids,
-            source,
-        } => {
-            assert_eq!(completed, 20);
-            assert!(message_ids.is_empty());
-            assert!(matches!(*source, Error::Server { .. }), "{source:?}");
-        }
-        other => panic!("expected Incomplete, got {other:?}"),
-    }
+    let (completed, message_ids, source) = common::incomplete(err);
+    assert_eq!(completed, 20);
+    assert!(message_ids.is_empty());
+    assert!(matches!(source, Error::Server { .. }), "{source:?}");
     let reqs = requests(&server).await;
     assert_eq!(
         reqs.len(),

@@ -149,23 +149,15 @@ async fn upsert_all_stops_at_the_first_failing_chunk_and_names_it() {
     assert_eq!(err.status(), Some(http::StatusCode::BAD_REQUEST));
     assert!(!err.is_transient());
     assert!(err.to_string().contains("resume from item 100"), "{err}");
-    match err {
-        Error::Incomplete {
-            completed,
-            message_ids,
-            source,
-        } => {
-            assert_eq!(completed, 100, "the first chunk was applied");
-            assert!(message_ids.is_empty());
-            match *source {
-                Error::BadRequest { body } => {
-                    assert!(body.contains("100..200"), "{body}");
-                    assert!(body.contains(r#"{"user150":"bad"}"#), "{body}");
-                }
-                other => panic!("expected BadRequest, got {other:?}"),
-            }
+    let (completed, message_ids, source) = common::incomplete(err);
+    assert_eq!(completed, 100, "the first chunk was applied");
+    assert!(message_ids.is_empty());
+    match source {
+        Error::BadRequest { body } => {
+            assert!(body.contains("100..200"), "{body}");
+            assert!(body.contains(r#"{"user150":"bad"}"#), "{body}");
         }
-        other => panic!("expected Incomplete, got {other:?}"),
+        other => panic!("expected BadRequest, got {other:?}"),
     }
     assert_eq!(
         requests(&server).await.len(),
@@ -195,15 +187,9 @@ async fn upsert_all_failing_after_a_chunk_with_a_server_error_is_incomplete_and_
     let err = client.users().upsert_all(users).await.unwrap_err();
     assert!(err.is_transient());
     assert_eq!(err.status(), Some(http::StatusCode::INTERNAL_SERVER_ERROR));
-    match err {
-        Error::Incomplete {
-            completed, source, ..
-        } => {
-            assert_eq!(completed, 200);
-            assert!(matches!(*source, Error::Server { .. }), "{source:?}");
-        }
-        other => panic!("expected Incomplete, got {other:?}"),
-    }
+    let (completed, _, source) = common::incomplete(err);
+    assert_eq!(completed, 200);
+    assert!(matches!(source, Error::Server { .. }), "{source:?}");
     let reqs = requests(&server).await;
     assert_eq!(reqs.len(), 3);
     let third = json_body(&reqs[2]);
@@ -245,15 +231,10 @@ async fn upsert_all_with_an_invalid_id_in_a_later_chunk_reports_the_applied_ones
         };
         (id, UserUpsert::new().name("x"))
     });
-    match client.users().upsert_all(users).await.unwrap_err() {
-        Error::Incomplete {
-            completed, source, ..
-        } => {
-            assert_eq!(completed, 100);
-            assert!(matches!(*source, Error::InvalidArgument(_)), "{source:?}");
-        }
-        other => panic!("expected Incomplete, got {other:?}"),
-    }
+    let (completed, _, source) =
+        common::incomplete(client.users().upsert_all(users).await.unwrap_err());
+    assert_eq!(completed, 100);
+    assert!(matches!(source, Error::InvalidArgument(_)), "{source:?}");
 }
 
 #[tokio::test]

@@ -117,6 +117,20 @@ pub fn assert_invalid<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
     }
 }
 
+/// The parts of an [`Error::Incomplete`]: how many items were applied, the message ids
+/// created so far and the error of the failing request (panics on any other error).
+#[track_caller]
+pub fn incomplete(error: Error) -> (usize, Vec<talkjs_models::MessageId>, Error) {
+    match error {
+        Error::Incomplete {
+            completed,
+            message_ids,
+            source,
+        } => (completed, message_ids, *source),
+        other => panic!("expected Error::Incomplete, got {other:?}"),
+    }
+}
+
 /// The body of a request parsed as JSON (fails if it is not JSON).
 #[track_caller]
 pub fn json_body(req: &Request) -> Value {
