@@ -170,7 +170,11 @@ pub fn percent_encode_into(out: &mut String, s: &str) {
 
 /// Layer that applies a [`BaseUrl`] to requests with a relative URI.
 ///
-/// A request whose URI is already absolute (has a scheme and host) passes through unchanged.
+/// A request whose URI is already absolute passes through unchanged if it has the base's
+/// scheme and host (and port); one for any other origin fails with
+/// [`TransportError::InvalidRequest`] without being sent, because the layers around this one
+/// sign every request with the app's credentials, which must not travel to another host (or
+/// over plain `http://` the base did not allow).
 #[derive(Debug, Clone)]
 pub struct BaseUrlLayer {
     base: BaseUrl,
@@ -215,11 +219,30 @@ where
     }
 
     fn call(&mut self, mut req: HttpRequest) -> Self::Future {
-        if req.uri().scheme().is_none() {
-            let pq = req.uri().path_and_query().map_or("/", PathAndQuery::as_str);
-            match self.base.join(pq) {
-                Ok(uri) => *req.uri_mut() = uri,
-                Err(e) => return crate::auth::ErrorOr::error(e.into()),
+        match req.uri().scheme() {
+            None => {
+                let pq = req.uri().path_and_query().map_or("/", PathAndQuery::as_str);
+                match self.base.join(pq) {
+                    Ok(uri) => *req.uri_mut() = uri,
+                    Err(e) => return crate::auth::ErrorOr::error(e.into()),
+                }
+            }
+            Some(scheme) => {
+                if *scheme != self.base.scheme
+                    || req.uri().authority() != Some(&self.base.authority)
+                {
+                    return crate::auth::ErrorOr::error(
+                        TransportError::InvalidRequest(format!(
+                            "refusing to send a signed request to {}://{}: it is not the base URL's \
+                             origin {}://{}, and the stack would send the app's credentials there",
+                            scheme,
+                            req.uri().host().unwrap_or_default(),
+                            self.base.scheme,
+                            self.base.authority.host(),
+                        ))
+                        .into(),
+                    );
+                }
             }
         }
         crate::auth::ErrorOr::future(self.inner.call(req))

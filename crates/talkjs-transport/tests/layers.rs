@@ -134,31 +134,43 @@ async fn json_layer_sets_content_type_only_on_bodies() {
 }
 
 #[tokio::test]
-async fn base_url_layer_joins_relative_paths_and_keeps_absolute_ones() {
+async fn base_url_layer_joins_relative_paths_and_keeps_absolute_ones_of_its_origin() {
     let (seen, inner) = capture();
     let base = BaseUrl::new("https://api.talkjs.com", APP, false).unwrap();
     let svc = BaseUrlLayer::new(base).layer(inner);
+    let get = |uri: &str| http::Request::get(uri).body(Bytes::new()).unwrap();
     svc.clone()
-        .oneshot(
-            http::Request::get("/users/al%20ice?limit=3")
-                .body(Bytes::new())
-                .unwrap(),
-        )
+        .oneshot(get("/users/al%20ice?limit=3"))
         .await
         .unwrap();
-    svc.oneshot(
-        http::Request::get("https://other.example/x")
-            .body(Bytes::new())
-            .unwrap(),
-    )
-    .await
-    .unwrap();
+    svc.clone()
+        .oneshot(get("https://api.talkjs.com/v1/app_Layers/users/bob"))
+        .await
+        .unwrap();
+    // Another origin would receive the app's credentials: refused, nothing sent.
+    for foreign in [
+        "https://other.example/x",
+        "http://api.talkjs.com/v1/app_Layers/users/bob",
+        "https://api.talkjs.com:8443/v1/app_Layers/users/bob",
+    ] {
+        let error = svc.clone().oneshot(get(foreign)).await.unwrap_err();
+        assert!(
+            matches!(
+                TransportError::find(error.as_ref()),
+                Some(TransportError::InvalidRequest(m)) if m.contains("credentials")
+            ),
+            "{foreign}: {error}"
+        );
+    }
     let seen = seen.lock().unwrap();
+    let uris: Vec<String> = seen.iter().map(|r| r.uri().to_string()).collect();
     assert_eq!(
-        seen[0].uri().to_string(),
-        "https://api.talkjs.com/v1/app_Layers/users/al%20ice?limit=3"
+        uris,
+        [
+            "https://api.talkjs.com/v1/app_Layers/users/al%20ice?limit=3",
+            "https://api.talkjs.com/v1/app_Layers/users/bob",
+        ]
     );
-    assert_eq!(seen[1].uri().to_string(), "https://other.example/x");
 }
 
 #[tokio::test(start_paused = true)]
