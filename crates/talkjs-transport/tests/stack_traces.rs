@@ -1,5 +1,6 @@
-//! No secrets in traces or Debug output of the default stack, with a subscriber recording
-//! everything.
+//! The default stack's traces, with a subscriber recording everything: the span and the
+//! response event carry method, path template, status, attempts and latency, and neither they
+//! nor the Debug output carry a secret or token.
 //!
 //! In a test binary of its own: `tracing` caches whether a callsite is enabled globally, and a
 //! test on another thread reaching the span's callsite while this test installs its
@@ -84,6 +85,27 @@ fn traces_and_debug_output_contain_no_secret_or_token() {
     assert!(
         logs.contains("attempts=2") || logs.contains("attempts: 2"),
         "attempts recorded: {logs}"
+    );
+    assert!(
+        logs.contains("method=\"GET\"") || logs.contains("method=GET"),
+        "the span names the method: {logs}"
+    );
+    // The response event: status, attempts and latency in whole milliseconds.
+    let response = logs
+        .lines()
+        .find(|line| line.contains("talkjs response"))
+        .unwrap_or_else(|| panic!("no response event: {logs}"));
+    assert!(response.contains("status=200"), "{response}");
+    assert!(response.contains("attempts=2"), "{response}");
+    let latency = response
+        .split("latency_ms=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<u64>().ok());
+    // Two attempts with a retry delay in between, on the real clock: under a minute.
+    assert!(
+        latency.is_some_and(|ms| ms < 60_000),
+        "latency_ms recorded: {response}"
     );
     assert!(
         !logs.contains(SECRET) && !logs.contains("STACKsecret"),
