@@ -189,11 +189,30 @@ async fn demo() -> Result<(), AnyError> {
             _ => return Err(format!("only {seen} of 3 webhook events arrived within 5 s").into()),
         }
     }
-    let delivered = fake
-        .webhook_deliveries()
-        .iter()
-        .filter(|d| d.succeeded())
-        .count();
-    println!("{delivered} deliveries answered 200, every one with a valid signature");
+    // The fake logs a delivery once it has read the receiver's answer, which can be just
+    // after the receiver has handed the event over: wait for the log to catch up.
+    let succeeded = || {
+        fake.webhook_deliveries()
+            .iter()
+            .filter(|d| d.succeeded())
+            .count()
+    };
+    let waited = tokio::time::timeout(Duration::from_secs(5), async {
+        while succeeded() < seen {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    if waited.is_err() {
+        return Err(format!(
+            "the fake logged {} of {seen} deliveries as answered 200 within 5 s",
+            succeeded()
+        )
+        .into());
+    }
+    println!(
+        "{} deliveries answered 200, every one with a valid signature",
+        succeeded()
+    );
     Ok(())
 }
