@@ -572,7 +572,7 @@ async fn import_failing_after_a_chunk_is_incomplete_with_the_count_imported() {
     assert_eq!(
         reqs.len(),
         3,
-        "no chunk after the failing one, and no retry"
+        "no chunk after the failing one (retries are off here; tests/retries.rs checks that an import is not retried)"
     );
     assert_eq!(common::json_body(&reqs[2])[0]["text"], "20");
 }

@@ -47,12 +47,20 @@ async fn auth_layer_mints_a_fresh_valid_token_per_call() {
     let (seen, inner) = capture();
     let signer = TokenSigner::new(AppId::new(APP), SecretKey::new(SECRET));
     let svc = AuthLayer::new(Credentials::AppToken(signer)).layer(inner);
+    let unix_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let before = unix_now();
     for _ in 0..2 {
         svc.clone()
             .oneshot(http::Request::get("/users").body(Bytes::new()).unwrap())
             .await
             .unwrap();
     }
+    let after = unix_now();
     let seen = seen.lock().unwrap();
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[APP]);
@@ -71,6 +79,13 @@ async fn auth_layer_mints_a_fresh_valid_token_per_call() {
         assert_eq!(claims.tokenType, "app");
         assert_eq!(claims.iss, APP);
         assert!(claims.exp > claims.iat && claims.exp - claims.iat <= 30);
+        // Fresh: issued during the calls (tokens carry whole seconds, so a token minted in
+        // the same second is the same token).
+        assert!(
+            (before..=after).contains(&claims.iat),
+            "iat {} not within {before}..={after}",
+            claims.iat
+        );
         assert!(
             !format!("{req:?}").contains(token),
             "Debug of the request hides the token"
