@@ -314,3 +314,48 @@ async fn batch_path_encodes_ids_and_dot_segments_are_rejected_before_sending() {
         );
     }
 }
+
+#[tokio::test]
+async fn batch_calls_are_limited_by_the_batch_quota_not_the_general_one() {
+    use std::time::Duration;
+    use talkjs_transport::{Quota, RateLimiter};
+
+    let server = wiremock::MockServer::start().await;
+    mount(
+        &server,
+        "POST",
+        "/batch",
+        ok_json(&json!([[1, 200, "{}"]])),
+        1,
+    )
+    .await;
+    mount(
+        &server,
+        "GET",
+        "/users/alice",
+        ok_json(&common::user_json("alice")),
+        2,
+    )
+    .await;
+    // One batch a minute, plenty of general calls, and no waiting: a call over its quota
+    // fails at once.
+    let limiter = RateLimiter::new(common::APP_ID)
+        .batch_quota(Quota::with_interval(Duration::from_secs(60), 1))
+        .general_quota(Quota::per_second(1000, 1000))
+        .max_wait(Some(Duration::ZERO));
+    let client = common::builder(&server)
+        .rate_limiter(Some(limiter))
+        .build()
+        .unwrap();
+    let op = || [BatchOperation::new(1, BatchMethod::Get, "/users/alice")];
+
+    client.users().get("alice").await.unwrap();
+    client.batch().send(op()).await.unwrap();
+    let err = client.batch().send(op()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::LocalRateLimit { wait } if wait > Duration::from_secs(50)),
+        "{err:?}"
+    );
+    // The general quota is untouched by the batch calls.
+    client.users().get("alice").await.unwrap();
+}
