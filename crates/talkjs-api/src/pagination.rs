@@ -28,6 +28,14 @@ use crate::error::{Error, Result};
 /// An item of a paginated list: its id is the cursor of the next page.
 pub trait Cursor {
     /// The value to pass as `startingAfter` to get the items after this one.
+    ///
+    /// ```
+    /// use talkjs_api::Cursor;
+    /// use talkjs_models::User;
+    ///
+    /// let user: User = serde_json::from_str(r#"{"id": "alice", "createdAt": 1}"#).unwrap();
+    /// assert_eq!(user.cursor(), "alice");
+    /// ```
     fn cursor(&self) -> &str;
 }
 
