@@ -248,6 +248,7 @@ async fn two_thousand_idempotent_messages_survive_chaos_exactly_once() {
 
     // 30% of requests fail: 503s before processing, 500s after processing (the answer is
     // lost but the messages were created) and connection resets.
+    fake.reset_counters();
     fake.set_faults(Faults::seeded(7).error_rate(0.2).reset_rate(0.1));
     let client = Client::builder()
         .app_id(fake.app_id())
@@ -273,9 +274,29 @@ async fn two_thousand_idempotent_messages_survive_chaos_exactly_once() {
         .await
         .unwrap();
     assert_eq!(ids.len(), 2000);
+    // Every kind of fault happened, and about 30% of the requests failed (10% resets, then
+    // 20% of the rest 5xx: 0.1 + 0.9 × 0.2 = 28%).
+    let (refused, lost, resets) = (
+        fake.status_count(503),
+        fake.status_count(500),
+        fake.reset_count(),
+    );
     assert!(
-        fake.status_count(500) + fake.status_count(503) + fake.reset_count() > 0,
-        "faults were injected"
+        refused > 0 && lost > 0 && resets > 0,
+        "{refused} {lost} {resets}"
+    );
+    let faults = refused + lost + resets;
+    let total = fake.request_count();
+    assert_eq!(
+        total,
+        faults + fake.status_count(200),
+        "every request is counted once"
+    );
+    #[allow(clippy::cast_precision_loss)]
+    let share = faults as f64 / total as f64;
+    assert!(
+        (0.2..=0.4).contains(&share),
+        "{faults} of {total} requests failed"
     );
 
     fake.set_faults(Faults::none());
