@@ -49,7 +49,9 @@ pub enum Error {
         body: String,
     },
     /// Another non-success status (e.g. 403, 409, 413).
-    #[error("unexpected status {status} from TalkJS: {body}")]
+    #[error(
+        "unexpected status {status} from TalkJS: {body}; check the request against the TalkJS REST docs (for 403: whether the app's plan or settings allow it)"
+    )]
     Status {
         /// The status.
         status: StatusCode,
@@ -74,11 +76,11 @@ pub enum Error {
     },
     /// The request could not be sent or the response could not be read (connection refused,
     /// reset, TLS, ...).
-    #[error("transport error: {0}; check the network and the base URL")]
+    #[error("transport error: {}", transport_message(.0))]
     Transport(#[source] BoxError),
     /// A success response whose body is not the expected JSON.
     #[error(
-        "could not decode the response: {source}; body: {}",
+        "could not decode the response: {source}; body: {}; the answer does not have the documented shape: check the base URL, or pin the API version the client was written for (api_version)",
         body_preview(body)
     )]
     Decode {
@@ -220,6 +222,18 @@ impl Error {
             500..=599 => Self::Server { status, body: text },
             _ => Self::Status { status, body: text },
         }
+    }
+}
+
+/// A transport error's message with what to do, unless the error says so itself (a failed
+/// connection names the base URL and the network already).
+fn transport_message(error: &BoxError) -> String {
+    match TransportError::find(error.as_ref()) {
+        Some(TransportError::Connect { .. }) => error.to_string(),
+        Some(TransportError::Request { .. } | TransportError::Body { .. }) | None => {
+            format!("{error}; check the network and the base URL, then retry")
+        }
+        Some(_) => error.to_string(),
     }
 }
 

@@ -510,3 +510,36 @@ async fn a_refused_connection_is_a_transport_error() {
     assert_eq!(err.status(), None);
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn error_messages_say_what_to_do_once() {
+    let forbidden = get_alice(ResponseTemplate::new(403).set_body_string("Forbidden"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        forbidden.contains("403") && forbidden.contains("check the request"),
+        "{forbidden}"
+    );
+    let undecodable = get_alice(ResponseTemplate::new(200).set_body_string("not json"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        undecodable.contains("not json") && undecodable.contains("API version"),
+        "{undecodable}"
+    );
+    // A port nobody listens on: the connection error names what to check, once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = common::builder_at(format!("http://127.0.0.1:{port}"))
+        .build()
+        .unwrap();
+    let refused = client.users().get("alice").await.unwrap_err();
+    assert!(refused.is_transient());
+    let text = refused.to_string();
+    assert_eq!(text.matches("check the network").count(), 1, "{text}");
+}

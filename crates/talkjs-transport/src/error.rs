@@ -23,7 +23,7 @@ pub enum TimeoutKind {
 pub enum TransportError {
     /// The connection could not be established (refused, DNS, TLS handshake). The request
     /// never reached the server, so it is always safe to retry.
-    #[error("could not connect to the TalkJS API: {source}; check the base URL and the network")]
+    #[error("could not connect to the TalkJS API: {source}; check the network and the base URL")]
     Connect {
         /// The client's error.
         #[source]
