@@ -229,10 +229,10 @@ impl Error {
 /// connection names the base URL and the network already).
 fn transport_message(error: &BoxError) -> String {
     match TransportError::find(error.as_ref()) {
-        Some(TransportError::Connect { .. }) => error.to_string(),
         Some(TransportError::Request { .. } | TransportError::Body { .. }) | None => {
             format!("{error}; check the network and the base URL, then retry")
         }
+        // A failed connection says what to check itself; the others are not network errors.
         Some(_) => error.to_string(),
     }
 }
