@@ -680,6 +680,27 @@ fn jwt_claims(token: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// The status of `GET /users` at the fake with `token` as the bearer, over a plain socket
+/// (so nothing but the token authenticates the request).
+fn get_users_status(f: &Fake, token: &str) -> u16 {
+    use std::io::{Read, Write};
+    let host = f.fake.base_url().trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&host).unwrap();
+    write!(
+        stream,
+        "GET /v1/{}/users HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n",
+        f.fake.app_id()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {answer}"))
+}
+
 #[test]
 fn tokens_for_debugging() {
     let f = Fake::start();
@@ -707,10 +728,14 @@ fn tokens_for_debugging() {
         user["expiresAt"].as_u64().unwrap()
     );
 
-    // An app token minted by the CLI is accepted by the server.
+    // An app token minted by the CLI is accepted by the server; a tampered one is not.
     let app = f.json(&["token", "app", "--expires-in", "1m", "-o", "json"]);
     assert_eq!(app["tokenType"], "app");
     assert!(app.get("userId").is_none());
+    let minted = app["token"].as_str().unwrap();
+    assert_eq!(get_users_status(&f, minted), 200);
+    let tampered = format!("{minted}x");
+    assert_eq!(get_users_status(&f, &tampered), 401);
 
     let err = f.fails(&["token", "user", "alice", "--expires-in", "soon"], 2);
     assert!(err.contains("30s, 15m, 2h, 1d"), "{err}");
