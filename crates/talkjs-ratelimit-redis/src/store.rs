@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, IntoConnectionInfo, RedisResult, ScriptInvocation};
-use talkjs_transport::{
-    BoxError, BoxFuture, MAX_SPAN, MemoryStore, Quota, RateLimitStore, Reservation,
-};
+use talkjs_transport::rate_limit::later;
+use talkjs_transport::{BoxError, BoxFuture, MemoryStore, Quota, RateLimitStore, Reservation};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
@@ -79,22 +78,6 @@ impl Default for Config {
             replicas: 1,
             key_prefix: String::new(),
         }
-    }
-}
-
-/// `now + span` without overflow: `span` is clamped to [`MAX_SPAN`] (30 years, "never" for
-/// a retry interval), and halved further in the unlikely case that the clock still cannot
-/// represent the sum.
-fn later(now: Instant, span: Duration) -> Instant {
-    let mut span = span.min(MAX_SPAN);
-    loop {
-        if let Some(at) = now.checked_add(span) {
-            return at;
-        }
-        if span.is_zero() {
-            return now;
-        }
-        span /= 2;
     }
 }
 
@@ -496,7 +479,7 @@ impl RedisStoreBuilder {
 
     /// While Redis is unreachable, how often one call tries it again (default
     /// [`DEFAULT_RETRY_INTERVAL`](Self::DEFAULT_RETRY_INTERVAL)); the other calls do not
-    /// wait for Redis in between. Intervals above [`MAX_SPAN`] count as `MAX_SPAN`
+    /// wait for Redis in between. Intervals above [`MAX_SPAN`](talkjs_transport::MAX_SPAN) count as `MAX_SPAN`
     /// (`Duration::MAX` means "do not retry").
     pub fn retry_interval(mut self, interval: Duration) -> Self {
         self.config.retry_interval = interval;
@@ -588,7 +571,7 @@ mod tests {
             now + Duration::from_secs(2)
         );
         assert_eq!(later(now, Duration::ZERO), now);
-        assert_eq!(later(now, Duration::MAX), now + MAX_SPAN);
+        assert_eq!(later(now, Duration::MAX), now + talkjs_transport::MAX_SPAN);
     }
 
     #[test]

@@ -289,8 +289,20 @@ impl MemoryStore {
     }
 }
 
-/// `t + d`, with `d` clamped to [`MAX_SPAN`] so it cannot overflow.
-pub(crate) fn later(t: Instant, d: Duration) -> Instant {
+/// `t + d`, with `d` clamped to [`MAX_SPAN`] so it cannot overflow (`t` itself if even that
+/// sum cannot be represented). The same clamp for other stores and timers (e.g. the Redis
+/// store's retry time after a failure), so that they agree with this crate.
+///
+/// ```
+/// use std::time::Duration;
+/// use talkjs_transport::MAX_SPAN;
+/// use talkjs_transport::rate_limit::later;
+/// use tokio::time::Instant;
+///
+/// let now = Instant::now();
+/// assert_eq!(later(now, Duration::MAX), now + MAX_SPAN);
+/// ```
+pub fn later(t: Instant, d: Duration) -> Instant {
     t.checked_add(d.min(MAX_SPAN)).unwrap_or(t)
 }
 
