@@ -1,6 +1,12 @@
-//! JSON headers: `Content-Type: application/json` on requests with a body (unless one is
+//! JSON headers: `Content-Type: application/json` on every request but `GET` (unless one is
 //! set already, e.g. multipart uploads) and `Accept: application/json` on all. Built from
 //! tower-http's [`SetRequestHeaderLayer`]; no custom middleware needed.
+//!
+//! TalkJS's "Get started" page (REST API introduction): "Only requests with Content-type:
+//! application/json are accepted, except for HTTP GET requests". So a `DELETE` or a `POST`
+//! without a body carries the header too. Such a request is sent with no body at all
+//! (`Content-Length: 0`) rather than `{}`: TalkJS's own examples send these calls without a
+//! body, and the docs name no body for them.
 
 use http::HeaderValue;
 use http::header::{ACCEPT, CONTENT_TYPE};
@@ -9,8 +15,8 @@ use tower_http::set_header::SetRequestHeaderLayer;
 
 use crate::HttpRequest;
 
-/// The function that decides the content type: `application/json` for a non-empty body,
-/// nothing for a body-less request (GET carries no body and no content type).
+/// The function that decides the content type: `application/json` for every method but
+/// `GET` and `HEAD`, which carry no body and no content type.
 pub type ContentTypeFn = fn(&HttpRequest) -> Option<HeaderValue>;
 
 /// The layer returned by [`json_layer`].
@@ -18,12 +24,13 @@ pub type JsonLayer =
     Stack<SetRequestHeaderLayer<ContentTypeFn>, SetRequestHeaderLayer<HeaderValue>>;
 
 fn json_content_type(req: &HttpRequest) -> Option<HeaderValue> {
-    (!req.body().is_empty()).then(|| HeaderValue::from_static("application/json"))
+    let bodiless = req.method() == http::Method::GET || req.method() == http::Method::HEAD;
+    (!bodiless).then(|| HeaderValue::from_static("application/json"))
 }
 
 /// A layer setting `Accept: application/json` on every request and
-/// `Content-Type: application/json` on requests with a body, in both cases only where the
-/// header is not set yet.
+/// `Content-Type: application/json` on every request but `GET` and `HEAD` (bodies or not,
+/// as TalkJS requires), in both cases only where the header is not set yet.
 ///
 /// ```
 /// use tower::ServiceBuilder;

@@ -113,7 +113,7 @@ async fn auth_layer_with_a_legacy_key_sends_the_key() {
 }
 
 #[tokio::test]
-async fn json_layer_sets_content_type_only_on_bodies() {
+async fn json_layer_sets_content_type_on_every_method_but_get() {
     let (seen, inner) = capture();
     let svc = json_layer().layer(inner);
     svc.clone()
@@ -128,15 +128,38 @@ async fn json_layer_sets_content_type_only_on_bodies() {
         )
         .await
         .unwrap();
-    svc.oneshot(
-        http::Request::post("/files")
-            .header("content-type", "multipart/form-data; boundary=x")
-            .body(Bytes::from_static(b"--x--"))
-            .unwrap(),
-    )
-    .await
-    .unwrap();
+    svc.clone()
+        .oneshot(
+            http::Request::post("/files")
+                .header("content-type", "multipart/form-data; boundary=x")
+                .body(Bytes::from_static(b"--x--"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    // Bodiless non-GET requests: TalkJS refuses them without the header.
+    for method in [http::Method::DELETE, http::Method::POST, http::Method::PUT] {
+        svc.clone()
+            .oneshot(
+                http::Request::builder()
+                    .method(method)
+                    .uri("/conversations/c1")
+                    .body(Bytes::new())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+    }
     let seen = seen.lock().unwrap();
+    for bodiless in &seen[3..6] {
+        assert_eq!(
+            bodiless.headers()["content-type"],
+            "application/json",
+            "{} without a body",
+            bodiless.method()
+        );
+        assert!(bodiless.body().is_empty());
+    }
     assert!(seen[0].headers().get("content-type").is_none());
     assert_eq!(seen[0].headers()["accept"], "application/json");
     assert_eq!(seen[1].headers()["content-type"], "application/json");
