@@ -81,13 +81,13 @@ fn signed_client(
 ) -> talkjs::Client {
     use talkjs::auth::{AppId, Credentials, SecretKey, TokenSigner};
     use talkjs::transport::{
-        AuthLayer, BaseUrl, BaseUrlLayer, HyperClient, TimeoutLayer, json_layer,
+        AuthLayer, BaseUrl, BaseUrlLayer, HyperClient, JsonLayer, TimeoutLayer,
     };
     let app = AppId::new(common::APP_ID);
     let signer = TokenSigner::new(app, SecretKey::new(common::SECRET_KEY));
     let layers = tower::ServiceBuilder::new()
         .layer(AuthLayer::new(Credentials::AppToken(signer)))
-        .layer(json_layer())
+        .layer(JsonLayer::new())
         .layer(BaseUrlLayer::new(
             BaseUrl::new(&server.root(), common::APP_ID, false).unwrap(),
         ));

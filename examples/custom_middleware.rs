@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use talkjs::auth::{AppId, Credentials, SecretKey, TokenSigner};
 use talkjs::transport::{
-    AuthLayer, BaseUrl, BaseUrlLayer, HttpRequest, HyperClient, RateLimitLayer, RateLimiter,
-    RetryConfig, RetryLayer, TimeoutLayer, TraceLayer, json_layer,
+    AuthLayer, BaseUrl, BaseUrlLayer, HttpRequest, HyperClient, JsonLayer, RateLimitLayer,
+    RateLimiter, RetryConfig, RetryLayer, TimeoutLayer, TraceLayer,
 };
 use tower::ServiceBuilder;
 use wiremock::matchers::method;
@@ -66,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .layer(RetryLayer::new(RetryConfig::default()))
         .layer(RateLimitLayer::new(RateLimiter::new(APP_ID)))
         .layer(AuthLayer::new(Credentials::AppToken(signer)))
-        .layer(json_layer())
+        .layer(JsonLayer::new())
         .layer(BaseUrlLayer::new(BaseUrl::new(
             &server.uri(),
             APP_ID,

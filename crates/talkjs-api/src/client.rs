@@ -1,7 +1,5 @@
 //! [`Client`] and [`ClientBuilder`].
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,8 +24,8 @@ pub const ENV_BASE_URL: &str = "TALKJS_BASE_URL";
 
 /// A TalkJS REST API client.
 ///
-/// Cloning is cheap (the transport stack is reference counted): clones share the connection
-/// pool and the rate limiter. Resource handles ([`Client::users`], ...) hold a clone.
+/// Cloning is cheap: clones share the connection pool, the rate limiter and the retry
+/// budget. Resource handles ([`Client::users`], ...) hold a clone.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), talkjs_api::Error> {
@@ -41,11 +39,11 @@ pub const ENV_BASE_URL: &str = "TALKJS_BASE_URL";
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    // Shared, so that cloning a client (every resource handle holds one) is a reference
-    // count. A call uses the shared stack directly when it is ready at once (the default
-    // stack always is), holding the lock only while the request is handed over (`call` is
-    // synchronous), and otherwise waits for readiness on a clone of its own.
-    service: Arc<Mutex<HttpService>>,
+    // Each call clones the stack and drives its own clone to readiness (tower's
+    // `clone` + `oneshot`), so layers that reserve capacity in `poll_ready` (a concurrency
+    // limit, a buffer) work as they do in any tower client. The clones share the connection
+    // pool, the rate limiter and the retry budget.
+    service: HttpService,
     api_version: Option<HeaderValue>,
 }
 
@@ -90,12 +88,12 @@ impl Client {
     /// boxed a second time.
     /// ```no_run
     /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// use talkjs_transport::{BaseUrl, BaseUrlLayer, HyperClient, json_layer, AuthLayer};
+    /// use talkjs_transport::{BaseUrl, BaseUrlLayer, HyperClient, JsonLayer, AuthLayer};
     /// use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
     /// let signer = TokenSigner::new(AppId::new("tNCnKd4d"), SecretKey::new("sk_test_…"));
     /// let service = tower::ServiceBuilder::new()
     ///     .layer(AuthLayer::new(Credentials::AppToken(signer)))
-    ///     .layer(json_layer())
+    ///     .layer(JsonLayer::new())
     ///     .layer(BaseUrlLayer::new(BaseUrl::talkjs("tNCnKd4d").map_err(|e| talkjs_api::Error::Config(e.to_string()))?))
     ///     .service(HyperClient::new().map_err(|e| talkjs_api::Error::Config(e.to_string()))?);
     /// let client = talkjs_api::Client::from_service(service);
@@ -108,7 +106,7 @@ impl Client {
         S::Future: Send + 'static,
     {
         Self {
-            service: Arc::new(Mutex::new(talkjs_transport::into_http_service(service))),
+            service: talkjs_transport::into_http_service(service),
             api_version: None,
         }
     }
@@ -128,7 +126,7 @@ impl Client {
     pub fn with_api_version(&self, version: &str) -> Result<Self> {
         let value = api_version_header(version).map_err(Error::InvalidArgument)?;
         Ok(Self {
-            service: Arc::clone(&self.service),
+            service: self.service.clone(),
             api_version: Some(value),
         })
     }
@@ -136,11 +134,12 @@ impl Client {
     /// Sends a request and returns the raw success response (status checked).
     pub(crate) async fn send(&self, request: ApiRequest) -> Result<HttpResponse> {
         let request = request.build(self.api_version.as_ref())?;
-        let response = match self.call_if_ready(request) {
-            Ok(future) => future.await,
-            Err(request) => self.stack().oneshot(request).await,
-        }
-        .map_err(Error::from_transport)?;
+        let response = self
+            .service
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(Error::from_transport)?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -150,32 +149,6 @@ impl Client {
                 response.body(),
             ))
         }
-    }
-
-    /// Hands `request` to the shared stack if it is ready right now (no clone of the stack,
-    /// no waiting); gives the request back otherwise. A readiness error is returned as the
-    /// call's result.
-    // The "error" is the request handed back, moved once; boxing it would cost the
-    // allocation per call this path exists to avoid.
-    #[allow(clippy::result_large_err)]
-    fn call_if_ready(
-        &self,
-        request: HttpRequest,
-    ) -> std::result::Result<<HttpService as Service<HttpRequest>>::Future, HttpRequest> {
-        let mut service = self.service.lock().unwrap_or_else(PoisonError::into_inner);
-        match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Ok(())) => Ok(service.call(request)),
-            Poll::Ready(Err(error)) => Ok(Box::pin(std::future::ready(Err(error)))),
-            Poll::Pending => Err(request),
-        }
-    }
-
-    /// A clone of the stack, to wait for readiness on.
-    fn stack(&self) -> HttpService {
-        self.service
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
     }
 
     /// Sends a request and decodes the JSON body.
@@ -562,7 +535,7 @@ impl ClientBuilder {
         }
         let service = stack.build().map_err(|e| Error::Config(e.to_string()))?;
         Ok(Client {
-            service: Arc::new(Mutex::new(service)),
+            service,
             api_version: self.api_version,
         })
     }

@@ -201,7 +201,9 @@ impl Error {
                 kind: *kind,
                 after: *after,
             },
-            Some(TransportError::RateLimited { wait, .. }) => Self::LocalRateLimit { wait: *wait },
+            Some(TransportError::LocalRateLimit { wait, .. }) => {
+                Self::LocalRateLimit { wait: *wait }
+            }
             _ => Self::Transport(error),
         }
     }
@@ -214,7 +216,7 @@ impl Error {
             401 => Self::Unauthorized { body: text },
             404 => Self::NotFound { body: text },
             429 => Self::RateLimited {
-                retry_after: talkjs_transport::retry_after::parse_retry_after(
+                retry_after: talkjs_transport::parse_retry_after(
                     headers,
                     std::time::SystemTime::now(),
                 ),

@@ -199,7 +199,7 @@ impl ApiRequest {
         if let Some(v) = api_version {
             request
                 .headers_mut()
-                .insert(talkjs_transport::stack::API_VERSION_HEADER, v.clone());
+                .insert(talkjs_transport::API_VERSION_HEADER, v.clone());
         }
         // No `PathTemplate` extension: the trace layer derives the same template from the
         // path. Each extension is an allocation on every call, cloned again for a possible

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, IntoConnectionInfo, RedisResult, ScriptInvocation};
-use talkjs_transport::rate_limit::later;
+use talkjs_transport::later;
 use talkjs_transport::{BoxError, BoxFuture, MemoryStore, Quota, RateLimitStore, Reservation};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;

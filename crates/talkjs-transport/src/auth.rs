@@ -1,17 +1,5 @@
 //! The auth layer: sets `Authorization: Bearer <token>` on every attempt.
-//!
-//! With [`Credentials::AppToken`] each attempt carries an app token minted for the current
-//! second (so a retried request never carries an old one); with
-//! [`Credentials::LegacySecretKey`] the secret key itself.
-//!
-//! App tokens carry `iat` and `exp` in whole seconds, so every token minted within one
-//! second is byte-identical. The layer therefore mints at most once per second and reuses
-//! that header value within the second: the same bytes a fresh mint would give, without
-//! paying for the HMAC on every call. The header value is marked sensitive, so `http`'s `Debug` and
-//! tower-http's loggers print it as `Sensitive`.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -22,8 +10,20 @@ use talkjs_auth::Credentials;
 use tower::{Layer, Service};
 
 use crate::error::TransportError;
-use crate::{BoxError, HttpRequest};
+use crate::types::{BoxError, ErrorOr, HttpRequest};
 
+/// The auth layer: sets `Authorization: Bearer <token>` on every attempt.
+///
+/// With [`Credentials::AppToken`] each attempt carries an app token minted for the current
+/// second (so a retried request never carries an old one); with
+/// [`Credentials::LegacySecretKey`] the secret key itself.
+///
+/// App tokens carry `iat` and `exp` in whole seconds, so every token minted within one
+/// second is byte-identical. The layer therefore mints at most once per second and reuses
+/// that header value within the second: the same bytes a fresh mint would give, without
+/// paying for the HMAC on every call. The header value is marked sensitive, so `http`'s `Debug` and
+/// tower-http's loggers print it as `Sensitive`.
+///
 /// Layer that signs each request with the given credentials.
 #[derive(Clone)]
 pub struct AuthLayer {
@@ -160,51 +160,6 @@ where
                 ErrorOr::future(self.inner.call(req))
             }
             Err(e) => ErrorOr::error(e.into()),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The future of a layer that may fail before calling its inner service: either the inner
-    /// future, or an error ready at once.
-    pub struct ErrorOr<F> {
-        #[pin]
-        inner: Option<F>,
-        error: Option<BoxError>,
-    }
-}
-
-impl<F> ErrorOr<F> {
-    pub(crate) fn future(inner: F) -> Self {
-        Self {
-            inner: Some(inner),
-            error: None,
-        }
-    }
-
-    pub(crate) fn error(error: BoxError) -> Self {
-        Self {
-            inner: None,
-            error: Some(error),
-        }
-    }
-}
-
-impl<F, T, E> Future for ErrorOr<F>
-where
-    F: Future<Output = Result<T, E>>,
-    E: Into<BoxError>,
-{
-    type Output = Result<T, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.inner.as_pin_mut() {
-            Some(f) => f.poll(cx).map_err(Into::into),
-            None => Poll::Ready(Err(this
-                .error
-                .take()
-                .unwrap_or_else(|| "ErrorOr polled after completion".into()))),
         }
     }
 }

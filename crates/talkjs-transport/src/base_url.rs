@@ -10,7 +10,7 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use tower::{Layer, Service};
 
 use crate::error::{BuildError, TransportError};
-use crate::{BoxError, HttpRequest};
+use crate::types::{BoxError, HttpRequest};
 
 /// The default API root.
 pub const TALKJS_API_ROOT: &str = "https://api.talkjs.com";
@@ -112,11 +112,6 @@ impl BaseUrl {
         parts.path_and_query = Some(pq);
         Uri::from_parts(parts).map_err(|e| TransportError::InvalidRequest(e.to_string()))
     }
-
-    /// The base as a string, e.g. `https://api.talkjs.com/v1/tNCnKd4d`.
-    pub fn as_string(&self) -> String {
-        format!("{}://{}{}", self.scheme, self.authority, self.prefix)
-    }
 }
 
 /// `root` with any `user:password@` of its authority replaced by `***@`, for error messages.
@@ -212,7 +207,7 @@ where
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = crate::auth::ErrorOr<S::Future>;
+    type Future = crate::types::ErrorOr<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -224,14 +219,14 @@ where
                 let pq = req.uri().path_and_query().map_or("/", PathAndQuery::as_str);
                 match self.base.join(pq) {
                     Ok(uri) => *req.uri_mut() = uri,
-                    Err(e) => return crate::auth::ErrorOr::error(e.into()),
+                    Err(e) => return crate::types::ErrorOr::error(e.into()),
                 }
             }
             Some(scheme) => {
                 if *scheme != self.base.scheme
                     || req.uri().authority() != Some(&self.base.authority)
                 {
-                    return crate::auth::ErrorOr::error(
+                    return crate::types::ErrorOr::error(
                         TransportError::InvalidRequest(format!(
                             "refusing to send a signed request to {}://{}: it is not the base URL's \
                              origin {}://{}, and the stack would send the app's credentials there",
@@ -245,7 +240,7 @@ where
                 }
             }
         }
-        crate::auth::ErrorOr::future(self.inner.call(req))
+        crate::types::ErrorOr::future(self.inner.call(req))
     }
 }
 

@@ -18,7 +18,7 @@ use hyper_util::rt::TokioExecutor;
 use tower::Service;
 
 use crate::error::{BuildError, TransportError};
-use crate::{BoxError, HttpRequest, HttpResponse};
+use crate::types::{BoxError, HttpRequest, HttpResponse};
 
 /// Default limit on a response body (TalkJS responses are small JSON documents).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;

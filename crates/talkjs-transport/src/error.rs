@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::BoxError;
+use crate::types::BoxError;
 
 /// Which time limit ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub enum TransportError {
     #[error(
         "rate limited locally: the next slot is {wait:?} away, more than the maximum wait of {max_wait:?}; retry later or raise the maximum wait"
     )]
-    RateLimited {
+    LocalRateLimit {
         /// How long the call would have had to wait.
         wait: Duration,
         /// The configured maximum wait.
@@ -88,26 +88,6 @@ impl TransportError {
             current = e.source();
         }
         None
-    }
-
-    /// Whether the request certainly did not reach the server (so even a non-idempotent
-    /// request may be re-sent).
-    pub fn is_not_sent(&self) -> bool {
-        matches!(self, Self::Connect { .. })
-    }
-
-    /// Whether another attempt of an idempotent request may succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Self::Connect { .. }
-                | Self::Request { .. }
-                | Self::Body { .. }
-                | Self::Timeout {
-                    kind: TimeoutKind::Attempt,
-                    ..
-                }
-        )
     }
 }
 

@@ -1,28 +1,20 @@
-//! JSON headers: `Content-Type: application/json` on every request but `GET` (unless one is
-//! set already, e.g. multipart uploads) and `Accept: application/json` on all. Built from
-//! tower-http's [`SetRequestHeaderLayer`]; no custom middleware needed.
+//! JSON headers: [`JsonLayer`].
 //!
 //! TalkJS's "Get started" page (REST API introduction): "Only requests with Content-type:
 //! application/json are accepted, except for HTTP GET requests". So a `DELETE` or a `POST`
-//! without a body carries the header too. Such a request is sent with no body at all
-//! (`Content-Length: 0`) rather than `{}`: TalkJS's own examples send these calls without a
-//! body, and the docs name no body for them.
+//! without a body carries the header too. The docs show no body for those calls (deleting a
+//! conversation, removing a participant, marking as read), so none is sent
+//! (`Content-Length: 0`) rather than `{}`.
 
 use http::HeaderValue;
 use http::header::{ACCEPT, CONTENT_TYPE};
-use tower::layer::util::Stack;
-use tower_http::set_header::SetRequestHeaderLayer;
+use tower::Layer;
+use tower_http::set_header::SetRequestHeader;
 
-use crate::HttpRequest;
+use crate::types::HttpRequest;
 
-/// The function that decides the content type: `application/json` for every method but
-/// `GET` and `HEAD`, which carry no body and no content type.
-pub type ContentTypeFn = fn(&HttpRequest) -> Option<HeaderValue>;
-
-/// The layer returned by [`json_layer`].
-pub type JsonLayer =
-    Stack<SetRequestHeaderLayer<ContentTypeFn>, SetRequestHeaderLayer<HeaderValue>>;
-
+/// The content type of a request: `application/json` for every method but `GET` and
+/// `HEAD`, which carry no body and no content type.
 fn json_content_type(req: &HttpRequest) -> Option<HeaderValue> {
     let bodiless = req.method() == http::Method::GET || req.method() == http::Method::HEAD;
     (!bodiless).then(|| HeaderValue::from_static("application/json"))
@@ -30,20 +22,41 @@ fn json_content_type(req: &HttpRequest) -> Option<HeaderValue> {
 
 /// A layer setting `Accept: application/json` on every request and
 /// `Content-Type: application/json` on every request but `GET` and `HEAD` (bodies or not,
-/// as TalkJS requires), in both cases only where the header is not set yet.
+/// as TalkJS requires), in both cases only where the header is not set yet (a multipart
+/// upload keeps its own content type). Made of two tower-http
+/// [`SetRequestHeader`]s.
 ///
 /// ```
 /// use tower::ServiceBuilder;
 /// let svc = ServiceBuilder::new()
-///     .layer(talkjs_transport::json_layer())
+///     .layer(talkjs_transport::JsonLayer::new())
 ///     .service_fn(|req: talkjs_transport::HttpRequest| async move {
 ///         Ok::<_, std::convert::Infallible>(req.headers().clone())
 ///     });
 /// # drop(svc);
 /// ```
-pub fn json_layer() -> JsonLayer {
-    Stack::new(
-        SetRequestHeaderLayer::if_not_present(CONTENT_TYPE, json_content_type as ContentTypeFn),
-        SetRequestHeaderLayer::if_not_present(ACCEPT, HeaderValue::from_static("application/json")),
-    )
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonLayer {
+    _private: (),
+}
+
+impl JsonLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for JsonLayer {
+    type Service =
+        SetRequestHeader<SetRequestHeader<S, fn(&HttpRequest) -> Option<HeaderValue>>, HeaderValue>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let content_type: fn(&HttpRequest) -> Option<HeaderValue> = json_content_type;
+        SetRequestHeader::if_not_present(
+            SetRequestHeader::if_not_present(inner, CONTENT_TYPE, content_type),
+            ACCEPT,
+            HeaderValue::from_static("application/json"),
+        )
+    }
 }

@@ -10,18 +10,21 @@
 //!
 //! The default stack, outermost first (one call of the resource API enters at the top):
 //!
-//! | layer | module | what it does |
-//! |---|---|---|
-//! | [`TraceLayer`] | [`trace`] | one span per call: method, path, status, attempts, latency |
-//! | [`TimeoutLayer::deadline`] | [`timeout`] | overall deadline for the call, retries included |
-//! | [`RetryLayer`] | [`retry`] | retries 5xx, 429 and connection errors with jittered backoff |
-//! | [`RateLimitLayer`] | [`rate_limit`] | GCRA per app id, shared by all clones; waits for a slot |
-//! | user layers | | whatever [`StackBuilder::layer`] added: they see every attempt |
-//! | [`AuthLayer`] | [`auth`] | `Authorization: Bearer …`, a fresh app token per attempt |
-//! | [`json_layer`] | [`json`] | `Content-Type` on bodies, `Accept: application/json` on all |
-//! | [`BaseUrlLayer`] | [`base_url`] | `https://api.talkjs.com/v1/{appId}` + the relative path |
-//! | [`TimeoutLayer::per_attempt`] | [`timeout`] | time limit of one attempt |
-//! | [`HyperClient`] | [`client`] | pooled keep-alive connections, rustls, HTTP/1.1 and HTTP/2 |
+//! | layer | what it does |
+//! |---|---|
+//! | [`TraceLayer`] | one span per call: method, path, status, attempts, latency |
+//! | [`TimeoutLayer::deadline`] | overall deadline for the call, retries included |
+//! | [`RetryLayer`] | retries 5xx, 429 and connection errors with jittered backoff ([`RetryPolicy`] says which) |
+//! | [`RateLimitLayer`] | GCRA per app id, shared by all clones; waits for a slot ([`RateLimiter`]) |
+//! | user layers | whatever [`StackBuilder::layer`] added: they see every attempt |
+//! | [`AuthLayer`] | `Authorization: Bearer …`, a fresh app token per attempt |
+//! | [`JsonLayer`] | `Content-Type: application/json` on every request but GET, `Accept` on all |
+//! | [`BaseUrlLayer`] | `https://api.talkjs.com/v1/{appId}` + the relative path |
+//! | [`TimeoutLayer::per_attempt`] | time limit of one attempt |
+//! | [`HyperClient`] | pooled keep-alive connections, rustls, HTTP/1.1 and HTTP/2 |
+//!
+//! Every item has one path, at the crate root: `talkjs_transport::RetryConfig`. Through the
+//! facade crate `talkjs` the same item is `talkjs::transport::RetryConfig`.
 //!
 //! ```no_run
 //! use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
@@ -39,79 +42,44 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod auth;
-pub mod base_url;
-pub mod client;
-pub mod error;
-pub mod extensions;
-pub mod json;
-pub mod rate_limit;
-pub mod retry;
-pub mod retry_after;
-pub mod stack;
-pub mod timeout;
-pub mod trace;
-
-use bytes::Bytes;
+// `types` is the bottom module: the shared types every layer uses. Each layer module
+// depends on it (and on `error` and `extensions`), never on `lib.rs`.
+mod auth;
+mod base_url;
+mod client;
+mod error;
+mod extensions;
+mod json;
+mod rate_limit;
+mod retry;
+mod retry_after;
+mod stack;
+mod timeout;
+mod trace;
+mod types;
 
 pub use auth::{AuthLayer, AuthService};
-pub use base_url::{BaseUrl, BaseUrlLayer, BaseUrlService, percent_encode_into};
-pub use client::{HyperClient, HyperClientBuilder, HyperFuture};
+pub use base_url::{BaseUrl, BaseUrlLayer, BaseUrlService, TALKJS_API_ROOT};
+pub use client::{DEFAULT_MAX_RESPONSE_BYTES, HyperClient, HyperClientBuilder, HyperFuture};
 pub use error::{BuildError, TimeoutKind, TransportError};
 pub use extensions::{Attempts, Idempotency, PathTemplate, RequestClass};
-pub use json::{JsonLayer, json_layer};
+pub use json::JsonLayer;
 pub use rate_limit::{
-    MAX_SPAN, MemoryStore, Quota, RateLimitFuture, RateLimitLayer, RateLimitService,
-    RateLimitStore, RateLimiter, Reservation,
+    MemoryStore, Quota, RateLimitLayer, RateLimitService, RateLimitStore, RateLimiter, Reservation,
 };
 pub use retry::{RetryBudget, RetryConfig, RetryLayer, RetryPolicy};
-pub use stack::StackBuilder;
-pub use timeout::{TimeoutLayer, TimeoutService};
-pub use trace::{TraceLayer, TraceService};
+pub use stack::{API_VERSION_HEADER, StackBuilder};
+pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
+pub use trace::{TraceFuture, TraceLayer, TraceService};
+pub use types::{
+    BoxError, BoxFuture, ErrorOr, HttpRequest, HttpResponse, HttpService, into_http_service,
+};
 
-/// The error type that flows through the stack: tower's convention of a boxed error.
-/// Errors produced by this crate's layers are [`TransportError`]s inside the box; use
-/// [`TransportError::find`] to get at one.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// A request as the stack sees it: the body is one `Bytes` (empty for GET and DELETE).
-pub type HttpRequest = http::Request<Bytes>;
-
-/// A response as the stack returns it: the body is read into one `Bytes`.
-pub type HttpResponse = http::Response<Bytes>;
-
-/// The type-erased stack: `Clone + Send + Sync`, what the resource API holds.
-pub type HttpService = tower::util::BoxCloneSyncService<HttpRequest, HttpResponse, BoxError>;
-
-/// A boxed, `Send` future, the return type of [`RateLimitStore`] methods and of the erased
-/// services.
-pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-
-/// Erases `service` into an [`HttpService`], mapping its error into a [`BoxError`].
-///
-/// A service that already is an [`HttpService`] (e.g. what [`StackBuilder::build`] returns)
-/// is kept as it is instead of being boxed a second time, which would cost an allocation and
-/// an indirect call on every request.
-///
-/// ```
-/// use talkjs_auth::{AppId, Credentials, SecretKey};
-/// use talkjs_transport::{HttpService, StackBuilder, into_http_service};
-///
-/// # fn run() -> Result<(), talkjs_transport::BuildError> {
-/// let app = AppId::new("tNCnKd4d");
-/// let stack = StackBuilder::new(app, Credentials::LegacySecretKey(SecretKey::new("sk_test_…"))).build()?;
-/// let service: HttpService = into_http_service(stack); // no second box
-/// # drop(service); Ok(()) }
-/// ```
-pub fn into_http_service<S>(service: S) -> HttpService
-where
-    S: tower::Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-{
-    use tower::ServiceExt;
-    if let Some(erased) = (&service as &dyn std::any::Any).downcast_ref::<HttpService>() {
-        return erased.clone();
-    }
-    tower::util::BoxCloneSyncService::new(service.map_err(Into::into))
-}
+// Helpers for the sibling crates of this workspace (the resource API and the Redis store),
+// not part of this crate's API.
+#[doc(hidden)]
+pub use base_url::percent_encode_into;
+#[doc(hidden)]
+pub use retry_after::parse_retry_after;
+#[doc(hidden)]
+pub use types::{MAX_SPAN, later};

@@ -1,70 +1,6 @@
-//! Client-side rate limiting that matches TalkJS's documented limits, shared by every clone
-//! of the client.
-//!
-//! TalkJS allows, per app id, a burst of 600 requests and 9 requests per second sustained,
-//! and separately one batch request per second; more gets `429 Too Many Requests`. The
-//! [`RateLimitLayer`] keeps a client under those limits so it rarely sees a 429 at all:
-//!
-//! - **GCRA with reservations.** Each rate-limit key (one per app id and [`RequestClass`])
-//!   has a *theoretical arrival time* (TAT). A call reserves the next slot and learns how
-//!   long to wait for it; it then sleeps and sends. Callers are queued in the order they
-//!   reserved, at exactly the sustained rate, without a thundering herd of retries.
-//! - **Shared state.** A [`RateLimiter`] is an `Arc` inside: every clone of it, every clone of
-//!   the service and every stack given the same limiter obey one limit (tower's own
-//!   `RateLimit` keeps its state per clone, which is not enough for a cloned client).
-//! - **Waiting, not failing.** A call waits for its slot. With
-//!   [`RateLimiter::max_wait`] set, a call whose slot is further away fails at once with
-//!   [`TransportError::RateLimited`] and reserves nothing.
-//! - **Pushed back by the server.** A 429 response (with or without `Retry-After`) pushes
-//!   the shared state back, so every other caller in flight slows down too, not only the one
-//!   that was refused, for at most [`RateLimiter::max_penalty`] (60 s by default). The
-//!   response itself is returned unchanged (the retry layer above decides whether to retry
-//!   it).
-//! - **Pluggable store.** The state sits behind [`RateLimitStore`]; [`MemoryStore`] keeps it in
-//!   the process. A distributed store (e.g. Redis, shared by several replicas of one app)
-//!   implements the same trait.
-//!
-//! [`RequestClass::Batch`] requests (set as a request extension) are limited by their own
-//! quota, independently of the general one.
-//!
-//! The `governor` crate is not used: it answers "now or not yet" and cannot queue
-//! reservations, cannot be pushed back by a 429, does not run on tokio's paused clock (so
-//! tests of waiting would take real time), and cannot keep its state in Redis.
-//!
-//! A call that is cancelled while it waits (e.g. by the deadline layer) does not give its
-//! slot back: the limiter errs on the side of sending less.
-//!
-//! # Example
-//!
-//! ```
-//! use std::time::Duration;
-//! use bytes::Bytes;
-//! use talkjs_transport::{HttpRequest, HttpResponse, Quota, RateLimitLayer, RateLimiter, RequestClass};
-//! use tower::{ServiceBuilder, ServiceExt};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), talkjs_transport::BoxError> {
-//! // TalkJS's limits for app "tNCnKd4d", failing calls that would wait more than 5 s.
-//! let limiter = RateLimiter::new("tNCnKd4d").max_wait(Some(Duration::from_secs(5)));
-//! let service = ServiceBuilder::new()
-//!     .layer(RateLimitLayer::new(limiter.clone()))
-//!     .service_fn(|_req: HttpRequest| async {
-//!         Ok::<_, std::convert::Infallible>(HttpResponse::new(Bytes::from_static(b"{}")))
-//!     });
-//! let request = http::Request::get("/users/alice").body(Bytes::new())?;
-//! let response = service.clone().oneshot(request).await?;
-//! assert_eq!(response.status(), 200);
-//!
-//! // The limiter also works without the layer: wait for a batch slot, then send yourself.
-//! let waited = limiter.acquire(RequestClass::Batch).await?;
-//! assert_eq!(waited, Duration::ZERO);
-//! # Ok(()) }
-//! ```
+//! Client-side rate limiting: [`RateLimiter`], [`RateLimitLayer`] and the stores.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
@@ -76,12 +12,7 @@ use tower::{Layer, Service};
 use crate::error::TransportError;
 use crate::extensions::RequestClass;
 use crate::retry_after::parse_retry_after;
-use crate::{BoxError, BoxFuture, HttpRequest, HttpResponse};
-
-/// The longest span a store or a timer of this crate adds to an instant (about 30 years);
-/// longer ones (e.g. an absurd `Retry-After`) are clamped to it instead of overflowing.
-/// Other stores (e.g. the Redis store) clamp to the same span so that they agree.
-pub const MAX_SPAN: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+use crate::types::{BoxError, BoxFuture, HttpRequest, HttpResponse, later};
 
 /// A GCRA quota: `burst` requests at once, then one every `interval`.
 ///
@@ -191,23 +122,6 @@ pub trait RateLimitStore: Send + Sync + std::fmt::Debug + 'static {
         quota: Quota,
         pause: Duration,
     ) -> BoxFuture<'a, Result<(), BoxError>>;
-
-    /// [`reserve`](Self::reserve) without a future, for stores that can answer at once (no
-    /// I/O): `Some(answer)` with exactly what `reserve` would answer, or `None` to make the
-    /// caller use `reserve`. The default is `None`.
-    ///
-    /// The limiter tries this first; a store in memory answering here saves the boxed future
-    /// on every call. A store that answers here must still implement `reserve` (callers such
-    /// as [`RateLimiter::acquire`] use either).
-    fn try_reserve_now(
-        &self,
-        key: &str,
-        quota: Quota,
-        max_wait: Option<Duration>,
-    ) -> Option<Result<Reservation, BoxError>> {
-        let _ = (key, quota, max_wait);
-        None
-    }
 }
 
 /// The in-process [`RateLimitStore`]: a map from key to theoretical arrival time behind a
@@ -217,33 +131,7 @@ pub trait RateLimitStore: Send + Sync + std::fmt::Debug + 'static {
 /// (`tokio::time::pause`). Keys are never evicted; a limiter uses two per app id.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    state: Mutex<KeyMap>,
-}
-
-/// The memory store's map. Its keys are the limiter's own (`talkjs:{app_id}:…`), not
-/// attacker-chosen, so a fast FNV-1a hash replaces the default SipHash (which cost a
-/// noticeable share of a call).
-type KeyMap = HashMap<String, Instant, BuildHasherDefault<Fnv1a>>;
-
-/// The 64-bit FNV-1a hash.
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv1a {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+    state: Mutex<HashMap<String, Instant>>,
 }
 
 impl MemoryStore {
@@ -252,7 +140,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, KeyMap> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
         // The map holds plain instants, always consistent: a panic elsewhere cannot leave
         // it half-updated, so a poisoned lock is safe to keep using.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -261,11 +149,7 @@ impl MemoryStore {
     fn reserve_now(&self, key: &str, quota: Quota, max_wait: Option<Duration>) -> Reservation {
         let now = Instant::now();
         let mut state = self.lock();
-        // One lookup on the hot path; a key is inserted once, on its first call.
-        let slot = match state.get_mut(key) {
-            Some(slot) => slot,
-            None => state.entry(key.to_owned()).or_insert(now),
-        };
+        let slot = state.entry(key.to_owned()).or_insert(now);
         let tat = (*slot).max(now);
         let wait = tat
             .saturating_duration_since(now)
@@ -289,23 +173,6 @@ impl MemoryStore {
     }
 }
 
-/// `t + d`, with `d` clamped to [`MAX_SPAN`] so it cannot overflow (`t` itself if even that
-/// sum cannot be represented). The same clamp for other stores and timers (e.g. the Redis
-/// store's retry time after a failure), so that they agree with this crate.
-///
-/// ```
-/// use std::time::Duration;
-/// use talkjs_transport::MAX_SPAN;
-/// use talkjs_transport::rate_limit::later;
-/// use tokio::time::Instant;
-///
-/// let now = Instant::now();
-/// assert_eq!(later(now, Duration::MAX), now + MAX_SPAN);
-/// ```
-pub fn later(t: Instant, d: Duration) -> Instant {
-    t.checked_add(d.min(MAX_SPAN)).unwrap_or(t)
-}
-
 impl RateLimitStore for MemoryStore {
     fn reserve<'a>(
         &'a self,
@@ -327,17 +194,71 @@ impl RateLimitStore for MemoryStore {
             Ok(())
         })
     }
-
-    fn try_reserve_now(
-        &self,
-        key: &str,
-        quota: Quota,
-        max_wait: Option<Duration>,
-    ) -> Option<Result<Reservation, BoxError>> {
-        Some(Ok(self.reserve_now(key, quota, max_wait)))
-    }
 }
 
+/// Client-side rate limiting that matches TalkJS's documented limits, shared by every clone
+/// of the client.
+///
+/// TalkJS allows, per app id, a burst of 600 requests and 9 requests per second sustained,
+/// and separately one batch request per second; more gets `429 Too Many Requests`. The
+/// [`RateLimitLayer`] keeps a client under those limits so it rarely sees a 429 at all:
+///
+/// - **GCRA with reservations.** Each rate-limit key (one per app id and [`RequestClass`])
+///   has a *theoretical arrival time* (TAT). A call reserves the next slot and learns how
+///   long to wait for it; it then sleeps and sends. Callers are queued in the order they
+///   reserved, at exactly the sustained rate, without a thundering herd of retries.
+/// - **Shared state.** A [`RateLimiter`] is an `Arc` inside: every clone of it, every clone of
+///   the service and every stack given the same limiter obey one limit (tower's own
+///   `RateLimit` keeps its state per clone, which is not enough for a cloned client).
+/// - **Waiting, not failing.** A call waits for its slot. With
+///   [`RateLimiter::max_wait`] set, a call whose slot is further away fails at once with
+///   [`TransportError::LocalRateLimit`] and reserves nothing.
+/// - **Pushed back by the server.** A 429 response (with or without `Retry-After`) pushes
+///   the shared state back, so every other caller in flight slows down too, not only the one
+///   that was refused, for at most [`RateLimiter::max_penalty`] (60 s by default). The
+///   response itself is returned unchanged (the retry layer above decides whether to retry
+///   it).
+/// - **Pluggable store.** The state sits behind [`RateLimitStore`]; [`MemoryStore`] keeps it in
+///   the process. A distributed store (e.g. Redis, shared by several replicas of one app)
+///   implements the same trait.
+///
+/// [`RequestClass::Batch`] requests (set as a request extension) are limited by their own
+/// quota, independently of the general one.
+///
+/// The `governor` crate is not used: it answers "now or not yet" and cannot queue
+/// reservations, cannot be pushed back by a 429, does not run on tokio's paused clock (so
+/// tests of waiting would take real time), and cannot keep its state in Redis.
+///
+/// A call that is cancelled while it waits (e.g. by the deadline layer) does not give its
+/// slot back: the limiter errs on the side of sending less.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use bytes::Bytes;
+/// use talkjs_transport::{HttpRequest, HttpResponse, Quota, RateLimitLayer, RateLimiter, RequestClass};
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), talkjs_transport::BoxError> {
+/// // TalkJS's limits for app "tNCnKd4d", failing calls that would wait more than 5 s.
+/// let limiter = RateLimiter::new("tNCnKd4d").max_wait(Some(Duration::from_secs(5)));
+/// let service = ServiceBuilder::new()
+///     .layer(RateLimitLayer::new(limiter.clone()))
+///     .service_fn(|_req: HttpRequest| async {
+///         Ok::<_, std::convert::Infallible>(HttpResponse::new(Bytes::from_static(b"{}")))
+///     });
+/// let request = http::Request::get("/users/alice").body(Bytes::new())?;
+/// let response = service.clone().oneshot(request).await?;
+/// assert_eq!(response.status(), 200);
+///
+/// // The limiter also works without the layer: wait for a batch slot, then send yourself.
+/// let waited = limiter.acquire(RequestClass::Batch).await?;
+/// assert_eq!(waited, Duration::ZERO);
+/// # Ok(()) }
+/// ```
+///
 /// The shared rate limiter of one app id: a store, the quotas of both request classes and
 /// the waiting policy.
 ///
@@ -423,7 +344,7 @@ impl RateLimiter {
     }
 
     /// The longest a call may wait for its slot; a call whose slot is further away fails at
-    /// once with [`TransportError::RateLimited`] and reserves nothing. `None` (the default):
+    /// once with [`TransportError::LocalRateLimit`] and reserves nothing. `None` (the default):
     /// wait as long as needed.
     #[must_use]
     pub fn max_wait(mut self, max_wait: Option<Duration>) -> Self {
@@ -467,41 +388,22 @@ impl RateLimiter {
 
     /// Reserves a slot for a request of `class` and waits for it; returns how long it waited.
     ///
-    /// Fails with [`TransportError::RateLimited`] (reserving nothing) when the slot is further
+    /// Fails with [`TransportError::LocalRateLimit`] (reserving nothing) when the slot is further
     /// away than the [maximum wait](Self::max_wait), and with
     /// [`TransportError::RateLimitStore`] when the store fails. Dropping the future while it
     /// waits does not give the slot back.
     pub async fn acquire(&self, class: RequestClass) -> Result<Duration, TransportError> {
-        let wait = match self.try_reserve_now(class) {
-            Some(wait) => wait?,
-            None => self.reserve_in_store(class).await?,
-        };
-        wait_for_slot(class, wait).await;
-        Ok(wait)
-    }
-
-    /// Reserves a slot through the store's asynchronous [`RateLimitStore::reserve`]; for
-    /// stores that did not answer [`try_reserve_now`](Self::try_reserve_now).
-    async fn reserve_in_store(&self, class: RequestClass) -> Result<Duration, TransportError> {
         let settings = &*self.inner;
         let reservation = settings
             .store
             .reserve(self.key(class), self.quota(class), settings.max_wait)
             .await;
-        self.settle(class, reservation)
-    }
-
-    /// Reserves a slot without waiting for the store, if the store can answer at once
-    /// ([`RateLimitStore::try_reserve_now`]): `Some(Ok(wait))` is a reserved slot `wait` from
-    /// now, `None` means the store must be asked asynchronously.
-    fn try_reserve_now(&self, class: RequestClass) -> Option<Result<Duration, TransportError>> {
-        let settings = &*self.inner;
-        let reservation = settings.store.try_reserve_now(
-            self.key(class),
-            self.quota(class),
-            settings.max_wait,
-        )?;
-        Some(self.settle(class, reservation))
+        let wait = self.settle(class, reservation)?;
+        if !wait.is_zero() {
+            tracing::debug!(?class, ?wait, "rate limit: waiting for a slot");
+            tokio::time::sleep(wait).await;
+        }
+        Ok(wait)
     }
 
     /// The wait for a slot the store answered with, or the error of a denied slot or a
@@ -522,7 +424,7 @@ impl RateLimiter {
                     ?max_wait,
                     "rate limit: slot too far away, failing the call"
                 );
-                Err(TransportError::RateLimited { wait, max_wait })
+                Err(TransportError::LocalRateLimit { wait, max_wait })
             }
         }
     }
@@ -564,29 +466,6 @@ impl RateLimiter {
     }
 }
 
-/// Sleeps until a reserved slot `wait` from now.
-async fn wait_for_slot(class: RequestClass, wait: Duration) {
-    if !wait.is_zero() {
-        tracing::debug!(?class, ?wait, "rate limit: waiting for a slot");
-        tokio::time::sleep(wait).await;
-    }
-}
-
-/// After a 429: pushes the limiter back (see [`RateLimiter::on_rate_limited`]) and hands the
-/// response on unchanged.
-async fn push_back(
-    limiter: RateLimiter,
-    class: RequestClass,
-    response: HttpResponse,
-) -> Result<HttpResponse, BoxError> {
-    let retry_after = parse_retry_after(response.headers(), SystemTime::now());
-    if let Err(error) = limiter.on_rate_limited(class, retry_after).await {
-        // The 429 is more useful to the caller (and the retry layer) than the store's error.
-        tracing::warn!(%error, "rate limit: could not push the limiter back");
-    }
-    Ok(response)
-}
-
 /// Layer that makes each call wait for a slot of a shared [`RateLimiter`] before it is sent,
 /// and pushes the limiter back when the server answers 429.
 #[derive(Debug, Clone)]
@@ -611,11 +490,10 @@ impl<S> Layer<S> for RateLimitLayer {
 
 /// Service of [`RateLimitLayer`].
 ///
-/// Readiness is the inner service's. When the limiter's store answers at once and the slot
-/// is free (the usual case), the call goes straight to the inner service, with no allocation;
-/// otherwise the returned future waits for its slot (holding the inner service that was
-/// made ready, while a clone stays behind for the next call). The response is returned
-/// unchanged, a 429 included.
+/// Readiness is the inner service's. A call waits for its slot, then goes to the inner
+/// service that was made ready (a clone stays behind for the next call). The response is
+/// returned unchanged, a 429 included; a 429 also pushes the limiter back
+/// ([`RateLimiter::on_rate_limited`]).
 #[derive(Debug, Clone)]
 pub struct RateLimitService<S> {
     inner: S,
@@ -642,139 +520,37 @@ where
 {
     type Response = HttpResponse;
     type Error = BoxError;
-    type Future = RateLimitFuture<S::Future>;
+    type Future = BoxFuture<'static, Result<HttpResponse, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        let class = RequestClass::of(&req);
-        let reserved = self.limiter.try_reserve_now(class);
-        if let Some(Ok(wait)) = reserved {
-            if wait.is_zero() {
-                return RateLimitFuture {
-                    state: State::Sent {
-                        inner: self.inner.call(req),
-                        limiter: self.limiter.clone(),
-                        class,
-                    },
-                };
-            }
-        }
-        // Take the service that was driven to readiness, leave a clone behind.
+        // The service that was driven to readiness sends this request; a clone stays behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limiter = self.limiter.clone();
-        let future = Box::pin(async move {
-            // The store was asked synchronously already; without an answer, ask it properly.
-            let wait = match reserved {
-                Some(wait) => wait?,
-                None => limiter.reserve_in_store(class).await?,
-            };
-            wait_for_slot(class, wait).await;
+        Box::pin(async move {
+            let class = RequestClass::of(&req);
+            limiter.acquire(class).await?;
             let response = inner.call(req).await.map_err(Into::into)?;
             if response.status() == StatusCode::TOO_MANY_REQUESTS {
-                return push_back(limiter, class, response).await;
+                let retry_after = parse_retry_after(response.headers(), SystemTime::now());
+                if let Err(error) = limiter.on_rate_limited(class, retry_after).await {
+                    // The 429 is more useful to the caller (and the retry layer) than the
+                    // store's error.
+                    tracing::warn!(%error, "rate limit: could not push the limiter back");
+                }
             }
             Ok(response)
-        });
-        RateLimitFuture {
-            state: State::Boxed { future },
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Future of [`RateLimitService`].
-    pub struct RateLimitFuture<F> {
-        #[pin]
-        state: State<F>,
-    }
-}
-
-pin_project_lite::pin_project! {
-    #[project = StateProj]
-    enum State<F> {
-        // The slot was free at once: the inner call is in flight.
-        Sent {
-            #[pin]
-            inner: F,
-            limiter: RateLimiter,
-            class: RequestClass,
-        },
-        // Waiting for a slot or an asynchronous store, or pushing the limiter back.
-        Boxed {
-            future: BoxFuture<'static, Result<HttpResponse, BoxError>>,
-        },
-    }
-}
-
-impl<F> std::fmt::Debug for RateLimitFuture<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimitFuture").finish_non_exhaustive()
-    }
-}
-
-impl<F, E> Future for RateLimitFuture<F>
-where
-    F: Future<Output = Result<HttpResponse, E>>,
-    E: Into<BoxError>,
-{
-    type Output = Result<HttpResponse, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
-        loop {
-            match state.as_mut().project() {
-                StateProj::Sent {
-                    inner,
-                    limiter,
-                    class,
-                } => {
-                    let response = match inner.poll(cx) {
-                        Poll::Ready(Ok(response)) => response,
-                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error.into())),
-                        Poll::Pending => return Poll::Pending,
-                    };
-                    if response.status() != StatusCode::TOO_MANY_REQUESTS {
-                        return Poll::Ready(Ok(response));
-                    }
-                    let future = Box::pin(push_back(limiter.clone(), *class, response));
-                    state.set(State::Boxed { future });
-                }
-                StateProj::Boxed { future } => return future.as_mut().poll(cx),
-            }
-        }
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quotas() {
-        assert_eq!(Quota::TALKJS_GENERAL.burst(), 600);
-        assert_eq!(
-            Quota::TALKJS_GENERAL.interval(),
-            Duration::from_nanos(111_111_111)
-        );
-        assert_eq!(
-            Quota::TALKJS_GENERAL.tolerance(),
-            Duration::from_nanos(111_111_111 * 599)
-        );
-        assert_eq!(Quota::TALKJS_BATCH.tolerance(), Duration::ZERO);
-        assert_eq!(Quota::per_second(0, 0), Quota::per_second(1, 1));
-        assert_eq!(
-            Quota::per_second(10, 5).interval(),
-            Duration::from_millis(100)
-        );
-        assert_eq!(
-            Quota::with_interval(Duration::from_secs(2), 3).tolerance(),
-            Duration::from_secs(4)
-        );
-    }
 
     #[test]
     fn keys() {
@@ -792,7 +568,7 @@ mod tests {
         let quota = Quota::per_second(1, 1);
         store.penalize_now("k", quota, Duration::MAX);
         match store.reserve_now("k", quota, None) {
-            Reservation::Granted(wait) => assert_eq!(wait, MAX_SPAN),
+            Reservation::Granted(wait) => assert_eq!(wait, crate::types::MAX_SPAN),
             Reservation::Denied(_) => panic!("no max wait"),
         }
     }

@@ -1,48 +1,18 @@
-//! Retries: a [`tower::retry::Policy`] for the TalkJS API and the layer that applies it.
-//!
-//! What is retried:
-//!
-//! | outcome | idempotent request | non-idempotent request (e.g. an import) |
-//! |---|---|---|
-//! | `429 Too Many Requests` | yes | yes: TalkJS refuses before processing |
-//! | `500`, `502`, `503`, `504` (any 5xx but 501/505) | yes | no: it may have been processed |
-//! | connection refused / DNS / TLS handshake ([`TransportError::Connect`]) | yes | yes: nothing was sent |
-//! | reset, closed, attempt timeout, body read error | yes | no |
-//! | `400`, `401`, `403`, `404`, any other 4xx, the deadline, a local rate-limit refusal | no | no |
-//!
-//! Whether a request is idempotent comes from its [`Idempotency`] extension, or from its
-//! method (`POST` is not, everything else is). The resource API marks a message send as
-//! idempotent when every message carries an idempotency key, and never marks an import.
-//!
-//! Delays use exponential backoff with full jitter: before retry `n` (1-based) the policy
-//! sleeps a random duration in `[0, min(max_delay, base_delay × 2^(n−1))]`. A `Retry-After`
-//! header (seconds or an HTTP date) on a 429 or 5xx is honoured instead when it asks for
-//! more; when it asks for more than [`RetryConfig::max_retry_after`], the response is handed
-//! back to the caller at once rather than sleeping that long.
-//!
-//! A [retry budget](RetryConfig::budget) shared by all clones of the layer's services stops a
-//! failing server from being hammered: retries may add at most a share of the recent
-//! traffic (tower's [`TpsBudget`]).
-//!
-//! The request body is `Bytes`, so a retried request re-sends the same body without copying;
-//! headers and extensions are kept, and the inner auth layer signs every attempt afresh.
+//! Retries: [`RetryPolicy`] for the TalkJS API, applied by [`RetryLayer`].
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
 use tokio::time::Sleep;
+use tower::Layer;
 use tower::retry::Policy;
 use tower::retry::budget::{Budget, TpsBudget};
-use tower::{Layer, Service};
 
 use crate::error::{BuildError, TimeoutKind, TransportError};
 use crate::extensions::{Attempts, Idempotency};
 use crate::retry_after::parse_retry_after;
-use crate::{BoxError, HttpRequest, HttpResponse};
+use crate::types::{BoxError, HttpRequest, HttpResponse};
 
 /// The bounds tower's [`TpsBudget`] accepts (it panics outside them).
 const MIN_BUDGET_TTL: Duration = Duration::from_secs(1);
@@ -59,6 +29,7 @@ const MAX_MIN_PER_SEC: u32 = i32::MAX.unsigned_abs();
 /// Valid values (checked by [`RetryConfig::validate`]): `ttl` from 1 to 60 seconds,
 /// `retry_percent` from 0.0 to 1000.0, `min_per_sec` below `i32::MAX`.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RetryBudget {
     /// How long a deposit counts.
     pub ttl: Duration,
@@ -66,6 +37,29 @@ pub struct RetryBudget {
     pub min_per_sec: u32,
     /// The share of recent calls that may be retried, between 0.0 and 1000.0.
     pub retry_percent: f32,
+}
+
+impl RetryBudget {
+    /// Sets [`ttl`](Self::ttl).
+    #[must_use]
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Sets [`min_per_sec`](Self::min_per_sec).
+    #[must_use]
+    pub fn min_per_sec(mut self, min_per_sec: u32) -> Self {
+        self.min_per_sec = min_per_sec;
+        self
+    }
+
+    /// Sets [`retry_percent`](Self::retry_percent).
+    #[must_use]
+    pub fn retry_percent(mut self, retry_percent: f32) -> Self {
+        self.retry_percent = retry_percent;
+        self
+    }
 }
 
 impl Default for RetryBudget {
@@ -84,12 +78,14 @@ impl Default for RetryBudget {
 /// use std::time::Duration;
 /// use talkjs_transport::RetryConfig;
 ///
-/// let config = RetryConfig { max_attempts: 6, ..RetryConfig::default() }
+/// let config = RetryConfig::default()
+///     .max_attempts(6)
 ///     .base_delay(Duration::from_millis(50))
 ///     .max_delay(Duration::from_secs(5));
 /// assert_eq!(config.max_attempts, 6);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RetryConfig {
     /// Attempts in total, the first included (1: no retry). Default 4.
     pub max_attempts: u32,
@@ -127,7 +123,7 @@ impl RetryConfig {
     /// use talkjs_transport::{RetryBudget, RetryConfig};
     ///
     /// assert!(RetryConfig::default().validate().is_ok());
-    /// let short = RetryBudget { ttl: Duration::from_millis(500), ..RetryBudget::default() };
+    /// let short = RetryBudget::default().ttl(Duration::from_millis(500));
     /// assert!(RetryConfig::default().budget(Some(short)).validate().is_err());
     /// ```
     pub fn validate(&self) -> Result<(), BuildError> {
@@ -258,12 +254,38 @@ fn classify_error(error: &(dyn std::error::Error + 'static)) -> Option<bool> {
     None
 }
 
-/// The [`Policy`] of [`RetryLayer`]: see the [module docs](self) for what is retried.
+/// The [`Policy`] of [`RetryLayer`].
+///
+///  What is retried:
+///
+///  | outcome | idempotent request | non-idempotent request (e.g. an import) |
+///  |---|---|---|
+///  | `429 Too Many Requests` | yes | yes: TalkJS refuses before processing |
+///  | `500`, `502`, `503`, `504` (any 5xx but 501/505) | yes | no: it may have been processed |
+///  | connection refused / DNS / TLS handshake ([`TransportError::Connect`]) | yes | yes: nothing was sent |
+///  | reset, closed, attempt timeout, body read error | yes | no |
+///  | `400`, `401`, `403`, `404`, any other 4xx, the deadline, a local rate-limit refusal | no | no |
+///
+///  Whether a request is idempotent comes from its [`Idempotency`] extension, or from its
+///  method (`POST` is not, everything else is). The resource API marks a message send as
+///  idempotent when every message carries an idempotency key, and never marks an import.
+///
+///  Delays use exponential backoff with full jitter: before retry `n` (1-based) the policy
+///  sleeps a random duration in `[0, min(max_delay, base_delay × 2^(n−1))]`. A `Retry-After`
+///  header (seconds or an HTTP date) on a 429 or 5xx is honoured instead when it asks for
+///  more; when it asks for more than [`RetryConfig::max_retry_after`], the response is handed
+///  back to the caller at once rather than sleeping that long.
+///
+///  A [retry budget](RetryConfig::budget) shared by all clones of the layer's services stops a
+///  failing server from being hammered: retries may add at most a share of the recent
+///  traffic (tower's [`TpsBudget`]).
+///
+///  The request body is `Bytes`, so a retried request re-sends the same body without copying;
+///  headers and extensions are kept, and the inner auth layer signs every attempt afresh.
 ///
 /// One policy value is cloned for every call; it counts that call's attempts. The settings
-/// and the budget are shared by all clones. The policy also works with tower's own
-/// [`tower::retry::Retry`]; [`RetryLayer`] drives it with [`RetryService`], which clones
-/// less per call.
+/// and the budget are shared by all clones. [`RetryLayer`] applies it with tower's
+/// [`Retry`](tower::retry::Retry).
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     shared: Arc<PolicyShared>,
@@ -401,8 +423,8 @@ impl Policy<HttpRequest, HttpResponse, BoxError> for RetryPolicy {
     }
 }
 
-/// Layer applying [`RetryPolicy`] through [`RetryService`]. Every service it builds, and
-/// every clone of those, shares one retry budget.
+/// Layer applying [`RetryPolicy`] with tower's [`Retry`](tower::retry::Retry). Every
+/// service it builds, and every clone of those, shares one retry budget.
 ///
 /// ```
 /// use talkjs_transport::{RetryConfig, RetryLayer};
@@ -440,142 +462,13 @@ impl RetryLayer {
     }
 }
 
-impl<S: Clone> Layer<S> for RetryLayer {
-    type Service = RetryService<S>;
+impl<S> Layer<S> for RetryLayer {
+    type Service = tower::retry::Retry<RetryPolicy, S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RetryService {
-            spare: Arc::new(inner.clone()),
-            inner,
-            policy: self.policy.clone(),
-        }
+        tower::retry::Retry::new(self.policy.clone(), inner)
     }
 }
-
-/// Service of [`RetryLayer`]: calls the inner service, and again as [`RetryPolicy`] decides.
-///
-/// The same contract as tower's [`Retry`](tower::retry::Retry) with this policy, at a lower
-/// cost per call: the first attempt goes to the service that was polled ready, and a clone
-/// of the inner service is made only when a retry is due (from a spare copy shared by all
-/// calls) instead of on every call. The backoff timer is allocated only when a retry waits.
-#[derive(Debug)]
-pub struct RetryService<S> {
-    inner: S,
-    spare: Arc<S>,
-    policy: RetryPolicy,
-}
-
-impl<S: Clone> Clone for RetryService<S> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            spare: Arc::clone(&self.spare),
-            policy: self.policy.clone(),
-        }
-    }
-}
-
-impl<S> Service<HttpRequest> for RetryService<S>
-where
-    S: Service<HttpRequest, Response = HttpResponse> + Clone,
-    S::Error: Into<BoxError>,
-{
-    type Response = HttpResponse;
-    type Error = BoxError;
-    type Future = RetryFuture<S>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, req: HttpRequest) -> Self::Future {
-        let mut policy = self.policy.clone();
-        let next = policy.clone_request(&req);
-        RetryFuture {
-            attempt: Some(self.inner.call(req)),
-            next,
-            policy,
-            spare: Arc::clone(&self.spare),
-            wait: None,
-        }
-    }
-}
-
-/// What a retry is waiting for before its attempt can start.
-enum RetryWait<S> {
-    /// The backoff delay.
-    Backoff(Pin<Box<Sleep>>),
-    /// The readiness of the clone of the inner service that sends the retry.
-    Ready(S),
-}
-
-pin_project_lite::pin_project! {
-    /// Future of [`RetryService`].
-    pub struct RetryFuture<S>
-    where
-        S: Service<HttpRequest>,
-    {
-        #[pin]
-        attempt: Option<S::Future>,
-        // The request for the next attempt; `None` when there will be none.
-        next: Option<HttpRequest>,
-        policy: RetryPolicy,
-        spare: Arc<S>,
-        // Boxed: allocated only when a retry is due, and it keeps the future small (every
-        // layer above moves it).
-        wait: Option<Box<RetryWait<S>>>,
-    }
-}
-
-impl<S> Future for RetryFuture<S>
-where
-    S: Service<HttpRequest, Response = HttpResponse> + Clone,
-    S::Error: Into<BoxError>,
-{
-    type Output = Result<HttpResponse, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            if let Some(attempt) = this.attempt.as_mut().as_pin_mut() {
-                let mut result = ready!(attempt.poll(cx)).map_err(Into::into);
-                this.attempt.set(None);
-                let Some(next) = this.next.as_mut() else {
-                    // No request to send again (`max_attempts` is 1): as tower's `Retry`.
-                    return Poll::Ready(result);
-                };
-                match this.policy.retry(next, &mut result) {
-                    Some(delay) => {
-                        *this.wait = Some(Box::new(RetryWait::Backoff(Box::pin(delay))));
-                    }
-                    None => return Poll::Ready(result),
-                }
-            }
-            match this.wait.as_deref_mut() {
-                Some(RetryWait::Backoff(delay)) => {
-                    ready!(delay.as_mut().poll(cx));
-                    *this.wait = Some(Box::new(RetryWait::Ready(S::clone(this.spare))));
-                }
-                Some(RetryWait::Ready(service)) => {
-                    if let Err(error) = ready!(service.poll_ready(cx)) {
-                        *this.wait = None;
-                        return Poll::Ready(Err(error.into()));
-                    }
-                    let Some(request) = this.next.take() else {
-                        return Poll::Ready(Err(RETRY_STATE.into()));
-                    };
-                    *this.next = this.policy.clone_request(&request);
-                    this.attempt.set(Some(service.call(request)));
-                    *this.wait = None;
-                }
-                None => return Poll::Ready(Err(RETRY_STATE.into())),
-            }
-        }
-    }
-}
-
-/// The error of a retry future polled after it completed (a bug of the caller).
-const RETRY_STATE: &str = "retry future polled after completion";
 
 #[cfg(test)]
 mod tests {

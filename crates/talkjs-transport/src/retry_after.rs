@@ -12,7 +12,7 @@ use http::header::RETRY_AFTER;
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use http::HeaderMap;
-/// use talkjs_transport::retry_after::parse_retry_after;
+/// use talkjs_transport::parse_retry_after;
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.insert("retry-after", "3".parse().unwrap());

@@ -13,12 +13,12 @@ use crate::auth::AuthLayer;
 use crate::base_url::{BaseUrl, BaseUrlLayer, TALKJS_API_ROOT};
 use crate::client::HyperClientBuilder;
 use crate::error::BuildError;
-use crate::json::json_layer;
+use crate::json::JsonLayer;
 use crate::rate_limit::{RateLimitLayer, RateLimiter};
 use crate::retry::{RetryConfig, RetryLayer};
 use crate::timeout::TimeoutLayer;
 use crate::trace::TraceLayer;
-use crate::{BoxError, HttpRequest, HttpResponse, HttpService};
+use crate::types::{BoxError, HttpRequest, HttpResponse, HttpService, into_http_service};
 
 /// The header that pins the TalkJS REST API version.
 pub const API_VERSION_HEADER: HeaderName = HeaderName::from_static("talkjs-rest-version");
@@ -138,7 +138,7 @@ impl StackBuilder {
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
-        self.inner = Some(crate::into_http_service(service));
+        self.inner = Some(into_http_service(service));
         self
     }
 
@@ -196,7 +196,7 @@ impl StackBuilder {
         <L::Service as Service<HttpRequest>>::Future: Send + 'static,
     {
         self.user_layers.push(Arc::new(move |svc: HttpService| {
-            crate::into_http_service(layer.layer(svc))
+            into_http_service(layer.layer(svc))
         }));
         self
     }
@@ -223,36 +223,12 @@ impl StackBuilder {
             Some(inner) => Either::Right(inner),
             None => Either::Left(self.client.build()?),
         };
-        if let (true, Some(deadline), Some(retry), Some(limiter), Some(attempt), None, true) = (
-            self.trace,
-            self.deadline,
-            &self.retry,
-            &self.rate_limiter,
-            self.attempt_timeout,
-            &self.api_version,
-            self.user_layers.is_empty(),
-        ) {
-            // The default shape, built from the same layers with concrete types: the
-            // `Either` of an optional layer would move the whole future below it once more
-            // on every call (~0.5 k instructions a call in `benches/call_count.rs`, ~0.8 %).
-            let svc = ServiceBuilder::new()
-                .layer(TraceLayer::new())
-                .layer(TimeoutLayer::deadline(deadline))
-                .layer(RetryLayer::new(retry.clone()))
-                .layer(RateLimitLayer::new(limiter.clone()))
-                .layer(AuthLayer::new(self.credentials))
-                .layer(json_layer())
-                .layer(BaseUrlLayer::new(base))
-                .layer(TimeoutLayer::per_attempt(attempt))
-                .service(inner);
-            return Ok(BoxCloneSyncService::new(svc));
-        }
         let version = self
             .api_version
             .map(|v| SetRequestHeaderLayer::if_not_present(API_VERSION_HEADER, v));
         let signed = ServiceBuilder::new()
             .layer(AuthLayer::new(self.credentials))
-            .layer(json_layer())
+            .layer(JsonLayer::new())
             .option_layer(version)
             .layer(BaseUrlLayer::new(base))
             .option_layer(self.attempt_timeout.map(TimeoutLayer::per_attempt))

@@ -1,8 +1,4 @@
-//! The trace layer: one `tracing` span per call (`talkjs.request`) with the method, the path
-//! template ([`PathTemplate::of`]: `/users/{userId}`, not the concrete path), and, when the
-//! call ends, the status, the
-//! number of attempts and the latency. Headers and bodies are never recorded, so neither
-//! tokens nor secrets reach the logs.
+//! The trace layer: [`TraceLayer`], one span per call.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,8 +9,14 @@ use tower::{Layer, Service};
 use tracing::Span;
 
 use crate::extensions::{Attempts, PathTemplate};
-use crate::{BoxError, HttpRequest, HttpResponse};
+use crate::types::{BoxError, HttpRequest, HttpResponse};
 
+/// The trace layer: one `tracing` span per call (`talkjs.request`) with the method, the path
+/// template ([`PathTemplate::of`]: `/users/{userId}`, not the concrete path), and, when the
+/// call ends, the status, the
+/// number of attempts and the latency. Headers and bodies are never recorded, so neither
+/// tokens nor secrets reach the logs.
+///
 /// Layer creating one span per call.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TraceLayer {

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
 use talkjs_transport::{
-    AuthLayer, BaseUrl, BaseUrlLayer, BoxError, HttpRequest, HttpResponse, TimeoutKind,
-    TimeoutLayer, TransportError, json_layer,
+    AuthLayer, BaseUrl, BaseUrlLayer, BoxError, HttpRequest, HttpResponse, JsonLayer, TimeoutKind,
+    TimeoutLayer, TransportError,
 };
 use tower::{Layer, ServiceExt, service_fn};
 
@@ -115,7 +115,7 @@ async fn auth_layer_with_a_legacy_key_sends_the_key() {
 #[tokio::test]
 async fn json_layer_sets_content_type_on_every_method_but_get() {
     let (seen, inner) = capture();
-    let svc = json_layer().layer(inner);
+    let svc = JsonLayer::new().layer(inner);
     svc.clone()
         .oneshot(http::Request::get("/users").body(Bytes::new()).unwrap())
         .await

@@ -320,7 +320,7 @@ async fn max_wait_fails_fast_without_consuming_a_slot() {
     let error = stack.clone().oneshot(get("/c")).await.unwrap_err();
     assert_eq!(Instant::now(), start, "failing took no time");
     match TransportError::find(&*error) {
-        Some(TransportError::RateLimited { wait, max_wait }) => {
+        Some(TransportError::LocalRateLimit { wait, max_wait }) => {
             assert_eq!(*wait, Duration::from_secs(1));
             assert_eq!(*max_wait, Duration::from_millis(500));
         }
@@ -457,72 +457,6 @@ async fn a_failing_store_fails_the_call_with_a_clear_error() {
         "{error}"
     );
     assert_eq!(rec.count(), 0);
-}
-
-/// A store that answers only synchronously ([`RateLimitStore::try_reserve_now`]) from a
-/// memory store; its asynchronous `reserve` fails, so a call that used it would fail.
-#[derive(Debug, Default)]
-struct SyncOnlyStore {
-    memory: MemoryStore,
-    sync_calls: AtomicUsize,
-}
-
-impl RateLimitStore for SyncOnlyStore {
-    fn reserve<'a>(
-        &'a self,
-        _key: &'a str,
-        _quota: Quota,
-        _max_wait: Option<Duration>,
-    ) -> BoxFuture<'a, Result<Reservation, BoxError>> {
-        Box::pin(async { Err("the asynchronous path was used".into()) })
-    }
-
-    fn penalize<'a>(
-        &'a self,
-        key: &'a str,
-        quota: Quota,
-        pause: Duration,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        self.memory.penalize(key, quota, pause)
-    }
-
-    fn try_reserve_now(
-        &self,
-        key: &str,
-        quota: Quota,
-        max_wait: Option<Duration>,
-    ) -> Option<Result<Reservation, BoxError>> {
-        self.sync_calls.fetch_add(1, Ordering::SeqCst);
-        self.memory.try_reserve_now(key, quota, max_wait)
-    }
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_store_answering_at_once_is_not_asked_asynchronously_and_still_makes_calls_wait() {
-    let rec = Recorder::default();
-    let store = Arc::new(SyncOnlyStore::default());
-    let limiter = RateLimiter::new("app1")
-        .with_store(store.clone())
-        .general_quota(Quota::per_second(10, 2));
-    let stack = RateLimitLayer::new(limiter.clone()).layer(rec.service());
-    let start = Instant::now();
-    for i in 0..4 {
-        let resp = stack.clone().oneshot(get(&format!("/r{i}"))).await.unwrap();
-        assert_eq!(resp.status(), 200);
-    }
-    // Burst 2 at once, then one every 100 ms: both the free and the waiting path used the
-    // synchronous answer.
-    let offsets = rec.offsets(start);
-    assert_eq!(offsets.len(), 4);
-    assert_near(offsets[0], Duration::ZERO);
-    assert_near(offsets[1], Duration::ZERO);
-    assert_near(offsets[2], 100 * MS);
-    assert_near(offsets[3], 200 * MS);
-    assert_eq!(
-        limiter.acquire(RequestClass::General).await.unwrap(),
-        100 * MS
-    );
-    assert_eq!(store.sync_calls.load(Ordering::SeqCst), 5);
 }
 
 #[tokio::test]

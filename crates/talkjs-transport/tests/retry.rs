@@ -279,11 +279,10 @@ async fn connection_errors_surface_after_the_last_attempt() {
 #[tokio::test(start_paused = true)]
 async fn the_budget_stops_a_retry_storm() {
     // A budget of about one retry, whatever the traffic.
-    let budget = RetryBudget {
-        ttl: Duration::from_secs(1),
-        min_per_sec: 1,
-        retry_percent: 0.0,
-    };
+    let budget = RetryBudget::default()
+        .ttl(Duration::from_secs(1))
+        .min_per_sec(1)
+        .retry_percent(0.0);
     let layer = RetryLayer::new(RetryConfig::default().budget(Some(budget)));
     let script = Script::new([status(503)]);
     let svc = ServiceBuilder::new().layer(layer).service(script.clone());
@@ -451,48 +450,12 @@ async fn a_readiness_error_before_a_retry_ends_the_call() {
 fn out_of_range_budgets() -> Vec<(RetryBudget, &'static str)> {
     let base = RetryBudget::default();
     vec![
-        (
-            RetryBudget {
-                ttl: Duration::from_millis(500),
-                ..base
-            },
-            "ttl",
-        ),
-        (
-            RetryBudget {
-                ttl: Duration::from_secs(61),
-                ..base
-            },
-            "ttl",
-        ),
-        (
-            RetryBudget {
-                retry_percent: -0.1,
-                ..base
-            },
-            "retry_percent",
-        ),
-        (
-            RetryBudget {
-                retry_percent: f32::NAN,
-                ..base
-            },
-            "retry_percent",
-        ),
-        (
-            RetryBudget {
-                retry_percent: 1000.5,
-                ..base
-            },
-            "retry_percent",
-        ),
-        (
-            RetryBudget {
-                min_per_sec: u32::MAX,
-                ..base
-            },
-            "min_per_sec",
-        ),
+        (base.ttl(Duration::from_millis(500)), "ttl"),
+        (base.ttl(Duration::from_secs(61)), "ttl"),
+        (base.retry_percent(-0.1), "retry_percent"),
+        (base.retry_percent(f32::NAN), "retry_percent"),
+        (base.retry_percent(1000.5), "retry_percent"),
+        (base.min_per_sec(u32::MAX), "min_per_sec"),
     ]
 }
 
@@ -527,11 +490,10 @@ fn out_of_range_settings_are_refused_by_validate_try_new_and_the_stack_builder()
         );
     }
     // The edges of the ranges are valid.
-    let edges = RetryBudget {
-        ttl: Duration::from_secs(60),
-        min_per_sec: 0,
-        retry_percent: 1000.0,
-    };
+    let edges = RetryBudget::default()
+        .ttl(Duration::from_secs(60))
+        .min_per_sec(0)
+        .retry_percent(1000.0);
     RetryConfig::default()
         .budget(Some(edges))
         .max_attempts(1)

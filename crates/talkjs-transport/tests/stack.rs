@@ -207,10 +207,9 @@ async fn user_layers_see_every_attempt() {
     let count = Arc::new(AtomicUsize::new(0));
     let svc = StackBuilder::new(AppId::new(APP), signer())
         .base_url(server.uri())
-        .retry(Some(RetryConfig {
-            base_delay: Duration::from_millis(1),
-            ..RetryConfig::default()
-        }))
+        .retry(Some(
+            RetryConfig::default().base_delay(Duration::from_millis(1)),
+        ))
         .layer(count_layer(count.clone()))
         .build()
         .unwrap();
@@ -247,11 +246,11 @@ async fn connection_refused_is_a_transport_error() {
         .port();
     let svc = StackBuilder::new(AppId::new(APP), signer())
         .base_url(format!("http://127.0.0.1:{port}"))
-        .retry(Some(RetryConfig {
-            max_attempts: 2,
-            base_delay: Duration::from_millis(1),
-            ..RetryConfig::default()
-        }))
+        .retry(Some(
+            RetryConfig::default()
+                .max_attempts(2)
+                .base_delay(Duration::from_millis(1)),
+        ))
         .build()
         .unwrap();
     let req = http::Request::get("/users").body(Bytes::new()).unwrap();

@@ -53,10 +53,9 @@ fn traces_and_debug_output_contain_no_secret_or_token() {
         fail_once_then_ok(&server, 503).await;
         let builder = StackBuilder::new(AppId::new(APP), signer())
             .base_url(server.uri())
-            .retry(Some(RetryConfig {
-                base_delay: Duration::from_millis(1),
-                ..RetryConfig::default()
-            }));
+            .retry(Some(
+                RetryConfig::default().base_delay(Duration::from_millis(1)),
+            ));
         let debug = format!("{builder:?}");
         assert!(
             !debug.contains(SECRET) && !debug.contains("STACKsecret"),
