@@ -24,7 +24,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use talkjs::auth::{SecretKey, WebhookVerifier};
-use talkjs::models::{ConversationUpsert, NewMessage, UserUpsert, WebhookEvent};
+use talkjs::models::{ConversationUpsert, NewMessage, UserUpsert, WebhookData, WebhookEvent};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -129,11 +129,36 @@ fn reply(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
 }
 
 fn print_event(event: &WebhookEvent) {
-    println!(
-        "verified {} event {}",
-        event.event_type.as_str(),
-        event.id.as_deref().unwrap_or("(no id)")
-    );
+    let id = event.id.as_deref().unwrap_or("(no id)");
+    let kind = event.event_type.as_str();
+    // `data` is typed by event type; an event type this crate does not know arrives as
+    // `WebhookData::Other` with the raw JSON instead of failing the delivery.
+    match &event.data {
+        WebhookData::MessageSent(sent) => {
+            let sender = sent.sender.as_ref().map_or("(system)", |u| u.name.as_str());
+            let text = sent
+                .message
+                .as_ref()
+                .and_then(|m| m.text.as_deref())
+                .unwrap_or("");
+            println!("verified {kind} event {id}: {sender} wrote {text:?}");
+        }
+        WebhookData::MessageRead(read) => {
+            let reader = read.recipient.as_ref().map_or("?", |u| u.id.as_str());
+            println!("verified {kind} event {id}: read by {reader}");
+        }
+        WebhookData::UserCreated(data) | WebhookData::UserUpdated(data) => {
+            let user = data.user.as_ref().map_or("?", |u| u.id.as_str());
+            println!("verified {kind} event {id}: user {user}");
+        }
+        WebhookData::Other(raw) => {
+            println!(
+                "verified {kind} event {id} (not typed by this crate): {}",
+                raw.data
+            );
+        }
+        _ => println!("verified {kind} event {id}"),
+    }
 }
 
 /// The demo: the fake TalkJS server sends its webhooks to this receiver.

@@ -480,14 +480,20 @@ async fn presence_posts_the_filter_and_decodes_online_users() {
         ok_json(&json!({
             "data": {
                 "alice": {
-                    "hasFocus": true,
-                    "isTyping": false,
-                    "selectedConversationId": "order_123",
-                    "device": "web"
+                    "status": "online",
+                    "backgroundSessions": [],
+                    "widgets": [{
+                        "selectedConversationId": "order_123",
+                        "custom": {},
+                        "hasFocus": true,
+                        "isTyping": false,
+                        "sessionId": "0123456789-0123456789-abcde-abcde",
+                        "device": "web"
+                    }]
                 }
             }
         })),
-        2,
+        3,
     )
     .await;
 
@@ -499,21 +505,31 @@ async fn presence_posts_the_filter_and_decodes_online_users() {
         .is_typing(false);
     let online = client.users().presence(&query).await.unwrap();
     assert_eq!(online.data.len(), 1);
-    let alice = &online.data["alice"];
-    assert_eq!(alice.has_focus, Some(true));
-    assert_eq!(alice.is_typing, Some(false));
+    assert!(online.is_online("alice"));
+    assert!(!online.is_online("bob"));
+    let alice = online.get("alice").unwrap();
+    assert_eq!(alice.widgets.len(), 1);
+    assert_eq!(
+        alice.widgets[0].session_id,
+        "0123456789-0123456789-abcde-abcde"
+    );
+    assert!(alice.has_focus());
+    assert!(!alice.is_typing());
     assert_eq!(
         alice
-            .selected_conversation_id
-            .as_ref()
+            .focused_conversation()
             .map(talkjs_models::ConversationId::as_str),
         Some("order_123")
     );
-    assert_eq!(alice.extra["device"], "web");
 
     client
         .users()
         .presence(&PresenceQuery::new())
+        .await
+        .unwrap();
+    client
+        .users()
+        .presence(&PresenceQuery::new().no_conversation_selected())
         .await
         .unwrap();
 
@@ -532,6 +548,14 @@ async fn presence_posts_the_filter_and_decodes_online_users() {
         })),
     );
     assert_request(&reqs[1], "POST", "/presences", None, Some(&json!({})));
+    // "Online with no conversation selected": an explicit null, not a missing field.
+    assert_request(
+        &reqs[2],
+        "POST",
+        "/presences",
+        None,
+        Some(&json!({ "selectedConversationId": null })),
+    );
 }
 
 #[tokio::test]

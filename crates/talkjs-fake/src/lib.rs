@@ -56,7 +56,8 @@
 //!   `GET /users/{id}/conversations` (`limit` 1..=30, `startingAfter`, `unreadsOnly`,
 //!   `lastMessageBefore`, `lastMessageAfter`, `orderBy`, `orderDirection`, `offsetTs`,
 //!   `filter`; an unknown user is `404` from API version 2024-01-01, else an empty list);
-//!   `POST /presences` (users marked online with [`FakeTalkJs::set_online`]).
+//!   `POST /presences` (users marked online with [`FakeTalkJs::set_online`] or
+//!   [`FakeTalkJs::set_presence`]; the documented filters, see `users::presences`).
 //! * **Conversations**: `PUT` merges and only **adds** participants, which must be existing
 //!   users (`400` otherwise); `GET`; `DELETE` (messages too); `GET /conversations` with
 //!   `limit` 1..=30, `startingAfter`, `lastMessageBefore`/`After`, `orderBy`
@@ -494,14 +495,36 @@ impl FakeTalkJs {
         lock(&self.deliveries).clone()
     }
 
-    /// Marks a user online or offline (for `isOnline` and `POST /presences`).
+    /// Marks a user online or offline (for `isOnline` and `POST /presences`). An online user
+    /// has one background session and one widget that has focus, with no conversation
+    /// selected and nobody typing, unless [`set_presence`](Self::set_presence) says otherwise.
     pub fn set_online(&self, user_id: &str, online: bool) {
         let mut state = lock(&self.shared.state);
         if online {
             state.online.insert(user_id.to_owned());
         } else {
             state.online.remove(user_id);
+            state.presence.remove(user_id);
         }
+    }
+
+    /// Marks a user online with these sessions, as `POST /presences` reports them (focus,
+    /// typing and selected conversation per session).
+    ///
+    /// ```
+    /// use talkjs_fake::FakeTalkJs;
+    /// use talkjs_models::{Presence, PresenceSession};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = FakeTalkJs::start().await.unwrap();
+    /// let typing = PresenceSession::new("s1").selected_conversation_id("c1").has_focus(true).is_typing(true);
+    /// fake.set_presence("alice", Presence::online(vec![PresenceSession::new("bg")], vec![typing]));
+    /// # }
+    /// ```
+    pub fn set_presence(&self, user_id: &str, presence: talkjs_models::Presence) {
+        let mut state = lock(&self.shared.state);
+        state.online.insert(user_id.to_owned());
+        state.presence.insert(user_id.to_owned(), presence);
     }
 
     /// The current fault settings.

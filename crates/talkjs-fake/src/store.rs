@@ -201,6 +201,9 @@ pub(crate) struct State {
     pub(crate) message_tombstones: HashMap<String, MsgKey>,
     pub(crate) files: HashMap<String, StoredFile>,
     pub(crate) online: BTreeSet<String>,
+    /// The sessions of online users set with `FakeTalkJs::set_presence` (an online user
+    /// missing here has the default sessions of `users::default_presence`).
+    pub(crate) presence: BTreeMap<String, talkjs_models::Presence>,
     /// `http://127.0.0.1:PORT`, for attachment URLs.
     pub(crate) base_url: String,
     /// Shuffles batch results (seeded from [`Faults::seed`](crate::Faults::seed)).

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use talkjs_models::{Patch, PresenceQuery, Timestamp, User, UserUpsert, WebhookEventType};
+use talkjs_models::{
+    Patch, Presence, PresenceQuery, PresenceSession, Timestamp, User, UserUpsert, WebhookEventType,
+};
 
 use crate::api::{ApiError, ApiRequest, to_json};
 use crate::conversations::list_conversations;
@@ -192,27 +194,69 @@ pub(crate) fn user_conversations(
     Ok(json!({ "data": to_json(&items)? }))
 }
 
-/// `POST /presences`.
+/// The sessions of a user marked online without [`FakeTalkJs::set_presence`]: one background
+/// session and one widget with focus, nothing selected, nobody typing.
+///
+/// [`FakeTalkJs::set_presence`]: crate::FakeTalkJs::set_presence
+fn default_presence(user: &str) -> Presence {
+    Presence::online(
+        vec![PresenceSession::new(format!("{user}-background"))],
+        vec![PresenceSession::new(format!("{user}-widget")).has_focus(true)],
+    )
+}
+
+/// Whether a session meets the session conditions of a presence query.
+fn session_matches(query: &PresenceQuery, session: &PresenceSession) -> bool {
+    let selected = match &query.selected_conversation_id {
+        Patch::Unchanged => true,
+        // An explicit `null`: online with no conversation selected.
+        Patch::Clear => session.selected_conversation_id.is_none(),
+        Patch::Set(c) => session.selected_conversation_id.as_ref() == Some(c),
+    };
+    selected
+        && query.has_focus.is_none_or(|f| session.has_focus == f)
+        && query.is_typing.is_none_or(|t| session.is_typing == t)
+}
+
+/// `POST /presences`: `{"data": {"<userId>": {"status", "backgroundSessions", "widgets"}}}`
+/// for online users (<https://talkjs.com/docs/Reference/REST_API/User_Presence/>).
+///
+/// Without `includeBackgroundSessions: true`, only users with a visible widget are listed
+/// and their background sessions are not. `userIds` keeps the listed users; a user is listed
+/// when one of the sessions considered (widgets, plus background sessions when included)
+/// meets every given condition (`selectedConversationId`, `null` meaning none selected,
+/// `hasFocus`, `isTyping`). The answer shows all of a listed user's sessions of the kinds
+/// considered: the docs do not say whether TalkJS trims the non-matching ones.
 pub(crate) fn presences(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
     let query: PresenceQuery = req.json_or_default()?;
-    let mut data = serde_json::Map::new();
-    // Every online user of the fake has one focused, idle session with nothing selected.
-    let excluded = query.has_focus == Some(false)
-        || query.is_typing == Some(true)
-        || query.selected_conversation_id.is_some();
-    if !excluded {
-        for id in &ctx.state.online {
-            let wanted = query
-                .user_ids
-                .as_ref()
-                .is_none_or(|ids| ids.iter().any(|u| u == id.as_str()));
-            if wanted {
-                data.insert(
-                    id.clone(),
-                    json!({ "hasFocus": true, "isTyping": false, "selectedConversationId": null }),
-                );
+    let with_background = query.include_background_sessions == Some(true);
+    let has_conditions = !query.selected_conversation_id.is_unchanged()
+        || query.has_focus.is_some()
+        || query.is_typing.is_some();
+    let mut data = BTreeMap::new();
+    for id in &ctx.state.online {
+        let wanted = query
+            .user_ids
+            .as_ref()
+            .is_none_or(|ids| ids.iter().any(|u| u == id.as_str()));
+        if !wanted {
+            continue;
+        }
+        let mut presence = ctx
+            .state
+            .presence
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| default_presence(id));
+        if !with_background {
+            presence.background_sessions.clear();
+            if presence.widgets.is_empty() {
+                continue;
             }
         }
+        if !has_conditions || presence.sessions().any(|s| session_matches(&query, s)) {
+            data.insert(id.clone(), presence);
+        }
     }
-    Ok(json!({ "data": data }))
+    Ok(json!({ "data": to_json(&data)? }))
 }

@@ -10,6 +10,7 @@ use common::{Api, assert_error};
 use http::Request;
 use http_body_util::Full;
 use serde_json::{Value, json};
+use talkjs_models::{Presence, PresenceSession, Presences};
 
 #[tokio::test]
 async fn put_merges_and_null_clears() {
@@ -235,8 +236,121 @@ async fn online_filter_and_presences() {
 
     let r = api.post("/presences", &json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert!(r.body["data"]["b"].is_object());
+    // The documented shape: status, backgroundSessions (only listed on request), widgets.
+    assert_eq!(r.body["data"]["b"]["status"], "online");
+    assert_eq!(r.body["data"]["b"]["backgroundSessions"], json!([]));
+    let widget = &r.body["data"]["b"]["widgets"][0];
+    assert_eq!(widget["hasFocus"], true);
+    assert_eq!(widget["isTyping"], false);
+    assert_eq!(widget["selectedConversationId"], Value::Null);
+    assert_eq!(widget["custom"], json!({}));
+    assert!(widget["sessionId"].is_string());
     let r = api.post("/presences", &json!({ "userIds": ["a"] })).await;
+    assert_eq!(r.body, json!({ "data": {} }));
+}
+
+#[tokio::test]
+async fn presences_honour_the_documented_filters() {
+    let api = Api::start().await;
+    api.users(&["alice", "bob", "carol", "dave"]).await;
+    // alice types in c1 (focused); bob looks at c2 without typing; carol has a widget with
+    // nothing selected and no focus; dave has only a background session.
+    api.fake.set_presence(
+        "alice",
+        Presence::online(
+            vec![PresenceSession::new("a-bg")],
+            vec![
+                PresenceSession::new("a-w")
+                    .selected_conversation_id("c1")
+                    .has_focus(true)
+                    .is_typing(true),
+            ],
+        ),
+    );
+    api.fake.set_presence(
+        "bob",
+        Presence::online(
+            vec![],
+            vec![
+                PresenceSession::new("b-w")
+                    .selected_conversation_id("c2")
+                    .has_focus(true),
+            ],
+        ),
+    );
+    api.fake.set_presence(
+        "carol",
+        Presence::online(vec![], vec![PresenceSession::new("c-w")]),
+    );
+    api.fake.set_presence(
+        "dave",
+        Presence::online(vec![PresenceSession::new("d-bg")], vec![]),
+    );
+
+    let listed = |body: &Value| -> Vec<String> {
+        body["data"].as_object().unwrap().keys().cloned().collect()
+    };
+    let presences = |body: &Value| -> Presences { serde_json::from_value(body.clone()).unwrap() };
+
+    let r = api.post("/presences", &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        listed(&r.body),
+        ["alice", "bob", "carol"],
+        "widgets only by default"
+    );
+    assert_eq!(r.body["data"]["alice"]["backgroundSessions"], json!([]));
+    let decoded = presences(&r.body);
+    assert_eq!(decoded.typing_in("c1").collect::<Vec<_>>(), ["alice"]);
+    assert_eq!(
+        decoded.get("bob").unwrap().focused_conversation().unwrap(),
+        "c2"
+    );
+
+    let r = api
+        .post("/presences", &json!({ "includeBackgroundSessions": true }))
+        .await;
+    assert_eq!(listed(&r.body), ["alice", "bob", "carol", "dave"]);
+    assert_eq!(r.body["data"]["dave"]["widgets"], json!([]));
+    assert_eq!(
+        r.body["data"]["alice"]["backgroundSessions"][0]["sessionId"],
+        "a-bg"
+    );
+
+    let r = api
+        .post("/presences", &json!({ "selectedConversationId": "c1" }))
+        .await;
+    assert_eq!(listed(&r.body), ["alice"]);
+    // An explicit null: online with no conversation selected.
+    let r = api
+        .post("/presences", &json!({ "selectedConversationId": null }))
+        .await;
+    assert_eq!(listed(&r.body), ["carol"]);
+    let r = api
+        .post(
+            "/presences",
+            &json!({ "selectedConversationId": null, "includeBackgroundSessions": true }),
+        )
+        .await;
+    assert_eq!(
+        listed(&r.body),
+        ["alice", "carol", "dave"],
+        "background sessions select nothing"
+    );
+    let r = api.post("/presences", &json!({ "isTyping": true })).await;
+    assert_eq!(listed(&r.body), ["alice"]);
+    let r = api.post("/presences", &json!({ "hasFocus": false })).await;
+    assert_eq!(listed(&r.body), ["carol"]);
+    let r = api
+        .post(
+            "/presences",
+            &json!({ "hasFocus": true, "userIds": ["bob", "carol"] }),
+        )
+        .await;
+    assert_eq!(listed(&r.body), ["bob"]);
+
+    api.fake.set_online("alice", false);
+    let r = api.post("/presences", &json!({ "isTyping": true })).await;
     assert_eq!(r.body, json!({ "data": {} }));
 }
 

@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::json;
 use talkjs_auth::WebhookVerifier;
 use talkjs_fake::FakeTalkJs;
-use talkjs_models::{MessageEventData, WebhookEventType};
+use talkjs_models::{MessageEventData, WebhookData, WebhookEvent, WebhookEventType};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -121,4 +121,95 @@ async fn non_http_webhook_urls_are_refused() {
         .start()
         .await;
     assert!(matches!(result, Err(talkjs_fake::Error::Config(_))));
+}
+
+#[tokio::test]
+async fn every_event_has_the_documented_shape() {
+    let api = Api::start().await;
+    api.users(&["alice", "bob"]).await;
+    api.put("/users/bob", &json!({ "role": "seller" })).await;
+    api.conversation("c", &["alice", "bob"]).await;
+    let id = api.say("c", "alice", "hello").await;
+    let r = api.post("/conversations/c/readBy/bob", &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api
+        .put(
+            &format!("/conversations/c/messages/{id}"),
+            &json!({ "text": "hello!" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api.delete(&format!("/conversations/c/messages/{id}")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api.delete("/conversations/c").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let events = api.fake.events();
+    for event in &events {
+        assert!(event.id.as_deref().unwrap().starts_with("evt_"));
+        assert!(event.created_at.is_some());
+        // What a receiver decodes from the wire is typed, never the raw fallback.
+        let wire: WebhookEvent =
+            serde_json::from_slice(&serde_json::to_vec(event).unwrap()).unwrap();
+        assert_eq!(&wire, event);
+        assert!(
+            !matches!(wire.data, WebhookData::Other(_)),
+            "{}: {:?}",
+            event.event_type,
+            wire.data
+        );
+    }
+    let find = |kind: WebhookEventType| {
+        events
+            .iter()
+            .find(|e| e.event_type == kind)
+            .unwrap_or_else(|| panic!("no {kind} event"))
+    };
+    let WebhookData::MessageSent(sent) = &find(WebhookEventType::MessageSent).data else {
+        unreachable!()
+    };
+    assert_eq!(sent.sender.as_ref().unwrap().id, "alice");
+    assert_eq!(sent.message.as_ref().unwrap().id, id.as_str());
+    assert!(
+        sent.conversation
+            .as_ref()
+            .unwrap()
+            .participants
+            .contains_key("bob")
+    );
+    let WebhookData::MessageRead(read) = &find(WebhookEventType::MessageRead).data else {
+        unreachable!()
+    };
+    assert_eq!(
+        read.recipient.as_ref().unwrap().id,
+        "bob",
+        "the reader is the recipient"
+    );
+    assert_eq!(
+        read.recipient.as_ref().unwrap().role.as_deref(),
+        Some("seller")
+    );
+    assert_eq!(read.message.as_ref().unwrap().id, id.as_str());
+    assert!(read.conversation.is_some());
+    let WebhookData::MessageUpdated(updated) = &find(WebhookEventType::MessageUpdated).data else {
+        unreachable!()
+    };
+    assert_eq!(
+        updated.message.as_ref().unwrap().text.as_deref(),
+        Some("hello!")
+    );
+    assert!(matches!(
+        find(WebhookEventType::MessageDeleted).data,
+        WebhookData::MessageDeleted(_)
+    ));
+    let WebhookData::ConversationDeleted(deleted) =
+        &find(WebhookEventType::ConversationDeleted).data
+    else {
+        unreachable!()
+    };
+    assert_eq!(deleted.conversation.as_ref().unwrap().id, "c");
+    let WebhookData::UserUpdated(user) = &find(WebhookEventType::UserUpdated).data else {
+        unreachable!()
+    };
+    assert_eq!(user.user.as_ref().unwrap().id, "bob");
 }

@@ -61,10 +61,11 @@ pub use participant::{
     ParticipantPatch,
 };
 pub use patch::Patch;
-pub use presence::{Presence, PresenceQuery, Presences};
+pub use presence::{Presence, PresenceQuery, PresenceSession, PresenceStatus, Presences};
 pub use timestamp::{Timestamp, TimestampOutOfRange};
 pub use user::{User, UserUpsert};
 pub use webhook::{
-    ConversationEventData, MessageEventData, MessageSentData, NotificationEventData, UserEventData,
-    WebhookEvent, WebhookEventType,
+    ConversationEventData, MessageEventData, MessageReadData, MessageSentData,
+    NotificationEventData, RawWebhookData, UserEventData, WebhookData, WebhookEvent,
+    WebhookEventType,
 };

@@ -10,9 +10,19 @@ use crate::{Custom, Patch, Timestamp, UserId};
 /// A user as `GET /users/{id}` returns it.
 ///
 /// Nullable fields decode `null` and a missing field alike as `None`; `custom: null`
-/// decodes as an empty map. Unknown fields are ignored.
+/// decodes as an empty map. Unknown fields are ignored. Older API versions call the role
+/// `configuration`: either name is read (`role` wins if both are sent); `role` is written.
+///
+/// ```
+/// use talkjs_models::User;
+///
+/// let old: User = serde_json::from_str(
+///     r#"{"id": "alice", "name": "Alice", "configuration": "buyer", "createdAt": 1}"#,
+/// ).unwrap();
+/// assert_eq!(old.role.as_deref(), Some("buyer"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "UserWire")]
 #[non_exhaustive]
 pub struct User {
     /// The user's id.
@@ -52,6 +62,59 @@ pub struct User {
     pub push_tokens: Option<BTreeMap<String, serde_json::Value>>,
     /// When the user was created.
     pub created_at: Timestamp,
+}
+
+/// The wire form of [`User`] for decoding: the same fields plus the older name of `role`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserWire {
+    id: UserId,
+    #[serde(default, deserialize_with = "null_as_default")]
+    name: String,
+    #[serde(default)]
+    email: Option<Vec<String>>,
+    #[serde(default)]
+    phone: Option<Vec<String>>,
+    #[serde(default)]
+    photo_url: Option<String>,
+    #[serde(default)]
+    header_photo_url: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    /// The name of `role` in older API versions.
+    #[serde(default)]
+    configuration: Option<String>,
+    #[serde(default)]
+    welcome_message: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    custom: Custom,
+    #[serde(default)]
+    locale: Option<String>,
+    #[serde(default)]
+    availability_text: Option<String>,
+    #[serde(default)]
+    push_tokens: Option<BTreeMap<String, serde_json::Value>>,
+    created_at: Timestamp,
+}
+
+impl From<UserWire> for User {
+    fn from(w: UserWire) -> Self {
+        Self {
+            id: w.id,
+            name: w.name,
+            email: w.email,
+            phone: w.phone,
+            photo_url: w.photo_url,
+            header_photo_url: w.header_photo_url,
+            role: w.role.or(w.configuration),
+            welcome_message: w.welcome_message,
+            custom: w.custom,
+            locale: w.locale,
+            availability_text: w.availability_text,
+            push_tokens: w.push_tokens,
+            created_at: w.created_at,
+        }
+    }
 }
 
 impl User {
@@ -117,8 +180,9 @@ pub struct UserUpsert {
     /// Locale, e.g. `"en-US"`.
     #[serde(skip_serializing_if = "Patch::is_unchanged")]
     pub locale: Patch<String>,
-    /// Role name configured in the dashboard.
-    #[serde(skip_serializing_if = "Patch::is_unchanged")]
+    /// Role name configured in the dashboard (`configuration` in older API versions; that
+    /// name is accepted when decoding a body).
+    #[serde(skip_serializing_if = "Patch::is_unchanged", alias = "configuration")]
     pub role: Patch<String>,
     /// Your own string data.
     #[serde(skip_serializing_if = "Patch::is_unchanged")]

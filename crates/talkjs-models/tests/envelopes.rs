@@ -4,8 +4,9 @@
 
 use serde_json::json;
 use talkjs_models::{
-    Access, ConversationEventData, Empty, MessageEventData, MessageType, NotificationEventData,
-    Notify, Page, ParticipantEmail, Presences, SentMessage, UploadedFile, User, UserEventData,
+    Access, ConversationEventData, Empty, MessageEventData, MessageReadData, MessageType,
+    NotificationEventData, Notify, Page, ParticipantEmail, Presence, PresenceSession,
+    PresenceStatus, Presences, SentMessage, UploadedFile, User, UserEventData, WebhookData,
     WebhookEvent, WebhookEventType,
 };
 
@@ -57,24 +58,84 @@ fn small_responses() {
 }
 
 #[test]
-fn presences_keep_unknown_fields() {
+fn presences_decode_sessions_and_answer_questions() {
     let presences: Presences = serde_json::from_value(json!({
         "data": {
-            "alice": {"hasFocus": true, "isTyping": false, "selectedConversationId": "c1",
-                      "sessions": 2},
-            "bob": {}
+            "alice": {
+                "status": "online",
+                "backgroundSessions": [
+                    {"selectedConversationId": null, "custom": {}, "hasFocus": false,
+                     "isTyping": false, "sessionId": "bg"}
+                ],
+                "widgets": [
+                    {"selectedConversationId": "c2", "custom": {}, "hasFocus": false,
+                     "isTyping": true, "sessionId": "w1"},
+                    {"selectedConversationId": "c1", "custom": {"tab": "2"}, "hasFocus": true,
+                     "isTyping": false, "sessionId": "w2", "futureField": 1}
+                ]
+            },
+            "bob": {},
+            "carol": {"status": "away", "widgets": null}
         }
     }))
     .unwrap();
-    let alice = &presences.data["alice"];
-    assert_eq!(alice.has_focus, Some(true));
-    assert_eq!(alice.is_typing, Some(false));
-    assert_eq!(alice.selected_conversation_id.as_ref().unwrap(), "c1");
-    assert_eq!(alice.extra["sessions"], 2);
-    assert_eq!(presences.data["bob"].has_focus, None);
+    let alice = presences.get("alice").unwrap();
+    assert!(alice.is_online());
+    assert_eq!(alice.status, Some(PresenceStatus::Online));
+    assert_eq!(alice.sessions().count(), 3);
+    assert_eq!(
+        alice
+            .sessions()
+            .map(|s| s.session_id.as_str())
+            .collect::<Vec<_>>(),
+        ["w1", "w2", "bg"],
+        "widgets first, then background sessions"
+    );
+    assert!(alice.is_typing());
+    assert!(alice.is_typing_in("c2"));
+    assert!(
+        !alice.is_typing_in("c1"),
+        "c1 is selected but nobody types there"
+    );
+    assert!(alice.has_focus());
+    assert_eq!(alice.focused_conversation().unwrap(), "c1");
+    assert_eq!(alice.widgets[1].custom["tab"], "2");
+    assert_eq!(alice.selected_conversations().count(), 2);
+
+    // A listed user without a status counts as online; another status does not.
+    assert!(presences.is_online("bob"));
+    assert_eq!(presences.get("bob").unwrap(), &Presence::default());
+    assert!(!presences.is_online("carol"));
+    assert!(!presences.is_online("dave"));
+    assert_eq!(
+        presences.online_users().collect::<Vec<_>>(),
+        ["alice", "bob"]
+    );
+    assert_eq!(presences.typing_in("c2").collect::<Vec<_>>(), ["alice"]);
+    assert_eq!(presences.typing_in("c1").count(), 0);
 
     let none: Presences = serde_json::from_value(json!({"data": null})).unwrap();
     assert!(none.data.is_empty());
+}
+
+#[test]
+fn presence_session_tolerates_missing_fields_and_round_trips() {
+    let session: PresenceSession = serde_json::from_value(json!({})).unwrap();
+    assert_eq!(session, PresenceSession::default());
+    let built = PresenceSession::new("s1")
+        .selected_conversation_id("c1")
+        .has_focus(true)
+        .is_typing(true);
+    assert_eq!(
+        serde_json::to_value(&built).unwrap(),
+        json!({"selectedConversationId": "c1", "custom": {}, "hasFocus": true,
+               "isTyping": true, "sessionId": "s1"})
+    );
+    let presence = Presence::online(vec![], vec![built]);
+    assert_eq!(
+        serde_json::to_value(&presence).unwrap()["status"],
+        json!("online")
+    );
 }
 
 #[test]
@@ -134,7 +195,12 @@ fn webhook_unknown_type_and_missing_fields() {
     assert_eq!(event.event_type.as_str(), "reaction.added");
     assert_eq!(event.id, None);
     assert_eq!(event.created_at, None);
-    assert_eq!(event.data["emoji"], "👍");
+    let WebhookData::Other(raw) = &event.data else {
+        panic!("an unknown type is kept raw: {:?}", event.data)
+    };
+    assert_eq!(raw.event_type, "reaction.added");
+    assert_eq!(raw.data["emoji"], "👍");
+    assert_eq!(raw.error, None);
 
     let value = serde_json::to_value(&event).unwrap();
     assert_eq!(
@@ -205,4 +271,88 @@ fn other_webhook_payloads_are_tolerant() {
         .data_as()
         .unwrap();
     assert_eq!(empty, MessageEventData::default());
+}
+
+#[test]
+fn webhook_events_decode_into_typed_variants() {
+    let user = json!({"id": "bob", "name": "Bob", "role": "seller", "createdAt": 1});
+    let message = json!({"id": "m1", "type": "UserMessage", "conversationId": "c1",
+                         "senderId": "alice", "text": "hi", "createdAt": 3});
+    let read: WebhookEvent = serde_json::from_value(json!({
+        "id": "evt_r", "createdAt": 10, "type": "message.read",
+        "data": {"conversation": {"id": "c1", "createdAt": 2}, "message": message,
+                 "recipient": user}
+    }))
+    .unwrap();
+    let WebhookData::MessageRead(data) = &read.data else {
+        panic!("{:?}", read.data)
+    };
+    assert_eq!(data.recipient.as_ref().unwrap().id, "bob");
+    assert_eq!(data.message.as_ref().unwrap().id, "m1");
+    assert_eq!(data.conversation.as_ref().unwrap().id, "c1");
+    let typed: MessageReadData = read.data_as().unwrap();
+    assert_eq!(&typed, data);
+
+    let created = WebhookEvent::new(WebhookEventType::UserCreated, json!({"user": user}));
+    assert!(
+        matches!(&created.data, WebhookData::UserCreated(d) if d.user.as_ref().unwrap().id == "bob")
+    );
+    let updated = WebhookEvent::new(WebhookEventType::UserUpdated, json!({"user": user}));
+    assert!(matches!(updated.data, WebhookData::UserUpdated(_)));
+
+    let sent = WebhookEvent::new(
+        WebhookEventType::MessageSent,
+        json!({"message": message, "sender": {"id": "alice", "name": "A",
+               "configuration": "buyer", "createdAt": 1}}),
+    );
+    let WebhookData::MessageSent(data) = &sent.data else {
+        panic!("{:?}", sent.data)
+    };
+    assert_eq!(
+        data.sender.as_ref().unwrap().role.as_deref(),
+        Some("buyer"),
+        "the older name `configuration` is read as the role"
+    );
+
+    for (kind, variant) in [
+        (WebhookEventType::MessageUpdated, "updated"),
+        (WebhookEventType::MessageDeleted, "deleted"),
+    ] {
+        let event = WebhookEvent::new(kind, json!({"message": message}));
+        let ok = match (&event.data, variant) {
+            (WebhookData::MessageUpdated(d), "updated")
+            | (WebhookData::MessageDeleted(d), "deleted") => d.message.is_some(),
+            _ => false,
+        };
+        assert!(ok, "{variant}: {:?}", event.data);
+    }
+    let notification = WebhookEvent::new(WebhookEventType::NotificationOpened, json!(null));
+    assert!(matches!(notification.data, WebhookData::Notification(_)));
+}
+
+#[test]
+fn webhook_known_type_with_undecodable_data_is_kept_raw() {
+    let body = json!({
+        "id": "evt_x", "type": "message.sent",
+        "data": {"message": {"id": 5, "text": ["not", "a", "message"]}}
+    });
+    let event: WebhookEvent = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(event.event_type, WebhookEventType::MessageSent);
+    let WebhookData::Other(raw) = &event.data else {
+        panic!("{:?}", event.data)
+    };
+    assert_eq!(raw.event_type, "message.sent");
+    assert!(raw.error.is_some());
+    assert_eq!(
+        serde_json::to_value(&event).unwrap(),
+        body,
+        "nothing is lost"
+    );
+
+    let not_an_object: WebhookEvent =
+        serde_json::from_value(json!({"type": "user.created", "data": [1, 2]})).unwrap();
+    assert!(matches!(not_an_object.data, WebhookData::Other(_)));
+
+    // The envelope itself must still be an object with a type.
+    assert!(serde_json::from_value::<WebhookEvent>(json!({"data": {}})).is_err());
 }

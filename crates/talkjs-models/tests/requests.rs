@@ -394,6 +394,24 @@ fn presence_query_body() {
             "userIds": ["alice", "bob"]
         })
     );
+
+    // "Online with no conversation selected" is an explicit null, unlike leaving it out.
+    let idle = PresenceQuery::new().no_conversation_selected();
+    assert_eq!(to_json(&idle), r#"{"selectedConversationId":null}"#);
+    let decoded: PresenceQuery =
+        serde_json::from_str(r#"{"selectedConversationId":null}"#).unwrap();
+    assert_eq!(decoded, idle);
+    let decoded: PresenceQuery = serde_json::from_str("{}").unwrap();
+    assert_eq!(decoded.selected_conversation_id, Patch::Unchanged);
+    // The last setter wins.
+    assert_eq!(
+        to_json(
+            &PresenceQuery::new()
+                .no_conversation_selected()
+                .selected_conversation_id("c9")
+        ),
+        r#"{"selectedConversationId":"c9"}"#
+    );
 }
 
 #[test]
