@@ -16,13 +16,71 @@ pub(crate) const LATEST_VERSION: &str = "2024-01-01";
 /// The body of an API request.
 #[derive(Debug)]
 pub(crate) enum RequestBody {
-    /// From an HTTP request: raw bytes and the `Content-Type` header.
-    Http {
-        bytes: Bytes,
-        content_type: Option<String>,
-    },
-    /// From a batch operation: the payload, already JSON.
+    /// A JSON body (already parsed), or `None` when there is none: a GET, an empty body
+    /// sent with `Content-Type: application/json`, or a batch operation without payload.
     Value(Option<Value>),
+    /// A `multipart/form-data` body (only `POST /files` takes one): raw bytes and the
+    /// `Content-Type` header (with its boundary).
+    Multipart { bytes: Bytes, content_type: String },
+}
+
+impl RequestBody {
+    /// The body of an HTTP request, after the content-type rules of TalkJS.
+    ///
+    /// The Get started page
+    /// (<https://talkjs.com/docs/Reference/REST_API/Getting_Started/Introduction/>) says:
+    /// "Only requests with Content-type: application/json are accepted, except for HTTP GET
+    /// requests". So every other method needs that header, whether or not it has a body
+    /// (a DELETE too). Parameters such as `; charset=utf-8` are allowed and the media type
+    /// is compared case-insensitively (RFC 9110 §8.3.1).
+    ///
+    /// Our reading where the docs are silent: with the header, an empty body means "no
+    /// body" (an endpoint whose body is optional treats it like `{}`); a non-empty body
+    /// must be JSON on every endpoint, also one that ignores it; the file upload
+    /// (`POST /files`, not on an official doc page) takes `multipart/form-data`, and only
+    /// it does.
+    pub(crate) fn from_http(
+        method: &Method,
+        segments: &[String],
+        content_type: Option<&str>,
+        bytes: Bytes,
+    ) -> Result<Self, ApiError> {
+        if *method == Method::GET {
+            return Ok(Self::Value(None));
+        }
+        let shown = content_type.unwrap_or("no Content-Type header");
+        if *method == Method::POST && segments == ["files"] {
+            return match content_type {
+                Some(value) if has_media_type(value, "multipart/form-data") => {
+                    Ok(Self::Multipart {
+                        bytes,
+                        content_type: value.to_owned(),
+                    })
+                }
+                _ => Err(ApiError::bad_request(
+                    "INVALID_CONTENT_TYPE",
+                    format!("POST /files takes Content-Type: multipart/form-data, got {shown}"),
+                )),
+            };
+        }
+        if !content_type.is_some_and(|v| has_media_type(v, "application/json")) {
+            return Err(ApiError::bad_request(
+                "INVALID_CONTENT_TYPE",
+                format!(
+                    "every {method} request needs Content-Type: application/json (TalkJS accepts \
+                     no other on requests other than GET, also without a body), got {shown}"
+                ),
+            ));
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::Value(None));
+        }
+        serde_json::from_slice(&bytes)
+            .map(|v| Self::Value(Some(v)))
+            .map_err(|e| {
+                ApiError::bad_request("INVALID_JSON", format!("the body is not JSON: {e}"))
+            })
+    }
 }
 
 /// One API request, with its path relative to `/v1/{appId}`.
@@ -55,44 +113,25 @@ impl ApiRequest {
         self.api_version.as_str() >= version
     }
 
-    /// Whether the body is empty (or absent).
+    /// Whether the body is empty (or absent, or `null`).
     pub(crate) fn body_is_empty(&self) -> bool {
         match &self.body {
-            RequestBody::Http { bytes, .. } => bytes.iter().all(u8::is_ascii_whitespace),
-            RequestBody::Value(v) => v.is_none() || v.as_ref().is_some_and(Value::is_null),
+            RequestBody::Value(v) => v.as_ref().is_none_or(Value::is_null),
+            RequestBody::Multipart { .. } => false,
         }
     }
 
     /// The body as JSON (required).
     pub(crate) fn json_value(&self) -> Result<Value, ApiError> {
         match &self.body {
-            RequestBody::Http {
-                bytes,
-                content_type,
-            } => {
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    return Err(ApiError::bad_request(
-                        "INVALID_JSON",
-                        "the request body is empty; a JSON body is required",
-                    ));
-                }
-                if !is_json_content_type(content_type.as_deref()) {
-                    return Err(ApiError::bad_request(
-                        "INVALID_CONTENT_TYPE",
-                        format!(
-                            "Content-Type must be application/json, got {}",
-                            content_type.as_deref().unwrap_or("nothing")
-                        ),
-                    ));
-                }
-                serde_json::from_slice(bytes).map_err(|e| {
-                    ApiError::bad_request("INVALID_JSON", format!("the body is not JSON: {e}"))
-                })
-            }
             RequestBody::Value(Some(v)) => Ok(v.clone()),
             RequestBody::Value(None) => Err(ApiError::bad_request(
                 "INVALID_JSON",
-                "the operation has no payload; a JSON body is required",
+                "the request has no body; this endpoint needs a JSON body",
+            )),
+            RequestBody::Multipart { .. } => Err(ApiError::bad_request(
+                "INVALID_CONTENT_TYPE",
+                "this endpoint takes a JSON body, not multipart/form-data",
             )),
         }
     }
@@ -127,12 +166,43 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(|e| ApiError::internal(format!("serialization: {e}")))
 }
 
-/// Whether a `Content-Type` value is JSON.
-fn is_json_content_type(value: Option<&str>) -> bool {
-    value.is_some_and(|v| {
-        let essence = v.split(';').next().unwrap_or_default().trim();
-        essence.eq_ignore_ascii_case("application/json")
-    })
+/// Whether a `Content-Type` value has the media type `expected` (parameters ignored,
+/// compared case-insensitively).
+fn has_media_type(value: &str, expected: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case(expected)
+}
+
+/// Why the `custom` field of a body is invalid, if it is. TalkJS documents `custom` as
+/// `Map<string, string>` on users, conversations and messages (e.g.
+/// <https://talkjs.com/docs/Reference/REST_API/Users>): values must be strings. `null`
+/// (or no field) passes here; whether `null` is allowed is the endpoint's decoder's call.
+pub(crate) fn custom_problem(body: &Value) -> Option<String> {
+    match body.get("custom") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => map.iter().find(|(_, v)| !v.is_string()).map(|(k, v)| {
+            format!(
+                "custom values must be strings; custom.{k} is {}",
+                json_type(v)
+            )
+        }),
+        Some(other) => Some(format!(
+            "custom must be an object of string values, got {}",
+            json_type(other)
+        )),
+    }
+}
+
+/// The JSON type of a value, for error messages.
+pub(crate) fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// An API error: status plus `{"errorCode": …, "reasons": […]}`.
@@ -333,11 +403,25 @@ mod tests {
 
     #[test]
     fn content_types() {
-        assert!(is_json_content_type(Some("application/json")));
-        assert!(is_json_content_type(Some(
-            "Application/JSON; charset=utf-8"
-        )));
-        assert!(!is_json_content_type(Some("text/plain")));
-        assert!(!is_json_content_type(None));
+        assert!(has_media_type("application/json", "application/json"));
+        assert!(has_media_type(
+            "Application/JSON; charset=utf-8",
+            "application/json"
+        ));
+        assert!(!has_media_type("text/plain", "application/json"));
+        assert!(!has_media_type(
+            "application/json-patch+json",
+            "application/json"
+        ));
+    }
+
+    #[test]
+    fn custom_values_must_be_strings() {
+        assert_eq!(custom_problem(&json!({})), None);
+        assert_eq!(custom_problem(&json!({ "custom": null })), None);
+        assert_eq!(custom_problem(&json!({ "custom": { "a": "b" } })), None);
+        let problem = custom_problem(&json!({ "custom": { "a": "b", "n": 1 } }));
+        assert!(problem.is_some_and(|p| p.contains("custom.n is a number")));
+        assert!(custom_problem(&json!({ "custom": ["a"] })).is_some());
     }
 }

@@ -25,12 +25,18 @@ pub(crate) struct Verifier {
 impl Verifier {
     /// A verifier for `app_id` whose secret key is `secret`.
     pub(crate) fn new(app_id: &str, secret: &str) -> Self {
+        // The Get started page
+        // (https://talkjs.com/docs/Reference/REST_API/Getting_Started/Introduction/) signs
+        // `{ tokenType: 'app' }` with the secret key (HS256, the `jsonwebtoken` default it
+        // uses), `issuer: <APP_ID>` and `expiresIn: '30s'`. Requiring `exp` (and refusing
+        // every other algorithm) is our reading of that: the docs show no token without
+        // one. No clock tolerance: the docs name none, and the fake and the code under test
+        // share one clock, so a token is refused as soon as its `exp` has passed.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[app_id]);
         validation.set_required_spec_claims(&["exp", "iss"]);
         validation.validate_exp = true;
-        // A little clock skew is tolerated, like any JWT verifier in production.
-        validation.leeway = 5;
+        validation.leeway = 0;
         validation.validate_aud = false;
         Self {
             app_id: app_id.to_owned(),

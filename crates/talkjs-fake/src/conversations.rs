@@ -20,9 +20,17 @@ pub(crate) fn put_conversation(
     req: &ApiRequest,
     id: &str,
 ) -> Result<Value, ApiError> {
-    let body = req.json_or_default::<Value>()?;
+    // Every field is optional, so no body at all is like `{}` (our reading).
+    let body = if req.body_is_empty() {
+        json!({})
+    } else {
+        req.json_value()?
+    };
     if !body.is_object() {
         return Err(ApiError::invalid("the body must be a JSON object"));
+    }
+    if let Some(problem) = crate::api::custom_problem(&body) {
+        return Err(ApiError::invalid(problem));
     }
     let upsert: ConversationUpsert = crate::api::decode(body)?;
     let unknown: Vec<String> = upsert

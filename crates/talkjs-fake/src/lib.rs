@@ -44,8 +44,17 @@
 //! * **Transport**: HTTP/1.1 with keep-alive and HTTP/2 (prior knowledge), plain `http://`
 //!   on 127.0.0.1. Every response is JSON (`{}` when there is nothing to return).
 //! * **Authentication**: `Authorization: Bearer <app token>` (HS256 signed with the secret
-//!   key, `tokenType: "app"`, `iss` = app id, `exp` in the future with 5 s leeway) or the
-//!   legacy raw secret key; anything else is `401`. A wrong app id in the path is `404`.
+//!   key, `tokenType: "app"`, `iss` = app id, `exp` present and not passed, no clock
+//!   tolerance) or the legacy raw secret key; anything else is `401`. A wrong app id in
+//!   the path is `404`.
+//! * **Content type**: every request except GET needs `Content-Type: application/json`
+//!   (parameters such as `; charset=utf-8` allowed), with or without a body, as the Get
+//!   started page says; else `400`. With it, an empty body means "no body" (like `{}`
+//!   where the body is optional). A non-empty body must be JSON (`400` otherwise), also
+//!   where the endpoint ignores it. The one exception is `POST /files`, which takes
+//!   `multipart/form-data` and nothing else.
+//! * **Validation**: `custom` values must be strings (users, conversations, messages);
+//!   `pushTokens` values must be `true` or `null`; bodies of the wrong shape are `400`.
 //! * **Errors**: `400` / `401` / `404` / `405` / `429` / `5xx` with a JSON body
 //!   `{"errorCode": "…", "reasons": ["…"]}` (the batch user upsert adds `"errors"`, per
 //!   user id).

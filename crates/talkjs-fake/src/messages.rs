@@ -17,6 +17,11 @@ use crate::store::{ConvRec, Ctx, MsgKey, MsgRec, State, StoredFile, parse_limit,
 const MAX_MESSAGES: usize = 10;
 
 /// The body of a send or import: a JSON array of 1 to 10 objects.
+///
+/// The array and its maximum of 10 are documented for both
+/// (<https://talkjs.com/docs/Reference/REST_API/Messages/>,
+/// <https://talkjs.com/docs/Reference/REST_API/Importing_Messages/>); refusing an empty
+/// array is our reading (a request that sends nothing is a mistake in the caller).
 fn message_array(req: &ApiRequest) -> Result<Vec<Value>, ApiError> {
     let Value::Array(items) = req.json_value()? else {
         return Err(ApiError::invalid(
@@ -93,6 +98,38 @@ fn insert(state: &mut State, conv_id: &str, message: Message) -> Result<MsgKey, 
     Ok(key)
 }
 
+/// Checks what the models cannot see in item `i` of a send: a sender only on a
+/// `UserMessage`, string `custom` values, no location or reply reference on a system
+/// message.
+fn check_send_item(i: usize, item: &Value) -> Result<(), ApiError> {
+    // Documented (https://talkjs.com/docs/Reference/REST_API/Messages/): "type must be
+    // \"UserMessage\" when sender is provided or the request fails"; system messages
+    // "don't currently support locations", and their documented body has no
+    // referencedMessageId. A null sender, location or reference stands for none (our
+    // reading).
+    let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
+    if item.get("sender").is_some_and(|s| !s.is_null()) && kind != "UserMessage" {
+        return Err(ApiError::invalid(format!(
+            "message {i}: a message with a sender must have type \"UserMessage\", got {kind:?}"
+        )));
+    }
+    if let Some(problem) = crate::api::custom_problem(item) {
+        return Err(ApiError::invalid(format!("message {i}: {problem}")));
+    }
+    if kind == "SystemMessage" {
+        // Checked on the raw JSON: the NewMessage model would drop them silently.
+        if let Some(field) = ["location", "referencedMessageId"]
+            .into_iter()
+            .find(|f| item.get(*f).is_some_and(|v| !v.is_null()))
+        {
+            return Err(ApiError::invalid(format!(
+                "message {i}: a SystemMessage cannot have {field:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `POST /conversations/{id}/messages`.
 pub(crate) fn send(ctx: &mut Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result<Value, ApiError> {
     let conv = ctx.state.conversation(conv_id)?;
@@ -100,24 +137,7 @@ pub(crate) fn send(ctx: &mut Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result
     // Validate everything first: a request is applied entirely or not at all.
     let mut prepared = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
-        if item.get("sender").is_some_and(|s| !s.is_null()) && kind != "UserMessage" {
-            return Err(ApiError::invalid(format!(
-                "message {i}: a message with a sender must have type \"UserMessage\", got {kind:?}"
-            )));
-        }
-        if kind == "SystemMessage" {
-            // Documented: system messages have no sender, location or reply reference; the
-            // NewMessage model would drop them silently.
-            if let Some(field) = ["location", "referencedMessageId"]
-                .into_iter()
-                .find(|f| item.get(*f).is_some_and(|v| !v.is_null()))
-            {
-                return Err(ApiError::invalid(format!(
-                    "message {i}: a SystemMessage cannot have {field:?}"
-                )));
-            }
-        }
+        check_send_item(i, &item)?;
         let message: NewMessage = decode(item).map_err(|e| prefix(e, i))?;
         let (key, token) = match &message {
             NewMessage::User(m) => {
@@ -216,12 +236,26 @@ pub(crate) fn import(
     let items = message_array(req)?;
     let mut prepared = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
+        // "All fields are required" except attachmentToken and custom, and type is
+        // "UserMessage": system messages cannot be imported
+        // (https://talkjs.com/docs/Reference/REST_API/Importing_Messages/).
         for field in ["type", "sender", "text", "timestamp", "readBy"] {
             if item.get(field).is_none_or(Value::is_null) {
                 return Err(ApiError::invalid(format!(
                     "message {i}: {field} is required"
                 )));
             }
+        }
+        if let Some(kind) = item
+            .get("type")
+            .filter(|t| t.as_str() != Some("UserMessage"))
+        {
+            return Err(ApiError::invalid(format!(
+                "message {i}: only messages of type \"UserMessage\" can be imported, got {kind}"
+            )));
+        }
+        if let Some(problem) = crate::api::custom_problem(&item) {
+            return Err(ApiError::invalid(format!("message {i}: {problem}")));
         }
         let message: ImportMessage = decode(item).map_err(|e| prefix(e, i))?;
         if !conv.participants.contains_key(message.sender.as_str()) {
@@ -317,6 +351,9 @@ pub(crate) fn edit(
     if !body.is_object() {
         return Err(ApiError::invalid("the body must be a JSON object"));
     }
+    if let Some(problem) = crate::api::custom_problem(&body) {
+        return Err(ApiError::invalid(problem));
+    }
     let edit: MessageEdit = decode(body)?;
     let now = ctx.now;
     let conv = ctx.state.conversation_mut(conv_id)?;
@@ -380,16 +417,16 @@ pub(crate) fn react(
 
 /// `POST /files` (multipart, field `file`).
 pub(crate) fn upload(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
-    let RequestBody::Http {
+    let RequestBody::Multipart {
         bytes,
         content_type,
     } = &req.body
     else {
-        return Err(ApiError::invalid(
-            "file uploads are not supported inside a batch",
+        return Err(ApiError::bad_request(
+            "INVALID_CONTENT_TYPE",
+            "a file upload takes a multipart/form-data body (so it cannot be a batch operation)",
         ));
     };
-    let content_type = content_type.as_deref().unwrap_or_default();
     let part = multipart::find_part(content_type, bytes, "file")
         .map_err(|reason| ApiError::bad_request("INVALID_MULTIPART", reason))?;
     let token = loop {

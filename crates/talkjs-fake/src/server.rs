@@ -198,6 +198,33 @@ async fn handle(
     Ok(response)
 }
 
+/// The `429` answer when the request's rate-limit class has no token left.
+fn rate_limited(
+    shared: &Shared,
+    method: &Method,
+    segments: &[String],
+) -> Option<Response<Full<Bytes>>> {
+    let class = if *method == Method::POST && segments == ["batch"] {
+        Class::Batch
+    } else {
+        Class::General
+    };
+    let admitted = lock(&shared.limiter).check(class);
+    if let Err(wait) = admitted {
+        let secs = wait.as_secs_f64().ceil().max(1.0);
+        let mut response = error_response(&ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("rate limit exceeded; retry in {:.3} s", wait.as_secs_f64()),
+        ));
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs_u64(secs)));
+        return Some(response);
+    }
+    None
+}
+
 /// Routes, rate-limits, authenticates and runs a request.
 async fn process(shared: &Shared, req: Request<Incoming>, fate: Fate) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
@@ -225,22 +252,7 @@ async fn process(shared: &Shared, req: Request<Incoming>, fate: Fate) -> Respons
     }
     let segments: Vec<String> = segments.into_iter().skip(2).collect();
 
-    let class = if parts.method == Method::POST && segments == ["batch"] {
-        Class::Batch
-    } else {
-        Class::General
-    };
-    let admitted = lock(&shared.limiter).check(class);
-    if let Err(wait) = admitted {
-        let secs = wait.as_secs_f64().ceil().max(1.0);
-        let mut response = error_response(&ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
-            format!("rate limit exceeded; retry in {:.3} s", wait.as_secs_f64()),
-        ));
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(secs_u64(secs)));
+    if let Some(response) = rate_limited(shared, &parts.method, &segments) {
         return response;
     }
 
@@ -272,14 +284,20 @@ async fn process(shared: &Shared, req: Request<Incoming>, fate: Fate) -> Respons
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    let body = match RequestBody::from_http(
+        &parts.method,
+        &segments,
+        header_str("content-type").as_deref(),
+        bytes,
+    ) {
+        Ok(body) => body,
+        Err(error) => return error_response(&error),
+    };
     let api_request = ApiRequest {
         method: parts.method.clone(),
         segments,
         query: parse_query(parts.uri.query().unwrap_or_default()),
-        body: RequestBody::Http {
-            bytes,
-            content_type: header_str("content-type"),
-        },
+        body,
         api_version: header_str("talkjs-rest-version")
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())

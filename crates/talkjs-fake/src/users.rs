@@ -71,6 +71,21 @@ fn decode_upsert(value: Value) -> Result<UserUpsert, String> {
     if !value.is_object() {
         return Err("the user must be a JSON object".to_owned());
     }
+    if let Some(problem) = crate::api::custom_problem(&value) {
+        return Err(problem);
+    }
+    // Documented as `pushTokens?: Map<string, true | null> | null`
+    // (https://talkjs.com/docs/Reference/REST_API/Users): `false` is not a value.
+    if let Some(Value::Object(tokens)) = value.get("pushTokens") {
+        if let Some((token, v)) = tokens
+            .iter()
+            .find(|(_, v)| !matches!(v, Value::Bool(true) | Value::Null))
+        {
+            return Err(format!(
+                "pushTokens values must be true (register) or null (unregister); {token:?} is {v}"
+            ));
+        }
+    }
     serde_json::from_value(value).map_err(|e| format!("the body has the wrong shape: {e}"))
 }
 

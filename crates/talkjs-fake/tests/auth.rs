@@ -109,3 +109,112 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
     assert_error(&api.delete("/users").await, 405);
     assert_eq!(api.fake.request_count(), 2);
 }
+
+/// Signs `claims` with `key` using `algorithm`.
+fn sign(claims: &serde_json::Value, key: &str, algorithm: jsonwebtoken::Algorithm) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(algorithm),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// Seconds since the epoch, shifted by `delta`.
+fn epoch_secs(delta: i64) -> i64 {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    i64::try_from(now).unwrap() + delta
+}
+
+#[tokio::test]
+async fn app_token_claims_are_all_checked() {
+    use jsonwebtoken::Algorithm::{HS256, HS384, HS512};
+    use serde_json::json;
+
+    let api = Api::start().await;
+    let app = api.fake.app_id().to_owned();
+    let key = api.fake.secret_key().to_owned();
+    let bearer = |token: String| format!("Bearer {token}");
+
+    // A hand-made token with the documented claims passes.
+    let good = json!({ "tokenType": "app", "iss": app, "exp": epoch_secs(30) });
+    let r = get_with(&api, "/users", Some(&bearer(sign(&good, &key, HS256)))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let refused = [
+        // Another HMAC algorithm with the right key: only HS256 is documented.
+        ("HS384", sign(&good, &key, HS384)),
+        ("HS512", sign(&good, &key, HS512)),
+        // No exp, no iss, no tokenType.
+        (
+            "no exp",
+            sign(&json!({ "tokenType": "app", "iss": app }), &key, HS256),
+        ),
+        (
+            "no iss",
+            sign(
+                &json!({ "tokenType": "app", "exp": epoch_secs(30) }),
+                &key,
+                HS256,
+            ),
+        ),
+        (
+            "no tokenType",
+            sign(&json!({ "iss": app, "exp": epoch_secs(30) }), &key, HS256),
+        ),
+        (
+            "tokenType user",
+            sign(
+                &json!({ "tokenType": "user", "iss": app, "sub": "alice", "exp": epoch_secs(30) }),
+                &key,
+                HS256,
+            ),
+        ),
+        // Expired a few seconds ago: no clock tolerance.
+        (
+            "expired 3 s ago",
+            sign(
+                &json!({ "tokenType": "app", "iss": app, "exp": epoch_secs(-3) }),
+                &key,
+                HS256,
+            ),
+        ),
+        // exp of the wrong type.
+        (
+            "exp as text",
+            sign(
+                &json!({ "tokenType": "app", "iss": app, "exp": "tomorrow" }),
+                &key,
+                HS256,
+            ),
+        ),
+        // Unsigned (alg none), and a token whose signature was cut off.
+        ("alg none", {
+            let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
+            let payload = sign(&good, &key, HS256)
+                .split('.')
+                .nth(1)
+                .unwrap()
+                .to_owned();
+            format!("{header}.{payload}.")
+        }),
+        ("no signature", {
+            let token = sign(&good, &key, HS256);
+            token.rsplit_once('.').unwrap().0.to_owned() + "."
+        }),
+    ];
+    for (what, token) in refused {
+        let r = get_with(&api, "/users", Some(&bearer(token))).await;
+        assert_error(&r, 401);
+        assert_eq!(r.body["errorCode"], "UNAUTHORIZED", "{what}");
+    }
+
+    // The legacy key must be the whole key, exactly.
+    let prefix = bearer(key[..key.len() - 1].to_owned());
+    assert_error(&get_with(&api, "/users", Some(&prefix)).await, 401);
+    let upper = bearer(key.to_uppercase());
+    assert_error(&get_with(&api, "/users", Some(&upper)).await, 401);
+}

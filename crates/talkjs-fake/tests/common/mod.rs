@@ -62,25 +62,51 @@ impl Api {
         })
     }
 
-    /// A request to `path` (relative to the app) with a fresh app token and a JSON body.
+    /// A request to `path` (relative to the app) with a fresh app token and a JSON body,
+    /// as TalkJS wants it: every method but GET carries `Content-Type: application/json`,
+    /// also without a body (then the body is empty).
     pub fn request(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
     ) -> Request<Full<Bytes>> {
+        let content_type = (method != Method::GET).then_some("application/json");
+        let bytes = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+        self.raw_request(method, path, content_type, bytes)
+    }
+
+    /// A request to `path` with a fresh app token, exactly this `Content-Type` (or none)
+    /// and these body bytes.
+    pub fn raw_request(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Bytes>,
+    ) -> Request<Full<Bytes>> {
         let token = self.fake.app_token().unwrap();
-        let builder = Request::builder()
+        let mut builder = Request::builder()
             .method(method)
             .uri(self.url(path))
             .header("authorization", format!("Bearer {token}"));
-        match body {
-            Some(body) => builder
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body.to_string())))
-                .unwrap(),
-            None => builder.body(Full::new(Bytes::new())).unwrap(),
+        if let Some(content_type) = content_type {
+            builder = builder.header("content-type", content_type);
         }
+        builder.body(Full::new(body.into())).unwrap()
+    }
+
+    /// Sends [`Api::raw_request`], expecting an answer.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Bytes>,
+    ) -> Resp {
+        self.send(self.raw_request(method, path, content_type, body))
+            .await
+            .expect("an answer")
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Resp {
