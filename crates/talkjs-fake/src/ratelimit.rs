@@ -1,6 +1,12 @@
 //! Token buckets for the two request classes.
+//!
+//! Time is tokio's clock ([`tokio::time::Instant`]): the same as the system's monotonic
+//! clock normally, and the paused, manually advanced clock in a test runtime with
+//! `start_paused` (tokio's `test-util`), so rate-limit tests need no wall-clock sleeps.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::RateLimitConfig;
 

@@ -3,13 +3,25 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use common::Api;
 use serde_json::json;
 use talkjs_fake::{FakeTalkJs, Faults, RateLimitConfig};
 
-#[tokio::test]
+// The rate-limit tests run on tokio's paused clock (`start_paused`): the fake's buckets
+// read tokio's clock, which stands still until the test advances it, so each verdict
+// follows from the configuration alone, however slow the machine. Nothing here sets a
+// timer, so the runtime never auto-advances the clock on its own; `still` checks that.
+
+/// Asserts the paused clock has not moved since `at`.
+fn still(at: Instant) {
+    assert_eq!(Instant::now(), at, "the paused clock moved by itself");
+}
+
+#[tokio::test(start_paused = true)]
 async fn rate_limit_answers_429_with_retry_after() {
     let config = RateLimitConfig {
         burst: 5,
@@ -19,33 +31,42 @@ async fn rate_limit_answers_429_with_retry_after() {
         time_scale: 1.0,
     };
     let api = Api::with(FakeTalkJs::builder().rate_limit(config)).await;
+    let t0 = Instant::now();
     let mut statuses = Vec::new();
     for _ in 0..10 {
         let r = api.get("/users").await;
         if r.status == 429 {
-            let retry_after: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
-            assert!(retry_after >= 1);
+            // Half a second to the next token, rounded up to whole seconds.
+            assert_eq!(r.headers["retry-after"], "1");
             assert_eq!(r.body["errorCode"], "RATE_LIMITED");
         }
         statuses.push(r.status);
     }
-    assert!(statuses[..5].iter().all(|s| *s == 200), "{statuses:?}");
-    assert!(
-        statuses.iter().filter(|s| **s == 429).count() >= 4,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        api.fake.count_429(),
-        statuses.iter().filter(|s| **s == 429).count() as u64
-    );
+    still(t0);
+    // The burst of 5, then nothing: no time passed, so no token came back.
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429, 429, 429]);
+    assert_eq!(api.fake.count_429(), 5);
 
     // Batches have their own bucket: the general one is empty, one batch still passes.
     assert_eq!(api.post("/batch", &json!([])).await.status, 200);
     assert_eq!(api.post("/batch", &json!([])).await.status, 429);
+    still(t0);
 
-    // Tokens come back at the sustained rate.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Tokens come back at the sustained rate: one per 500 ms, not before.
+    tokio::time::advance(Duration::from_millis(499)).await;
+    assert_eq!(api.get("/users").await.status, 429);
+    tokio::time::advance(Duration::from_millis(2)).await;
     assert_eq!(api.get("/users").await.status, 200);
+    assert_eq!(api.get("/users").await.status, 429);
+    // Ten seconds refill the whole burst of 5, and no more.
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let mut refilled = Vec::new();
+    for _ in 0..6 {
+        refilled.push(api.get("/users").await.status);
+    }
+    assert_eq!(refilled, [200, 200, 200, 200, 200, 429]);
+    // The batch bucket refilled too (1 per second).
+    assert_eq!(api.post("/batch", &json!([])).await.status, 200);
 
     // Off at runtime.
     api.fake.set_rate_limit(None);
@@ -54,7 +75,7 @@ async fn rate_limit_answers_429_with_retry_after() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn time_scale_speeds_up_the_refill() {
     let scaled = RateLimitConfig {
         burst: 2,
@@ -67,8 +88,11 @@ async fn time_scale_speeds_up_the_refill() {
     assert_eq!(api.get("/users").await.status, 200);
     assert_eq!(api.get("/users").await.status, 429);
     // One token per 20 s in real time; per 200 ms at 100× speed.
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::advance(Duration::from_millis(199)).await;
+    assert_eq!(api.get("/users").await.status, 429);
+    tokio::time::advance(Duration::from_millis(2)).await;
     assert_eq!(api.get("/users").await.status, 200);
+    assert_eq!(api.get("/users").await.status, 429);
 }
 
 /// Runs `n` sequential GETs and records each outcome (status, or 0 for a reset).
@@ -149,7 +173,7 @@ async fn errors_after_processing_take_effect_and_idempotency_keys_save_retries()
     assert_eq!(api.fake.messages("c").len(), 20);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn latency_is_added() {
     let api = Api::with(
         FakeTalkJs::builder().faults(Faults::seeded(1).latency(Duration::from_millis(60))),
