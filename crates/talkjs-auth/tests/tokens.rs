@@ -253,11 +253,20 @@ fn every_call_mints_a_valid_token() {
     for token in [&first, &second, &clone] {
         decode_validated(token, SECRET, None).unwrap();
     }
-    // Tokens a second apart differ.
-    let now = SystemTime::now();
-    let a = signer.app_token_at(now).unwrap();
-    let b = signer.app_token_at(now + Duration::from_secs(1)).unwrap();
-    assert_ne!(a, b);
+    // Each token carries the time it was minted at: one minted a second later is valid a
+    // second longer.
+    let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    for (offset, iat) in [(0, 1_700_000_000_u64), (1, 1_700_000_001)] {
+        let token = signer
+            .app_token_at(at + Duration::from_secs(offset))
+            .unwrap();
+        let (_, payload) = decode_by_hand(&token, SECRET);
+        assert_eq!(
+            (payload["iat"].as_u64(), payload["exp"].as_u64()),
+            (Some(iat), Some(iat + 30)),
+            "{payload}"
+        );
+    }
 }
 
 #[test]
@@ -322,8 +331,8 @@ fn invalid_input_is_an_error() {
 fn accessors_and_defaults() {
     let signer = signer();
     assert_eq!(signer.app_id(), &AppId::new(APP));
+    // The default lifetime is the one app tokens get (`app_token_claims`: 30 s).
     assert_eq!(signer.app_token_ttl(), DEFAULT_APP_TOKEN_TTL);
-    assert_eq!(DEFAULT_APP_TOKEN_TTL, Duration::from_secs(30));
 
     let id = AppId::from("abc");
     assert_eq!(id.as_str(), "abc");
