@@ -9,6 +9,10 @@ use std::time::Duration;
 /// The limit is checked once the path's app id matched, before authentication: every such
 /// request counts, including ones refused later (a batch counts once, in its own class).
 ///
+/// The buckets refill by tokio's clock, so a test on tokio's paused clock
+/// (`#[tokio::test(start_paused = true)]`, tokio's `test-util` feature) controls the
+/// refill exactly with `tokio::time::advance`, with no wall-clock sleeps.
+///
 /// Rate limiting is **off by default** in the fake (so examples and unrelated tests never
 /// see a 429); turn it on with [`Builder::rate_limit`](crate::Builder::rate_limit) or
 /// [`FakeTalkJs::set_rate_limit`](crate::FakeTalkJs::set_rate_limit).

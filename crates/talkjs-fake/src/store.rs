@@ -282,6 +282,12 @@ pub(crate) fn random_id(prefix: &str, len: usize) -> String {
 }
 
 /// The `limit` query parameter: `1..=max`, default 10.
+///
+/// The ranges (conversations 1..=30, users and messages 1..=100, default 10) are on the
+/// Get started page (<https://talkjs.com/docs/Reference/REST_API/Getting_Started/Introduction/>).
+/// Answering `400` to a value outside them (rather than clamping it), and applying the
+/// conversation range to a user's conversation list too, is our reading: the page says
+/// neither.
 pub(crate) fn parse_limit(req: &ApiRequest, max: usize) -> Result<usize, ApiError> {
     match req.query("limit") {
         None => Ok(10.min(max)),
