@@ -79,7 +79,9 @@ fn minted_user_token_has_the_documented_claims() {
         .filter(|k| !doc_claims.contains_key(*k))
         .collect();
     assert!(
-        extra.iter().all(|k| ["exp", "iat", "nbf"].contains(&k.as_str())),
+        extra
+            .iter()
+            .all(|k| ["exp", "iat", "nbf"].contains(&k.as_str())),
         "{extra:?}"
     );
     assert_eq!(payload["exp"], 1_700_000_000 + 86_400);
