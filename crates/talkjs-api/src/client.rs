@@ -7,8 +7,8 @@ use http::HeaderValue;
 use serde::de::DeserializeOwned;
 use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
 use talkjs_transport::{
-    BoxError, HttpRequest, HttpResponse, HttpService, HyperClientBuilder, RateLimiter, RetryConfig,
-    StackBuilder,
+    BoxError, BuildError, HttpRequest, HttpResponse, HttpService, HyperClientBuilder, RateLimiter,
+    RetryConfig, StackBuilder,
 };
 use tower::{Layer, Service, ServiceExt};
 
@@ -94,8 +94,8 @@ impl Client {
     /// let service = tower::ServiceBuilder::new()
     ///     .layer(AuthLayer::new(Credentials::AppToken(signer)))
     ///     .layer(JsonLayer::new())
-    ///     .layer(BaseUrlLayer::new(BaseUrl::talkjs("tNCnKd4d").map_err(|e| talkjs_api::Error::Config(e.to_string()))?))
-    ///     .service(HyperClient::new().map_err(|e| talkjs_api::Error::Config(e.to_string()))?);
+    ///     .layer(BaseUrlLayer::new(BaseUrl::talkjs("tNCnKd4d").map_err(|e| talkjs_api::Error::Config(e))?))
+    ///     .service(HyperClient::new().map_err(|e| talkjs_api::Error::Config(e))?);
     /// let client = talkjs_api::Client::from_service(service);
     /// # Ok(()) }
     /// ```
@@ -230,13 +230,13 @@ impl ClientBuilder {
     /// ```
     pub fn from_env() -> Result<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let app_id = var(ENV_APP_ID).ok_or_else(|| {
-            Error::Config(format!("{ENV_APP_ID} is not set (your TalkJS app id)"))
+        let app_id = var(ENV_APP_ID).ok_or(BuildError::Missing {
+            what: ENV_APP_ID,
+            how: "set it to your TalkJS app id (dashboard, Settings)",
         })?;
-        let secret = var(ENV_SECRET_KEY).ok_or_else(|| {
-            Error::Config(format!(
-                "{ENV_SECRET_KEY} is not set (your TalkJS secret key)"
-            ))
+        let secret = var(ENV_SECRET_KEY).ok_or(BuildError::Missing {
+            what: ENV_SECRET_KEY,
+            how: "set it to your TalkJS secret key (dashboard, Settings)",
         })?;
         let mut builder = Self::default().app_id(app_id).secret_key(secret);
         if let Some(base) = var(ENV_BASE_URL) {
@@ -319,7 +319,7 @@ impl ClientBuilder {
             Ok(value) => self.api_version = Some(value),
             Err(msg) => self
                 .configure
-                .push(Box::new(move |_| Err(Error::Config(msg)))),
+                .push(Box::new(move |_| Err(BuildError::Invalid(msg).into()))),
         }
         self
     }
@@ -497,17 +497,19 @@ impl ClientBuilder {
     /// # Ok(()) }
     /// ```
     pub fn build(self) -> Result<Client> {
-        let app_id = self.app_id.filter(|a| !a.is_empty()).ok_or_else(|| {
-            Error::Config("the app id is missing: call .app_id(...) or set TALKJS_APP_ID".into())
-        })?;
+        let app_id = self
+            .app_id
+            .filter(|a| !a.is_empty())
+            .ok_or(BuildError::Missing {
+                what: "the app id",
+                how: "call .app_id(...) or set TALKJS_APP_ID (dashboard, Settings)",
+            })?;
         let secret = self
             .secret_key
             .filter(|k| !k.expose_secret().is_empty())
-            .ok_or_else(|| {
-                Error::Config(
-                    "the secret key is missing: call .secret_key(...) or set TALKJS_SECRET_KEY"
-                        .into(),
-                )
+            .ok_or(BuildError::Missing {
+                what: "the secret key",
+                how: "call .secret_key(...) or set TALKJS_SECRET_KEY (dashboard, Settings)",
             })?;
         let app_id = AppId::new(app_id);
         let credentials = match self.scheme {
@@ -520,11 +522,12 @@ impl ClientBuilder {
             }
             AuthScheme::LegacySecretKey => {
                 if self.token_ttl.is_some() {
-                    return Err(Error::Config(
+                    return Err(BuildError::Invalid(
                         "token_ttl applies to app tokens; the legacy secret key has no lifetime \
                          (drop .token_ttl(...) or use AuthScheme::AppToken)"
                             .into(),
-                    ));
+                    )
+                    .into());
                 }
                 Credentials::LegacySecretKey(secret)
             }
@@ -533,7 +536,7 @@ impl ClientBuilder {
         for f in self.configure {
             stack = f(stack)?;
         }
-        let service = stack.build().map_err(|e| Error::Config(e.to_string()))?;
+        let service = stack.build()?;
         Ok(Client {
             service,
             api_version: self.api_version,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 use talkjs_models::MessageId;
-use talkjs_transport::{BoxError, TimeoutKind, TransportError};
+use talkjs_transport::{BoxError, BuildError, TimeoutKind, TransportError};
 
 /// Everything a call can fail with. Each variant's message says what to do next.
 ///
@@ -15,13 +15,13 @@ use talkjs_transport::{BoxError, TimeoutKind, TransportError};
 #[non_exhaustive]
 pub enum Error {
     /// 404: the user, conversation or message does not exist (or the path is wrong).
-    #[error("not found (404): {body}; check the id, or create the resource first")]
+    #[error("not found (404): {}; check the id, or create the resource first", preview(body.as_bytes()))]
     NotFound {
         /// The server's response body.
         body: String,
     },
     /// 400: TalkJS rejected the arguments or the payload.
-    #[error("bad request (400): {body}; fix the request (see the reasons in the body)")]
+    #[error("bad request (400): {}; fix the request (see the reasons in the body)", preview(body.as_bytes()))]
     BadRequest {
         /// The server's response body, which says what is wrong.
         body: String,
@@ -50,7 +50,8 @@ pub enum Error {
     },
     /// Another non-success status (e.g. 403, 409, 413).
     #[error(
-        "unexpected status {status} from TalkJS: {body}; check the request against the TalkJS REST docs (for 403: whether the app's plan or settings allow it)"
+        "unexpected status {status} from TalkJS: {}; check the request against the TalkJS REST docs (for 403: whether the app's plan or settings allow it)",
+        preview(body.as_bytes())
     )]
     Status {
         /// The status.
@@ -81,7 +82,7 @@ pub enum Error {
     /// A success response whose body is not the expected JSON.
     #[error(
         "could not decode the response: {source}; body: {}; the answer does not have the documented shape: check the base URL, or pin the API version the client was written for (api_version)",
-        body_preview(body)
+        preview(body)
     )]
     Decode {
         /// The serde error.
@@ -128,9 +129,10 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
-    /// The client could not be configured.
+    /// The client could not be configured: the builder's or the environment's settings are
+    /// missing or invalid. Nothing was sent.
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(#[from] BuildError),
 }
 
 impl Error {
@@ -155,7 +157,15 @@ impl Error {
         }
     }
 
-    /// Whether trying again later may succeed (429, 5xx, timeouts, transport errors).
+    /// Whether the same call may succeed if tried again later: a 429 (from TalkJS, or the
+    /// client's own rate limiter refusing to wait that long), a 5xx, a timeout, or a
+    /// connection error (refused, reset, closed, failed while reading the answer).
+    ///
+    /// Not transient: every other status (400, 401, 404, ...), an answer that does not decode,
+    /// a body over the size limit, a request refused before it was sent (signing failed, an
+    /// absolute URI of another origin), a failed rate-limit store, an invalid argument or
+    /// configuration: trying again unchanged gets the same error.
+    ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// if let Err(e) = client.users().get("alice").await {
@@ -173,10 +183,32 @@ impl Error {
             Self::RateLimited { .. }
             | Self::Server { .. }
             | Self::Timeout { .. }
-            | Self::LocalRateLimit { .. }
-            | Self::Transport(_) => true,
+            | Self::LocalRateLimit { .. } => true,
+            Self::Transport(error) => is_connection_error(error.as_ref()),
             Self::Incomplete { source, .. } => source.is_transient(),
             _ => false,
+        }
+    }
+
+    /// The server's whole response body, for errors that came with one (the message shows
+    /// at most its first 512 bytes).
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// if let Err(e) = client.users().get("alice").await {
+    ///     eprintln!("{e}; TalkJS said: {}", e.body().unwrap_or("(nothing)"));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn body(&self) -> Option<&str> {
+        match self {
+            Self::NotFound { body }
+            | Self::BadRequest { body }
+            | Self::Unauthorized { body }
+            | Self::Server { body, .. }
+            | Self::Status { body, .. } => Some(body),
+            Self::Decode { body, .. } => std::str::from_utf8(body).ok(),
+            Self::Incomplete { source, .. } => source.body(),
+            _ => None,
         }
     }
 
@@ -227,6 +259,27 @@ impl Error {
     }
 }
 
+/// Whether a transport error is a connection failure that a later attempt may not meet.
+fn is_connection_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(t) = TransportError::find(error) {
+        return matches!(
+            t,
+            TransportError::Connect { .. }
+                | TransportError::Request { .. }
+                | TransportError::Body { .. }
+        );
+    }
+    // An error of a custom inner service: an I/O error in its chain is a connection error.
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<std::io::Error>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
 /// A transport error's message with what to do, unless the error says so itself (a failed
 /// connection names the base URL and the network already).
 fn transport_message(error: &BoxError) -> String {
@@ -239,8 +292,10 @@ fn transport_message(error: &BoxError) -> String {
     }
 }
 
-fn body_preview(body: &Bytes) -> String {
-    const MAX: usize = 512;
+/// At most [`PREVIEW_BYTES`] of a server body, for messages (a proxy's error page can be
+/// megabytes of HTML); [`Error::body`] gives the whole body.
+fn preview(body: &[u8]) -> String {
+    const MAX: usize = PREVIEW_BYTES;
     let text = String::from_utf8_lossy(body);
     if text.len() <= MAX {
         text.into_owned()
@@ -252,6 +307,9 @@ fn body_preview(body: &Bytes) -> String {
         format!("{}… ({} bytes)", &text[..end], body.len())
     }
 }
+
+/// How much of a server body an error's message shows.
+const PREVIEW_BYTES: usize = 512;
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -111,7 +111,7 @@ fn token_ttl_with_the_legacy_key_is_a_configuration_error() {
         .build()
         .expect_err("a token lifetime cannot apply to the legacy key");
     assert!(
-        matches!(&error, talkjs_api::Error::Config(m) if m.contains("token_ttl")),
+        matches!(&error, talkjs_api::Error::Config(m) if m.to_string().contains("token_ttl")),
         "{error:?}"
     );
     assert!(!error.to_string().contains(SECRET), "{error}");
@@ -131,7 +131,7 @@ fn http_client_settings_with_an_inner_service_are_a_configuration_error() {
         .build()
         .expect_err("the HTTP client settings would be lost");
     assert!(
-        matches!(&error, talkjs_api::Error::Config(m) if m.contains("http_client")),
+        matches!(&error, talkjs_api::Error::Config(m) if m.to_string().contains("http_client")),
         "{error:?}"
     );
     // Either one alone is fine.

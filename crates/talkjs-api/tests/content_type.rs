@@ -2,6 +2,7 @@
 //! application/json`, with or without a body: TalkJS's REST API introduction says "Only
 //! requests with Content-type: application/json are accepted, except for HTTP GET requests".
 //! The one exception is the file upload, which is `multipart/form-data` by its nature.
+#![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 mod common;
 
@@ -82,7 +83,10 @@ async fn every_non_get_endpoint_sends_the_json_content_type() {
         .await
         .unwrap();
     messages.add_reaction("msg_1", "👍", "bob").await.unwrap();
-    messages.remove_reaction("msg_1", "👍", "bob").await.unwrap();
+    messages
+        .remove_reaction("msg_1", "👍", "bob")
+        .await
+        .unwrap();
     messages.delete("msg_1").await.unwrap();
     messages
         .import([ImportMessage::new(
@@ -95,7 +99,11 @@ async fn every_non_get_endpoint_sends_the_json_content_type() {
 
     client
         .batch()
-        .send([BatchOperation::new(1, BatchMethod::Delete, "/conversations/c2")])
+        .send([BatchOperation::new(
+            1,
+            BatchMethod::Delete,
+            "/conversations/c2",
+        )])
         .await
         .unwrap();
     client

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{assert_invalid, mount, no_request_client, ok_empty, p, single_request, start};
 use futures_util::StreamExt;
 use http::StatusCode;
-use talkjs_api::Error;
+use talkjs_api::{Client, Error};
 use talkjs_models::{
     ConversationUpsert, ImportMessage, MessageEdit, NewMessage, ParticipantOverwrite,
     ParticipantPatch, Timestamp, UserUpsert,
@@ -446,7 +446,7 @@ async fn invalid_api_versions_are_rejected() {
     let (server, client) = no_request_client().await;
     assert_invalid(client.with_api_version("2021-02-09\r\nX-Evil: 1"));
     match common::builder(&server).api_version("bad\nversion").build() {
-        Err(Error::Config(msg)) => assert!(msg.contains("version"), "{msg}"),
+        Err(Error::Config(msg)) => assert!(msg.to_string().contains("version"), "{msg}"),
         other => panic!("expected Config, got {other:?}"),
     }
 }
@@ -533,4 +533,117 @@ async fn status_and_decode_error_messages_say_what_to_do() {
         "{undecodable}"
     );
     // A refused connection: see a_refused_connection_is_a_transport_error.
+}
+
+#[tokio::test]
+async fn a_long_server_body_is_cut_in_the_message_and_whole_through_body() {
+    let long = format!("{{\"reasons\":\"{}\"}}", "x".repeat(5000));
+    for status in [400, 404, 409] {
+        let err = get_alice(ResponseTemplate::new(status).set_body_string(long.clone()))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.len() < 1200,
+            "{status}: the message shows a bounded prefix, got {} bytes",
+            text.len()
+        );
+        assert!(text.contains("{\"reasons\":\"xxx"), "{text}");
+        assert_eq!(err.body(), Some(long.as_str()), "{status}: the whole body");
+    }
+}
+
+/// A rate-limit store that always fails.
+#[derive(Debug)]
+struct Broken;
+impl talkjs_transport::RateLimitStore for Broken {
+    fn reserve<'a>(
+        &'a self,
+        _: &'a str,
+        _: talkjs_transport::Quota,
+        _: Option<Duration>,
+    ) -> talkjs_transport::BoxFuture<
+        'a,
+        Result<talkjs_transport::Reservation, talkjs_transport::BoxError>,
+    > {
+        Box::pin(async { Err("no such host: redis".into()) })
+    }
+    fn penalize<'a>(
+        &'a self,
+        _: &'a str,
+        _: talkjs_transport::Quota,
+        _: Duration,
+    ) -> talkjs_transport::BoxFuture<'a, Result<(), talkjs_transport::BoxError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn is_transient_only_for_what_a_retry_can_fix() {
+    // Refused before sending (here by a layer of the user's stack, as the base-URL layer
+    // refuses another origin): not transient, sending it again is refused again.
+    let refusing = Client::from_service(tower::service_fn(
+        |_req: talkjs_transport::HttpRequest| async {
+            Err::<talkjs_transport::HttpResponse, talkjs_transport::BoxError>(Box::new(
+                talkjs_transport::TransportError::InvalidRequest("another origin".into()),
+            ))
+        },
+    ));
+    let err = refusing.users().get("alice").await.unwrap_err();
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert!(!err.is_transient(), "{err}");
+    // An I/O error of a custom inner service is a connection error: transient.
+    let broken_pipe = Client::from_service(tower::service_fn(
+        |_req: talkjs_transport::HttpRequest| async {
+            Err::<talkjs_transport::HttpResponse, talkjs_transport::BoxError>(Box::new(
+                std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+            ))
+        },
+    ));
+    assert!(
+        broken_pipe
+            .users()
+            .get("alice")
+            .await
+            .unwrap_err()
+            .is_transient()
+    );
+
+    // A body over the size limit: not transient, and sent once.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(common::ok_json(&common::user_json("alice")))
+        .mount(&server)
+        .await;
+    let client = common::builder(&server)
+        .http_client(talkjs_transport::HyperClientBuilder::new().max_response_bytes(8))
+        .build()
+        .unwrap();
+    let err = client.users().get("alice").await.unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+
+    // A failing rate-limit store: not transient (the store is misconfigured or down, and
+    // set to fail calls), and nothing is sent.
+    let server = MockServer::start().await;
+    let limiter =
+        talkjs_transport::RateLimiter::new(common::APP_ID).with_store(std::sync::Arc::new(Broken));
+    let client = common::builder(&server)
+        .rate_limiter(Some(limiter))
+        .build()
+        .unwrap();
+    let err = client.users().get("alice").await.unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+
+    // A configuration error keeps its type.
+    let err = Client::builder().app_id("app").build().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Config(talkjs_transport::BuildError::Missing { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
 }

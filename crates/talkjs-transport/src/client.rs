@@ -194,6 +194,7 @@ pin_project_lite::pin_project! {
             #[pin]
             collect: Collect<Limited<Incoming>>,
             parts: Option<http::response::Parts>,
+            limit: usize,
         },
     }
 }
@@ -219,16 +220,27 @@ impl Future for HyperFuture {
                     };
                     let (parts, body) = response.into_parts();
                     let collect = Limited::new(body, *limit).collect();
+                    let limit = *limit;
                     state.set(HyperState::Body {
                         collect,
                         parts: Some(parts),
+                        limit,
                     });
                 }
-                HyperStateProj::Body { collect, parts } => {
+                HyperStateProj::Body {
+                    collect,
+                    parts,
+                    limit,
+                } => {
                     let collected = match collect.poll(cx) {
                         Poll::Ready(Ok(collected)) => collected,
                         Poll::Ready(Err(source)) => {
-                            return Poll::Ready(Err(TransportError::Body { source }.into()));
+                            let error = if source.is::<http_body_util::LengthLimitError>() {
+                                TransportError::BodyTooLarge { limit: *limit }
+                            } else {
+                                TransportError::Body { source }
+                            };
+                            return Poll::Ready(Err(error.into()));
                         }
                         Poll::Pending => return Poll::Pending,
                     };

@@ -37,12 +37,22 @@ pub enum TransportError {
         #[source]
         source: BoxError,
     },
-    /// A response body could not be read or was larger than the configured limit.
+    /// A response body could not be read (the connection failed while reading it).
     #[error("could not read the response body: {source}")]
     Body {
         /// The underlying error.
         #[source]
         source: BoxError,
+    },
+    /// A response body was larger than the configured limit
+    /// ([`HyperClientBuilder::max_response_bytes`](crate::HyperClientBuilder::max_response_bytes)).
+    /// Not retried: the same request would get the same answer.
+    #[error(
+        "the response body is larger than the limit of {limit} bytes; raise max_response_bytes or ask for smaller pages"
+    )]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
     },
     /// A time limit ran out.
     #[error("{} timed out after {after:?}", match kind { TimeoutKind::Attempt => "the attempt", TimeoutKind::Deadline => "the call (retries included)" })]
@@ -62,17 +72,19 @@ pub enum TransportError {
         /// The configured maximum wait.
         max_wait: Duration,
     },
-    /// The rate-limit store (e.g. Redis) failed and is configured to fail calls.
+    /// The rate-limit store (e.g. Redis) failed and is configured to fail calls. The request
+    /// was not sent.
     #[error("the rate-limit store failed: {source}")]
     RateLimitStore {
         /// The store's error.
         #[source]
         source: BoxError,
     },
-    /// The credentials could not produce a bearer token.
+    /// The credentials could not produce a bearer token. The request was not sent.
     #[error("could not sign the request: {0}")]
     Auth(#[from] talkjs_auth::Error),
-    /// The request could not be turned into an HTTP request (e.g. an invalid path).
+    /// The request could not be turned into an HTTP request (e.g. an invalid path, or an
+    /// absolute URI of another origin than the base URL). The request was not sent.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
 }
@@ -110,6 +122,14 @@ pub enum BuildError {
     InsecureBaseUrl {
         /// The host.
         host: String,
+    },
+    /// A required setting is missing (the app id or the secret key).
+    #[error("{what} is missing: {how}")]
+    Missing {
+        /// The setting.
+        what: &'static str,
+        /// How to give it.
+        how: &'static str,
     },
     /// The app id is empty.
     #[error("the app id is empty; find it in the TalkJS dashboard under Settings")]

@@ -256,32 +256,33 @@ fn classify_error(error: &(dyn std::error::Error + 'static)) -> Option<bool> {
 
 /// The [`Policy`] of [`RetryLayer`].
 ///
-///  What is retried:
+/// What is retried:
 ///
-///  | outcome | idempotent request | non-idempotent request (e.g. an import) |
-///  |---|---|---|
-///  | `429 Too Many Requests` | yes | yes: TalkJS refuses before processing |
-///  | `500`, `502`, `503`, `504` (any 5xx but 501/505) | yes | no: it may have been processed |
-///  | connection refused / DNS / TLS handshake ([`TransportError::Connect`]) | yes | yes: nothing was sent |
-///  | reset, closed, attempt timeout, body read error | yes | no |
-///  | `400`, `401`, `403`, `404`, any other 4xx, the deadline, a local rate-limit refusal | no | no |
+/// | outcome | idempotent request | non-idempotent request (e.g. an import) |
+/// |---|---|---|
+/// | `429 Too Many Requests` | yes | yes: TalkJS refuses before processing |
+/// | `500`, `502`, `503`, `504` (any 5xx but 501/505) | yes | no: it may have been processed |
+/// | connection refused / DNS / TLS handshake ([`TransportError::Connect`]) | yes | yes: nothing was sent |
+/// | reset, closed, attempt timeout, body read error | yes | no |
+/// | a body over the size limit ([`TransportError::BodyTooLarge`]), a request refused before sending (signing, another origin), a failed rate-limit store | no | no |
+/// | `400`, `401`, `403`, `404`, any other 4xx, the deadline, a local rate-limit refusal | no | no |
 ///
-///  Whether a request is idempotent comes from its [`Idempotency`] extension, or from its
-///  method (`POST` is not, everything else is). The resource API marks a message send as
-///  idempotent when every message carries an idempotency key, and never marks an import.
+/// Whether a request is idempotent comes from its [`Idempotency`] extension, or from its
+/// method (`POST` is not, everything else is). The resource API marks a message send as
+/// idempotent when every message carries an idempotency key, and never marks an import.
 ///
-///  Delays use exponential backoff with full jitter: before retry `n` (1-based) the policy
-///  sleeps a random duration in `[0, min(max_delay, base_delay × 2^(n−1))]`. A `Retry-After`
-///  header (seconds or an HTTP date) on a 429 or 5xx is honoured instead when it asks for
-///  more; when it asks for more than [`RetryConfig::max_retry_after`], the response is handed
-///  back to the caller at once rather than sleeping that long.
+/// Delays use exponential backoff with full jitter: before retry `n` (1-based) the policy
+/// sleeps a random duration in `[0, min(max_delay, base_delay × 2^(n−1))]`. A `Retry-After`
+/// header (seconds or an HTTP date) on a 429 or 5xx is honoured instead when it asks for
+/// more; when it asks for more than [`RetryConfig::max_retry_after`], the response is handed
+/// back to the caller at once rather than sleeping that long.
 ///
-///  A [retry budget](RetryConfig::budget) shared by all clones of the layer's services stops a
-///  failing server from being hammered: retries may add at most a share of the recent
-///  traffic (tower's [`TpsBudget`]).
+/// A [retry budget](RetryConfig::budget) shared by all clones of the layer's services stops a
+/// failing server from being hammered: retries may add at most a share of the recent
+/// traffic (tower's [`TpsBudget`]).
 ///
-///  The request body is `Bytes`, so a retried request re-sends the same body without copying;
-///  headers and extensions are kept, and the inner auth layer signs every attempt afresh.
+/// The request body is `Bytes`, so a retried request re-sends the same body without copying;
+/// headers and extensions are kept, and the inner auth layer signs every attempt afresh.
 ///
 /// One policy value is cloned for every call; it counts that call's attempts. The settings
 /// and the budget are shared by all clones. [`RetryLayer`] applies it with tower's

@@ -58,7 +58,7 @@ async fn a_body_over_the_limit_is_an_error() {
     assert!(
         matches!(
             TransportError::find(&*error),
-            Some(TransportError::Body { .. })
+            Some(TransportError::BodyTooLarge { limit: 10 })
         ),
         "{error:?}"
     );

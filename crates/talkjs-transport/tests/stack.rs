@@ -261,3 +261,40 @@ async fn connection_refused_is_a_transport_error() {
         "{found:?}"
     );
 }
+
+#[tokio::test]
+async fn a_body_over_the_size_limit_is_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"id":"alice"}"#))
+        .mount(&server)
+        .await;
+    let stack = StackBuilder::new(AppId::new(APP), signer())
+        .base_url(server.uri())
+        .http_client(talkjs_transport::HyperClientBuilder::new().max_response_bytes(4))
+        .retry(Some(
+            RetryConfig::default().base_delay(Duration::from_millis(1)),
+        ))
+        .build()
+        .unwrap();
+    let error = stack
+        .oneshot(
+            http::Request::get("/users/alice")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            talkjs_transport::TransportError::find(&*error),
+            Some(talkjs_transport::TransportError::BodyTooLarge { limit: 4 })
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "the same request would get the same answer: sent once"
+    );
+}
