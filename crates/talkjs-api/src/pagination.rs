@@ -186,6 +186,12 @@ impl<T: Cursor + Send + 'static> Stream for Pages<T> {
         };
         this.in_flight = None;
         match result {
+            // An empty page ends the list: when the total is a multiple of the page size,
+            // the last full page is followed by an empty one, which is not a page to show.
+            Ok(page) if page.is_empty() => {
+                this.done = true;
+                Poll::Ready(None)
+            }
             Ok(page) => {
                 match page.last() {
                     Some(last) if page.len() >= this.page_size => {

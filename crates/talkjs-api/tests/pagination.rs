@@ -162,6 +162,39 @@ async fn stream_stops_on_a_short_page() {
 }
 
 #[tokio::test]
+async fn pages_never_yields_the_empty_page_after_a_full_last_one() {
+    // Four users, two per page: TalkJS answers a third, empty page.
+    let (server, client) = start().await;
+    mount_users_page(&server, None, ok_json(&users(&["u1", "u2"]))).await;
+    mount_users_page(&server, Some("u2"), ok_json(&users(&["u3", "u4"]))).await;
+    mount_users_page(&server, Some("u4"), ok_json(&users(&[]))).await;
+    let pages: Vec<Vec<_>> = client
+        .users()
+        .list()
+        .limit(2)
+        .pages()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pages.len(), 2, "two pages of users, no empty third one");
+    assert!(pages.iter().all(|page| page.len() == 2));
+    assert_eq!(requests(&server).await.len(), 3);
+
+    // No users at all: no pages at all.
+    let (server, client) = start().await;
+    mount_users_page(&server, None, ok_json(&users(&[]))).await;
+    let pages: Vec<Vec<_>> = client
+        .users()
+        .list()
+        .limit(2)
+        .pages()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(pages.is_empty(), "{pages:?}");
+}
+
+#[tokio::test]
 async fn stream_stops_on_an_empty_page_after_full_ones() {
     let (server, client) = start().await;
     mount_users_page(&server, None, ok_json(&users(&["u1", "u2"]))).await;
