@@ -53,6 +53,9 @@ impl Attachment {
 }
 
 /// A geographic location. On the wire it is a `[latitude, longitude]` array.
+///
+/// TalkJS's Messages concept page calls the pair "the longitude and latitude, respectively",
+/// but its example `[51.481083, -3.178306]` (Cardiff) is latitude first, as here.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Location {
     /// Latitude in degrees.
@@ -88,7 +91,7 @@ impl<'de> Deserialize<'de> for Location {
 ///
 /// Nullable fields decode `null` and a missing field alike as `None`; `readBy: null` and
 /// `custom: null` decode as empty. Unknown fields (such as `content` on newer API versions)
-/// are ignored; `reactions`, whose shape TalkJS does not document, is kept as it came.
+/// are ignored; `reactions`, which no TalkJS doc describes, is kept as it came.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -129,10 +132,10 @@ pub struct Message {
     /// The message this one replies to, if any.
     #[serde(default)]
     pub referenced_message_id: Option<MessageId>,
-    /// The reactions, as the server sent them (`None` when it sent none). TalkJS documents
-    /// adding and removing reactions but not their shape in a message, so this stays raw
-    /// JSON; the fake server sends an object of emoji to the ids of the users who reacted,
-    /// e.g. `{"👍": ["alice", "bob"]}`.
+    /// The reactions, as the server sent them (`None` when it sent none). No official
+    /// TalkJS doc describes reactions (this field's shape nor the reaction endpoints), so
+    /// this stays raw JSON; the fake server sends an object of emoji to the ids of the users
+    /// who reacted, e.g. `{"👍": ["alice", "bob"]}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<serde_json::Value>,
 }
@@ -489,6 +492,9 @@ impl ImportMessage {
 
 /// Response of the file upload (`POST /files`, multipart): the token to put in a message's
 /// `attachmentToken`.
+///
+/// No official TalkJS doc shows this endpoint or its answer (the shape comes from a
+/// third-party spec): if TalkJS answers differently, look here first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

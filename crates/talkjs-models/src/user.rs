@@ -191,7 +191,8 @@ pub struct UserUpsert {
     /// registers the token, `None` (`null`) unregisters it; [`Patch::Clear`] unregisters all.
     #[serde(skip_serializing_if = "Patch::is_unchanged")]
     pub push_tokens: Patch<BTreeMap<String, Option<bool>>>,
-    /// Availability text (settable via PUT: unconfirmed).
+    /// Availability text (not in the documented PUT body, but TalkJS's own anonymizing
+    /// example clears it through PUT).
     #[serde(skip_serializing_if = "Patch::is_unchanged")]
     pub availability_text: Patch<String>,
 }
