@@ -11,6 +11,14 @@
 //! | [`transport`] | `talkjs-transport` | the tower layers and the default HTTP stack |
 //! | [`api`] | `talkjs-api` | the resource API: [`Client`], users, conversations, messages, ... |
 //!
+//! **Paths.** The docs and examples of each member crate name it by its own crate name; through
+//! this facade, `talkjs_<module>::` becomes `talkjs::<module>::`: `talkjs_models::UserUpsert` is
+//! `talkjs::models::UserUpsert`, `talkjs_auth::TokenSigner` is `talkjs::auth::TokenSigner`,
+//! `talkjs_transport::RateLimiter` is `talkjs::transport::RateLimiter`, and
+//! `talkjs_api::Client` is `talkjs::api::Client`, also re-exported as [`Client`] (with
+//! [`ClientBuilder`], [`Error`] and [`Result`]). `talkjs-ratelimit-redis` and `talkjs-fake` are
+//! not part of the facade: add them as dependencies of their own.
+//!
 //! ```no_run
 //! # #[cfg(feature = "client")]
 //! # async fn run() -> Result<(), talkjs::Error> {
@@ -46,3 +54,9 @@ pub use talkjs_transport as transport;
 
 #[cfg(feature = "client")]
 pub use talkjs_api::{Client, ClientBuilder, Error, Result};
+
+/// Every Rust snippet of README.md, compiled (and run, unless marked `no_run`) as a doc test,
+/// so the README cannot drift from the API.
+#[cfg(all(doctest, feature = "client"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -2,6 +2,11 @@
 //!
 //! One TalkJS rate limit shared by every replica of a service, kept in Redis.
 //!
+//! **Paths.** This crate is not part of the `talkjs` facade: add `talkjs-ratelimit-redis`
+//! to your dependencies and write `talkjs_ratelimit_redis::RedisStore`. Its examples name the
+//! client's crates directly; with the facade, `talkjs_transport::RateLimiter` is
+//! `talkjs::transport::RateLimiter` and `talkjs_api::Client` is `talkjs::Client`.
+//!
 //! TalkJS limits requests per app id (a burst of 600, then 9 per second; batches 1 per
 //! second). The client's [`RateLimiter`](talkjs_transport::RateLimiter) keeps one process
 //! under that limit, but several replicas, each with its own in-memory limiter, add up to
@@ -50,6 +55,13 @@ pub use store::{RedisStore, RedisStoreBuilder, Stats, WhenUnavailable};
 pub use redis;
 
 use std::time::Duration;
+
+/// The example of this crate in the workspace's README.md (where it cannot be compiled: the
+/// facade's doc tests lack this crate), compiled here; `tests/readme.rs` checks that the
+/// README shows exactly this code.
+#[cfg(doctest)]
+#[doc = concat!("```no_run\n", include_str!("../docs/readme_example.rs"), "```")]
+pub struct ReadmeExample;
 
 /// Why a call to the Redis store failed.
 ///
