@@ -16,6 +16,12 @@
 //! Secrets never leak through formatting: [`SecretKey`], [`TokenSigner`], [`Credentials`],
 //! [`WebhookVerifier`] and all errors print the key as `***` and never contain a token.
 //!
+//! **Paths.** The examples name this crate `talkjs_auth`. Through the `talkjs` facade it is
+//! `talkjs::auth`: `talkjs_auth::TokenSigner` is `talkjs::auth::TokenSigner`. Decoded webhook
+//! events are types of `talkjs-models` (`talkjs::models` in the facade); with this crate
+//! alone, match on [`WebhookEventType::as_str`](talkjs_models::WebhookEventType::as_str) as
+//! below, or add `talkjs-models` to name them.
+//!
 //! ## Minting an app token
 //!
 //! ```
@@ -62,9 +68,8 @@
 //! Pass the raw request body, byte for byte, and the two header values:
 //!
 //! ```
-//! use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! use std::time::{Duration, UNIX_EPOCH};
 //! use talkjs_auth::{SecretKey, WebhookError, WebhookVerifier};
-//! use talkjs_models::WebhookEventType;
 //!
 //! let verifier = WebhookVerifier::new(SecretKey::new("sk_test_webhook"));
 //!
@@ -76,7 +81,7 @@
 //! // `verify` compares against the current time; `verify_at` takes it explicitly.
 //! let now = UNIX_EPOCH + Duration::from_secs(1_700_000_001);
 //! let event = verifier.verify_at(body, timestamp, &signature, now)?;
-//! assert_eq!(event.event_type, WebhookEventType::MessageSent);
+//! assert_eq!(event.event_type.as_str(), "message.sent");
 //!
 //! // A tampered body is rejected.
 //! let forged = br#"{"type":"message.sent","data":{"evil":true}}"#;

@@ -3,6 +3,9 @@
 //! Serde types for every object, request body and webhook event of the TalkJS REST API.
 //! No I/O: only `serde` and `serde_json`.
 //!
+//! **Paths.** The examples name this crate `talkjs_models`. Through the `talkjs` facade it is
+//! `talkjs::models`: `talkjs_models::UserUpsert` is `talkjs::models::UserUpsert`.
+//!
 //! * Response objects ([`User`], [`Conversation`], [`Message`], …) are `#[non_exhaustive]`
 //!   and forward compatible: unknown fields are ignored, unknown enum strings are kept in
 //!   `Other(String)` variants, and `null` decodes like a missing field.
