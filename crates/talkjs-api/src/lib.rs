@@ -16,10 +16,17 @@
 //! pages. Ids are percent-encoded in paths; empty ids and page sizes outside TalkJS's ranges
 //! are rejected before any request is sent ([`Error::InvalidArgument`]).
 //!
+//! **Paths.** The types of the request bodies and answers come from `talkjs-models`, the
+//! stack's from `talkjs-transport`, credentials from `talkjs-auth`; this crate re-exports the
+//! three as [`models`], [`transport`] and [`auth`], so `talkjs_api::models::UserUpsert` works
+//! without depending on them. Through the facade crate `talkjs`, `talkjs_api::Client` is
+//! `talkjs::Client` (or `talkjs::api::Client`) and `talkjs_models::UserUpsert` is
+//! `talkjs::models::UserUpsert`; the examples here use the member crates' own names.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), talkjs_api::Error> {
 //! use futures_util::TryStreamExt;
-//! use talkjs_models::{ConversationUpsert, NewMessage, UserUpsert};
+//! use talkjs_api::models::{ConversationUpsert, NewMessage, UserUpsert};
 //!
 //! let client = talkjs_api::Client::from_env()?; // TALKJS_APP_ID, TALKJS_SECRET_KEY
 //! client.users().upsert("alice", &UserUpsert::new().name("Alice")).await?;
@@ -43,7 +50,7 @@ mod files;
 mod list;
 mod messages;
 mod one_on_one;
-pub mod pagination;
+mod pagination;
 mod participants;
 mod request;
 mod users;
@@ -59,3 +66,9 @@ pub use pagination::{Cursor, Items, Pages};
 pub use participants::Participants;
 pub use talkjs_models::{OrderBy, OrderDirection};
 pub use users::{ListUserConversations, ListUsers, MAX_USERS_PER_BATCH, Users};
+
+// The crates whose types this crate's signatures use, so that a user of `talkjs-api` alone
+// can name them (`talkjs_api::models::UserUpsert`) without adding them as dependencies.
+pub use talkjs_auth as auth;
+pub use talkjs_models as models;
+pub use talkjs_transport as transport;

@@ -1,19 +1,4 @@
-//! Cursor pagination as `futures::Stream`s.
-//!
-//! TalkJS lists return `{"data": [...]}` pages; the next page starts after the id of the last
-//! item (`startingAfter`), and a page shorter than the limit is the last one. [`Pages`] yields
-//! whole pages, [`Items`] yields their items one by one. Both own a client clone, so they are
-//! `Send + 'static` and can be moved into a spawned task.
-//!
-//! A server that does not honour `startingAfter` (answering the same full page again, or
-//! cycling through pages) would make the stream endless: a page ending at the cursor just used
-//! ends the stream with [`Error::Pagination`] at once, and a longer cycle is caught after at
-//! most about twice its length (Brent's cycle detection: one remembered cursor, so memory stays
-//! flat).
-//!
-//! [`Items`] fetches the next page while the caller works through the current one (one page
-//! ahead, never more, so memory stays flat however many pages there are). An error is yielded
-//! once, after the items that arrived before it, and ends the stream.
+//! Cursor pagination: [`Pages`] and [`Items`].
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,7 +53,23 @@ pub(crate) type FetchPage<T> =
     Arc<dyn Fn(Option<String>) -> BoxFuture<'static, Result<Vec<T>>> + Send + Sync>;
 
 /// A stream of whole pages (`Vec<T>`), following `startingAfter` cursors lazily until a short
-/// page. Created by the `pages()` method of list requests.
+/// (or empty) page; an empty page is never yielded. Created by the `pages()` method of list
+/// requests.
+///
+/// TalkJS lists return `{"data": [...]}` pages; the next page starts after the id of the last
+/// item (`startingAfter`), and a page shorter than the limit is the last one. [`Pages`] yields
+/// whole pages, [`Items`] yields their items one by one. Both own a client clone, so they are
+/// `Send + 'static` and can be moved into a spawned task.
+///
+/// A server that does not honour `startingAfter` (answering the same full page again, or
+/// cycling through pages) would make the stream endless: a page ending at the cursor just used
+/// ends the stream with [`Error::Pagination`] at once, and a longer cycle is caught after at
+/// most about twice its length (Brent's cycle detection: one remembered cursor, so memory stays
+/// flat).
+///
+/// [`Items`] fetches the next page while the caller works through the current one (one page
+/// ahead, never more, so memory stays flat however many pages there are). An error is yielded
+/// once, after the items that arrived before it, and ends the stream.
 #[must_use = "streams do nothing unless polled"]
 pub struct Pages<T> {
     fetch: FetchPage<T>,
@@ -228,7 +229,7 @@ impl<T: Cursor + Send + 'static> Stream for Pages<T> {
     }
 }
 
-/// A stream of items across pages; see the [module docs](self).
+/// A stream of items across pages, fetching one page ahead; see [`Pages`] for how pages are followed.
 #[must_use = "streams do nothing unless polled"]
 pub struct Items<T> {
     pages: Pages<T>,

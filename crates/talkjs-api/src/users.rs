@@ -206,14 +206,22 @@ impl Users {
     }
 
     /// Who is online (`POST /presences`), optionally filtered by `query` (user ids, focus,
-    /// typing, selected conversation). Only online users appear in the answer.
+    /// typing, selected conversation, or [`PresenceQuery::no_conversation_selected`]). Only
+    /// online users appear in the answer, each with their sessions (visible TalkJS UIs, and
+    /// background sessions when the query includes them).
     ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// use talkjs_models::PresenceQuery;
     /// let online = client.users().presence(&PresenceQuery::new().user_ids(["alice", "bob"])).await?;
-    /// for user in online.data.keys() {
+    /// for user in online.online_users() {
     ///     println!("{user} is online");
+    /// }
+    /// for user in online.typing_in("order_123") {
+    ///     println!("{user} is typing in order_123");
+    /// }
+    /// if let Some(conversation) = online.get("alice").and_then(|p| p.focused_conversation()) {
+    ///     println!("alice is looking at {conversation}");
     /// }
     /// # Ok(()) }
     /// ```

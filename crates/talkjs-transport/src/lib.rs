@@ -23,8 +23,11 @@
 //! | [`TimeoutLayer::per_attempt`] | time limit of one attempt |
 //! | [`HyperClient`] | pooled keep-alive connections, rustls, HTTP/1.1 and HTTP/2 |
 //!
-//! Every item has one path, at the crate root: `talkjs_transport::RetryConfig`. Through the
-//! facade crate `talkjs` the same item is `talkjs::transport::RetryConfig`.
+//! **Paths.** Every item has one path, at the crate root: `talkjs_transport::RetryConfig`.
+//! Through the facade crate `talkjs` the same item is `talkjs::transport::RetryConfig`, and
+//! through `talkjs-api` it is `talkjs_api::transport::RetryConfig`. The credentials the stack
+//! signs with come from `talkjs-auth`, re-exported here as [`auth`]
+//! (`talkjs_transport::auth::Credentials`).
 //!
 //! ```no_run
 //! use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
@@ -44,7 +47,6 @@
 
 // `types` is the bottom module: the shared types every layer uses. Each layer module
 // depends on it (and on `error` and `extensions`), never on `lib.rs`.
-mod auth;
 mod base_url;
 mod client;
 mod error;
@@ -53,12 +55,12 @@ mod json;
 mod rate_limit;
 mod retry;
 mod retry_after;
+mod sign;
 mod stack;
 mod timeout;
 mod trace;
 mod types;
 
-pub use auth::{AuthLayer, AuthService};
 pub use base_url::{BaseUrl, BaseUrlLayer, BaseUrlService, TALKJS_API_ROOT};
 pub use client::{DEFAULT_MAX_RESPONSE_BYTES, HyperClient, HyperClientBuilder, HyperFuture};
 pub use error::{BuildError, TimeoutKind, TransportError};
@@ -68,12 +70,16 @@ pub use rate_limit::{
     MemoryStore, Quota, RateLimitLayer, RateLimitService, RateLimitStore, RateLimiter, Reservation,
 };
 pub use retry::{RetryBudget, RetryConfig, RetryLayer, RetryPolicy};
+pub use sign::{AuthLayer, AuthService};
 pub use stack::{API_VERSION_HEADER, StackBuilder};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
 pub use trace::{TraceFuture, TraceLayer, TraceService};
 pub use types::{
     BoxError, BoxFuture, ErrorOr, HttpRequest, HttpResponse, HttpService, into_http_service,
 };
+
+/// The credentials crate, whose types [`StackBuilder::new`] and [`AuthLayer::new`] take.
+pub use talkjs_auth as auth;
 
 // Helpers for the sibling crates of this workspace (the resource API and the Redis store),
 // not part of this crate's API.

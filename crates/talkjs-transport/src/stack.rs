@@ -9,13 +9,13 @@ use tower::util::{BoxCloneSyncService, Either};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
 
-use crate::auth::AuthLayer;
 use crate::base_url::{BaseUrl, BaseUrlLayer, TALKJS_API_ROOT};
 use crate::client::HyperClientBuilder;
 use crate::error::BuildError;
 use crate::json::JsonLayer;
 use crate::rate_limit::{RateLimitLayer, RateLimiter};
 use crate::retry::{RetryConfig, RetryLayer};
+use crate::sign::AuthLayer;
 use crate::timeout::TimeoutLayer;
 use crate::trace::TraceLayer;
 use crate::types::{BoxError, HttpRequest, HttpResponse, HttpService, into_http_service};
