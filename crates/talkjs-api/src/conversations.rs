@@ -1,7 +1,7 @@
 //! Conversations: `client.conversations()`.
 
 use http::Method;
-use talkjs_models::{Conversation, ConversationFilter, ConversationUpsert};
+use talkjs_models::{Conversation, ConversationUpsert};
 
 use crate::client::Client;
 use crate::error::Result;
@@ -171,26 +171,6 @@ impl Conversations {
 #[must_use = "a request does nothing until awaited or streamed"]
 pub struct ListConversations {
     list: ListRequest,
-}
-
-impl ListConversations {
-    /// Only conversations matching a filter (sent as JSON in the `filter` parameter).
-    /// ```no_run
-    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
-    /// use talkjs_models::{Access, ConversationFilter};
-    /// let filter = ConversationFilter::new().custom_eq("category", "shoes").access_ne(Access::None);
-    /// let matching = client.conversations().list().filter(&filter).await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn filter(mut self, filter: &ConversationFilter) -> Self {
-        match serde_json::to_string(filter) {
-            Ok(json) => self.list.query("filter", &json),
-            Err(e) => self
-                .list
-                .invalidate(format!("the filter cannot be serialized: {e}")),
-        }
-        self
-    }
 }
 
 conversation_filters!(ListConversations, "client.conversations().list()");

@@ -182,6 +182,21 @@ pub(crate) use list_builder;
 macro_rules! conversation_filters {
     ($builder:ident, $list:literal) => {
         impl $builder {
+            /// Only conversations matching a filter, sent as JSON in the `filter` parameter:
+            /// custom fields, access, unread state, subject, creation time and time of the last
+            /// message ([`ConversationFilter`](talkjs_models::ConversationFilter)).
+            ///
+            #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "use talkjs_models::{Access, ConversationFilter};\nlet filter = ConversationFilter::new().custom_eq(\"category\", \"shoes\").access_ne(Access::None);\nlet matching = ", $list, ".filter(&filter).await?;", "\n# Ok(()) }\n```")]
+            pub fn filter(mut self, filter: &talkjs_models::ConversationFilter) -> Self {
+                match filter.to_query_value() {
+                    Ok(json) => self.list.query("filter", &json),
+                    Err(e) => self
+                        .list
+                        .invalidate(format!("the filter cannot be serialized: {e}")),
+                }
+                self
+            }
+
             /// Only conversations whose last message is older than this time.
             ///
             #[doc = concat!("```no_run\n# async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {\n", "use talkjs_models::Timestamp;\nlet older = ", $list, ".last_message_before(Timestamp::from_millis(1_700_000_000_000)).await?;", "\n# Ok(()) }\n```")]

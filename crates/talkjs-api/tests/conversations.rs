@@ -11,7 +11,8 @@ use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 use talkjs_api::{OrderBy, OrderDirection};
 use talkjs_models::{
-    Access, ConversationFilter, ConversationUpsert, MessageOrigin, MessageType, Notify, Timestamp,
+    Access, ConversationFilter, ConversationUpsert, MessageOrigin, MessageType, Notify,
+    TimePredicate, Timestamp,
 };
 
 #[tokio::test]
@@ -155,6 +156,61 @@ async fn list_sends_the_filter_as_url_encoded_json() {
 }
 
 #[tokio::test]
+async fn a_users_conversation_list_takes_the_same_filter_with_subject_and_times() {
+    let (server, client) = start().await;
+    mount(
+        &server,
+        "GET",
+        "/users/alice/conversations",
+        ok_json(&page(&[])),
+        1,
+    )
+    .await;
+    let filter = ConversationFilter::new()
+        .access_ne(Access::None)
+        .subject_eq("Shoes")
+        .created_at(TimePredicate::Between(
+            Timestamp::from_millis(1),
+            Timestamp::from_millis(2),
+        ))
+        .last_message_ts(TimePredicate::After(Timestamp::from_millis(3)));
+    let list = client
+        .users()
+        .conversations("alice")
+        .filter(&filter)
+        .await
+        .unwrap();
+    assert!(list.is_empty());
+    let req = single_request(&server).await;
+    assert_request(
+        &req,
+        "GET",
+        "/users/alice/conversations",
+        Some(
+            "filter=%7B%22access%22%3A%5B%22%21%3D%22%2C%22None%22%5D%2C%22subject%22%3A%5B%22%3D%3D%22%2C%22Shoes%22%5D\
+             %2C%22createdAt%22%3A%5B%22between%22%2C%5B1%2C2%5D%5D%2C%22lastMessageTs%22%3A%5B%22%3E%22%2C3%5D%7D",
+        ),
+        None,
+    );
+    let pairs: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
+    let sent: Value = serde_json::from_str(&pairs[0].1).unwrap();
+    assert_eq!(
+        sent,
+        json!({
+            "access": ["!=", "None"],
+            "subject": ["==", "Shoes"],
+            "createdAt": ["between", [1, 2]],
+            "lastMessageTs": [">", 3]
+        })
+    );
+    // And it decodes back into the same filter.
+    assert_eq!(
+        serde_json::from_value::<ConversationFilter>(sent).unwrap(),
+        filter
+    );
+}
+
+#[tokio::test]
 async fn list_sends_order_and_last_message_bounds() {
     let (server, client) = start().await;
     mount(&server, "GET", "/conversations", ok_json(&page(&[])), 2).await;
@@ -235,7 +291,10 @@ async fn a_filter_set_twice_is_sent_once_with_the_last_value() {
         .limit(7)
         .limit(8)
         .pages();
-    assert!(pages.try_next().await.unwrap().unwrap().is_empty());
+    assert!(
+        pages.try_next().await.unwrap().is_none(),
+        "an empty list has no pages"
+    );
 
     let reqs = requests(&server).await;
     assert_request(

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use talkjs_models::{
     Access, ConversationFilter, ConversationUpsert, FieldPredicate, Notify, ParticipantEmail,
-    ParticipantOverwrite, ParticipantPatch, Timestamp, WebhookEventType,
+    ParticipantOverwrite, ParticipantPatch, TimePredicate, Timestamp, WebhookEventType,
 };
 
 use crate::api::{ApiError, ApiRequest, percent_encode, to_json};
@@ -131,6 +131,23 @@ fn test<T: PartialEq>(predicate: &FieldPredicate<T>, value: Option<&T>) -> bool 
     }
 }
 
+/// Whether a time matches a time predicate (`None`: the time is unset, e.g. no last message,
+/// which matches nothing).
+fn test_time(pred: TimePredicate, t: Option<Timestamp>) -> bool {
+    let Some(t) = t else {
+        return false;
+    };
+    match pred {
+        TimePredicate::After(x) => t > x,
+        TimePredicate::Before(x) => t < x,
+        TimePredicate::AtOrAfter(x) => t >= x,
+        TimePredicate::AtOrBefore(x) => t <= x,
+        TimePredicate::Between(a, b) => a <= t && t <= b,
+        TimePredicate::NotBetween(a, b) => t < a || t > b,
+        _ => false,
+    }
+}
+
 /// Whether a conversation matches a filter, for `user` (or for any participant).
 fn matches(conv: &ConvRec, filter: &ConversationFilter, user: Option<&str>) -> bool {
     let custom_ok = filter
@@ -153,7 +170,17 @@ fn matches(conv: &ConvRec, filter: &ConversationFilter, user: Option<&str>) -> b
         Some(u) => (conv.unread_count(u) > 0) == want,
         None => conv.participants.keys().any(|u| conv.unread_count(u) > 0) == want,
     });
-    custom_ok && access_ok && unread_ok
+    let subject_ok = filter
+        .subject
+        .as_ref()
+        .is_none_or(|pred| test(pred, conv.subject.as_ref()));
+    let created_ok = filter
+        .created_at
+        .is_none_or(|pred| test_time(pred, Some(conv.created_at)));
+    let last_message_ok = filter
+        .last_message_ts
+        .is_none_or(|pred| test_time(pred, conv.last_message().map(|m| m.message.created_at)));
+    custom_ok && access_ok && unread_ok && subject_ok && created_ok && last_message_ok
 }
 
 /// `orderBy`, `orderDirection` and `offsetTs` (API version 2021-02-09 and later; before,

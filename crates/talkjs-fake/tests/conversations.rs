@@ -315,6 +315,72 @@ async fn lists_filter() {
 }
 
 #[tokio::test]
+async fn a_users_list_takes_subject_and_time_filters() {
+    let api = seven().await;
+    for id in ["c2", "c4"] {
+        let r = api
+            .put(
+                &format!("/conversations/{id}"),
+                &json!({ "subject": "Shoes" }),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    let filtered = |f: Value| {
+        format!(
+            "/users/b/conversations?limit=30&filter={}",
+            encode(&f.to_string())
+        )
+    };
+    let shoes = api
+        .get(&filtered(json!({ "subject": ["==", "Shoes"] })))
+        .await;
+    assert_eq!(shoes.status, 200, "{}", shoes.text);
+    assert_eq!(ids(&shoes), ["c4", "c2"]);
+    let not_shoes = api
+        .get(&filtered(json!({ "subject": ["!=", "Shoes"] })))
+        .await;
+    assert_eq!(ids(&not_shoes), ["c0", "c6"]);
+
+    // Only c0 has a message: lastMessageTs matches it alone.
+    let with_message = api
+        .get(&filtered(json!({ "lastMessageTs": [">=", 0] })))
+        .await;
+    assert_eq!(ids(&with_message), ["c0"]);
+
+    // createdAt between c2's and c4's creation: b's conversations created in that window.
+    let all = api.get("/users/b/conversations?limit=30").await;
+    let created = |id: &str| {
+        all.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["createdAt"]
+            .as_u64()
+            .unwrap()
+    };
+    let (from, to) = (created("c2"), created("c4"));
+    let expected: Vec<String> = ids(&all)
+        .into_iter()
+        .filter(|id| (from..=to).contains(&created(id)))
+        .collect();
+    assert!(expected.contains(&"c2".to_owned()) && expected.contains(&"c4".to_owned()));
+    let window = api
+        .get(&filtered(json!({ "createdAt": ["between", [from, to]] })))
+        .await;
+    assert_eq!(ids(&window), expected);
+    let outside = api
+        .get(&filtered(json!({ "createdAt": ["!between", [from, to]] })))
+        .await;
+    assert_eq!(ids(&outside).len() + expected.len(), ids(&all).len());
+    assert_error(
+        &api.get(&filtered(json!({ "createdAt": ["~", 1] }))).await,
+        400,
+    );
+}
+
+#[tokio::test]
 async fn deleted_participant_stays_listed_before_2021_07_30() {
     let api = Api::start().await;
     api.users(&["a"]).await;

@@ -1,14 +1,18 @@
 //! [`ConversationFilter`]: the filter grammar TalkJS uses for conversation lists.
 //!
-//! Sent as URL-encoded JSON in the `filter` query parameter (REST support for it is
-//! unconfirmed; the grammar is the one of the TalkJS front-end SDKs).
+//! Sent as URL-encoded JSON in the `filter` query parameter of both conversation lists
+//! (`GET /conversations` and `GET /users/{userId}/conversations`). TalkJS's Users page says
+//! the user's list takes a filter on custom and access fields; the guide "Filter a
+//! conversation list" (talkjs.com/docs/Guides/JavaScript/Classic/Filter_Conversation_List)
+//! names `hasUnreadMessages`, `createdAt`, `lastMessageTs`, `subject` and `custom`, and says
+//! the REST API takes the same filters. The grammar is the one of the TalkJS front-end SDKs.
 
 use std::collections::BTreeMap;
 
 use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::Access;
+use crate::{Access, Timestamp};
 
 /// A condition on one field: `[op, operand]` on the wire, or the bare strings `"exists"` /
 /// `"!exists"`.
@@ -72,6 +76,70 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for FieldPredicate<T> {
     }
 }
 
+/// A condition on a time field (`createdAt`, `lastMessageTs`), in Unix milliseconds:
+/// `[op, operand]` on the wire, with the operators of TalkJS's conversation filters.
+///
+/// ```
+/// use talkjs_models::{ConversationFilter, TimePredicate, Timestamp};
+///
+/// let since = Timestamp::from_millis(1_672_531_200_000);
+/// let filter = ConversationFilter::new().last_message_ts(TimePredicate::After(since));
+/// assert_eq!(filter.to_query_value().unwrap(), r#"{"lastMessageTs":[">",1672531200000]}"#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimePredicate {
+    /// `[">", t]`
+    After(Timestamp),
+    /// `["<", t]`
+    Before(Timestamp),
+    /// `[">=", t]`
+    AtOrAfter(Timestamp),
+    /// `["<=", t]`
+    AtOrBefore(Timestamp),
+    /// `["between", [from, to]]`
+    Between(Timestamp, Timestamp),
+    /// `["!between", [from, to]]`
+    NotBetween(Timestamp, Timestamp),
+}
+
+impl Serialize for TimePredicate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Self::After(t) => (">", t).serialize(s),
+            Self::Before(t) => ("<", t).serialize(s),
+            Self::AtOrAfter(t) => (">=", t).serialize(s),
+            Self::AtOrBefore(t) => ("<=", t).serialize(s),
+            Self::Between(a, b) => ("between", [a, b]).serialize(s),
+            Self::NotBetween(a, b) => ("!between", [a, b]).serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TimePredicate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (op, operand): (String, serde_json::Value) = Deserialize::deserialize(d)?;
+        let one = |v: serde_json::Value| Timestamp::deserialize(v).map_err(de::Error::custom);
+        let two = |v: serde_json::Value| {
+            <[Timestamp; 2]>::deserialize(v)
+                .map(|[a, b]| (a, b))
+                .map_err(de::Error::custom)
+        };
+        match op.as_str() {
+            ">" => one(operand).map(Self::After),
+            "<" => one(operand).map(Self::Before),
+            ">=" => one(operand).map(Self::AtOrAfter),
+            "<=" => one(operand).map(Self::AtOrBefore),
+            "between" => two(operand).map(|(a, b)| Self::Between(a, b)),
+            "!between" => two(operand).map(|(a, b)| Self::NotBetween(a, b)),
+            other => Err(de::Error::invalid_value(
+                de::Unexpected::Str(other),
+                &"one of >, <, >=, <=, between, !between",
+            )),
+        }
+    }
+}
+
 /// Selects conversations, e.g.
 /// `{"custom":{"category":["==","shoes"]},"access":["!=","None"],"hasUnreadMessages":true}`.
 ///
@@ -99,6 +167,15 @@ pub struct ConversationFilter {
     /// Only conversations with (`true`) or without (`false`) unread messages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub has_unread_messages: Option<bool>,
+    /// A condition on the conversation's subject (`==`, `!=`, `oneOf`, `!oneOf`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<FieldPredicate<String>>,
+    /// A condition on when the conversation was created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<TimePredicate>,
+    /// A condition on when the conversation's last message was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_message_ts: Option<TimePredicate>,
 }
 
 impl ConversationFilter {
@@ -109,7 +186,12 @@ impl ConversationFilter {
 
     /// `true` if no condition is set.
     pub fn is_empty(&self) -> bool {
-        self.custom.is_empty() && self.access.is_none() && self.has_unread_messages.is_none()
+        self.custom.is_empty()
+            && self.access.is_none()
+            && self.has_unread_messages.is_none()
+            && self.subject.is_none()
+            && self.created_at.is_none()
+            && self.last_message_ts.is_none()
     }
 
     /// The JSON text to put (URL-encoded) in the `filter` query parameter.
@@ -204,6 +286,33 @@ impl ConversationFilter {
     #[must_use]
     pub fn has_unread_messages(mut self, unread: bool) -> Self {
         self.has_unread_messages = Some(unread);
+        self
+    }
+
+    /// Sets the condition on the subject.
+    #[must_use]
+    pub fn subject(mut self, predicate: FieldPredicate<String>) -> Self {
+        self.subject = Some(predicate);
+        self
+    }
+
+    /// The subject equals `subject`.
+    #[must_use]
+    pub fn subject_eq(self, subject: impl Into<String>) -> Self {
+        self.subject(FieldPredicate::Eq(subject.into()))
+    }
+
+    /// Sets the condition on the creation time.
+    #[must_use]
+    pub fn created_at(mut self, predicate: TimePredicate) -> Self {
+        self.created_at = Some(predicate);
+        self
+    }
+
+    /// Sets the condition on the time of the last message.
+    #[must_use]
+    pub fn last_message_ts(mut self, predicate: TimePredicate) -> Self {
+        self.last_message_ts = Some(predicate);
         self
     }
 }

@@ -52,7 +52,7 @@ pub use batch::{BatchMethod, BatchOperation, BatchOptions, BatchResponse, BatchR
 pub use conversation::{
     Conversation, ConversationUpsert, OrderBy, OrderDirection, UserConversation,
 };
-pub use filter::{ConversationFilter, FieldPredicate};
+pub use filter::{ConversationFilter, FieldPredicate, TimePredicate};
 pub use ids::{ConversationId, MessageId, UserId};
 pub use message::{
     Attachment, ImportMessage, Location, Message, MessageEdit, MessageOrigin, MessageType,
