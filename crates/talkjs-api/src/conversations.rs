@@ -112,6 +112,9 @@ impl Conversations {
     /// Marks every message of the conversation as read by `user_id`
     /// (`POST /conversations/{conversationId}/readBy/{userId}`).
     ///
+    /// **No official TalkJS doc describes this endpoint** (it comes from peer SDKs); if TalkJS
+    /// answers differently, look here first.
+    ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// client.conversations().mark_read("order_123", "alice").await?;

@@ -10,7 +10,8 @@ use talkjs_transport::{BoxError, BuildError, TimeoutKind, TransportError};
 /// Everything a call can fail with. Each variant's message says what to do next.
 ///
 /// Success is judged by the HTTP status only (as TalkJS documents); an error status keeps the
-/// server's body as text, because TalkJS does not document the shape of error bodies.
+/// server's body as text, because **no official TalkJS doc gives the shape of error bodies**
+/// (peer SDKs read `{"reasons": …}`): read [`Error::body`] rather than relying on one.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -34,7 +35,9 @@ pub enum Error {
         /// The server's response body.
         body: String,
     },
-    /// 429: TalkJS rate-limited the call and the retries did not get through.
+    /// 429: TalkJS rate-limited the call and the retries did not get through. `retry_after` is
+    /// read from a `Retry-After` header, which **no official TalkJS doc promises**; without
+    /// one it is `None`.
     #[error("rate limited (429) by TalkJS{}; slow down or raise the retry limits", match retry_after { Some(d) => format!(", retry after {d:?}"), None => String::new() })]
     RateLimited {
         /// How long the server asked to wait, if it said.

@@ -61,6 +61,9 @@ impl Files {
     /// Uploads a file (`POST /files`, `multipart/form-data`) and returns the attachment token
     /// to put in a message's `attachmentToken`.
     ///
+    /// **No official TalkJS doc describes this endpoint** (it comes from peer SDKs); if TalkJS
+    /// answers differently, look here first.
+    ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// use talkjs_models::NewMessage;

@@ -73,6 +73,9 @@ impl Messages {
 
     /// Gets one message (`GET …/messages/{messageId}`).
     ///
+    /// **No official TalkJS doc describes this endpoint** (it comes from peer SDKs); if TalkJS
+    /// answers differently, look here first.
+    ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// let m = client.conversations().messages("order_123").get("msg_abc").await?;
@@ -216,6 +219,9 @@ impl Messages {
     /// Adds `user_id`'s reaction `emoji` to a message
     /// (`PUT …/messages/{messageId}/reactions/{emoji}/{userId}`).
     ///
+    /// **No official TalkJS doc describes this endpoint** (it comes from peer SDKs); if TalkJS
+    /// answers differently, look here first.
+    ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// client.conversations().messages("order_123").add_reaction("msg_abc", "👍", "bob").await?;
@@ -233,6 +239,9 @@ impl Messages {
 
     /// Removes `user_id`'s reaction `emoji` from a message
     /// (`DELETE …/messages/{messageId}/reactions/{emoji}/{userId}`).
+    ///
+    /// **No official TalkJS doc describes this endpoint** (it comes from peer SDKs); if TalkJS
+    /// answers differently, look here first.
     ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
