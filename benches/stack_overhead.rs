@@ -289,7 +289,7 @@ fn main() {
     stack_overhead(&mut c, &rt, &cl);
     c.final_summary();
     let g = "stack_overhead";
-    common::report_ratio(g, "talkjs_default", "raw_hyper", "<= 1.05", since);
+    common::report_ratio(g, "talkjs_default", "raw_hyper", "<= 1.15", since);
     common::report_ratio(
         g,
         "talkjs_default",
@@ -297,7 +297,7 @@ fn main() {
         "(same time limit; for reference)",
         since,
     );
-    common::report_ratio(g, "talkjs_default", "reqwest", "< 1.00", since);
+    common::report_ratio(g, "talkjs_default", "reqwest", "<= 0.95", since);
     common::report_ratio(
         g,
         "raw_hyper_timeout",

@@ -18,9 +18,8 @@
 //!
 //! **Paths.** The examples name this crate `talkjs_auth`. Through the `talkjs` facade it is
 //! `talkjs::auth`: `talkjs_auth::TokenSigner` is `talkjs::auth::TokenSigner`. Decoded webhook
-//! events are types of `talkjs-models` (`talkjs::models` in the facade); with this crate
-//! alone, match on [`WebhookEventType::as_str`](talkjs_models::WebhookEventType::as_str) as
-//! below, or add `talkjs-models` to name them.
+//! events are types of `talkjs-models`, re-exported here as [`models`]
+//! (`talkjs_auth::models::WebhookEvent`; `talkjs::models` in the facade).
 //!
 //! ## Minting an app token
 //!
@@ -103,5 +102,8 @@ mod webhook;
 pub use credentials::{AppId, Credentials, SecretKey};
 pub use error::{Error, WebhookError};
 pub use identity::{identity_signature, verify_identity_signature};
+/// The models crate, whose webhook event types [`WebhookVerifier`] returns, so a user of
+/// `talkjs-auth` alone can name them (`talkjs_auth::models::WebhookEvent`).
+pub use talkjs_models as models;
 pub use token::{DEFAULT_APP_TOKEN_TTL, TokenSigner};
 pub use webhook::{DEFAULT_TOLERANCE, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookVerifier};

@@ -1,7 +1,8 @@
 //! Client-side rate limiting: [`RateLimiter`], [`RateLimitLayer`] and the stores.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
@@ -12,7 +13,7 @@ use tower::{Layer, Service};
 use crate::error::TransportError;
 use crate::extensions::RequestClass;
 use crate::retry_after::parse_retry_after;
-use crate::types::{BoxError, BoxFuture, HttpRequest, HttpResponse, later};
+use crate::types::{BoxError, BoxFuture, HttpRequest, HttpResponse, MAX_SPAN};
 
 /// A GCRA quota: `burst` requests at once, then one every `interval`.
 ///
@@ -124,14 +125,32 @@ pub trait RateLimitStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> BoxFuture<'a, Result<(), BoxError>>;
 }
 
-/// The in-process [`RateLimitStore`]: a map from key to theoretical arrival time behind a
-/// mutex held only for the arithmetic.
+/// The in-process [`RateLimitStore`]: one atomic theoretical arrival time per key, updated
+/// with compare-and-swap, so concurrent callers never wait for each other.
 ///
 /// Its clock is [`tokio::time::Instant`], so it follows tokio's paused clock in tests
 /// (`tokio::time::pause`). Keys are never evicted; a limiter uses two per app id.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
-    state: Mutex<HashMap<String, Instant>>,
+    /// The instant the stored times count from: each TAT is nanoseconds after it (0: a key
+    /// never used, which has its full burst).
+    epoch: Instant,
+    /// Written only when a key is used for the first time.
+    tats: RwLock<HashMap<String, AtomicU64>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            tats: RwLock::default(),
+        }
+    }
+}
+
+/// A span in nanoseconds, clamped to [`MAX_SPAN`].
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.min(MAX_SPAN).as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl MemoryStore {
@@ -140,36 +159,54 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
-        // The map holds plain instants, always consistent: a panic elsewhere cannot leave
-        // it half-updated, so a poisoned lock is safe to keep using.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Runs `f` on the TAT of `key`, creating it on first use.
+    fn with_tat<R>(&self, key: &str, f: impl FnOnce(&AtomicU64) -> R) -> R {
+        // The map only ever grows and holds atomics, always consistent: a panic elsewhere
+        // cannot leave it half-updated, so a poisoned lock is safe to keep using.
+        if let Some(tat) = self
+            .tats
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+        {
+            return f(tat);
+        }
+        let mut tats = self.tats.write().unwrap_or_else(PoisonError::into_inner);
+        f(tats.entry(key.to_owned()).or_default())
+    }
+
+    /// Now, in nanoseconds after the epoch.
+    fn now(&self) -> u64 {
+        nanos(self.epoch.elapsed())
     }
 
     fn reserve_now(&self, key: &str, quota: Quota, max_wait: Option<Duration>) -> Reservation {
-        let now = Instant::now();
-        let mut state = self.lock();
-        let slot = state.entry(key.to_owned()).or_insert(now);
-        let tat = (*slot).max(now);
-        let wait = tat
-            .saturating_duration_since(now)
-            .saturating_sub(quota.tolerance());
-        if max_wait.is_some_and(|max| wait > max) {
-            return Reservation::Denied(wait);
-        }
-        *slot = later(tat, quota.interval());
-        Reservation::Granted(wait)
+        let now = self.now();
+        let (tolerance, interval) = (nanos(quota.tolerance()), nanos(quota.interval()));
+        self.with_tat(key, |slot| {
+            let mut stored = slot.load(Ordering::Acquire);
+            loop {
+                let tat = stored.max(now);
+                let wait = Duration::from_nanos(tat.saturating_sub(now).saturating_sub(tolerance));
+                if max_wait.is_some_and(|max| wait > max) {
+                    return Reservation::Denied(wait);
+                }
+                let next = tat.saturating_add(interval);
+                match slot.compare_exchange_weak(stored, next, Ordering::AcqRel, Ordering::Acquire)
+                {
+                    Ok(_) => return Reservation::Granted(wait),
+                    Err(current) => stored = current,
+                }
+            }
+        })
     }
 
     fn penalize_now(&self, key: &str, quota: Quota, pause: Duration) {
-        let now = Instant::now();
-        let target = later(later(now, pause), quota.tolerance());
-        let mut state = self.lock();
-        if let Some(stored) = state.get_mut(key) {
-            *stored = (*stored).max(target);
-        } else {
-            state.insert(key.to_owned(), target);
-        }
+        let target = self
+            .now()
+            .saturating_add(nanos(pause))
+            .saturating_add(nanos(quota.tolerance()));
+        self.with_tat(key, |slot| slot.fetch_max(target, Ordering::AcqRel));
     }
 }
 
@@ -568,7 +605,7 @@ mod tests {
         let quota = Quota::per_second(1, 1);
         store.penalize_now("k", quota, Duration::MAX);
         match store.reserve_now("k", quota, None) {
-            Reservation::Granted(wait) => assert_eq!(wait, crate::types::MAX_SPAN),
+            Reservation::Granted(wait) => assert_eq!(wait, MAX_SPAN),
             Reservation::Denied(_) => panic!("no max wait"),
         }
     }

@@ -317,7 +317,15 @@ mod tests {
     }
 
     #[test]
-    fn random_keys_differ() {
-        assert_ne!(random_key(), random_key());
+    fn random_keys_are_unique_and_well_formed() {
+        // Each send gets an idempotency key of its own: a repeated key would make TalkJS drop
+        // a different message as a duplicate.
+        let keys: std::collections::HashSet<String> = (0..1000).map(|_| random_key()).collect();
+        assert_eq!(keys.len(), 1000, "no key repeats");
+        for key in &keys {
+            let hex = key.strip_prefix("talkjs-cli-").unwrap_or_default();
+            assert_eq!(hex.len(), 32, "{key}");
+            assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+        }
     }
 }
