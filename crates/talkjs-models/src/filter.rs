@@ -1,11 +1,4 @@
-//! [`ConversationFilter`]: the filter grammar TalkJS uses for conversation lists.
-//!
-//! Sent as URL-encoded JSON in the `filter` query parameter of both conversation lists
-//! (`GET /conversations` and `GET /users/{userId}/conversations`). TalkJS's Users page says
-//! the user's list takes a filter on custom and access fields; the guide "Filter a
-//! conversation list" (talkjs.com/docs/Guides/JavaScript/Classic/Filter_Conversation_List)
-//! names `hasUnreadMessages`, `createdAt`, `lastMessageTs`, `subject` and `custom`, and says
-//! the REST API takes the same filters. The grammar is the one of the TalkJS front-end SDKs.
+//! Conversation filters: [`ConversationFilter`].
 
 use std::collections::BTreeMap;
 
@@ -140,6 +133,15 @@ impl<'de> Deserialize<'de> for TimePredicate {
     }
 }
 
+/// [`ConversationFilter`]: the filter grammar TalkJS uses for conversation lists.
+///
+/// Sent as URL-encoded JSON in the `filter` query parameter of both conversation lists
+/// (`GET /conversations` and `GET /users/{userId}/conversations`). TalkJS's Users page says
+/// the user's list takes a filter on custom and access fields; the guide "Filter a
+/// conversation list" (talkjs.com/docs/Guides/JavaScript/Classic/Filter_Conversation_List)
+/// names `hasUnreadMessages`, `createdAt`, `lastMessageTs`, `subject` and `custom`, and says
+/// the REST API takes the same filters. The grammar is the one of the TalkJS front-end SDKs.
+///
 /// Selects conversations, e.g.
 /// `{"custom":{"category":["==","shoes"]},"access":["!=","None"],"hasUnreadMessages":true}`.
 ///

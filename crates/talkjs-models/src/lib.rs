@@ -25,25 +25,28 @@
 //! );
 //! ```
 //!
-//! Modules: [`ids`], [`timestamp`], [`patch`], [`user`], [`conversation`], [`participant`],
-//! [`message`], [`filter`], [`batch`], [`presence`], [`page`], [`webhook`]. The main types
-//! are re-exported at the crate root.
+//! Every type is at the crate root (one path each): ids ([`UserId`], [`ConversationId`],
+//! [`MessageId`]), [`Timestamp`], [`Patch`], [`User`] and [`UserUpsert`], [`Conversation`]
+//! and [`ConversationUpsert`], participants ([`ParticipantOverwrite`],
+//! [`ParticipantPatch`]), messages ([`Message`], [`NewMessage`], [`MessageEdit`],
+//! [`ImportMessage`]), [`ConversationFilter`], the batch body ([`BatchOperation`],
+//! [`BatchResponse`]), [`Presences`], envelopes ([`Page`], [`Empty`]) and [`WebhookEvent`].
 #![deny(missing_docs)]
 
 mod util;
 
-pub mod batch;
-pub mod conversation;
-pub mod filter;
-pub mod ids;
-pub mod message;
-pub mod page;
-pub mod participant;
-pub mod patch;
-pub mod presence;
-pub mod timestamp;
-pub mod user;
-pub mod webhook;
+mod batch;
+mod conversation;
+mod filter;
+mod ids;
+mod message;
+mod page;
+mod participant;
+mod patch;
+mod presence;
+mod timestamp;
+mod user;
+mod webhook;
 
 /// Your own data on users, conversations and messages: a flat map of strings.
 pub type Custom = std::collections::BTreeMap<String, String>;

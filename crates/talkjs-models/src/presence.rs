@@ -1,10 +1,4 @@
-//! Presence (`POST /presences`): which users are online, and what each of their sessions is
-//! doing (focus, typing, selected conversation).
-//!
-//! TalkJS keeps one *background session* per user (a `Talk.Session` on any page) and one
-//! *widget session* per visible TalkJS UI (an Inbox, a Chatbox or a Popup). Focus, typing and
-//! the selected conversation belong to a session, not to the user: a user can type in one tab
-//! while another tab shows a different conversation.
+//! Presence (`POST /presences`): [`Presences`], [`PresenceQuery`].
 
 use std::collections::BTreeMap;
 
@@ -107,6 +101,14 @@ impl PresenceQuery {
     }
 }
 
+/// Presence (`POST /presences`): which users are online, and what each of their sessions is
+/// doing (focus, typing, selected conversation).
+///
+/// TalkJS keeps one *background session* per user (a `Talk.Session` on any page) and one
+/// *widget session* per visible TalkJS UI (an Inbox, a Chatbox or a Popup). Focus, typing and
+/// the selected conversation belong to a session, not to the user: a user can type in one tab
+/// while another tab shows a different conversation.
+///
 /// Response of `POST /presences`: `{"data": {"<userId>": {…}}}`, online users only.
 ///
 /// ```

@@ -1,17 +1,4 @@
-//! Webhook events, as TalkJS POSTs them to your endpoint. Verify the signature with
-//! `talkjs-auth` before trusting an event.
-//!
-//! Every delivery is an envelope `{"id": "evt_…", "createdAt": ms, "type": "<event>",
-//! "data": {…}}`. [`WebhookEvent`] decodes the envelope and types `data` by event type into
-//! [`WebhookData`]. Decoding a delivery never fails because of its `data`: an event type this
-//! crate does not know (TalkJS adds events over time), or a known type whose `data` does not
-//! have the expected shape, becomes [`WebhookData::Other`] with the raw JSON, so a webhook
-//! endpoint keeps answering 200.
-//!
-//! TalkJS's documentation and official examples name the parts of the common events
-//! (`message.sent`: `conversation`, `message`, `sender`; `message.read`: `conversation`,
-//! `message`, `recipient`; `user.*`: `user`) but publish no complete payload, so every part
-//! is optional and unknown fields are kept in an `extra` map.
+//! Webhook events: [`WebhookEvent`].
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
@@ -19,6 +6,21 @@ use serde_json::Value;
 use crate::util::string_enum;
 use crate::{Conversation, Message, Timestamp, User};
 
+/// Webhook events, as TalkJS POSTs them to your endpoint. Verify the signature with
+/// `talkjs-auth` before trusting an event.
+///
+/// Every delivery is an envelope `{"id": "evt_…", "createdAt": ms, "type": "<event>",
+/// "data": {…}}`. [`WebhookEvent`] decodes the envelope and types `data` by event type into
+/// [`WebhookData`]. Decoding a delivery never fails because of its `data`: an event type this
+/// crate does not know (TalkJS adds events over time), or a known type whose `data` does not
+/// have the expected shape, becomes [`WebhookData::Other`] with the raw JSON, so a webhook
+/// endpoint keeps answering 200.
+///
+/// TalkJS's documentation and official examples name the parts of the common events
+/// (`message.sent`: `conversation`, `message`, `sender`; `message.read`: `conversation`,
+/// `message`, `recipient`; `user.*`: `user`) but publish no complete payload, so every part
+/// is optional and unknown fields are kept in an `extra` map.
+///
 /// One webhook delivery: `{"id": "evt_…", "createdAt": ms, "type": "message.sent",
 /// "data": {…}}`.
 ///
