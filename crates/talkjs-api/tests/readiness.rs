@@ -60,8 +60,8 @@ impl Service<HttpRequest> for Flaky {
 
 #[tokio::test]
 async fn a_service_that_is_not_ready_at_once_is_waited_for() {
-    // Pending on every other poll: the first call finds the shared service not ready and
-    // waits on its own clone; later calls take either path.
+    // Pending on every other poll: every call drives its own clone of the service to
+    // readiness, and is woken when it is ready.
     let service = Flaky::new(2, false);
     let client = Client::from_service(service.clone());
     for i in 0..6 {

@@ -1,6 +1,5 @@
-//! The deadline and the per-attempt timeout together, on tokio's paused clock: whichever
-//! timer is armed (an attempt's timer stands in for the deadline while an attempt is in
-//! flight), each limit ends the call at its own time with its own error.
+//! The deadline and the per-attempt timeout together, on tokio's paused clock: each limit
+//! ends the call at its own time with its own error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
