@@ -22,12 +22,7 @@ pub fn one_on_one_id(a: &str, b: &str) -> String {
     // serde_json escapes like JSON.stringify for every string a Rust &str can hold.
     let json = serde_json::Value::from(vec![first, second]).to_string();
     let hash = digest(&SHA1_FOR_LEGACY_USE_ONLY, json.as_bytes());
-    let mut out = String::with_capacity(20);
-    for byte in &hash.as_ref()[..10] {
-        out.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(byte & 0x0f)]));
-    }
-    out
+    talkjs_auth::hex::encode(&hash.as_ref()[..10], false)
 }
 
 #[cfg(test)]

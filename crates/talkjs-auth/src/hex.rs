@@ -1,16 +1,30 @@
-//! A tiny hexadecimal encoder and decoder (signatures are short; no dependency needed).
+//! A tiny hexadecimal encoder and decoder (signatures are short; no dependency needed). The
+//! one hex encoder of the workspace: the transport's percent-encoding and the resource API's
+//! one-on-one ids use it too, which is why it is public (and hidden from the docs).
 
-/// Upper-case hex digits, indexed by nibble.
-const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+/// Appends the two hex digits of `byte`, upper-case (`0xab` -> `"AB"`) or lower-case.
+pub fn push_byte(out: &mut String, byte: u8, upper: bool) {
+    let digits = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    out.push(char::from(digits[usize::from(byte >> 4)]));
+    out.push(char::from(digits[usize::from(byte & 0x0f)]));
+}
+
+/// Encodes `bytes` as hex (`[0xab, 0x01]` -> `"AB01"` or `"ab01"`).
+pub fn encode(bytes: &[u8], upper: bool) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        push_byte(&mut out, b, upper);
+    }
+    out
+}
 
 /// Encodes `bytes` as upper-case hex (`[0xab, 0x01]` -> `"AB01"`).
 pub(crate) fn encode_upper(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(UPPER[usize::from(b >> 4)]));
-        out.push(char::from(UPPER[usize::from(b & 0x0f)]));
-    }
-    out
+    encode(bytes, true)
 }
 
 /// The value of one hex digit, either case; `None` for any other byte.

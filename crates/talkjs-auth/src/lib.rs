@@ -94,7 +94,8 @@
 
 mod credentials;
 mod error;
-mod hex;
+#[doc(hidden)]
+pub mod hex;
 mod identity;
 mod token;
 mod webhook;

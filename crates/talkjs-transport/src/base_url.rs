@@ -142,7 +142,6 @@ fn is_loopback(host: &str) -> bool {
 /// assert_eq!(path, "/users/alice%20smith%2F1");
 /// ```
 pub fn percent_encode_into(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.reserve(s.len());
     // Runs of unreserved characters (a typical id or path literal is one run) are copied
     // whole. A non-empty run is all ASCII and follows a whole encoded character, so both of
@@ -156,8 +155,7 @@ pub fn percent_encode_into(out: &mut String, s: &str) {
             out.push_str(&s[run_start..i]);
         }
         out.push('%');
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        talkjs_auth::hex::push_byte(out, b, true);
         run_start = i + 1;
     }
     out.push_str(&s[run_start..]);
