@@ -310,8 +310,12 @@ async fn two_thousand_idempotent_messages_survive_chaos_exactly_once() {
 
 #[tokio::test]
 async fn concurrent_clones_under_a_scaled_rate_limit_get_no_429() {
-    // The server allows 20 at once and 50 per second; the client limits itself a little
-    // below that, with one limiter shared by every clone.
+    // The server allows 20 at once and 50 per second; the client limits itself well below
+    // that (5 at once, 20 per second), with one limiter shared by every clone. The margin is
+    // for a loaded machine: sends the client spaced out can reach the server bunched
+    // together when the process is starved of CPU (here it holds for a stall of ~0.3 s;
+    // with the client at 40/s and a burst of 20 one run in three failed under
+    // `stress --cpu 2`).
     let fake = FakeTalkJs::builder()
         .rate_limit(RateLimitConfig {
             burst: 20,
@@ -326,7 +330,7 @@ async fn concurrent_clones_under_a_scaled_rate_limit_get_no_429() {
         .secret_key(fake.secret_key())
         .base_url(fake.base_url())
         .rate_limiter(Some(
-            RateLimiter::new(fake.app_id()).general_quota(Quota::per_second(40, 20)),
+            RateLimiter::new(fake.app_id()).general_quota(Quota::per_second(20, 5)),
         ))
         .build()
         .unwrap();
@@ -349,12 +353,12 @@ async fn concurrent_clones_under_a_scaled_rate_limit_get_no_429() {
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    assert_eq!(fake.request_count(), 81);
     assert_eq!(
         fake.count_429(),
         0,
         "the shared client-side limiter kept every clone under the limit"
     );
+    assert_eq!(fake.request_count(), 81, "one request a call, no retries");
 }
 
 #[tokio::test]
