@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::list::{ListRequest, ListSpec, conversation_filters, list_builder};
 use crate::messages::Messages;
 use crate::participants::Participants;
-use crate::request::{ApiRequest, check_id};
+use crate::request::{ApiRequest, check_id, conversation_path};
 
 const CONVERSATIONS: ListSpec = ListSpec {
     max_limit: 30,
@@ -33,16 +33,6 @@ impl Client {
             client: self.clone(),
         }
     }
-}
-
-pub(crate) fn conversation_path(
-    template: &'static str,
-    method: Method,
-    id: &str,
-    rest: &[&str],
-) -> Result<ApiRequest> {
-    check_id("conversation id", id)?;
-    Ok(ApiRequest::new(method, template, &["conversations", id]).segments(rest))
 }
 
 impl Conversations {

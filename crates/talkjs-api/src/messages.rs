@@ -5,10 +5,9 @@ use talkjs_models::{ImportMessage, Message, MessageEdit, MessageId, NewMessage, 
 use talkjs_transport::Idempotency;
 
 use crate::client::Client;
-use crate::conversations::conversation_path;
 use crate::error::{Error, Result};
 use crate::list::{ListRequest, ListSpec, list_builder};
-use crate::request::{ApiRequest, check_id};
+use crate::request::{ApiRequest, check_id, conversation_path};
 
 /// Most messages in one send or import request.
 pub const MAX_MESSAGES_PER_REQUEST: usize = 10;

@@ -5,9 +5,8 @@ use serde::Deserialize;
 use talkjs_models::{Access, ParticipantOverwrite, ParticipantPatch};
 
 use crate::client::Client;
-use crate::conversations::conversation_path;
 use crate::error::{Error, Result};
-use crate::request::{ApiRequest, check_id};
+use crate::request::{ApiRequest, check_id, conversation_path};
 
 /// The participants of one conversation. Created by
 /// [`Conversations::participants`](crate::Conversations::participants).

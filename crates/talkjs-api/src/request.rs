@@ -220,6 +220,29 @@ impl ApiRequest {
     }
 }
 
+/// A request on `/conversations/{id}` followed by `rest` (the id checked and encoded): the
+/// home of every conversation path, for conversations, participants and messages.
+pub(crate) fn conversation_path(
+    template: &'static str,
+    method: Method,
+    id: &str,
+    rest: &[&str],
+) -> Result<ApiRequest> {
+    check_id("conversation id", id)?;
+    Ok(ApiRequest::new(method, template, &["conversations", id]).segments(rest))
+}
+
+/// A request on `/users/{id}` followed by `rest` (the id checked and encoded).
+pub(crate) fn user_path(
+    template: &'static str,
+    method: Method,
+    id: &str,
+    rest: &[&str],
+) -> Result<ApiRequest> {
+    check_id("user id", id)?;
+    Ok(ApiRequest::new(method, template, &["users", id]).segments(rest))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

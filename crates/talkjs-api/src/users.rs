@@ -9,7 +9,7 @@ use talkjs_transport::Idempotency;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::list::{ListRequest, ListSpec, conversation_filters, list_builder};
-use crate::request::{ApiRequest, check_id};
+use crate::request::{ApiRequest, check_id, user_path};
 
 /// Most users in one batch upsert (`PUT /users`).
 pub const MAX_USERS_PER_BATCH: usize = 100;
@@ -41,16 +41,6 @@ impl Client {
             client: self.clone(),
         }
     }
-}
-
-fn user_path(
-    template: &'static str,
-    method: Method,
-    id: &str,
-    rest: &[&str],
-) -> Result<ApiRequest> {
-    check_id("user id", id)?;
-    Ok(ApiRequest::new(method, template, &["users", id]).segments(rest))
 }
 
 impl Users {
