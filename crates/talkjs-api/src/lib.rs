@@ -43,6 +43,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod bulk;
 mod client;
 mod conversations;
 mod error;
@@ -56,6 +57,7 @@ mod request;
 mod users;
 
 pub use batch::{Batch, MAX_OPERATIONS_PER_BATCH, batch_path};
+pub use bulk::{Bulk, BulkFailure, BulkItem, BulkKind, BulkProgress, BulkReport};
 pub use client::{AuthScheme, Client, ClientBuilder, ENV_APP_ID, ENV_BASE_URL, ENV_SECRET_KEY};
 pub use conversations::{Conversations, ListConversations};
 pub use error::{Error, Result};

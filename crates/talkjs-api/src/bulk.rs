@@ -1,0 +1,644 @@
+//! Bulk work at the rate-limit ceiling: [`Bulk`], from [`Client::bulk`].
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use talkjs_models::{
+    ConversationUpsert, ImportMessage, NewMessage, ParticipantOverwrite, UserUpsert,
+};
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::messages::MAX_MESSAGES_PER_REQUEST;
+use crate::users::MAX_USERS_PER_BATCH;
+
+/// One piece of a bulk workload.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum BulkItem {
+    /// Create or update a user (sent with up to 99 others in one `PUT /users`).
+    User {
+        /// The user id.
+        id: String,
+        /// The fields to set.
+        user: UserUpsert,
+    },
+    /// Create or update a conversation, with its participants (`PUT /conversations/{id}`).
+    Conversation {
+        /// The conversation id.
+        id: String,
+        /// The fields to set; `participants` adds those users.
+        conversation: ConversationUpsert,
+    },
+    /// Add a user to a conversation, or overwrite their settings (participant `PUT`).
+    Participant {
+        /// The conversation id.
+        conversation: String,
+        /// The user id.
+        user: String,
+        /// Access and notification settings (omitted ones reset to the defaults).
+        settings: ParticipantOverwrite,
+    },
+    /// Send a message (with up to 9 other consecutive ones of the same conversation in one
+    /// request). Give it an idempotency key to make a retried request safe.
+    Send {
+        /// The conversation id.
+        conversation: String,
+        /// The message.
+        message: NewMessage,
+    },
+    /// Import a message with its original time (with up to 9 other consecutive ones of the
+    /// same conversation in one request). Imports are not de-duplicated by TalkJS.
+    Import {
+        /// The conversation id.
+        conversation: String,
+        /// The message.
+        message: ImportMessage,
+    },
+}
+
+/// What kind of work a [`BulkItem`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum BulkKind {
+    /// [`BulkItem::User`]
+    User,
+    /// [`BulkItem::Conversation`]
+    Conversation,
+    /// [`BulkItem::Participant`]
+    Participant,
+    /// [`BulkItem::Send`]
+    Send,
+    /// [`BulkItem::Import`]
+    Import,
+}
+
+impl BulkItem {
+    /// The kind of work.
+    pub fn kind(&self) -> BulkKind {
+        match self {
+            Self::User { .. } => BulkKind::User,
+            Self::Conversation { .. } => BulkKind::Conversation,
+            Self::Participant { .. } => BulkKind::Participant,
+            Self::Send { .. } => BulkKind::Send,
+            Self::Import { .. } => BulkKind::Import,
+        }
+    }
+
+    /// What the item is about, for reports: the user id, the conversation id, or
+    /// `conversation/user` for a participant.
+    pub fn subject(&self) -> String {
+        match self {
+            Self::User { id, .. } | Self::Conversation { id, .. } => id.clone(),
+            Self::Participant {
+                conversation, user, ..
+            } => format!("{conversation}/{user}"),
+            Self::Send { conversation, .. } | Self::Import { conversation, .. } => {
+                conversation.clone()
+            }
+        }
+    }
+
+    /// The stage of the dependency order: users, then conversations, then participants,
+    /// then messages. Work of one stage may run concurrently; a stage starts when the one
+    /// before it has finished.
+    fn stage(&self) -> u8 {
+        match self.kind() {
+            BulkKind::User => 0,
+            BulkKind::Conversation => 1,
+            BulkKind::Participant => 2,
+            BulkKind::Send | BulkKind::Import => 3,
+        }
+    }
+
+    /// The conversation whose order this item must keep (messages only).
+    fn ordered_in(&self) -> Option<&str> {
+        match self {
+            Self::Send { conversation, .. } | Self::Import { conversation, .. } => {
+                Some(conversation)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An item that failed, and why.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BulkFailure {
+    /// The item's position in the input (0-based).
+    pub index: usize,
+    /// Its kind.
+    pub kind: BulkKind,
+    /// What it is about ([`BulkItem::subject`]).
+    pub subject: String,
+    /// The error of the request that carried it. Items refused together (e.g. by a 5xx
+    /// after the retries) share one error.
+    pub error: Arc<Error>,
+}
+
+/// How far a bulk run is; given to the [progress callback](Bulk::on_progress) after every
+/// request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BulkProgress {
+    /// Items that landed.
+    pub succeeded: usize,
+    /// Items that failed.
+    pub failed: usize,
+    /// Items in the workload, if known ([`Bulk::total`]).
+    pub total: Option<usize>,
+    /// Requests sent so far.
+    pub requests: usize,
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// The time left at the pace so far, if the total is known.
+    pub eta: Option<Duration>,
+}
+
+/// The outcome of a bulk run.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct BulkReport {
+    /// Items that landed.
+    pub succeeded: usize,
+    /// Items that failed, with their reasons, in the order they failed.
+    pub failed: Vec<BulkFailure>,
+    /// Requests sent (splits of refused chunks included).
+    pub requests: usize,
+    /// How long the run took.
+    pub elapsed: Duration,
+}
+
+type ProgressFn = Arc<dyn Fn(&BulkProgress) + Send + Sync>;
+
+/// A bulk workload runner: see [`Client::bulk`].
+#[must_use = "a bulk runner does nothing until run"]
+pub struct Bulk {
+    client: Client,
+    in_flight: usize,
+    total: Option<usize>,
+    progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for Bulk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bulk")
+            .field("in_flight", &self.in_flight)
+            .field("total", &self.total)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Runs a whole workload (users, conversations, participants, messages) in the fewest
+    /// requests TalkJS allows, as fast as the client's rate limiter lets it.
+    ///
+    /// - **Packing.** Users go 100 to a `PUT /users`; consecutive messages of one
+    ///   conversation go 10 to a send or an import; a conversation's participants travel in
+    ///   its `PUT`. Participant changes take one request each. `POST /batch` is not used:
+    ///   it allows 1 request a second, and TalkJS's docs do not say whether that is on top of
+    ///   the 9 a second or part of them, so it could only add 10 operations a second at best.
+    /// - **Order.** Users first, then conversations, then participants, then messages (a
+    ///   stage starts when the one before it is done, so a conversation never names a user
+    ///   that does not exist yet); the messages of one conversation keep their order;
+    ///   everything else runs concurrently. Items of an earlier stage after later ones start
+    ///   a new round of stages, in input order.
+    /// - **Pace.** Up to [`in_flight`](Bulk::in_flight) requests (64 by default) are in
+    ///   flight at once, enough to keep the rate limiter busy at any round-trip time up to a
+    ///   few seconds; the limiter (shared with every clone of the client, and with other
+    ///   replicas through a shared store) decides when each one goes, so the run never
+    ///   exceeds TalkJS's limits.
+    /// - **Failures cost only themselves.** A `400` for a request carrying several items
+    ///   (TalkJS refuses the whole request for one bad record) splits it in two and sends
+    ///   both halves again, down to the bad item, which is reported; other errors (after the
+    ///   transport's retries) are reported for every item of the request. The run goes on.
+    /// - **Memory** stays bounded: the input is a stream, read only as far as the work in
+    ///   flight allows.
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use talkjs_api::BulkItem;
+    /// use talkjs_models::{ConversationUpsert, NewMessage, UserUpsert};
+    ///
+    /// let users = (0..1000).map(|i| BulkItem::User {
+    ///     id: format!("u{i}"),
+    ///     user: UserUpsert::new().name(format!("User {i}")),
+    /// });
+    /// let chats = (0..500).map(|i| BulkItem::Conversation {
+    ///     id: format!("c{i}"),
+    ///     conversation: ConversationUpsert::new().participants([format!("u{}", 2 * i), format!("u{}", 2 * i + 1)]),
+    /// });
+    /// let hellos = (0..500).map(|i| BulkItem::Send {
+    ///     conversation: format!("c{i}"),
+    ///     message: NewMessage::user(format!("u{}", 2 * i), "Hello!").idempotency_key(format!("hello-{i}")).into(),
+    /// });
+    /// let report = client
+    ///     .bulk()
+    ///     .total(2000)
+    ///     .on_progress(|p| eprintln!("{} done, {} failed, eta {:?}", p.succeeded, p.failed, p.eta))
+    ///     .run_iter(users.chain(chats).chain(hellos))
+    ///     .await;
+    /// for failure in &report.failed {
+    ///     eprintln!("item {} ({}): {}", failure.index, failure.subject, failure.error);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn bulk(&self) -> Bulk {
+        Bulk {
+            client: self.clone(),
+            in_flight: 64,
+            total: None,
+            progress: None,
+        }
+    }
+}
+
+/// The items of one request.
+#[derive(Debug)]
+struct Chunk {
+    items: Vec<(usize, BulkItem)>,
+}
+
+impl Chunk {
+    fn one(index: usize, item: BulkItem) -> Self {
+        Self {
+            items: vec![(index, item)],
+        }
+    }
+
+    fn first(&self) -> Option<&BulkItem> {
+        self.items.first().map(|(_, item)| item)
+    }
+
+    /// Whether `item` may join this chunk: same kind, same conversation for messages, and
+    /// room left.
+    fn accepts(&self, item: &BulkItem) -> bool {
+        let Some(first) = self.first() else {
+            return true;
+        };
+        let max = match first.kind() {
+            BulkKind::User => MAX_USERS_PER_BATCH,
+            BulkKind::Send | BulkKind::Import => MAX_MESSAGES_PER_REQUEST,
+            BulkKind::Conversation | BulkKind::Participant => 1,
+        };
+        self.items.len() < max
+            && first.kind() == item.kind()
+            && first.ordered_in() == item.ordered_in()
+    }
+
+    /// The two halves of a chunk, in order.
+    fn split(mut self) -> (Self, Self) {
+        let back = self.items.split_off(self.items.len() / 2);
+        (self, Self { items: back })
+    }
+}
+
+type Running = Pin<Box<dyn Future<Output = (Chunk, crate::Result<()>)> + Send>>;
+
+/// Sends one chunk as one request.
+async fn send(client: Client, chunk: Chunk) -> (Chunk, crate::Result<()>) {
+    let result = match chunk.first() {
+        None => Ok(()),
+        Some(BulkItem::User { .. }) => {
+            let users = chunk.items.iter().filter_map(|(_, item)| match item {
+                BulkItem::User { id, user } => Some((id.clone(), user.clone())),
+                _ => None,
+            });
+            client.users().upsert_many(users).await
+        }
+        Some(BulkItem::Conversation { id, conversation }) => {
+            client.conversations().upsert(id, conversation).await
+        }
+        Some(BulkItem::Participant {
+            conversation,
+            user,
+            settings,
+        }) => {
+            client
+                .conversations()
+                .participants(conversation.clone())
+                .join(user, settings)
+                .await
+        }
+        Some(BulkItem::Send { conversation, .. }) => {
+            let messages = chunk.items.iter().filter_map(|(_, item)| match item {
+                BulkItem::Send { message, .. } => Some(message.clone()),
+                _ => None,
+            });
+            client
+                .conversations()
+                .messages(conversation.clone())
+                .send(messages)
+                .await
+                .map(drop)
+        }
+        Some(BulkItem::Import { conversation, .. }) => {
+            let messages = chunk.items.iter().filter_map(|(_, item)| match item {
+                BulkItem::Import { message, .. } => Some(message.clone()),
+                _ => None,
+            });
+            client
+                .conversations()
+                .messages(conversation.clone())
+                .import(messages)
+                .await
+                .map(drop)
+        }
+    };
+    (chunk, result)
+}
+
+/// The scheduler's state: chunks waiting, the ones running, and the counts.
+struct Run {
+    client: Client,
+    in_flight: usize,
+    /// Chunks with no order to keep, to start in this order.
+    ready: VecDeque<Chunk>,
+    /// Message chunks per conversation, to start one after the other.
+    queued: HashMap<String, VecDeque<Chunk>>,
+    /// Conversations with a message chunk running.
+    busy: std::collections::HashSet<String>,
+    /// Conversations with queued chunks and none running, to start in this order.
+    runnable: VecDeque<String>,
+    /// The chunk being filled from the input.
+    open: Option<Chunk>,
+    /// Items read from the input and not yet sent (open, ready and queued chunks).
+    buffered: usize,
+    running: FuturesUnordered<Running>,
+    report: BulkReport,
+}
+
+impl Run {
+    /// Moves the open chunk to where it can start.
+    fn close_open(&mut self) {
+        if let Some(chunk) = self.open.take() {
+            self.enqueue(chunk, false);
+        }
+    }
+
+    /// Puts a chunk where it can start: at the back, or at the front (a split half, whose
+    /// order before the rest must hold).
+    fn enqueue(&mut self, chunk: Chunk, front: bool) {
+        let Some(conversation) = chunk
+            .first()
+            .and_then(BulkItem::ordered_in)
+            .map(str::to_owned)
+        else {
+            if front {
+                self.ready.push_front(chunk);
+            } else {
+                self.ready.push_back(chunk);
+            }
+            return;
+        };
+        let queue = self.queued.entry(conversation.clone()).or_default();
+        let was_empty = queue.is_empty();
+        if front {
+            queue.push_front(chunk);
+        } else {
+            queue.push_back(chunk);
+        }
+        if was_empty && !self.busy.contains(&conversation) {
+            self.runnable.push_back(conversation);
+        }
+    }
+
+    /// Starts chunks while there is room in flight.
+    fn launch(&mut self) {
+        while self.running.len() < self.in_flight {
+            let chunk = if let Some(chunk) = self.ready.pop_front() {
+                chunk
+            } else if let Some(conversation) = self.runnable.pop_front() {
+                let queue = self.queued.entry(conversation.clone()).or_default();
+                let Some(chunk) = queue.pop_front() else {
+                    self.queued.remove(&conversation);
+                    continue;
+                };
+                if queue.is_empty() {
+                    self.queued.remove(&conversation);
+                }
+                self.busy.insert(conversation);
+                chunk
+            } else {
+                return;
+            };
+            self.buffered -= chunk.items.len();
+            self.report.requests += 1;
+            self.running
+                .push(Box::pin(send(self.client.clone(), chunk)));
+        }
+    }
+
+    /// Whether nothing is waiting or running.
+    fn idle(&self) -> bool {
+        self.open.is_none()
+            && self.ready.is_empty()
+            && self.runnable.is_empty()
+            && self.running.is_empty()
+    }
+
+    /// Takes in the outcome of a request.
+    fn finish(&mut self, chunk: Chunk, result: crate::Result<()>) {
+        if let Some(conversation) = chunk.first().and_then(BulkItem::ordered_in) {
+            self.busy.remove(conversation);
+            if self.queued.get(conversation).is_some_and(|q| !q.is_empty()) {
+                self.runnable.push_back(conversation.to_owned());
+            }
+        }
+        match result {
+            Ok(()) => self.report.succeeded += chunk.items.len(),
+            Err(Error::BadRequest { .. }) if chunk.items.len() > 1 => {
+                // One bad record refuses the whole request: send each half again.
+                let (front, back) = chunk.split();
+                self.buffered += front.items.len() + back.items.len();
+                self.enqueue(back, true);
+                self.enqueue(front, true);
+            }
+            Err(error) => {
+                let error = Arc::new(error);
+                for (index, item) in chunk.items {
+                    self.report.failed.push(BulkFailure {
+                        index,
+                        kind: item.kind(),
+                        subject: item.subject(),
+                        error: Arc::clone(&error),
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Bulk {
+    /// At most this many requests in flight at once (default 64, at least 1). Requests
+    /// waiting for the rate limiter count: a higher number does not send faster than the
+    /// limit, it only keeps the limiter busy at longer round-trip times (about the rate
+    /// times the round-trip time is needed: 9/s × 0.3 s ≈ 3 for TalkJS).
+    pub fn in_flight(mut self, requests: usize) -> Self {
+        self.in_flight = requests.max(1);
+        self
+    }
+
+    /// The number of items in the workload, for the progress's ETA.
+    pub fn total(mut self, items: usize) -> Self {
+        self.total = Some(items);
+        self
+    }
+
+    /// Called after every request with the counts so far (e.g. to draw a progress bar).
+    pub fn on_progress(mut self, progress: impl Fn(&BulkProgress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(progress));
+        self
+    }
+
+    /// Runs the items of an iterator; see [`Client::bulk`].
+    pub async fn run_iter(self, items: impl IntoIterator<Item = BulkItem>) -> BulkReport {
+        self.run(futures_util::stream::iter(items)).await
+    }
+
+    /// Runs the items of a stream, reading it only as fast as the work goes; see
+    /// [`Client::bulk`].
+    pub async fn run<S>(self, items: S) -> BulkReport
+    where
+        S: Stream<Item = BulkItem>,
+    {
+        let start = Instant::now();
+        // Enough items read ahead to fill every request in flight twice over.
+        let read_ahead = self.in_flight.saturating_mul(MAX_USERS_PER_BATCH * 2);
+        let mut run = Run {
+            client: self.client,
+            in_flight: self.in_flight,
+            ready: VecDeque::new(),
+            queued: HashMap::new(),
+            busy: std::collections::HashSet::new(),
+            runnable: VecDeque::new(),
+            open: None,
+            buffered: 0,
+            running: FuturesUnordered::new(),
+            report: BulkReport::default(),
+        };
+        let mut items = std::pin::pin!(items.enumerate());
+        let mut stage: Option<u8> = None;
+        // The first item of the next stage, waiting for the current stage to finish.
+        let mut held: Option<(usize, BulkItem)> = None;
+        let mut input_done = false;
+        loop {
+            if held.is_some() && run.idle() {
+                if let Some((index, item)) = held.take() {
+                    stage = Some(item.stage());
+                    run.take(index, item);
+                }
+            }
+            if input_done || held.is_some() {
+                // No more items will join the open chunk.
+                run.close_open();
+            }
+            run.launch();
+            let want_input = !input_done
+                && held.is_none()
+                && (run.buffered < read_ahead || run.running.is_empty());
+            if !want_input && run.running.is_empty() {
+                if held.is_some() {
+                    // The stage is done: the next pass starts the held item's.
+                    continue;
+                }
+                break;
+            }
+            let event = std::future::poll_fn(|cx| {
+                if want_input {
+                    if let Poll::Ready(next) = items.as_mut().poll_next(cx) {
+                        return Poll::Ready(Event::Input(next));
+                    }
+                }
+                match run.running.poll_next_unpin(cx) {
+                    Poll::Ready(Some((chunk, result))) => Poll::Ready(Event::Done(chunk, result)),
+                    _ => Poll::Pending,
+                }
+            })
+            .await;
+            match event {
+                Event::Input(Some((index, item))) => {
+                    if stage.is_none_or(|s| s == item.stage()) {
+                        stage = Some(item.stage());
+                        run.take(index, item);
+                    } else {
+                        held = Some((index, item));
+                    }
+                }
+                Event::Input(None) => input_done = true,
+                Event::Done(chunk, result) => {
+                    run.finish(chunk, result);
+                    if let Some(progress) = &self.progress {
+                        progress(&run.progress(self.total, start));
+                    }
+                }
+            }
+        }
+        run.report.elapsed = start.elapsed();
+        run.report
+    }
+}
+
+/// What woke the run: an item of the input (or its end), or a finished request.
+// Moved once per event; boxing the item would allocate once per item instead.
+#[allow(clippy::large_enum_variant)]
+enum Event {
+    Input(Option<(usize, BulkItem)>),
+    Done(Chunk, crate::Result<()>),
+}
+
+impl Run {
+    /// Adds an item of the current stage to the open chunk, closing it first when the item
+    /// cannot join it.
+    fn take(&mut self, index: usize, item: BulkItem) {
+        if self.open.as_ref().is_some_and(|open| !open.accepts(&item)) {
+            self.close_open();
+        }
+        self.buffered += 1;
+        match &mut self.open {
+            Some(open) => open.items.push((index, item)),
+            None => self.open = Some(Chunk::one(index, item)),
+        }
+        let full = self
+            .open
+            .as_ref()
+            .is_some_and(|open| open.items.len() >= chunk_max(open));
+        if full {
+            self.close_open();
+        }
+    }
+
+    fn progress(&self, total: Option<usize>, start: Instant) -> BulkProgress {
+        let elapsed = start.elapsed();
+        let done = self.report.succeeded + self.report.failed.len();
+        let eta = total.filter(|_| done > 0).map(|total| {
+            let left = u32::try_from(total.saturating_sub(done)).unwrap_or(u32::MAX);
+            let done = u32::try_from(done).unwrap_or(u32::MAX);
+            elapsed / done * left
+        });
+        BulkProgress {
+            succeeded: self.report.succeeded,
+            failed: self.report.failed.len(),
+            total,
+            requests: self.report.requests,
+            elapsed,
+            eta,
+        }
+    }
+}
+
+/// The most items a chunk of this kind carries.
+fn chunk_max(chunk: &Chunk) -> usize {
+    match chunk.first().map(BulkItem::kind) {
+        Some(BulkKind::User) => MAX_USERS_PER_BATCH,
+        Some(BulkKind::Send | BulkKind::Import) => MAX_MESSAGES_PER_REQUEST,
+        _ => 1,
+    }
+}
