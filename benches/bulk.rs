@@ -1,0 +1,579 @@
+//! `bulk` (issue 17): a whole workload through `client.bulk()` against the fake TalkJS server
+//! enforcing TalkJS's limits scaled ×10 in time, compared with the physical minimum and with
+//! the way TalkJS's example scripts do it.
+//!
+//! Run: `cargo bench --bench bulk` (about three minutes: ~17 s per latency for the bulk run,
+//! and the one-at-a-time sample takes 320 round trips, 96 s of them at 300 ms).
+//!
+//! - Workload: 5,000 users, 1,000 conversations of 3 participants (given in each
+//!   conversation's `PUT`), 10,000 messages, 10 per conversation, each conversation's in a
+//!   row. It is generated lazily: `run_iter` gets an iterator, never a `Vec` of the whole.
+//! - Server: `talkjs-fake` with [`RateLimitConfig::TALKJS`] at `time_scale` 10 (burst 600,
+//!   then 90 requests/s; a 429 is answered before authentication and processing), and a
+//!   fixed delay per request (no jitter), the round-trip time, added before the limit check.
+//! - Client: the default talkjs client with its rate limiter set to the same quota
+//!   (`Quota::per_second(90, 600)`), and `bulk()` with its defaults (64 requests in flight).
+//! - The physical minimum: `max((N − 600) / 90 s, chain × RTT)`, where N is the fewest requests
+//!   the API allows for the workload (users 100 to a `PUT /users`, a conversation with its
+//!   participants in one `PUT`, 10 messages of one conversation to a send) and chain the
+//!   longest chain of dependent requests (user → conversation → messages).
+//! - The baseline "one at a time", as TalkJS's example scripts do it: one item per request
+//!   (`PUT /users/{id}`, the conversation `PUT`, one message per send), one request at a
+//!   time, through a client with the same limiter, on the first 1/50 of the workload (100
+//!   users, 20 conversations, 200 messages), its time scaled ×50. At 20 ms or more one request
+//!   at a time stays under 90/s, so the scaling is linear.
+//!
+//! The client runs in a child process (this binary again, with `TALKJS_BENCH_BULK_ROLE` set),
+//! the fake in this one, so the client's peak-RSS growth (`VmHWM`, reset through
+//! `/proc/self/clear_refs`) is the client's alone: the fake keeps everything loaded.
+//!
+//! Settings (environment): `TALKJS_BENCH_BULK_LATENCIES=20,50,300` (milliseconds; the
+//! default), `TALKJS_BENCH_BULK_IN_FLIGHT=N` (the runner's `in_flight`; default: its own),
+//! `TALKJS_BENCH_BULK_BASELINE=0` (skip the one-at-a-time sample),
+//! `TALKJS_BENCH_BULK_CLIENT_BURST=N` (the client limiter's burst, to keep a margin under the
+//! server's 600),
+//! `TALKJS_BENCH_BULK_MEMORY=0` (skip the memory check: 1×, 4× and 16× the workload with no limits).
+//!
+//! Under `cargo test --benches` (no `--bench` flag) it runs a 1/50 workload once, as a smoke
+//! test.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use talkjs::api::{BulkItem, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
+use talkjs::models::{ConversationUpsert, NewMessage, UserUpsert};
+use talkjs::transport::{Quota, RateLimiter};
+use talkjs_fake::{FakeTalkJs, Faults, RateLimitConfig};
+
+/// TalkJS's limits, time running ten times faster.
+const TIME_SCALE: f64 = 10.0;
+/// The burst of the scaled limits (TalkJS's, unchanged by the time scale).
+const BURST: u32 = RateLimitConfig::TALKJS.burst;
+/// Requests per second of the scaled limits: 9 × 10.
+const PER_SECOND: u32 = 90;
+/// The baseline runs the first 1/SAMPLE of the workload.
+const SAMPLE: usize = 50;
+
+/// The environment variable that makes this binary the client of one run.
+const ROLE: &str = "TALKJS_BENCH_BULK_ROLE";
+
+/// A workload: `users` users, `conversations` conversations of 3 of them, `per_conversation`
+/// messages in each.
+#[derive(Debug, Clone, Copy)]
+struct Workload {
+    users: usize,
+    conversations: usize,
+    per_conversation: usize,
+}
+
+impl Workload {
+    const FULL: Self = Self {
+        users: 5_000,
+        conversations: 1_000,
+        per_conversation: 10,
+    };
+    const PARTICIPANTS: usize = 3;
+
+    /// `1/divisor` of the users and conversations (the same messages per conversation).
+    fn part(self, divisor: usize) -> Self {
+        Self {
+            users: self.users / divisor,
+            conversations: self.conversations / divisor,
+            ..self
+        }
+    }
+
+    /// `factor` times the users and conversations.
+    fn times(self, factor: usize) -> Self {
+        Self {
+            users: self.users * factor,
+            conversations: self.conversations * factor,
+            ..self
+        }
+    }
+
+    fn messages(self) -> usize {
+        self.conversations * self.per_conversation
+    }
+
+    fn items(self) -> usize {
+        self.users + self.conversations + self.messages()
+    }
+
+    /// The workload's items, made one at a time as they are read: the users, then the
+    /// conversations (conversation `c` has users `3c`, `3c + 1`, `3c + 2`), then the messages,
+    /// each conversation's in a row, sent in turn by its participants.
+    fn generate(self) -> impl Iterator<Item = BulkItem> {
+        assert!(self.conversations * Self::PARTICIPANTS <= self.users);
+        let users = (0..self.users).map(|u| BulkItem::User {
+            id: user_id(u),
+            user: UserUpsert::new()
+                .name(format!("User {u}"))
+                .email([format!("user{u}@example.com")]),
+        });
+        let conversations = (0..self.conversations).map(|c| BulkItem::Conversation {
+            id: conversation_id(c),
+            conversation: ConversationUpsert::new()
+                .subject(format!("Conversation {c}"))
+                .participants((0..Self::PARTICIPANTS).map(|p| user_id(c * Self::PARTICIPANTS + p))),
+        });
+        let per = self.per_conversation;
+        let messages = (0..self.conversations).flat_map(move |c| {
+            (0..per).map(move |m| BulkItem::Send {
+                conversation: conversation_id(c),
+                message: NewMessage::user(
+                    user_id(c * Self::PARTICIPANTS + m % Self::PARTICIPANTS),
+                    format!("Message {m} of conversation {c}"),
+                )
+                .idempotency_key(format!("bench-{c}-{m}"))
+                .into(),
+            })
+        });
+        users.chain(conversations).chain(messages)
+    }
+
+    /// The fewest requests the API allows: users 100 to a `PUT /users`, one `PUT` per
+    /// conversation with its participants, messages 10 to a send per conversation.
+    fn min_requests(self) -> usize {
+        self.users.div_ceil(MAX_USERS_PER_BATCH)
+            + self.conversations
+            + self.conversations * self.per_conversation.div_ceil(MAX_MESSAGES_PER_REQUEST)
+    }
+
+    /// The longest chain of requests that must follow one another: a user's `PUT /users`,
+    /// then its conversation's `PUT`, then that conversation's sends, one after the other.
+    fn chain(self) -> usize {
+        2 + self.per_conversation.div_ceil(MAX_MESSAGES_PER_REQUEST)
+    }
+
+    /// The time for the fewest requests to pass the limiter: the burst at once, the rest at
+    /// the sustained rate.
+    fn limiter_time(self) -> Duration {
+        let beyond = self.min_requests().saturating_sub(BURST as usize);
+        let beyond = u32::try_from(beyond).expect("requests");
+        Duration::from_secs_f64(f64::from(beyond) / f64::from(PER_SECOND))
+    }
+}
+
+fn user_id(u: usize) -> String {
+    format!("user{u:05}")
+}
+
+fn conversation_id(c: usize) -> String {
+    format!("conv{c:04}")
+}
+
+// ---------------------------------------------------------------------------------------
+// The client side (child process)
+
+/// The talkjs client of a run: the default stack, the limiter at the scaled quota.
+fn client(base_url: &str, app_id: &str, secret_key: &str) -> talkjs::Client {
+    let quota = if std::env::var_os("TALKJS_BENCH_BULK_UNLIMITED").is_some() {
+        Quota::per_second(1_000_000, 1_000_000)
+    } else {
+        Quota::per_second(PER_SECOND, client_burst())
+    };
+    let limiter = RateLimiter::new(app_id).general_quota(quota);
+    talkjs::Client::builder()
+        .app_id(app_id)
+        .secret_key(secret_key)
+        .base_url(base_url)
+        .rate_limiter(Some(limiter))
+        .build()
+        .expect("talkjs client")
+}
+
+/// The burst of the client's limiter: the server's, unless `TALKJS_BENCH_BULK_CLIENT_BURST`
+/// sets a margin under it.
+fn client_burst() -> u32 {
+    std::env::var("TALKJS_BENCH_BULK_CLIENT_BURST")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(BURST)
+}
+
+/// One item per request, one request at a time, as TalkJS's example scripts do.
+async fn one_at_a_time(
+    client: &talkjs::Client,
+    items: impl Iterator<Item = BulkItem>,
+) -> (usize, usize) {
+    let (mut requests, mut failed) = (0, 0);
+    for item in items {
+        let result = match item {
+            BulkItem::User { id, user } => client.users().upsert(&id, &user).await,
+            BulkItem::Conversation { id, conversation } => {
+                client.conversations().upsert(&id, &conversation).await
+            }
+            BulkItem::Send {
+                conversation,
+                message,
+            } => client
+                .conversations()
+                .messages(conversation)
+                .send([message])
+                .await
+                .map(drop),
+            other => panic!("not in the workload: {other:?}"),
+        };
+        requests += 1;
+        failed += usize::from(result.is_err());
+    }
+    (requests, failed)
+}
+
+/// The child: runs one workload against the fake named in the environment and prints one
+/// `result key=value …` line.
+fn client_main(role: &str) {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} not set"));
+    let base_url = var("TALKJS_BENCH_BULK_URL");
+    let app_id = var("TALKJS_BENCH_BULK_APP");
+    let secret_key = var("TALKJS_BENCH_BULK_KEY");
+    let workload = Workload {
+        users: var("TALKJS_BENCH_BULK_USERS").parse().expect("users"),
+        conversations: var("TALKJS_BENCH_BULK_CONVERSATIONS")
+            .parse()
+            .expect("conversations"),
+        per_conversation: var("TALKJS_BENCH_BULK_PER_CONVERSATION")
+            .parse()
+            .expect("messages per conversation"),
+    };
+    let in_flight: Option<usize> = std::env::var("TALKJS_BENCH_BULK_IN_FLIGHT")
+        .ok()
+        .and_then(|n| n.parse().ok());
+    let rt = common::client_runtime();
+    let client = rt.block_on(async { client(&base_url, &app_id, &secret_key) });
+    let rss_before = common::reset_peak_rss();
+    let start = Instant::now();
+    let (requests, succeeded, failed) = match role {
+        "bulk" => {
+            let mut bulk = client.bulk();
+            if let Some(n) = in_flight {
+                bulk = bulk.in_flight(n);
+            }
+            let report = rt.block_on(bulk.run_iter(workload.generate()));
+            if let Some(first) = report.failed.first() {
+                eprintln!(
+                    "bulk: {} items failed, the first: {first:?}",
+                    report.failed.len()
+                );
+            }
+            (report.requests, report.succeeded, report.failed.len())
+        }
+        "one_at_a_time" => {
+            let (requests, failed) = rt.block_on(one_at_a_time(&client, workload.generate()));
+            (requests, requests - failed, failed)
+        }
+        other => panic!("unknown {ROLE} {other:?}"),
+    };
+    let wall = start.elapsed();
+    let growth = match (rss_before, common::status_kib("VmHWM:")) {
+        (Some(before), Some(peak)) => peak.saturating_sub(before).to_string(),
+        _ => "unknown".to_owned(),
+    };
+    println!(
+        "result wall_ns={} requests={requests} succeeded={succeeded} failed={failed} peak_rss_growth_kib={growth}",
+        wall.as_nanos()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The server side (this process)
+
+/// What a child reported.
+#[derive(Debug)]
+struct Outcome {
+    wall: Duration,
+    requests: usize,
+    succeeded: usize,
+    failed: usize,
+    peak_rss_growth_kib: Option<u64>,
+}
+
+/// A fake with the scaled limits (or none) and a fixed delay per request, on the server
+/// runtime.
+fn start_fake(server: &tokio::runtime::Runtime, latency: Duration, limited: bool) -> FakeTalkJs {
+    let limits = limited.then_some(RateLimitConfig {
+        time_scale: TIME_SCALE,
+        ..RateLimitConfig::TALKJS
+    });
+    server
+        .block_on(
+            FakeTalkJs::builder()
+                .app_id(common::APP_ID)
+                .secret_key(common::SECRET_KEY)
+                .rate_limit(limits)
+                .faults(Faults::none().latency(latency))
+                .start(),
+        )
+        .expect("fake")
+}
+
+/// Runs `role` on `workload` in a child process against `fake`.
+fn run_client(role: &str, fake: &FakeTalkJs, workload: Workload) -> Outcome {
+    run_client_with(role, fake, workload, false)
+}
+
+/// [`run_client`], with the client's limiter off (`unlimited`) for the memory check.
+fn run_client_with(role: &str, fake: &FakeTalkJs, workload: Workload, unlimited: bool) -> Outcome {
+    let exe = std::env::current_exe().expect("this binary");
+    let mut command = Command::new(exe);
+    command
+        .env(ROLE, role)
+        .env("TALKJS_BENCH_BULK_URL", fake.base_url())
+        .env("TALKJS_BENCH_BULK_APP", fake.app_id())
+        .env("TALKJS_BENCH_BULK_KEY", fake.secret_key())
+        .env("TALKJS_BENCH_BULK_USERS", workload.users.to_string())
+        .env(
+            "TALKJS_BENCH_BULK_CONVERSATIONS",
+            workload.conversations.to_string(),
+        )
+        .env(
+            "TALKJS_BENCH_BULK_PER_CONVERSATION",
+            workload.per_conversation.to_string(),
+        )
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
+    if unlimited {
+        command.env("TALKJS_BENCH_BULK_UNLIMITED", "1");
+    }
+    let output = command.output().expect("run the client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "client failed: {stdout}");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("result "))
+        .unwrap_or_else(|| panic!("no result line in {stdout:?}"));
+    let fields: HashMap<&str, &str> = line
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let number = |key: &str| -> u64 {
+        fields
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{key} missing in {line:?}"))
+    };
+    let count = |key: &str| usize::try_from(number(key)).expect("count");
+    Outcome {
+        wall: Duration::from_nanos(number("wall_ns")),
+        requests: count("requests"),
+        succeeded: count("succeeded"),
+        failed: count("failed"),
+        peak_rss_growth_kib: fields
+            .get("peak_rss_growth_kib")
+            .and_then(|v| v.parse().ok()),
+    }
+}
+
+/// Runs `f` while watching the fake's counters every millisecond: the time (from the first
+/// request) and request count of each new 429.
+fn watch_429<T: Send>(
+    fake: &FakeTalkJs,
+    f: impl FnOnce() -> T + Send,
+) -> (T, Vec<(Duration, u64)>) {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            let mut first: Option<Instant> = None;
+            let mut seen = 0;
+            let mut refusals = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(1));
+                let received = fake.request_count();
+                if received > 0 && first.is_none() {
+                    first = Some(Instant::now());
+                }
+                let count = fake.count_429();
+                if count > seen {
+                    let at = first.map_or(Duration::ZERO, |t| t.elapsed());
+                    refusals.extend((seen..count).map(|_| (at, received)));
+                    seen = count;
+                }
+            }
+            refusals
+        });
+        let out = f();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (out, watcher.join().expect("watcher"))
+    })
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+fn memory(kib: Option<u64>) -> String {
+    kib.map_or_else(
+        || "unknown".to_owned(),
+        |k| {
+            format!(
+                "{:.1} MiB",
+                f64::from(u32::try_from(k).unwrap_or(u32::MAX)) / 1024.0
+            )
+        },
+    )
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).map_or(true, |v| v != "0")
+}
+
+/// The bulk run and the one-at-a-time sample at one latency.
+fn at_latency(server: &tokio::runtime::Runtime, latency: Duration, baseline: bool) {
+    let workload = Workload::FULL;
+    let rtt = latency.as_secs_f64();
+    let ms = latency.as_millis();
+    let n = workload.min_requests();
+    let limiter_time = workload.limiter_time();
+    let chain_time = latency * u32::try_from(workload.chain()).expect("chain");
+    let minimum = limiter_time.max(chain_time);
+    println!("bulk latency {ms} ms:");
+    println!(
+        "  physical minimum  {} = max(({n} requests - {BURST} burst) / {PER_SECOND}/s = {}, {} dependent requests x {ms} ms = {})",
+        secs(minimum),
+        secs(limiter_time),
+        workload.chain(),
+        secs(chain_time),
+    );
+
+    let fake = start_fake(server, latency, true);
+    let (ours, refusals) = watch_429(&fake, || run_client("bulk", &fake, workload));
+    let ratio = ours.wall.as_secs_f64() / minimum.as_secs_f64();
+    let target = if ms <= 50 { 1.05 } else { 1.10 };
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let (count_429, received) = (fake.count_429(), fake.request_count());
+    let landed = (
+        fake.users().len(),
+        fake.conversations().len(),
+        fake.message_count(),
+    );
+    drop(fake);
+    println!(
+        "  bulk (ours)       {} = {ratio:.3} x minimum (target <= {target:.2}: {}); the last answer alone needs +{ms} ms ({:.3} x)",
+        secs(ours.wall),
+        verdict(ratio <= target),
+        (minimum.as_secs_f64() + rtt) / minimum.as_secs_f64(),
+    );
+    println!(
+        "                    requests sent {} (server received {received}), 429s {count_429} (target 0: {}); items {} ok, {} failed; landed {} users, {} conversations, {} messages",
+        ours.requests,
+        verdict(count_429 == 0),
+        ours.succeeded,
+        ours.failed,
+        landed.0,
+        landed.1,
+        landed.2,
+    );
+    for (at, received) in &refusals {
+        println!(
+            "                    a 429 at {} after the first request, the server having received {received} requests",
+            secs(*at)
+        );
+    }
+    println!(
+        "                    client peak RSS growth {}",
+        memory(ours.peak_rss_growth_kib)
+    );
+
+    if !baseline {
+        return;
+    }
+    let sample = workload.part(SAMPLE);
+    let fake = start_fake(server, latency, true);
+    let theirs = run_client("one_at_a_time", &fake, sample);
+    let sample_429 = fake.count_429();
+    drop(fake);
+    let scaled = theirs.wall * u32::try_from(SAMPLE).expect("sample");
+    println!(
+        "  one at a time     {} SCALED x{SAMPLE} from a 1/{SAMPLE} sample ({} requests in {}, {} failed, 429s {sample_429}): {} requests for the whole",
+        secs(scaled),
+        theirs.requests,
+        secs(theirs.wall),
+        theirs.failed,
+        theirs.requests * SAMPLE,
+    );
+    println!(
+        "  speed-up          {:.1} x (one at a time, scaled / ours)",
+        scaled.as_secs_f64() / ours.wall.as_secs_f64()
+    );
+}
+
+/// The client's peak-RSS growth at 1×, 4× and 16× the workload, with no limits (neither the
+/// server's nor the client's) and no latency: streamed input keeps it flat once the runner's
+/// read-ahead is full.
+fn memory_check(server: &tokio::runtime::Runtime) {
+    for factor in [1, 4, 16] {
+        let workload = Workload::FULL.times(factor);
+        let fake = start_fake(server, Duration::ZERO, false);
+        let outcome = run_client_with("bulk", &fake, workload, true);
+        drop(fake);
+        println!(
+            "memory bulk: x{factor} workload ({} items, {} requests, no limits, no latency): client peak RSS growth {} ({} failed, {})",
+            workload.items(),
+            outcome.requests,
+            memory(outcome.peak_rss_growth_kib),
+            outcome.failed,
+            secs(outcome.wall),
+        );
+    }
+}
+
+fn main() {
+    if let Ok(role) = std::env::var(ROLE) {
+        client_main(&role);
+        return;
+    }
+    // The fake's own runtime: one worker thread, apart from the client's process.
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("server runtime");
+
+    if !common::bench_mode() {
+        // `cargo test --benches`: a small run, to see that it works.
+        let workload = Workload::FULL.part(SAMPLE);
+        let fake = start_fake(&server, Duration::from_millis(1), true);
+        let outcome = run_client("bulk", &fake, workload);
+        assert_eq!(outcome.failed, 0);
+        assert_eq!(outcome.succeeded, workload.items());
+        assert_eq!(outcome.requests, workload.min_requests());
+        assert_eq!(fake.count_429(), 0);
+        println!(
+            "bulk smoke test: {} items in {}",
+            workload.items(),
+            secs(outcome.wall)
+        );
+        return;
+    }
+
+    let latencies: Vec<u64> = std::env::var("TALKJS_BENCH_BULK_LATENCIES")
+        .unwrap_or_else(|_| "20,50,300".to_owned())
+        .split(',')
+        .filter(|ms| !ms.trim().is_empty())
+        .map(|ms| ms.trim().parse().expect("latency in ms"))
+        .collect();
+    let workload = Workload::FULL;
+    println!(
+        "bulk: {} users, {} conversations x {} participants, {} messages ({} per conversation, in a row) = {} items; \
+         limits burst {BURST}, {PER_SECOND}/s (TalkJS x{TIME_SCALE} in time); client limiter burst {}, {PER_SECOND}/s; fixed latency, no jitter",
+        workload.users,
+        workload.conversations,
+        Workload::PARTICIPANTS,
+        workload.messages(),
+        workload.per_conversation,
+        workload.items(),
+        client_burst(),
+    );
+    let baseline = env_flag("TALKJS_BENCH_BULK_BASELINE");
+    for ms in latencies {
+        at_latency(&server, Duration::from_millis(ms), baseline);
+    }
+    if env_flag("TALKJS_BENCH_BULK_MEMORY") {
+        memory_check(&server);
+    }
+}
