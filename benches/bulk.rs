@@ -11,8 +11,10 @@
 //! - Server: `talkjs-fake` with [`RateLimitConfig::TALKJS`] at `time_scale` 10 (burst 600,
 //!   then 90 requests/s; a 429 is answered before authentication and processing), and a
 //!   fixed delay per request (no jitter), the round-trip time, added before the limit check.
-//! - Client: the default talkjs client with its rate limiter set to the same quota
-//!   (`Quota::per_second(90, 600)`), and `bulk()` with its defaults (64 requests in flight).
+//! - Client: the default talkjs client with its rate limiter set to the same quota, less the
+//!   default limiter's margin (`Quota::per_second(90, 600).below(RateLimiter::DEFAULT_BURST_MARGIN)`,
+//!   a burst of 590, as `RateLimiter::new` keeps below TalkJS's 600), and `bulk()` with its
+//!   defaults (64 requests in flight).
 //! - The physical minimum: `max((N − 600) / 90 s, chain × RTT)`, where N is the fewest requests
 //!   the API allows for the workload (users 100 to a `PUT /users`, a conversation with its
 //!   participants in one `PUT`, 10 messages of one conversation to a send) and chain the
@@ -30,8 +32,8 @@
 //! Settings (environment): `TALKJS_BENCH_BULK_LATENCIES=20,50,300` (milliseconds; the
 //! default), `TALKJS_BENCH_BULK_IN_FLIGHT=N` (the runner's `in_flight`; default: its own),
 //! `TALKJS_BENCH_BULK_BASELINE=0` (skip the one-at-a-time sample),
-//! `TALKJS_BENCH_BULK_CLIENT_BURST=N` (the client limiter's burst, to keep a margin under the
-//! server's 600),
+//! `TALKJS_BENCH_BULK_CLIENT_BURST=N` (the client limiter's burst instead of 590; 600 is no
+//! margin at all),
 //! `TALKJS_BENCH_BULK_MEMORY=0` (skip the memory check: 1×, 4× and 16× the workload with no limits).
 //!
 //! Under `cargo test --benches` (no `--bench` flag) it runs a 1/50 workload once, as a smoke
@@ -187,13 +189,13 @@ fn client(base_url: &str, app_id: &str, secret_key: &str) -> talkjs::Client {
         .expect("talkjs client")
 }
 
-/// The burst of the client's limiter: the server's, unless `TALKJS_BENCH_BULK_CLIENT_BURST`
-/// sets a margin under it.
+/// The burst of the client's limiter: the server's less the default limiter's margin, unless
+/// `TALKJS_BENCH_BULK_CLIENT_BURST` says otherwise.
 fn client_burst() -> u32 {
     std::env::var("TALKJS_BENCH_BULK_CLIENT_BURST")
         .ok()
         .and_then(|b| b.parse().ok())
-        .unwrap_or(BURST)
+        .unwrap_or(BURST - RateLimiter::DEFAULT_BURST_MARGIN)
 }
 
 /// One item per request, one request at a time, as TalkJS's example scripts do.

@@ -235,3 +235,39 @@ async fn requests_are_packed_and_a_shared_limit_is_never_exceeded() {
     assert_eq!(fake.request_count(), 62 + 5, "no request was retried");
     assert_eq!(fake.message_count(), 300);
 }
+
+#[tokio::test]
+async fn messages_of_interleaved_conversations_are_still_packed_ten_to_a_request_in_order() {
+    let fake = FakeTalkJs::start().await.unwrap();
+    let client = client(&fake);
+    let users = (0..10).map(|c| user(&format!("u{c}")));
+    let conversations = (0..10).map(|c| conversation(&format!("c{c}"), &[&format!("u{c}")]));
+    // Round robin: m0 of every conversation, then m1 of every conversation, ...
+    let messages = (0..10).flat_map(|m| {
+        (0..10).map(move |c| send(&format!("c{c}"), &format!("u{c}"), &format!("m{m}")))
+    });
+    // Then, in c0, an import: another kind, so a request of its own.
+    let import = std::iter::once(BulkItem::Import {
+        conversation: "c0".to_owned(),
+        message: ImportMessage::new("u0", "imported", Timestamp::from_millis(4_000_000_000_000)),
+    });
+    let report = client
+        .bulk()
+        .run_iter(users.chain(conversations).chain(messages).chain(import))
+        .await;
+    assert!(report.failed.is_empty(), "{:#?}", report.failed);
+    // 1 PUT /users, 10 conversation PUTs, 10 sends of 10, 1 import.
+    assert_eq!(report.requests, 1 + 10 + 10 + 1);
+    for c in 0..10 {
+        let texts: Vec<String> = fake
+            .messages(&format!("c{c}"))
+            .into_iter()
+            .filter_map(|m| m.text)
+            .collect();
+        let mut expected: Vec<String> = (0..10).map(|m| format!("m{m}")).collect();
+        if c == 0 {
+            expected.push("imported".to_owned());
+        }
+        assert_eq!(texts, expected, "c{c}");
+    }
+}

@@ -367,18 +367,22 @@ struct Run {
     busy: std::collections::HashSet<String>,
     /// Conversations with queued chunks and none running, to start in this order.
     runnable: VecDeque<String>,
-    /// The chunk being filled from the input.
-    open: Option<Chunk>,
-    /// Items read from the input and not yet sent (open, ready and queued chunks).
-    buffered: usize,
+    /// The chunks being filled from the input, oldest first: at most one per conversation
+    /// for messages (so messages of several conversations interleaved in the input are still
+    /// packed ten to a request), one for users.
+    open: Vec<Chunk>,
+    /// The most chunks open at once; opening one more closes the oldest.
+    max_open: usize,
+    /// Chunks closed and not yet started (ready and queued).
+    waiting: usize,
     running: FuturesUnordered<Running>,
     report: BulkReport,
 }
 
 impl Run {
-    /// Moves the open chunk to where it can start.
+    /// Moves every open chunk to where it can start, oldest first.
     fn close_open(&mut self) {
-        if let Some(chunk) = self.open.take() {
+        for chunk in std::mem::take(&mut self.open) {
             self.enqueue(chunk, false);
         }
     }
@@ -386,6 +390,7 @@ impl Run {
     /// Puts a chunk where it can start: at the back, or at the front (a split half, whose
     /// order before the rest must hold).
     fn enqueue(&mut self, chunk: Chunk, front: bool) {
+        self.waiting += 1;
         let Some(conversation) = chunk
             .first()
             .and_then(BulkItem::ordered_in)
@@ -429,7 +434,7 @@ impl Run {
             } else {
                 return;
             };
-            self.buffered -= chunk.items.len();
+            self.waiting -= 1;
             self.report.requests += 1;
             self.running
                 .push(Box::pin(send(self.client.clone(), chunk)));
@@ -438,7 +443,7 @@ impl Run {
 
     /// Whether nothing is waiting or running.
     fn idle(&self) -> bool {
-        self.open.is_none()
+        self.open.is_empty()
             && self.ready.is_empty()
             && self.runnable.is_empty()
             && self.running.is_empty()
@@ -457,7 +462,6 @@ impl Run {
             Err(Error::BadRequest { .. }) if chunk.items.len() > 1 => {
                 // One bad record refuses the whole request: send each half again.
                 let (front, back) = chunk.split();
-                self.buffered += front.items.len() + back.items.len();
                 self.enqueue(back, true);
                 self.enqueue(front, true);
             }
@@ -510,8 +514,8 @@ impl Bulk {
         S: Stream<Item = BulkItem>,
     {
         let start = Instant::now();
-        // Enough items read ahead to fill every request in flight twice over.
-        let read_ahead = self.in_flight.saturating_mul(MAX_USERS_PER_BATCH * 2);
+        // Enough chunks read ahead to fill every request in flight twice over.
+        let read_ahead = self.in_flight.saturating_mul(2);
         let mut run = Run {
             client: self.client,
             in_flight: self.in_flight,
@@ -519,8 +523,9 @@ impl Bulk {
             queued: HashMap::new(),
             busy: std::collections::HashSet::new(),
             runnable: VecDeque::new(),
-            open: None,
-            buffered: 0,
+            open: Vec::new(),
+            max_open: self.in_flight,
+            waiting: 0,
             running: FuturesUnordered::new(),
             report: BulkReport::default(),
         };
@@ -543,7 +548,7 @@ impl Bulk {
             run.launch();
             let want_input = !input_done
                 && held.is_none()
-                && (run.buffered < read_ahead || run.running.is_empty());
+                && (run.waiting < read_ahead || run.running.is_empty());
             if !want_input && run.running.is_empty() {
                 if held.is_some() {
                     // The stage is done: the next pass starts the held item's.
@@ -555,6 +560,11 @@ impl Bulk {
                 if want_input {
                     if let Poll::Ready(next) = items.as_mut().poll_next(cx) {
                         return Poll::Ready(Event::Input(next));
+                    }
+                    if run.running.is_empty() && !run.open.is_empty() {
+                        // The input is slow and nothing runs: send what is open now rather
+                        // than wait for it to fill.
+                        return Poll::Ready(Event::Stalled);
                     }
                 }
                 match run.running.poll_next_unpin(cx) {
@@ -573,6 +583,7 @@ impl Bulk {
                     }
                 }
                 Event::Input(None) => input_done = true,
+                Event::Stalled => run.close_open(),
                 Event::Done(chunk, result) => {
                     run.finish(chunk, result);
                     if let Some(progress) = &self.progress {
@@ -591,27 +602,40 @@ impl Bulk {
 #[allow(clippy::large_enum_variant)]
 enum Event {
     Input(Option<(usize, BulkItem)>),
+    /// The input has nothing yet and no request is running.
+    Stalled,
     Done(Chunk, crate::Result<()>),
 }
 
 impl Run {
-    /// Adds an item of the current stage to the open chunk, closing it first when the item
-    /// cannot join it.
+    /// Adds an item of the current stage to the open chunk it can join, or opens one for it
+    /// (closing the oldest when too many are open). A full chunk is closed at once.
     fn take(&mut self, index: usize, item: BulkItem) {
-        if self.open.as_ref().is_some_and(|open| !open.accepts(&item)) {
-            self.close_open();
+        // Another kind of message for the same conversation: what is open for it goes first.
+        if let Some(conversation) = item.ordered_in() {
+            if let Some(stale) = self.open.iter().position(|open| {
+                open.first().and_then(BulkItem::ordered_in) == Some(conversation)
+                    && !open.accepts(&item)
+            }) {
+                let chunk = self.open.remove(stale);
+                self.enqueue(chunk, false);
+            }
         }
-        self.buffered += 1;
-        match &mut self.open {
-            Some(open) => open.items.push((index, item)),
-            None => self.open = Some(Chunk::one(index, item)),
-        }
-        let full = self
-            .open
-            .as_ref()
-            .is_some_and(|open| open.items.len() >= chunk_max(open));
-        if full {
-            self.close_open();
+        let position = if let Some(position) = self.open.iter().position(|open| open.accepts(&item))
+        {
+            self.open[position].items.push((index, item));
+            position
+        } else {
+            if self.open.len() >= self.max_open {
+                let oldest = self.open.remove(0);
+                self.enqueue(oldest, false);
+            }
+            self.open.push(Chunk::one(index, item));
+            self.open.len() - 1
+        };
+        if self.open[position].items.len() >= chunk_max(&self.open[position]) {
+            let full = self.open.remove(position);
+            self.enqueue(full, false);
         }
     }
 

@@ -132,19 +132,26 @@ async fn talkjs_defaults_burst_600_then_9_per_second() {
     }
     let offsets = rec.offsets(start);
     assert_eq!(offsets.len(), 620);
-    // Requests 1..=600 (indices 0..600) go through at once.
+    // TalkJS's burst of 600, less the default margin of 10: requests 1..=590 go through
+    // at once.
+    let burst = 600 - RateLimiter::DEFAULT_BURST_MARGIN as usize;
     assert!(
-        offsets[..600].iter().all(Duration::is_zero),
-        "the burst of 600 is immediate"
+        offsets[..burst].iter().all(Duration::is_zero),
+        "the burst of 590 is immediate"
     );
-    // Then one every 1/9 s: request n (1-based, n > 600) at (n − 600) / 9 s.
-    let interval = Duration::from_nanos(1_000_000_000 / 9);
-    assert_near(offsets[600], interval); // request 601: ≈111 ms
-    assert_near(offsets[608], Duration::from_secs(1)); // request 609: ≈1 s
-    assert_near(offsets[609], interval * 10); // request 610: ≈1.111 s
-    for (i, d) in offsets.iter().enumerate().skip(600) {
-        let n = u32::try_from(i).unwrap() + 1;
-        assert_near(*d, interval * (n - 600));
+    assert!(!offsets[burst].is_zero(), "request 591 waits");
+    // Then one every 1/9 s: request n (1-based, n > 590) at (n − 590) / 9 s.
+    let interval = Quota::TALKJS_GENERAL.interval();
+    assert!(
+        interval >= Duration::from_nanos(111_111_111),
+        "never above 9 a second"
+    );
+    assert_near(offsets[burst], interval); // request 591: ≈111 ms
+    assert_near(offsets[burst + 8], Duration::from_secs(1)); // request 599: ≈1 s
+    assert_near(offsets[burst + 9], interval * 10); // request 600: ≈1.111 s
+    for (i, d) in offsets.iter().enumerate().skip(burst) {
+        let n = u32::try_from(i + 1 - burst).unwrap();
+        assert_near(*d, interval * n);
     }
 }
 
