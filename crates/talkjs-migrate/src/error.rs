@@ -1,0 +1,65 @@
+//! The error of a migration run.
+
+use std::path::PathBuf;
+
+/// Why a migration (or a verification) stopped. Items that fail one by one are not errors
+/// of the run: they are in the report ([`Report::failures`](crate::Report::failures)).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The journal file could not be opened, read or written.
+    #[error("journal {}: {source}; check the path and the disk (the journal is a SQLite file)", path.display())]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Another process has the journal open (a migration is running on it).
+    #[error("journal {} is in use by another migration process; wait for it to end (two runs on one journal would send the same work twice)", path.display())]
+    JournalBusy {
+        /// The journal file.
+        path: PathBuf,
+    },
+    /// The journal holds the plan of another input.
+    #[error("journal {} was written for another input ({expected}, this one is {found}); use a new journal for a new input, or the input the journal was made from to resume", path.display())]
+    WrongInput {
+        /// The journal file.
+        path: PathBuf,
+        /// The fingerprint in the journal.
+        expected: String,
+        /// The fingerprint of this input.
+        found: String,
+    },
+    /// The input file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading the source app failed.
+    #[error("reading the source app failed: {0}")]
+    Source(#[source] talkjs_api::Error),
+    /// The target refused the credentials, or a listing needed to resolve an uncertain
+    /// request failed; nothing more was sent. Rerun when it is fixed: the journal resumes.
+    #[error("the target app: {0}")]
+    Target(#[source] talkjs_api::Error),
+}
+
+impl Error {
+    pub(crate) fn journal(path: &std::path::Path, e: rusqlite::Error) -> Self {
+        if crate::journal::is_busy(&e) {
+            return Self::JournalBusy {
+                path: path.to_owned(),
+            };
+        }
+        Self::Journal {
+            path: path.to_owned(),
+            source: Box::new(e),
+        }
+    }
+}

@@ -1,0 +1,659 @@
+//! The journal: one SQLite file holding what was planned, what was sent and what landed.
+//!
+//! Every state change is one transaction, written before the request it describes is sent
+//! (`in_flight`) and after its answer (`done`, `failed`, or back to `planned`), so a process
+//! killed at any instant leaves each item either not sent (`planned`), landed (`done`),
+//! refused (`failed`), or `in_flight`: sent or about to be, outcome unknown. A new run
+//! resolves the unknown ones before it sends anything else.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::plan::{Note, PlannedItem, Severity};
+
+/// The journal layout this version writes; another one is refused rather than guessed at.
+const SCHEMA_VERSION: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- One row per unit of work, in plan order (seq): a user, a conversation, a message, a
+-- participant's settings.
+CREATE TABLE IF NOT EXISTS items (
+    seq       INTEGER PRIMARY KEY,
+    kind      TEXT NOT NULL,      -- user | conversation | message | participant
+    subject   TEXT NOT NULL,      -- user id, or the conversation id
+    source_id TEXT NOT NULL,      -- the id in the source (user, conversation, message, user)
+    line      INTEGER,            -- the input line, for a file source
+    body      TEXT NOT NULL,      -- the JSON body to send
+    sender    TEXT,               -- messages: the match key (sender, ts, text)
+    ts        INTEGER,
+    text      TEXT,
+    state     TEXT NOT NULL DEFAULT 'planned',  -- planned | in_flight | done | failed
+    chunk     INTEGER,            -- the request that carries (or carried) it
+    solo      INTEGER NOT NULL DEFAULT 0,       -- send alone (its chunk was refused with a 400)
+    permanent INTEGER NOT NULL DEFAULT 0,       -- a failure that a rerun would repeat
+    error     TEXT,
+    target_id TEXT                -- the id in the target, once known
+);
+CREATE INDEX IF NOT EXISTS items_work ON items (kind, state, subject, seq);
+CREATE INDEX IF NOT EXISTS items_key ON items (subject, sender, ts);
+-- One row per request sent.
+CREATE TABLE IF NOT EXISTS chunks (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    state   TEXT NOT NULL,        -- in_flight | done | failed | resolved | abandoned
+    outcome TEXT
+);
+-- What planning found in the input: errors with their line, skipped records, warnings.
+CREATE TABLE IF NOT EXISTS notes (
+    id       INTEGER PRIMARY KEY,
+    line     INTEGER,
+    severity TEXT NOT NULL,
+    text     TEXT NOT NULL
+);
+";
+
+/// What a unit of work is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ItemKind {
+    /// A user upsert (sent 100 to a `PUT /users`).
+    User,
+    /// A conversation upsert with its participants.
+    Conversation,
+    /// A message import (sent 10 to a request, in order, per conversation).
+    Message,
+    /// A participant whose access or notification settings differ from the defaults (set
+    /// after the messages).
+    Participant,
+}
+
+impl ItemKind {
+    /// The name stored in the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Conversation => "conversation",
+            Self::Message => "message",
+            Self::Participant => "participant",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "user" => Self::User,
+            "conversation" => Self::Conversation,
+            "message" => Self::Message,
+            "participant" => Self::Participant,
+            _ => return None,
+        })
+    }
+
+    /// Every kind, in the order they are sent.
+    pub const ALL: [Self; 4] = [
+        Self::User,
+        Self::Conversation,
+        Self::Message,
+        Self::Participant,
+    ];
+}
+
+/// How a refused request's items go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// Not applied; send each item alone (one bad record refuses a whole request).
+    Split,
+    /// Not applied, and sending it again would be refused again.
+    Permanent,
+    /// Not applied now; a later run tries again.
+    Transient,
+}
+
+/// An item as the runner needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub seq: i64,
+    pub subject: String,
+    pub source_id: String,
+    pub body: String,
+    pub solo: bool,
+    pub sender: Option<String>,
+    pub ts: Option<i64>,
+    pub text: Option<String>,
+}
+
+const ROW_COLUMNS: &str = "seq, subject, source_id, body, solo, sender, ts, text";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        seq: r.get(0)?,
+        subject: r.get(1)?,
+        source_id: r.get(2)?,
+        body: r.get(3)?,
+        solo: r.get::<_, i64>(4)? != 0,
+        sender: r.get(5)?,
+        ts: r.get(6)?,
+        text: r.get(7)?,
+    })
+}
+
+/// A line number read back from the journal.
+fn line_out(line: Option<i64>) -> Option<u64> {
+    line.and_then(|l| u64::try_from(l).ok())
+}
+
+/// An item that did not land, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Failure {
+    /// What it is.
+    pub kind: ItemKind,
+    /// Its id in the source (for a message, the source message id; for a participant, the
+    /// user id).
+    pub source_id: String,
+    /// The conversation (messages, participants) or the user/conversation id itself.
+    pub subject: String,
+    /// Its line in the input file, if the source is a file.
+    pub line: Option<u64>,
+    /// Why it failed.
+    pub error: String,
+    /// Whether a rerun would fail the same way (`false`: a rerun tries it again).
+    pub permanent: bool,
+}
+
+/// Counts of one kind of item by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Planned items.
+    pub total: u64,
+    /// Landed.
+    pub done: u64,
+    /// Refused or failed (see the report's failures).
+    pub failed: u64,
+    /// Not sent yet.
+    pub planned: u64,
+    /// Sent with an outcome not known yet (resolved by the next run).
+    pub in_flight: u64,
+}
+
+/// The journal file, opened with an exclusive lock (one migration process at a time).
+pub(crate) struct Journal {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").finish_non_exhaustive()
+    }
+}
+
+/// Whether an error is SQLite's "database is locked/busy".
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+impl Journal {
+    /// Opens (or creates) the journal and takes its lock: a second process on the same file
+    /// gets a busy error ([`is_busy`]) instead of sending the same work twice. The lock is a
+    /// file lock, so the operating system releases it when the process dies.
+    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        let conn = Connection::open(path)?;
+        // WAL with synchronous=FULL: a committed state change survives a kill and a power
+        // loss (the exactly-once argument rests on "in_flight" being on disk before the
+        // request leaves).
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Takes the exclusive lock now (and keeps it: locking_mode=EXCLUSIVE).
+        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
+        conn.execute_batch(SCHEMA)?;
+        let version: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match version.as_deref() {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+                    [SCHEMA_VERSION],
+                )?;
+            }
+            Some(SCHEMA_VERSION) => {}
+            Some(other) => {
+                return Err(rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    format!(
+                        "journal layout {other} is not the one this version reads ({SCHEMA_VERSION})"
+                    )
+                    .into(),
+                ));
+            }
+        }
+        Ok(Self { conn })
+    }
+
+    fn meta(&self, key: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+    }
+
+    /// The fingerprint of the input the plan was made from, if a plan is complete.
+    pub fn planned_fingerprint(&self) -> rusqlite::Result<Option<String>> {
+        if self.meta("planned")?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(self.meta("fingerprint")?.unwrap_or_default()))
+    }
+
+    /// Writes the whole plan in one transaction: after a kill during planning the journal
+    /// has no plan at all, never half of one.
+    pub fn write_plan(
+        &mut self,
+        fingerprint: &str,
+        items: &[PlannedItem],
+        notes: &[Note],
+    ) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch("DELETE FROM items; DELETE FROM chunks; DELETE FROM notes;")?;
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO items (kind, subject, source_id, line, body, sender, ts, text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for item in items {
+                let (sender, ts, text) = match &item.key {
+                    Some(k) => (Some(k.sender.as_str()), Some(k.ts), Some(k.text.as_str())),
+                    None => (None, None, None),
+                };
+                insert.execute(params![
+                    item.kind.as_str(),
+                    item.subject,
+                    item.source_id,
+                    item.line.and_then(|l| i64::try_from(l).ok()),
+                    item.body,
+                    sender,
+                    ts,
+                    text,
+                ])?;
+            }
+            let mut note =
+                tx.prepare("INSERT INTO notes (line, severity, text) VALUES (?1, ?2, ?3)")?;
+            for n in notes {
+                note.execute(params![
+                    n.line.and_then(|l| i64::try_from(l).ok()),
+                    n.severity.as_str(),
+                    n.text
+                ])?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', ?1)",
+            [fingerprint],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('planned', '1')",
+            [],
+        )?;
+        tx.commit()
+    }
+
+    /// Gets a resumed journal ready: failures a rerun may fix go back to `planned`, and so
+    /// do upserts left in flight (users, conversations and participant settings are
+    /// idempotent: sending them again is safe). Message imports left in flight stay: they
+    /// must be resolved first ([`Self::in_flight_imports`]).
+    pub fn prepare_resume(&mut self) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE items SET state = 'planned', error = NULL
+             WHERE state = 'failed' AND permanent = 0",
+            [],
+        )?;
+        tx.execute(
+            "UPDATE chunks SET state = 'abandoned', outcome = 'process ended before the answer; sent again'
+             WHERE state = 'in_flight' AND kind != 'message'",
+            [],
+        )?;
+        tx.execute(
+            "UPDATE items SET state = 'planned', chunk = NULL
+             WHERE state = 'in_flight' AND kind != 'message'",
+            [],
+        )?;
+        tx.commit()
+    }
+
+    /// Message chunks whose outcome is unknown: `(chunk id, conversation, its items)`.
+    pub fn in_flight_imports(&self) -> rusqlite::Result<Vec<(i64, String, Vec<Row>)>> {
+        let mut chunks = self.conn.prepare(
+            "SELECT id, subject FROM chunks WHERE state = 'in_flight' AND kind = 'message' ORDER BY id",
+        )?;
+        let ids: Vec<(i64, String)> = chunks
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut items = self.conn.prepare(&format!(
+            "SELECT {ROW_COLUMNS} FROM items WHERE chunk = ?1 AND state = 'in_flight' ORDER BY seq"
+        ))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id, subject) in ids {
+            let rows = items
+                .query_map([id], row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            out.push((id, subject, rows));
+        }
+        Ok(out)
+    }
+
+    /// Every planned item of a kind, in plan order.
+    pub fn planned(&self, kind: ItemKind) -> rusqlite::Result<Vec<Row>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM items WHERE kind = ?1 AND state = 'planned' ORDER BY seq"
+        ))?;
+        stmt.query_map([kind.as_str()], row)?.collect()
+    }
+
+    /// Whether every item of the kind is done or failed for good (the next stage may start).
+    pub fn settled(&self, kind: ItemKind) -> rusqlite::Result<bool> {
+        let open: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM items WHERE kind = ?1
+             AND NOT (state = 'done' OR (state = 'failed' AND permanent = 1))",
+            [kind.as_str()],
+            |r| r.get(0),
+        )?;
+        Ok(open == 0)
+    }
+
+    /// Conversations with messages still to send, in plan order (the runner asks only once
+    /// every conversation upsert landed or failed, and orphans are failed).
+    pub fn conversations_with_planned_messages(&self) -> rusqlite::Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT m.subject FROM items m
+             WHERE m.kind = 'message' AND m.state = 'planned'
+             GROUP BY m.subject ORDER BY MIN(m.seq)",
+        )?;
+        stmt.query_map([], |r| r.get(0))?.collect()
+    }
+
+    /// The next request's worth of messages of a conversation: up to `max` planned ones in
+    /// order, or one alone if it is to be sent alone.
+    pub fn next_messages(&self, conversation: &str, max: usize) -> rusqlite::Result<Vec<Row>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS} FROM items
+             WHERE kind = 'message' AND subject = ?1 AND state = 'planned'
+             ORDER BY seq LIMIT ?2"
+        ))?;
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let rows: Vec<Row> = stmt
+            .query_map(params![conversation, limit], row)?
+            .collect::<rusqlite::Result<_>>()?;
+        // A solo item goes alone; others stop before the next solo one.
+        let mut out = Vec::new();
+        for r in rows {
+            if r.solo {
+                if out.is_empty() {
+                    out.push(r);
+                }
+                break;
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Records that a request carrying these items is about to be sent. Returns the chunk id.
+    pub fn start_chunk(
+        &mut self,
+        kind: ItemKind,
+        subject: &str,
+        seqs: &[i64],
+    ) -> rusqlite::Result<i64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO chunks (kind, subject, state) VALUES (?1, ?2, 'in_flight')",
+            params![kind.as_str(), subject],
+        )?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE items SET state = 'in_flight', chunk = ?1 WHERE seq = ?2 AND state = 'planned'",
+            )?;
+            for seq in seqs {
+                update.execute(params![id, seq])?;
+            }
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Records that a chunk landed. Users and conversations keep their ids, so their target id
+    /// is the source id; imported messages get theirs when a listing finds them.
+    pub fn chunk_done(&mut self, chunk: i64) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE chunks SET state = 'done', outcome = 'ok' WHERE id = ?1",
+            [chunk],
+        )?;
+        tx.execute(
+            "UPDATE items SET state = 'done', error = NULL,
+                 target_id = CASE WHEN kind IN ('user', 'conversation') THEN source_id ELSE target_id END
+             WHERE chunk = ?1 AND state = 'in_flight'",
+            [chunk],
+        )?;
+        tx.commit()
+    }
+
+    /// Records that a chunk was refused (not applied) and what becomes of its items.
+    pub fn chunk_failed(&mut self, chunk: i64, error: &str, fate: Fate) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE chunks SET state = 'failed', outcome = ?2 WHERE id = ?1",
+            params![chunk, error],
+        )?;
+        match fate {
+            Fate::Split => tx.execute(
+                "UPDATE items SET state = 'planned', solo = 1, chunk = NULL
+                 WHERE chunk = ?1 AND state = 'in_flight'",
+                [chunk],
+            )?,
+            Fate::Permanent | Fate::Transient => tx.execute(
+                "UPDATE items SET state = 'failed', error = ?2, permanent = ?3
+                 WHERE chunk = ?1 AND state = 'in_flight'",
+                params![chunk, error, i64::from(fate == Fate::Permanent)],
+            )?,
+        };
+        tx.commit()
+    }
+
+    /// Puts a chunk's items back to `planned` without marking a failure: the process is
+    /// stopping (e.g. the credentials were refused) and a rerun sends them.
+    pub fn chunk_abandoned(&mut self, chunk: i64, why: &str) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE chunks SET state = 'abandoned', outcome = ?2 WHERE id = ?1",
+            params![chunk, why],
+        )?;
+        tx.execute(
+            "UPDATE items SET state = 'planned', chunk = NULL WHERE chunk = ?1 AND state = 'in_flight'",
+            [chunk],
+        )?;
+        tx.commit()
+    }
+
+    /// Records how an in-flight import was resolved: the items in `landed` (with their
+    /// target ids) are done, the others of the chunk go back to `planned`.
+    pub fn chunk_resolved(
+        &mut self,
+        chunk: i64,
+        landed: &[(i64, Option<String>)],
+        outcome: &str,
+    ) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE chunks SET state = 'resolved', outcome = ?2 WHERE id = ?1",
+            params![chunk, outcome],
+        )?;
+        {
+            let mut done = tx.prepare_cached(
+                "UPDATE items SET state = 'done', error = NULL, target_id = ?2
+                 WHERE seq = ?1 AND chunk = ?3 AND state = 'in_flight'",
+            )?;
+            for (seq, target) in landed {
+                done.execute(params![seq, target, chunk])?;
+            }
+        }
+        tx.execute(
+            "UPDATE items SET state = 'planned', chunk = NULL WHERE chunk = ?1 AND state = 'in_flight'",
+            [chunk],
+        )?;
+        tx.commit()
+    }
+
+    /// How many messages of a conversation with this match key are done (landed) already.
+    pub fn done_with_key(
+        &self,
+        conversation: &str,
+        sender: &str,
+        ts: i64,
+        text: &str,
+    ) -> rusqlite::Result<u64> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(*) FROM items WHERE kind = 'message' AND subject = ?1
+             AND sender = ?2 AND ts = ?3 AND text = ?4 AND state = 'done'",
+        )?;
+        let n: i64 = stmt.query_row(params![conversation, sender, ts, text], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Marks every planned message and participant setting of conversations whose upsert
+    /// failed for good as failed too (they cannot land without it).
+    pub fn fail_orphans(&mut self) -> rusqlite::Result<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE items SET state = 'failed', permanent = 1,
+                 error = 'its conversation could not be created: ' ||
+                     (SELECT COALESCE(c.error, '') FROM items c
+                      WHERE c.kind = 'conversation' AND c.subject = items.subject LIMIT 1)
+             WHERE kind IN ('message', 'participant') AND state = 'planned'
+             AND subject IN (SELECT subject FROM items WHERE kind = 'conversation'
+                             AND state = 'failed' AND permanent = 1)",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Counts per kind and state.
+    pub fn counts(&self, kind: ItemKind) -> rusqlite::Result<Counts> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT state, COUNT(*) FROM items WHERE kind = ?1 GROUP BY state")?;
+        let mut counts = Counts::default();
+        let rows = stmt.query_map([kind.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for r in rows {
+            let (state, n) = r?;
+            let n = u64::try_from(n).unwrap_or(0);
+            counts.total += n;
+            match state.as_str() {
+                "done" => counts.done += n,
+                "failed" => counts.failed += n,
+                "in_flight" => counts.in_flight += n,
+                _ => counts.planned += n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Items that failed, in plan order.
+    pub fn failures(&self) -> rusqlite::Result<Vec<Failure>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT kind, source_id, subject, line, error, permanent FROM items
+             WHERE state = 'failed' ORDER BY seq",
+        )?;
+        stmt.query_map([], |r| {
+            let kind: String = r.get(0)?;
+            Ok(Failure {
+                kind: ItemKind::parse(&kind).unwrap_or(ItemKind::Message),
+                source_id: r.get(1)?,
+                subject: r.get(2)?,
+                line: line_out(r.get(3)?),
+                error: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                permanent: r.get::<_, i64>(5)? != 0,
+            })
+        })?
+        .collect()
+    }
+
+    /// What planning found in the input.
+    pub fn notes(&self) -> rusqlite::Result<Vec<Note>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT line, severity, text FROM notes ORDER BY id")?;
+        stmt.query_map([], |r| {
+            let severity: String = r.get(1)?;
+            Ok(Note {
+                line: line_out(r.get(0)?),
+                severity: Severity::parse(&severity),
+                text: r.get(2)?,
+            })
+        })?
+        .collect()
+    }
+
+    /// The target id of a source item, once known: users and conversations keep their ids;
+    /// a message's is learnt when a listing of the target finds it (resolving an uncertain
+    /// request, or verifying).
+    pub fn target_id(&self, kind: ItemKind, source_id: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT target_id FROM items WHERE kind = ?1 AND source_id = ?2 AND target_id IS NOT NULL",
+                params![kind.as_str(), source_id],
+                |r| r.get(0),
+            )
+            .optional()
+    }
+
+    /// Records target ids found by a listing (verification).
+    pub fn set_target_ids(&mut self, ids: &[(String, String)]) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE items SET target_id = ?2 WHERE kind = 'message' AND source_id = ?1 AND state = 'done'",
+            )?;
+            for (source, target) in ids {
+                stmt.execute(params![source, target])?;
+            }
+        }
+        tx.commit()
+    }
+}

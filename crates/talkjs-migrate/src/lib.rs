@@ -1,0 +1,94 @@
+//! # talkjs-migrate
+//!
+//! Moves chat data into a TalkJS app **exactly once**, in a process that may be killed at
+//! any instant and run again until done: users, conversations (subject, photo, custom,
+//! welcome messages, participants with their access and notify settings) and messages,
+//! imported with their original senders, timestamps, custom data and read state.
+//!
+//! Sources: a JSON lines file as `talkjs export` writes it (user, conversation and message
+//! objects, one a line, in any order), or another TalkJS app read through its list
+//! endpoints.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), talkjs_migrate::Error> {
+//! let target = talkjs_api::Client::from_env().map_err(talkjs_migrate::Error::Target)?;
+//! let migration = talkjs_migrate::Migration::from_file("export.jsonl", target)
+//!     .journal("export.jsonl.journal");
+//! let report = migration.run().await?;
+//! for note in report.rejected_lines() {
+//!     eprintln!("{note}"); // e.g. "line 12: error: message \"m9\" in \"c1\": unknown sender \"zoe\" ..."
+//! }
+//! if report.is_complete() {
+//!     assert!(migration.verify().await?.matches());
+//! } // else: run it again; it resumes from the journal
+//! # Ok(()) }
+//! ```
+//!
+//! ## How it stays exactly once
+//!
+//! TalkJS's import endpoint does not remove duplicates, so "send again what may not have
+//! landed" duplicates messages, and "skip what looks done" loses them. The migration keeps a
+//! **journal**, one SQLite file (bundled SQLite: nothing to install):
+//!
+//! - **the plan**: every item of the source (with its source id and input line) in the
+//!   order it is sent, written in one transaction, so a kill while planning leaves no plan;
+//! - **what was sent**: each request is recorded as *in flight* (in its own transaction,
+//!   on disk) **before** it is sent, and as *done* or *failed* **after** the answer; so a
+//!   kill at any instant leaves each item *not sent*, *done*, *failed* or *in flight*
+//!   (outcome unknown);
+//! - **the source→target id map**: users and conversations keep their ids; an imported
+//!   message's new id is recorded when a listing of the target finds it (resolving an
+//!   uncertain request, or [`Migration::verify`]).
+//!
+//! On every (re)start, each import left in flight is **resolved before anything is sent**:
+//! the target conversation is listed back to the request's oldest timestamp and its
+//! messages are matched by sender, timestamp and text (the import keeps the given
+//! timestamp), discounting copies the journal already has as done. The messages found are
+//! done; the others are sent again. The same happens during a run when an import's answer
+//! is lost (a 5xx, a timeout, a reset: the client never retries an import by itself). Each
+//! conversation has at most one request in flight, so at most one request per conversation
+//! is ever uncertain. Users, conversations and participant settings are upserts: sending
+//! one again is harmless, so they are simply sent again.
+//!
+//! The matching assumes that the target conversation holds no message with the same sender,
+//! time (to the millisecond) and text that this journal did not send (e.g. the same file
+//! imported before without a journal).
+//!
+//! The journal is locked while a run has it open: a second process on the same journal
+//! gets [`Error::JournalBusy`] rather than sending the same work twice.
+//!
+//! ## What does not move, or moves differently
+//!
+//! - **Reply links**: TalkJS's import body has no `referencedMessageId` (the Importing
+//!   Messages page lists `text`, `sender`, `timestamp`, `readBy`, `type`,
+//!   `attachmentToken` and `custom` only), so a reply migrates as a plain message with the
+//!   source id of the message it replied to in `custom` under [`REPLY_TO_KEY`]
+//!   (`"talkjs-migrate:replyTo"`); look the target message up through the journal's id map.
+//! - **Read state** is restored through `readBy` in the import body.
+//! - **Reactions** cannot be imported; they are counted in a warning.
+//! - **System messages** cannot be imported (user messages only); they are reported as
+//!   skipped, with their lines.
+//! - **Attachments and locations** are not carried yet (a warning names each message);
+//!   a message with only an attachment or a location is skipped.
+//! - Messages from users who are no longer participants cannot be imported (TalkJS takes
+//!   messages from participants only); they are reported as errors with their lines.
+//!
+//! Bad input (a line that is not JSON or not a record, an unknown sender, a message for a
+//! conversation that is not in the input) is reported with its line number in
+//! [`Report::notes`]; the rest migrates.
+#![deny(missing_docs)]
+
+mod error;
+mod journal;
+mod plan;
+mod run;
+mod verify;
+
+pub use error::Error;
+pub use journal::{Counts, Failure, ItemKind};
+pub use plan::{Note, REPLY_TO_KEY, Severity};
+pub use run::{Migration, Progress, Report, Resolved, StopHandle};
+pub use verify::{ConversationCheck, Mismatch, VerifyReport};
+
+// The client crate, so that users of this crate alone can build the `Client`s it takes.
+pub use talkjs_api;

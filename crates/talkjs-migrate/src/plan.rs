@@ -1,0 +1,656 @@
+//! Planning: reading a source (a JSON lines file, another app) into the list of work, in
+//! the order it is sent, with what cannot move reported.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use futures_util::TryStreamExt;
+use serde_json::Value;
+use talkjs_api::Client;
+use talkjs_api::models::{
+    Access, Conversation, ConversationUpsert, ImportMessage, Message, MessageType, Notify,
+    ParticipantOverwrite, ParticipantPatch, Patch, User, UserUpsert,
+};
+
+use crate::journal::ItemKind;
+
+/// The `custom` key under which a migrated message carries the id of the message it
+/// replied to, in the source (TalkJS's import takes no `referencedMessageId`, so the link
+/// cannot be restored as a reply; it is kept here instead). A message that already has
+/// this key (e.g. it was migrated before) keeps its value.
+pub const REPLY_TO_KEY: &str = "talkjs-migrate:replyTo";
+
+/// How serious a [`Note`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Severity {
+    /// The line is not a record (bad JSON, unknown shape) or refers to something missing
+    /// (an unknown sender, a conversation not in the input); it does not migrate.
+    Error,
+    /// A valid record that cannot migrate (e.g. a system message: the import takes user
+    /// messages only).
+    Skipped,
+    /// It migrates, but something is left out (an attachment, a location, reactions).
+    Warning,
+}
+
+impl Severity {
+    /// `error`, `skipped` or `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Skipped => "skipped",
+            Self::Warning => "warning",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Self {
+        match s {
+            "error" => Self::Error,
+            "skipped" => Self::Skipped,
+            _ => Self::Warning,
+        }
+    }
+}
+
+/// Something planning found in the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Note {
+    /// The line of the input file (1-based), when the source is a file.
+    pub line: Option<u64>,
+    /// How serious it is.
+    pub severity: Severity,
+    /// What it is.
+    pub text: String,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        write!(f, "{}: {}", self.severity.as_str(), self.text)
+    }
+}
+
+/// A message's match key: what finds it again in the target after an uncertain request
+/// (imports keep the given timestamp).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct MessageKey {
+    pub sender: String,
+    pub ts: i64,
+    pub text: String,
+}
+
+/// One unit of work.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedItem {
+    pub kind: ItemKind,
+    pub subject: String,
+    pub source_id: String,
+    pub line: Option<u64>,
+    pub body: String,
+    pub key: Option<MessageKey>,
+}
+
+/// The plan: work in sending order, notes, and a fingerprint of the source.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    pub items: Vec<PlannedItem>,
+    pub notes: Vec<Note>,
+    pub fingerprint: String,
+}
+
+/// A participant setting sent after the messages: a PUT (overwrite) for `Read` or a notify
+/// setting, a PATCH for access `None` (which only the PATCH takes).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "method", content = "settings")]
+pub(crate) enum ParticipantSetting {
+    #[serde(rename = "PUT")]
+    Overwrite(ParticipantOverwrite),
+    #[serde(rename = "PATCH")]
+    Patch(ParticipantPatch),
+}
+
+/// Collects records from a source, then checks them against each other.
+#[derive(Debug, Default)]
+pub(crate) struct Planner {
+    users: Vec<(Option<u64>, User)>,
+    user_index: HashMap<String, usize>,
+    conversations: Vec<(Option<u64>, Conversation)>,
+    conversation_index: HashMap<String, usize>,
+    messages: Vec<(Option<u64>, Message)>,
+    notes: Vec<Note>,
+}
+
+impl Planner {
+    fn note(&mut self, line: Option<u64>, severity: Severity, text: impl Into<String>) {
+        self.notes.push(Note {
+            line,
+            severity,
+            text: text.into(),
+        });
+    }
+
+    pub fn user(&mut self, line: Option<u64>, user: User) {
+        let id = user.id.as_str().to_owned();
+        if let Some(&i) = self.user_index.get(&id) {
+            let earlier = self.users[i].0;
+            self.note(
+                line,
+                Severity::Warning,
+                format!(
+                    "user {id:?} appears again{}; the later record is used",
+                    earlier.map_or_else(String::new, |l| format!(" (first on line {l})"))
+                ),
+            );
+            self.users[i] = (line, user);
+        } else {
+            self.user_index.insert(id, self.users.len());
+            self.users.push((line, user));
+        }
+    }
+
+    pub fn conversation(&mut self, line: Option<u64>, conversation: Conversation) {
+        let id = conversation.id.as_str().to_owned();
+        if let Some(&i) = self.conversation_index.get(&id) {
+            let earlier = self.conversations[i].0;
+            self.note(
+                line,
+                Severity::Warning,
+                format!(
+                    "conversation {id:?} appears again{}; the later record is used",
+                    earlier.map_or_else(String::new, |l| format!(" (first on line {l})"))
+                ),
+            );
+            self.conversations[i] = (line, conversation);
+        } else {
+            self.conversation_index.insert(id, self.conversations.len());
+            self.conversations.push((line, conversation));
+        }
+    }
+
+    pub fn message(&mut self, line: Option<u64>, message: Message) {
+        self.messages.push((line, message));
+    }
+
+    /// Reads one line of a JSON lines file: a message has `conversationId`, a conversation
+    /// `participants`, a user `name` (`talkjs export` always writes these fields).
+    pub fn line(&mut self, line: u64, text: &str) {
+        let value: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                return self.note(Some(line), Severity::Error, format!("not valid JSON: {e}"));
+            }
+        };
+        let Value::Object(object) = &value else {
+            return self.note(Some(line), Severity::Error, NOT_A_RECORD);
+        };
+        let line = Some(line);
+        if object.contains_key("conversationId") {
+            match serde_json::from_value::<Message>(value) {
+                Ok(m) => self.message(line, m),
+                Err(e) => self.note(line, Severity::Error, format!("not a message: {e}")),
+            }
+        } else if object.contains_key("participants") {
+            match serde_json::from_value::<Conversation>(value) {
+                Ok(c) => self.conversation(line, c),
+                Err(e) => self.note(line, Severity::Error, format!("not a conversation: {e}")),
+            }
+        } else if object.contains_key("name") {
+            match serde_json::from_value::<User>(value) {
+                Ok(u) => self.user(line, u),
+                Err(e) => self.note(line, Severity::Error, format!("not a user: {e}")),
+            }
+        } else {
+            self.note(line, Severity::Error, NOT_A_RECORD);
+        }
+    }
+
+    /// Checks the records against each other and lays out the work: users, conversations,
+    /// the messages of each conversation oldest first, then participant settings.
+    #[allow(clippy::too_many_lines)]
+    pub fn finish(mut self, fingerprint: String) -> Plan {
+        let mut items = Vec::new();
+        let users: HashSet<String> = self.user_index.keys().cloned().collect();
+        for (line, user) in std::mem::take(&mut self.users) {
+            let id = user.id.as_str().to_owned();
+            items.push(PlannedItem {
+                kind: ItemKind::User,
+                subject: id.clone(),
+                source_id: id,
+                line,
+                body: to_json(&user_upsert(user)),
+                key: None,
+            });
+        }
+
+        let mut participants_of: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut settings = Vec::new();
+        for (line, conversation) in std::mem::take(&mut self.conversations) {
+            let id = conversation.id.as_str().to_owned();
+            let mut members = HashSet::new();
+            for (user, participant) in &conversation.participants {
+                let user = user.as_str();
+                if !users.contains(user) {
+                    self.note(
+                        line,
+                        Severity::Error,
+                        format!(
+                            "participant {user:?} of conversation {id:?} is not a user in the input; left out"
+                        ),
+                    );
+                    continue;
+                }
+                members.insert(user.to_owned());
+                let setting = if participant.access == Access::None {
+                    Some(ParticipantSetting::Patch(
+                        ParticipantPatch::new()
+                            .access(Access::None)
+                            .notify(participant.notify.clone()),
+                    ))
+                } else if participant.access != Access::ReadWrite
+                    || participant.notify != Notify::All
+                {
+                    Some(ParticipantSetting::Overwrite(
+                        ParticipantOverwrite::new()
+                            .access(participant.access.clone())
+                            .notify(participant.notify.clone()),
+                    ))
+                } else {
+                    None
+                };
+                if let Some(setting) = setting {
+                    settings.push(PlannedItem {
+                        kind: ItemKind::Participant,
+                        subject: id.clone(),
+                        source_id: user.to_owned(),
+                        line,
+                        body: to_json(&setting),
+                        key: None,
+                    });
+                }
+            }
+            let mut sorted: Vec<&String> = members.iter().collect();
+            sorted.sort();
+            let upsert = conversation_upsert(conversation, sorted.into_iter().cloned());
+            items.push(PlannedItem {
+                kind: ItemKind::Conversation,
+                subject: id.clone(),
+                source_id: id.clone(),
+                line,
+                body: to_json(&upsert),
+                key: None,
+            });
+            participants_of.insert(id, members);
+        }
+
+        // Messages, grouped by conversation in the order conversations first appear.
+        let mut seen_ids: HashMap<String, Option<u64>> = HashMap::new();
+        let mut per_conversation: BTreeMap<usize, Vec<(usize, Option<u64>, Message)>> =
+            BTreeMap::new();
+        let mut reactions = 0usize;
+        for (pos, (line, message)) in std::mem::take(&mut self.messages).into_iter().enumerate() {
+            let id = message.id.as_str().to_owned();
+            let conversation = message.conversation_id.as_str().to_owned();
+            if let Some(first) = seen_ids.get(&id) {
+                self.note(
+                    line,
+                    Severity::Error,
+                    format!(
+                        "message {id:?} appears again{}; skipped",
+                        first.map_or_else(String::new, |l| format!(" (first on line {l})"))
+                    ),
+                );
+                continue;
+            }
+            seen_ids.insert(id.clone(), line);
+            let Some(&index) = self.conversation_index.get(&conversation) else {
+                self.note(
+                    line,
+                    Severity::Error,
+                    format!("message {id:?}: conversation {conversation:?} is not in the input"),
+                );
+                continue;
+            };
+            if message.message_type != MessageType::UserMessage {
+                self.note(
+                    line,
+                    Severity::Skipped,
+                    format!(
+                        "message {id:?} in {conversation:?}: a {} (the import takes user messages only)",
+                        message.message_type.as_str()
+                    ),
+                );
+                continue;
+            }
+            let Some(sender) = message.sender_id.as_ref().map(|s| s.as_str().to_owned()) else {
+                self.note(
+                    line,
+                    Severity::Error,
+                    format!("message {id:?} in {conversation:?}: no sender"),
+                );
+                continue;
+            };
+            if !users.contains(&sender) {
+                self.note(
+                    line,
+                    Severity::Error,
+                    format!("message {id:?} in {conversation:?}: unknown sender {sender:?} (not a user in the input)"),
+                );
+                continue;
+            }
+            if !participants_of
+                .get(&conversation)
+                .is_some_and(|m| m.contains(&sender))
+            {
+                self.note(
+                    line,
+                    Severity::Error,
+                    format!(
+                        "message {id:?} in {conversation:?}: sender {sender:?} is not a participant (the import takes messages from participants only)"
+                    ),
+                );
+                continue;
+            }
+            if message.text.as_deref().is_none_or(str::is_empty) {
+                let only = if message.attachment.is_some() {
+                    "an attachment only (files are not carried yet)"
+                } else if message.location.is_some() {
+                    "a location only (the import cannot carry locations)"
+                } else {
+                    "no text"
+                };
+                self.note(
+                    line,
+                    Severity::Skipped,
+                    format!("message {id:?} in {conversation:?}: {only}"),
+                );
+                continue;
+            }
+            if message.reactions.as_ref().is_some_and(has_reactions) {
+                reactions += 1;
+            }
+            per_conversation
+                .entry(index)
+                .or_default()
+                .push((pos, line, message));
+        }
+
+        for (_, mut messages) in per_conversation {
+            // `talkjs export` writes newest first: a conversation whose first message is
+            // newer than its last is reversed; then a stable sort by time keeps the order of
+            // messages that share a millisecond.
+            let newest_first = match (messages.first(), messages.last()) {
+                (Some(a), Some(b)) => {
+                    a.2.created_at > b.2.created_at
+                        || (a.2.created_at == b.2.created_at && messages.len() > 1)
+                }
+                _ => false,
+            };
+            if newest_first {
+                messages.reverse();
+            }
+            messages.sort_by_key(|m| m.2.created_at);
+            for (_, line, message) in messages {
+                let item = self.message_item(line, &message, &users, &seen_ids);
+                items.push(item);
+            }
+        }
+        if reactions > 0 {
+            self.note(
+                None,
+                Severity::Warning,
+                format!(
+                    "{reactions} messages have reactions, which TalkJS cannot import; they migrate without them"
+                ),
+            );
+        }
+        items.extend(settings);
+        Plan {
+            items,
+            notes: self.notes,
+            fingerprint,
+        }
+    }
+
+    fn message_item(
+        &mut self,
+        line: Option<u64>,
+        message: &Message,
+        users: &HashSet<String>,
+        ids: &HashMap<String, Option<u64>>,
+    ) -> PlannedItem {
+        let id = message.id.as_str().to_owned();
+        let conversation = message.conversation_id.as_str().to_owned();
+        let sender = message
+            .sender_id
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        let text = message.text.clone().unwrap_or_default();
+        let mut left_out = Vec::new();
+        if message.attachment.is_some() {
+            left_out.push("attachment");
+        }
+        if message.location.is_some() {
+            left_out.push("location");
+        }
+        if !left_out.is_empty() {
+            self.note(
+                line,
+                Severity::Warning,
+                format!(
+                    "message {id:?} in {conversation:?}: migrates without its {}",
+                    left_out.join(" and ")
+                ),
+            );
+        }
+        let mut readers = Vec::new();
+        for reader in &message.read_by {
+            if users.contains(reader.as_str()) {
+                readers.push(reader.as_str().to_owned());
+            } else {
+                self.note(
+                    line,
+                    Severity::Warning,
+                    format!(
+                        "message {id:?}: reader {:?} is not a user in the input; left out of readBy",
+                        reader.as_str()
+                    ),
+                );
+            }
+        }
+        let mut custom = message.custom.clone();
+        if let Some(reply) = &message.referenced_message_id {
+            if !ids.contains_key(reply.as_str()) {
+                self.note(
+                    line,
+                    Severity::Warning,
+                    format!(
+                        "message {id:?} replies to {:?}, which is not in the input; the link is kept in custom[{REPLY_TO_KEY:?}] all the same",
+                        reply.as_str()
+                    ),
+                );
+            }
+            custom.insert(REPLY_TO_KEY.to_owned(), reply.as_str().to_owned());
+        }
+        let mut import =
+            ImportMessage::new(sender.clone(), text.clone(), message.created_at).read_by(readers);
+        import.custom = custom;
+        PlannedItem {
+            kind: ItemKind::Message,
+            subject: conversation,
+            source_id: id,
+            line,
+            body: to_json(&import),
+            key: Some(MessageKey {
+                sender,
+                ts: i64::try_from(message.created_at.as_millis()).unwrap_or(i64::MAX),
+                text,
+            }),
+        }
+    }
+}
+
+/// What a line that is none of the three kinds is told.
+const NOT_A_RECORD: &str = "neither a user, a conversation nor a message as `talkjs export` \
+    writes them (a message has \"conversationId\", a conversation \"participants\", a user \"name\")";
+
+fn has_reactions(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => !map.is_empty(),
+        Value::Array(list) => !list.is_empty(),
+        Value::Null => false,
+        _ => true,
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // The bodies are plain data (maps with string keys): serializing cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// An upsert of every field the user record has and the upsert takes.
+pub(crate) fn user_upsert(user: User) -> UserUpsert {
+    let set = |value: Option<String>| value.map_or(Patch::Unchanged, Patch::Set);
+    let mut upsert = UserUpsert::new().name(user.name);
+    upsert.email = user.email.map_or(Patch::Unchanged, Patch::Set);
+    upsert.phone = user.phone.map_or(Patch::Unchanged, Patch::Set);
+    upsert.photo_url = set(user.photo_url);
+    upsert.welcome_message = set(user.welcome_message);
+    upsert.locale = set(user.locale);
+    upsert.role = set(user.role);
+    upsert.availability_text = set(user.availability_text);
+    if !user.custom.is_empty() {
+        upsert.custom = Patch::Set(user.custom);
+    }
+    upsert
+}
+
+/// An upsert with the conversation's fields and the given participants (added with the
+/// default settings; others are set after the messages).
+pub(crate) fn conversation_upsert(
+    conversation: Conversation,
+    participants: impl IntoIterator<Item = String>,
+) -> ConversationUpsert {
+    let set = |value: Option<String>| value.map_or(Patch::Unchanged, Patch::Set);
+    let mut upsert = ConversationUpsert::new().participants(participants);
+    upsert.subject = set(conversation.subject);
+    upsert.photo_url = set(conversation.photo_url);
+    upsert.welcome_messages = conversation
+        .welcome_messages
+        .map_or(Patch::Unchanged, Patch::Set);
+    if !conversation.custom.is_empty() {
+        upsert.custom = Patch::Set(conversation.custom);
+    }
+    upsert
+}
+
+/// A 64-bit FNV-1a hash, for the input's fingerprint (stable across Rust versions, unlike
+/// the standard library's hasher).
+#[derive(Debug, Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// The fingerprint of an input file (its length and hash), as [`plan_file`] records it:
+/// a resumed run checks that its input is the one planned without planning it again.
+pub(crate) fn fingerprint_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hash = Fnv::new();
+    let mut length = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hash.write(&buf[..n]);
+        length += n as u64;
+    }
+    Ok(fingerprint(length, hash))
+}
+
+fn fingerprint(length: u64, hash: Fnv) -> String {
+    format!("file:{length}:{:016x}", hash.0)
+}
+
+/// Reads a JSON lines file into a plan. A line that is not valid UTF-8 or not a record is
+/// noted with its number; reading goes on.
+pub(crate) fn plan_file(path: &Path) -> std::io::Result<Plan> {
+    let file = std::fs::File::open(path)?;
+    plan_reader(file)
+}
+
+pub(crate) fn plan_reader(reader: impl Read) -> std::io::Result<Plan> {
+    let mut reader = BufReader::new(reader);
+    let mut planner = Planner::default();
+    let mut hash = Fnv::new();
+    let mut length = 0u64;
+    let mut buf = Vec::new();
+    let mut number = 0u64;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        hash.write(&buf);
+        length += n as u64;
+        match std::str::from_utf8(&buf) {
+            Ok(text) if text.trim().is_empty() => {}
+            Ok(text) => planner.line(number, text),
+            Err(e) => planner.note(
+                Some(number),
+                Severity::Error,
+                format!("not UTF-8 text: {e}"),
+            ),
+        }
+    }
+    Ok(planner.finish(fingerprint(length, hash)))
+}
+
+/// Lists another app (users, conversations, each conversation's messages) into a plan.
+pub(crate) async fn plan_app(source: &Client) -> Result<Plan, talkjs_api::Error> {
+    let mut planner = Planner::default();
+    let mut users = source.users().list().limit(100).into_stream();
+    while let Some(user) = users.try_next().await? {
+        planner.user(None, user);
+    }
+    let mut conversations = source.conversations().list().limit(30).into_stream();
+    let mut ids = Vec::new();
+    while let Some(conversation) = conversations.try_next().await? {
+        ids.push(conversation.id.as_str().to_owned());
+        planner.conversation(None, conversation);
+    }
+    for id in ids {
+        let mut messages = source
+            .conversations()
+            .messages(id.clone())
+            .list()
+            .limit(100)
+            .into_stream();
+        while let Some(message) = messages.try_next().await? {
+            planner.message(None, message);
+        }
+    }
+    Ok(planner.finish("app".to_owned()))
+}

@@ -1,0 +1,744 @@
+//! The migration runner: planning, resolving uncertain requests, then the stages.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+use talkjs_api::models::{ConversationUpsert, ImportMessage, UserUpsert};
+use talkjs_api::{Client, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
+
+use crate::error::Error;
+use crate::journal::{Counts, Failure, Fate, ItemKind, Journal, Row};
+use crate::plan::{
+    Note, ParticipantSetting, Plan, Severity, fingerprint_file, plan_app, plan_file,
+};
+
+/// Where the data comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// A JSON lines file as `talkjs export` writes it.
+    File(PathBuf),
+    /// Another TalkJS app, read through the list endpoints.
+    App(Client),
+}
+
+/// Stops a running migration cleanly: no new request starts, the ones in flight finish and
+/// are recorded. Clone it into a Ctrl-C handler.
+#[derive(Debug, Clone, Default)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    /// Asks the migration to stop after the requests in flight.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was asked for.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How far a run is; given to the [progress callback](Migration::on_progress) after every
+/// request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Items landed (this run and earlier ones).
+    pub done: u64,
+    /// Items failed.
+    pub failed: u64,
+    /// Items in the plan.
+    pub total: u64,
+    /// Requests sent by this run.
+    pub requests: u64,
+    /// Time since this run started.
+    pub elapsed: Duration,
+    /// The time left at this run's pace so far.
+    pub eta: Option<Duration>,
+}
+
+/// In-flight requests of an earlier run (or of this one, after a timeout or a reset) whose
+/// outcome was unknown, and how they were resolved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Resolved {
+    /// Uncertain import requests resolved by listing the target conversation.
+    pub chunks: u64,
+    /// Their messages found in the target (marked done, not sent again).
+    pub landed: u64,
+    /// Their messages not found (sent again).
+    pub resent: u64,
+}
+
+/// The outcome of a run, read back from the journal.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Report {
+    /// Users by state.
+    pub users: Counts,
+    /// Conversations by state.
+    pub conversations: Counts,
+    /// Messages by state.
+    pub messages: Counts,
+    /// Participant settings (access or notify other than the defaults) by state.
+    pub participants: Counts,
+    /// Requests this run sent (listings to resolve uncertain requests not included).
+    pub requests: u64,
+    /// Uncertain requests resolved by this run.
+    pub resolved: Resolved,
+    /// Items that failed, with their reasons and input lines.
+    pub failures: Vec<Failure>,
+    /// What planning found in the input: errors and skipped records with their lines,
+    /// and what migrates incompletely.
+    pub notes: Vec<Note>,
+    /// Whether this run made the plan (a first run), or resumed one.
+    pub planned: bool,
+    /// How long the run took.
+    pub elapsed: Duration,
+}
+
+impl Report {
+    /// Whether nothing is left to send: every item landed or failed for good. A report that
+    /// is not complete (stopped, or transient failures) is finished by running again.
+    pub fn is_complete(&self) -> bool {
+        [
+            &self.users,
+            &self.conversations,
+            &self.messages,
+            &self.participants,
+        ]
+        .iter()
+        .all(|c| c.planned == 0 && c.in_flight == 0)
+            && self.failures.iter().all(|f| f.permanent)
+    }
+
+    /// Notes of severity [`Severity::Error`] or [`Severity::Skipped`]: records of the input
+    /// that did not migrate.
+    pub fn rejected_lines(&self) -> impl Iterator<Item = &Note> {
+        self.notes
+            .iter()
+            .filter(|n| matches!(n.severity, Severity::Error | Severity::Skipped))
+    }
+}
+
+type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// A migration into a TalkJS app, resumable from its journal: see the crate docs.
+#[must_use = "a migration does nothing until run"]
+pub struct Migration {
+    target: Client,
+    source: Source,
+    journal: PathBuf,
+    concurrency: usize,
+    progress: Option<ProgressFn>,
+    stop: StopHandle,
+}
+
+impl std::fmt::Debug for Migration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Migration")
+            .field("source", &self.source)
+            .field("journal", &self.journal)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The journal beside an input file: `FILE.journal`.
+fn default_journal(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".journal");
+    PathBuf::from(name)
+}
+
+impl Migration {
+    /// A migration of a JSON lines file (users, conversations and messages, one object a
+    /// line, as `talkjs export` writes them, in any order) into `target`. The journal
+    /// defaults to `FILE.journal` beside the input.
+    pub fn from_file(file: impl Into<PathBuf>, target: Client) -> Self {
+        let file = file.into();
+        Self {
+            journal: default_journal(&file),
+            source: Source::File(file),
+            target,
+            concurrency: 32,
+            progress: None,
+            stop: StopHandle::default(),
+        }
+    }
+
+    /// A migration of everything in another app (users, conversations, their messages),
+    /// read through `source`'s list endpoints, into `target`. The journal defaults to
+    /// `talkjs-migrate.journal` in the working directory.
+    pub fn from_app(source: Client, target: Client) -> Self {
+        Self {
+            journal: PathBuf::from("talkjs-migrate.journal"),
+            source: Source::App(source),
+            target,
+            concurrency: 32,
+            progress: None,
+            stop: StopHandle::default(),
+        }
+    }
+
+    /// The journal file (created if missing; resumed if it holds this input's plan).
+    pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
+        self.journal = path.into();
+        self
+    }
+
+    /// The journal file this migration uses.
+    pub fn journal_path(&self) -> &Path {
+        &self.journal
+    }
+
+    /// At most this many requests in flight at once (default 32, at least 1): message
+    /// imports of different conversations run side by side, each conversation's in order.
+    /// The client's rate limiter sets the pace.
+    pub fn concurrency(mut self, requests: usize) -> Self {
+        self.concurrency = requests.max(1);
+        self
+    }
+
+    /// Called after every request with the counts so far.
+    pub fn on_progress(mut self, progress: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(progress));
+        self
+    }
+
+    /// A handle that stops the run cleanly (after the requests in flight).
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// The target id of a source item, from the journal: users and conversations keep
+    /// their ids; a message's is known once a listing of the target found it (resolving an
+    /// uncertain request, or [`verify`](Self::verify)). `None` when not known (yet).
+    pub fn target_id(&self, kind: ItemKind, source_id: &str) -> Result<Option<String>, Error> {
+        let journal = Journal::open(&self.journal).map_err(|e| Error::journal(&self.journal, e))?;
+        journal
+            .target_id(kind, source_id)
+            .map_err(|e| Error::journal(&self.journal, e))
+    }
+
+    pub(crate) fn target(&self) -> &Client {
+        &self.target
+    }
+
+    /// Plans the source (reads the file or lists the app).
+    pub(crate) async fn make_plan(&self) -> Result<Plan, Error> {
+        match &self.source {
+            Source::File(path) => plan_file(path).map_err(|source| Error::Input {
+                path: path.clone(),
+                source,
+            }),
+            Source::App(client) => plan_app(client).await.map_err(Error::Source),
+        }
+    }
+
+    /// Runs the migration, or resumes it from the journal: plans on the first run (the
+    /// whole plan in one transaction), resolves requests whose outcome an earlier run did
+    /// not learn (killed in flight), then sends what is left: users, conversations, each
+    /// conversation's messages in order, participant settings. Run it again until
+    /// [`Report::is_complete`]; a complete migration run again sends nothing.
+    pub async fn run(&self) -> Result<Report, Error> {
+        let start = Instant::now();
+        let path = self.journal.clone();
+        let mut journal = Journal::open(&path).map_err(|e| Error::journal(&path, e))?;
+        let db = |e| Error::journal(&path, e);
+
+        let mut planned = false;
+        let existing = journal.planned_fingerprint().map_err(db)?;
+        match (&self.source, existing) {
+            (_, None) => {
+                let plan = self.make_plan().await?;
+                journal
+                    .write_plan(&plan.fingerprint, &plan.items, &plan.notes)
+                    .map_err(db)?;
+                planned = true;
+            }
+            (Source::File(file), Some(expected)) => {
+                // The input must be the one planned: a cheap hash of the file.
+                let found = fingerprint_file(file).map_err(|source| Error::Input {
+                    path: file.clone(),
+                    source,
+                })?;
+                if found != expected {
+                    return Err(Error::WrongInput {
+                        path,
+                        expected,
+                        found,
+                    });
+                }
+            }
+            (Source::App(_), Some(_)) => {}
+        }
+        journal.prepare_resume().map_err(db)?;
+
+        let total: u64 = ItemKind::ALL
+            .iter()
+            .map(|k| journal.counts(*k).map(|c| c.total))
+            .sum::<rusqlite::Result<u64>>()
+            .map_err(db)?;
+        let mut finished = 0;
+        for kind in ItemKind::ALL {
+            let c = journal.counts(kind).map_err(db)?;
+            finished += c.done + c.failed;
+        }
+        let run = Run {
+            client: self.target.clone(),
+            journal: Mutex::new(journal),
+            path: path.clone(),
+            concurrency: self.concurrency,
+            stop: self.stop.clone(),
+            progress: self.progress.clone(),
+            start,
+            total,
+            done_before: finished,
+            done: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            resolved_chunks: AtomicU64::new(0),
+            resolved_landed: AtomicU64::new(0),
+            resolved_resent: AtomicU64::new(0),
+        };
+        run.resolve_in_flight().await?;
+        run.stages().await?;
+
+        let journal = run.lock();
+        let counts = |kind| journal.counts(kind).map_err(db);
+        Ok(Report {
+            users: counts(ItemKind::User)?,
+            conversations: counts(ItemKind::Conversation)?,
+            messages: counts(ItemKind::Message)?,
+            participants: counts(ItemKind::Participant)?,
+            requests: run.requests.load(Ordering::Relaxed),
+            resolved: Resolved {
+                chunks: run.resolved_chunks.load(Ordering::Relaxed),
+                landed: run.resolved_landed.load(Ordering::Relaxed),
+                resent: run.resolved_resent.load(Ordering::Relaxed),
+            },
+            failures: journal.failures().map_err(db)?,
+            notes: journal.notes().map_err(db)?,
+            planned,
+            elapsed: start.elapsed(),
+        })
+    }
+}
+
+/// The state of one run, shared by its concurrent requests.
+struct Run {
+    client: Client,
+    journal: Mutex<Journal>,
+    path: PathBuf,
+    concurrency: usize,
+    stop: StopHandle,
+    progress: Option<ProgressFn>,
+    start: Instant,
+    total: u64,
+    done_before: u64,
+    done: AtomicU64,
+    failed: AtomicU64,
+    requests: AtomicU64,
+    resolved_chunks: AtomicU64,
+    resolved_landed: AtomicU64,
+    resolved_resent: AtomicU64,
+}
+
+/// What an answer says about whether the request was applied.
+enum Answer {
+    /// Applied.
+    Landed,
+    /// Not applied; what becomes of the items.
+    Refused(Fate, String),
+    /// The credentials were refused: stop the run (nothing else would land).
+    Fatal(talkjs_api::Error),
+    /// Maybe applied (a 5xx, a timeout or a reset after the request may have reached the
+    /// server): to be resolved before anything else is sent for the conversation.
+    Unknown(String),
+}
+
+/// Reads an answer. `several`: the request carried more than one item (a 400 splits it).
+/// `idempotent`: sending it again is harmless, so an unknown outcome is a plain failure.
+fn classify(result: Result<(), talkjs_api::Error>, several: bool, idempotent: bool) -> Answer {
+    use talkjs_api::Error as E;
+    let e = match result {
+        Ok(()) => return Answer::Landed,
+        Err(e) => e,
+    };
+    match &e {
+        E::Unauthorized { .. } | E::Config(_) => Answer::Fatal(e),
+        E::BadRequest { .. } if several => Answer::Refused(Fate::Split, e.to_string()),
+        // Refused before (or without) being applied.
+        E::BadRequest { .. }
+        | E::NotFound { .. }
+        | E::InvalidArgument(_)
+        | E::Status { .. }
+        | E::Pagination(_) => Answer::Refused(Fate::Permanent, e.to_string()),
+        E::RateLimited { .. } | E::LocalRateLimit { .. } => {
+            Answer::Refused(Fate::Transient, e.to_string())
+        }
+        _ if idempotent => Answer::Refused(
+            if e.is_transient() {
+                Fate::Transient
+            } else {
+                Fate::Permanent
+            },
+            e.to_string(),
+        ),
+        _ => Answer::Unknown(e.to_string()),
+    }
+}
+
+impl Run {
+    fn lock(&self) -> MutexGuard<'_, Journal> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions
+        // roll back), so the journal stays usable.
+        self.journal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn db<T>(&self, f: impl FnOnce(&mut Journal) -> rusqlite::Result<T>) -> Result<T, Error> {
+        let mut journal = self.lock();
+        f(&mut journal).map_err(|e| Error::journal(&self.path, e))
+    }
+
+    fn report_progress(&self) {
+        let Some(progress) = &self.progress else {
+            return;
+        };
+        let done_now = self.done.load(Ordering::Relaxed);
+        let failed_now = self.failed.load(Ordering::Relaxed);
+        let elapsed = self.start.elapsed();
+        let finished = self.done_before + done_now + failed_now;
+        let this_run = done_now + failed_now;
+        let eta = (this_run > 0).then(|| {
+            let left = u32::try_from(self.total.saturating_sub(finished)).unwrap_or(u32::MAX);
+            let this_run = u32::try_from(this_run).unwrap_or(u32::MAX);
+            (elapsed / this_run).saturating_mul(left)
+        });
+        progress(&Progress {
+            done: self.done_before + done_now,
+            failed: failed_now,
+            total: self.total,
+            requests: self.requests.load(Ordering::Relaxed),
+            elapsed,
+            eta,
+        });
+    }
+
+    /// Records an answer for a chunk of `n` items. Returns the answer's unknown-outcome
+    /// text, if any (the caller resolves it), or the fatal error.
+    fn settle(&self, chunk: i64, n: usize, answer: Answer) -> Result<Option<String>, Error> {
+        let n = n as u64;
+        let unknown = match answer {
+            Answer::Landed => {
+                self.db(|j| j.chunk_done(chunk))?;
+                self.done.fetch_add(n, Ordering::Relaxed);
+                None
+            }
+            Answer::Refused(fate, why) => {
+                self.db(|j| j.chunk_failed(chunk, &why, fate))?;
+                if fate != Fate::Split {
+                    self.failed.fetch_add(n, Ordering::Relaxed);
+                }
+                None
+            }
+            Answer::Fatal(e) => {
+                self.db(|j| j.chunk_abandoned(chunk, &e.to_string()))?;
+                return Err(Error::Target(e));
+            }
+            Answer::Unknown(why) => Some(why),
+        };
+        self.report_progress();
+        Ok(unknown)
+    }
+
+    /// Resolves every import an earlier run left in flight, before anything is sent.
+    async fn resolve_in_flight(&self) -> Result<(), Error> {
+        let chunks = self.db(|j| j.in_flight_imports())?;
+        stream::iter(chunks)
+            .map(Ok)
+            .try_for_each_concurrent(self.concurrency, |(chunk, conversation, rows)| async move {
+                self.resolve(
+                    &conversation,
+                    chunk,
+                    &rows,
+                    "the process ended before the answer",
+                )
+                .await
+            })
+            .await
+    }
+
+    /// Finds out which messages of an uncertain import landed: lists the target
+    /// conversation back to the chunk's oldest timestamp and matches by sender, timestamp
+    /// and text (the import keeps the given timestamp). Copies already recorded as done
+    /// are discounted, so a message repeated word for word is not mistaken for its twin.
+    /// Found ones are done (with their target ids); the rest go back to planned.
+    async fn resolve(
+        &self,
+        conversation: &str,
+        chunk: i64,
+        rows: &[Row],
+        why: &str,
+    ) -> Result<(), Error> {
+        let Some(oldest) = rows.iter().filter_map(|r| r.ts).min() else {
+            return Ok(());
+        };
+        let mut listed = Vec::new();
+        let mut messages = self
+            .client
+            .conversations()
+            .messages(conversation.to_owned())
+            .list()
+            .limit(100)
+            .into_stream();
+        loop {
+            match messages.try_next().await {
+                Ok(Some(m)) => {
+                    let ts = i64::try_from(m.created_at.as_millis()).unwrap_or(i64::MAX);
+                    if ts < oldest {
+                        break;
+                    }
+                    listed.push(m);
+                }
+                Ok(None) => break,
+                // No conversation: nothing can have landed in it.
+                Err(talkjs_api::Error::NotFound { .. }) => {
+                    listed.clear();
+                    break;
+                }
+                Err(e) => return Err(Error::Target(e)),
+            }
+        }
+        // Oldest first, so that the newest copies of a key are the last ones.
+        listed.reverse();
+        let mut found: HashMap<(String, i64, String), Vec<String>> = HashMap::new();
+        for m in listed {
+            let key = (
+                m.sender_id
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                i64::try_from(m.created_at.as_millis()).unwrap_or(i64::MAX),
+                m.text.clone().unwrap_or_default(),
+            );
+            found.entry(key).or_default().push(m.id.as_str().to_owned());
+        }
+        let mut landed = Vec::new();
+        let mut by_key: Vec<((String, i64, String), Vec<i64>)> = Vec::new();
+        for r in rows {
+            let key = (
+                r.sender.clone().unwrap_or_default(),
+                r.ts.unwrap_or_default(),
+                r.text.clone().unwrap_or_default(),
+            );
+            match by_key.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, seqs)) => seqs.push(r.seq),
+                None => by_key.push((key, vec![r.seq])),
+            }
+        }
+        for (key, seqs) in by_key {
+            let ids = found.get(&key).map_or(&[][..], Vec::as_slice);
+            let before = self.db(|j| j.done_with_key(conversation, &key.0, key.1, &key.2))?;
+            let before = usize::try_from(before).unwrap_or(usize::MAX);
+            let available = ids.len().saturating_sub(before);
+            let take = available.min(seqs.len());
+            let newest = &ids[ids.len() - take..];
+            for (seq, id) in seqs.iter().zip(newest) {
+                landed.push((*seq, Some(id.clone())));
+            }
+        }
+        let n_landed = landed.len() as u64;
+        let n_resent = rows.len() as u64 - n_landed;
+        let outcome = format!(
+            "outcome unknown ({why}); a listing found {n_landed} of {} messages in the target",
+            rows.len()
+        );
+        self.db(|j| j.chunk_resolved(chunk, &landed, &outcome))?;
+        self.resolved_chunks.fetch_add(1, Ordering::Relaxed);
+        self.resolved_landed.fetch_add(n_landed, Ordering::Relaxed);
+        self.resolved_resent.fetch_add(n_resent, Ordering::Relaxed);
+        self.done.fetch_add(n_landed, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The stages in dependency order; a stage starts only when every item of the ones
+    /// before it landed or failed for good (a user that failed for now would make its
+    /// conversations fail for good).
+    async fn stages(&self) -> Result<(), Error> {
+        self.upserts(ItemKind::User).await?;
+        if !self.db(|j| j.settled(ItemKind::User))? {
+            return Ok(());
+        }
+        self.upserts(ItemKind::Conversation).await?;
+        if !self.db(|j| j.settled(ItemKind::Conversation))? {
+            return Ok(());
+        }
+        self.db(Journal::fail_orphans)?;
+        self.messages().await?;
+        if !self.db(|j| j.settled(ItemKind::Message))? {
+            return Ok(());
+        }
+        self.upserts(ItemKind::Participant).await
+    }
+
+    /// Sends the planned upserts of a kind (users 100 to a request), as many at once as
+    /// allowed; a refused multi-user request is sent again one user at a time.
+    async fn upserts(&self, kind: ItemKind) -> Result<(), Error> {
+        loop {
+            if self.stop.is_stopped() {
+                return Ok(());
+            }
+            let rows = self.db(|j| j.planned(kind))?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut chunks: Vec<Vec<Row>> = Vec::new();
+            let mut open: Vec<Row> = Vec::new();
+            for row in rows {
+                if kind != ItemKind::User || row.solo {
+                    chunks.push(vec![row]);
+                } else {
+                    open.push(row);
+                    if open.len() == MAX_USERS_PER_BATCH {
+                        chunks.push(std::mem::take(&mut open));
+                    }
+                }
+            }
+            if !open.is_empty() {
+                chunks.push(open);
+            }
+            stream::iter(chunks)
+                .map(Ok)
+                .try_for_each_concurrent(self.concurrency, |chunk| self.upsert(kind, chunk))
+                .await?;
+        }
+    }
+
+    async fn upsert(&self, kind: ItemKind, rows: Vec<Row>) -> Result<(), Error> {
+        if self.stop.is_stopped() {
+            return Ok(());
+        }
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
+        let subject = first.subject.clone();
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        let chunk = self.db(|j| j.start_chunk(kind, &subject, &seqs))?;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let result = match kind {
+            ItemKind::User => {
+                let users: Result<Vec<(String, UserUpsert)>, _> = rows
+                    .iter()
+                    .map(|r| Ok((r.subject.clone(), decode_body(&r.body)?)))
+                    .collect();
+                match users {
+                    Ok(users) => self.client.users().upsert_many(users).await,
+                    Err(e) => Err(e),
+                }
+            }
+            ItemKind::Conversation => match decode_body::<ConversationUpsert>(&first.body) {
+                Ok(body) => self.client.conversations().upsert(&subject, &body).await,
+                Err(e) => Err(e),
+            },
+            ItemKind::Participant => {
+                let participants = self.client.conversations().participants(subject.clone());
+                match decode_body::<ParticipantSetting>(&first.body) {
+                    Ok(ParticipantSetting::Overwrite(body)) => {
+                        participants.join(&first.source_id, &body).await
+                    }
+                    Ok(ParticipantSetting::Patch(body)) => {
+                        participants.modify(&first.source_id, &body).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            ItemKind::Message => Err(talkjs_api::Error::InvalidArgument(
+                "messages are imported, not upserted".into(),
+            )),
+        };
+        // Upserts are idempotent: an unknown outcome is a failure a rerun repeats safely.
+        self.settle(chunk, rows.len(), classify(result, rows.len() > 1, true))?;
+        Ok(())
+    }
+
+    /// Imports the planned messages: conversations side by side, each one's in order.
+    async fn messages(&self) -> Result<(), Error> {
+        let conversations = self.db(|j| j.conversations_with_planned_messages())?;
+        stream::iter(conversations)
+            .map(Ok)
+            .try_for_each_concurrent(self.concurrency, |c| async move {
+                self.conversation_messages(&c).await
+            })
+            .await
+    }
+
+    /// One conversation's messages, 10 to an import, one request at a time (so at most one
+    /// request of a conversation is ever uncertain).
+    async fn conversation_messages(&self, conversation: &str) -> Result<(), Error> {
+        /// Uncertain answers in a row before the conversation is left for the next run.
+        const MAX_UNKNOWN_IN_A_ROW: u32 = 5;
+        let mut unknown_in_a_row = 0;
+        loop {
+            if self.stop.is_stopped() {
+                return Ok(());
+            }
+            let rows = self.db(|j| j.next_messages(conversation, MAX_MESSAGES_PER_REQUEST))?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+            let chunk = self.db(|j| j.start_chunk(ItemKind::Message, conversation, &seqs))?;
+            let body: Result<Vec<ImportMessage>, _> =
+                rows.iter().map(|r| decode_body(&r.body)).collect();
+            let result = match body {
+                Ok(messages) => {
+                    self.requests.fetch_add(1, Ordering::Relaxed);
+                    self.client
+                        .conversations()
+                        .messages(conversation.to_owned())
+                        .import(messages)
+                        .await
+                        .map(drop)
+                }
+                Err(e) => Err(e),
+            };
+            let answer = classify(result, rows.len() > 1, false);
+            let transient = matches!(answer, Answer::Refused(Fate::Transient, _));
+            if let Some(why) = self.settle(chunk, rows.len(), answer)? {
+                unknown_in_a_row += 1;
+                match self.resolve(conversation, chunk, &rows, &why).await {
+                    Ok(()) => {}
+                    // The target cannot be listed now: the chunk stays in flight and the
+                    // next run resolves it before sending anything.
+                    Err(Error::Target(_)) => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+                self.report_progress();
+                if unknown_in_a_row >= MAX_UNKNOWN_IN_A_ROW {
+                    return Ok(());
+                }
+                continue;
+            }
+            unknown_in_a_row = 0;
+            if transient {
+                // Keep the order: the rest of the conversation waits for the next run.
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Decodes a body stored in the journal.
+fn decode_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, talkjs_api::Error> {
+    serde_json::from_str(body).map_err(|e| {
+        talkjs_api::Error::InvalidArgument(format!("the journal's body does not decode: {e}"))
+    })
+}
