@@ -24,6 +24,7 @@ Examples:
   talkjs conversations list --all --output jsonl
   talkjs messages send order_123 --sender alice --text 'Hi Bob!'
   talkjs export users --file users.jsonl
+  talkjs import users.jsonl
   talkjs token user alice --expires-in 1h
   talkjs fake serve --port 8080";
 
@@ -131,6 +132,10 @@ pub enum Command {
     /// Export every user, conversation or message of a conversation as JSON lines.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Load users, conversations and messages from JSON lines as `export` writes them, at
+    /// the rate-limit ceiling.
+    #[command(long_about = BULK_IMPORT_HELP)]
+    Import(ImportArgs),
     /// Mint tokens for debugging (app tokens for the REST API, user tokens for a frontend).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -432,6 +437,46 @@ pub enum ExportCommand {
         #[command(flatten)]
         args: ExportArgs,
     },
+}
+
+const BULK_IMPORT_HELP: &str = r#"Load users, conversations and messages from JSON lines as `talkjs export` writes them,
+as fast as TalkJS's rate limit allows (users 100 to a request, messages 10 to a request,
+many requests in flight), with a progress bar on a terminal.
+
+Every line is an object as the API returns it: a user (it has "name"), a conversation (it has
+"participants") or a message (it has "conversationId"). Keep the kinds together, users first:
+  cat users.jsonl conversations.jsonl messages-*.jsonl | talkjs import -
+(a line of an earlier kind after later ones waits until the work before it is done).
+
+- Users and conversations are created or updated with the fields of the line; fields that are
+  missing or null are left as they are. Not carried: createdAt, a user's headerPhotoUrl and
+  push tokens, a conversation's topicId.
+- A conversation's participants are added with their access and notify settings.
+- Messages are imported into their conversationId with their sender, text, original time
+  (createdAt), readBy and custom data. They get new ids; replies, reactions and edit times
+  are not carried; an attachment or a location is left out with a warning. System messages and
+  messages without a sender or text cannot be imported: they are skipped and listed.
+- Imported messages are never de-duplicated: importing the same lines twice duplicates the
+  messages. After failures, import only the lines that failed.
+
+At the end, the summary (succeeded, failed, skipped, invalidLines, warnings, requests,
+seconds) goes to standard output, and every line that failed, was skipped or could not be read
+to standard error, with its line number and the reason.
+
+Exit codes: 0 if every item landed (skipped messages are listed but do not fail the import),
+1 if an item failed at the API, 2 if only lines could not be read, 130 after Ctrl-C (with
+how many items had landed)."#;
+
+/// `talkjs import ...`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The JSON lines file (- for standard input).
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// At most this many requests in flight at once [default: the library's, 64]. Requests
+    /// still wait for the rate limiter: more does not send faster than TalkJS allows.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub in_flight: Option<u16>,
 }
 
 /// `talkjs token ...`

@@ -80,7 +80,7 @@ impl CliError {
 
 /// The library's message, followed by the causes it does not already show (e.g. "connection
 /// refused" under a transport error).
-fn api_message(error: &talkjs::Error) -> String {
+pub(crate) fn api_message(error: &talkjs::Error) -> String {
     let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {

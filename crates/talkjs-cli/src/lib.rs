@@ -9,6 +9,7 @@
 //! talkjs participants add|update|remove
 //! talkjs messages list|send|import
 //! talkjs export users|conversations|messages <conversation>
+//! talkjs import FILE
 //! talkjs token app|user
 //! talkjs fake serve
 //! ```

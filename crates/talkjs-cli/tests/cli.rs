@@ -1186,3 +1186,409 @@ fn an_interrupted_export_says_where_to_resume() {
     assert!(err.contains("interrupted;"), "{err}");
     export.resume_and_check(&err);
 }
+
+/// A JSON value without the fields a copy into another app cannot keep.
+fn without(mut value: Value, fields: &[&str]) -> Value {
+    if let Value::Object(object) = &mut value {
+        for field in fields {
+            object.remove(*field);
+        }
+    }
+    value
+}
+
+/// Runs `talkjs import` with these arguments, which must exit with `code`: the summary it
+/// printed (JSON) and standard error.
+fn import(f: &Fake, args: &[&str], stdin: Option<&str>, code: i32) -> (Value, String) {
+    let mut cmd = f.with_args(&[&["import"], args].concat(), stdin);
+    let out = cmd.assert().code(code).get_output().clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let summary = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&out.stdout)));
+    (summary, stderr)
+}
+
+/// The line number (1-based) of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in the input"))
+        + 1
+}
+
+#[test]
+fn import_loads_an_export_into_another_app() {
+    let from = Fake::start();
+    let to = Fake::start();
+    // 150 plain users (two PUT /users) and three with every field the import carries.
+    from.create_users(150);
+    from.json(&[
+        "users",
+        "upsert",
+        "alice",
+        "--name",
+        "Alice",
+        "--email",
+        "a@example.com",
+        "--phone",
+        "+14155550100",
+        "--photo-url",
+        "https://example.com/a.png",
+        "--role",
+        "buyer",
+        "--locale",
+        "nl-NL",
+        "--welcome-message",
+        "Hi!",
+        "--custom",
+        "plan=pro",
+    ]);
+    from.json(&["users", "upsert", "bob", "--name", "Bob"]);
+    from.json(&["users", "upsert", "carol", "--name", "Carol"]);
+    // A conversation with a read-only participant and one whose access is revoked, and one
+    // with the default settings.
+    from.json(&[
+        "conversations",
+        "upsert",
+        "chat",
+        "--participant",
+        "alice,bob,carol",
+        "--subject",
+        "Order #1",
+        "--photo-url",
+        "https://example.com/c.png",
+        "--welcome-message",
+        "Welcome",
+        "--custom",
+        "order=1",
+    ]);
+    from.stdout(
+        &[
+            "participants",
+            "update",
+            "chat",
+            "bob",
+            "--access",
+            "read",
+            "--notify",
+            "mentions-only",
+        ],
+        None,
+    );
+    from.stdout(
+        &[
+            "participants",
+            "update",
+            "chat",
+            "carol",
+            "--access",
+            "none",
+        ],
+        None,
+    );
+    from.upsert_conversation("other", "user0000,user0001");
+    // 25 old messages with their readers and custom data, two sent now, one system message.
+    let history: String = (0..25_u64)
+        .map(|i| {
+            let sender = if i % 2 == 0 { "alice" } else { "bob" };
+            line(&json!({"sender": sender, "text": format!("old {i}"),
+                "timestamp": 1_500_000_000_000 + i * 1000, "readBy": ["carol"],
+                "custom": {"n": i.to_string()}}))
+        })
+        .collect();
+    from.json_in(&["messages", "import", "chat"], &history);
+    from.stdout(
+        &[
+            "messages", "send", "chat", "--sender", "alice", "--text", "now",
+        ],
+        None,
+    );
+    from.stdout(
+        &[
+            "messages",
+            "send",
+            "chat",
+            "--system",
+            "--text",
+            "Bob joined",
+        ],
+        None,
+    );
+    from.stdout(
+        &[
+            "messages", "send", "other", "--sender", "user0001", "--text", "hey",
+        ],
+        None,
+    );
+
+    let mut export = String::new();
+    for args in [
+        &["export", "users"][..],
+        &["export", "conversations"],
+        &["export", "messages", "chat"],
+        &["export", "messages", "other"],
+    ] {
+        export.push_str(&String::from_utf8(from.stdout(args, None)).unwrap());
+    }
+    let file = temp_path("import-roundtrip.jsonl");
+    std::fs::write(&file, &export).unwrap();
+    let (summary, stderr) = import(&to, &[file.to_str().unwrap(), "--in-flight", "4"], None, 0);
+    std::fs::remove_file(&file).unwrap();
+
+    // 153 users, 2 conversations, bob's settings, 27 user messages, then carol's revoked
+    // access (a PATCH after the run); the system message is skipped and listed.
+    assert_eq!(
+        summary["succeeded"],
+        153 + 2 + 1 + 27 + 1,
+        "{summary}\n{stderr}"
+    );
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert_eq!(summary["skipped"], 1, "{summary}");
+    assert_eq!(summary["invalidLines"], 0, "{summary}");
+    // PUT /users twice, two conversations, one participant PUT, 3 + 1 imports, one PATCH.
+    assert_eq!(summary["requests"], 2 + 2 + 1 + 4 + 1, "{summary}");
+    let system_line = export
+        .lines()
+        .position(|l| serde_json::from_str::<Value>(l).unwrap()["text"] == "Bob joined")
+        .unwrap()
+        + 1;
+    assert!(
+        stderr.contains(&format!("line {system_line}: skipped message"))
+            && stderr.contains("system message"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // Users: the same, but for the creation time.
+    let users = |f: &Fake| -> Vec<Value> {
+        let mut users: Vec<Value> = f
+            .fake
+            .users()
+            .into_iter()
+            .map(|u| without(serde_json::to_value(u).unwrap(), &["createdAt"]))
+            .collect();
+        users.sort_by_key(|u| u["id"].as_str().unwrap().to_owned());
+        users
+    };
+    assert_eq!(users(&to).len(), 153);
+    assert_eq!(users(&to), users(&from));
+
+    // Conversations: the same fields and participant settings.
+    for id in ["chat", "other"] {
+        let strip = |f: &Fake| {
+            let conversation = serde_json::to_value(f.fake.conversation(id).unwrap()).unwrap();
+            let participants: Value = conversation["participants"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(user, p)| (user.clone(), json!([p["access"], p["notify"]])))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            let mut conversation = without(
+                conversation,
+                &[
+                    "createdAt",
+                    "lastMessage",
+                    "participants",
+                    "everyoneReadUntil",
+                ],
+            );
+            conversation["participants"] = participants;
+            conversation
+        };
+        assert_eq!(strip(&to), strip(&from), "{id}");
+    }
+    assert_eq!(
+        to.fake.conversation("chat").unwrap().participants["bob"].access,
+        talkjs::models::Access::Read
+    );
+
+    // Messages: every user message once, with its sender, text, time, readers and custom
+    // data; new ids, origin "import".
+    for id in ["chat", "other"] {
+        let keep = |f: &Fake| -> Vec<Value> {
+            let mut messages: Vec<Value> = f
+                .fake
+                .messages(id)
+                .into_iter()
+                .filter(|m| m.sender_id.is_some())
+                .map(|m| {
+                    let v = serde_json::to_value(m).unwrap();
+                    json!([
+                        v["createdAt"],
+                        v["senderId"],
+                        v["text"],
+                        v["readBy"],
+                        v["custom"]
+                    ])
+                })
+                .collect();
+            messages.sort_by_key(Value::to_string);
+            messages
+        };
+        assert_eq!(keep(&to), keep(&from), "{id}");
+    }
+    assert_eq!(to.fake.messages("chat").len(), 26);
+    assert!(
+        to.fake
+            .messages("chat")
+            .iter()
+            .all(|m| m.origin == Some(talkjs::models::MessageOrigin::Import))
+    );
+}
+
+/// A line of the input: `value` as one line of JSON.
+fn line(value: &Value) -> String {
+    format!("{value}\n")
+}
+
+/// A message line as `export messages` writes it.
+fn message_line(conversation: &str, sender: Option<&str>, text: &str, at: u64) -> String {
+    let kind = if sender.is_some() {
+        "UserMessage"
+    } else {
+        "SystemMessage"
+    };
+    line(
+        &json!({"id": format!("msg_{at}"), "type": kind, "conversationId": conversation,
+        "senderId": sender, "text": text, "readBy": [], "createdAt": at, "custom": {}}),
+    )
+}
+
+#[test]
+fn import_with_bad_lines_lands_every_good_record_once_and_names_the_bad_ones() {
+    let f = Fake::start();
+    let mut input = String::new();
+    input.push_str(&line(
+        &json!({"id": "alice", "name": "Alice", "createdAt": 1}),
+    ));
+    input.push_str("{not json\n");
+    input.push_str(&line(&json!({"hello": "world"})));
+    input.push_str(&line(&json!({"id": "bob", "name": "Bob", "createdAt": 1})));
+    input.push('\n');
+    input.push_str(&line(
+        &json!({"id": "chat", "createdAt": 1, "participants": {
+        "alice": {"access": "ReadWrite", "notify": true},
+        "bob": {"access": "Read", "notify": false}}}),
+    ));
+    input.push_str(&message_line("chat", None, "system", 1000));
+    for i in 0..12_u64 {
+        // Message 7 is from a user who is not a participant: TalkJS refuses its request.
+        let sender = if i == 7 { "mallory" } else { "alice" };
+        input.push_str(&message_line(
+            "chat",
+            Some(sender),
+            &format!("m{i}"),
+            2000 + i,
+        ));
+    }
+    input.push_str(&message_line("nowhere", Some("alice"), "lost", 3000));
+    input.push_str(&message_line("chat", Some("bob"), "last", 4000));
+    let file = temp_path("import-bad-lines.jsonl");
+    std::fs::write(&file, &input).unwrap();
+    let (summary, stderr) = import(&f, &[file.to_str().unwrap()], None, 1);
+    std::fs::remove_file(&file).unwrap();
+
+    // 2 users, the conversation, bob's settings, 12 messages.
+    assert_eq!(summary["succeeded"], 2 + 1 + 1 + 12, "{summary}\n{stderr}");
+    assert_eq!(summary["failed"], 2, "{summary}");
+    assert_eq!(summary["skipped"], 1, "{summary}");
+    assert_eq!(summary["invalidLines"], 2, "{summary}");
+    let expected = [
+        (2, "not valid JSON"),
+        (3, "neither a user, a conversation nor a message"),
+        (
+            line_of(&input, "\"system\""),
+            "skipped message msg_1000 in chat",
+        ),
+        (
+            line_of(&input, "mallory"),
+            "message in chat: failed: bad request (400)",
+        ),
+        (
+            line_of(&input, "nowhere"),
+            "message in nowhere: failed: not found (404)",
+        ),
+    ];
+    for (number, text) in expected {
+        assert!(
+            stderr.contains(&format!("talkjs: line {number}: {text}")),
+            "line {number}: {text:?} in\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("error: 2 of 18 items failed") && stderr.contains("not de-duplicated"),
+        "{stderr}"
+    );
+
+    // Every good message landed once, in its conversation.
+    let mut texts: Vec<String> = f
+        .fake
+        .messages("chat")
+        .into_iter()
+        .map(|m| m.text.unwrap())
+        .collect();
+    texts.sort();
+    let mut expected: Vec<String> = (0..12)
+        .filter(|i| *i != 7)
+        .map(|i| format!("m{i}"))
+        .chain(["last".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(texts, expected);
+    assert_eq!(f.fake.users().len(), 2);
+    let chat = f.fake.conversation("chat").unwrap();
+    assert_eq!(chat.participants["bob"].notify, talkjs::models::Notify::Off);
+
+    // Only unreadable lines (the rest lands): exit 2.
+    let input = [
+        line(&json!({"id": "carol", "name": "Carol", "createdAt": 1})),
+        line(&json!({"id": "dave", "name": "Dave", "custom": {"n": 1}, "createdAt": 1})),
+    ]
+    .concat();
+    let (summary, stderr) = import(&f, &["-"], Some(&input), 2);
+    assert_eq!(summary["succeeded"], 1, "{summary}");
+    assert!(
+        stderr.contains("line 2: not a user") && stderr.contains("1 lines could not be read"),
+        "{stderr}"
+    );
+    assert!(f.fake.user("carol").is_some());
+}
+
+#[test]
+fn import_reads_standard_input() {
+    let f = Fake::start();
+    let input = [
+        line(&json!({"id": "alice", "name": "Alice", "createdAt": 1})),
+        line(&json!({"id": "bob", "name": "Bob", "createdAt": 1})),
+        line(&json!({"id": "chat", "createdAt": 1, "participants": {
+            "alice": {"access": "ReadWrite", "notify": true}, "bob": {}}})),
+        message_line("chat", Some("bob"), "second", 2000),
+        message_line("chat", Some("alice"), "first", 1000),
+    ]
+    .concat();
+    let (summary, stderr) = import(&f, &["-"], Some(&input), 0);
+    assert_eq!(summary["succeeded"], 5, "{summary}\n{stderr}");
+    assert_eq!(
+        summary["requests"], 3,
+        "one PUT /users, one conversation, one import"
+    );
+    assert_eq!(stderr, "");
+    let texts: Vec<_> = f
+        .fake
+        .messages("chat")
+        .into_iter()
+        .map(|m| (m.created_at.as_millis(), m.text.unwrap()))
+        .collect();
+    assert_eq!(
+        texts,
+        [(1000, "first".to_owned()), (2000, "second".to_owned())]
+    );
+
+    // A file that is not there, and a missing FILE: usage errors.
+    let err = f.fails(&["import", "/nonexistent/dump.jsonl"], 2);
+    assert!(err.contains("cannot open"), "{err}");
+    f.fails(&["import"], 2);
+    let err = f.fails(&["import", "-", "--in-flight", "0"], 2);
+    assert!(err.contains("--in-flight"), "{err}");
+}

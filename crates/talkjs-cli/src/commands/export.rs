@@ -7,7 +7,9 @@ use futures_util::TryStreamExt;
 use serde::Serialize;
 use talkjs::api::{Cursor, Items};
 
-use super::{Ctx, ListRequest, note, partial, progress_bar, progress_text, with_paging};
+use super::{
+    Ctx, ListRequest, interrupted, note, partial, progress_bar, progress_text, with_paging,
+};
 use crate::cli::{ExportArgs, ExportCommand, Format};
 use crate::error::CliError;
 use crate::output::json_error;
@@ -92,13 +94,6 @@ impl Sink {
         self.writer
             .flush()
             .map_err(|e| CliError::write(e, &self.name))
-    }
-}
-
-/// Resolves on Ctrl-C; never if the signal cannot be watched.
-async fn interrupted() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
     }
 }
 

@@ -3,6 +3,7 @@
 mod conversations;
 mod export;
 mod fake;
+mod import;
 mod messages;
 mod participants;
 mod token;
@@ -88,6 +89,7 @@ pub async fn run(cli: Cli, explicit: Explicit) -> Result<(), CliError> {
         Command::Participants(cmd) => participants::run(&mut ctx, cmd).await,
         Command::Messages(cmd) => messages::run(&mut ctx, cmd).await,
         Command::Export(cmd) => export::run(&mut ctx, cmd).await,
+        Command::Import(args) => import::run(&mut ctx, args).await,
         Command::Token(cmd) => token::run(&mut ctx, cmd),
         Command::Fake(cmd) => fake::run(&mut ctx, cmd).await,
     };
@@ -246,6 +248,13 @@ fn progress_bar(total: Option<u64>, what: &str, hide: bool) -> ProgressBar {
     bar.set_message(what.to_owned());
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
+}
+
+/// Resolves on Ctrl-C; never if the signal cannot be watched.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Asks a yes/no question on the terminal; `false` unless the answer starts with `y`.

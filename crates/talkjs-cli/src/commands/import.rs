@@ -1,0 +1,845 @@
+//! `talkjs import FILE`: JSON lines as `talkjs export` writes them (users, conversations,
+//! messages), loaded through the library's bulk runner ([`talkjs::Client::bulk`]).
+//!
+//! The input is streamed: a reader thread reads and decodes one line at a time and hands the
+//! bulk items over a bounded channel, so memory does not grow with the input (apart from
+//! the list of lines to report and a compact map from items back to line numbers).
+
+use std::fmt::Write as _;
+use std::io::{self, BufRead, BufReader, Read};
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::HumanDuration;
+use serde_json::{Value, json};
+use talkjs::api::{BulkItem, BulkKind, BulkProgress, BulkReport};
+use talkjs::models::{
+    Access, Conversation, ConversationUpsert, ImportMessage, Message, MessageType, Notify,
+    ParticipantOverwrite, ParticipantPatch, Patch, User, UserUpsert,
+};
+use tokio::sync::mpsc;
+
+use super::{Ctx, interrupted, progress_bar};
+use crate::cli::ImportArgs;
+use crate::error::{CliError, api_message, one_line};
+
+/// Items decoded ahead of the bulk runner (which reads ahead on its own as well).
+const CHANNEL_ITEMS: usize = 1024;
+
+/// Participant settings held back until the run of conversation lines they belong to ends
+/// (the bulk runner does participants after conversations; handing them over between two
+/// conversations would make it finish the conversations before them first). Past this many,
+/// they are handed over early: correct, only slower.
+const MAX_HELD_PARTICIPANTS: usize = 10_000;
+
+pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<(), CliError> {
+    let input = Input::open(&args.file)?;
+    let client = ctx.client()?;
+    // A first pass over a regular file counts the items, for the progress bar's ETA; a pipe
+    // or standard input can be read only once.
+    let total = match &input.path {
+        Some(path) => Some(count_items(path, &input.name)?),
+        None => None,
+    };
+
+    let bar = progress_bar(total.and_then(|n| u64::try_from(n).ok()), "items", false);
+    let last: Arc<Mutex<Option<BulkProgress>>> = Arc::new(Mutex::new(None));
+    let mut bulk = client.bulk();
+    if let Some(n) = args.in_flight {
+        bulk = bulk.in_flight(usize::from(n));
+    }
+    if let Some(n) = total {
+        bulk = bulk.total(n);
+    }
+    let bulk = {
+        let bar = bar.clone();
+        let last = Arc::clone(&last);
+        bulk.on_progress(move |p| {
+            bar.set_position(u64::try_from(p.succeeded + p.failed).unwrap_or(u64::MAX));
+            bar.set_message(progress_message(p));
+            if let Ok(mut last) = last.lock() {
+                *last = Some(*p);
+            }
+        })
+    };
+
+    let (tx, mut rx) = mpsc::channel(CHANNEL_ITEMS);
+    let reader = std::thread::Builder::new()
+        .name("talkjs-import".into())
+        .spawn(move || read_input(input, &tx))
+        .map_err(|e| CliError::Failed(format!("cannot start the input reader: {e}")))?;
+    let items = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+
+    let stop = interrupted();
+    tokio::pin!(stop);
+    let report = tokio::select! {
+        biased;
+        () = &mut stop => {
+            bar.abandon();
+            let done = last.lock().ok().and_then(|p| *p);
+            return Err(CliError::Interrupted(interrupted_text(done)));
+        }
+        report = bulk.run(items) => report,
+    };
+    bar.finish_and_clear();
+    let read = reader
+        .join()
+        .map_err(|_| CliError::Failed("the input reader stopped unexpectedly".into()))?;
+
+    let mut outcome = Outcome::new(&report, &read);
+    revoke_access(&client, &read.revokes, &mut outcome).await;
+    outcome.print_lines(read.notes);
+    let printed = ctx.out.object(&outcome.summary());
+    // Failures decide the exit code even when the summary cannot be written (`| head`).
+    outcome.result()?;
+    printed
+}
+
+/// The progress bar's message: counts, and the ETA when the total is known.
+fn progress_message(p: &BulkProgress) -> String {
+    let mut text = format!("items, {} failed, {} requests", p.failed, p.requests);
+    if let Some(eta) = p.eta {
+        let _ = write!(text, ", ETA {}", HumanDuration(eta));
+    }
+    text
+}
+
+/// How far an interrupted import got.
+fn interrupted_text(done: Option<BulkProgress>) -> String {
+    let counts = done.map_or_else(
+        || "no request had finished".to_owned(),
+        |p| {
+            let total = p.total.map_or_else(String::new, |n| format!(" of {n}"));
+            format!("{} items{total} landed, {} failed", p.succeeded, p.failed)
+        },
+    );
+    format!(
+        "{counts}; imported messages are not de-duplicated: importing the same file again \
+         duplicates the messages that landed"
+    )
+}
+
+/// The input: a file or standard input.
+struct Input {
+    reader: Box<dyn Read + Send>,
+    /// The name for messages.
+    name: String,
+    /// The path of a regular file, which can be read twice.
+    path: Option<std::path::PathBuf>,
+}
+
+impl Input {
+    fn open(file: &str) -> Result<Self, CliError> {
+        if file == "-" {
+            return Ok(Self {
+                reader: Box::new(io::stdin()),
+                name: "standard input".into(),
+                path: None,
+            });
+        }
+        let opened = std::fs::File::open(file)
+            .map_err(|e| CliError::Usage(format!("cannot open {file:?}: {e}")))?;
+        let regular = opened.metadata().is_ok_and(|m| m.is_file());
+        Ok(Self {
+            reader: Box::new(opened),
+            name: file.to_owned(),
+            path: regular.then(|| file.into()),
+        })
+    }
+}
+
+/// Calls `f` with the number and the text of every line that is not blank; stops early when
+/// `f` breaks. A line that is not UTF-8 is passed as an error; a read error ends the input
+/// with an error naming the line.
+fn for_each_line(
+    reader: impl Read,
+    mut f: impl FnMut(usize, Result<&str, String>) -> ControlFlow<()>,
+) -> Result<(), (usize, io::Error)> {
+    let mut reader = BufReader::new(reader);
+    let mut buf = Vec::new();
+    let mut number = 0;
+    loop {
+        buf.clear();
+        number += 1;
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                number -= 1;
+                continue;
+            }
+            Err(e) => return Err((number, e)),
+        }
+        let text = std::str::from_utf8(&buf).map_err(|e| format!("not UTF-8 text: {e}"));
+        if text.as_ref().is_ok_and(|t| t.trim().is_empty()) {
+            continue;
+        }
+        if f(number, text).is_break() {
+            return Ok(());
+        }
+    }
+}
+
+/// The first pass over a file: how many bulk items it makes.
+fn count_items(path: &std::path::Path, name: &str) -> Result<usize, CliError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| CliError::Usage(format!("cannot open {name:?}: {e}")))?;
+    let mut items = 0;
+    // A read error is reported by the second pass, which reads as far as it can.
+    let _ = for_each_line(file, |_, text| {
+        if let Ok(Ok(record)) = text.map(parse_line) {
+            items += record.items();
+        }
+        ControlFlow::Continue(())
+    });
+    Ok(items)
+}
+
+/// What one line of the input becomes.
+#[derive(Debug)]
+enum Record {
+    User(BulkItem),
+    Conversation {
+        id: String,
+        item: BulkItem,
+        /// Participants whose settings differ from the defaults.
+        participants: Vec<BulkItem>,
+        /// Participants with access `None` (which only a PATCH sets), and their notify.
+        revoked: Vec<(String, Notify)>,
+    },
+    Message {
+        item: BulkItem,
+        /// What the import leaves out (an attachment, a location).
+        warning: Option<String>,
+    },
+    /// A message the import cannot take, and why.
+    Skipped(String),
+}
+
+impl Record {
+    /// The bulk items this record hands to the runner.
+    fn items(&self) -> usize {
+        match self {
+            Self::User(_) | Self::Message { .. } => 1,
+            Self::Conversation { participants, .. } => 1 + participants.len(),
+            Self::Skipped(_) => 0,
+        }
+    }
+}
+
+/// What a line that is none of the three kinds is told.
+const NOT_A_RECORD: &str = "neither a user, a conversation nor a message as `talkjs export` \
+    writes them (a message has \"conversationId\", a conversation \"participants\", a user \"name\")";
+
+/// Decodes one line: a message has `conversationId`, a conversation `participants`, a user
+/// `name` (the export always writes these fields).
+fn parse_line(text: &str) -> Result<Record, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Value::Object(object) = &value else {
+        return Err(format!("not a JSON object: {NOT_A_RECORD}"));
+    };
+    if object.contains_key("conversationId") {
+        let message: Message = serde_json::from_value(value)
+            .map_err(|e| format!("not a message as `talkjs export messages` writes it: {e}"))?;
+        Ok(message_record(message))
+    } else if object.contains_key("participants") {
+        let conversation: Conversation = serde_json::from_value(value).map_err(|e| {
+            format!("not a conversation as `talkjs export conversations` writes it: {e}")
+        })?;
+        Ok(conversation_record(conversation))
+    } else if object.contains_key("name") {
+        let user: User = serde_json::from_value(value)
+            .map_err(|e| format!("not a user as `talkjs export users` writes it: {e}"))?;
+        Ok(user_record(user))
+    } else {
+        Err(NOT_A_RECORD.to_owned())
+    }
+}
+
+/// A user: an upsert of every field the export has and the upsert takes (fields missing or
+/// `null` are left as they are).
+fn user_record(user: User) -> Record {
+    let mut upsert = UserUpsert::new().name(user.name);
+    let set = |value: Option<String>| value.map_or(Patch::Unchanged, Patch::Set);
+    upsert.email = user.email.map_or(Patch::Unchanged, Patch::Set);
+    upsert.phone = user.phone.map_or(Patch::Unchanged, Patch::Set);
+    upsert.photo_url = set(user.photo_url);
+    upsert.welcome_message = set(user.welcome_message);
+    upsert.locale = set(user.locale);
+    upsert.role = set(user.role);
+    upsert.availability_text = set(user.availability_text);
+    if !user.custom.is_empty() {
+        upsert.custom = Patch::Set(user.custom);
+    }
+    Record::User(BulkItem::User {
+        id: user.id.into_inner(),
+        user: upsert,
+    })
+}
+
+/// A conversation: an upsert with its fields and every participant (added with the default
+/// settings), a participant item for each one whose settings differ, and the participants
+/// whose access is `None` (set after the run).
+fn conversation_record(conversation: Conversation) -> Record {
+    let id = conversation.id.into_inner();
+    let mut upsert =
+        ConversationUpsert::new().participants(conversation.participants.keys().cloned());
+    let set = |value: Option<String>| value.map_or(Patch::Unchanged, Patch::Set);
+    upsert.subject = set(conversation.subject);
+    upsert.photo_url = set(conversation.photo_url);
+    upsert.welcome_messages = conversation
+        .welcome_messages
+        .map_or(Patch::Unchanged, Patch::Set);
+    if !conversation.custom.is_empty() {
+        upsert.custom = Patch::Set(conversation.custom);
+    }
+    let mut participants = Vec::new();
+    let mut revoked = Vec::new();
+    for (user, settings) in conversation.participants {
+        if settings.access == Access::None {
+            revoked.push((user.into_inner(), settings.notify));
+        } else if settings.access != Access::ReadWrite || settings.notify != Notify::All {
+            participants.push(BulkItem::Participant {
+                conversation: id.clone(),
+                user: user.into_inner(),
+                settings: ParticipantOverwrite::new()
+                    .access(settings.access)
+                    .notify(settings.notify),
+            });
+        }
+    }
+    Record::Conversation {
+        item: BulkItem::Conversation {
+            id: id.clone(),
+            conversation: upsert,
+        },
+        id,
+        participants,
+        revoked,
+    }
+}
+
+/// A message: an import with its sender, text, time, readers and custom data, or the reason
+/// it cannot be imported.
+fn message_record(message: Message) -> Record {
+    let conversation = message.conversation_id.into_inner();
+    if message.message_type != MessageType::UserMessage {
+        return Record::Skipped(format!(
+            "message {} in {conversation}: a {} (the import takes user messages only)",
+            message.id,
+            match message.message_type {
+                MessageType::SystemMessage => "system message".to_owned(),
+                other => format!("message of type {other:?}"),
+            }
+        ));
+    }
+    let Some(sender) = message.sender_id else {
+        return Record::Skipped(format!(
+            "message {} in {conversation}: no sender (the import needs one)",
+            message.id
+        ));
+    };
+    let Some(text) = message.text.filter(|t| !t.is_empty()) else {
+        let only = if message.attachment.is_some() {
+            "an attachment only (an export cannot carry files)"
+        } else if message.location.is_some() {
+            "a location only (the import cannot carry locations)"
+        } else {
+            "no text"
+        };
+        return Record::Skipped(format!("message {} in {conversation}: {only}", message.id));
+    };
+    let left_out: Vec<&str> = [
+        message.attachment.is_some().then_some("attachment"),
+        message.location.is_some().then_some("location"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let warning = (!left_out.is_empty()).then(|| {
+        format!(
+            "message {} in {conversation}: imported without its {}",
+            message.id,
+            left_out.join(" and ")
+        )
+    });
+    let mut import = ImportMessage::new(sender, text, message.created_at).read_by(message.read_by);
+    import.custom = message.custom;
+    Record::Message {
+        item: BulkItem::Import {
+            conversation,
+            message: import,
+        },
+        warning,
+    }
+}
+
+/// A line to report that never became a bulk item.
+#[derive(Debug)]
+struct Note {
+    line: usize,
+    kind: NoteKind,
+    text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoteKind {
+    /// Not a record: an error.
+    Invalid,
+    /// A message the import cannot take.
+    Skipped,
+    /// Imported, with something left out.
+    Warning,
+}
+
+/// A participant whose access is set to `None` after the run.
+#[derive(Debug)]
+struct Revoke {
+    line: usize,
+    conversation: String,
+    user: String,
+    notify: Notify,
+}
+
+/// Which line each bulk item came from, kept compact: only the items where the line is not
+/// the one after the previous item's are stored (items after skipped lines, the participant
+/// items of a conversation).
+#[derive(Debug, Default)]
+struct LineMap {
+    /// `(index of an item, its line)`, by index.
+    starts: Vec<(usize, usize)>,
+    next_index: usize,
+    last_line: usize,
+}
+
+impl LineMap {
+    /// Records that the next item comes from `line`.
+    fn push(&mut self, line: usize) {
+        if self.starts.is_empty() || line != self.last_line + 1 {
+            self.starts.push((self.next_index, line));
+        }
+        self.next_index += 1;
+        self.last_line = line;
+    }
+
+    /// The line of item `index`.
+    fn line(&self, index: usize) -> Option<usize> {
+        let after = self.starts.partition_point(|(start, _)| *start <= index);
+        let (start, line) = self.starts.get(after.checked_sub(1)?)?;
+        Some(line + (index - start))
+    }
+}
+
+/// What the reader thread found besides the items.
+#[derive(Debug, Default)]
+struct Scanned {
+    lines: LineMap,
+    notes: Vec<Note>,
+    revokes: Vec<Revoke>,
+}
+
+/// Reads the input line by line, hands the items to the runner, and keeps what is to be
+/// reported. Runs on its own thread (reading may block).
+fn read_input(input: Input, tx: &mpsc::Sender<BulkItem>) -> Scanned {
+    let mut read = Scanned::default();
+    // Participant items of the current run of conversation lines, with their lines.
+    let mut held: Vec<(usize, BulkItem)> = Vec::new();
+    let hand_over = |read: &mut Scanned, line: usize, item: BulkItem| {
+        read.lines.push(line);
+        // The receiver is gone only when the run was interrupted.
+        tx.blocking_send(item).is_ok()
+    };
+    let hand_over_held = |read: &mut Scanned, held: &mut Vec<(usize, BulkItem)>| {
+        held.drain(..)
+            .all(|(line, item)| hand_over(read, line, item))
+    };
+    let name = input.name;
+    let ended = for_each_line(input.reader, |line, text| {
+        let record = match text.and_then(parse_line) {
+            Ok(record) => record,
+            Err(text) => {
+                read.notes.push(Note {
+                    line,
+                    kind: NoteKind::Invalid,
+                    text,
+                });
+                return ControlFlow::Continue(());
+            }
+        };
+        let went_on = match record {
+            Record::Skipped(text) => {
+                read.notes.push(Note {
+                    line,
+                    kind: NoteKind::Skipped,
+                    text,
+                });
+                true
+            }
+            Record::Conversation {
+                id,
+                item,
+                participants,
+                revoked,
+            } => {
+                read.revokes
+                    .extend(revoked.into_iter().map(|(user, notify)| Revoke {
+                        line,
+                        conversation: id.clone(),
+                        user,
+                        notify,
+                    }));
+                held.extend(participants.into_iter().map(|item| (line, item)));
+                let went_on = hand_over(&mut read, line, item);
+                if held.len() >= MAX_HELD_PARTICIPANTS {
+                    went_on && hand_over_held(&mut read, &mut held)
+                } else {
+                    went_on
+                }
+            }
+            Record::User(item) => {
+                hand_over_held(&mut read, &mut held) && hand_over(&mut read, line, item)
+            }
+            Record::Message { item, warning } => {
+                if let Some(text) = warning {
+                    read.notes.push(Note {
+                        line,
+                        kind: NoteKind::Warning,
+                        text,
+                    });
+                }
+                hand_over_held(&mut read, &mut held) && hand_over(&mut read, line, item)
+            }
+        };
+        if went_on {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    });
+    if let Err((line, e)) = ended {
+        read.notes.push(Note {
+            line,
+            kind: NoteKind::Invalid,
+            text: format!("cannot read {name}: {e}; the rest of it was not read"),
+        });
+    }
+    hand_over_held(&mut read, &mut held);
+    read
+}
+
+/// Sets access `None` for the participants that had it (the participant PUT of the bulk
+/// runner cannot; they were added with the default access so their messages could be
+/// imported). They are few: one request each, one after the other.
+async fn revoke_access(client: &talkjs::Client, revokes: &[Revoke], outcome: &mut Outcome) {
+    for revoke in revokes {
+        let patch = ParticipantPatch::new()
+            .access(Access::None)
+            .notify(revoke.notify.clone());
+        outcome.requests += 1;
+        let result = client
+            .conversations()
+            .participants(revoke.conversation.clone())
+            .modify(&revoke.user, &patch)
+            .await;
+        match result {
+            Ok(()) => outcome.succeeded += 1,
+            Err(e) => outcome.failures.push((
+                Some(revoke.line),
+                format!(
+                    "participant {}/{} (access None): failed: {}",
+                    revoke.conversation,
+                    revoke.user,
+                    api_message(&e)
+                ),
+            )),
+        }
+    }
+}
+
+/// The result of the whole import.
+#[derive(Debug)]
+struct Outcome {
+    succeeded: usize,
+    /// `(line, text)` of every item that failed.
+    failures: Vec<(Option<usize>, String)>,
+    requests: usize,
+    elapsed: Duration,
+    skipped: usize,
+    invalid: usize,
+    warnings: usize,
+    /// Whether a failed item was a message (the hint about duplicates).
+    failed_messages: bool,
+}
+
+impl Outcome {
+    fn new(report: &BulkReport, read: &Scanned) -> Self {
+        let count = |kind| read.notes.iter().filter(|n| n.kind == kind).count();
+        let failed_messages = report
+            .failed
+            .iter()
+            .any(|f| matches!(f.kind, BulkKind::Import));
+        let failures = report
+            .failed
+            .iter()
+            .map(|f| {
+                let what = match f.kind {
+                    BulkKind::User => format!("user {}", f.subject),
+                    BulkKind::Conversation => format!("conversation {}", f.subject),
+                    BulkKind::Participant => format!("participant {}", f.subject),
+                    _ => format!("message in {}", f.subject),
+                };
+                (
+                    read.lines.line(f.index),
+                    format!("{what}: failed: {}", api_message(&f.error)),
+                )
+            })
+            .collect();
+        Self {
+            succeeded: report.succeeded,
+            failures,
+            requests: report.requests,
+            elapsed: report.elapsed,
+            skipped: count(NoteKind::Skipped),
+            invalid: count(NoteKind::Invalid),
+            warnings: count(NoteKind::Warning),
+            failed_messages,
+        }
+    }
+
+    /// Prints every failure, skipped line, unreadable line and warning on standard error,
+    /// by line number.
+    fn print_lines(&self, notes: Vec<Note>) {
+        let mut lines: Vec<(Option<usize>, String)> = notes
+            .into_iter()
+            .map(|note| {
+                let text = match note.kind {
+                    NoteKind::Invalid => note.text,
+                    NoteKind::Skipped => format!("skipped {}", note.text),
+                    NoteKind::Warning => format!("warning: {}", note.text),
+                };
+                (Some(note.line), text)
+            })
+            .chain(self.failures.iter().cloned())
+            .collect();
+        lines.sort_by_key(|(line, _)| *line);
+        for (line, text) in lines {
+            let at = line.map_or_else(|| "line ?".to_owned(), |n| format!("line {n}"));
+            super::note(&format!("{at}: {}", one_line(&text)));
+        }
+    }
+
+    /// The summary on standard output.
+    fn summary(&self) -> Value {
+        json!({
+            "succeeded": self.succeeded,
+            "failed": self.failures.len(),
+            "skipped": self.skipped,
+            "invalidLines": self.invalid,
+            "warnings": self.warnings,
+            "requests": self.requests,
+            "seconds": (self.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        })
+    }
+
+    /// Exit 1 if an item failed, 2 if only lines could not be read.
+    fn result(&self) -> Result<(), CliError> {
+        if !self.failures.is_empty() {
+            let hint = if self.failed_messages {
+                "; imported messages are not de-duplicated: import only the failed lines again, \
+                 not the whole input"
+            } else {
+                ""
+            };
+            Err(CliError::Failed(format!(
+                "{} of {} items failed (listed above){hint}",
+                self.failures.len(),
+                self.failures.len() + self.succeeded
+            )))
+        } else if self.invalid > 0 {
+            Err(CliError::Usage(format!(
+                "{} lines could not be read (listed above); the others were imported",
+                self.invalid
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn parse(value: &Value) -> Result<Record, String> {
+        parse_line(&value.to_string())
+    }
+
+    #[test]
+    fn line_map_finds_lines_through_gaps_and_extra_items() {
+        let mut map = LineMap::default();
+        // Items from lines 1, 2, 4 (3 skipped), 5, 5, 5 (a conversation and two
+        // participants), 6, 9.
+        for line in [1, 2, 4, 5, 5, 5, 6, 9] {
+            map.push(line);
+        }
+        let lines: Vec<_> = (0..8).map(|i| map.line(i)).collect();
+        assert_eq!(
+            lines,
+            [1, 2, 4, 5, 5, 5, 6, 9].map(Some),
+            "{:?}",
+            map.starts
+        );
+        assert_eq!(map.starts.len(), 5, "only where the line jumps");
+        let mut plain = LineMap::default();
+        for line in 1..=1000 {
+            plain.push(line);
+        }
+        assert_eq!(plain.starts.len(), 1);
+        assert_eq!(plain.line(999), Some(1000));
+    }
+
+    #[test]
+    fn users_become_upserts_of_their_fields() {
+        let record = parse(
+            &json!({"id": "alice", "name": "Alice", "email": ["a@x.com"],
+            "phone": null, "photoUrl": "https://p", "role": "buyer", "locale": "nl-NL",
+            "welcomeMessage": "Hi", "availabilityText": "away", "custom": {"k": "v"},
+            "headerPhotoUrl": "https://h", "createdAt": 5}),
+        )
+        .unwrap();
+        let Record::User(BulkItem::User { id, user }) = record else {
+            panic!("{record:?}");
+        };
+        assert_eq!(id, "alice");
+        assert_eq!(
+            serde_json::to_value(&user).unwrap(),
+            json!({"name": "Alice", "email": ["a@x.com"], "photoUrl": "https://p",
+                "welcomeMessage": "Hi", "locale": "nl-NL", "role": "buyer",
+                "custom": {"k": "v"}, "availabilityText": "away"})
+        );
+    }
+
+    #[test]
+    fn conversations_carry_their_participants_settings() {
+        let record = parse(&json!({"id": "c", "subject": "S", "participants": {
+            "a": {"access": "ReadWrite", "notify": true},
+            "b": {"access": "Read", "notify": "MentionsOnly"},
+            "c": {"access": "None", "notify": false}}, "createdAt": 1}))
+        .unwrap();
+        let Record::Conversation {
+            id,
+            item: BulkItem::Conversation { conversation, .. },
+            participants,
+            revoked,
+        } = record
+        else {
+            panic!("{record:?}");
+        };
+        assert_eq!(id, "c");
+        assert_eq!(conversation.participants.len(), 3);
+        assert_eq!(conversation.subject, Patch::Set("S".into()));
+        assert_eq!(participants.len(), 1);
+        assert!(
+            matches!(&participants[0], BulkItem::Participant { user, settings, .. }
+                if user == "b" && settings.access == Some(Access::Read)
+                    && settings.notify == Some(Notify::MentionsOnly)),
+            "{participants:?}"
+        );
+        assert_eq!(revoked, [("c".to_owned(), Notify::Off)]);
+    }
+
+    #[test]
+    fn messages_become_imports_or_are_skipped_with_a_reason() {
+        let base = json!({"id": "msg_1", "type": "UserMessage", "conversationId": "chat",
+            "senderId": "alice", "text": "hi", "readBy": ["bob"], "custom": {"k": "v"},
+            "createdAt": 1_600_000_000_000_u64, "origin": "rest"});
+        let Record::Message {
+            item:
+                BulkItem::Import {
+                    conversation,
+                    message,
+                },
+            warning: None,
+        } = parse(&base).unwrap()
+        else {
+            panic!("not an import");
+        };
+        assert_eq!(conversation, "chat");
+        assert_eq!(
+            serde_json::to_value(&message).unwrap(),
+            json!({"type": "UserMessage", "sender": "alice", "text": "hi",
+                "timestamp": 1_600_000_000_000_u64, "readBy": ["bob"], "custom": {"k": "v"}})
+        );
+
+        let mut system = base.clone();
+        system["type"] = json!("SystemMessage");
+        system["senderId"] = Value::Null;
+        let Ok(Record::Skipped(reason)) = parse(&system) else {
+            panic!("not skipped");
+        };
+        assert!(reason.contains("system message"), "{reason}");
+
+        let mut no_sender = base.clone();
+        no_sender["senderId"] = Value::Null;
+        let Ok(Record::Skipped(reason)) = parse(&no_sender) else {
+            panic!("not skipped");
+        };
+        assert!(reason.contains("no sender"), "{reason}");
+
+        let mut file = base.clone();
+        file["attachment"] = json!({"url": "https://f", "size": 3});
+        let Ok(Record::Message {
+            warning: Some(warning),
+            ..
+        }) = parse(&file)
+        else {
+            panic!("no warning");
+        };
+        assert!(warning.contains("without its attachment"), "{warning}");
+        file["text"] = Value::Null;
+        let Ok(Record::Skipped(reason)) = parse(&file) else {
+            panic!("not skipped");
+        };
+        assert!(reason.contains("attachment only"), "{reason}");
+    }
+
+    #[test]
+    fn bad_lines_say_why() {
+        assert!(
+            parse_line("{nope")
+                .unwrap_err()
+                .starts_with("not valid JSON")
+        );
+        assert!(parse_line("[1]").unwrap_err().contains("neither a user"));
+        assert!(
+            parse_line(r#"{"id": "x"}"#)
+                .unwrap_err()
+                .contains("neither a user")
+        );
+        let err = parse_line(r#"{"conversationId": "c", "text": "no id"}"#).unwrap_err();
+        assert!(err.starts_with("not a message"), "{err}");
+        let err = parse_line(r#"{"name": "no id"}"#).unwrap_err();
+        assert!(err.starts_with("not a user"), "{err}");
+    }
+
+    #[test]
+    fn lines_are_numbered_and_blank_ones_passed_over() {
+        let input = b"a\n\n  \nb\n\xff\nc" as &[u8];
+        let mut seen = Vec::new();
+        for_each_line(input, |n, text| {
+            seen.push((n, text.map(str::trim).map(str::to_owned)));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 4);
+        assert_eq!(seen[0], (1, Ok("a".into())));
+        assert_eq!(seen[1], (4, Ok("b".into())));
+        assert!(seen[2].0 == 5 && seen[2].1.is_err());
+        assert_eq!(seen[3], (6, Ok("c".into())));
+    }
+}
