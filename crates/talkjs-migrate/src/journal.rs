@@ -207,6 +207,8 @@ impl Journal {
     /// file lock, so the operating system releases it when the process dies.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
+        // No waiting for a lock: a journal held by another process is refused at once.
+        conn.busy_timeout(std::time::Duration::ZERO)?;
         // WAL with synchronous=FULL: a committed state change survives a kill and a power
         // loss (the exactly-once argument rests on "in_flight" being on disk before the
         // request leaves).
