@@ -136,6 +136,10 @@ pub enum Command {
     /// the rate-limit ceiling.
     #[command(long_about = BULK_IMPORT_HELP)]
     Import(ImportArgs),
+    /// Copy users, conversations and messages from JSON lines into an app exactly once,
+    /// resumable after any interruption (a journal file beside the input); --verify compares.
+    #[command(long_about = MIGRATE_HELP)]
+    Migrate(MigrateArgs),
     /// Mint tokens for debugging (app tokens for the REST API, user tokens for a frontend).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -477,6 +481,43 @@ pub struct ImportArgs {
     /// still wait for the rate limiter: more does not send faster than TalkJS allows.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub in_flight: Option<u16>,
+}
+
+const MIGRATE_HELP: &str = r#"Copy users, conversations and messages from JSON lines as `talkjs export` writes them
+into the app, every message exactly once, even when the command is killed at any moment and
+run again: a journal (a SQLite file, FILE.journal unless --journal) records what was planned,
+what was sent and what landed. Run the same command again to resume; a finished migration run
+again sends nothing. A request whose answer was lost is checked against the app before
+anything else is sent (its messages are looked up by sender, time and text).
+
+- Messages are imported with their sender, text, original time, readBy (read state) and custom
+  data. TalkJS's import takes no reply reference: a reply carries the source id of the message
+  it replied to in custom["talkjs-migrate:replyTo"]. Reactions, attachments, locations and
+  system messages cannot be imported (warned or listed).
+- Lines that cannot migrate (bad JSON, an unknown sender, a message for a conversation that is
+  not in the file) are listed with their line numbers; the rest migrates.
+- --verify compares the file with the app, conversation by conversation (count, then each
+  message's sender, time, text, reply link, readers, custom data); exit 1 if they differ.
+
+The summary goes to standard output, notes and failures to standard error. Exit codes: 0 done,
+1 failures or not finished (run again), 2 usage (e.g. a journal of another input, or one in
+use), 130 after Ctrl-C (requests in flight finish first; run again to resume)."#;
+
+/// `talkjs migrate ...`
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The JSON lines file.
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// The journal file [default: FILE.journal].
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<String>,
+    /// Compare the file with the app instead of migrating.
+    #[arg(long)]
+    pub verify: bool,
+    /// At most this many requests in flight at once [default: 32].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: Option<u16>,
 }
 
 /// `talkjs token ...`

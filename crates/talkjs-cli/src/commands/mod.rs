@@ -5,6 +5,7 @@ mod export;
 mod fake;
 mod import;
 mod messages;
+mod migrate;
 mod participants;
 mod token;
 mod users;
@@ -90,6 +91,7 @@ pub async fn run(cli: Cli, explicit: Explicit) -> Result<(), CliError> {
         Command::Messages(cmd) => messages::run(&mut ctx, cmd).await,
         Command::Export(cmd) => export::run(&mut ctx, cmd).await,
         Command::Import(args) => import::run(&mut ctx, args).await,
+        Command::Migrate(args) => migrate::run(&mut ctx, args).await,
         Command::Token(cmd) => token::run(&mut ctx, cmd),
         Command::Fake(cmd) => fake::run(&mut ctx, cmd).await,
     };

@@ -1,0 +1,155 @@
+//! `talkjs migrate FILE`: an exactly-once, resumable migration through `talkjs-migrate`
+//! (a SQLite journal beside the input), and `--verify`.
+
+use serde_json::{Value, json};
+use talkjs_migrate::{Counts, Error as MigrateError, Migration, Report, VerifyReport};
+
+use super::{Ctx, interrupted, note, progress_bar};
+use crate::cli::MigrateArgs;
+use crate::error::CliError;
+
+pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
+    let client = ctx.client()?;
+    let mut migration = Migration::from_file(&args.file, client);
+    if let Some(journal) = &args.journal {
+        migration = migration.journal(journal);
+    }
+    if let Some(n) = args.concurrency {
+        migration = migration.concurrency(usize::from(n));
+    }
+    if args.verify {
+        let report = migration.verify().await.map_err(cli_error)?;
+        for c in report.mismatched() {
+            note(&format!(
+                "{}: {} messages expected, {} found",
+                c.conversation, c.expected, c.found
+            ));
+            for m in &c.mismatches {
+                note(&format!(
+                    "  {} #{} {}: expected {:?}, found {:?}",
+                    c.conversation, m.position, m.field, m.expected, m.found
+                ));
+            }
+        }
+        ctx.out.object(&verify_summary(&report))?;
+        return if report.matches() {
+            Ok(())
+        } else {
+            Err(CliError::Failed(format!(
+                "{} of {} conversations differ between the source and the target",
+                report.mismatched().count(),
+                report.conversations.len()
+            )))
+        };
+    }
+
+    let bar = progress_bar(None, "items", false);
+    let migration = {
+        let bar = bar.clone();
+        migration.on_progress(move |p| {
+            bar.set_length(p.total);
+            bar.set_position(p.done + p.failed);
+        })
+    };
+    let stop = migration.stop_handle();
+    let stopper = tokio::spawn(async move {
+        interrupted().await;
+        note("stopping after the requests in flight (the journal keeps every answer)");
+        stop.stop();
+    });
+    let result = migration.run().await;
+    let ctrl_c_seen = stopper.is_finished();
+    stopper.abort();
+    bar.finish_and_clear();
+    let report = result.map_err(cli_error)?;
+    for n in &report.notes {
+        note(&format!("{}: {n}", args.file));
+    }
+    for f in &report.failures {
+        let line = f.line.map_or_else(String::new, |l| format!("line {l}: "));
+        note(&format!(
+            "{line}{} {} failed: {}",
+            f.kind.as_str(),
+            f.source_id,
+            f.error
+        ));
+    }
+    ctx.out
+        .object(&summary(&report, migration.journal_path()))?;
+    let resume = format!(
+        "run the same command again to resume (journal {})",
+        migration.journal_path().display()
+    );
+    if ctrl_c_seen && !report.is_complete() {
+        Err(CliError::Interrupted(resume))
+    } else if !report.is_complete() {
+        Err(CliError::Failed(format!(
+            "the migration is not finished; {resume}"
+        )))
+    } else if !report.failures.is_empty() {
+        Err(CliError::Failed(format!(
+            "{} items failed (listed above)",
+            report.failures.len()
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn cli_error(e: MigrateError) -> CliError {
+    match e {
+        MigrateError::Target(e) | MigrateError::Source(e) => CliError::Api(e),
+        MigrateError::Input { path, source } => CliError::Io {
+            context: format!("cannot read {}", path.display()),
+            source,
+        },
+        e @ (MigrateError::JournalBusy { .. } | MigrateError::WrongInput { .. }) => {
+            CliError::Usage(e.to_string())
+        }
+        e => CliError::Failed(e.to_string()),
+    }
+}
+
+fn counts(c: &Counts) -> Value {
+    json!({
+        "total": c.total, "done": c.done, "failed": c.failed,
+        "left": c.planned + c.in_flight,
+    })
+}
+
+fn summary(report: &Report, journal: &std::path::Path) -> Value {
+    json!({
+        "complete": report.is_complete(),
+        "users": counts(&report.users),
+        "conversations": counts(&report.conversations),
+        "messages": counts(&report.messages),
+        "participants": counts(&report.participants),
+        "requests": report.requests,
+        "resolved": {
+            "requests": report.resolved.chunks,
+            "landed": report.resolved.landed,
+            "sentAgain": report.resolved.resent,
+        },
+        "rejectedLines": report.rejected_lines().count(),
+        "failed": report.failures.len(),
+        "journal": journal.display().to_string(),
+        "seconds": report.elapsed.as_secs_f64(),
+    })
+}
+
+fn verify_summary(report: &VerifyReport) -> Value {
+    json!({
+        "matches": report.matches(),
+        "conversations": report.conversations.len(),
+        "mismatched": report.mismatched().map(|c| json!({
+            "conversation": c.conversation,
+            "expected": c.expected,
+            "found": c.found,
+            "mismatches": c.mismatches.iter().map(|m| json!({
+                "position": m.position, "field": m.field,
+                "expected": m.expected, "found": m.found,
+                "sourceId": m.source_id, "targetId": m.target_id,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}

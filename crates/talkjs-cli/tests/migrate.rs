@@ -1,0 +1,146 @@
+//! `talkjs migrate` against the in-process fake: a migration, a second run that sends
+//! nothing, `--verify`, and bad lines named by number. (The kill tests of the migration are
+//! in crates/talkjs-migrate.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+use talkjs_fake::FakeTalkJs;
+
+fn talkjs(fake: &FakeTalkJs) -> Command {
+    let mut cmd = Command::cargo_bin("talkjs").unwrap();
+    for var in ["TALKJS_APP_ID", "TALKJS_SECRET_KEY", "TALKJS_BASE_URL"] {
+        cmd.env_remove(var);
+    }
+    cmd.args(["--base-url", fake.base_url(), "--app-id", fake.app_id()])
+        .env("TALKJS_SECRET_KEY", fake.secret_key())
+        .args(["--output", "json"]);
+    cmd
+}
+
+/// Runs a command that must exit with `code`: its JSON summary and standard error.
+fn run(cmd: &mut Command, code: i32) -> (Value, String) {
+    let out = cmd.assert().code(code).get_output().clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let summary = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&out.stdout)));
+    (summary, stderr)
+}
+
+/// Two users, one conversation, 25 messages (a reply among them) written newest first as
+/// `talkjs export` does, and one message from a user who is not in the file (line 4).
+fn export() -> String {
+    let mut text = String::new();
+    for u in ["alice", "bob"] {
+        writeln!(text, "{}", json!({"id": u, "name": u, "createdAt": 1})).unwrap();
+    }
+    let participants = json!({"alice": {"access": "ReadWrite", "notify": true}, "bob": {"access": "ReadWrite", "notify": true}});
+    writeln!(
+        text,
+        "{}",
+        json!({"id": "chat", "participants": participants, "createdAt": 1})
+    )
+    .unwrap();
+    writeln!(
+        text,
+        "{}",
+        json!({"id": "m_zoe", "type": "UserMessage", "conversationId": "chat", "senderId": "zoe", "text": "hi", "createdAt": 5})
+    )
+    .unwrap();
+    for k in (0..25u64).rev() {
+        let sender = if k % 2 == 0 { "alice" } else { "bob" };
+        let reply = (k == 7).then_some("m3");
+        writeln!(
+            text,
+            "{}",
+            json!({"id": format!("m{k}"), "type": "UserMessage", "conversationId": "chat", "senderId": sender,
+                   "text": format!("message {k}"), "createdAt": 1_600_000_000_000u64 + k * 1000,
+                   "readBy": ["alice", "bob"], "referencedMessageId": reply})
+        )
+        .unwrap();
+    }
+    text
+}
+
+#[test]
+fn migrate_resumes_sends_nothing_twice_and_verifies() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let dir = std::env::temp_dir().join(format!("talkjs-cli-migrate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file: PathBuf = dir.join("export.jsonl");
+    std::fs::write(&file, export()).unwrap();
+    let file = file.to_str().unwrap();
+
+    let (summary, stderr) = run(talkjs(&fake).args(["migrate", file]), 0);
+    assert_eq!(summary["complete"], true, "{summary}");
+    assert_eq!(summary["messages"]["done"], 25, "{summary}");
+    assert_eq!(summary["rejectedLines"], 1);
+    assert!(
+        stderr.contains("line 4: error: message \"m_zoe\" in \"chat\": unknown sender \"zoe\""),
+        "{stderr}"
+    );
+    assert_eq!(summary["journal"], format!("{file}.journal"));
+    let messages = fake.messages("chat");
+    assert_eq!(messages.len(), 25);
+    assert_eq!(
+        messages[7]
+            .custom
+            .get("talkjs-migrate:replyTo")
+            .map(String::as_str),
+        Some("m3")
+    );
+    assert_eq!(messages[0].read_by.len(), 2);
+
+    let (again, _) = run(talkjs(&fake).args(["migrate", file]), 0);
+    assert_eq!(again["requests"], 0, "{again}");
+    assert_eq!(fake.messages("chat").len(), 25);
+
+    let (verify, _) = run(talkjs(&fake).args(["migrate", file, "--verify"]), 0);
+    assert_eq!(verify["matches"], true, "{verify}");
+
+    // A message deleted in the app: --verify says where, and exits 1.
+    let victim = fake.messages("chat")[3].id.as_str().to_owned();
+    let client = talkjs::Client::builder()
+        .app_id(fake.app_id())
+        .secret_key(fake.secret_key())
+        .base_url(fake.base_url())
+        .build()
+        .unwrap();
+    runtime
+        .block_on(client.conversations().messages("chat").delete(&victim))
+        .unwrap();
+    let (verify, stderr) = run(talkjs(&fake).args(["migrate", file, "--verify"]), 1);
+    assert_eq!(verify["matches"], false);
+    assert_eq!(verify["mismatched"][0]["conversation"], "chat");
+    assert!(
+        stderr.contains("chat: 25 messages expected, 24 found"),
+        "{stderr}"
+    );
+
+    // A journal of another input is refused (exit 2), nothing sent.
+    std::fs::write(
+        dir.join("other.jsonl"),
+        "{\"id\": \"carol\", \"name\": \"Carol\"}\n",
+    )
+    .unwrap();
+    let before = fake.request_count();
+    talkjs(&fake)
+        .args([
+            "migrate",
+            dir.join("other.jsonl").to_str().unwrap(),
+            "--journal",
+            &format!("{file}.journal"),
+        ])
+        .assert()
+        .code(2);
+    assert_eq!(fake.request_count(), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
