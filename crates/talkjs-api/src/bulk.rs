@@ -220,7 +220,10 @@ impl Client {
     ///   both halves again, down to the bad item, which is reported; other errors (after the
     ///   transport's retries) are reported for every item of the request. The run goes on.
     /// - **Memory** stays bounded: the input is a stream, read only as far as the work in
-    ///   flight allows.
+    ///   flight allows (twice as many requests waiting as may be in flight). When the input
+    ///   has nothing ready and no request is running, what has been read is sent rather than
+    ///   held for more, so a slowly produced input may start with a few partly filled
+    ///   requests.
     ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
