@@ -136,8 +136,8 @@ pub enum Command {
     /// the rate-limit ceiling.
     #[command(long_about = BULK_IMPORT_HELP)]
     Import(ImportArgs),
-    /// Copy users, conversations and messages from JSON lines into an app exactly once,
-    /// resumable after any interruption (a journal file beside the input); --verify compares.
+    /// Copy users, conversations and messages from JSON lines or another app into an app
+    /// exactly once, resumable after any interruption (a journal file); --verify compares.
     #[command(long_about = MIGRATE_HELP)]
     Migrate(MigrateArgs),
     /// Mint tokens for debugging (app tokens for the REST API, user tokens for a frontend).
@@ -484,9 +484,10 @@ pub struct ImportArgs {
 }
 
 const MIGRATE_HELP: &str = r#"Copy users, conversations and messages from JSON lines as `talkjs export` writes them
-into the app, every message exactly once, even when the command is killed at any moment and
-run again: a journal (a SQLite file, FILE.journal unless --journal) records what was planned,
-what was sent and what landed. Run the same command again to resume; a finished migration run
+(or from another app: --from-app-id ID with TALKJS_FROM_SECRET_KEY or --from-secret-key, and
+--from-base-url) into the app, every message exactly once, even when the command is killed at
+any moment and run again: a journal (a SQLite file, FILE.journal, or talkjs-migrate.journal
+for an app, unless --journal) records what was planned, what was sent and what landed. Run the same command again to resume; a finished migration run
 again sends nothing. A request whose answer was lost is checked against the app before
 anything else is sent (its messages are looked up by sender, time and text).
 
@@ -505,14 +506,35 @@ use), 130 after Ctrl-C (requests in flight finish first; run again to resume)."#
 
 /// `talkjs migrate ...`
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["file", "from_app_id"])))]
 pub struct MigrateArgs {
-    /// The JSON lines file.
+    /// The JSON lines file (or --from-app-id).
     #[arg(value_name = "FILE")]
-    pub file: String,
-    /// The journal file [default: FILE.journal].
+    pub file: Option<String>,
+    /// Copy from this TalkJS app instead of a file (read through its list endpoints).
+    #[arg(long, value_name = "ID")]
+    pub from_app_id: Option<String>,
+    /// The source app's secret key (better in the environment); never printed.
+    #[arg(
+        long,
+        env = "TALKJS_FROM_SECRET_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub from_secret_key: Option<Secret>,
+    /// The source app's API root [default: --base-url's].
+    #[arg(
+        long,
+        env = "TALKJS_FROM_BASE_URL",
+        value_name = "URL",
+        requires = "from_app_id"
+    )]
+    pub from_base_url: Option<String>,
+    /// The journal file [default: FILE.journal, or talkjs-migrate.journal with
+    /// --from-app-id].
     #[arg(long, value_name = "PATH")]
     pub journal: Option<String>,
-    /// Compare the file with the app instead of migrating.
+    /// Compare the source with the app instead of migrating.
     #[arg(long)]
     pub verify: bool,
     /// At most this many requests in flight at once [default: 32].

@@ -12,7 +12,13 @@ use talkjs_fake::FakeTalkJs;
 
 fn talkjs(fake: &FakeTalkJs) -> Command {
     let mut cmd = Command::cargo_bin("talkjs").unwrap();
-    for var in ["TALKJS_APP_ID", "TALKJS_SECRET_KEY", "TALKJS_BASE_URL"] {
+    for var in [
+        "TALKJS_APP_ID",
+        "TALKJS_SECRET_KEY",
+        "TALKJS_BASE_URL",
+        "TALKJS_FROM_SECRET_KEY",
+        "TALKJS_FROM_BASE_URL",
+    ] {
         cmd.env_remove(var);
     }
     cmd.args(["--base-url", fake.base_url(), "--app-id", fake.app_id()])
@@ -142,5 +148,79 @@ fn migrate_resumes_sends_nothing_twice_and_verifies() {
         .assert()
         .code(2);
     assert_eq!(fake.request_count(), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Messages as the comparison sees them: sender, time, text, reply link, readers.
+fn messages_of(fake: &FakeTalkJs, conversation: &str) -> Vec<(String, u64, String, String, usize)> {
+    fake.messages(conversation)
+        .iter()
+        .map(|m| {
+            (
+                m.sender_id
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                m.created_at.as_millis(),
+                m.text.clone().unwrap_or_default(),
+                m.custom
+                    .get("talkjs-migrate:replyTo")
+                    .cloned()
+                    .unwrap_or_default(),
+                m.read_by.len(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn migrate_copies_one_app_into_another_then_verifies() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let source = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let target = runtime.block_on(FakeTalkJs::start()).unwrap();
+    assert_ne!(source.app_id(), target.app_id());
+    let dir = std::env::temp_dir().join(format!("talkjs-cli-migrate-app-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("export.jsonl");
+    std::fs::write(&file, export()).unwrap();
+    // The source app: the file migrated into it.
+    run(talkjs(&source).args(["migrate", file.to_str().unwrap()]), 0);
+    assert_eq!(source.messages("chat").len(), 25);
+
+    let journal = dir.join("copy.journal");
+    let copy = |fake: &FakeTalkJs| {
+        let mut cmd = talkjs(fake);
+        cmd.args([
+            "migrate",
+            "--from-app-id",
+            source.app_id(),
+            "--from-base-url",
+            source.base_url(),
+            "--journal",
+            journal.to_str().unwrap(),
+        ])
+        .env("TALKJS_FROM_SECRET_KEY", source.secret_key());
+        cmd
+    };
+    let (summary, _) = run(&mut copy(&target), 0);
+    assert_eq!(summary["complete"], true, "{summary}");
+    assert_eq!(summary["messages"]["done"], 25, "{summary}");
+    assert_eq!(summary["users"]["done"], 2, "{summary}");
+    assert_eq!(messages_of(&target, "chat"), messages_of(&source, "chat"));
+    assert_eq!(target.conversation("chat").unwrap().participants.len(), 2);
+
+    let (verify, _) = run(copy(&target).arg("--verify"), 0);
+    assert_eq!(verify["matches"], true, "{verify}");
+    // Without the source's secret key: a usage error, nothing sent.
+    let before = target.request_count();
+    talkjs(&target)
+        .args(["migrate", "--from-app-id", source.app_id()])
+        .assert()
+        .code(2);
+    assert_eq!(target.request_count(), before);
     let _ = std::fs::remove_dir_all(&dir);
 }

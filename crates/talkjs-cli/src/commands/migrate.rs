@@ -10,7 +10,18 @@ use crate::error::CliError;
 
 pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
     let client = ctx.client()?;
-    let mut migration = Migration::from_file(&args.file, client);
+    let (mut migration, source) = match (&args.file, &args.from_app_id) {
+        (Some(file), _) => (Migration::from_file(file, client), file.clone()),
+        (None, Some(app_id)) => (
+            Migration::from_app(ctx.source_client(app_id, &args)?, client),
+            format!("app {app_id}"),
+        ),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "nothing to migrate: give a FILE or --from-app-id".into(),
+            ));
+        }
+    };
     if let Some(journal) = &args.journal {
         migration = migration.journal(journal);
     }
@@ -63,7 +74,7 @@ pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
     bar.finish_and_clear();
     let report = result.map_err(cli_error)?;
     for n in &report.notes {
-        note(&format!("{}: {n}", args.file));
+        note(&format!("{source}: {n}"));
     }
     for f in &report.failures {
         let line = f.line.map_or_else(String::new, |l| format!("line {l}: "));

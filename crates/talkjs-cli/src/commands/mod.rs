@@ -52,6 +52,38 @@ impl Ctx {
         Ok(builder.build()?)
     }
 
+    /// A client of the app `talkjs migrate --from-app-id` copies from: its own secret key,
+    /// and the global base URL and API version unless given.
+    fn source_client(
+        &self,
+        app_id: &str,
+        args: &crate::cli::MigrateArgs,
+    ) -> Result<talkjs::Client, CliError> {
+        let secret = args
+            .from_secret_key
+            .as_ref()
+            .map(crate::cli::Secret::expose)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                CliError::Usage(
+                    "no secret key for the source app: set TALKJS_FROM_SECRET_KEY (or pass --from-secret-key)"
+                        .into(),
+                )
+            })?;
+        let mut builder = talkjs::Client::builder().app_id(app_id).secret_key(secret);
+        let url = args
+            .from_base_url
+            .as_deref()
+            .or(self.global.base_url.as_deref());
+        if let Some(url) = url.filter(|u| !u.is_empty()) {
+            builder = builder.base_url(url);
+        }
+        if let Some(version) = &self.global.api_version {
+            builder = builder.api_version(version);
+        }
+        Ok(builder.build()?)
+    }
+
     /// The app id and the secret key, or a usage error that says how to give them.
     fn credentials(&self) -> Result<(&str, &str), CliError> {
         let app_id = self
