@@ -382,6 +382,33 @@ impl Journal {
 
     /// Conversations with messages still to send, in plan order (the runner asks only once
     /// every conversation upsert landed or failed, and orphans are failed).
+    /// The requests the items left (planned or in flight) take at least: users 100 to a
+    /// request, each conversation's messages 10 to a request, the others one each.
+    pub fn requests_left(&self) -> rusqlite::Result<u64> {
+        let left = "state IN ('planned', 'in_flight')";
+        let users: i64 = self.conn.query_row(
+            &format!("SELECT (COUNT(*) + 99) / 100 FROM items WHERE kind = 'user' AND {left}"),
+            [],
+            |r| r.get(0),
+        )?;
+        let singles: i64 = self.conn.query_row(
+            &format!(
+                "SELECT COUNT(*) FROM items WHERE kind IN ('conversation', 'participant') AND {left}"
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        let imports: i64 = self.conn.query_row(
+            &format!(
+                "SELECT COALESCE(SUM((n + 9) / 10), 0) FROM
+                 (SELECT COUNT(*) AS n FROM items WHERE kind = 'message' AND {left} GROUP BY subject)"
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(users + singles + imports).unwrap_or(0))
+    }
+
     pub fn conversations_with_planned_messages(&self) -> rusqlite::Result<Vec<String>> {
         let mut stmt = self.conn.prepare(
             "SELECT m.subject FROM items m

@@ -53,11 +53,20 @@ pub struct Progress {
     pub failed: u64,
     /// Items in the plan.
     pub total: u64,
+    /// Messages landed (this run and earlier ones).
+    pub messages_done: u64,
+    /// Messages in the plan.
+    pub messages_total: u64,
     /// Requests sent by this run.
     pub requests: u64,
-    /// Time since this run started.
+    /// About how many requests are left: users 100 to a request, each conversation's
+    /// messages 10 to a request, conversations and participant settings one each (more if
+    /// answers are lost or refused).
+    pub requests_left: u64,
+    /// Time since this run started (planning included).
     pub elapsed: Duration,
-    /// The time left at this run's pace so far.
+    /// The time left: [`requests_left`](Self::requests_left) at this run's pace of
+    /// requests since planning. `None` until a request was answered.
     pub eta: Option<Duration>,
 }
 
@@ -289,6 +298,8 @@ impl Migration {
             let c = journal.counts(kind).map_err(db)?;
             finished += c.done + c.failed;
         }
+        let messages = journal.counts(ItemKind::Message).map_err(db)?;
+        let requests_left = journal.requests_left().map_err(db)?;
         let run = Run {
             client: self.target.clone(),
             journal: Mutex::new(journal),
@@ -297,8 +308,13 @@ impl Migration {
             stop: self.stop.clone(),
             progress: self.progress.clone(),
             start,
+            sending_since: Instant::now(),
             total,
             done_before: finished,
+            messages_total: messages.total,
+            messages_before: messages.done,
+            messages_done: AtomicU64::new(0),
+            requests_left,
             done: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             requests: AtomicU64::new(0),
@@ -306,6 +322,8 @@ impl Migration {
             resolved_landed: AtomicU64::new(0),
             resolved_resent: AtomicU64::new(0),
         };
+        // The totals, before the first answer.
+        run.report_progress();
         run.resolve_in_flight().await?;
         run.stages().await?;
 
@@ -339,8 +357,15 @@ struct Run {
     stop: StopHandle,
     progress: Option<ProgressFn>,
     start: Instant,
+    /// When planning was over: the pace of requests is measured from here.
+    sending_since: Instant,
     total: u64,
     done_before: u64,
+    messages_total: u64,
+    messages_before: u64,
+    messages_done: AtomicU64,
+    /// The estimate of the requests left when sending started.
+    requests_left: u64,
     done: AtomicU64,
     failed: AtomicU64,
     requests: AtomicU64,
@@ -414,32 +439,49 @@ impl Run {
         };
         let done_now = self.done.load(Ordering::Relaxed);
         let failed_now = self.failed.load(Ordering::Relaxed);
-        let elapsed = self.start.elapsed();
+        let requests = self.requests.load(Ordering::Relaxed);
         let finished = self.done_before + done_now + failed_now;
-        let this_run = done_now + failed_now;
-        let eta = (this_run > 0).then(|| {
-            let left = u32::try_from(self.total.saturating_sub(finished)).unwrap_or(u32::MAX);
-            let this_run = u32::try_from(this_run).unwrap_or(u32::MAX);
-            (elapsed / this_run).saturating_mul(left)
+        // Requests sent count as done (the ones in flight are about to be); at least one is
+        // left while items are.
+        let mut requests_left = self.requests_left.saturating_sub(requests);
+        if requests_left == 0 && finished < self.total {
+            requests_left = 1;
+        }
+        let answered = done_now + failed_now > 0;
+        let eta = (answered && requests > 0).then(|| {
+            let pace = self.sending_since.elapsed() / u32::try_from(requests).unwrap_or(u32::MAX);
+            pace.saturating_mul(u32::try_from(requests_left).unwrap_or(u32::MAX))
         });
         progress(&Progress {
             done: self.done_before + done_now,
             failed: failed_now,
             total: self.total,
-            requests: self.requests.load(Ordering::Relaxed),
-            elapsed,
+            messages_done: self.messages_before + self.messages_done.load(Ordering::Relaxed),
+            messages_total: self.messages_total,
+            requests,
+            requests_left,
+            elapsed: self.start.elapsed(),
             eta,
         });
     }
 
     /// Records an answer for a chunk of `n` items. Returns the answer's unknown-outcome
     /// text, if any (the caller resolves it), or the fatal error.
-    fn settle(&self, chunk: i64, n: usize, answer: Answer) -> Result<Option<String>, Error> {
+    fn settle(
+        &self,
+        kind: ItemKind,
+        chunk: i64,
+        n: usize,
+        answer: Answer,
+    ) -> Result<Option<String>, Error> {
         let n = n as u64;
         let unknown = match answer {
             Answer::Landed => {
                 self.db(|j| j.chunk_done(chunk))?;
                 self.done.fetch_add(n, Ordering::Relaxed);
+                if kind == ItemKind::Message {
+                    self.messages_done.fetch_add(n, Ordering::Relaxed);
+                }
                 None
             }
             Answer::Refused(fate, why) => {
@@ -566,6 +608,7 @@ impl Run {
         self.resolved_landed.fetch_add(n_landed, Ordering::Relaxed);
         self.resolved_resent.fetch_add(n_resent, Ordering::Relaxed);
         self.done.fetch_add(n_landed, Ordering::Relaxed);
+        self.messages_done.fetch_add(n_landed, Ordering::Relaxed);
         Ok(())
     }
 
@@ -665,7 +708,12 @@ impl Run {
             )),
         };
         // Upserts are idempotent: an unknown outcome is a failure a rerun repeats safely.
-        self.settle(chunk, rows.len(), classify(result, rows.len() > 1, true))?;
+        self.settle(
+            kind,
+            chunk,
+            rows.len(),
+            classify(result, rows.len() > 1, true),
+        )?;
         Ok(())
     }
 
@@ -712,7 +760,7 @@ impl Run {
             };
             let answer = classify(result, rows.len() > 1, false);
             let transient = matches!(answer, Answer::Refused(Fate::Transient, _));
-            if let Some(why) = self.settle(chunk, rows.len(), answer)? {
+            if let Some(why) = self.settle(ItemKind::Message, chunk, rows.len(), answer)? {
                 unknown_in_a_row += 1;
                 match self.resolve(conversation, chunk, &rows, &why).await {
                     Ok(()) => {}

@@ -171,3 +171,43 @@ fn the_run_and_verify_futures_are_send() {
     send(&migration.run());
     send(&migration.verify());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_knows_the_totals_before_the_first_request_and_counts_down_the_requests() {
+    use std::sync::{Arc, Mutex};
+    let fake = FakeTalkJs::start().await.expect("fake");
+    let dir = Scratch::new("progress");
+    let export = Export::generate(3, 2, 15);
+    let file = dir.path("export.jsonl");
+    export.write(&file);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let migration = Migration::from_file(&file, client(&fake)).on_progress({
+        let seen = seen.clone();
+        move |p| seen.lock().unwrap().push(*p)
+    });
+    let report = migration.run().await.expect("run");
+    assert!(report.is_complete(), "{report:?}");
+    let seen = seen.lock().unwrap();
+    let messages = export.message_count() as u64;
+    // Before any request: the totals, and the requests the plan takes at least (1 user
+    // request, 2 conversations, 2 x 2 imports of up to 10).
+    let first = seen[0];
+    assert_eq!(first.requests, 0);
+    assert_eq!(first.total, 3 + 2 + messages);
+    assert_eq!(first.messages_total, messages);
+    assert_eq!(first.messages_done, 0);
+    assert_eq!(first.requests_left, 1 + 2 + 4);
+    assert_eq!(first.eta, None);
+    // Callbacks of concurrent requests may arrive out of order: the last state is among
+    // them, not necessarily last.
+    let last = seen
+        .iter()
+        .max_by_key(|p| (p.done, p.requests))
+        .copied()
+        .unwrap();
+    assert_eq!(last.messages_done, messages);
+    assert_eq!(last.done, last.total);
+    assert_eq!(last.requests, report.requests);
+    assert_eq!(last.requests_left, 0);
+    assert_eq!(last.eta, Some(std::time::Duration::ZERO));
+}

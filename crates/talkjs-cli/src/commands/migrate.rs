@@ -1,8 +1,8 @@
-//! `talkjs migrate FILE`: an exactly-once, resumable migration through `talkjs-migrate`
-//! (a SQLite journal beside the input), and `--verify`.
+//! `talkjs migrate FILE` or `--from-app-id ID`: an exactly-once, resumable migration
+//! through `talkjs-migrate` (a SQLite journal), and `--verify`.
 
 use serde_json::{Value, json};
-use talkjs_migrate::{Counts, Error as MigrateError, Migration, Report, VerifyReport};
+use talkjs_migrate::{Counts, Error as MigrateError, Migration, Progress, Report, VerifyReport};
 
 use super::{Ctx, interrupted, note, progress_bar};
 use crate::cli::MigrateArgs;
@@ -29,37 +29,21 @@ pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
         migration = migration.concurrency(usize::from(n));
     }
     if args.verify {
-        let report = migration.verify().await.map_err(cli_error)?;
-        for c in report.mismatched() {
-            note(&format!(
-                "{}: {} messages expected, {} found",
-                c.conversation, c.expected, c.found
-            ));
-            for m in &c.mismatches {
-                note(&format!(
-                    "  {} #{} {}: expected {:?}, found {:?}",
-                    c.conversation, m.position, m.field, m.expected, m.found
-                ));
-            }
-        }
-        ctx.out.object(&verify_summary(&report))?;
-        return if report.matches() {
-            Ok(())
-        } else {
-            Err(CliError::Failed(format!(
-                "{} of {} conversations differ between the source and the target",
-                report.mismatched().count(),
-                report.conversations.len()
-            )))
-        };
+        return verify(ctx, &migration).await;
     }
 
-    let bar = progress_bar(None, "items", false);
+    let bar = progress_bar(Some(0), "items", false);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {bar:30} {human_pos}/{human_len} items, {msg} [{elapsed}]",
+    ) {
+        bar.set_style(style);
+    }
     let migration = {
         let bar = bar.clone();
         migration.on_progress(move |p| {
             bar.set_length(p.total);
             bar.set_position(p.done + p.failed);
+            bar.set_message(progress_message(p));
         })
     };
     let stop = migration.stop_handle();
@@ -104,6 +88,59 @@ pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
         )))
     } else {
         Ok(())
+    }
+}
+
+/// What the bar shows besides the items: messages, requests, failures and the time left.
+fn progress_message(p: &Progress) -> String {
+    use indicatif::{HumanCount, HumanDuration};
+    use std::fmt::Write as _;
+    let mut text = format!(
+        "{}/{} messages, {} requests",
+        HumanCount(p.messages_done),
+        HumanCount(p.messages_total),
+        HumanCount(p.requests)
+    );
+    if p.failed > 0 {
+        let _ = write!(text, ", {} failed", HumanCount(p.failed));
+    }
+    let _ = match p.eta {
+        Some(eta) => write!(
+            text,
+            ", ~{} left ({} requests)",
+            HumanDuration(eta),
+            HumanCount(p.requests_left)
+        ),
+        None => write!(text, ", {} requests to go", HumanCount(p.requests_left)),
+    };
+    text
+}
+
+/// `--verify`: the conversations that differ on stderr, the report on stdout, exit 1 if
+/// any differ.
+async fn verify(ctx: &mut Ctx, migration: &Migration) -> Result<(), CliError> {
+    let report = migration.verify().await.map_err(cli_error)?;
+    for c in report.mismatched() {
+        note(&format!(
+            "{}: {} messages expected, {} found",
+            c.conversation, c.expected, c.found
+        ));
+        for m in &c.mismatches {
+            note(&format!(
+                "  {} #{} {}: expected {:?}, found {:?}",
+                c.conversation, m.position, m.field, m.expected, m.found
+            ));
+        }
+    }
+    ctx.out.object(&verify_summary(&report))?;
+    if report.matches() {
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!(
+            "{} of {} conversations differ between the source and the target",
+            report.mismatched().count(),
+            report.conversations.len()
+        )))
     }
 }
 
