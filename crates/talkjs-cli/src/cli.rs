@@ -500,6 +500,13 @@ anything else is sent (its messages are looked up by sender, time and text).
 - --verify compares the file with the app, conversation by conversation (count, then each
   message's sender, time, text, reply link, readers, custom data); exit 1 if they differ.
 
+- --shard I/N splits the work by conversation (a stable hash of its id: FNV-1a 64 mod N) for N
+  processes, on one machine or several, each with its own journal (FILE.shard-I-of-N.journal);
+  each shard also upserts the users its conversations name, shard 0 the users none names.
+  Together the N shards migrate exactly what one run does. --redis-url gives them one rate
+  limit (TalkJS's limit is per app). --verify --shard I/N checks that shard; without --shard,
+  everything.
+
 The summary goes to standard output, notes and failures to standard error. Exit codes: 0 done,
 1 failures or not finished (run again), 2 usage (e.g. a journal of another input, or one in
 use), 130 after Ctrl-C (requests in flight finish first; run again to resume)."#;
@@ -540,6 +547,20 @@ pub struct MigrateArgs {
     /// At most this many requests in flight at once [default: 32].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,
+    /// Migrate shard I of N only (0-based, e.g. 0/2 and 1/2 in two processes): the
+    /// conversations whose id hashes to I (FNV-1a 64 mod N), with the users they name.
+    /// Each shard has its own journal [default: FILE.shard-I-of-N.journal].
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<talkjs_migrate::Shard>,
+    /// Share one rate limit with the other shards (or any other client of the app) through
+    /// this Redis, e.g. redis://127.0.0.1:6379/ (talkjs-ratelimit-redis).
+    #[arg(
+        long,
+        env = "TALKJS_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub redis_url: Option<String>,
 }
 
 /// `talkjs token ...`

@@ -224,3 +224,127 @@ fn migrate_copies_one_app_into_another_then_verifies() {
     assert_eq!(target.request_count(), before);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[path = "../../talkjs-ratelimit-redis/tests/common/mod.rs"]
+mod redis_server;
+
+/// Four users, eight conversations of 6 messages each.
+fn export_of_eight() -> String {
+    let mut text = String::new();
+    for u in ["u0", "u1", "u2", "u3"] {
+        writeln!(text, "{}", json!({"id": u, "name": u, "createdAt": 1})).unwrap();
+    }
+    for c in 0..8u64 {
+        let members = [format!("u{}", c % 4), format!("u{}", (c + 1) % 4)];
+        let participants: serde_json::Map<String, Value> = members
+            .iter()
+            .map(|m| (m.clone(), json!({"access": "ReadWrite", "notify": true})))
+            .collect();
+        writeln!(
+            text,
+            "{}",
+            json!({"id": format!("c{c}"), "participants": participants, "createdAt": 1})
+        )
+        .unwrap();
+        for k in 0..6u64 {
+            writeln!(
+                text,
+                "{}",
+                json!({"id": format!("m{c}_{k}"), "type": "UserMessage", "conversationId": format!("c{c}"),
+                       "senderId": members[(k % 2) as usize], "text": format!("{c}/{k}"),
+                       "createdAt": 1_600_000_000_000u64 + k * 1000, "readBy": []})
+            )
+            .unwrap();
+        }
+    }
+    text
+}
+
+#[test]
+fn two_shard_processes_share_a_redis_rate_limit_and_migrate_everything_once() {
+    let Some(redis) = redis_server::RedisServer::start(
+        "two_shard_processes_share_a_redis_rate_limit_and_migrate_everything_once",
+    ) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let dir =
+        std::env::temp_dir().join(format!("talkjs-cli-migrate-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("export.jsonl");
+    std::fs::write(&file, export_of_eight()).unwrap();
+    let file = file.to_str().unwrap();
+
+    // Two processes at once.
+    let children: Vec<_> = ["0/2", "1/2"]
+        .into_iter()
+        .map(|shard| {
+            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("talkjs"));
+            cmd.env_remove("TALKJS_APP_ID")
+                .env_remove("TALKJS_BASE_URL")
+                .env_remove("TALKJS_REDIS_URL")
+                .args(["--base-url", fake.base_url(), "--app-id", fake.app_id()])
+                .env("TALKJS_SECRET_KEY", fake.secret_key())
+                .args(["--output", "json", "migrate", file, "--shard", shard])
+                .args(["--redis-url", &redis.url()])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let mut done = 0;
+    for (k, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "shard {k}: {stderr}");
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["complete"], true, "{summary}");
+        assert_eq!(
+            summary["journal"],
+            format!("{file}.shard-{k}-of-2.journal"),
+            "{summary}"
+        );
+        // The hash puts conversations in both shards (it is stable: always the same ones).
+        assert!(
+            summary["conversations"]["done"].as_u64().unwrap() > 0,
+            "{summary}"
+        );
+        done += summary["messages"]["done"].as_u64().unwrap();
+    }
+    assert_eq!(done, 48);
+    for c in 0..8 {
+        let texts: Vec<String> = fake
+            .messages(&format!("c{c}"))
+            .iter()
+            .map(|m| m.text.clone().unwrap())
+            .collect();
+        let expected: Vec<String> = (0..6).map(|k| format!("{c}/{k}")).collect();
+        assert_eq!(texts, expected, "c{c}: every message once, in order");
+    }
+    // Both processes took their slots from Redis.
+    let key = format!("talkjs:{}:general", fake.app_id());
+    assert!(
+        redis.get_int(&key).is_some(),
+        "no rate-limit state in Redis"
+    );
+
+    // Unsharded, --verify sees the shards' work as one migration.
+    let journal = dir.join("verify.journal");
+    let (verify, _) = run(
+        talkjs(&fake).args([
+            "migrate",
+            file,
+            "--verify",
+            "--journal",
+            journal.to_str().unwrap(),
+        ]),
+        0,
+    );
+    assert_eq!(verify["matches"], true, "{verify}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -57,6 +57,21 @@
 //! The journal is locked while a run has it open: a second process on the same journal
 //! gets [`Error::JournalBusy`] rather than sending the same work twice.
 //!
+//! ## Shards: one migration, several processes
+//!
+//! [`Migration::shard`] splits a migration by conversation into N shards run as separate
+//! processes (on one machine or several), each with its own journal (by default
+//! `FILE.shard-I-of-N.journal`). Conversation `id` belongs to shard
+//! [`shard_of`]`(id, N)`: the 64-bit FNV-1a hash of the id's UTF-8 bytes modulo N, which
+//! depends on nothing else, so every process and every version agrees. A shard migrates its
+//! conversations, their messages and participant settings, and **the users they name**
+//! (participants, senders, readers), so a conversation's users exist before its messages in
+//! every shard; a user named in several shards is upserted by each (upserts are idempotent).
+//! Shard 0 also takes the users no conversation names. The shards together migrate exactly
+//! what one unsharded run does. TalkJS's rate limit is per app: give the shards one limit,
+//! e.g. a `RateLimiter` on `talkjs-ratelimit-redis`'s `RedisStore` (`talkjs migrate
+//! --redis-url`).
+//!
 //! ## What does not move, or moves differently
 //!
 //! - **Reply links**: TalkJS's import body has no `referencedMessageId` (the Importing
@@ -82,12 +97,14 @@ mod error;
 mod journal;
 mod plan;
 mod run;
+mod shard;
 mod verify;
 
 pub use error::Error;
 pub use journal::{Counts, Failure, ItemKind};
 pub use plan::{Note, REPLY_TO_KEY, Severity};
 pub use run::{Migration, Progress, Report, Resolved, StopHandle};
+pub use shard::{ParseShardError, Shard, shard_of};
 pub use verify::{ConversationCheck, Mismatch, VerifyReport};
 
 // The client crate, so that users of this crate alone can build the `Client`s it takes.

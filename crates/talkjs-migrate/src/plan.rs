@@ -15,6 +15,7 @@ use talkjs_api::models::{
 };
 
 use crate::journal::ItemKind;
+use crate::shard::Shard;
 
 /// The `custom` key under which a migrated message carries the id of the message it
 /// replied to, in the source (TalkJS's import takes no `referencedMessageId`, so the link
@@ -175,6 +176,51 @@ impl Planner {
 
     pub fn message(&mut self, line: Option<u64>, message: Message) {
         self.messages.push((line, message));
+    }
+
+    /// Keeps the records of one shard: its conversations and their messages (a message
+    /// whose conversation is not in the input too, to be reported once), the users they
+    /// name (participants, senders, readers), and on shard 0 the users no conversation or
+    /// message names. Every user a shard's messages need is upserted by that shard
+    /// (upserts are idempotent, so users shared by shards are simply sent by each).
+    pub fn retain_shard(&mut self, shard: Option<Shard>) {
+        let Some(shard) = shard else {
+            return;
+        };
+        let mut named = HashSet::new();
+        let mut needed = HashSet::new();
+        for (_, c) in &self.conversations {
+            let mine = shard.contains(c.id.as_str());
+            for user in c.participants.keys() {
+                named.insert(user.as_str().to_owned());
+                if mine {
+                    needed.insert(user.as_str().to_owned());
+                }
+            }
+        }
+        for (_, m) in &self.messages {
+            let mine = shard.contains(m.conversation_id.as_str());
+            for user in m.sender_id.iter().chain(&m.read_by) {
+                named.insert(user.as_str().to_owned());
+                if mine {
+                    needed.insert(user.as_str().to_owned());
+                }
+            }
+        }
+        self.users.retain(|(_, u)| {
+            let id = u.id.as_str();
+            needed.contains(id) || (shard.index() == 0 && !named.contains(id))
+        });
+        self.user_index = (self.users.iter().enumerate())
+            .map(|(i, (_, u))| (u.id.as_str().to_owned(), i))
+            .collect();
+        self.conversations
+            .retain(|(_, c)| shard.contains(c.id.as_str()));
+        self.conversation_index = (self.conversations.iter().enumerate())
+            .map(|(i, (_, c))| (c.id.as_str().to_owned(), i))
+            .collect();
+        self.messages
+            .retain(|(_, m)| shard.contains(m.conversation_id.as_str()));
     }
 
     /// Reads one line of a JSON lines file: a message has `conversationId`, a conversation
@@ -553,18 +599,22 @@ pub(crate) fn conversation_upsert(
 /// A 64-bit FNV-1a hash, for the input's fingerprint (stable across Rust versions, unlike
 /// the standard library's hasher).
 #[derive(Debug, Clone, Copy)]
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Fnv {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(0xcbf2_9ce4_8422_2325)
     }
 
-    fn write(&mut self, bytes: &[u8]) {
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
             self.0 ^= u64::from(*b);
             self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
         }
+    }
+
+    pub(crate) fn finish(self) -> u64 {
+        self.0
     }
 }
 
@@ -594,12 +644,12 @@ fn fingerprint(length: u64, hash: Fnv) -> String {
 
 /// Reads a JSON lines file into a plan. A line that is not valid UTF-8 or not a record is
 /// noted with its number; reading goes on.
-pub(crate) fn plan_file(path: &Path) -> std::io::Result<Plan> {
+pub(crate) fn plan_file(path: &Path, shard: Option<Shard>) -> std::io::Result<Plan> {
     let file = std::fs::File::open(path)?;
-    plan_reader(file)
+    plan_reader(file, shard)
 }
 
-pub(crate) fn plan_reader(reader: impl Read) -> std::io::Result<Plan> {
+pub(crate) fn plan_reader(reader: impl Read, shard: Option<Shard>) -> std::io::Result<Plan> {
     let mut reader = BufReader::new(reader);
     let mut planner = Planner::default();
     let mut hash = Fnv::new();
@@ -625,11 +675,23 @@ pub(crate) fn plan_reader(reader: impl Read) -> std::io::Result<Plan> {
             ),
         }
     }
-    Ok(planner.finish(fingerprint(length, hash)))
+    planner.retain_shard(shard);
+    Ok(planner.finish(fingerprint(length, hash) + &shard_suffix(shard)))
 }
 
 /// Lists another app (users, conversations, each conversation's messages) into a plan.
-pub(crate) async fn plan_app(source: &Client) -> Result<Plan, talkjs_api::Error> {
+/// What a shard adds to the fingerprint of its input: a shard's journal resumes that shard
+/// only.
+pub(crate) fn shard_suffix(shard: Option<Shard>) -> String {
+    shard.map_or_else(String::new, |s| format!(" shard {s}"))
+}
+
+/// Lists another app (users, conversations, each conversation's messages) into a plan;
+/// with a shard, only that shard's conversations' messages are listed.
+pub(crate) async fn plan_app(
+    source: &Client,
+    shard: Option<Shard>,
+) -> Result<Plan, talkjs_api::Error> {
     let mut planner = Planner::default();
     let mut users = source.users().list().limit(100).into_stream();
     while let Some(user) = users.try_next().await? {
@@ -642,6 +704,9 @@ pub(crate) async fn plan_app(source: &Client) -> Result<Plan, talkjs_api::Error>
         planner.conversation(None, conversation);
     }
     for id in ids {
+        if shard.is_some_and(|s| !s.contains(&id)) {
+            continue;
+        }
         let mut messages = source
             .conversations()
             .messages(id.clone())
@@ -652,5 +717,6 @@ pub(crate) async fn plan_app(source: &Client) -> Result<Plan, talkjs_api::Error>
             planner.message(None, message);
         }
     }
-    Ok(planner.finish("app".to_owned()))
+    planner.retain_shard(shard);
+    Ok(planner.finish(format!("app{}", shard_suffix(shard))))
 }

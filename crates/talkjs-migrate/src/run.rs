@@ -13,8 +13,9 @@ use talkjs_api::{Client, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
 use crate::error::Error;
 use crate::journal::{Counts, Failure, Fate, ItemKind, Journal, Row};
 use crate::plan::{
-    Note, ParticipantSetting, Plan, Severity, fingerprint_file, plan_app, plan_file,
+    Note, ParticipantSetting, Plan, Severity, fingerprint_file, plan_app, plan_file, shard_suffix,
 };
+use crate::shard::Shard;
 
 /// Where the data comes from.
 #[derive(Debug, Clone)]
@@ -142,6 +143,9 @@ pub struct Migration {
     target: Client,
     source: Source,
     journal: PathBuf,
+    /// Whether the journal was chosen (not the default).
+    journal_chosen: bool,
+    shard: Option<Shard>,
     concurrency: usize,
     progress: Option<ProgressFn>,
     stop: StopHandle,
@@ -152,14 +156,23 @@ impl std::fmt::Debug for Migration {
         f.debug_struct("Migration")
             .field("source", &self.source)
             .field("journal", &self.journal)
+            .field("shard", &self.shard)
             .field("concurrency", &self.concurrency)
             .finish_non_exhaustive()
     }
 }
 
-/// The journal beside an input file: `FILE.journal`.
-fn default_journal(file: &Path) -> PathBuf {
-    let mut name = file.as_os_str().to_owned();
+/// The default journal: beside an input file, `FILE.journal`; for an app,
+/// `talkjs-migrate.journal` in the working directory. A shard's has `.shard-I-of-N` before
+/// `.journal`.
+fn default_journal(source: &Source, shard: Option<Shard>) -> PathBuf {
+    let mut name = match source {
+        Source::File(file) => file.as_os_str().to_owned(),
+        Source::App(_) => "talkjs-migrate".into(),
+    };
+    if let Some(shard) = shard {
+        name.push(format!(".shard-{}-of-{}", shard.index(), shard.count()));
+    }
     name.push(".journal");
     PathBuf::from(name)
 }
@@ -169,10 +182,15 @@ impl Migration {
     /// line, as `talkjs export` writes them, in any order) into `target`. The journal
     /// defaults to `FILE.journal` beside the input.
     pub fn from_file(file: impl Into<PathBuf>, target: Client) -> Self {
-        let file = file.into();
+        Self::new(Source::File(file.into()), target)
+    }
+
+    fn new(source: Source, target: Client) -> Self {
         Self {
-            journal: default_journal(&file),
-            source: Source::File(file),
+            journal: default_journal(&source, None),
+            journal_chosen: false,
+            shard: None,
+            source,
             target,
             concurrency: 32,
             progress: None,
@@ -184,19 +202,35 @@ impl Migration {
     /// read through `source`'s list endpoints, into `target`. The journal defaults to
     /// `talkjs-migrate.journal` in the working directory.
     pub fn from_app(source: Client, target: Client) -> Self {
-        Self {
-            journal: PathBuf::from("talkjs-migrate.journal"),
-            source: Source::App(source),
-            target,
-            concurrency: 32,
-            progress: None,
-            stop: StopHandle::default(),
-        }
+        Self::new(Source::App(source), target)
     }
 
     /// The journal file (created if missing; resumed if it holds this input's plan).
     pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
         self.journal = path.into();
+        self.journal_chosen = true;
+        self
+    }
+
+    /// Migrates one shard of the source only: the conversations `id` with
+    /// [`shard_of`](crate::shard_of)`(id, N) == i` (a stable hash), their participants'
+    /// settings and messages, and the users they name (participants, senders, readers);
+    /// shard 0 also takes the users no conversation names. So every shard has the users its
+    /// messages need (a user in several shards' conversations is upserted by each: upserts
+    /// are idempotent), and the N shards together migrate exactly what the whole does.
+    ///
+    /// Run the N shards as separate processes, on one machine or several, each with its own
+    /// journal (the default journal name has `.shard-I-of-N` before `.journal`); give their
+    /// clients one rate limit (e.g. `talkjs-ratelimit-redis`'s `RedisStore`). A shard's
+    /// journal resumes that shard only. [`verify`](Self::verify) of a shard compares its
+    /// conversations; an unsharded verify compares them all.
+    ///
+    /// Input lines that are no record (bad JSON, an unknown shape) are noted by every shard.
+    pub fn shard(mut self, shard: Shard) -> Self {
+        self.shard = Some(shard);
+        if !self.journal_chosen {
+            self.journal = default_journal(&self.source, self.shard);
+        }
         self
     }
 
@@ -241,11 +275,11 @@ impl Migration {
     /// Plans the source (reads the file or lists the app).
     pub(crate) async fn make_plan(&self) -> Result<Plan, Error> {
         match &self.source {
-            Source::File(path) => plan_file(path).map_err(|source| Error::Input {
+            Source::File(path) => plan_file(path, self.shard).map_err(|source| Error::Input {
                 path: path.clone(),
                 source,
             }),
-            Source::App(client) => plan_app(client).await.map_err(Error::Source),
+            Source::App(client) => plan_app(client, self.shard).await.map_err(Error::Source),
         }
     }
 
@@ -270,12 +304,17 @@ impl Migration {
                     .map_err(db)?;
                 planned = true;
             }
-            (Source::File(file), Some(expected)) => {
-                // The input must be the one planned: a cheap hash of the file.
-                let found = fingerprint_file(file).map_err(|source| Error::Input {
-                    path: file.clone(),
-                    source,
-                })?;
+            (source, Some(expected)) => {
+                // The input (and shard) must be the one planned: for a file, a cheap hash.
+                let found = match source {
+                    Source::File(file) => {
+                        fingerprint_file(file).map_err(|source| Error::Input {
+                            path: file.clone(),
+                            source,
+                        })?
+                    }
+                    Source::App(_) => "app".to_owned(),
+                } + &shard_suffix(self.shard);
                 if found != expected {
                     return Err(Error::WrongInput {
                         path,
@@ -284,7 +323,6 @@ impl Migration {
                     });
                 }
             }
-            (Source::App(_), Some(_)) => {}
         }
         journal.prepare_resume().map_err(db)?;
 

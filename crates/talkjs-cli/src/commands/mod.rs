@@ -41,6 +41,11 @@ pub struct Ctx {
 impl Ctx {
     /// A client from the global options.
     fn client(&self) -> Result<talkjs::Client, CliError> {
+        Ok(self.client_builder()?.build()?)
+    }
+
+    /// A client builder from the global options.
+    fn client_builder(&self) -> Result<talkjs::ClientBuilder, CliError> {
         let (app_id, secret) = self.credentials()?;
         let mut builder = talkjs::Client::builder().app_id(app_id).secret_key(secret);
         if let Some(url) = self.global.base_url.as_deref().filter(|u| !u.is_empty()) {
@@ -49,16 +54,21 @@ impl Ctx {
         if let Some(version) = &self.global.api_version {
             builder = builder.api_version(version);
         }
-        Ok(builder.build()?)
+        Ok(builder)
     }
 
-    /// A client of the app `talkjs migrate --from-app-id` copies from: its own secret key,
+    /// The target app's id (from `--app-id` or the environment).
+    fn app_id(&self) -> Result<&str, CliError> {
+        Ok(self.credentials()?.0)
+    }
+
+    /// A client builder of the app `talkjs migrate --from-app-id` copies from: its own secret key,
     /// and the global base URL and API version unless given.
     fn source_client(
         &self,
         app_id: &str,
         args: &crate::cli::MigrateArgs,
-    ) -> Result<talkjs::Client, CliError> {
+    ) -> Result<talkjs::ClientBuilder, CliError> {
         let secret = args
             .from_secret_key
             .as_ref()
@@ -81,7 +91,7 @@ impl Ctx {
         if let Some(version) = &self.global.api_version {
             builder = builder.api_version(version);
         }
-        Ok(builder.build()?)
+        Ok(builder)
     }
 
     /// The app id and the secret key, or a usage error that says how to give them.
