@@ -11,7 +11,7 @@ use serde_json::Value;
 use talkjs_api::Client;
 use talkjs_api::models::{
     Access, Conversation, ConversationUpsert, ImportMessage, Message, MessageType, Notify,
-    ParticipantOverwrite, ParticipantPatch, Patch, User, UserUpsert,
+    ParticipantOverwrite, ParticipantPatch, User, UserUpsert,
 };
 
 use crate::journal::ItemKind;
@@ -562,19 +562,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 
 /// An upsert of every field the user record has and the upsert takes.
 pub(crate) fn user_upsert(user: User) -> UserUpsert {
-    let set = |value: Option<String>| value.map_or(Patch::Unchanged, Patch::Set);
-    let mut upsert = UserUpsert::new().name(user.name);
-    upsert.email = user.email.map_or(Patch::Unchanged, Patch::Set);
-    upsert.phone = user.phone.map_or(Patch::Unchanged, Patch::Set);
-    upsert.photo_url = set(user.photo_url);
-    upsert.welcome_message = set(user.welcome_message);
-    upsert.locale = set(user.locale);
-    upsert.role = set(user.role);
-    upsert.availability_text = set(user.availability_text);
-    if !user.custom.is_empty() {
-        upsert.custom = Patch::Set(user.custom);
-    }
-    upsert
+    UserUpsert::from(user)
 }
 
 /// An upsert with the conversation's fields and the given participants (added with the
@@ -583,17 +571,7 @@ pub(crate) fn conversation_upsert(
     conversation: Conversation,
     participants: impl IntoIterator<Item = String>,
 ) -> ConversationUpsert {
-    let set = |value: Option<String>| value.map_or(Patch::Unchanged, Patch::Set);
-    let mut upsert = ConversationUpsert::new().participants(participants);
-    upsert.subject = set(conversation.subject);
-    upsert.photo_url = set(conversation.photo_url);
-    upsert.welcome_messages = conversation
-        .welcome_messages
-        .map_or(Patch::Unchanged, Patch::Set);
-    if !conversation.custom.is_empty() {
-        upsert.custom = Patch::Set(conversation.custom);
-    }
-    upsert
+    ConversationUpsert::from(conversation).participants(participants)
 }
 
 /// A 64-bit FNV-1a hash, for the input's fingerprint (stable across Rust versions, unlike

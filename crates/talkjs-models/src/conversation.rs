@@ -142,6 +142,37 @@ pub struct ConversationUpsert {
     pub custom: Patch<Custom>,
 }
 
+/// An upsert that recreates `conversation`'s own fields (e.g. in another app): subject,
+/// photo, welcome messages and custom data, each set where the conversation has it. No
+/// participants: add them with [`participants`](ConversationUpsert::participants), and set
+/// their access and notify settings through the participant calls, which a conversation
+/// `PUT` cannot carry.
+///
+/// ```
+/// use talkjs_models::{Conversation, ConversationUpsert, Patch};
+///
+/// let conversation: Conversation = serde_json::from_str(
+///     r#"{"id":"c1","subject":"Order 1","custom":{},"participants":{"alice":{"access":"ReadWrite","notify":true}},"createdAt":1}"#,
+/// ).unwrap();
+/// let upsert = ConversationUpsert::from(conversation).participants(["alice"]);
+/// assert_eq!(upsert.subject, Patch::Set("Order 1".to_owned()));
+/// ```
+impl From<Conversation> for ConversationUpsert {
+    fn from(conversation: Conversation) -> Self {
+        let set = |value: Option<String>| value.map_or(Patch::Unchanged, Patch::Set);
+        let mut upsert = Self::new();
+        upsert.subject = set(conversation.subject);
+        upsert.photo_url = set(conversation.photo_url);
+        upsert.welcome_messages = conversation
+            .welcome_messages
+            .map_or(Patch::Unchanged, Patch::Set);
+        if !conversation.custom.is_empty() {
+            upsert.custom = Patch::Set(conversation.custom);
+        }
+        upsert
+    }
+}
+
 impl ConversationUpsert {
     /// An empty update: `{}` (creates the conversation if it does not exist).
     pub fn new() -> Self {

@@ -197,6 +197,40 @@ pub struct UserUpsert {
     pub availability_text: Patch<String>,
 }
 
+/// An upsert that recreates `user` (e.g. in another app): every field the user has and an
+/// upsert takes is set; the ones it does not have are left unchanged. `id`, `createdAt` and
+/// `pushTokens` do not travel (the id is the request's path; device tokens belong to the app
+/// they were registered with).
+///
+/// ```
+/// use talkjs_models::{Patch, User, UserUpsert};
+///
+/// let user: User = serde_json::from_str(
+///     r#"{"id":"alice","name":"Alice","email":["a@example.com"],"custom":{"team":"red"},"createdAt":1}"#,
+/// ).unwrap();
+/// let upsert = UserUpsert::from(user);
+/// assert_eq!(upsert.name, Patch::Set("Alice".to_owned()));
+/// assert_eq!(upsert.email, Patch::Set(vec!["a@example.com".to_owned()]));
+/// assert_eq!(upsert.photo_url, Patch::Unchanged);
+/// ```
+impl From<User> for UserUpsert {
+    fn from(user: User) -> Self {
+        let set = |value: Option<String>| value.map_or(Patch::Unchanged, Patch::Set);
+        let mut upsert = Self::new().name(user.name);
+        upsert.email = user.email.map_or(Patch::Unchanged, Patch::Set);
+        upsert.phone = user.phone.map_or(Patch::Unchanged, Patch::Set);
+        upsert.photo_url = set(user.photo_url);
+        upsert.welcome_message = set(user.welcome_message);
+        upsert.locale = set(user.locale);
+        upsert.role = set(user.role);
+        upsert.availability_text = set(user.availability_text);
+        if !user.custom.is_empty() {
+            upsert.custom = Patch::Set(user.custom);
+        }
+        upsert
+    }
+}
+
 impl UserUpsert {
     /// An empty update: `{}` (changes nothing).
     pub fn new() -> Self {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use talkjs::api::{BulkItem, BulkKind, BulkProgress, BulkReport};
 use talkjs::models::{
     Access, Conversation, ConversationUpsert, ImportMessage, Message, MessageType, Notify,
-    ParticipantOverwrite, ParticipantPatch, Patch, User, UserUpsert,
+    ParticipantOverwrite, ParticipantPatch, User, UserUpsert,
 };
 use tokio::sync::mpsc;
 
@@ -260,21 +260,9 @@ fn parse_line(text: &str) -> Result<Record, String> {
 /// A user: an upsert of every field the export has and the upsert takes (fields missing or
 /// `null` are left as they are).
 fn user_record(user: User) -> Record {
-    let mut upsert = UserUpsert::new().name(user.name);
-    let set = |value: Option<String>| value.map_or(Patch::Unchanged, Patch::Set);
-    upsert.email = user.email.map_or(Patch::Unchanged, Patch::Set);
-    upsert.phone = user.phone.map_or(Patch::Unchanged, Patch::Set);
-    upsert.photo_url = set(user.photo_url);
-    upsert.welcome_message = set(user.welcome_message);
-    upsert.locale = set(user.locale);
-    upsert.role = set(user.role);
-    upsert.availability_text = set(user.availability_text);
-    if !user.custom.is_empty() {
-        upsert.custom = Patch::Set(user.custom);
-    }
     Record::User(BulkItem::User {
-        id: user.id.into_inner(),
-        user: upsert,
+        id: user.id.to_string(),
+        user: UserUpsert::from(user),
     })
 }
 
@@ -282,21 +270,13 @@ fn user_record(user: User) -> Record {
 /// settings), a participant item for each one whose settings differ, and the participants
 /// whose access is `None` (set after the run).
 fn conversation_record(conversation: Conversation) -> Record {
-    let id = conversation.id.into_inner();
-    let mut upsert =
-        ConversationUpsert::new().participants(conversation.participants.keys().cloned());
-    let set = |value: Option<String>| value.map_or(Patch::Unchanged, Patch::Set);
-    upsert.subject = set(conversation.subject);
-    upsert.photo_url = set(conversation.photo_url);
-    upsert.welcome_messages = conversation
-        .welcome_messages
-        .map_or(Patch::Unchanged, Patch::Set);
-    if !conversation.custom.is_empty() {
-        upsert.custom = Patch::Set(conversation.custom);
-    }
+    let id = conversation.id.to_string();
+    let members: Vec<_> = conversation.participants.keys().cloned().collect();
+    let participant_settings = conversation.participants.clone();
+    let upsert = ConversationUpsert::from(conversation).participants(members);
     let mut participants = Vec::new();
     let mut revoked = Vec::new();
-    for (user, settings) in conversation.participants {
+    for (user, settings) in participant_settings {
         if settings.access == Access::None {
             revoked.push((user.into_inner(), settings.notify));
         } else if settings.access != Access::ReadWrite || settings.notify != Notify::All {
@@ -672,6 +652,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use serde_json::json;
+    use talkjs::models::Patch;
 
     use super::*;
 
