@@ -571,34 +571,10 @@ impl Run {
         let Some(oldest) = rows.iter().filter_map(|r| r.ts).min() else {
             return Ok(());
         };
-        let mut listed = Vec::new();
-        let mut messages = self
-            .client
-            .conversations()
-            .messages(conversation.to_owned())
-            .list()
-            .limit(100)
-            .into_stream();
-        loop {
-            match messages.try_next().await {
-                Ok(Some(m)) => {
-                    let ts = i64::try_from(m.created_at.as_millis()).unwrap_or(i64::MAX);
-                    if ts < oldest {
-                        break;
-                    }
-                    listed.push(m);
-                }
-                Ok(None) => break,
-                // No conversation: nothing can have landed in it.
-                Err(talkjs_api::Error::NotFound { .. }) => {
-                    listed.clear();
-                    break;
-                }
-                Err(e) => return Err(Error::Target(e)),
-            }
-        }
         // Oldest first, so that the newest copies of a key are the last ones.
-        listed.reverse();
+        let listed = target_messages(&self.client, conversation, Some(oldest))
+            .await
+            .map_err(Error::Target)?;
         let mut found: HashMap<(String, i64, String), Vec<String>> = HashMap::new();
         for m in listed {
             let key = (
@@ -827,4 +803,40 @@ fn decode_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, talkjs_a
     serde_json::from_str(body).map_err(|e| {
         talkjs_api::Error::InvalidArgument(format!("the journal's body does not decode: {e}"))
     })
+}
+
+/// The messages of a target conversation, oldest first, back to `since` (milliseconds;
+/// `None`: all of them). A conversation that does not exist (or no longer does) has none.
+pub(crate) async fn target_messages(
+    client: &Client,
+    conversation: &str,
+    since: Option<i64>,
+) -> Result<Vec<talkjs_api::models::Message>, talkjs_api::Error> {
+    let mut listed = Vec::new();
+    let mut messages = client
+        .conversations()
+        .messages(conversation.to_owned())
+        .list()
+        .limit(100)
+        .into_stream();
+    loop {
+        match messages.try_next().await {
+            Ok(Some(m)) => {
+                let ts = i64::try_from(m.created_at.as_millis()).unwrap_or(i64::MAX);
+                if since.is_some_and(|since| ts < since) {
+                    break;
+                }
+                listed.push(m);
+            }
+            Ok(None) => break,
+            // No conversation: nothing can have landed in it.
+            Err(talkjs_api::Error::NotFound { .. }) => {
+                listed.clear();
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    listed.reverse();
+    Ok(listed)
 }

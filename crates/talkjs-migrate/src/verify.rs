@@ -2,13 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::TryStreamExt;
 use talkjs_api::models::{ImportMessage, Message};
 
 use crate::error::Error;
 use crate::journal::{ItemKind, Journal};
 use crate::plan::REPLY_TO_KEY;
-use crate::run::Migration;
+use crate::run::{Migration, target_messages};
 
 /// At most this many mismatches are listed per conversation.
 const MAX_MISMATCHES: usize = 10;
@@ -194,27 +193,6 @@ fn check_conversation(
 }
 
 impl Migration {
-    /// Every message of a target conversation, oldest first (none if it does not exist).
-    async fn list_target(&self, conversation: &str) -> Result<Vec<Message>, Error> {
-        let mut found = Vec::new();
-        let mut stream = self
-            .target()
-            .conversations()
-            .messages(conversation.to_owned())
-            .list()
-            .limit(100)
-            .into_stream();
-        loop {
-            match stream.try_next().await {
-                Ok(Some(m)) => found.push(m),
-                Ok(None) | Err(talkjs_api::Error::NotFound { .. }) => break,
-                Err(e) => return Err(Error::Target(e)),
-            }
-        }
-        found.reverse();
-        Ok(found)
-    }
-
     /// Compares the source with the target, conversation by conversation: the number of
     /// messages, and each message's sender, time, text, reply link (as carried in
     /// `custom`), readers and custom data, in order. Messages that cannot migrate (see the
@@ -250,7 +228,9 @@ impl Migration {
         let mut report = VerifyReport::default();
         let mut ids = Vec::new();
         for (_, (conversation, messages)) in expected {
-            let found = self.list_target(&conversation).await?;
+            let found = target_messages(self.target(), &conversation, None)
+                .await
+                .map_err(Error::Target)?;
             let check = check_conversation(conversation, &messages, &found, &mut ids);
             report.conversations.push(check);
         }
