@@ -42,6 +42,8 @@
 
 mod common;
 
+use common::secs;
+
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -49,7 +51,7 @@ use std::time::{Duration, Instant};
 use talkjs::api::{BulkItem, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
 use talkjs::models::{ConversationUpsert, NewMessage, UserUpsert};
 use talkjs::transport::{Quota, RateLimiter};
-use talkjs_fake::{FakeTalkJs, Faults, RateLimitConfig};
+use talkjs_fake::{FakeTalkJs, RateLimitConfig};
 
 /// TalkJS's limits, time running ten times faster.
 const TIME_SCALE: f64 = 10.0;
@@ -295,23 +297,13 @@ struct Outcome {
     peak_rss_growth_kib: Option<u64>,
 }
 
-/// A fake with the scaled limits (or none) and a fixed delay per request, on the server
-/// runtime.
+/// A fake with the scaled limits (or none) and a fixed delay per request.
 fn start_fake(server: &tokio::runtime::Runtime, latency: Duration, limited: bool) -> FakeTalkJs {
     let limits = limited.then_some(RateLimitConfig {
         time_scale: TIME_SCALE,
         ..RateLimitConfig::TALKJS
     });
-    server
-        .block_on(
-            FakeTalkJs::builder()
-                .app_id(common::APP_ID)
-                .secret_key(common::SECRET_KEY)
-                .rate_limit(limits)
-                .faults(Faults::none().latency(latency))
-                .start(),
-        )
-        .expect("fake")
+    common::start_fake(server, latency, limits)
 }
 
 /// Runs `role` on `workload` in a child process against `fake`.
@@ -371,43 +363,6 @@ fn run_client_with(role: &str, fake: &FakeTalkJs, workload: Workload, unlimited:
     }
 }
 
-/// Runs `f` while watching the fake's counters every millisecond: the time (from the first
-/// request) and request count of each new 429.
-fn watch_429<T: Send>(
-    fake: &FakeTalkJs,
-    f: impl FnOnce() -> T + Send,
-) -> (T, Vec<(Duration, u64)>) {
-    let done = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let watcher = scope.spawn(|| {
-            let mut first: Option<Instant> = None;
-            let mut seen = 0;
-            let mut refusals = Vec::new();
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(1));
-                let received = fake.request_count();
-                if received > 0 && first.is_none() {
-                    first = Some(Instant::now());
-                }
-                let count = fake.count_429();
-                if count > seen {
-                    let at = first.map_or(Duration::ZERO, |t| t.elapsed());
-                    refusals.extend((seen..count).map(|_| (at, received)));
-                    seen = count;
-                }
-            }
-            refusals
-        });
-        let out = f();
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
-        (out, watcher.join().expect("watcher"))
-    })
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
-}
-
 fn memory(kib: Option<u64>) -> String {
     kib.map_or_else(
         || "unknown".to_owned(),
@@ -443,7 +398,8 @@ fn at_latency(server: &tokio::runtime::Runtime, latency: Duration, baseline: boo
     );
 
     let fake = start_fake(server, latency, true);
-    let (ours, refusals) = watch_429(&fake, || run_client("bulk", &fake, workload));
+    let (ours, seen) = common::watch(&fake, BURST, || run_client("bulk", &fake, workload));
+    let refusals = seen.refusals;
     let ratio = ours.wall.as_secs_f64() / minimum.as_secs_f64();
     let target = if ms <= 50 { 1.05 } else { 1.10 };
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };

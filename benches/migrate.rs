@@ -43,17 +43,18 @@
 
 mod common;
 
+use common::secs;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use talkjs::api::{MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
 use talkjs::transport::{Quota, RateLimiter};
-use talkjs_fake::{FakeTalkJs, Faults, RateLimitConfig};
+use talkjs_fake::{FakeTalkJs, RateLimitConfig};
 use talkjs_migrate::Migration;
 
 /// The environment variable that makes this binary the client of one run.
@@ -300,24 +301,6 @@ impl Outcome {
     }
 }
 
-/// A fake with `limits` (or none) and a fixed delay per request, on the server runtime.
-fn start_fake(
-    server: &tokio::runtime::Runtime,
-    latency: Duration,
-    limits: Option<RateLimitConfig>,
-) -> FakeTalkJs {
-    server
-        .block_on(
-            FakeTalkJs::builder()
-                .app_id(common::APP_ID)
-                .secret_key(common::SECRET_KEY)
-                .rate_limit(limits)
-                .faults(Faults::none().latency(latency))
-                .start(),
-        )
-        .expect("fake")
-}
-
 /// Migrates `file` (journal `journal`) into `fake` in a child process.
 fn run_client(fake: &FakeTalkJs, file: &Path, journal: &Path, real: bool) -> Outcome {
     let exe = std::env::current_exe().expect("this binary");
@@ -359,69 +342,10 @@ fn run_client(fake: &FakeTalkJs, file: &Path, journal: &Path, real: bool) -> Out
     }
 }
 
-/// What the server saw while a child ran: when the first request arrived, when the
-/// 600th, when the last, and each 429 (when, and how many requests had arrived by then).
-#[derive(Debug, Default)]
-struct Seen {
-    first_unix_ns: Option<u128>,
-    first: Option<Instant>,
-    burst_end: Option<Duration>,
-    last: Option<Duration>,
-    refusals: Vec<(Duration, u64)>,
-}
-
-fn unix_ns() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos()
-}
-
-/// Runs `f` while watching the fake's counters every millisecond.
-fn watch<T: Send>(fake: &FakeTalkJs, f: impl FnOnce() -> T + Send) -> (T, Seen) {
-    let done = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let watcher = scope.spawn(|| {
-            let mut seen = Seen::default();
-            let (mut received_before, mut refused_before) = (0, 0);
-            while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(1));
-                let received = fake.request_count();
-                if received > 0 && seen.first.is_none() {
-                    seen.first = Some(Instant::now());
-                    seen.first_unix_ns = Some(unix_ns());
-                }
-                let since = seen.first.map_or(Duration::ZERO, |t| t.elapsed());
-                if received > received_before {
-                    seen.last = Some(since);
-                    if received >= u64::from(BURST) && seen.burst_end.is_none() {
-                        seen.burst_end = Some(since);
-                    }
-                    received_before = received;
-                }
-                let refused = fake.count_429();
-                if refused > refused_before {
-                    seen.refusals
-                        .extend((refused_before..refused).map(|_| (since, received)));
-                    refused_before = refused;
-                }
-            }
-            seen
-        });
-        let out = f();
-        done.store(true, Ordering::Relaxed);
-        (out, watcher.join().expect("watcher"))
-    })
-}
-
 /// A count or a size as a float, for a printed rate or size.
 #[allow(clippy::cast_precision_loss)]
 fn to_f64(n: u64) -> f64 {
     n as f64
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
 }
 
 /// A fresh directory for the input and the journal (removed on drop).
@@ -480,8 +404,8 @@ fn at_latency(server: &tokio::runtime::Runtime, workload: Workload, latency: Dur
     let journal = dir.0.join("export.jsonl.journal");
     workload.write(&file);
     let unlimited = std::env::var("TALKJS_BENCH_MIGRATE_UNLIMITED").is_ok_and(|v| v != "0");
-    let fake = start_fake(server, latency, (!unlimited).then(|| limits.fake()));
-    let (ours, seen) = watch(&fake, || run_client(&fake, &file, &journal, real));
+    let fake = common::start_fake(server, latency, (!unlimited).then(|| limits.fake()));
+    let (ours, seen) = common::watch(&fake, BURST, || run_client(&fake, &file, &journal, real));
     let journal_size = std::fs::metadata(&journal).map_or(0, |m| m.len())
         + std::fs::metadata(dir.0.join("export.jsonl.journal-wal")).map_or(0, |m| m.len());
     let (received, count_429) = (fake.request_count(), fake.count_429());
@@ -571,7 +495,7 @@ fn main() {
         let file = dir.0.join("export.jsonl");
         let journal = dir.0.join("export.jsonl.journal");
         workload.write(&file);
-        let fake = start_fake(&server, Duration::ZERO, None);
+        let fake = common::start_fake(&server, Duration::ZERO, None);
         let outcome = run_client(&fake, &file, &journal, false);
         assert_eq!(outcome.get("complete"), 1);
         assert_eq!(outcome.get("runs"), 1);
