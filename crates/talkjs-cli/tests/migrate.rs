@@ -71,13 +71,18 @@ fn export() -> String {
     text
 }
 
-#[test]
-fn migrate_resumes_sends_nothing_twice_and_verifies() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// A runtime for the fakes (the test thread blocks while the binary runs).
+fn fake_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn migrate_resumes_sends_nothing_twice_and_verifies() {
+    let runtime = fake_runtime();
     let fake = runtime.block_on(FakeTalkJs::start()).unwrap();
     let dir = std::env::temp_dir().join(format!("talkjs-cli-migrate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -175,11 +180,7 @@ fn messages_of(fake: &FakeTalkJs, conversation: &str) -> Vec<(String, u64, Strin
 
 #[test]
 fn migrate_copies_one_app_into_another_then_verifies() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = fake_runtime();
     let source = runtime.block_on(FakeTalkJs::start()).unwrap();
     let target = runtime.block_on(FakeTalkJs::start()).unwrap();
     assert_ne!(source.app_id(), target.app_id());
@@ -267,11 +268,7 @@ fn two_shard_processes_share_a_redis_rate_limit_and_migrate_everything_once() {
     ) else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = fake_runtime();
     let fake = runtime.block_on(FakeTalkJs::start()).unwrap();
     let dir =
         std::env::temp_dir().join(format!("talkjs-cli-migrate-shards-{}", std::process::id()));
