@@ -1,4 +1,4 @@
-//! Configuration of the fake: rate limits and fault injection.
+//! Configuration of the fake: rate limits, request faults and webhook faults.
 
 use std::time::Duration;
 
@@ -147,5 +147,141 @@ impl Faults {
             || self.reset_rate > 0.0
             || !self.latency.is_zero()
             || !self.latency_jitter.is_zero()
+    }
+}
+
+/// Webhook delivery faults, reproducible from a seed: what a receiver of TalkJS webhooks
+/// has to survive. Set them with [`Builder::webhook_faults`](crate::Builder::webhook_faults)
+/// or [`FakeTalkJs::set_webhook_faults`](crate::FakeTalkJs::set_webhook_faults); they only
+/// matter with a [`webhook_url`](crate::Builder::webhook_url).
+///
+/// Each event draws its fate from a [`fastrand::Rng`] seeded with [`seed`](Self::seed), in
+/// the order the events are produced (the order of
+/// [`FakeTalkJs::events`](crate::FakeTalkJs::events)), always the same number of draws per
+/// event: the same seed and the same sequence of events give the same drops, duplicates
+/// and delays on every run (the interleaving of concurrent deliveries with
+/// [`reorder`](Self::reorder) still depends on the receiver).
+///
+/// Under faults, every delivery still behaves like TalkJS's: each attempt waits at most
+/// 5 seconds for an answer, and an attempt that gets no `200` is retried once, 500 ms
+/// later. For each event, the fake:
+///
+/// 1. with probability [`drop_rate`](Self::drop_rate) **drops** it: no attempt is made
+///    at all, as if both of TalkJS's attempts had failed. The event is lost for the
+///    receiver (it is still in [`FakeTalkJs::events`](crate::FakeTalkJs::events)); the
+///    delivery log says [`dropped`](crate::WebhookDelivery::dropped);
+/// 2. otherwise, with probability [`duplicate_rate`](Self::duplicate_rate),
+///    **duplicates** it: the answer to the first attempt is ignored, as if TalkJS never
+///    saw the receiver's `200`, so TalkJS's one retry sends the same event (same id, a
+///    fresh timestamp and signature) again 500 ms later. The receiver gets it twice; the
+///    log says [`duplicated`](crate::WebhookDelivery::duplicated), 2 attempts. The two
+///    rates are shares of all events (drops first), so they should add up to at most 1;
+/// 3. waits [`delay`](Self::delay) plus a random share of
+///    [`delay_jitter`](Self::delay_jitter), counted from the moment the event was
+///    produced, before the first attempt (the request that produced the event is never
+///    held up: deliveries run in the background);
+/// 4. without [`reorder`](Self::reorder) (the default), delivers the events **one after
+///    another in the order they were produced**: a delivery starts once the previous one
+///    is finished (retry included) and its own delay has passed, so jitter only delays.
+///    With `reorder`, **every delivery is its own task**, started when the event is
+///    produced: it waits its own delay, then delivers (at most 64 deliveries are in
+///    flight at once; more wait for a free slot in the order their delay ends). Events
+///    then arrive in the order their delays end, and a slow or retried delivery no
+///    longer holds up the ones behind it: two events produced less than `delay_jitter`
+///    apart arrive in either order. With a zero `delay_jitter`, `reorder` only makes the
+///    deliveries concurrent, which may or may not change their order; set a jitter for
+///    reordering a test can count on.
+///
+/// ```
+/// use std::time::Duration;
+/// use talkjs_fake::{FakeTalkJs, WebhookFaults};
+///
+/// // 30 % of events lost, 10 % delivered twice, the rest in a random order within 50 ms.
+/// let faults = WebhookFaults::seeded(7)
+///     .drop_rate(0.3)
+///     .duplicate_rate(0.1)
+///     .reorder(true)
+///     .delay_jitter(Duration::from_millis(50));
+/// let builder = FakeTalkJs::builder()
+///     .webhook_url("http://127.0.0.1:9000/hook")
+///     .webhook_faults(faults);
+/// # let _ = builder;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub struct WebhookFaults {
+    /// Seed of the random number generator.
+    pub seed: u64,
+    /// Share of events never delivered (0.0..=1.0).
+    pub drop_rate: f64,
+    /// Share of events delivered twice (0.0..=1.0).
+    pub duplicate_rate: f64,
+    /// Delay before the first attempt of every delivery, from the moment the event was
+    /// produced.
+    pub delay: Duration,
+    /// Extra random delay, uniformly distributed between zero and this, added to
+    /// [`delay`](Self::delay).
+    pub delay_jitter: Duration,
+    /// Whether deliveries run concurrently, one task each, instead of one after another
+    /// in event order.
+    pub reorder: bool,
+}
+
+impl WebhookFaults {
+    /// No faults at all (the default): every event delivered once, in order, at once.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// No faults yet, with the random generator seeded by `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        Self {
+            seed,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the share of events that are never delivered.
+    #[must_use]
+    pub fn drop_rate(mut self, rate: f64) -> Self {
+        self.drop_rate = rate;
+        self
+    }
+
+    /// Sets the share of events delivered twice.
+    #[must_use]
+    pub fn duplicate_rate(mut self, rate: f64) -> Self {
+        self.duplicate_rate = rate;
+        self
+    }
+
+    /// Sets the delay before every delivery.
+    #[must_use]
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Sets the maximum random extra delay.
+    #[must_use]
+    pub fn delay_jitter(mut self, jitter: Duration) -> Self {
+        self.delay_jitter = jitter;
+        self
+    }
+
+    /// Delivers concurrently, one task per event, so events need not arrive in order.
+    #[must_use]
+    pub fn reorder(mut self, reorder: bool) -> Self {
+        self.reorder = reorder;
+        self
+    }
+
+    /// Whether any fault or delay is configured.
+    pub fn is_active(&self) -> bool {
+        self.drop_rate > 0.0
+            || self.duplicate_rate > 0.0
+            || !self.delay.is_zero()
+            || !self.delay_jitter.is_zero()
+            || self.reorder
     }
 }

@@ -107,8 +107,16 @@
 //!   `message.sent`, `message.read`, `message.updated`, `message.deleted`,
 //!   `conversation.deleted`, POSTed as `{"id","createdAt","type","data"}` and signed with
 //!   `X-TalkJS-Timestamp` / `X-TalkJS-Signature` (upper-case hex HMAC-SHA256 of
-//!   `timestamp.body` with the secret key); one retry on failure. Events are recorded
-//!   ([`FakeTalkJs::events`]) whether or not a URL is set.
+//!   `timestamp.body` with the secret key). As TalkJS documents it: each attempt waits
+//!   5 seconds for an answer, anything but a `200` is retried once (500 ms later), and no
+//!   `message.read` is sent for conversations with more than 300 participants. Deliveries
+//!   run in the background, in event order, and never hold up the request that produced
+//!   the event. Events are recorded ([`FakeTalkJs::events`]) whether or not a URL is set
+//!   (the unsent `message.read` events too); the outcome of each delivery is in
+//!   [`FakeTalkJs::webhook_deliveries`].
+//! * **Webhook faults** ([`WebhookFaults`]): seeded, reproducible lost events (neither
+//!   attempt made), duplicated events (the retry after an ignored `200`), delays, and
+//!   concurrent deliveries that do not keep event order; what a receiver has to survive.
 //!
 //! ## What is not emulated
 //!
@@ -144,7 +152,7 @@ use talkjs_models::{Conversation, Message, User, WebhookEvent};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-pub use config::{Faults, RateLimitConfig};
+pub use config::{Faults, RateLimitConfig, WebhookFaults};
 pub use webhook::WebhookDelivery;
 
 use server::{FaultState, Shared, lock};
@@ -178,6 +186,7 @@ pub struct Builder {
     rate_limit: Option<RateLimitConfig>,
     faults: Faults,
     webhook_url: Option<String>,
+    webhook_faults: WebhookFaults,
     api_version: Option<String>,
 }
 
@@ -190,6 +199,7 @@ impl std::fmt::Debug for Builder {
             .field("rate_limit", &self.rate_limit)
             .field("faults", &self.faults)
             .field("webhook_url", &self.webhook_url)
+            .field("webhook_faults", &self.webhook_faults)
             .field("api_version", &self.api_version)
             .finish()
     }
@@ -229,6 +239,13 @@ impl Builder {
     /// Delivers webhook events to this `http://` URL.
     pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
         self.webhook_url = Some(url.into());
+        self
+    }
+
+    /// Sets webhook delivery faults (default: none): lost, duplicated, delayed and
+    /// reordered deliveries. See [`WebhookFaults`].
+    pub fn webhook_faults(mut self, faults: WebhookFaults) -> Self {
+        self.webhook_faults = faults;
         self
     }
 
@@ -286,6 +303,7 @@ impl Builder {
 
         let (shutdown, _) = watch::channel(false);
         let deliveries = Arc::new(Mutex::new(Vec::new()));
+        let webhook_faults = Arc::new(Mutex::new(webhook::FaultState::new(self.webhook_faults)));
         let webhook_tx = webhook_uri.map(|uri| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(webhook::deliver(
@@ -293,6 +311,7 @@ impl Builder {
                 SecretKey::new(secret.clone()),
                 rx,
                 Arc::clone(&deliveries),
+                Arc::clone(&webhook_faults),
                 shutdown.subscribe(),
             ));
             tx
@@ -323,6 +342,7 @@ impl Builder {
             app_id,
             secret: SecretKey::new(secret),
             deliveries,
+            webhook_faults,
         })
     }
 }
@@ -339,6 +359,7 @@ pub struct FakeTalkJs {
     app_id: String,
     secret: SecretKey,
     deliveries: Arc<Mutex<Vec<WebhookDelivery>>>,
+    webhook_faults: Arc<Mutex<webhook::FaultState>>,
 }
 
 impl std::fmt::Debug for FakeTalkJs {
@@ -499,9 +520,27 @@ impl FakeTalkJs {
         lock(&self.shared.events).clone()
     }
 
-    /// The webhook deliveries made so far, oldest first.
+    /// What happened to each webhook event so far, in the order the deliveries finished
+    /// (both attempts, if there was a retry): delivered, failed, [dropped or
+    /// duplicated](WebhookDelivery) by [`WebhookFaults`]. A dropped event is logged as soon
+    /// as it is produced; with [`WebhookFaults::reorder`] the log is not in event order
+    /// ([`WebhookDelivery::seq`] gives the event order). Events TalkJS does not send (a
+    /// `message.read` in a conversation of more than 300 participants) are not logged.
+    /// Empty without a [webhook URL](Builder::webhook_url).
     pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
         lock(&self.deliveries).clone()
+    }
+
+    /// The current webhook fault settings.
+    pub fn webhook_faults(&self) -> WebhookFaults {
+        lock(&self.webhook_faults).config
+    }
+
+    /// Replaces the webhook fault settings and reseeds their random generator. Events
+    /// produced from now on get the new faults; the deliveries already planned keep theirs
+    /// (an event queued in order stays queued even if `reorder` is turned on).
+    pub fn set_webhook_faults(&self, faults: WebhookFaults) {
+        *lock(&self.webhook_faults) = webhook::FaultState::new(faults);
     }
 
     /// Marks a user online or offline (for `isOnline` and `POST /presences`). An online user
