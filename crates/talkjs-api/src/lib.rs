@@ -10,6 +10,8 @@
 //! | [`Conversations::messages`] | list, get, send, edit, delete, reactions, import |
 //! | [`Client::files`] | upload (multipart) for attachment tokens |
 //! | [`Client::batch`] | up to 10 operations in one request |
+//! | [`Client::bulk`] | whole workloads in the fewest requests, at the rate limit |
+//! | [`Client::events`] | every new message once: webhooks plus catching up by listing |
 //!
 //! Lists are builders: `.await` one for a single page, `.into_stream()` for every item across
 //! pages (a `futures::Stream` following `startingAfter` cursors), or `.pages()` for whole
@@ -47,6 +49,7 @@ mod bulk;
 mod client;
 mod conversations;
 mod error;
+mod events;
 mod files;
 mod list;
 mod messages;
@@ -61,6 +64,11 @@ pub use bulk::{Bulk, BulkFailure, BulkItem, BulkKind, BulkProgress, BulkReport};
 pub use client::{AuthScheme, Client, ClientBuilder, ENV_APP_ID, ENV_BASE_URL, ENV_SECRET_KEY};
 pub use conversations::{Conversations, ListConversations};
 pub use error::{Error, Result};
+pub use events::{
+    Checkpoint, CheckpointStore, DEFAULT_CATCH_UP_EVERY, DEFAULT_CHECKPOINT_FILE,
+    DEFAULT_COMMIT_EVERY, DEFAULT_SETTLE, EventStream, Events, FileCheckpoint, MemoryCheckpoint,
+    MessageEvent, SeenMessage,
+};
 pub use files::{FileSubtype, Files};
 pub use messages::{ListMessages, MAX_MESSAGES_PER_REQUEST, Messages};
 pub use one_on_one::one_on_one_id;

@@ -1,0 +1,653 @@
+//! The gap-free stream of new messages: [`Client::events`].
+//!
+//! Webhooks are fast but lossy (TalkJS waits 5 s for an answer and retries once; a deploy or
+//! a slow handler loses events for good, and a retry that does arrive is a duplicate).
+//! Listing is complete but slow. [`Events`] combines them: it yields the messages the
+//! webhooks bring as they come, and on a schedule (and at start-up) lists what is newer than
+//! its checkpoint, so that a message the webhooks missed is still yielded, once.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use futures_util::future::{Either, select};
+use futures_util::{FutureExt, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use talkjs_models::{
+    Conversation, Message, MessageId, OrderBy, OrderDirection, Timestamp, WebhookData, WebhookEvent,
+};
+use tokio::time::Instant;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+
+/// The file [`Events`] keeps its checkpoint in unless told otherwise, in the working
+/// directory.
+pub const DEFAULT_CHECKPOINT_FILE: &str = "talkjs-events.checkpoint.json";
+
+/// How long TalkJS's listings may lag behind a message's `createdAt` by default (see
+/// [`Events::settle`]).
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
+
+/// How often [`Events`] catches up by listing, by default.
+pub const DEFAULT_CATCH_UP_EVERY: Duration = Duration::from_secs(60);
+
+/// How often, at most, [`Events`] writes its checkpoint while messages keep coming, by
+/// default (it also writes whenever it waits for the next message, and when dropped).
+pub const DEFAULT_COMMIT_EVERY: Duration = Duration::from_secs(1);
+
+/// Conversations listed per request while catching up (TalkJS's maximum).
+const CONVERSATIONS_PER_PAGE: u32 = 30;
+
+/// Messages listed per request while catching up (TalkJS's maximum).
+const MESSAGES_PER_PAGE: u32 = 100;
+
+/// One new message, from a webhook or found by catching up.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MessageEvent {
+    /// The message.
+    pub message: Message,
+    /// The conversation it was sent in, as the webhook or the listing had it.
+    pub conversation: Option<Conversation>,
+    /// `true` if the message was found by catching up, not brought by a webhook (the
+    /// webhook was lost, or has not arrived yet: if it arrives later it is not yielded
+    /// again).
+    pub recovered: bool,
+}
+
+/// What [`Events`] remembers between runs: every message created at or before the
+/// `watermark` has been yielded, and so have the messages listed in `seen` (all newer than
+/// it). Nothing else has.
+///
+/// The JSON form (what [`FileCheckpoint`] stores) is
+/// `{"version":1,"watermark":<ms>,"seen":[{"id":"msg_…","createdAt":<ms>},…]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Checkpoint {
+    /// The format's version (1).
+    pub version: u32,
+    /// Every message created at or before this time has been yielded.
+    pub watermark: Timestamp,
+    /// The messages newer than the watermark that have been yielded.
+    pub seen: Vec<SeenMessage>,
+}
+
+/// A message [`Events`] yielded, in a [`Checkpoint`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct SeenMessage {
+    /// The message's id.
+    pub id: MessageId,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+impl Checkpoint {
+    /// A checkpoint at `watermark` with no message seen after it: a first run that yields
+    /// the messages created after `watermark`.
+    pub fn at(watermark: Timestamp) -> Self {
+        Self {
+            version: 1,
+            watermark,
+            seen: Vec::new(),
+        }
+    }
+}
+
+/// Where [`Events`] keeps its [`Checkpoint`] between runs.
+///
+/// Both calls are made from the stream's task and block it, so they should be quick (a
+/// local file, a local database). `save` is called at most every
+/// [`commit_every`](Events::commit_every) while messages keep coming, whenever the stream
+/// waits for the next one, and when the stream is dropped.
+pub trait CheckpointStore: Send + 'static {
+    /// The checkpoint last saved, or `None` if there is none yet (a first run).
+    fn load(&mut self) -> io::Result<Option<Checkpoint>>;
+    /// Replaces the saved checkpoint.
+    fn save(&mut self, checkpoint: &Checkpoint) -> io::Result<()>;
+}
+
+/// A [`CheckpointStore`] in a JSON file, replaced atomically (written to `PATH.tmp`, then
+/// renamed over `PATH`), so that a process killed while saving leaves the old checkpoint or
+/// the new one, never half of one. A missing file is a first run; a file that does not
+/// decode is an error (starting over would skip or repeat messages).
+#[derive(Debug, Clone)]
+pub struct FileCheckpoint {
+    path: PathBuf,
+}
+
+impl FileCheckpoint {
+    /// A checkpoint kept in `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl CheckpointStore for FileCheckpoint {
+    fn load(&mut self) -> io::Result<Option<Checkpoint>> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not a checkpoint: {e}", self.path.display()),
+            )
+        })
+    }
+
+    fn save(&mut self, checkpoint: &Checkpoint) -> io::Result<()> {
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        std::fs::write(&tmp, serde_json::to_vec(checkpoint)?)?;
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
+/// A [`CheckpointStore`] in memory, shared by its clones: for tests, and for a stream
+/// restarted within one process.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryCheckpoint {
+    saved: Arc<Mutex<Option<Checkpoint>>>,
+}
+
+impl MemoryCheckpoint {
+    /// An empty store (a first run).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The checkpoint saved last, if any.
+    pub fn get(&self) -> Option<Checkpoint> {
+        self.saved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl CheckpointStore for MemoryCheckpoint {
+    fn load(&mut self) -> io::Result<Option<Checkpoint>> {
+        Ok(self.get())
+    }
+
+    fn save(&mut self, checkpoint: &Checkpoint) -> io::Result<()> {
+        *self.saved.lock().unwrap_or_else(PoisonError::into_inner) = Some(checkpoint.clone());
+        Ok(())
+    }
+}
+
+type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
+
+/// Builds the gap-free stream of new messages. Created by [`Client::events`].
+///
+/// The stream yields each message sent in the app once, as a [`MessageEvent`]:
+///
+/// - **from webhooks**: give it the `message.sent` deliveries your webhook endpoint
+///   receives with [`webhooks`](Self::webhooks) (any `Stream` of verified [`WebhookEvent`]s,
+///   e.g. the receiving half of a channel your handler sends into; other event types are
+///   ignored here). Without webhooks, the stream works by listing alone.
+/// - **by catching up**: at start-up and every [`catch_up_every`](Self::catch_up_every),
+///   it lists the conversations whose last message is newer than its checkpoint
+///   (`lastMessageAfter`), then their messages newer than that, and yields those it has not
+///   yielded yet, flagged [`recovered`](MessageEvent::recovered).
+///
+/// A message brought twice (a webhook retry, a webhook arriving after the listing found the
+/// message) is yielded once. The [`Checkpoint`] (by default in the file
+/// [`DEFAULT_CHECKPOINT_FILE`]) records what was yielded, so a restarted stream resumes
+/// without a gap and without replaying what was handled.
+///
+/// **What "handled" means.** A yielded message counts as handled once the consumer asks for
+/// the next one, or drops the stream. Handled messages are saved at most
+/// [`commit_every`](Self::commit_every) apart while messages keep coming, and at once when
+/// the stream waits or is dropped. So a stream that is dropped (a clean stop) resumes
+/// exactly where it stopped; a process that dies (a crash, `kill -9`) yields again, after
+/// its restart, what it handled since the last save (at most about `commit_every` of
+/// messages): make the handling idempotent, e.g. keyed by message id.
+///
+/// **Errors do not end the stream.** A failed listing is yielded as an `Err`, and the stream
+/// goes on: the next catch-up lists the same range again (nothing is skipped). A checkpoint
+/// that cannot be loaded ends the stream after yielding the error; one that cannot be saved
+/// is yielded as an error and tried again later.
+///
+/// **Assumptions.** A message appears in TalkJS's listings within
+/// [`settle`](Self::settle) of its `createdAt` (so clocks must agree to within that too), and
+/// listings of a conversation's messages come newest first. Messages are not yielded in
+/// `createdAt` order across sources: a recovered message may come after newer ones.
+///
+/// ```no_run
+/// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+/// use futures_util::TryStreamExt;
+/// use std::time::Duration;
+///
+/// // `webhook_events` is fed by your webhook endpoint (e.g. talkjs-webhooks' channel).
+/// let (_tx, webhook_events) = futures_channel_like();
+/// let mut messages = client
+///     .events()
+///     .webhooks(webhook_events)
+///     .checkpoint_file("/var/lib/myservice/talkjs.checkpoint.json")
+///     .catch_up_every(Duration::from_secs(30))
+///     .into_stream();
+/// while let Some(event) = messages.try_next().await? {
+///     let flag = if event.recovered { " (missed by the webhooks)" } else { "" };
+///     println!("{}: {:?}{flag}", event.message.id, event.message.text);
+/// }
+/// # Ok(()) }
+/// # fn futures_channel_like() -> ((), futures_util::stream::Empty<talkjs_api::models::WebhookEvent>) { ((), futures_util::stream::empty()) }
+/// ```
+#[must_use = "an Events builder does nothing until into_stream() is called and polled"]
+pub struct Events {
+    client: Client,
+    webhooks: Option<WebhookStream>,
+    store: Box<dyn CheckpointStore>,
+    catch_up_every: Duration,
+    settle: Duration,
+    commit_every: Duration,
+    since: Option<Timestamp>,
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events")
+            .field("webhooks", &self.webhooks.is_some())
+            .field("catch_up_every", &self.catch_up_every)
+            .field("settle", &self.settle)
+            .field("commit_every", &self.commit_every)
+            .field("since", &self.since)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// The gap-free stream of new messages: webhooks plus catching up by listing, each
+    /// message once, resumable. See [`Events`].
+    pub fn events(&self) -> Events {
+        Events {
+            client: self.clone(),
+            webhooks: None,
+            store: Box::new(FileCheckpoint::new(DEFAULT_CHECKPOINT_FILE)),
+            catch_up_every: DEFAULT_CATCH_UP_EVERY,
+            settle: DEFAULT_SETTLE,
+            commit_every: DEFAULT_COMMIT_EVERY,
+            since: None,
+        }
+    }
+}
+
+impl Events {
+    /// The webhook events to take `message.sent` deliveries from (verified ones: see
+    /// `talkjs-webhooks`). When this stream ends, the events stream goes on by listing.
+    pub fn webhooks<S>(mut self, events: S) -> Self
+    where
+        S: Stream<Item = WebhookEvent> + Send + 'static,
+    {
+        self.webhooks = Some(Box::pin(events));
+        self
+    }
+
+    /// Keeps the checkpoint in this store (default: the file [`DEFAULT_CHECKPOINT_FILE`] in
+    /// the working directory).
+    pub fn checkpoint(mut self, store: impl CheckpointStore) -> Self {
+        self.store = Box::new(store);
+        self
+    }
+
+    /// Keeps the checkpoint in this file ([`FileCheckpoint`]).
+    pub fn checkpoint_file(self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint(FileCheckpoint::new(path))
+    }
+
+    /// How often to catch up by listing (default [`DEFAULT_CATCH_UP_EVERY`]). Each catch-up
+    /// costs one request per 30 conversations with new messages plus one per 100 of their
+    /// recent messages, from the client's rate limit.
+    pub fn catch_up_every(mut self, every: Duration) -> Self {
+        self.catch_up_every = every;
+        self
+    }
+
+    /// How long after its `createdAt` a message may take to show in TalkJS's listings,
+    /// including the difference between TalkJS's clock and this machine's (default
+    /// [`DEFAULT_SETTLE`]). A catch-up that starts at time T moves the checkpoint's
+    /// watermark to T minus this, never further.
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
+    }
+
+    /// How often, at most, to save the checkpoint while messages keep coming (default
+    /// [`DEFAULT_COMMIT_EVERY`]). The checkpoint is also saved whenever the stream waits,
+    /// and when it is dropped; a crash yields again what was handled since the last save.
+    pub fn commit_every(mut self, every: Duration) -> Self {
+        self.commit_every = every;
+        self
+    }
+
+    /// On a first run (no checkpoint saved yet), yield the messages created after this time
+    /// too (default: only messages created after the stream starts). Ignored when a
+    /// checkpoint exists.
+    pub fn since(mut self, since: Timestamp) -> Self {
+        self.since = Some(since);
+        self
+    }
+
+    /// The stream. Nothing happens until it is polled.
+    pub fn into_stream(self) -> EventStream {
+        let state = State {
+            client: self.client,
+            webhooks: self.webhooks,
+            store: self.store,
+            catch_up_every: self.catch_up_every,
+            settle: self.settle,
+            commit_every: self.commit_every,
+            since: self.since,
+            loaded: false,
+            failed: false,
+            watermark: Timestamp::from_millis(0),
+            seen: HashMap::new(),
+            queue: VecDeque::new(),
+            pending_watermark: None,
+            next_catch_up: None,
+            dirty: false,
+            last_save: Instant::now(),
+        };
+        EventStream {
+            inner: Box::pin(futures_util::stream::unfold(state, State::next)),
+        }
+    }
+}
+
+/// The stream of [`MessageEvent`]s built by [`Events::into_stream`]. Never ends by itself
+/// (unless its checkpoint cannot be loaded); drop it to stop, which saves the checkpoint.
+pub struct EventStream {
+    inner: Pin<Box<dyn Stream<Item = Result<MessageEvent>> + Send>>,
+}
+
+impl fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventStream").finish_non_exhaustive()
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<MessageEvent>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+struct State {
+    client: Client,
+    webhooks: Option<WebhookStream>,
+    store: Box<dyn CheckpointStore>,
+    catch_up_every: Duration,
+    settle: Duration,
+    commit_every: Duration,
+    since: Option<Timestamp>,
+    loaded: bool,
+    /// The checkpoint could not be loaded: the stream has ended.
+    failed: bool,
+    /// Every message created at or before this has been yielded.
+    watermark: Timestamp,
+    /// The messages yielded that are newer than the watermark, with their `createdAt`.
+    seen: HashMap<MessageId, Timestamp>,
+    /// Messages found by the last catch-up, oldest first, not yielded yet.
+    queue: VecDeque<MessageEvent>,
+    /// The watermark the last catch-up earned, applied once its queue is yielded.
+    pending_watermark: Option<Timestamp>,
+    /// When to catch up next (`None`: at once).
+    next_catch_up: Option<Instant>,
+    /// Something was yielded (or the watermark moved) since the last save.
+    dirty: bool,
+    last_save: Instant,
+}
+
+impl State {
+    async fn next(mut self) -> Option<(Result<MessageEvent>, Self)> {
+        if self.failed {
+            return None;
+        }
+        if !self.loaded {
+            match self.store.load() {
+                Ok(saved) => {
+                    let checkpoint = saved.unwrap_or_else(|| {
+                        self.dirty = true;
+                        Checkpoint::at(self.since.unwrap_or_else(Timestamp::now))
+                    });
+                    self.watermark = checkpoint.watermark;
+                    self.seen = checkpoint
+                        .seen
+                        .into_iter()
+                        .map(|s| (s.id, s.created_at))
+                        .collect();
+                    self.loaded = true;
+                }
+                Err(e) => {
+                    self.failed = true;
+                    return Some((Err(Error::Checkpoint(e)), self));
+                }
+            }
+        }
+        // The consumer asked for more: what was yielded so far is handled.
+        if self.dirty && self.last_save.elapsed() >= self.commit_every {
+            if let Err(e) = self.save() {
+                return Some((Err(e), self));
+            }
+        }
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                let fresh = self.mark_seen(&event.message);
+                if self.queue.is_empty() {
+                    // The whole catch-up is yielded: everything up to what it earned is.
+                    self.apply_pending_watermark();
+                }
+                if fresh {
+                    return Some((Ok(event), self));
+                }
+                continue;
+            }
+            self.apply_pending_watermark();
+            if self.next_catch_up.is_none_or(|at| Instant::now() >= at) {
+                self.next_catch_up = Some(later(self.catch_up_every));
+                if let Err(e) = self.catch_up().await {
+                    return Some((Err(e), self));
+                }
+                continue;
+            }
+            // A webhook event that is already here is taken without saving first.
+            let ready = self
+                .webhooks
+                .as_mut()
+                .and_then(|webhooks| webhooks.next().now_or_never());
+            let delivered = if let Some(delivered) = ready {
+                delivered
+            } else {
+                // About to wait: save what was handled.
+                if self.dirty {
+                    if let Err(e) = self.save() {
+                        return Some((Err(e), self));
+                    }
+                }
+                let Some(delivered) = self.wait().await else {
+                    continue;
+                };
+                delivered
+            };
+            match delivered {
+                None => self.webhooks = None,
+                Some(event) => {
+                    if let Some(event) = self.take_webhook(event) {
+                        return Some((Ok(event), self));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for the next webhook event (`Some`; `Some(None)` if the webhooks ended) or
+    /// the next catch-up (`None`).
+    async fn wait(&mut self) -> Option<Option<WebhookEvent>> {
+        let sleep = std::pin::pin!(tokio::time::sleep_until(
+            self.next_catch_up.unwrap_or_else(Instant::now)
+        ));
+        let Some(webhooks) = self.webhooks.as_mut() else {
+            sleep.await;
+            return None;
+        };
+        match select(webhooks.next(), sleep).await {
+            Either::Left((delivered, _)) => Some(delivered),
+            Either::Right(((), _)) => None,
+        }
+    }
+
+    /// The message of a `message.sent` delivery not yielded yet, marked as yielded.
+    fn take_webhook(&mut self, event: WebhookEvent) -> Option<MessageEvent> {
+        let WebhookData::MessageSent(data) = event.data else {
+            return None;
+        };
+        let message = data.message?;
+        if !self.mark_seen(&message) {
+            return None;
+        }
+        Some(MessageEvent {
+            message,
+            conversation: data.conversation,
+            recovered: false,
+        })
+    }
+
+    /// Records `message` as yielded; `false` if it already was.
+    fn mark_seen(&mut self, message: &Message) -> bool {
+        if message.created_at <= self.watermark || self.seen.contains_key(&message.id) {
+            return false;
+        }
+        self.seen.insert(message.id.clone(), message.created_at);
+        self.dirty = true;
+        true
+    }
+
+    fn apply_pending_watermark(&mut self) {
+        if let Some(watermark) = self.pending_watermark.take() {
+            if watermark > self.watermark {
+                self.watermark = watermark;
+                self.seen.retain(|_, created| *created > watermark);
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// Lists what is newer than the watermark and queues what was not yielded yet.
+    async fn catch_up(&mut self) -> Result<()> {
+        let started = Timestamp::now();
+        let earned = Timestamp::from_millis(
+            started
+                .as_millis()
+                .saturating_sub(u64::try_from(self.settle.as_millis()).unwrap_or(u64::MAX)),
+        );
+        // Listings are newest first by arrival, which may differ slightly from `createdAt`
+        // order: read one settle period past the watermark before stopping.
+        let stop_at = self
+            .watermark
+            .as_millis()
+            .saturating_sub(u64::try_from(self.settle.as_millis()).unwrap_or(u64::MAX));
+        // By creation time, oldest first: an order that new messages do not change, so no
+        // conversation moves between pages while they are read.
+        let mut conversations = self
+            .client
+            .conversations()
+            .list()
+            .last_message_after(self.watermark)
+            .order_by(OrderBy::CreatedAt)
+            .order_direction(OrderDirection::Asc)
+            .limit(CONVERSATIONS_PER_PAGE)
+            .into_stream();
+        let mut found = Vec::new();
+        while let Some(conversation) = conversations.try_next().await? {
+            let mut messages = self
+                .client
+                .conversations()
+                .messages(conversation.id.as_str())
+                .list()
+                .limit(MESSAGES_PER_PAGE)
+                .into_stream();
+            while let Some(message) = messages.try_next().await? {
+                if message.created_at.as_millis() <= stop_at {
+                    break;
+                }
+                if message.created_at > self.watermark && !self.seen.contains_key(&message.id) {
+                    found.push(MessageEvent {
+                        message,
+                        conversation: Some(conversation.clone()),
+                        recovered: true,
+                    });
+                }
+            }
+        }
+        found.sort_by(|a, b| {
+            (a.message.created_at, &a.message.id).cmp(&(b.message.created_at, &b.message.id))
+        });
+        found.dedup_by(|a, b| a.message.id == b.message.id);
+        self.queue = found.into();
+        self.pending_watermark = Some(earned);
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        let mut seen: Vec<SeenMessage> = self
+            .seen
+            .iter()
+            .map(|(id, created_at)| SeenMessage {
+                id: id.clone(),
+                created_at: *created_at,
+            })
+            .collect();
+        seen.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Checkpoint {
+            version: 1,
+            watermark: self.watermark,
+            seen,
+        }
+    }
+
+    fn save(&mut self) -> Result<()> {
+        let checkpoint = self.checkpoint();
+        self.store.save(&checkpoint).map_err(Error::Checkpoint)?;
+        self.dirty = false;
+        self.last_save = Instant::now();
+        Ok(())
+    }
+}
+
+/// `after` from now, or a time far enough ahead if that overflows.
+fn later(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        if self.loaded && self.dirty {
+            if let Err(e) = self.save() {
+                tracing::warn!(error = %e, "talkjs events: could not save the checkpoint on drop");
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The events stream against wiremock: the exact listing requests of a catch-up, the order
+//! and flags of what it yields, webhook duplicates dropped, and the checkpoint it saves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_request, conversation_json, message_json, ok_json, page, requests, start};
+use futures_util::StreamExt;
+use serde_json::json;
+use talkjs_api::{Checkpoint, Error, FileCheckpoint, MemoryCheckpoint};
+use talkjs_models::{Timestamp, WebhookEvent, WebhookEventType};
+use tokio::sync::mpsc;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer};
+
+const SINCE: u64 = 1_700_000_000_000;
+
+fn message(id: &str, created_at: u64) -> serde_json::Value {
+    let mut m = message_json(id, "c1");
+    m["createdAt"] = json!(created_at);
+    m
+}
+
+fn sent(message: &serde_json::Value) -> WebhookEvent {
+    WebhookEvent::new(
+        WebhookEventType::MessageSent,
+        json!({ "conversation": conversation_json("c1"), "message": message }),
+    )
+}
+
+/// A stream of webhook events fed through a channel.
+fn channel() -> (
+    mpsc::UnboundedSender<WebhookEvent>,
+    impl futures_core::Stream<Item = WebhookEvent> + Send + 'static,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|event| (event, rx))
+    });
+    (tx, stream)
+}
+
+async fn mount_listing(server: &MockServer, messages: &[serde_json::Value]) {
+    Mock::given(method("GET"))
+        .and(path(common::p("/conversations")))
+        .respond_with(ok_json(&page(&[conversation_json("c1")])))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(common::p("/conversations/c1/messages")))
+        .respond_with(ok_json(&page(messages)))
+        .mount(server)
+        .await;
+}
+
+async fn next_id(stream: &mut talkjs_api::EventStream) -> (String, bool) {
+    let event = tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .expect("an event within 20 s")
+        .expect("the stream goes on")
+        .expect("no error");
+    (event.message.id.to_string(), event.recovered)
+}
+
+#[tokio::test]
+async fn catch_up_lists_by_creation_time_and_yields_oldest_first() {
+    let (server, client) = start().await;
+    // Newest first, as TalkJS lists them; the last one is older than the checkpoint.
+    mount_listing(
+        &server,
+        &[
+            message("msg_b", SINCE + 2_000),
+            message("msg_a", SINCE + 1_000),
+            message("msg_old", SINCE - 5),
+        ],
+    )
+    .await;
+    let store = MemoryCheckpoint::new();
+    let (webhooks, webhook_stream) = channel();
+    let mut events = client
+        .events()
+        .webhooks(webhook_stream)
+        .checkpoint(store.clone())
+        .since(Timestamp::from_millis(SINCE))
+        .into_stream();
+
+    assert_eq!(next_id(&mut events).await, ("msg_a".into(), true));
+    assert_eq!(next_id(&mut events).await, ("msg_b".into(), true));
+
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 2, "one page of conversations, one of messages");
+    assert_request(
+        &reqs[0],
+        "GET",
+        "/conversations",
+        Some(&format!(
+            "lastMessageAfter={SINCE}&orderBy=createdAt&orderDirection=ASC&limit=30"
+        )),
+        None,
+    );
+    assert_request(
+        &reqs[1],
+        "GET",
+        "/conversations/c1/messages",
+        Some("limit=100"),
+        None,
+    );
+
+    // A webhook for a message the catch-up found is a duplicate; a new one is yielded.
+    let future = Timestamp::now().as_millis() + 3_600_000;
+    webhooks
+        .send(sent(&message("msg_a", SINCE + 1_000)))
+        .unwrap();
+    webhooks.send(sent(&message("msg_new", future))).unwrap();
+    webhooks.send(sent(&message("msg_new", future))).unwrap();
+    assert_eq!(next_id(&mut events).await, ("msg_new".into(), false));
+    drop(events);
+
+    // The catch-up moved the watermark to about 30 s (the settle time) before it ran; what
+    // is older than that is no longer listed individually.
+    let saved = store.get().expect("saved on drop");
+    let now = Timestamp::now().as_millis();
+    assert!(saved.watermark.as_millis() > SINCE + 2_000);
+    assert!(saved.watermark.as_millis() <= now - 30_000);
+    let seen: Vec<_> = saved.seen.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(seen, ["msg_new"]);
+}
+
+#[tokio::test]
+async fn a_restarted_stream_does_not_repeat_what_was_handled() {
+    let (server, client) = start().await;
+    let messages: Vec<_> = (0..5)
+        .rev()
+        .map(|i| message(&format!("msg_{i}"), SINCE + 1_000 * (i + 1)))
+        .collect();
+    mount_listing(&server, &messages).await;
+    let store = MemoryCheckpoint::new();
+    let open = || {
+        client
+            .events()
+            .checkpoint(store.clone())
+            .settle(Duration::from_secs(10 * 365 * 86_400)) // keep everything in `seen`
+            .since(Timestamp::from_millis(SINCE))
+            .into_stream()
+    };
+
+    let mut first = open();
+    assert_eq!(next_id(&mut first).await.0, "msg_0");
+    assert_eq!(next_id(&mut first).await.0, "msg_1");
+    drop(first); // a clean stop: both count as handled
+
+    let mut second = open();
+    for i in 2..5 {
+        assert_eq!(next_id(&mut second).await, (format!("msg_{i}"), true));
+    }
+    drop(second);
+    let saved = store.get().unwrap();
+    assert_eq!(saved.watermark, Timestamp::from_millis(SINCE));
+    assert_eq!(saved.seen.len(), 5);
+}
+
+#[tokio::test]
+async fn a_crash_yields_again_what_was_not_saved() {
+    let (server, client) = start().await;
+    let messages: Vec<_> = (0..3)
+        .rev()
+        .map(|i| message(&format!("msg_{i}"), SINCE + 1_000 * (i + 1)))
+        .collect();
+    mount_listing(&server, &messages).await;
+    let store = MemoryCheckpoint::new();
+    let open = || {
+        client
+            .events()
+            .checkpoint(store.clone())
+            .commit_every(Duration::from_secs(3_600))
+            .since(Timestamp::from_millis(SINCE))
+            .into_stream()
+    };
+
+    let mut first = open();
+    assert_eq!(next_id(&mut first).await.0, "msg_0");
+    assert_eq!(next_id(&mut first).await.0, "msg_1");
+    // A crash: no drop, so no save (and none was due within the hour).
+    std::mem::forget(first);
+    assert_eq!(store.get(), None);
+
+    let mut second = open();
+    assert_eq!(next_id(&mut second).await.0, "msg_0");
+}
+
+#[tokio::test]
+async fn a_checkpoint_file_that_does_not_decode_ends_the_stream_with_an_error() {
+    let (_server, client) = start().await;
+    let dir = std::env::temp_dir().join(format!("talkjs-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.checkpoint.json");
+    std::fs::write(&file, b"{not json").unwrap();
+    let mut events = client.events().checkpoint_file(&file).into_stream();
+    let first = events.next().await.unwrap();
+    assert!(matches!(first, Err(Error::Checkpoint(_))), "{first:?}");
+    assert!(events.next().await.is_none());
+    std::fs::remove_file(&file).unwrap();
+}
+
+#[tokio::test]
+async fn the_file_checkpoint_is_replaced_whole() {
+    let (server, client) = start().await;
+    mount_listing(&server, &[message("msg_a", SINCE + 1)]).await;
+    let dir = std::env::temp_dir().join(format!("talkjs-events-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("events.checkpoint.json");
+    let _ = std::fs::remove_file(&file);
+    let mut events = client
+        .events()
+        .checkpoint(FileCheckpoint::new(&file))
+        .settle(Duration::from_secs(10 * 365 * 86_400))
+        .since(Timestamp::from_millis(SINCE))
+        .into_stream();
+    assert_eq!(next_id(&mut events).await.0, "msg_a");
+    drop(events);
+    let saved: Checkpoint = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(saved.version, 1);
+    assert_eq!(saved.watermark, Timestamp::from_millis(SINCE));
+    assert_eq!(saved.seen.len(), 1);
+    assert!(!dir.join("events.checkpoint.json.tmp").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
