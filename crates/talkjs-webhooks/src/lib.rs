@@ -1,0 +1,218 @@
+//! # talkjs-webhooks
+//!
+//! Receive [TalkJS webhooks](https://talkjs.com/docs/Reference/Webhooks/) correctly: a
+//! [tower](https://docs.rs/tower) service (and, with feature `axum`, an extractor and a
+//! one-route router) that verifies every delivery, drops duplicates, answers at once and
+//! hands each event to your code.
+//!
+//! Why it takes more than a handler: TalkJS waits 5 seconds for an answer and then tries
+//! once more, so a slow handler makes TalkJS give up on events, and an event whose first
+//! answer was late arrives twice. The signature covers the exact bytes of the body, so a
+//! framework that parses and re-encodes the JSON breaks it. This crate reads the raw bytes,
+//! checks them, remembers event ids, and answers `200` before your code runs.
+//!
+//! **Paths.** This crate is not part of the `talkjs` facade: add `talkjs-webhooks` to your
+//! dependencies. It re-exports what its API names from `talkjs-auth` ([`SecretKey`],
+//! [`WebhookVerifier`], [`WebhookError`]) and `talkjs-models` ([`WebhookEvent`], and the
+//! rest of that crate as [`models`]).
+//!
+//! ## What is checked
+//!
+//! For every request, in this order ([`WebhookConfig::receive`]); a request that fails a
+//! step never reaches your handler and is answered with the status of its
+//! [`WebhookRejection`]:
+//!
+//! 1. **Size**: at most [`WebhookConfig::max_body`] bytes are read (1 MiB by default);
+//!    beyond, `413`.
+//! 2. **Signature**: HMAC-SHA256 over `<X-TalkJS-Timestamp>.<raw body>` with your webhook
+//!    secret key must equal `X-TalkJS-Signature` (header names in any case); a missing
+//!    header, a wrong key or a changed body (re-encoded JSON included) is `401`.
+//! 3. **Freshness**: the timestamp must be within the tolerance of this server's clock
+//!    (5 minutes by default, either direction), else `401`.
+//! 4. **Shape**: the body must be a TalkJS event envelope, decoded into a typed
+//!    [`WebhookEvent`], else `400`. (Unknown event types are fine: they decode to
+//!    [`models::WebhookData::Other`].)
+//! 5. **Duplicates**: the event id is marked seen in the [`DedupeStore`]; an id seen within
+//!    the time to live (1 hour by default) is answered `200` and not handled again. If the
+//!    store fails: `500`, so TalkJS retries once, and the handler does not run.
+//!
+//! Each refusal is logged with [`tracing`](https://docs.rs/tracing) (a warning; the
+//! receiver's own failures, such as a dedupe store down, an error). No log line, error or
+//! `Debug` output contains the secret key.
+//!
+//! ## The handler model
+//!
+//! A [`WebhookService`] answers `200` as soon as the event is verified and marked seen, and
+//! runs your [`EventHandler`] (an `async fn(WebhookEvent)`) on a tokio task of its own. So a
+//! slow handler costs TalkJS nothing, and TalkJS never retries because of it.
+//!
+//! **At most once per event id.** The id is marked seen before the handler runs, and
+//! marking is atomic (two deliveries racing, even on two replicas sharing a Redis store,
+//! produce one handler run). The price is that an event whose handler fails or panics, or
+//! whose process stops mid-handler, is not delivered again: TalkJS already has its `200`,
+//! and its retry would be dropped as a duplicate anyway. Events without an id are
+//! handled every time they arrive (nothing to deduplicate them by).
+//!
+//! **No loss needs a second source.** Webhooks are a notification channel, not a log:
+//! TalkJS gives up after one retry, and a receiver that is down misses events. A service
+//! that must see every message should combine the webhook events (fast) with the gap-free
+//! event stream of the REST client, `talkjs_api::Client::events`, which takes a
+//! `Stream<Item = WebhookEvent>`: feed it the [`EventStream`] of [`channel`], which forwards
+//! every handled event into a bounded tokio channel.
+//!
+//! (The other models were worse: running the handler before answering makes TalkJS's
+//! 5-second limit the handler's, and a retry after a timeout would run it twice at once;
+//! marking the id only after the handler succeeded allows exactly that double run, since
+//! the retry arrives while the first run is still going.)
+//!
+//! ## With tower and hyper
+//!
+//! [`WebhookService`] is a `tower::Service<http::Request<B>>` for any
+//! [`http_body::Body`](https://docs.rs/http-body) `B`. Serve it with hyper:
+//!
+//! ```no_run
+//! use hyper::server::conn::http1;
+//! use hyper_util::rt::TokioIo;
+//! use hyper_util::service::TowerToHyperService;
+//! use talkjs_webhooks::{SecretKey, WebhookConfig, WebhookEvent, WebhookService};
+//!
+//! async fn on_event(event: WebhookEvent) {
+//!     println!("{} {:?}", event.event_type.as_str(), event.id);
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = SecretKey::new(std::env::var("TALKJS_WEBHOOK_SECRET")?);
+//! let service = WebhookService::new(WebhookConfig::new(secret), on_event);
+//!
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     let service = TowerToHyperService::new(service.clone());
+//!     tokio::spawn(async move {
+//!         let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+//!     });
+//! }
+//! # }
+//! ```
+//!
+//! It answers every path and method the same way: route to it with your framework.
+//!
+//! ## With axum
+//!
+//! With feature `axum`, one route ([`axum::router`], or [`axum::TalkjsEvent`] as an
+//! extractor in a handler of your own):
+//!
+#![cfg_attr(
+    feature = "axum",
+    doc = r#"
+```no_run
+use talkjs_webhooks::{SecretKey, WebhookConfig, WebhookEvent};
+
+async fn on_event(event: WebhookEvent) {
+    println!("{} {:?}", event.event_type.as_str(), event.id);
+}
+
+# async fn run() -> Result<(), Box<dyn std::error::Error>> {
+let config = WebhookConfig::new(SecretKey::new(std::env::var("TALKJS_WEBHOOK_SECRET")?));
+let app: axum::Router = talkjs_webhooks::axum::router("/talkjs", config, on_event);
+// ... .merge(your other routes), then serve `app` as usual:
+let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+axum::serve(listener, app).await?;
+# Ok(()) }
+```
+"#
+)]
+#![cfg_attr(
+    not(feature = "axum"),
+    doc = r#"
+```ignore
+let config = WebhookConfig::new(SecretKey::new(std::env::var("TALKJS_WEBHOOK_SECRET")?));
+let app: axum::Router = talkjs_webhooks::axum::router("/talkjs", config, on_event);
+axum::serve(listener, app).await?;
+```
+"#
+)]
+//!
+//! ## Deduplication across replicas
+//!
+//! The default [`MemoryDedupeStore`] is one process's memory (bounded: expired ids are
+//! purged, at most 100,000 kept). Behind a load balancer, TalkJS's retry may reach another
+//! replica: share the ids with [`RedisDedupeStore`] (feature `redis`), or implement
+//! [`DedupeStore`] for your database.
+//!
+//! ## Testing your endpoint
+//!
+//! [`SignedDelivery`] signs any event (or body) as TalkJS would, now or at a time you
+//! choose, and gives the headers and body or a complete `http::Request`:
+//!
+//! ```
+//! use http::Uri;
+//! use talkjs_webhooks::models::WebhookEventType;
+//! use talkjs_webhooks::{SecretKey, SignedDelivery, WebhookConfig, WebhookEvent};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let secret = SecretKey::new("sk_test_webhook");
+//! let mut event = WebhookEvent::new(WebhookEventType::UserCreated, serde_json::json!({}));
+//! event.id = Some("evt_1".into());
+//!
+//! let config = WebhookConfig::new(secret.clone());
+//! let delivery = SignedDelivery::new(&secret, &event);
+//! let received = config.receive(delivery.to_request(Uri::from_static("/talkjs"))).await;
+//! assert_eq!(received.unwrap(), event);
+//!
+//! // The same event again is a duplicate: answered 200, not handled.
+//! let again = config.receive(delivery.to_request(Uri::from_static("/talkjs"))).await;
+//! assert_eq!(again.unwrap_err().status(), 200);
+//! # }
+//! ```
+//!
+//! ## Features
+//!
+//! - `axum`: the [`axum`] module (axum 0.8, no default features).
+//! - `redis`: [`RedisDedupeStore`].
+//!
+#![cfg_attr(
+    not(feature = "axum"),
+    doc = "[`axum`]: https://docs.rs/talkjs-webhooks/latest/talkjs_webhooks/axum/index.html"
+)]
+#![cfg_attr(
+    not(feature = "axum"),
+    doc = "[`axum::router`]: https://docs.rs/talkjs-webhooks/latest/talkjs_webhooks/axum/fn.router.html"
+)]
+#![cfg_attr(
+    not(feature = "axum"),
+    doc = "[`axum::TalkjsEvent`]: https://docs.rs/talkjs-webhooks/latest/talkjs_webhooks/axum/struct.TalkjsEvent.html"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "[`RedisDedupeStore`]: https://docs.rs/talkjs-webhooks/latest/talkjs_webhooks/struct.RedisDedupeStore.html"
+)]
+#![deny(missing_docs)]
+
+mod config;
+mod dedupe;
+mod handler;
+#[cfg(feature = "redis")]
+mod redis_store;
+mod rejection;
+mod service;
+mod signed;
+
+#[cfg(feature = "axum")]
+pub mod axum;
+
+pub use config::{DEFAULT_DEDUPE_TTL, DEFAULT_MAX_BODY, WebhookConfig};
+pub use dedupe::{BoxError, BoxFuture, DedupeError, DedupeStore, MemoryDedupeStore};
+pub use handler::{ChannelHandler, EventHandler, EventStream, channel};
+#[cfg(feature = "redis")]
+pub use redis_store::RedisDedupeStore;
+pub use rejection::WebhookRejection;
+pub use service::WebhookService;
+pub use signed::SignedDelivery;
+
+pub use talkjs_auth::{
+    SIGNATURE_HEADER, SecretKey, TIMESTAMP_HEADER, WebhookError, WebhookVerifier,
+};
+pub use talkjs_models as models;
+pub use talkjs_models::WebhookEvent;
