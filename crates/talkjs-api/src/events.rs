@@ -348,7 +348,7 @@ impl Events {
     }
 
     /// The stream. Nothing happens until it is polled.
-    pub fn into_stream(self) -> EventStream {
+    pub fn into_stream(self) -> MessageStream {
         let state = State {
             client: self.client,
             webhooks: self.webhooks,
@@ -367,7 +367,7 @@ impl Events {
             dirty: false,
             last_save: Instant::now(),
         };
-        EventStream {
+        MessageStream {
             inner: Box::pin(futures_util::stream::unfold(state, State::next)),
         }
     }
@@ -375,17 +375,17 @@ impl Events {
 
 /// The stream of [`MessageEvent`]s built by [`Events::into_stream`]. Never ends by itself
 /// (unless its checkpoint cannot be loaded); drop it to stop, which saves the checkpoint.
-pub struct EventStream {
+pub struct MessageStream {
     inner: Pin<Box<dyn Stream<Item = Result<MessageEvent>> + Send>>,
 }
 
-impl fmt::Debug for EventStream {
+impl fmt::Debug for MessageStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventStream").finish_non_exhaustive()
+        f.debug_struct("MessageStream").finish_non_exhaustive()
     }
 }
 
-impl Stream for EventStream {
+impl Stream for MessageStream {
     type Item = Result<MessageEvent>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

@@ -55,7 +55,7 @@ async fn mount_listing(server: &MockServer, messages: &[serde_json::Value]) {
         .await;
 }
 
-async fn next_id(stream: &mut talkjs_api::EventStream) -> (String, bool) {
+async fn next_id(stream: &mut talkjs_api::MessageStream) -> (String, bool) {
     let event = tokio::time::timeout(Duration::from_secs(20), stream.next())
         .await
         .expect("an event within 20 s")
