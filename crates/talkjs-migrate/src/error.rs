@@ -32,6 +32,22 @@ pub enum Error {
         /// The fingerprint of this input.
         found: String,
     },
+    /// The journal's plan was made with another setting than this run asks for
+    /// ([`Migration::mark_source_ids`](crate::Migration::mark_source_ids) or
+    /// [`Migration::system_messages`](crate::Migration::system_messages)); nothing was sent.
+    /// The matching of uncertain imports (and the plan itself) depends on it, so a resumed
+    /// run must use the journal's setting.
+    #[error("journal {} was planned with {setting} {}, and this run asks for it {}; resume with the journal's setting (matching in-flight requests depends on it), or start a new journal", path.display(), on_off(*planned), on_off(*requested))]
+    SettingChanged {
+        /// The journal file.
+        path: PathBuf,
+        /// The setting, as the CLI spells it: `--mark-source-ids` or `--system-messages`.
+        setting: &'static str,
+        /// Whether the journal's plan has it on.
+        planned: bool,
+        /// Whether this run asks for it.
+        requested: bool,
+    },
     /// The input file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Input {
@@ -48,6 +64,10 @@ pub enum Error {
     /// request failed; nothing more was sent. Rerun when it is fixed: the journal resumes.
     #[error("the target app: {0}")]
     Target(#[source] talkjs_api::Error),
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }
 
 impl Error {

@@ -12,8 +12,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::plan::{Note, PlannedItem, Severity};
 
-/// The journal layout this version writes; another one is refused rather than guessed at.
-const SCHEMA_VERSION: &str = "1";
+/// The journal layout this version writes; another one is refused rather than guessed at
+/// (version 1, the layout before attachments and system messages, is upgraded in place: it
+/// lacks only the `attachment` column, which none of its items needs).
+const SCHEMA_VERSION: &str = "2";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -24,7 +26,7 @@ CREATE TABLE IF NOT EXISTS meta (
 -- participant's settings.
 CREATE TABLE IF NOT EXISTS items (
     seq       INTEGER PRIMARY KEY,
-    kind      TEXT NOT NULL,      -- user | conversation | message | participant
+    kind      TEXT NOT NULL,      -- user | conversation | message | system_message | participant
     subject   TEXT NOT NULL,      -- user id, or the conversation id
     source_id TEXT NOT NULL,      -- the id in the source (user, conversation, message, user)
     line      INTEGER,            -- the input line, for a file source
@@ -37,7 +39,8 @@ CREATE TABLE IF NOT EXISTS items (
     solo      INTEGER NOT NULL DEFAULT 0,       -- send alone (its chunk was refused with a 400)
     permanent INTEGER NOT NULL DEFAULT 0,       -- a failure that a rerun would repeat
     error     TEXT,
-    target_id TEXT                -- the id in the target, once known
+    target_id TEXT,               -- the id in the target, once known
+    attachment TEXT               -- messages: the URL of the source's attached file
 );
 CREATE INDEX IF NOT EXISTS items_work ON items (kind, state, subject, seq);
 CREATE INDEX IF NOT EXISTS items_key ON items (subject, sender, ts);
@@ -53,6 +56,14 @@ CREATE TABLE IF NOT EXISTS chunks (
     state   TEXT NOT NULL,        -- in_flight | done | failed | resolved | abandoned
     outcome TEXT
 );
+-- Attachments uploaded to the target: the source file's URL and the token the upload gave.
+-- A file is recorded after its upload answered, so a rerun never uploads it again (an
+-- upload whose answer was lost is simply done again: an unused upload is invisible).
+CREATE TABLE IF NOT EXISTS files (
+    url   TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    bytes INTEGER
+);
 -- What planning found in the input: errors with their line, skipped records, warnings.
 CREATE TABLE IF NOT EXISTS notes (
     id       INTEGER PRIMARY KEY,
@@ -61,6 +72,14 @@ CREATE TABLE IF NOT EXISTS notes (
     text     TEXT NOT NULL
 );
 ";
+
+/// The journal's record of [`Migration::mark_source_ids`](crate::Migration::mark_source_ids):
+/// the matching of uncertain imports depends on it, so a resumed run must have the same.
+pub(crate) const MARK_SOURCE_IDS: &str = "mark_source_ids";
+
+/// The journal's record of [`Migration::system_messages`](crate::Migration::system_messages):
+/// the plan has the system messages or not.
+pub(crate) const SYSTEM_MESSAGES: &str = "system_messages";
 
 /// What a unit of work is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,6 +91,10 @@ pub enum ItemKind {
     Conversation,
     /// A message import (sent 10 to a request, in order, per conversation).
     Message,
+    /// A system message, sent (not imported: the import takes user messages only) after
+    /// its conversation's imported messages, with an idempotency key; only with
+    /// [`Migration::system_messages`](crate::Migration::system_messages).
+    SystemMessage,
     /// A participant whose access or notification settings differ from the defaults (set
     /// after the messages).
     Participant,
@@ -84,6 +107,7 @@ impl ItemKind {
             Self::User => "user",
             Self::Conversation => "conversation",
             Self::Message => "message",
+            Self::SystemMessage => "system_message",
             Self::Participant => "participant",
         }
     }
@@ -93,16 +117,19 @@ impl ItemKind {
             "user" => Self::User,
             "conversation" => Self::Conversation,
             "message" => Self::Message,
+            "system_message" => Self::SystemMessage,
             "participant" => Self::Participant,
             _ => return None,
         })
     }
 
-    /// Every kind, in the order they are sent.
-    pub const ALL: [Self; 4] = [
+    /// Every kind, in the order they are sent (a conversation's system messages follow its
+    /// imported messages).
+    pub const ALL: [Self; 5] = [
         Self::User,
         Self::Conversation,
         Self::Message,
+        Self::SystemMessage,
         Self::Participant,
     ];
 }
@@ -129,9 +156,10 @@ pub(crate) struct Row {
     pub sender: Option<String>,
     pub ts: Option<i64>,
     pub text: Option<String>,
+    pub attachment: Option<String>,
 }
 
-const ROW_COLUMNS: &str = "seq, subject, source_id, body, solo, sender, ts, text";
+const ROW_COLUMNS: &str = "seq, subject, source_id, body, solo, sender, ts, text, attachment";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -143,6 +171,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         sender: r.get(5)?,
         ts: r.get(6)?,
         text: r.get(7)?,
+        attachment: r.get(8)?,
     })
 }
 
@@ -236,6 +265,16 @@ impl Journal {
                 )?;
             }
             Some(SCHEMA_VERSION) => {}
+            Some("1") => {
+                // Version 1 had no attachments: add the column (and the files table, made
+                // above), then call it version 2.
+                let tx = conn.unchecked_transaction()?;
+                tx.execute_batch(
+                    "ALTER TABLE items ADD COLUMN attachment TEXT;
+                     UPDATE meta SET value = '2' WHERE key = 'schema';",
+                )?;
+                tx.commit()?;
+            }
             Some(other) => {
                 return Err(rusqlite::Error::FromSqlConversionFailure(
                     0,
@@ -266,20 +305,25 @@ impl Journal {
 
     /// Writes the whole plan in one transaction: after a kill during planning the journal
     /// has no plan at all, never half of one.
+    /// `settings` are the options the plan was made with ([`MARK_SOURCE_IDS`],
+    /// [`SYSTEM_MESSAGES`]), as `(key, on)`.
     pub fn write_plan(
         &mut self,
         fingerprint: &str,
+        settings: &[(&str, bool)],
         items: &[PlannedItem],
         notes: &[Note],
     ) -> rusqlite::Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch("DELETE FROM items; DELETE FROM chunks; DELETE FROM notes;")?;
+        tx.execute_batch(
+            "DELETE FROM items; DELETE FROM chunks; DELETE FROM notes; DELETE FROM files;",
+        )?;
         {
             let mut insert = tx.prepare(
-                "INSERT INTO items (kind, subject, source_id, line, body, sender, ts, text)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO items (kind, subject, source_id, line, body, sender, ts, text, attachment)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for item in items {
                 let (sender, ts, text) = match &item.key {
@@ -295,6 +339,7 @@ impl Journal {
                     sender,
                     ts,
                     text,
+                    item.attachment,
                 ])?;
             }
             let mut note =
@@ -311,11 +356,24 @@ impl Journal {
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', ?1)",
             [fingerprint],
         )?;
+        for (key, on) in settings {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, if *on { "1" } else { "0" }],
+            )?;
+        }
         tx.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('planned', '1')",
             [],
         )?;
         tx.commit()
+    }
+
+    /// A setting the plan was made with (see [`Self::write_plan`]); `false` when the
+    /// journal does not record it (a journal written before the setting existed was planned
+    /// without it).
+    pub fn setting(&self, key: &str) -> rusqlite::Result<bool> {
+        Ok(self.meta(key)?.as_deref() == Some("1"))
     }
 
     /// Gets a resumed journal ready: failures a rerun may fix go back to `planned`, and so
@@ -387,7 +445,8 @@ impl Journal {
     /// Conversations with messages still to send, in plan order (the runner asks only once
     /// every conversation upsert landed or failed, and orphans are failed).
     /// The requests the items left (planned or in flight) take at least: users 100 to a
-    /// request, each conversation's messages 10 to a request, the others one each.
+    /// request, each conversation's messages (and system messages) 10 to a request, the
+    /// others one each.
     pub fn requests_left(&self) -> rusqlite::Result<u64> {
         let left = "state IN ('planned', 'in_flight')";
         let users: i64 = self.conn.query_row(
@@ -405,7 +464,8 @@ impl Journal {
         let imports: i64 = self.conn.query_row(
             &format!(
                 "SELECT COALESCE(SUM((n + 9) / 10), 0) FROM
-                 (SELECT COUNT(*) AS n FROM items WHERE kind = 'message' AND {left} GROUP BY subject)"
+                 (SELECT COUNT(*) AS n FROM items WHERE kind IN ('message', 'system_message')
+                  AND {left} GROUP BY kind, subject)"
             ),
             [],
             |r| r.get(0),
@@ -416,23 +476,77 @@ impl Journal {
     pub fn conversations_with_planned_messages(&self) -> rusqlite::Result<Vec<String>> {
         let mut stmt = self.conn.prepare(
             "SELECT m.subject FROM items m
-             WHERE m.kind = 'message' AND m.state = 'planned'
+             WHERE m.kind IN ('message', 'system_message') AND m.state = 'planned'
              GROUP BY m.subject ORDER BY MIN(m.seq)",
         )?;
         stmt.query_map([], |r| r.get(0))?.collect()
     }
 
-    /// The next request's worth of messages of a conversation: up to `max` planned ones in
-    /// order, or one alone if it is to be sent alone.
-    pub fn next_messages(&self, conversation: &str, max: usize) -> rusqlite::Result<Vec<Row>> {
+    /// Whether every item of a kind in a conversation is done or failed for good (its
+    /// system messages may follow its imports).
+    pub fn conversation_settled(&self, kind: ItemKind, conversation: &str) -> rusqlite::Result<bool> {
+        let open: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM items WHERE kind = ?1 AND subject = ?2
+             AND NOT (state = 'done' OR (state = 'failed' AND permanent = 1))",
+            params![kind.as_str(), conversation],
+            |r| r.get(0),
+        )?;
+        Ok(open == 0)
+    }
+
+    /// Records that an item failed before any request carried it (its attachment could
+    /// not be carried, or its body does not decode).
+    pub fn item_failed(&mut self, seq: i64, error: &str, permanent: bool) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE items SET state = 'failed', error = ?2, permanent = ?3
+             WHERE seq = ?1 AND state = 'planned'",
+            params![seq, error, i64::from(permanent)],
+        )?;
+        Ok(())
+    }
+
+    /// The attachment token of a source file uploaded before, if any.
+    pub fn file_token(&self, url: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT token FROM files WHERE url = ?1")?
+            .query_row([url], |r| r.get(0))
+            .optional()
+    }
+
+    /// Records the token of an uploaded source file.
+    pub fn record_file(&mut self, url: &str, token: &str, bytes: usize) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO files (url, token, bytes) VALUES (?1, ?2, ?3)",
+            params![url, token, i64::try_from(bytes).unwrap_or(i64::MAX)],
+        )?;
+        Ok(())
+    }
+
+    /// How many source files are uploaded (recorded with their tokens).
+    pub fn files_uploaded(&self) -> rusqlite::Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM files", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The next request's worth of messages (imports or system messages) of a
+    /// conversation: up to `max` planned ones in order, or one alone if it is to be sent
+    /// alone.
+    pub fn next_items(
+        &self,
+        kind: ItemKind,
+        conversation: &str,
+        max: usize,
+    ) -> rusqlite::Result<Vec<Row>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {ROW_COLUMNS} FROM items
-             WHERE kind = 'message' AND subject = ?1 AND state = 'planned'
-             ORDER BY seq LIMIT ?2"
+             WHERE kind = ?1 AND subject = ?2 AND state = 'planned'
+             ORDER BY seq LIMIT ?3"
         ))?;
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
         let rows: Vec<Row> = stmt
-            .query_map(params![conversation, limit], row)?
+            .query_map(params![kind.as_str(), conversation, limit], row)?
             .collect::<rusqlite::Result<_>>()?;
         // A solo item goes alone; others stop before the next solo one.
         let mut out = Vec::new();
@@ -489,6 +603,36 @@ impl Journal {
             "UPDATE items SET state = 'done', error = NULL,
                  target_id = CASE WHEN kind IN ('user', 'conversation') THEN source_id ELSE target_id END
              WHERE chunk = ?1 AND state = 'in_flight'",
+            [chunk],
+        )?;
+        tx.commit()
+    }
+
+    /// Records that a chunk of sent messages landed, with the ids the send answered (in
+    /// the order of `seqs`).
+    pub fn chunk_sent(
+        &mut self,
+        chunk: i64,
+        ids: &[(i64, String)],
+    ) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE chunks SET state = 'done', outcome = 'ok' WHERE id = ?1",
+            [chunk],
+        )?;
+        {
+            let mut done = tx.prepare_cached(
+                "UPDATE items SET state = 'done', error = NULL, target_id = ?2
+                 WHERE seq = ?1 AND chunk = ?3 AND state = 'in_flight'",
+            )?;
+            for (seq, id) in ids {
+                done.execute(params![seq, id, chunk])?;
+            }
+        }
+        tx.execute(
+            "UPDATE items SET state = 'done', error = NULL WHERE chunk = ?1 AND state = 'in_flight'",
             [chunk],
         )?;
         tx.commit()
@@ -593,7 +737,7 @@ impl Journal {
                  error = 'its conversation could not be created: ' ||
                      (SELECT COALESCE(c.error, '') FROM items c
                       WHERE c.kind = 'conversation' AND c.subject = items.subject LIMIT 1)
-             WHERE kind IN ('message', 'participant') AND state = 'planned'
+             WHERE kind IN ('message', 'system_message', 'participant') AND state = 'planned'
              AND subject IN (SELECT subject FROM items WHERE kind = 'conversation'
                              AND state = 'failed' AND permanent = 1)",
             [],
@@ -681,7 +825,8 @@ impl Journal {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare_cached(
-                "UPDATE items SET target_id = ?2 WHERE kind = 'message' AND source_id = ?1 AND state = 'done'",
+                "UPDATE items SET target_id = ?2 WHERE kind IN ('message', 'system_message')
+                 AND source_id = ?1 AND state = 'done'",
             )?;
             for (source, target) in ids {
                 stmt.execute(params![source, target])?;

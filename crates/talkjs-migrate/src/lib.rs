@@ -3,7 +3,8 @@
 //! Moves chat data into a TalkJS app **exactly once**, in a process that may be killed at
 //! any instant and run again until done: users, conversations (subject, photo, custom,
 //! welcome messages, participants with their access and notify settings) and messages,
-//! imported with their original senders, timestamps, custom data and read state.
+//! imported with their original senders, timestamps, custom data, read state and
+//! attachments (each source file uploaded to the target once); system messages on request.
 //!
 //! Sources: a JSON lines file as `talkjs export` writes it (user, conversation and message
 //! objects, one a line, in any order), or another TalkJS app read through its list
@@ -43,7 +44,8 @@
 //! On every (re)start, each import left in flight is **resolved before anything is sent**:
 //! the target conversation is listed back to the request's oldest timestamp and its
 //! messages are matched by sender, timestamp and text (the import keeps the given
-//! timestamp), discounting copies the journal already has as done. The messages found are
+//! timestamp), discounting copies the journal already has as done (or by a marker: see
+//! below). The messages found are
 //! done; the others are sent again. The same happens during a run when an import's answer
 //! is lost (a 5xx, a timeout, a reset: the client never retries an import by itself). Each
 //! conversation has at most one request in flight, so at most one request per conversation
@@ -52,7 +54,38 @@
 //!
 //! The matching assumes that the target conversation holds no message with the same sender,
 //! time (to the millisecond) and text that this journal did not send (e.g. the same file
-//! imported before without a journal).
+//! imported before without a journal). Where that may not hold, opt in to a **marker**:
+//! with [`Migration::mark_source_ids`] (`talkjs migrate --mark-source-ids`) every migrated
+//! message carries its source id in `custom` under [`SOURCE_ID_KEY`]
+//! (`"talkjs-migrate:sourceId"`), and resolving and [`Migration::verify`] find messages by
+//! it instead. It is off by default because it adds a key to your data. The setting is
+//! recorded in the journal when it is planned; a resumed run with another setting is
+//! refused ([`Error::SettingChanged`]), since the requests in flight were sent with (or
+//! without) it.
+//!
+//! **Attachments**: a message's file (its `attachment.url`, as the source app lists it or
+//! the export file holds it) is downloaded with a plain GET (following redirects, up to
+//! 100 MiB) and uploaded to the target (`POST /files`) right before the message is
+//! imported with the upload's `attachmentToken`. The journal records each source URL's
+//! token once the upload answered, so a rerun never uploads a file again and a file shared
+//! by several messages is uploaded once. A kill between the upload and its record only
+//! means that file is uploaded again: an unused upload is invisible. A file that cannot be
+//! downloaded or uploaded fails its message (reported with its line, the URL without its
+//! query); the rest of the conversation goes on (after a transient failure, e.g. a 5xx or
+//! a timeout, the conversation waits for the next run, to keep its order).
+//!
+//! **System messages** (opt-in: [`Migration::system_messages`], `talkjs migrate
+//! --system-messages`): the import takes user messages only, and the send endpoint
+//! (`POST /conversations/{id}/messages`) stamps the time of sending. So a conversation's
+//! system messages are sent **after its whole imported history**, in their original order:
+//! they appear at the end of the conversation, with the date of the migration, not at
+//! their original places. Each carries an `idempotencyKey` made of the source's identity
+//! (an export file's length and hash, or `app` for a source app, whose message ids are
+//! unique across apps) and its source message id, so a send whose outcome is unknown (a
+//! lost answer, a kill) is simply sent again without duplicating (how long TalkJS keeps
+//! idempotency keys is not documented: finish an interrupted migration soon). They are
+//! journaled like the other requests. Without the option they are skipped, each reported
+//! with its line and counted in a warning.
 //!
 //! The journal is locked while a run has it open: a second process on the same journal
 //! gets [`Error::JournalBusy`] rather than sending the same work twice.
@@ -81,12 +114,20 @@
 //!   (`"talkjs-migrate:replyTo"`); look the target message up through the journal's id map.
 //! - **Read state** is restored through `readBy` in the import body.
 //! - **Reactions** cannot be imported; they are counted in a warning.
-//! - **System messages** cannot be imported (user messages only); they are reported as
-//!   skipped, with their lines.
-//! - **Attachments and locations** are not carried yet (a warning names each message);
-//!   a message with only an attachment or a location is skipped.
+//! - **System messages** cannot be imported (user messages only): skipped (reported with
+//!   their lines, counted in a warning) unless [`Migration::system_messages`] sends them,
+//!   after the history and with the time of sending (see above); their read state does not
+//!   move (the send endpoint takes none).
+//! - **Locations**: the import body has no location, so a message's location is left out
+//!   (a warning names each message); a message with only a location is skipped.
+//!   Attachments move (see above).
 //! - Messages from users who are no longer participants cannot be imported (TalkJS takes
 //!   messages from participants only); they are reported as errors with their lines.
+//!
+//! [`Migration::verify`] compares the source with the target: users and conversations field
+//! by field (participants with access and notify), and every message (see its docs for the
+//! fields compared and those that are not); [`VerifyReport::matches`] says whether they
+//! match.
 //!
 //! Bad input (a line that is not JSON or not a record, an unknown sender, a message for a
 //! conversation that is not in the input) is reported with its line number in
@@ -94,6 +135,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod files;
 mod journal;
 mod plan;
 mod run;
@@ -102,10 +144,10 @@ mod verify;
 
 pub use error::Error;
 pub use journal::{Counts, Failure, ItemKind};
-pub use plan::{Note, REPLY_TO_KEY, Severity};
+pub use plan::{Note, REPLY_TO_KEY, SOURCE_ID_KEY, Severity};
 pub use run::{Migration, Progress, Report, Resolved, StopHandle};
 pub use shard::{ParseShardError, Shard, shard_of};
-pub use verify::{ConversationCheck, Mismatch, VerifyReport};
+pub use verify::{ConversationCheck, FieldMismatch, Mismatch, UserCheck, VerifyReport};
 
 // The client crate, so that users of this crate alone can build the `Client`s it takes.
 pub use talkjs_api;

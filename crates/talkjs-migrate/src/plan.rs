@@ -10,8 +10,8 @@ use futures_util::TryStreamExt;
 use serde_json::Value;
 use talkjs_api::Client;
 use talkjs_api::models::{
-    Access, Conversation, ConversationUpsert, ImportMessage, Message, MessageType, Notify,
-    ParticipantOverwrite, ParticipantPatch, User, UserUpsert,
+    Access, Conversation, ConversationUpsert, ImportMessage, Message, MessageType,
+    NewSystemMessage, Notify, ParticipantOverwrite, ParticipantPatch, User, UserUpsert,
 };
 
 use crate::journal::ItemKind;
@@ -23,6 +23,24 @@ use crate::shard::Shard;
 /// this key (e.g. it was migrated before) keeps its value.
 pub const REPLY_TO_KEY: &str = "talkjs-migrate:replyTo";
 
+/// The `custom` key under which a migrated message carries its id in the source, when
+/// [`Migration::mark_source_ids`](crate::Migration::mark_source_ids) is on: resolving an
+/// uncertain import and [`Migration::verify`](crate::Migration::verify) then find the
+/// message by this marker instead of by sender, time and text. A source message that
+/// already has this key (e.g. it was migrated with the marker before) gets this source's id
+/// instead.
+pub const SOURCE_ID_KEY: &str = "talkjs-migrate:sourceId";
+
+/// The options that shape a plan (recorded in the journal: a resumed run must have the
+/// same).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PlanOptions {
+    /// Send system messages (after each conversation's imports) instead of skipping them.
+    pub system_messages: bool,
+    /// Put each message's source id in `custom` under [`SOURCE_ID_KEY`].
+    pub mark_source_ids: bool,
+}
+
 /// How serious a [`Note`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -30,10 +48,11 @@ pub enum Severity {
     /// The line is not a record (bad JSON, unknown shape) or refers to something missing
     /// (an unknown sender, a conversation not in the input); it does not migrate.
     Error,
-    /// A valid record that cannot migrate (e.g. a system message: the import takes user
-    /// messages only).
+    /// A valid record that cannot migrate (e.g. a system message without
+    /// [`Migration::system_messages`](crate::Migration::system_messages): the import takes
+    /// user messages only).
     Skipped,
-    /// It migrates, but something is left out (an attachment, a location, reactions).
+    /// It migrates, but something is left out (a location, reactions).
     Warning,
 }
 
@@ -95,6 +114,8 @@ pub(crate) struct PlannedItem {
     pub line: Option<u64>,
     pub body: String,
     pub key: Option<MessageKey>,
+    /// Messages: the URL of the source's attached file (uploaded to the target when sent).
+    pub attachment: Option<String>,
 }
 
 /// The plan: work in sending order, notes, and a fingerprint of the source.
@@ -125,9 +146,17 @@ pub(crate) struct Planner {
     conversation_index: HashMap<String, usize>,
     messages: Vec<(Option<u64>, Message)>,
     notes: Vec<Note>,
+    options: PlanOptions,
 }
 
 impl Planner {
+    pub fn new(options: PlanOptions) -> Self {
+        Self {
+            options,
+            ..Self::default()
+        }
+    }
+
     fn note(&mut self, line: Option<u64>, severity: Severity, text: impl Into<String>) {
         self.notes.push(Note {
             line,
@@ -257,9 +286,11 @@ impl Planner {
     }
 
     /// Checks the records against each other and lays out the work: users, conversations,
-    /// the messages of each conversation oldest first, then participant settings.
+    /// the messages of each conversation oldest first (then its system messages, if they
+    /// are sent), then participant settings. `identity` names the source in the
+    /// idempotency keys of system messages.
     #[allow(clippy::too_many_lines)]
-    pub fn finish(mut self, fingerprint: String) -> Plan {
+    pub fn finish(mut self, fingerprint: String, identity: &str) -> Plan {
         let mut items = Vec::new();
         let users: HashSet<String> = self.user_index.keys().cloned().collect();
         for (line, user) in std::mem::take(&mut self.users) {
@@ -271,6 +302,7 @@ impl Planner {
                 line,
                 body: to_json(&user_upsert(user)),
                 key: None,
+                attachment: None,
             });
         }
 
@@ -317,6 +349,7 @@ impl Planner {
                         line,
                         body: to_json(&setting),
                         key: None,
+                        attachment: None,
                     });
                 }
             }
@@ -330,6 +363,7 @@ impl Planner {
                 line,
                 body: to_json(&upsert),
                 key: None,
+                attachment: None,
             });
             participants_of.insert(id, members);
         }
@@ -338,7 +372,10 @@ impl Planner {
         let mut seen_ids: HashMap<String, Option<u64>> = HashMap::new();
         let mut per_conversation: BTreeMap<usize, Vec<(usize, Option<u64>, Message)>> =
             BTreeMap::new();
+        let mut system_per_conversation: BTreeMap<usize, Vec<(usize, Option<u64>, Message)>> =
+            BTreeMap::new();
         let mut reactions = 0usize;
+        let mut skipped_system = 0usize;
         for (pos, (line, message)) in std::mem::take(&mut self.messages).into_iter().enumerate() {
             let id = message.id.as_str().to_owned();
             let conversation = message.conversation_id.as_str().to_owned();
@@ -363,14 +400,38 @@ impl Planner {
                 continue;
             };
             if message.message_type != MessageType::UserMessage {
-                self.note(
-                    line,
-                    Severity::Skipped,
-                    format!(
-                        "message {id:?} in {conversation:?}: a {} (the import takes user messages only)",
-                        message.message_type.as_str()
-                    ),
-                );
+                let system = message.message_type == MessageType::SystemMessage;
+                if !(system && self.options.system_messages) {
+                    if system {
+                        skipped_system += 1;
+                    }
+                    self.note(
+                        line,
+                        Severity::Skipped,
+                        format!(
+                            "message {id:?} in {conversation:?}: a {} (the import takes user messages only)",
+                            message.message_type.as_str()
+                        ),
+                    );
+                    continue;
+                }
+                if message.text.as_deref().is_none_or(str::is_empty)
+                    && message.attachment.is_none()
+                {
+                    self.note(
+                        line,
+                        Severity::Skipped,
+                        format!("message {id:?} in {conversation:?}: a system message with no text"),
+                    );
+                    continue;
+                }
+                if message.reactions.as_ref().is_some_and(has_reactions) {
+                    reactions += 1;
+                }
+                system_per_conversation
+                    .entry(index)
+                    .or_default()
+                    .push((pos, line, message));
                 continue;
             }
             let Some(sender) = message.sender_id.as_ref().map(|s| s.as_str().to_owned()) else {
@@ -402,10 +463,9 @@ impl Planner {
                 );
                 continue;
             }
-            if message.text.as_deref().is_none_or(str::is_empty) {
-                let only = if message.attachment.is_some() {
-                    "an attachment only (files are not carried yet)"
-                } else if message.location.is_some() {
+            if message.text.as_deref().is_none_or(str::is_empty) && message.attachment.is_none()
+            {
+                let only = if message.location.is_some() {
                     "a location only (the import cannot carry locations)"
                 } else {
                     "no text"
@@ -426,25 +486,39 @@ impl Planner {
                 .push((pos, line, message));
         }
 
-        for (_, mut messages) in per_conversation {
-            // `talkjs export` writes newest first: a conversation whose first message is
-            // newer than its last is reversed; then a stable sort by time keeps the order of
-            // messages that share a millisecond.
-            let newest_first = match (messages.first(), messages.last()) {
-                (Some(a), Some(b)) => {
-                    a.2.created_at > b.2.created_at
-                        || (a.2.created_at == b.2.created_at && messages.len() > 1)
+        let indexes: std::collections::BTreeSet<usize> = per_conversation
+            .keys()
+            .chain(system_per_conversation.keys())
+            .copied()
+            .collect();
+        for index in indexes {
+            if let Some(mut messages) = per_conversation.remove(&index) {
+                oldest_first(&mut messages);
+                for (_, line, message) in messages {
+                    let item = self.message_item(line, &message, &users, &seen_ids);
+                    items.push(item);
                 }
-                _ => false,
-            };
-            if newest_first {
-                messages.reverse();
             }
-            messages.sort_by_key(|m| m.2.created_at);
-            for (_, line, message) in messages {
-                let item = self.message_item(line, &message, &users, &seen_ids);
-                items.push(item);
+            // Sent after the conversation's imported history (they get the time they are
+            // sent), in their original order.
+            if let Some(mut messages) = system_per_conversation.remove(&index) {
+                oldest_first(&mut messages);
+                for (_, line, message) in messages {
+                    let item = self.system_item(line, &message, &seen_ids, identity);
+                    items.push(item);
+                }
             }
+        }
+        if skipped_system > 0 {
+            self.note(
+                None,
+                Severity::Warning,
+                format!(
+                    "{skipped_system} system messages are skipped (the import takes user messages only); \
+                     opt in with system_messages(true) / talkjs migrate --system-messages to send them \
+                     after each conversation's history, stamped with the time they are sent"
+                ),
+            );
         }
         if reactions > 0 {
             self.note(
@@ -478,20 +552,12 @@ impl Planner {
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default();
         let text = message.text.clone().unwrap_or_default();
-        let mut left_out = Vec::new();
-        if message.attachment.is_some() {
-            left_out.push("attachment");
-        }
         if message.location.is_some() {
-            left_out.push("location");
-        }
-        if !left_out.is_empty() {
             self.note(
                 line,
                 Severity::Warning,
                 format!(
-                    "message {id:?} in {conversation:?}: migrates without its {}",
-                    left_out.join(" and ")
+                    "message {id:?} in {conversation:?}: migrates without its location (the import takes none)"
                 ),
             );
         }
@@ -510,20 +576,7 @@ impl Planner {
                 );
             }
         }
-        let mut custom = message.custom.clone();
-        if let Some(reply) = &message.referenced_message_id {
-            if !ids.contains_key(reply.as_str()) {
-                self.note(
-                    line,
-                    Severity::Warning,
-                    format!(
-                        "message {id:?} replies to {:?}, which is not in the input; the link is kept in custom[{REPLY_TO_KEY:?}] all the same",
-                        reply.as_str()
-                    ),
-                );
-            }
-            custom.insert(REPLY_TO_KEY.to_owned(), reply.as_str().to_owned());
-        }
+        let custom = self.custom(line, message, ids);
         let mut import =
             ImportMessage::new(sender.clone(), text.clone(), message.created_at).read_by(readers);
         import.custom = custom;
@@ -538,8 +591,99 @@ impl Planner {
                 ts: i64::try_from(message.created_at.as_millis()).unwrap_or(i64::MAX),
                 text,
             }),
+            attachment: message.attachment.as_ref().map(|a| a.url.clone()),
         }
     }
+
+    /// A message's `custom` as migrated: with the reply link, and the source id if marked.
+    fn custom(
+        &mut self,
+        line: Option<u64>,
+        message: &Message,
+        ids: &HashMap<String, Option<u64>>,
+    ) -> talkjs_api::models::Custom {
+        let id = message.id.as_str();
+        let mut custom = message.custom.clone();
+        if let Some(reply) = &message.referenced_message_id {
+            if !ids.contains_key(reply.as_str()) {
+                self.note(
+                    line,
+                    Severity::Warning,
+                    format!(
+                        "message {id:?} replies to {:?}, which is not in the input; the link is kept in custom[{REPLY_TO_KEY:?}] all the same",
+                        reply.as_str()
+                    ),
+                );
+            }
+            custom.insert(REPLY_TO_KEY.to_owned(), reply.as_str().to_owned());
+        }
+        if self.options.mark_source_ids {
+            custom.insert(SOURCE_ID_KEY.to_owned(), id.to_owned());
+        }
+        custom
+    }
+
+    /// A system message to send: its text, custom data and attachment, with an idempotency
+    /// key made of the source's identity and the message id (a resend after an unknown
+    /// outcome creates nothing new).
+    fn system_item(
+        &mut self,
+        line: Option<u64>,
+        message: &Message,
+        ids: &HashMap<String, Option<u64>>,
+        identity: &str,
+    ) -> PlannedItem {
+        let id = message.id.as_str().to_owned();
+        let conversation = message.conversation_id.as_str().to_owned();
+        if message.location.is_some() {
+            self.note(
+                line,
+                Severity::Warning,
+                format!(
+                    "system message {id:?} in {conversation:?}: migrates without its location (system messages take none)"
+                ),
+            );
+        }
+        let mut body = NewSystemMessage::new(message.text.clone().unwrap_or_default())
+            .idempotency_key(system_message_key(identity, &id));
+        body.custom = self.custom(line, message, ids);
+        PlannedItem {
+            kind: ItemKind::SystemMessage,
+            subject: conversation,
+            source_id: id,
+            line,
+            body: to_json(&body),
+            key: None,
+            attachment: message.attachment.as_ref().map(|a| a.url.clone()),
+        }
+    }
+}
+
+/// Puts one conversation's messages oldest first. `talkjs export` writes newest first: a
+/// list whose first message is newer than its last is reversed; then a stable sort by time
+/// keeps the order of messages that share a millisecond.
+fn oldest_first(messages: &mut [(usize, Option<u64>, Message)]) {
+    let newest_first = match (messages.first(), messages.last()) {
+        (Some(a), Some(b)) => {
+            a.2.created_at > b.2.created_at
+                || (a.2.created_at == b.2.created_at && messages.len() > 1)
+        }
+        _ => false,
+    };
+    if newest_first {
+        messages.reverse();
+    }
+    messages.sort_by_key(|m| m.2.created_at);
+}
+
+/// The idempotency key of a system message: `talkjs-migrate:` + the 64-bit FNV-1a hash of
+/// the source's identity (a file's length and hash, or `app`) in hex + `:` + the source
+/// message id. The same message of the same source always gets the same key, so a send
+/// repeated after an unknown outcome (a lost answer, a killed process) creates nothing.
+pub(crate) fn system_message_key(identity: &str, message_id: &str) -> String {
+    let mut hash = Fnv::new();
+    hash.write(identity.as_bytes());
+    format!("talkjs-migrate:{:016x}:{message_id}", hash.finish())
 }
 
 /// What a line that is none of the three kinds is told.
@@ -622,14 +766,22 @@ fn fingerprint(length: u64, hash: Fnv) -> String {
 
 /// Reads a JSON lines file into a plan. A line that is not valid UTF-8 or not a record is
 /// noted with its number; reading goes on.
-pub(crate) fn plan_file(path: &Path, shard: Option<Shard>) -> std::io::Result<Plan> {
+pub(crate) fn plan_file(
+    path: &Path,
+    shard: Option<Shard>,
+    options: PlanOptions,
+) -> std::io::Result<Plan> {
     let file = std::fs::File::open(path)?;
-    plan_reader(file, shard)
+    plan_reader(file, shard, options)
 }
 
-pub(crate) fn plan_reader(reader: impl Read, shard: Option<Shard>) -> std::io::Result<Plan> {
+pub(crate) fn plan_reader(
+    reader: impl Read,
+    shard: Option<Shard>,
+    options: PlanOptions,
+) -> std::io::Result<Plan> {
     let mut reader = BufReader::new(reader);
-    let mut planner = Planner::default();
+    let mut planner = Planner::new(options);
     let mut hash = Fnv::new();
     let mut length = 0u64;
     let mut buf = Vec::new();
@@ -654,7 +806,10 @@ pub(crate) fn plan_reader(reader: impl Read, shard: Option<Shard>) -> std::io::R
         }
     }
     planner.retain_shard(shard);
-    Ok(planner.finish(fingerprint(length, hash) + &shard_suffix(shard)))
+    // The file's fingerprint without the shard names it in system messages' idempotency
+    // keys: every shard of one file gives a message the same key.
+    let identity = fingerprint(length, hash);
+    Ok(planner.finish(identity.clone() + &shard_suffix(shard), &identity))
 }
 
 /// Lists another app (users, conversations, each conversation's messages) into a plan.
@@ -669,8 +824,9 @@ pub(crate) fn shard_suffix(shard: Option<Shard>) -> String {
 pub(crate) async fn plan_app(
     source: &Client,
     shard: Option<Shard>,
+    options: PlanOptions,
 ) -> Result<Plan, talkjs_api::Error> {
-    let mut planner = Planner::default();
+    let mut planner = Planner::new(options);
     let mut users = source.users().list().limit(100).into_stream();
     while let Some(user) = users.try_next().await? {
         planner.user(None, user);
@@ -696,5 +852,7 @@ pub(crate) async fn plan_app(
         }
     }
     planner.retain_shard(shard);
-    Ok(planner.finish(format!("app{}", shard_suffix(shard))))
+    // TalkJS message ids are random and unique across apps: with them, `app` is identity
+    // enough for the idempotency keys of system messages.
+    Ok(planner.finish(format!("app{}", shard_suffix(shard)), "app"))
 }

@@ -7,13 +7,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use talkjs_api::models::{ConversationUpsert, ImportMessage, UserUpsert};
+use talkjs_api::models::{
+    ConversationUpsert, ImportMessage, NewMessage, NewSystemMessage, UserUpsert,
+};
+use talkjs_api::transport::HyperClient;
 use talkjs_api::{Client, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
 
 use crate::error::Error;
-use crate::journal::{Counts, Failure, Fate, ItemKind, Journal, Row};
+use crate::files::{FileError, download, downloader, shown};
+use crate::journal::{
+    Counts, Failure, Fate, ItemKind, Journal, MARK_SOURCE_IDS, Row, SYSTEM_MESSAGES,
+};
 use crate::plan::{
-    Note, ParticipantSetting, Plan, Severity, fingerprint_file, plan_app, plan_file, shard_suffix,
+    Note, ParticipantSetting, Plan, PlanOptions, SOURCE_ID_KEY, Severity, fingerprint_file,
+    plan_app, plan_file, shard_suffix,
 };
 use crate::shard::Shard;
 
@@ -92,8 +99,17 @@ pub struct Report {
     pub users: Counts,
     /// Conversations by state.
     pub conversations: Counts,
-    /// Messages by state.
+    /// Messages (imports) by state.
     pub messages: Counts,
+    /// System messages by state (none unless
+    /// [`Migration::system_messages`](Migration::system_messages) is on).
+    pub system_messages: Counts,
+    /// Source files uploaded to the target as attachments, one per distinct URL (this run
+    /// and earlier ones).
+    pub files: u64,
+    /// Uploads this run made (a file whose upload answer was lost by a killed run is
+    /// uploaded again: an unused upload is invisible).
+    pub uploads: u64,
     /// Participant settings (access or notify other than the defaults) by state.
     pub participants: Counts,
     /// Requests this run sent (listings to resolve uncertain requests not included).
@@ -119,6 +135,7 @@ impl Report {
             &self.users,
             &self.conversations,
             &self.messages,
+            &self.system_messages,
             &self.participants,
         ]
         .iter()
@@ -147,6 +164,7 @@ pub struct Migration {
     journal_chosen: bool,
     shard: Option<Shard>,
     concurrency: usize,
+    options: PlanOptions,
     progress: Option<ProgressFn>,
     stop: StopHandle,
 }
@@ -158,6 +176,8 @@ impl std::fmt::Debug for Migration {
             .field("journal", &self.journal)
             .field("shard", &self.shard)
             .field("concurrency", &self.concurrency)
+            .field("system_messages", &self.options.system_messages)
+            .field("mark_source_ids", &self.options.mark_source_ids)
             .finish_non_exhaustive()
     }
 }
@@ -193,6 +213,7 @@ impl Migration {
             source,
             target,
             concurrency: 32,
+            options: PlanOptions::default(),
             progress: None,
             stop: StopHandle::default(),
         }
@@ -247,6 +268,32 @@ impl Migration {
         self
     }
 
+    /// Sends the source's system messages (default: off, they are skipped and counted in a
+    /// warning). The import takes user messages only, so they go through the send endpoint,
+    /// which stamps **the time they are sent**: each conversation's system messages arrive
+    /// after its whole imported history, in their original order, not at their original
+    /// places. Each carries an idempotency key made of the source's identity and its source
+    /// id, so a send whose outcome is unknown is simply sent again. Decided when the journal
+    /// is planned: a resumed run with another setting is refused
+    /// ([`Error::SettingChanged`]).
+    pub fn system_messages(mut self, send: bool) -> Self {
+        self.options.system_messages = send;
+        self
+    }
+
+    /// Marks each migrated message with its source id, in `custom` under
+    /// [`SOURCE_ID_KEY`](crate::SOURCE_ID_KEY) (`"talkjs-migrate:sourceId"`); default off,
+    /// since it adds a key to the user's data. With the marker, resolving an uncertain
+    /// import and [`verify`](Self::verify) find messages by it instead of by sender, time
+    /// and text: reliable even when the target already holds identical messages (e.g. an
+    /// earlier import of the same data without a journal). Decided when the journal is
+    /// planned: a resumed run with another setting is refused ([`Error::SettingChanged`]),
+    /// since the messages in flight were sent with (or without) the marker.
+    pub fn mark_source_ids(mut self, mark: bool) -> Self {
+        self.options.mark_source_ids = mark;
+        self
+    }
+
     /// Called after every request with the counts so far.
     pub fn on_progress(mut self, progress: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
@@ -272,15 +319,54 @@ impl Migration {
         &self.target
     }
 
+    /// Whether messages carry their source id ([`Self::mark_source_ids`]).
+    pub(crate) fn is_marking(&self) -> bool {
+        self.options.mark_source_ids
+    }
+
     /// Plans the source (reads the file or lists the app).
     pub(crate) async fn make_plan(&self) -> Result<Plan, Error> {
         match &self.source {
-            Source::File(path) => plan_file(path, self.shard).map_err(|source| Error::Input {
-                path: path.clone(),
-                source,
-            }),
-            Source::App(client) => plan_app(client, self.shard).await.map_err(Error::Source),
+            Source::File(path) => {
+                plan_file(path, self.shard, self.options).map_err(|source| Error::Input {
+                    path: path.clone(),
+                    source,
+                })
+            }
+            Source::App(client) => plan_app(client, self.shard, self.options)
+                .await
+                .map_err(Error::Source),
         }
+    }
+
+    /// The settings a plan is made with, as the journal records them.
+    fn settings(&self) -> [(&'static str, bool); 2] {
+        [
+            (MARK_SOURCE_IDS, self.options.mark_source_ids),
+            (SYSTEM_MESSAGES, self.options.system_messages),
+        ]
+    }
+
+    /// Refuses a journal planned with other settings than this migration's.
+    pub(crate) fn check_settings(&self, journal: &Journal) -> Result<(), Error> {
+        for (key, requested) in self.settings() {
+            let planned = journal
+                .setting(key)
+                .map_err(|e| Error::journal(&self.journal, e))?;
+            if planned != requested {
+                return Err(Error::SettingChanged {
+                    path: self.journal.clone(),
+                    setting: if key == MARK_SOURCE_IDS {
+                        "--mark-source-ids"
+                    } else {
+                        "--system-messages"
+                    },
+                    planned,
+                    requested,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Runs the migration, or resumes it from the journal: plans on the first run (the
@@ -300,7 +386,7 @@ impl Migration {
             (_, None) => {
                 let plan = self.make_plan().await?;
                 journal
-                    .write_plan(&plan.fingerprint, &plan.items, &plan.notes)
+                    .write_plan(&plan.fingerprint, &self.settings(), &plan.items, &plan.notes)
                     .map_err(db)?;
                 planned = true;
             }
@@ -322,9 +408,11 @@ impl Migration {
                         found,
                     });
                 }
+                self.check_settings(&journal)?;
             }
         }
         journal.prepare_resume().map_err(db)?;
+        let downloader = downloader().map_err(|e| Error::Target(talkjs_api::Error::Config(e)))?;
 
         let total: u64 = ItemKind::ALL
             .iter()
@@ -340,6 +428,10 @@ impl Migration {
         let requests_left = journal.requests_left().map_err(db)?;
         let run = Run {
             client: self.target.clone(),
+            downloader,
+            marker: self.options.mark_source_ids,
+            file_locks: Mutex::new(HashMap::new()),
+            uploads: AtomicU64::new(0),
             journal: Mutex::new(journal),
             path: path.clone(),
             concurrency: self.concurrency,
@@ -371,6 +463,9 @@ impl Migration {
             users: counts(ItemKind::User)?,
             conversations: counts(ItemKind::Conversation)?,
             messages: counts(ItemKind::Message)?,
+            system_messages: counts(ItemKind::SystemMessage)?,
+            files: journal.files_uploaded().map_err(db)?,
+            uploads: run.uploads.load(Ordering::Relaxed),
             participants: counts(ItemKind::Participant)?,
             requests: run.requests.load(Ordering::Relaxed),
             resolved: Resolved {
@@ -389,6 +484,14 @@ impl Migration {
 /// The state of one run, shared by its concurrent requests.
 struct Run {
     client: Client,
+    /// Downloads the source's attachments.
+    downloader: HyperClient,
+    /// Messages carry their source id (resolve by the marker).
+    marker: bool,
+    /// One lock per source file URL: a file shared by messages of several conversations is
+    /// uploaded once even when they are sent side by side.
+    file_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    uploads: AtomicU64,
     journal: Mutex<Journal>,
     path: PathBuf,
     concurrency: usize,
@@ -558,9 +661,10 @@ impl Run {
 
     /// Finds out which messages of an uncertain import landed: lists the target
     /// conversation back to the chunk's oldest timestamp and matches by sender, timestamp
-    /// and text (the import keeps the given timestamp). Copies already recorded as done
-    /// are discounted, so a message repeated word for word is not mistaken for its twin.
-    /// Found ones are done (with their target ids); the rest go back to planned.
+    /// and text (the import keeps the given timestamp), or by the source id in `custom`
+    /// with [`Migration::mark_source_ids`]. Copies already recorded as done are discounted,
+    /// so a message repeated word for word is not mistaken for its twin. Found ones are done
+    /// (with their target ids); the rest go back to planned.
     async fn resolve(
         &self,
         conversation: &str,
@@ -575,6 +679,54 @@ impl Run {
         let listed = target_messages(&self.client, conversation, Some(oldest))
             .await
             .map_err(Error::Target)?;
+        let landed = if self.marker {
+            Self::match_by_marker(&listed, rows)
+        } else {
+            self.match_by_key(conversation, &listed, rows)?
+        };
+        let n_landed = landed.len() as u64;
+        let n_resent = rows.len() as u64 - n_landed;
+        let outcome = format!(
+            "outcome unknown ({why}); a listing found {n_landed} of {} messages in the target",
+            rows.len()
+        );
+        self.db(|j| j.chunk_resolved(chunk, &landed, &outcome))?;
+        self.resolved_chunks.fetch_add(1, Ordering::Relaxed);
+        self.resolved_landed.fetch_add(n_landed, Ordering::Relaxed);
+        self.resolved_resent.fetch_add(n_resent, Ordering::Relaxed);
+        self.done.fetch_add(n_landed, Ordering::Relaxed);
+        self.messages_done.fetch_add(n_landed, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The rows found in the listing by their marker (the source id in `custom`).
+    fn match_by_marker(
+        listed: &[talkjs_api::models::Message],
+        rows: &[Row],
+    ) -> Vec<(i64, Option<String>)> {
+        let mut by_source: HashMap<&str, &str> = HashMap::new();
+        for m in listed {
+            if let Some(source) = m.custom.get(SOURCE_ID_KEY) {
+                by_source.entry(source.as_str()).or_insert(m.id.as_str());
+            }
+        }
+        rows.iter()
+            .filter_map(|r| {
+                by_source
+                    .get(r.source_id.as_str())
+                    .map(|id| (r.seq, Some((*id).to_owned())))
+            })
+            .collect()
+    }
+
+    /// The rows found in the listing by sender, timestamp and text, discounting copies the
+    /// journal already has as done.
+    fn match_by_key(
+        &self,
+        conversation: &str,
+        listed: &[talkjs_api::models::Message],
+        rows: &[Row],
+    ) -> Result<Vec<(i64, Option<String>)>, Error> {
         let mut found: HashMap<(String, i64, String), Vec<String>> = HashMap::new();
         for m in listed {
             let key = (
@@ -611,19 +763,7 @@ impl Run {
                 landed.push((*seq, Some(id.clone())));
             }
         }
-        let n_landed = landed.len() as u64;
-        let n_resent = rows.len() as u64 - n_landed;
-        let outcome = format!(
-            "outcome unknown ({why}); a listing found {n_landed} of {} messages in the target",
-            rows.len()
-        );
-        self.db(|j| j.chunk_resolved(chunk, &landed, &outcome))?;
-        self.resolved_chunks.fetch_add(1, Ordering::Relaxed);
-        self.resolved_landed.fetch_add(n_landed, Ordering::Relaxed);
-        self.resolved_resent.fetch_add(n_resent, Ordering::Relaxed);
-        self.done.fetch_add(n_landed, Ordering::Relaxed);
-        self.messages_done.fetch_add(n_landed, Ordering::Relaxed);
-        Ok(())
+        Ok(landed)
     }
 
     /// The stages in dependency order; a stage starts only when every item of the ones
@@ -640,7 +780,9 @@ impl Run {
         }
         self.db(Journal::fail_orphans)?;
         self.messages().await?;
-        if !self.db(|j| j.settled(ItemKind::Message))? {
+        if !self.db(|j| j.settled(ItemKind::Message))?
+            || !self.db(|j| j.settled(ItemKind::SystemMessage))?
+        {
             return Ok(());
         }
         self.upserts(ItemKind::Participant).await
@@ -717,9 +859,9 @@ impl Run {
                     Err(e) => Err(e),
                 }
             }
-            ItemKind::Message => Err(talkjs_api::Error::InvalidArgument(
-                "messages are imported, not upserted".into(),
-            )),
+            ItemKind::Message | ItemKind::SystemMessage => Err(
+                talkjs_api::Error::InvalidArgument("messages are sent, not upserted".into()),
+            ),
         };
         // Upserts are idempotent: an unknown outcome is a failure a rerun repeats safely.
         self.settle(
@@ -743,7 +885,8 @@ impl Run {
     }
 
     /// One conversation's messages, 10 to an import, one request at a time (so at most one
-    /// request of a conversation is ever uncertain).
+    /// request of a conversation is ever uncertain); then, once every import of it landed
+    /// or failed for good, its system messages.
     async fn conversation_messages(&self, conversation: &str) -> Result<(), Error> {
         /// Uncertain answers in a row before the conversation is left for the next run.
         const MAX_UNKNOWN_IN_A_ROW: u32 = 5;
@@ -752,26 +895,29 @@ impl Run {
             if self.stop.is_stopped() {
                 return Ok(());
             }
-            let rows = self.db(|j| j.next_messages(conversation, MAX_MESSAGES_PER_REQUEST))?;
+            let rows = self.db(|j| {
+                j.next_items(ItemKind::Message, conversation, MAX_MESSAGES_PER_REQUEST)
+            })?;
             if rows.is_empty() {
-                return Ok(());
+                break;
+            }
+            let Prepared { rows, bodies, halt } = self.prepare::<ImportMessage>(rows).await?;
+            if rows.is_empty() {
+                if halt {
+                    return Ok(());
+                }
+                continue;
             }
             let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
             let chunk = self.db(|j| j.start_chunk(ItemKind::Message, conversation, &seqs))?;
-            let body: Result<Vec<ImportMessage>, _> =
-                rows.iter().map(|r| decode_body(&r.body)).collect();
-            let result = match body {
-                Ok(messages) => {
-                    self.requests.fetch_add(1, Ordering::Relaxed);
-                    self.client
-                        .conversations()
-                        .messages(conversation.to_owned())
-                        .import(messages)
-                        .await
-                        .map(drop)
-                }
-                Err(e) => Err(e),
-            };
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let result = self
+                .client
+                .conversations()
+                .messages(conversation.to_owned())
+                .import(bodies)
+                .await
+                .map(drop);
             let answer = classify(result, rows.len() > 1, false);
             let transient = matches!(answer, Answer::Refused(Fate::Transient, _));
             if let Some(why) = self.settle(ItemKind::Message, chunk, rows.len(), answer)? {
@@ -790,11 +936,194 @@ impl Run {
                 continue;
             }
             unknown_in_a_row = 0;
-            if transient {
+            if transient || halt {
                 // Keep the order: the rest of the conversation waits for the next run.
                 return Ok(());
             }
         }
+        if self.db(|j| j.conversation_settled(ItemKind::Message, conversation))? {
+            self.system_messages(conversation).await?;
+        }
+        Ok(())
+    }
+
+    /// A conversation's system messages, after its imported history: sent (the import
+    /// takes none) 10 to a request, each with its idempotency key, so a request whose
+    /// outcome is unknown is sent again like an upsert.
+    async fn system_messages(&self, conversation: &str) -> Result<(), Error> {
+        loop {
+            if self.stop.is_stopped() {
+                return Ok(());
+            }
+            let rows = self.db(|j| {
+                j.next_items(
+                    ItemKind::SystemMessage,
+                    conversation,
+                    MAX_MESSAGES_PER_REQUEST,
+                )
+            })?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let Prepared { rows, bodies, halt } =
+                self.prepare::<NewSystemMessage>(rows).await?;
+            if !rows.is_empty() {
+                let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+                let chunk =
+                    self.db(|j| j.start_chunk(ItemKind::SystemMessage, conversation, &seqs))?;
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                let result = self
+                    .client
+                    .conversations()
+                    .messages(conversation.to_owned())
+                    .send(bodies.into_iter().map(NewMessage::from))
+                    .await;
+                match result {
+                    Ok(ids) => {
+                        let ids: Vec<(i64, String)> = seqs
+                            .iter()
+                            .zip(ids)
+                            .map(|(seq, id)| (*seq, id.as_str().to_owned()))
+                            .collect();
+                        self.db(|j| j.chunk_sent(chunk, &ids))?;
+                        self.done.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                        self.report_progress();
+                    }
+                    Err(e) => {
+                        let answer = classify(Err(e), rows.len() > 1, true);
+                        let transient = matches!(answer, Answer::Refused(Fate::Transient, _));
+                        self.settle(ItemKind::SystemMessage, chunk, rows.len(), answer)?;
+                        if transient {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            if halt {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Decodes the bodies of the next request's items and gives each message with a file
+    /// its attachment token (uploading the file if the journal has no token for it yet).
+    /// An item whose body does not decode, or whose file cannot be carried, fails (with its
+    /// line) and ends the request before it: the items before it go now, the ones after it
+    /// with the next request; after a failure that a later run may not repeat (`halt`), the
+    /// conversation waits for that run, to keep its order.
+    async fn prepare<T: serde::de::DeserializeOwned + Attach>(
+        &self,
+        rows: Vec<Row>,
+    ) -> Result<Prepared<T>, Error> {
+        let mut prepared = Prepared {
+            rows: Vec::with_capacity(rows.len()),
+            bodies: Vec::with_capacity(rows.len()),
+            halt: false,
+        };
+        for row in rows {
+            let mut body: T = match decode_body(&row.body) {
+                Ok(body) => body,
+                Err(e) => {
+                    self.fail_item(&row, &e.to_string(), true)?;
+                    break;
+                }
+            };
+            if let Some(url) = &row.attachment {
+                match self.attachment_token(url).await {
+                    Ok(token) => body.attach(token),
+                    Err(Attachment::Fatal(e)) => return Err(e),
+                    Err(Attachment::Failed(e)) => {
+                        let why = format!("its attachment could not be carried: {}", e.why);
+                        self.fail_item(&row, &why, !e.transient)?;
+                        prepared.halt = e.transient;
+                        break;
+                    }
+                }
+            }
+            prepared.rows.push(row);
+            prepared.bodies.push(body);
+        }
+        Ok(prepared)
+    }
+
+    fn fail_item(&self, row: &Row, why: &str, permanent: bool) -> Result<(), Error> {
+        self.db(|j| j.item_failed(row.seq, why, permanent))?;
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.report_progress();
+        Ok(())
+    }
+
+    /// The target's attachment token for a source file: from the journal, or by
+    /// downloading the file and uploading it (then recorded, so it is never uploaded
+    /// again). One file at a time per URL.
+    async fn attachment_token(&self, url: &str) -> Result<String, Attachment> {
+        let lock = {
+            let mut locks = self
+                .file_locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            locks.entry(url.to_owned()).or_default().clone()
+        };
+        let _one_at_a_time = lock.lock().await;
+        if let Some(token) = self.db(|j| j.file_token(url)).map_err(Attachment::Fatal)? {
+            return Ok(token);
+        }
+        let file = download(&self.downloader, url)
+            .await
+            .map_err(Attachment::Failed)?;
+        let size = file.data.len();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let token = self
+            .client
+            .files()
+            .upload(&file.name, &file.content_type, file.data, None)
+            .await
+            .map_err(|e| match e {
+                talkjs_api::Error::Unauthorized { .. } | talkjs_api::Error::Config(_) => {
+                    Attachment::Fatal(Error::Target(e))
+                }
+                e => Attachment::Failed(FileError {
+                    transient: e.is_transient(),
+                    why: format!("uploading {} to the target: {e}", shown(url)),
+                }),
+            })?;
+        self.uploads.fetch_add(1, Ordering::Relaxed);
+        self.db(|j| j.record_file(url, &token, size))
+            .map_err(Attachment::Fatal)?;
+        Ok(token)
+    }
+}
+
+/// The items of the next request, their bodies ready, and whether the conversation stops
+/// after them.
+struct Prepared<T> {
+    rows: Vec<Row>,
+    bodies: Vec<T>,
+    halt: bool,
+}
+
+/// Why a message's attachment has no token.
+enum Attachment {
+    /// The run stops (the journal failed, or the target refused the credentials).
+    Fatal(Error),
+    /// This file cannot be carried now (or ever, if not transient).
+    Failed(FileError),
+}
+
+/// A message body that takes an attachment token.
+trait Attach {
+    fn attach(&mut self, token: String);
+}
+
+impl Attach for ImportMessage {
+    fn attach(&mut self, token: String) {
+        self.attachment_token = Some(token);
+    }
+}
+
+impl Attach for NewSystemMessage {
+    fn attach(&mut self, token: String) {
+        self.attachment_token = Some(token);
     }
 }
 

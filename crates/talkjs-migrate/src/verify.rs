@@ -1,34 +1,78 @@
-//! Verification: the source and the target compared, conversation by conversation.
+//! Verification: the source and the target compared: users field by field, conversations
+//! field by field with their participants, and each conversation's messages.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use talkjs_api::models::{ImportMessage, Message};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use serde::Serialize;
+use talkjs_api::models::{
+    Access, Conversation, ConversationUpsert, Custom, ImportMessage, Message, MessageType,
+    NewSystemMessage, Notify, Patch, User, UserUpsert,
+};
 
 use crate::error::Error;
 use crate::journal::{ItemKind, Journal};
-use crate::plan::REPLY_TO_KEY;
+use crate::plan::{ParticipantSetting, PlannedItem, REPLY_TO_KEY, SOURCE_ID_KEY};
 use crate::run::{Migration, target_messages};
 
-/// At most this many mismatches are listed per conversation.
+/// At most this many mismatches are listed per conversation (messages) or record (fields).
 const MAX_MISMATCHES: usize = 10;
+
+/// Users or conversations fetched from the target at once.
+const FETCHES_AT_ONCE: usize = 8;
 
 /// One difference between a source message and the target message at its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Mismatch {
-    /// The place in the conversation, oldest first (0-based).
+    /// The place in the conversation, oldest first (0-based); with
+    /// [`Migration::mark_source_ids`], the place of the source message.
     pub position: usize,
     /// The source message's id, if the source has a message there.
     pub source_id: Option<String>,
     /// The target message's id, if the target has a message there.
     pub target_id: Option<String>,
-    /// What differs: `missing`, `extra`, `sender`, `timestamp`, `text`, `reply link`,
-    /// `readBy`, `custom`.
+    /// What differs: `missing`, `extra`, `duplicate` (with the marker: the source id on
+    /// several target messages), `type` (user or system message), `sender`, `timestamp`
+    /// (not compared for system messages, which get the time they are sent), `text`,
+    /// `reply link`, `readBy` (user messages), `custom`, `attachment` (whether the message
+    /// has a file: the target's URL is its own).
     pub field: &'static str,
     /// The source's value.
     pub expected: String,
     /// The target's value.
     pub found: String,
+}
+
+/// One difference in a field of a user or a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FieldMismatch {
+    /// The field as TalkJS names it (`name`, `email`, `photoUrl`, `custom`, ...); for a
+    /// participant, `participants.USER` (in one side only), `participants.USER.access` or
+    /// `participants.USER.notify`; `exists` when the target has no such record.
+    pub field: String,
+    /// The source's value (JSON for lists and maps; empty for none).
+    pub expected: String,
+    /// The target's value.
+    pub found: String,
+}
+
+/// One user compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserCheck {
+    /// The user id.
+    pub user: String,
+    /// The fields that differ (at most 10).
+    pub mismatches: Vec<FieldMismatch>,
+}
+
+impl UserCheck {
+    /// Whether the target's user has the source's values.
+    pub fn matches(&self) -> bool {
+        self.mismatches.is_empty()
+    }
 }
 
 /// One conversation compared.
@@ -37,18 +81,25 @@ pub struct Mismatch {
 pub struct ConversationCheck {
     /// The conversation id.
     pub conversation: String,
-    /// Messages the source has that migrate.
+    /// Messages the source has that migrate (system messages included when they are sent).
     pub expected: usize,
-    /// Messages the target has.
+    /// Messages the target has (with [`Migration::mark_source_ids`]: the ones that carry
+    /// the marker).
     pub found: usize,
-    /// The first differences (at most 10).
+    /// The first differences between the messages (at most 10).
     pub mismatches: Vec<Mismatch>,
+    /// The conversation's fields and participants that differ (at most 10).
+    pub fields: Vec<FieldMismatch>,
+    /// With [`Migration::mark_source_ids`]: target messages without the marker, which are
+    /// not this migration's (e.g. there before it); not a difference. Otherwise 0.
+    pub unmarked: usize,
 }
 
 impl ConversationCheck {
-    /// Whether the target has exactly the source's messages, in order.
+    /// Whether the target has exactly the source's messages, in order, and the source's
+    /// conversation fields and participants.
     pub fn matches(&self) -> bool {
-        self.expected == self.found && self.mismatches.is_empty()
+        self.expected == self.found && self.mismatches.is_empty() && self.fields.is_empty()
     }
 }
 
@@ -58,17 +109,77 @@ impl ConversationCheck {
 pub struct VerifyReport {
     /// Every conversation of the source, in plan order.
     pub conversations: Vec<ConversationCheck>,
+    /// Every user of the source, in plan order.
+    pub users: Vec<UserCheck>,
 }
 
 impl VerifyReport {
-    /// Whether every conversation matches.
+    /// Whether every conversation and every user matches.
     pub fn matches(&self) -> bool {
         self.conversations.iter().all(ConversationCheck::matches)
+            && self.users.iter().all(UserCheck::matches)
     }
 
     /// The conversations that do not match.
     pub fn mismatched(&self) -> impl Iterator<Item = &ConversationCheck> {
         self.conversations.iter().filter(|c| !c.matches())
+    }
+
+    /// The users that do not match.
+    pub fn mismatched_users(&self) -> impl Iterator<Item = &UserCheck> {
+        self.users.iter().filter(|u| !u.matches())
+    }
+}
+
+/// A message as the target should have it.
+#[derive(Debug)]
+struct Expected {
+    source_id: String,
+    system: bool,
+    sender: String,
+    /// `None` for system messages (sent at the time of the migration).
+    timestamp: Option<u64>,
+    text: String,
+    /// `None` for system messages (the send endpoint takes no read state).
+    read_by: Option<Vec<String>>,
+    custom: Custom,
+    attachment: bool,
+}
+
+fn undecodable(what: &str, e: &serde_json::Error) -> Error {
+    Error::Target(talkjs_api::Error::InvalidArgument(format!(
+        "a planned {what} does not decode: {e}"
+    )))
+}
+
+impl Expected {
+    fn from_item(item: &PlannedItem) -> Result<Self, Error> {
+        if item.kind == ItemKind::SystemMessage {
+            let body: NewSystemMessage =
+                serde_json::from_str(&item.body).map_err(|e| undecodable("message", &e))?;
+            return Ok(Self {
+                source_id: item.source_id.clone(),
+                system: true,
+                sender: String::new(),
+                timestamp: None,
+                text: body.text,
+                read_by: None,
+                custom: body.custom,
+                attachment: item.attachment.is_some(),
+            });
+        }
+        let body: ImportMessage =
+            serde_json::from_str(&item.body).map_err(|e| undecodable("message", &e))?;
+        Ok(Self {
+            source_id: item.source_id.clone(),
+            system: false,
+            sender: body.sender.as_str().to_owned(),
+            timestamp: Some(body.timestamp.as_millis()),
+            text: body.text,
+            read_by: Some(body.read_by.iter().map(|u| u.as_str().to_owned()).collect()),
+            custom: body.custom,
+            attachment: item.attachment.is_some(),
+        })
     }
 }
 
@@ -79,19 +190,21 @@ fn readers(list: &[impl AsRef<str>]) -> String {
     v.join(",")
 }
 
-/// Compares one expected message (the import body) with the target's.
-fn compare(
-    position: usize,
-    source_id: &str,
-    expected: &ImportMessage,
-    found: &Message,
-    out: &mut Vec<Mismatch>,
-) {
+fn kind(system: bool) -> String {
+    if system { "SystemMessage" } else { "UserMessage" }.to_owned()
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+/// Compares one expected message with the target's.
+fn compare(position: usize, expected: &Expected, found: &Message, out: &mut Vec<Mismatch>) {
     let mut differ = |field: &'static str, e: String, f: String| {
         if e != f {
             out.push(Mismatch {
                 position,
-                source_id: Some(source_id.to_owned()),
+                source_id: Some(expected.source_id.clone()),
                 target_id: Some(found.id.as_str().to_owned()),
                 field,
                 expected: e,
@@ -100,19 +213,26 @@ fn compare(
         }
     };
     differ(
+        "type",
+        kind(expected.system),
+        kind(found.message_type == MessageType::SystemMessage),
+    );
+    differ(
         "sender",
-        expected.sender.as_str().to_owned(),
+        expected.sender.clone(),
         found
             .sender_id
             .as_ref()
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default(),
     );
-    differ(
-        "timestamp",
-        expected.timestamp.as_millis().to_string(),
-        found.created_at.as_millis().to_string(),
-    );
+    if let Some(ts) = expected.timestamp {
+        differ(
+            "timestamp",
+            ts.to_string(),
+            found.created_at.as_millis().to_string(),
+        );
+    }
     differ(
         "text",
         expected.text.clone(),
@@ -127,56 +247,76 @@ fn compare(
             .unwrap_or_default(),
         found.custom.get(REPLY_TO_KEY).cloned().unwrap_or_default(),
     );
-    differ(
-        "readBy",
-        readers(&expected.read_by),
-        readers(&found.read_by),
-    );
+    if let Some(read_by) = &expected.read_by {
+        differ("readBy", readers(read_by), readers(&found.read_by));
+    }
     differ(
         "custom",
         format!("{:?}", expected.custom),
         format!("{:?}", found.custom),
     );
+    differ(
+        "attachment",
+        yes_no(expected.attachment),
+        yes_no(found.attachment.is_some()),
+    );
 }
 
-/// Compares one conversation's expected messages with the target's (both oldest first);
-/// adds the ids of matching messages to `ids`.
-fn check_conversation(
-    conversation: String,
-    messages: &[(String, ImportMessage)],
-    found: &[Message],
-    ids: &mut Vec<(String, String)>,
-) -> ConversationCheck {
+/// "sender: text", for a message on one side only.
+fn summary(m: &Message) -> String {
+    format!(
+        "{}: {}",
+        m.sender_id.as_ref().map_or("", |s| s.as_str()),
+        m.text.as_deref().unwrap_or_default()
+    )
+}
+
+fn missing(position: usize, e: &Expected) -> Mismatch {
+    Mismatch {
+        position,
+        source_id: Some(e.source_id.clone()),
+        target_id: None,
+        field: "missing",
+        expected: format!("{}: {}", e.sender, e.text),
+        found: String::new(),
+    }
+}
+
+fn extra(position: usize, f: &Message) -> Mismatch {
+    Mismatch {
+        position,
+        source_id: None,
+        target_id: Some(f.id.as_str().to_owned()),
+        field: "extra",
+        expected: String::new(),
+        found: summary(f),
+    }
+}
+
+/// The messages of one conversation compared, and the ids of the matching ones.
+struct MessagesCheck {
+    found: usize,
+    unmarked: usize,
+    mismatches: Vec<Mismatch>,
+    ids: Vec<(String, String)>,
+}
+
+/// Compares one conversation's expected messages with the target's (both oldest first),
+/// place by place.
+fn check_by_position(messages: &[Expected], found: &[Message]) -> MessagesCheck {
     let mut mismatches = Vec::new();
+    let mut ids = Vec::new();
     for position in 0..messages.len().max(found.len()) {
         let before = mismatches.len();
         match (messages.get(position), found.get(position)) {
-            (Some((source_id, e)), Some(f)) => {
-                compare(position, source_id, e, f, &mut mismatches);
+            (Some(e), Some(f)) => {
+                compare(position, e, f, &mut mismatches);
                 if mismatches.len() == before {
-                    ids.push((source_id.clone(), f.id.as_str().to_owned()));
+                    ids.push((e.source_id.clone(), f.id.as_str().to_owned()));
                 }
             }
-            (Some((source_id, e)), None) => mismatches.push(Mismatch {
-                position,
-                source_id: Some(source_id.clone()),
-                target_id: None,
-                field: "missing",
-                expected: format!("{}: {}", e.sender.as_str(), e.text),
-                found: String::new(),
-            }),
-            (None, Some(f)) => mismatches.push(Mismatch {
-                position,
-                source_id: None,
-                target_id: Some(f.id.as_str().to_owned()),
-                field: "extra",
-                expected: String::new(),
-                found: format!(
-                    "{}: {}",
-                    f.sender_id.as_ref().map_or("", |s| s.as_str()),
-                    f.text.as_deref().unwrap_or_default()
-                ),
-            }),
+            (Some(e), None) => mismatches.push(missing(position, e)),
+            (None, Some(f)) => mismatches.push(extra(position, f)),
             (None, None) => {}
         }
         if mismatches.len() >= MAX_MISMATCHES {
@@ -184,69 +324,383 @@ fn check_conversation(
             break;
         }
     }
-    ConversationCheck {
-        conversation,
-        expected: messages.len(),
+    MessagesCheck {
         found: found.len(),
+        unmarked: 0,
         mismatches,
+        ids,
     }
 }
 
+/// Compares one conversation's expected messages with the target's by the source id
+/// marker: target messages without it are not this migration's and are only counted.
+fn check_by_marker(messages: &[Expected], found: &[Message]) -> MessagesCheck {
+    let mut ours: HashMap<&str, Vec<&Message>> = HashMap::new();
+    let mut unmarked = 0;
+    let mut marked = 0;
+    for m in found {
+        match m.custom.get(SOURCE_ID_KEY) {
+            Some(source) => {
+                ours.entry(source.as_str()).or_default().push(m);
+                marked += 1;
+            }
+            None => unmarked += 1,
+        }
+    }
+    let mut mismatches = Vec::new();
+    let mut ids = Vec::new();
+    for (position, e) in messages.iter().enumerate() {
+        let before = mismatches.len();
+        match ours.get(e.source_id.as_str()).map(Vec::as_slice) {
+            None | Some([]) => mismatches.push(missing(position, e)),
+            Some([f, rest @ ..]) => {
+                compare(position, e, f, &mut mismatches);
+                if !rest.is_empty() {
+                    mismatches.push(Mismatch {
+                        position,
+                        source_id: Some(e.source_id.clone()),
+                        target_id: Some(f.id.as_str().to_owned()),
+                        field: "duplicate",
+                        expected: "1".to_owned(),
+                        found: (rest.len() + 1).to_string(),
+                    });
+                }
+                if mismatches.len() == before {
+                    ids.push((e.source_id.clone(), f.id.as_str().to_owned()));
+                }
+            }
+        }
+        if mismatches.len() >= MAX_MISMATCHES {
+            break;
+        }
+    }
+    let sources: HashSet<&str> = messages.iter().map(|e| e.source_id.as_str()).collect();
+    for (position, m) in found.iter().enumerate() {
+        if mismatches.len() >= MAX_MISMATCHES {
+            break;
+        }
+        if m.custom
+            .get(SOURCE_ID_KEY)
+            .is_some_and(|s| !sources.contains(s.as_str()))
+        {
+            mismatches.push(extra(position, m));
+        }
+    }
+    mismatches.truncate(MAX_MISMATCHES);
+    MessagesCheck {
+        found: marked,
+        unmarked,
+        mismatches,
+        ids,
+    }
+}
+
+/// JSON text of a value (lists and maps in a mismatch).
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Compares the fields the source sets (an upsert's `Set` fields; `Clear` expects none)
+/// with the target's; fields the source does not set are not compared.
+#[derive(Default)]
+struct Fields(Vec<FieldMismatch>);
+
+impl Fields {
+    fn differ(&mut self, field: impl Into<String>, expected: String, found: String) {
+        if expected != found && self.0.len() < MAX_MISMATCHES {
+            self.0.push(FieldMismatch {
+                field: field.into(),
+                expected,
+                found,
+            });
+        }
+    }
+
+    /// A text field: `patch` from the source, `found` in the target.
+    fn text(&mut self, field: &str, patch: &Patch<String>, found: Option<&str>) {
+        match patch {
+            Patch::Unchanged => {}
+            Patch::Clear => self.differ(field, String::new(), found.unwrap_or("").to_owned()),
+            Patch::Set(v) => self.differ(field, v.clone(), found.unwrap_or("").to_owned()),
+        }
+    }
+
+    /// A list or map field, compared as JSON (`None` in the target: empty).
+    fn value<T: Serialize + Default>(&mut self, field: &str, patch: &Patch<T>, found: Option<&T>) {
+        let empty = T::default();
+        let found = json(found.unwrap_or(&empty));
+        match patch {
+            Patch::Unchanged => {}
+            Patch::Clear => self.differ(field, json(&empty), found),
+            Patch::Set(v) => self.differ(field, json(v), found),
+        }
+    }
+}
+
+/// The user's fields that differ: every field the source's user has and the upsert
+/// carries (name, email, phone, photoUrl, welcomeMessage, locale, role, custom,
+/// availabilityText).
+fn check_user(expected: &UserUpsert, found: &User) -> Vec<FieldMismatch> {
+    let mut fields = Fields::default();
+    fields.text("name", &expected.name, Some(&found.name));
+    fields.value("email", &expected.email, found.email.as_ref());
+    fields.value("phone", &expected.phone, found.phone.as_ref());
+    fields.text("photoUrl", &expected.photo_url, found.photo_url.as_deref());
+    fields.text(
+        "welcomeMessage",
+        &expected.welcome_message,
+        found.welcome_message.as_deref(),
+    );
+    fields.text("locale", &expected.locale, found.locale.as_deref());
+    fields.text("role", &expected.role, found.role.as_deref());
+    fields.value("custom", &expected.custom, Some(&found.custom));
+    fields.text(
+        "availabilityText",
+        &expected.availability_text,
+        found.availability_text.as_deref(),
+    );
+    fields.0
+}
+
+fn participant(access: &Access, notify: &Notify) -> String {
+    format!("{}, notify {}", access.as_str(), json(notify))
+}
+
+/// The conversation's fields and participants that differ: subject, photoUrl,
+/// welcomeMessages, custom; each participant the source has (and the target has beyond
+/// them), with access and notify.
+fn check_conversation_fields(
+    expected: &ConversationUpsert,
+    settings: &Settings,
+    found: &Conversation,
+) -> Vec<FieldMismatch> {
+    let mut fields = Fields::default();
+    fields.text("subject", &expected.subject, found.subject.as_deref());
+    fields.text("photoUrl", &expected.photo_url, found.photo_url.as_deref());
+    fields.value(
+        "welcomeMessages",
+        &expected.welcome_messages,
+        found.welcome_messages.as_ref(),
+    );
+    fields.value("custom", &expected.custom, Some(&found.custom));
+    let members: BTreeMap<&str, (Access, Notify)> = expected
+        .participants
+        .iter()
+        .map(|u| {
+            let setting = settings
+                .get(u.as_str())
+                .cloned()
+                .unwrap_or((Access::ReadWrite, Notify::All));
+            (u.as_str(), setting)
+        })
+        .collect();
+    for (user, (access, notify)) in &members {
+        match found.participants.iter().find(|(id, _)| id.as_str() == *user) {
+            None => fields.differ(
+                format!("participants.{user}"),
+                participant(access, notify),
+                String::new(),
+            ),
+            Some((_, p)) => {
+                fields.differ(
+                    format!("participants.{user}.access"),
+                    access.as_str().to_owned(),
+                    p.access.as_str().to_owned(),
+                );
+                fields.differ(
+                    format!("participants.{user}.notify"),
+                    json(notify),
+                    json(&p.notify),
+                );
+            }
+        }
+    }
+    for (user, p) in &found.participants {
+        if !members.contains_key(user.as_str()) {
+            fields.differ(
+                format!("participants.{}", user.as_str()),
+                String::new(),
+                participant(&p.access, &p.notify),
+            );
+        }
+    }
+    fields.0
+}
+
+/// The target has no such record.
+fn absent() -> Vec<FieldMismatch> {
+    vec![FieldMismatch {
+        field: "exists".to_owned(),
+        expected: "yes".to_owned(),
+        found: "no".to_owned(),
+    }]
+}
+
+/// One conversation's participant settings that differ from the defaults: user →
+/// (access, notify).
+type Settings = BTreeMap<String, (Access, Notify)>;
+
+/// The participant settings of a plan, by conversation, as the target should have them
+/// after the migration (a PATCH keeps what it does not set: the defaults the conversation
+/// upsert gave).
+fn planned_settings(items: &[PlannedItem]) -> Result<HashMap<String, Settings>, Error> {
+    let mut out: HashMap<String, Settings> = HashMap::new();
+    for item in items.iter().filter(|i| i.kind == ItemKind::Participant) {
+        let setting: ParticipantSetting = serde_json::from_str(&item.body)
+            .map_err(|e| undecodable("participant setting", &e))?;
+        let (access, notify) = match setting {
+            ParticipantSetting::Overwrite(o) => (o.access, o.notify),
+            ParticipantSetting::Patch(p) => (p.access, p.notify),
+        };
+        out.entry(item.subject.clone()).or_default().insert(
+            item.source_id.clone(),
+            (
+                access.unwrap_or(Access::ReadWrite),
+                notify.unwrap_or(Notify::All),
+            ),
+        );
+    }
+    Ok(out)
+}
+
 impl Migration {
-    /// Compares the source with the target, conversation by conversation: the number of
-    /// messages, and each message's sender, time, text, reply link (as carried in
-    /// `custom`), readers and custom data, in order. Messages that cannot migrate (see the
-    /// run's notes) are not expected. When the journal of this input exists and is free,
-    /// the target ids of matching messages are recorded in it (the source→target map).
+    /// Compares the source with the target:
+    ///
+    /// - **users**, field by field: every field the source's user has and the upsert
+    ///   carries: name, email, phone, photoUrl, welcomeMessage, locale, role, custom,
+    ///   availabilityText;
+    /// - **conversations**, field by field: subject, photoUrl, welcomeMessages, custom, and
+    ///   the participants (each one the source has, with access and notify; one the target
+    ///   has beyond them is a difference too);
+    /// - **messages**, conversation by conversation: the number of messages, and each
+    ///   message's type, sender, time, text, reply link (as carried in `custom`), readers,
+    ///   custom data and whether it has an attachment, in order (system messages, when
+    ///   sent, after the imported ones, without their time). With
+    ///   [`mark_source_ids`](Self::mark_source_ids), each source message is found by its
+    ///   marker instead of its place, and target messages without a marker are counted
+    ///   ([`ConversationCheck::unmarked`]), not reported.
+    ///
+    /// Not compared: what the source does not have (a field the source's record lacks: the
+    /// target may fill in a default), what the target makes itself (ids of messages,
+    /// `createdAt` of users and conversations, attachment URLs, `lastMessage`, unread
+    /// state, `joinedAt`, `readUntil`), and what does not move (`headerPhotoUrl`,
+    /// `pushTokens`, reactions, locations, the read state of system messages). Messages
+    /// that cannot migrate (see the run's notes) are not expected.
+    ///
+    /// When the journal of this input exists and is free, the target ids of matching
+    /// messages are recorded in it (the source→target map); a journal planned with other
+    /// settings is refused ([`Error::SettingChanged`]).
+    #[allow(clippy::too_many_lines)]
     pub async fn verify(&self) -> Result<VerifyReport, Error> {
         let plan = self.make_plan().await?;
-        let mut expected: BTreeMap<usize, (String, Vec<(String, ImportMessage)>)> = BTreeMap::new();
-        let mut order: BTreeMap<String, usize> = BTreeMap::new();
-        for item in &plan.items {
-            if item.kind == ItemKind::Conversation {
-                let n = order.len();
-                order.entry(item.subject.clone()).or_insert(n);
+        let journal_of_plan = || {
+            if !self.journal_path().exists() {
+                return None;
             }
-        }
-        for (conversation, &n) in &order {
-            expected.insert(n, (conversation.clone(), Vec::new()));
-        }
-        for item in plan.items.iter().filter(|i| i.kind == ItemKind::Message) {
-            let Some(n) = order.get(&item.subject) else {
-                continue;
-            };
-            let body: ImportMessage = serde_json::from_str(&item.body).map_err(|e| {
-                Error::Target(talkjs_api::Error::InvalidArgument(format!(
-                    "a planned message does not decode: {e}"
-                )))
-            })?;
-            if let Some((_, list)) = expected.get_mut(n) {
-                list.push((item.source_id.clone(), body));
-            }
+            let journal = Journal::open(self.journal_path()).ok()?;
+            journal
+                .planned_fingerprint()
+                .is_ok_and(|f| f.as_deref() == Some(plan.fingerprint.as_str()))
+                .then_some(journal)
+        };
+        if let Some(journal) = journal_of_plan() {
+            self.check_settings(&journal)?;
         }
 
-        let mut report = VerifyReport::default();
+        let mut users = Vec::new();
+        let mut conversations: Vec<(String, ConversationUpsert)> = Vec::new();
+        let mut messages: HashMap<String, Vec<Expected>> = HashMap::new();
+        for item in &plan.items {
+            match item.kind {
+                ItemKind::User => users.push((
+                    item.subject.clone(),
+                    serde_json::from_str::<UserUpsert>(&item.body)
+                        .map_err(|e| undecodable("user", &e))?,
+                )),
+                ItemKind::Conversation => conversations.push((
+                    item.subject.clone(),
+                    serde_json::from_str::<ConversationUpsert>(&item.body)
+                        .map_err(|e| undecodable("conversation", &e))?,
+                )),
+                ItemKind::Message | ItemKind::SystemMessage => messages
+                    .entry(item.subject.clone())
+                    .or_default()
+                    .push(Expected::from_item(item)?),
+                ItemKind::Participant => {}
+            }
+        }
+        let settings = planned_settings(&plan.items)?;
+
+        let target = self.target();
+        let user_checks: Vec<UserCheck> = stream::iter(users)
+            .map(|(id, expected)| async move {
+                let mismatches = match target.users().get(&id).await {
+                    Ok(found) => check_user(&expected, &found),
+                    Err(talkjs_api::Error::NotFound { .. }) => absent(),
+                    Err(e) => return Err(Error::Target(e)),
+                };
+                Ok(UserCheck {
+                    user: id,
+                    mismatches,
+                })
+            })
+            .buffered(FETCHES_AT_ONCE)
+            .try_collect()
+            .await?;
+
+        let empty = BTreeMap::new();
+        let marker = self.is_marking();
+        let checks: Vec<(ConversationCheck, Vec<(String, String)>)> =
+            stream::iter(conversations)
+                .map(|(id, expected)| {
+                    let list = messages.remove(&id).unwrap_or_default();
+                    let settings = settings.get(&id).unwrap_or(&empty);
+                    async move {
+                        let fields = match target.conversations().get(&id).await {
+                            Ok(found) => check_conversation_fields(&expected, settings, &found),
+                            Err(talkjs_api::Error::NotFound { .. }) => absent(),
+                            Err(e) => return Err(Error::Target(e)),
+                        };
+                        let found = target_messages(target, &id, None)
+                            .await
+                            .map_err(Error::Target)?;
+                        let check = if marker {
+                            check_by_marker(&list, &found)
+                        } else {
+                            check_by_position(&list, &found)
+                        };
+                        Ok((
+                            ConversationCheck {
+                                conversation: id,
+                                expected: list.len(),
+                                found: check.found,
+                                mismatches: check.mismatches,
+                                fields,
+                                unmarked: check.unmarked,
+                            },
+                            check.ids,
+                        ))
+                    }
+                })
+                .buffered(FETCHES_AT_ONCE)
+                .try_collect()
+                .await?;
+
+        let mut report = VerifyReport {
+            users: user_checks,
+            ..VerifyReport::default()
+        };
         let mut ids = Vec::new();
-        for (_, (conversation, messages)) in expected {
-            let found = target_messages(self.target(), &conversation, None)
-                .await
-                .map_err(Error::Target)?;
-            let check = check_conversation(conversation, &messages, &found, &mut ids);
+        for (check, found) in checks {
             report.conversations.push(check);
+            ids.extend(found);
         }
 
         // The source→target map, where the journal of this very input is free to write.
-        if self.journal_path().exists() {
-            if let Ok(mut journal) = Journal::open(self.journal_path()) {
-                if journal
-                    .planned_fingerprint()
-                    .is_ok_and(|f| f.as_deref() == Some(plan.fingerprint.as_str()))
-                {
-                    journal
-                        .set_target_ids(&ids)
-                        .map_err(|e| Error::journal(self.journal_path(), e))?;
-                }
-            }
+        if let Some(mut journal) = journal_of_plan() {
+            journal
+                .set_target_ids(&ids)
+                .map_err(|e| Error::journal(self.journal_path(), e))?;
         }
         Ok(report)
     }
