@@ -56,9 +56,10 @@
 //! **No loss needs a second source.** Webhooks are a notification channel, not a log:
 //! TalkJS gives up after one retry, and a receiver that is down misses events. A service
 //! that must see every message should combine the webhook events (fast) with the gap-free
-//! event stream of the REST client, `talkjs_api::Client::events`, which takes a
-//! `Stream<Item = WebhookEvent>`: feed it the [`EventStream`] of [`channel`], which forwards
-//! every handled event into a bounded tokio channel.
+//! message stream of the REST client (`talkjs_api::Client::events`), which lists what the
+//! webhooks missed: [`channel`] gives a handler that forwards every handled event into a
+//! bounded tokio channel, and the [`EventStream`] of that channel, a
+//! `Stream<Item = WebhookEvent>` for `client.events().webhooks(stream)`.
 //!
 //! (The other models were worse: running the handler before answering makes TalkJS's
 //! 5-second limit the handler's, and a retry after a timeout would run it twice at once;
