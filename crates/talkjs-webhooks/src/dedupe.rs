@@ -22,6 +22,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// once (on one replica or on several sharing the store), exactly one call answers `true`.
 /// The receiver runs the handler only for that one.
 ///
+/// Answer well within TalkJS's 5 seconds (the delivery waits for it): give calls to a
+/// remote store a timeout of their own and fail rather than hang.
+///
 /// Implement it for your own storage (a database with a unique index, for example) by
 /// boxing an async block:
 ///

@@ -44,7 +44,9 @@
 //!
 //! A [`WebhookService`] answers `200` as soon as the event is verified and marked seen, and
 //! runs your [`EventHandler`] (an `async fn(WebhookEvent)`) on a tokio task of its own. So a
-//! slow handler costs TalkJS nothing, and TalkJS never retries because of it.
+//! slow handler costs TalkJS nothing, and TalkJS never retries because of it. Handlers of
+//! different events run concurrently, in no particular order; to process events one at a
+//! time, in order of arrival, use [`channel`] and read its stream in one place.
 //!
 //! **At most once per event id.** The id is marked seen before the handler runs, and
 //! marking is atomic (two deliveries racing, even on two replicas sharing a Redis store,

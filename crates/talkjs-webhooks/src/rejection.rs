@@ -36,7 +36,10 @@ pub enum WebhookRejection {
     Unauthorized(#[source] WebhookError),
 
     /// The delivery is authentic but its body is not JSON, or not a TalkJS event envelope
-    /// (`type` missing, ...). 400.
+    /// (`type` missing, ...). 400: the one retry TalkJS then sends is refused the same way,
+    /// and the failure shows in TalkJS's delivery log instead of passing for a success.
+    /// (Unknown event types are not this: they decode, as
+    /// [`WebhookData::Other`](talkjs_models::WebhookData::Other).)
     #[error("refused a signed webhook delivery whose body is not a TalkJS event: {0}")]
     InvalidBody(#[source] WebhookError),
 
