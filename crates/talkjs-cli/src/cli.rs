@@ -489,16 +489,32 @@ const MIGRATE_HELP: &str = r#"Copy users, conversations and messages from JSON l
 any moment and run again: a journal (a SQLite file, FILE.journal, or talkjs-migrate.journal
 for an app, unless --journal) records what was planned, what was sent and what landed. Run the same command again to resume; a finished migration run
 again sends nothing. A request whose answer was lost is checked against the app before
-anything else is sent (its messages are looked up by sender, time and text).
+anything else is sent (its messages are looked up by sender, time and text, or by their source
+id with --mark-source-ids).
 
-- Messages are imported with their sender, text, original time, readBy (read state) and custom
-  data. TalkJS's import takes no reply reference: a reply carries the source id of the message
-  it replied to in custom["talkjs-migrate:replyTo"]. Reactions, attachments, locations and
-  system messages cannot be imported (warned or listed).
+- Messages are imported with their sender, text, original time, readBy (read state), custom
+  data and attachments: each file (the message's attachment URL) is downloaded and uploaded
+  to the app once (the journal keeps its token; a rerun never uploads it again). A file that
+  cannot be carried fails its message, listed with its line. TalkJS's import takes no reply
+  reference: a reply carries the source id of the message it replied to in
+  custom["talkjs-migrate:replyTo"]. Reactions and locations cannot be imported (warned).
+- System messages cannot be imported: they are skipped (listed, counted in a warning) unless
+  --system-messages sends them through the send endpoint, after each conversation's imported
+  history and stamped with the time they are sent (so not at their original places), each
+  with an idempotency key from the source and its id (a resend cannot duplicate it).
+- --mark-source-ids puts each message's source id in custom["talkjs-migrate:sourceId"];
+  resolving a lost answer and --verify then find messages by it, which is reliable even when
+  the app already holds identical messages. It changes your data, so it is off by default.
+  Both options are fixed when the journal is planned: resuming with another setting is
+  refused (exit 2).
 - Lines that cannot migrate (bad JSON, an unknown sender, a message for a conversation that is
   not in the file) are listed with their line numbers; the rest migrates.
-- --verify compares the file with the app, conversation by conversation (count, then each
-  message's sender, time, text, reply link, readers, custom data); exit 1 if they differ.
+- --verify compares the source with the app: users (name, email, phone, photoUrl,
+  welcomeMessage, locale, role, custom, availabilityText), conversations (subject, photoUrl,
+  welcomeMessages, custom, participants with access and notify) and, conversation by
+  conversation, the messages (count, then each message's type, sender, time, text, reply link,
+  readers, custom data, attachment); fields the source lacks and what the app makes itself
+  (ids, createdAt, attachment URLs) are not compared. Exit 1 if they differ.
 
 - --shard I/N splits the work by conversation (a stable hash of its id: FNV-1a 64 mod N) for N
   processes, on one machine or several, each with its own journal (FILE.shard-I-of-N.journal);
@@ -544,6 +560,15 @@ pub struct MigrateArgs {
     /// Compare the source with the app instead of migrating.
     #[arg(long)]
     pub verify: bool,
+    /// Send the source's system messages (the import takes none) after each conversation's
+    /// imported history, stamped with the time they are sent, with idempotency keys.
+    #[arg(long)]
+    pub system_messages: bool,
+    /// Put each message's source id in its custom data (key `talkjs-migrate:sourceId`);
+    /// match lost answers and --verify by it (reliable when the app may hold identical
+    /// messages).
+    #[arg(long)]
+    pub mark_source_ids: bool,
     /// At most this many requests in flight at once [default: 32].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,

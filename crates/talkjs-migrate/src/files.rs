@@ -81,9 +81,9 @@ pub(crate) async fn download(client: &HyperClient, url: &str) -> Result<Download
 async fn follow(client: &HyperClient, url: &str) -> Result<Downloaded, FileError> {
     let mut current = url.to_owned();
     for _ in 0..=MAX_REDIRECTS {
-        let uri: http::Uri = current
-            .parse()
-            .map_err(|e| FileError::permanent(format!("{:?} is not a URL: {e}", shown(&current))))?;
+        let uri: http::Uri = current.parse().map_err(|e| {
+            FileError::permanent(format!("{:?} is not a URL: {e}", shown(&current)))
+        })?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             return Err(FileError::permanent(format!(
                 "{:?} is not an http(s) URL",

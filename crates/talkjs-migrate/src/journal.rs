@@ -81,6 +81,9 @@ pub(crate) const MARK_SOURCE_IDS: &str = "mark_source_ids";
 /// the plan has the system messages or not.
 pub(crate) const SYSTEM_MESSAGES: &str = "system_messages";
 
+/// How many system messages the plan skips (without `system_messages`).
+pub(crate) const SKIPPED_SYSTEM_MESSAGES: &str = "skipped_system_messages";
+
 /// What a unit of work is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -305,12 +308,12 @@ impl Journal {
 
     /// Writes the whole plan in one transaction: after a kill during planning the journal
     /// has no plan at all, never half of one.
-    /// `settings` are the options the plan was made with ([`MARK_SOURCE_IDS`],
-    /// [`SYSTEM_MESSAGES`]), as `(key, on)`.
+    /// `meta` holds the options the plan was made with ([`MARK_SOURCE_IDS`],
+    /// [`SYSTEM_MESSAGES`]: `"1"` on, `"0"` off) and its counts ([`SKIPPED_SYSTEM_MESSAGES`]).
     pub fn write_plan(
         &mut self,
         fingerprint: &str,
-        settings: &[(&str, bool)],
+        meta: &[(&str, String)],
         items: &[PlannedItem],
         notes: &[Note],
     ) -> rusqlite::Result<()> {
@@ -356,10 +359,10 @@ impl Journal {
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', ?1)",
             [fingerprint],
         )?;
-        for (key, on) in settings {
+        for (key, value) in meta {
             tx.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-                params![key, if *on { "1" } else { "0" }],
+                params![key, value],
             )?;
         }
         tx.execute(
@@ -374,6 +377,14 @@ impl Journal {
     /// without it).
     pub fn setting(&self, key: &str) -> rusqlite::Result<bool> {
         Ok(self.meta(key)?.as_deref() == Some("1"))
+    }
+
+    /// A count the plan recorded (0 if it did not).
+    pub fn count(&self, key: &str) -> rusqlite::Result<u64> {
+        Ok(self
+            .meta(key)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default())
     }
 
     /// Gets a resumed journal ready: failures a rerun may fix go back to `planned`, and so
@@ -484,7 +495,11 @@ impl Journal {
 
     /// Whether every item of a kind in a conversation is done or failed for good (its
     /// system messages may follow its imports).
-    pub fn conversation_settled(&self, kind: ItemKind, conversation: &str) -> rusqlite::Result<bool> {
+    pub fn conversation_settled(
+        &self,
+        kind: ItemKind,
+        conversation: &str,
+    ) -> rusqlite::Result<bool> {
         let open: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM items WHERE kind = ?1 AND subject = ?2
              AND NOT (state = 'done' OR (state = 'failed' AND permanent = 1))",
@@ -610,11 +625,7 @@ impl Journal {
 
     /// Records that a chunk of sent messages landed, with the ids the send answered (in
     /// the order of `seqs`).
-    pub fn chunk_sent(
-        &mut self,
-        chunk: i64,
-        ids: &[(i64, String)],
-    ) -> rusqlite::Result<()> {
+    pub fn chunk_sent(&mut self, chunk: i64, ids: &[(i64, String)]) -> rusqlite::Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

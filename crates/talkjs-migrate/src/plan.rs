@@ -124,6 +124,8 @@ pub(crate) struct Plan {
     pub items: Vec<PlannedItem>,
     pub notes: Vec<Note>,
     pub fingerprint: String,
+    /// System messages left out (without [`PlanOptions::system_messages`]).
+    pub skipped_system_messages: u64,
 }
 
 /// A participant setting sent after the messages: a PUT (overwrite) for `Read` or a notify
@@ -415,13 +417,14 @@ impl Planner {
                     );
                     continue;
                 }
-                if message.text.as_deref().is_none_or(str::is_empty)
-                    && message.attachment.is_none()
+                if message.text.as_deref().is_none_or(str::is_empty) && message.attachment.is_none()
                 {
                     self.note(
                         line,
                         Severity::Skipped,
-                        format!("message {id:?} in {conversation:?}: a system message with no text"),
+                        format!(
+                            "message {id:?} in {conversation:?}: a system message with no text"
+                        ),
                     );
                     continue;
                 }
@@ -463,8 +466,7 @@ impl Planner {
                 );
                 continue;
             }
-            if message.text.as_deref().is_none_or(str::is_empty) && message.attachment.is_none()
-            {
+            if message.text.as_deref().is_none_or(str::is_empty) && message.attachment.is_none() {
                 let only = if message.location.is_some() {
                     "a location only (the import cannot carry locations)"
                 } else {
@@ -534,6 +536,7 @@ impl Planner {
             items,
             notes: self.notes,
             fingerprint,
+            skipped_system_messages: skipped_system as u64,
         }
     }
 

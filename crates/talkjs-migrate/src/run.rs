@@ -16,7 +16,8 @@ use talkjs_api::{Client, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
 use crate::error::Error;
 use crate::files::{FileError, download, downloader, shown};
 use crate::journal::{
-    Counts, Failure, Fate, ItemKind, Journal, MARK_SOURCE_IDS, Row, SYSTEM_MESSAGES,
+    Counts, Failure, Fate, ItemKind, Journal, MARK_SOURCE_IDS, Row, SKIPPED_SYSTEM_MESSAGES,
+    SYSTEM_MESSAGES,
 };
 use crate::plan::{
     Note, ParticipantSetting, Plan, PlanOptions, SOURCE_ID_KEY, Severity, fingerprint_file,
@@ -104,6 +105,10 @@ pub struct Report {
     /// System messages by state (none unless
     /// [`Migration::system_messages`](Migration::system_messages) is on).
     pub system_messages: Counts,
+    /// System messages of the source that are skipped (without
+    /// [`Migration::system_messages`](Migration::system_messages); each is in
+    /// [`notes`](Self::notes) with its line).
+    pub skipped_system_messages: u64,
     /// Source files uploaded to the target as attachments, one per distinct URL (this run
     /// and earlier ones).
     pub files: u64,
@@ -347,6 +352,21 @@ impl Migration {
         ]
     }
 
+    /// What the journal records with a plan besides its items: the settings (`"1"` on,
+    /// `"0"` off) and the system messages skipped.
+    fn plan_meta(&self, plan: &Plan) -> Vec<(&'static str, String)> {
+        let mut meta: Vec<(&str, String)> = self
+            .settings()
+            .into_iter()
+            .map(|(key, on)| (key, if on { "1" } else { "0" }.to_owned()))
+            .collect();
+        meta.push((
+            SKIPPED_SYSTEM_MESSAGES,
+            plan.skipped_system_messages.to_string(),
+        ));
+        meta
+    }
+
     /// Refuses a journal planned with other settings than this migration's.
     pub(crate) fn check_settings(&self, journal: &Journal) -> Result<(), Error> {
         for (key, requested) in self.settings() {
@@ -386,7 +406,12 @@ impl Migration {
             (_, None) => {
                 let plan = self.make_plan().await?;
                 journal
-                    .write_plan(&plan.fingerprint, &self.settings(), &plan.items, &plan.notes)
+                    .write_plan(
+                        &plan.fingerprint,
+                        &self.plan_meta(&plan),
+                        &plan.items,
+                        &plan.notes,
+                    )
                     .map_err(db)?;
                 planned = true;
             }
@@ -457,27 +482,7 @@ impl Migration {
         run.resolve_in_flight().await?;
         run.stages().await?;
 
-        let journal = run.lock();
-        let counts = |kind| journal.counts(kind).map_err(db);
-        Ok(Report {
-            users: counts(ItemKind::User)?,
-            conversations: counts(ItemKind::Conversation)?,
-            messages: counts(ItemKind::Message)?,
-            system_messages: counts(ItemKind::SystemMessage)?,
-            files: journal.files_uploaded().map_err(db)?,
-            uploads: run.uploads.load(Ordering::Relaxed),
-            participants: counts(ItemKind::Participant)?,
-            requests: run.requests.load(Ordering::Relaxed),
-            resolved: Resolved {
-                chunks: run.resolved_chunks.load(Ordering::Relaxed),
-                landed: run.resolved_landed.load(Ordering::Relaxed),
-                resent: run.resolved_resent.load(Ordering::Relaxed),
-            },
-            failures: journal.failures().map_err(db)?,
-            notes: journal.notes().map_err(db)?,
-            planned,
-            elapsed: start.elapsed(),
-        })
+        run.report(planned)
     }
 }
 
@@ -561,6 +566,33 @@ fn classify(result: Result<(), talkjs_api::Error>, several: bool, idempotent: bo
 }
 
 impl Run {
+    /// The outcome, read back from the journal.
+    fn report(&self, planned: bool) -> Result<Report, Error> {
+        let db = |e| Error::journal(&self.path, e);
+        let journal = self.lock();
+        let counts = |kind| journal.counts(kind).map_err(db);
+        Ok(Report {
+            users: counts(ItemKind::User)?,
+            conversations: counts(ItemKind::Conversation)?,
+            messages: counts(ItemKind::Message)?,
+            system_messages: counts(ItemKind::SystemMessage)?,
+            skipped_system_messages: journal.count(SKIPPED_SYSTEM_MESSAGES).map_err(db)?,
+            files: journal.files_uploaded().map_err(db)?,
+            uploads: self.uploads.load(Ordering::Relaxed),
+            participants: counts(ItemKind::Participant)?,
+            requests: self.requests.load(Ordering::Relaxed),
+            resolved: Resolved {
+                chunks: self.resolved_chunks.load(Ordering::Relaxed),
+                landed: self.resolved_landed.load(Ordering::Relaxed),
+                resent: self.resolved_resent.load(Ordering::Relaxed),
+            },
+            failures: journal.failures().map_err(db)?,
+            notes: journal.notes().map_err(db)?,
+            planned,
+            elapsed: self.start.elapsed(),
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Journal> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions
         // roll back), so the journal stays usable.
@@ -859,9 +891,9 @@ impl Run {
                     Err(e) => Err(e),
                 }
             }
-            ItemKind::Message | ItemKind::SystemMessage => Err(
-                talkjs_api::Error::InvalidArgument("messages are sent, not upserted".into()),
-            ),
+            ItemKind::Message | ItemKind::SystemMessage => Err(talkjs_api::Error::InvalidArgument(
+                "messages are sent, not upserted".into(),
+            )),
         };
         // Upserts are idempotent: an unknown outcome is a failure a rerun repeats safely.
         self.settle(
@@ -895,9 +927,8 @@ impl Run {
             if self.stop.is_stopped() {
                 return Ok(());
             }
-            let rows = self.db(|j| {
-                j.next_items(ItemKind::Message, conversation, MAX_MESSAGES_PER_REQUEST)
-            })?;
+            let rows = self
+                .db(|j| j.next_items(ItemKind::Message, conversation, MAX_MESSAGES_PER_REQUEST))?;
             if rows.is_empty() {
                 break;
             }
@@ -965,8 +996,7 @@ impl Run {
             if rows.is_empty() {
                 return Ok(());
             }
-            let Prepared { rows, bodies, halt } =
-                self.prepare::<NewSystemMessage>(rows).await?;
+            let Prepared { rows, bodies, halt } = self.prepare::<NewSystemMessage>(rows).await?;
             if !rows.is_empty() {
                 let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
                 let chunk =

@@ -25,8 +25,9 @@ const FETCHES_AT_ONCE: usize = 8;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Mismatch {
-    /// The place in the conversation, oldest first (0-based); with
-    /// [`Migration::mark_source_ids`], the place of the source message.
+    /// The place in the conversation, oldest first (0-based): the source message's place
+    /// among the source's messages, or for `extra`, the target message's among the
+    /// target's.
     pub position: usize,
     /// The source message's id, if the source has a message there.
     pub source_id: Option<String>,
@@ -191,7 +192,12 @@ fn readers(list: &[impl AsRef<str>]) -> String {
 }
 
 fn kind(system: bool) -> String {
-    if system { "SystemMessage" } else { "UserMessage" }.to_owned()
+    if system {
+        "SystemMessage"
+    } else {
+        "UserMessage"
+    }
+    .to_owned()
 }
 
 fn yes_no(b: bool) -> String {
@@ -301,29 +307,96 @@ struct MessagesCheck {
     ids: Vec<(String, String)>,
 }
 
+/// What finds a message again: its type, sender, time (user messages) and text.
+type Key = (bool, String, Option<u64>, String);
+
+impl Expected {
+    fn key(&self) -> Key {
+        (
+            self.system,
+            self.sender.clone(),
+            self.timestamp,
+            self.text.clone(),
+        )
+    }
+}
+
+fn found_key(m: &Message) -> Key {
+    let system = m.message_type == MessageType::SystemMessage;
+    (
+        system,
+        m.sender_id
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        (!system).then(|| m.created_at.as_millis()),
+        m.text.clone().unwrap_or_default(),
+    )
+}
+
 /// Compares one conversation's expected messages with the target's (both oldest first),
-/// place by place.
-fn check_by_position(messages: &[Expected], found: &[Message]) -> MessagesCheck {
+/// in order: the two lists are aligned by match key (type, sender, time, text), so one
+/// message missing (or extra) is reported once instead of shifting every message after it;
+/// a message on each side that matches nothing on the other, with the same type, sender and
+/// time, is compared field by field (a changed message).
+fn check_in_order(messages: &[Expected], found: &[Message]) -> MessagesCheck {
+    let mut ahead_in_found: HashMap<Key, usize> = HashMap::new();
+    for f in found {
+        *ahead_in_found.entry(found_key(f)).or_default() += 1;
+    }
+    let mut ahead_in_expected: HashMap<Key, usize> = HashMap::new();
+    for e in messages {
+        *ahead_in_expected.entry(e.key()).or_default() += 1;
+    }
+    let take = |counts: &mut HashMap<Key, usize>, key: &Key| {
+        if let Some(n) = counts.get_mut(key) {
+            *n = n.saturating_sub(1);
+        }
+    };
     let mut mismatches = Vec::new();
     let mut ids = Vec::new();
-    for position in 0..messages.len().max(found.len()) {
-        let before = mismatches.len();
-        match (messages.get(position), found.get(position)) {
+    let (mut i, mut j) = (0, 0);
+    while mismatches.len() < MAX_MISMATCHES && (i < messages.len() || j < found.len()) {
+        match (messages.get(i), found.get(j)) {
             (Some(e), Some(f)) => {
-                compare(position, e, f, &mut mismatches);
-                if mismatches.len() == before {
-                    ids.push((e.source_id.clone(), f.id.as_str().to_owned()));
+                let (ek, fk) = (e.key(), found_key(f));
+                let e_ahead = ek != fk && ahead_in_found.get(&ek).is_some_and(|n| *n > 0);
+                let f_ahead = ek != fk && ahead_in_expected.get(&fk).is_some_and(|n| *n > 0);
+                // Neither is anywhere on the other side: the same message changed if it
+                // kept its type, sender and time; else the earlier one is alone.
+                let alone = !e_ahead && !f_ahead && (ek.0, &ek.1, ek.2) != (fk.0, &fk.1, fk.2);
+                if (e_ahead && !f_ahead) || (alone && fk.2 < ek.2) {
+                    mismatches.push(extra(j, f));
+                    take(&mut ahead_in_found, &fk);
+                    j += 1;
+                } else if (f_ahead && !e_ahead) || alone {
+                    mismatches.push(missing(i, e));
+                    take(&mut ahead_in_expected, &ek);
+                    i += 1;
+                } else {
+                    let before = mismatches.len();
+                    compare(i, e, f, &mut mismatches);
+                    if mismatches.len() == before {
+                        ids.push((e.source_id.clone(), f.id.as_str().to_owned()));
+                    }
+                    take(&mut ahead_in_found, &fk);
+                    take(&mut ahead_in_expected, &ek);
+                    i += 1;
+                    j += 1;
                 }
             }
-            (Some(e), None) => mismatches.push(missing(position, e)),
-            (None, Some(f)) => mismatches.push(extra(position, f)),
-            (None, None) => {}
-        }
-        if mismatches.len() >= MAX_MISMATCHES {
-            mismatches.truncate(MAX_MISMATCHES);
-            break;
+            (Some(e), None) => {
+                mismatches.push(missing(i, e));
+                i += 1;
+            }
+            (None, Some(f)) => {
+                mismatches.push(extra(j, f));
+                j += 1;
+            }
+            (None, None) => break,
         }
     }
+    mismatches.truncate(MAX_MISMATCHES);
     MessagesCheck {
         found: found.len(),
         unmarked: 0,
@@ -495,7 +568,11 @@ fn check_conversation_fields(
         })
         .collect();
     for (user, (access, notify)) in &members {
-        match found.participants.iter().find(|(id, _)| id.as_str() == *user) {
+        match found
+            .participants
+            .iter()
+            .find(|(id, _)| id.as_str() == *user)
+        {
             None => fields.differ(
                 format!("participants.{user}"),
                 participant(access, notify),
@@ -546,8 +623,8 @@ type Settings = BTreeMap<String, (Access, Notify)>;
 fn planned_settings(items: &[PlannedItem]) -> Result<HashMap<String, Settings>, Error> {
     let mut out: HashMap<String, Settings> = HashMap::new();
     for item in items.iter().filter(|i| i.kind == ItemKind::Participant) {
-        let setting: ParticipantSetting = serde_json::from_str(&item.body)
-            .map_err(|e| undecodable("participant setting", &e))?;
+        let setting: ParticipantSetting =
+            serde_json::from_str(&item.body).map_err(|e| undecodable("participant setting", &e))?;
         let (access, notify) = match setting {
             ParticipantSetting::Overwrite(o) => (o.access, o.notify),
             ParticipantSetting::Patch(p) => (p.access, p.notify),
@@ -575,7 +652,9 @@ impl Migration {
     /// - **messages**, conversation by conversation: the number of messages, and each
     ///   message's type, sender, time, text, reply link (as carried in `custom`), readers,
     ///   custom data and whether it has an attachment, in order (system messages, when
-    ///   sent, after the imported ones, without their time). With
+    ///   sent, after the imported ones, without their time). The two lists are aligned by
+    ///   type, sender, time and text, so a missing or extra message is reported once, and a
+    ///   changed message (same type, sender and time) is compared field by field. With
     ///   [`mark_source_ids`](Self::mark_source_ids), each source message is found by its
     ///   marker instead of its place, and target messages without a marker are counted
     ///   ([`ConversationCheck::unmarked`]), not reported.
@@ -650,41 +729,40 @@ impl Migration {
 
         let empty = BTreeMap::new();
         let marker = self.is_marking();
-        let checks: Vec<(ConversationCheck, Vec<(String, String)>)> =
-            stream::iter(conversations)
-                .map(|(id, expected)| {
-                    let list = messages.remove(&id).unwrap_or_default();
-                    let settings = settings.get(&id).unwrap_or(&empty);
-                    async move {
-                        let fields = match target.conversations().get(&id).await {
-                            Ok(found) => check_conversation_fields(&expected, settings, &found),
-                            Err(talkjs_api::Error::NotFound { .. }) => absent(),
-                            Err(e) => return Err(Error::Target(e)),
-                        };
-                        let found = target_messages(target, &id, None)
-                            .await
-                            .map_err(Error::Target)?;
-                        let check = if marker {
-                            check_by_marker(&list, &found)
-                        } else {
-                            check_by_position(&list, &found)
-                        };
-                        Ok((
-                            ConversationCheck {
-                                conversation: id,
-                                expected: list.len(),
-                                found: check.found,
-                                mismatches: check.mismatches,
-                                fields,
-                                unmarked: check.unmarked,
-                            },
-                            check.ids,
-                        ))
-                    }
-                })
-                .buffered(FETCHES_AT_ONCE)
-                .try_collect()
-                .await?;
+        let checks: Vec<(ConversationCheck, Vec<(String, String)>)> = stream::iter(conversations)
+            .map(|(id, expected)| {
+                let list = messages.remove(&id).unwrap_or_default();
+                let settings = settings.get(&id).unwrap_or(&empty);
+                async move {
+                    let fields = match target.conversations().get(&id).await {
+                        Ok(found) => check_conversation_fields(&expected, settings, &found),
+                        Err(talkjs_api::Error::NotFound { .. }) => absent(),
+                        Err(e) => return Err(Error::Target(e)),
+                    };
+                    let found = target_messages(target, &id, None)
+                        .await
+                        .map_err(Error::Target)?;
+                    let check = if marker {
+                        check_by_marker(&list, &found)
+                    } else {
+                        check_in_order(&list, &found)
+                    };
+                    Ok((
+                        ConversationCheck {
+                            conversation: id,
+                            expected: list.len(),
+                            found: check.found,
+                            mismatches: check.mismatches,
+                            fields,
+                            unmarked: check.unmarked,
+                        },
+                        check.ids,
+                    ))
+                }
+            })
+            .buffered(FETCHES_AT_ONCE)
+            .try_collect()
+            .await?;
 
         let mut report = VerifyReport {
             users: user_checks,
@@ -703,5 +781,88 @@ impl Migration {
                 .map_err(|e| Error::journal(self.journal_path(), e))?;
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use talkjs_api::models::Timestamp;
+
+    fn expected(id: &str, text: &str, ts: u64) -> Expected {
+        Expected {
+            source_id: id.to_owned(),
+            system: false,
+            sender: "alice".to_owned(),
+            timestamp: Some(ts),
+            text: text.to_owned(),
+            read_by: Some(Vec::new()),
+            custom: Custom::new(),
+            attachment: false,
+        }
+    }
+
+    fn found(id: &str, text: &str, ts: u64) -> Message {
+        let mut m = Message::new(
+            id,
+            MessageType::UserMessage,
+            "c",
+            Timestamp::from_millis(ts),
+        );
+        m.sender_id = Some("alice".into());
+        m.text = Some(text.to_owned());
+        m
+    }
+
+    fn fields(check: &MessagesCheck) -> Vec<(usize, &str)> {
+        check
+            .mismatches
+            .iter()
+            .map(|m| (m.position, m.field))
+            .collect()
+    }
+
+    #[test]
+    fn a_gap_is_reported_once_and_a_changed_message_field_by_field() {
+        let source = [
+            expected("m1", "one", 1),
+            expected("m2", "two", 2),
+            expected("m3", "three", 3),
+            expected("m4", "four", 4),
+        ];
+        // m2 missing, m3's text changed, an extra message at the end.
+        let target = [
+            found("t1", "one", 1),
+            found("t3", "THREE", 3),
+            found("t4", "four", 4),
+            found("t5", "five", 5),
+        ];
+        let check = check_in_order(&source, &target);
+        assert_eq!(
+            fields(&check),
+            [(1, "missing"), (2, "text"), (3, "extra")],
+            "{:?}",
+            check.mismatches
+        );
+        assert_eq!(
+            check.ids,
+            [
+                ("m1".to_owned(), "t1".to_owned()),
+                ("m4".to_owned(), "t4".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_extra_message_in_the_middle_shifts_nothing() {
+        let source = [expected("m1", "one", 1), expected("m2", "two", 2)];
+        let target = [
+            found("t1", "one", 1),
+            found("tx", "hello", 1),
+            found("t2", "two", 2),
+        ];
+        let check = check_in_order(&source, &target);
+        assert_eq!(fields(&check), [(1, "extra")]);
+        assert_eq!(check.ids.len(), 2);
     }
 }

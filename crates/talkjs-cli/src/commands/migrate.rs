@@ -6,7 +6,9 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use talkjs::ClientBuilder;
 use talkjs::transport::{RateLimitStore, RateLimiter};
-use talkjs_migrate::{Counts, Error as MigrateError, Migration, Progress, Report, VerifyReport};
+use talkjs_migrate::{
+    Counts, Error as MigrateError, FieldMismatch, Migration, Progress, Report, VerifyReport,
+};
 
 use super::{Ctx, interrupted, note, progress_bar};
 use crate::cli::MigrateArgs;
@@ -39,6 +41,9 @@ pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
     if let Some(shard) = args.shard {
         migration = migration.shard(shard);
     }
+    migration = migration
+        .system_messages(args.system_messages)
+        .mark_source_ids(args.mark_source_ids);
     if args.verify {
         return verify(ctx, &migration).await;
     }
@@ -173,15 +178,31 @@ fn progress_message(p: &Progress) -> String {
     text
 }
 
-/// `--verify`: the conversations that differ on stderr, the report on stdout, exit 1 if
-/// any differ.
+/// `--verify`: the users and conversations that differ on stderr, the report on stdout,
+/// exit 1 if any differ.
 async fn verify(ctx: &mut Ctx, migration: &Migration) -> Result<(), CliError> {
     let report = migration.verify().await.map_err(cli_error)?;
+    for u in report.mismatched_users() {
+        for f in &u.mismatches {
+            note(&format!(
+                "user {}: {}: expected {:?}, found {:?}",
+                u.user, f.field, f.expected, f.found
+            ));
+        }
+    }
     for c in report.mismatched() {
-        note(&format!(
-            "{}: {} messages expected, {} found",
-            c.conversation, c.expected, c.found
-        ));
+        for f in &c.fields {
+            note(&format!(
+                "conversation {}: {}: expected {:?}, found {:?}",
+                c.conversation, f.field, f.expected, f.found
+            ));
+        }
+        if c.expected != c.found || !c.mismatches.is_empty() {
+            note(&format!(
+                "{}: {} messages expected, {} found",
+                c.conversation, c.expected, c.found
+            ));
+        }
         for m in &c.mismatches {
             note(&format!(
                 "  {} #{} {}: expected {:?}, found {:?}",
@@ -194,9 +215,11 @@ async fn verify(ctx: &mut Ctx, migration: &Migration) -> Result<(), CliError> {
         Ok(())
     } else {
         Err(CliError::Failed(format!(
-            "{} of {} conversations differ between the source and the target",
+            "{} of {} conversations and {} of {} users differ between the source and the target",
             report.mismatched().count(),
-            report.conversations.len()
+            report.conversations.len(),
+            report.mismatched_users().count(),
+            report.users.len()
         )))
     }
 }
@@ -208,9 +231,9 @@ fn cli_error(e: MigrateError) -> CliError {
             context: format!("cannot read {}", path.display()),
             source,
         },
-        e @ (MigrateError::JournalBusy { .. } | MigrateError::WrongInput { .. }) => {
-            CliError::Usage(e.to_string())
-        }
+        e @ (MigrateError::JournalBusy { .. }
+        | MigrateError::WrongInput { .. }
+        | MigrateError::SettingChanged { .. }) => CliError::Usage(e.to_string()),
         e => CliError::Failed(e.to_string()),
     }
 }
@@ -228,6 +251,10 @@ fn summary(report: &Report, journal: &std::path::Path) -> Value {
         "users": counts(&report.users),
         "conversations": counts(&report.conversations),
         "messages": counts(&report.messages),
+        "systemMessages": counts(&report.system_messages),
+        "skippedSystemMessages": report.skipped_system_messages,
+        "files": report.files,
+        "uploads": report.uploads,
         "participants": counts(&report.participants),
         "requests": report.requests,
         "resolved": {
@@ -242,19 +269,32 @@ fn summary(report: &Report, journal: &std::path::Path) -> Value {
     })
 }
 
+fn fields(list: &[FieldMismatch]) -> Vec<Value> {
+    list.iter()
+        .map(|f| json!({"field": f.field, "expected": f.expected, "found": f.found}))
+        .collect()
+}
+
 fn verify_summary(report: &VerifyReport) -> Value {
     json!({
         "matches": report.matches(),
         "conversations": report.conversations.len(),
+        "users": report.users.len(),
         "mismatched": report.mismatched().map(|c| json!({
             "conversation": c.conversation,
             "expected": c.expected,
             "found": c.found,
+            "unmarked": c.unmarked,
+            "fields": fields(&c.fields),
             "mismatches": c.mismatches.iter().map(|m| json!({
                 "position": m.position, "field": m.field,
                 "expected": m.expected, "found": m.found,
                 "sourceId": m.source_id, "targetId": m.target_id,
             })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "mismatchedUsers": report.mismatched_users().map(|u| json!({
+            "user": u.user,
+            "fields": fields(&u.mismatches),
         })).collect::<Vec<_>>(),
     })
 }

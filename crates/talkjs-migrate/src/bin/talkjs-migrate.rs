@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! talkjs-migrate FILE [--journal PATH] [--verify] [--concurrency N] [--no-rate-limit] [--progress]
+//!                     [--system-messages] [--mark-source-ids]
 //! ```
 //!
 //! The target app comes from TALKJS_APP_ID, TALKJS_SECRET_KEY and TALKJS_BASE_URL. Exit
@@ -13,9 +14,10 @@ use std::process::ExitCode;
 use talkjs_migrate::Migration;
 use talkjs_migrate::talkjs_api::ClientBuilder;
 
-const USAGE: &str = "usage: talkjs-migrate FILE [--journal PATH] [--verify] [--concurrency N] [--no-rate-limit] [--progress]
+const USAGE: &str = "usage: talkjs-migrate FILE [--journal PATH] [--verify] [--concurrency N] [--no-rate-limit] [--progress] [--system-messages] [--mark-source-ids]
 target app: TALKJS_APP_ID, TALKJS_SECRET_KEY, TALKJS_BASE_URL";
 
+#[allow(clippy::struct_excessive_bools)] // one bool per command-line switch
 struct Args {
     file: String,
     journal: Option<String>,
@@ -23,6 +25,8 @@ struct Args {
     concurrency: Option<usize>,
     no_rate_limit: bool,
     progress: bool,
+    system_messages: bool,
+    mark_source_ids: bool,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -34,6 +38,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         concurrency: None,
         no_rate_limit: false,
         progress: false,
+        system_messages: false,
+        mark_source_ids: false,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -41,6 +47,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--verify" => parsed.verify = true,
             "--no-rate-limit" => parsed.no_rate_limit = true,
             "--progress" => parsed.progress = true,
+            "--system-messages" => parsed.system_messages = true,
+            "--mark-source-ids" => parsed.mark_source_ids = true,
             "--concurrency" => {
                 let n = args.next().ok_or("--concurrency needs a number")?;
                 parsed.concurrency = Some(
@@ -85,7 +93,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut migration = Migration::from_file(&args.file, client);
+    let mut migration = Migration::from_file(&args.file, client)
+        .system_messages(args.system_messages)
+        .mark_source_ids(args.mark_source_ids);
     if let Some(journal) = &args.journal {
         migration = migration.journal(journal);
     }
@@ -111,7 +121,21 @@ async fn main() -> ExitCode {
 async fn verify(migration: &Migration) -> ExitCode {
     match migration.verify().await {
         Ok(report) => {
+            for u in report.mismatched_users() {
+                for f in &u.mismatches {
+                    eprintln!(
+                        "user {}: {}: expected {:?}, found {:?}",
+                        u.user, f.field, f.expected, f.found
+                    );
+                }
+            }
             for c in report.mismatched() {
+                for f in &c.fields {
+                    eprintln!(
+                        "conversation {}: {}: expected {:?}, found {:?}",
+                        c.conversation, f.field, f.expected, f.found
+                    );
+                }
                 eprintln!(
                     "{}: {} messages expected, {} found",
                     c.conversation, c.expected, c.found
@@ -125,7 +149,8 @@ async fn verify(migration: &Migration) -> ExitCode {
             }
             if report.matches() {
                 eprintln!(
-                    "verified: {} conversations match",
+                    "verified: {} users and {} conversations match",
+                    report.users.len(),
                     report.conversations.len()
                 );
                 ExitCode::SUCCESS
