@@ -345,3 +345,182 @@ fn two_shard_processes_share_a_redis_rate_limit_and_migrate_everything_once() {
     assert_eq!(verify["matches"], true, "{verify}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A client of a fake (for changes made behind the migration's back).
+fn client_of(fake: &FakeTalkJs) -> talkjs::Client {
+    talkjs::Client::builder()
+        .app_id(fake.app_id())
+        .secret_key(fake.secret_key())
+        .base_url(fake.base_url())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn migrate_verify_compares_users_and_participants_and_exits_1_on_a_difference() {
+    let runtime = fake_runtime();
+    let fake = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let dir =
+        std::env::temp_dir().join(format!("talkjs-cli-migrate-verify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("export.jsonl");
+    let lines = [
+        json!({"id": "alice", "name": "Alice", "email": ["alice@example.com"], "createdAt": 1}),
+        json!({"id": "bob", "name": "Bob", "custom": {"tier": "gold"}, "createdAt": 1}),
+        json!({"id": "chat", "subject": "Hello", "createdAt": 1, "participants": {
+            "alice": {"access": "ReadWrite", "notify": true},
+            "bob": {"access": "Read", "notify": false}}}),
+        json!({"id": "m1", "type": "UserMessage", "conversationId": "chat", "senderId": "alice",
+               "text": "hi", "createdAt": 1_600_000_000_000u64, "readBy": []}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let file = file.to_str().unwrap();
+
+    run(talkjs(&fake).args(["migrate", file]), 0);
+    let (verify, _) = run(talkjs(&fake).args(["migrate", file, "--verify"]), 0);
+    assert_eq!(verify["matches"], true, "{verify}");
+    assert_eq!(verify["users"], 2, "{verify}");
+
+    // A user renamed and a participant allowed to write, behind the migration's back.
+    let client = client_of(&fake);
+    runtime
+        .block_on(
+            client
+                .users()
+                .upsert("alice", &talkjs::models::UserUpsert::new().name("Alicia")),
+        )
+        .unwrap();
+    runtime
+        .block_on(client.conversations().participants("chat").modify(
+            "bob",
+            &talkjs::models::ParticipantPatch::new().access(talkjs::models::Access::ReadWrite),
+        ))
+        .unwrap();
+    let (verify, stderr) = run(talkjs(&fake).args(["migrate", file, "--verify"]), 1);
+    assert_eq!(verify["matches"], false, "{verify}");
+    assert_eq!(verify["mismatchedUsers"][0]["user"], "alice", "{verify}");
+    assert_eq!(
+        verify["mismatchedUsers"][0]["fields"][0],
+        json!({"field": "name", "expected": "Alice", "found": "Alicia"})
+    );
+    assert_eq!(
+        verify["mismatched"][0]["fields"][0],
+        json!({"field": "participants.bob.access", "expected": "Read", "found": "ReadWrite"}),
+        "{verify}"
+    );
+    assert!(
+        stderr.contains("user alice: name: expected \"Alice\", found \"Alicia\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "conversation chat: participants.bob.access: expected \"Read\", found \"ReadWrite\""
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("messages expected"),
+        "the messages match: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn migrate_carries_attachments_and_system_messages_with_the_marker_on_request() {
+    let runtime = fake_runtime();
+    let host = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let fake = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let token = runtime
+        .block_on(client_of(&host).files().upload(
+            "report.txt",
+            "text/plain",
+            &b"quarterly numbers"[..],
+            None,
+        ))
+        .unwrap();
+    let url = format!("{}/files/{token}/report.txt", host.base_url());
+    let dir = std::env::temp_dir().join(format!("talkjs-cli-migrate-carry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("export.jsonl");
+    let participants = json!({"alice": {"access": "ReadWrite", "notify": true},
+                              "bob": {"access": "ReadWrite", "notify": true}});
+    let lines = [
+        json!({"id": "alice", "name": "Alice", "createdAt": 1}),
+        json!({"id": "bob", "name": "Bob", "createdAt": 1}),
+        json!({"id": "chat", "createdAt": 1, "participants": participants}),
+        json!({"id": "m1", "type": "UserMessage", "conversationId": "chat", "senderId": "alice",
+               "text": "the report", "createdAt": 1_600_000_000_000u64, "readBy": [],
+               "attachment": {"url": url, "size": 17}}),
+        json!({"id": "s1", "type": "SystemMessage", "conversationId": "chat", "senderId": null,
+               "text": "Order shipped", "createdAt": 1_600_000_001_000u64, "readBy": []}),
+        json!({"id": "m2", "type": "UserMessage", "conversationId": "chat", "senderId": "bob",
+               "text": "thanks", "createdAt": 1_600_000_002_000u64, "readBy": ["alice"]}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let file = file.to_str().unwrap();
+
+    // By default the system message is skipped (and counted); the file is carried.
+    let plain = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let journal = dir.join("plain.journal");
+    let (summary, stderr) = run(
+        talkjs(&plain).args(["migrate", file, "--journal", journal.to_str().unwrap()]),
+        0,
+    );
+    assert_eq!(summary["skippedSystemMessages"], 1, "{summary}");
+    assert_eq!(summary["messages"]["done"], 2, "{summary}");
+    assert!(
+        stderr.contains("line 5: skipped: message \"s1\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--system-messages"), "{stderr}");
+
+    let both = ["--system-messages", "--mark-source-ids"];
+    let (summary, _) = run(talkjs(&fake).args(["migrate", file]).args(both), 0);
+    assert_eq!(summary["complete"], true, "{summary}");
+    assert_eq!(summary["systemMessages"]["done"], 1, "{summary}");
+    assert_eq!(summary["skippedSystemMessages"], 0, "{summary}");
+    assert_eq!(
+        (summary["files"].clone(), summary["uploads"].clone()),
+        (json!(1), json!(1))
+    );
+    let messages = fake.messages("chat");
+    let texts: Vec<&str> = messages.iter().filter_map(|m| m.text.as_deref()).collect();
+    assert_eq!(texts, ["the report", "thanks", "Order shipped"]);
+    let markers: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m.custom.get("talkjs-migrate:sourceId").map(String::as_str))
+        .collect();
+    assert_eq!(markers, ["m1", "m2", "s1"]);
+    let attached = messages[0].attachment.as_ref().expect("the file");
+    assert_eq!(
+        fake.file_data(&attached.url).as_deref(),
+        Some(&b"quarterly numbers"[..])
+    );
+
+    // The journal was planned with the marker: without it, refused (exit 2), nothing sent.
+    let before = fake.request_count();
+    let out = talkjs(&fake)
+        .args(["migrate", file, "--system-messages"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--mark-source-ids"), "{stderr}");
+    assert_eq!(fake.request_count(), before);
+
+    let (again, _) = run(talkjs(&fake).args(["migrate", file]).args(both), 0);
+    assert_eq!(
+        (again["requests"].clone(), again["uploads"].clone()),
+        (json!(0), json!(0))
+    );
+    let (verify, _) = run(
+        talkjs(&fake).args(["migrate", file, "--verify"]).args(both),
+        0,
+    );
+    assert_eq!(verify["matches"], true, "{verify}");
+    assert_eq!(fake.file_count(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
