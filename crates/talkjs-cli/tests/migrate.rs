@@ -373,7 +373,7 @@ fn migrate_verify_compares_users_and_participants_and_exits_1_on_a_difference() 
         json!({"id": "m1", "type": "UserMessage", "conversationId": "chat", "senderId": "alice",
                "text": "hi", "createdAt": 1_600_000_000_000u64, "readBy": []}),
     ];
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let text: String = lines.iter().map(|l| l.to_string() + "\n").collect();
     std::fs::write(&file, text).unwrap();
     let file = file.to_str().unwrap();
 
@@ -457,7 +457,7 @@ fn migrate_carries_attachments_and_system_messages_with_the_marker_on_request() 
         json!({"id": "m2", "type": "UserMessage", "conversationId": "chat", "senderId": "bob",
                "text": "thanks", "createdAt": 1_600_000_002_000u64, "readBy": ["alice"]}),
     ];
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let text: String = lines.iter().map(|l| l.to_string() + "\n").collect();
     std::fs::write(&file, text).unwrap();
     let file = file.to_str().unwrap();
 
