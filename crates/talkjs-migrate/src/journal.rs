@@ -846,3 +846,50 @@ impl Journal {
         tx.commit()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_version_1_journal_is_upgraded_in_place() {
+        let path = std::env::temp_dir().join(format!(
+            "talkjs-migrate-journal-v1-{}.journal",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        {
+            // The layout of version 1: no attachment column, no files table.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('schema', '1'), ('planned', '1'), ('fingerprint', 'file:1:0');
+                 CREATE TABLE items (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL,
+                     subject TEXT NOT NULL, source_id TEXT NOT NULL, line INTEGER,
+                     body TEXT NOT NULL, sender TEXT, ts INTEGER, text TEXT,
+                     state TEXT NOT NULL DEFAULT 'planned', chunk INTEGER,
+                     solo INTEGER NOT NULL DEFAULT 0, permanent INTEGER NOT NULL DEFAULT 0,
+                     error TEXT, target_id TEXT);
+                 INSERT INTO items (kind, subject, source_id, body, sender, ts, text)
+                     VALUES ('message', 'c0', 'm1', '{}', 'alice', 1, 'hi');",
+            )
+            .unwrap();
+        }
+        let mut journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.meta("schema").unwrap().as_deref(), Some("2"));
+        let rows = journal.next_items(ItemKind::Message, "c0", 10).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].attachment, None);
+        // Planned before the settings existed: both off.
+        assert!(!journal.setting(MARK_SOURCE_IDS).unwrap());
+        assert!(!journal.setting(SYSTEM_MESSAGES).unwrap());
+        journal.record_file("http://h/f", "att_1", 3).unwrap();
+        assert_eq!(
+            journal.file_token("http://h/f").unwrap().as_deref(),
+            Some("att_1")
+        );
+        drop(journal);
+        let _ = std::fs::remove_file(&path);
+    }
+}

@@ -961,7 +961,7 @@ impl Run {
                     Err(e) => return Err(e),
                 }
                 self.report_progress();
-                if unknown_in_a_row >= MAX_UNKNOWN_IN_A_ROW {
+                if unknown_in_a_row >= MAX_UNKNOWN_IN_A_ROW || halt {
                     return Ok(());
                 }
                 continue;

@@ -581,3 +581,66 @@ async fn with_the_marker_an_identical_message_in_the_target_is_not_taken_for_our
     assert_eq!((report.resolved.landed, report.resolved.resent), (1, 2));
     assert_eq!(unmarked.messages("c0").len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_cannot_be_downloaded_now_waits_for_the_next_run_in_order() {
+    let host = FakeTalkJs::start().await.expect("the files' host");
+    let target = FakeTalkJs::start().await.expect("target");
+    let dir = Scratch::new("attachments-transient");
+    let token = client(&host)
+        .files()
+        .upload("later.txt", "text/plain", &b"later"[..], None)
+        .await
+        .expect("upload");
+    let url = format!("{}/files/{token}/later.txt", host.base_url());
+    let file = dir.path("export.jsonl");
+    write_lines(
+        &file,
+        &[
+            user("alice"),
+            user("bob"),
+            conversation("c0"),
+            message("m1", "alice", "before", 1000, &json!({})),
+            message(
+                "m2",
+                "bob",
+                "the file",
+                2000,
+                &json!({"attachment": {"url": url}}),
+            ),
+            message("m3", "alice", "after", 3000, &json!({})),
+        ],
+    );
+    // The host closes every connection without an answer: a failure a later run may not
+    // meet. m1 goes; m2 fails for now (with its line); m3 waits, to keep the order.
+    host.set_faults(talkjs_fake::Faults::seeded(1).reset_rate(1.0));
+    let migration = Migration::from_file(&file, client(&target));
+    let first = migration.run().await.expect("first run");
+    assert!(!first.is_complete());
+    assert_eq!(
+        (
+            first.messages.done,
+            first.messages.failed,
+            first.messages.planned
+        ),
+        (1, 1, 1)
+    );
+    let [failure] = &first.failures[..] else {
+        panic!("{:?}", first.failures)
+    };
+    assert_eq!((failure.source_id.as_str(), failure.line), ("m2", Some(5)));
+    assert!(!failure.permanent, "{failure:?}");
+    assert_eq!(target.file_count(), 0);
+
+    host.set_faults(talkjs_fake::Faults::none());
+    let second = migration.run().await.expect("second run");
+    assert!(
+        second.is_complete() && second.failures.is_empty(),
+        "{second:?}"
+    );
+    assert_eq!((second.files, second.uploads), (1, 1));
+    let found = target.messages("c0");
+    let texts: Vec<&str> = found.iter().filter_map(|m| m.text.as_deref()).collect();
+    assert_eq!(texts, ["before", "the file", "after"]);
+    assert_eq!(file_of(&target, &found[1]), Some(b"later".to_vec()));
+}

@@ -192,6 +192,16 @@ async fn run(migration: &Migration, file: &str) -> ExitCode {
                 report.resolved.landed,
                 report.resolved.resent
             );
+            let s = &report.system_messages;
+            eprintln!(
+                "system messages: {} sent, {} failed, {} left, {} skipped; files: {} uploaded ({} by this run)",
+                s.done,
+                s.failed,
+                s.planned + s.in_flight,
+                report.skipped_system_messages,
+                report.files,
+                report.uploads
+            );
             if !report.is_complete() {
                 ExitCode::from(3)
             } else if report.failures.is_empty() {
