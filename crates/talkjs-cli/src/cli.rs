@@ -613,6 +613,15 @@ pub enum FakeCommand {
     /// Run an in-memory TalkJS-compatible server on 127.0.0.1 until Ctrl-C. It uses a random
     /// app id and secret key, unless --app-id / --secret-key are given on the command line
     /// (the environment variables are ignored here).
+    ///
+    /// With --output json it prints one line, {"baseUrl", "appId", "secretKey"}, once it
+    /// listens. Its data lives as long as the process.
+    ///
+    /// To test a client against a bad network or a struggling TalkJS: --latency and
+    /// --latency-jitter delay every request; --reset-rate closes a share of connections
+    /// without an answer (the request has no effect); --error-rate answers a share with a 5xx
+    /// (half 503 before the request takes effect, half 500 after it did, as when an answer is
+    /// lost). E.g. `talkjs fake serve --error-rate 0.15 --reset-rate 0.05 --latency 5`.
     Serve {
         /// The port (0: any free port).
         #[arg(long, default_value_t = 0)]
@@ -620,7 +629,48 @@ pub enum FakeCommand {
         /// Enforce TalkJS's rate limits (burst 600, 9/s, 1 batch/s).
         #[arg(long)]
         rate_limit: bool,
+        /// Deliver webhook events (user.created, message.sent, ...) to this http:// URL.
+        #[arg(long, value_name = "URL")]
+        webhook_url: Option<String>,
+        #[command(flatten)]
+        faults: FaultArgs,
     },
+}
+
+/// Fault injection of `talkjs fake serve` (`talkjs_fake::Faults`): each request first waits
+/// --latency plus up to --latency-jitter, then is reset with probability --reset-rate, else
+/// answered with a 5xx with probability --error-rate (half 503 before it takes effect, half
+/// 500 after it did).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Faults")]
+pub struct FaultArgs {
+    /// Answer this share of requests (0 to 1) with a 5xx: half 503 before the request takes
+    /// effect, half 500 after it did (the answer is lost, the change is not).
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_rate)]
+    pub error_rate: f64,
+    /// Close the connection without an answer for this share of requests (0 to 1); the
+    /// request has no effect.
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_rate)]
+    pub reset_rate: f64,
+    /// Delay every request by this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency: u64,
+    /// Delay every request by a further random 0 to MS milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_jitter: u64,
+    /// Seed of the faults' random draws (in arrival order: a sequential client sees the
+    /// same faults every time) [default: random, printed when faults are on].
+    #[arg(long, value_name = "N")]
+    pub fault_seed: Option<u64>,
+}
+
+/// A share of requests: a number from 0 to 1.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        Ok(_) => Err("a share of requests is from 0 to 1 (e.g. 0.2 for 20 %)".into()),
+        Err(_) => Err("not a number (a share of requests from 0 to 1, e.g. 0.2)".into()),
+    }
 }
 
 #[cfg(test)]

@@ -832,6 +832,35 @@ fn bad_arguments_exit_2_with_a_helpful_message() {
             &["fake", "serve", "--port", "99999"],
             "invalid value '99999'",
         ),
+        (
+            &["fake", "serve", "--error-rate", "1.5"],
+            "invalid value '1.5' for '--error-rate <F>': a share of requests is from 0 to 1",
+        ),
+        (
+            &["fake", "serve", "--reset-rate=-0.1"],
+            "a share of requests is from 0 to 1",
+        ),
+        (
+            &["fake", "serve", "--error-rate", "often"],
+            "invalid value 'often' for '--error-rate <F>': not a number",
+        ),
+        (&["fake", "serve", "--reset-rate", "NaN"], "from 0 to 1"),
+        (
+            &["fake", "serve", "--latency", "5ms"],
+            "invalid value '5ms' for '--latency <MS>'",
+        ),
+        (
+            &["fake", "serve", "--latency-jitter=-1"],
+            "invalid value '-1' for '--latency-jitter <MS>'",
+        ),
+        (
+            &["fake", "serve", "--fault-seed", "x"],
+            "invalid value 'x' for '--fault-seed <N>'",
+        ),
+        (
+            &["fake", "serve", "--webhook-url", "ftp://127.0.0.1/hook"],
+            "http:// URLs only",
+        ),
     ];
     for (args, expected) in cases {
         let err = f.fails(args, 2);
@@ -1057,6 +1086,118 @@ fn fake_serve_runs_a_server_the_other_commands_can_use() {
     .args(["users", "list"])
     .assert()
     .success();
+}
+
+#[test]
+fn fake_serve_injects_faults_and_delivers_webhooks() {
+    // Every request answered with a 5xx: the command fails with the status (after its
+    // retries), and the seed given is the one printed.
+    let mut child = spawn(
+        binary().args([
+            "fake",
+            "serve",
+            "--error-rate",
+            "1",
+            "--latency",
+            "1",
+            "--latency-jitter",
+            "2",
+            "--fault-seed",
+            "42",
+            "-o",
+            "json",
+        ]),
+        Stdio::piped(),
+        Stdio::null(),
+    );
+    let info: Value = serde_json::from_str(&child.first_line()).unwrap();
+    assert_eq!(info["faultSeed"], 42, "{info}");
+    let err = failure_stderr(
+        against(
+            info["baseUrl"].as_str().unwrap(),
+            info["appId"].as_str().unwrap(),
+            info["secretKey"].as_str().unwrap(),
+        )
+        .args(["users", "get", "alice"]),
+        1,
+    );
+    assert!(err.contains("500") || err.contains("503"), "{err}");
+    drop(child);
+
+    // Every connection closed without an answer.
+    let mut child = spawn(
+        binary().args(["fake", "serve", "--reset-rate", "1", "-o", "json"]),
+        Stdio::piped(),
+        Stdio::null(),
+    );
+    let info: Value = serde_json::from_str(&child.first_line()).unwrap();
+    assert!(
+        info["faultSeed"].is_u64(),
+        "a random seed is printed: {info}"
+    );
+    failure_stderr(
+        against(
+            info["baseUrl"].as_str().unwrap(),
+            info["appId"].as_str().unwrap(),
+            info["secretKey"].as_str().unwrap(),
+        )
+        .args(["users", "get", "alice"]),
+        1,
+    );
+    drop(child);
+
+    // No faults (rates of 0, a delay): the server answers, and delivers a webhook event to
+    // --webhook-url.
+    let hooks = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_url = format!("http://{}/hook", hooks.local_addr().unwrap());
+    let mut child = spawn(
+        binary().args([
+            "fake",
+            "serve",
+            "--error-rate",
+            "0",
+            "--reset-rate",
+            "0.0",
+            "--latency",
+            "2",
+            "--webhook-url",
+            &hook_url,
+            "-o",
+            "json",
+        ]),
+        Stdio::piped(),
+        Stdio::null(),
+    );
+    let info: Value = serde_json::from_str(&child.first_line()).unwrap();
+    assert!(
+        info.get("faultSeed").is_some(),
+        "a delay is a fault: {info}"
+    );
+    let stdout = success_stdout(
+        against(
+            info["baseUrl"].as_str().unwrap(),
+            info["appId"].as_str().unwrap(),
+            info["secretKey"].as_str().unwrap(),
+        )
+        .args(["users", "upsert", "alice", "--name", "Alice"]),
+    );
+    assert_eq!(json_of(&["users", "upsert"], &stdout)["name"], "Alice");
+    let (mut socket, _) = hooks.accept().unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&request).contains("user.created") {
+        let n = socket
+            .read(&mut buf)
+            .expect("the webhook delivery within 30 s");
+        assert!(n > 0, "{}", String::from_utf8_lossy(&request));
+        request.extend_from_slice(&buf[..n]);
+    }
+    let request = String::from_utf8_lossy(&request);
+    assert!(request.starts_with("POST /hook "), "{request}");
+    let _ = std::io::Write::write_all(&mut socket, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
 }
 
 /// Waits (at most 10 s) until the fake has answered `n` requests.

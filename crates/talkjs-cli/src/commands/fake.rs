@@ -1,15 +1,27 @@
 //! `talkjs fake serve`: the in-memory fake TalkJS server.
 
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
 use serde_json::json;
-use talkjs_fake::{FakeTalkJs, RateLimitConfig};
+use talkjs_fake::{FakeTalkJs, Faults, RateLimitConfig};
 
 use super::Ctx;
-use crate::cli::{FakeCommand, Format};
+use crate::cli::{FakeCommand, FaultArgs, Format};
 use crate::error::CliError;
 
 pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
-    let FakeCommand::Serve { port, rate_limit } = cmd;
-    let mut builder = FakeTalkJs::builder().port(port);
+    let FakeCommand::Serve {
+        port,
+        rate_limit,
+        faults,
+        webhook_url,
+    } = cmd;
+    let faults = to_faults(&faults);
+    let mut builder = FakeTalkJs::builder().port(port).faults(faults);
+    if let Some(url) = webhook_url {
+        builder = builder.webhook_url(url);
+    }
     // Only credentials typed on this command line: a real secret key from the environment
     // must not become the key of a test server.
     if ctx.explicit.app_id {
@@ -42,8 +54,13 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
         Format::Json | Format::Jsonl => {
             // One line, so that a script can read it before the server stops.
             let mut info = json!({ "baseUrl": fake.base_url(), "appId": fake.app_id() });
-            if let (Some(secret), Some(object)) = (secret_shown, info.as_object_mut()) {
-                object.insert("secretKey".into(), secret.into());
+            if let Some(object) = info.as_object_mut() {
+                if let Some(secret) = secret_shown {
+                    object.insert("secretKey".into(), secret.into());
+                }
+                if faults.is_active() {
+                    object.insert("faultSeed".into(), faults.seed.into());
+                }
             }
             ctx.out.raw(&format!("{info}\n"))?;
         }
@@ -61,6 +78,9 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
                 text.push_str(secret);
                 text.push('\n');
             }
+            if faults.is_active() {
+                text.push_str(&describe(&faults));
+            }
             ctx.out.raw(&text)?;
         }
     }
@@ -70,4 +90,31 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
         .map_err(|e| CliError::Failed(format!("cannot wait for Ctrl-C: {e}")))?;
     fake.shutdown();
     Ok(())
+}
+
+/// The faults of the command line; a random seed unless one is given.
+fn to_faults(args: &FaultArgs) -> Faults {
+    let seed = args.fault_seed.unwrap_or_else(|| {
+        // Random enough to vary between runs; printed, so that a run can be replayed.
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    });
+    Faults::seeded(seed)
+        .error_rate(args.error_rate)
+        .reset_rate(args.reset_rate)
+        .latency(Duration::from_millis(args.latency))
+        .latency_jitter(Duration::from_millis(args.latency_jitter))
+}
+
+/// One line about the faults, for people.
+fn describe(faults: &Faults) -> String {
+    format!(
+        "\nfaults: --error-rate {} --reset-rate {} --latency {} --latency-jitter {} --fault-seed {}\n",
+        faults.error_rate,
+        faults.reset_rate,
+        faults.latency.as_millis(),
+        faults.latency_jitter.as_millis(),
+        faults.seed,
+    )
 }
