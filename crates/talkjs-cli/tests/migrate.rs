@@ -1,6 +1,6 @@
 //! `talkjs migrate` against the in-process fake: a migration, a second run that sends
-//! nothing, `--verify`, and bad lines named by number. (The kill tests of the migration are
-//! in crates/talkjs-migrate.)
+//! nothing, `--verify`, and bad lines named by number. (The kill test, SIGKILLs of `talkjs
+//! migrate` against `talkjs fake serve` in its own process, is tests/migrate_kill.rs.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;

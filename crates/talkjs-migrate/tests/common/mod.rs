@@ -1,4 +1,5 @@
-//! Shared by the migration tests: export files, a fake target, checks of the target.
+//! Shared by the migration tests (and by crates/talkjs-cli/tests/migrate_kill.rs, which
+//! includes this file): export files, a fake target, checks of the target.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -9,7 +10,7 @@ use serde_json::{Value, json};
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::REPLY_TO_KEY;
 use talkjs_migrate::talkjs_api::Client;
-use talkjs_migrate::talkjs_api::models::UserId;
+use talkjs_migrate::talkjs_api::models::{Conversation, Message, UserId};
 
 /// A fresh directory under the system's temporary directory (removed by `Scratch::drop`).
 pub struct Scratch(pub PathBuf);
@@ -182,49 +183,82 @@ pub fn assert_target_matches(fake: &FakeTalkJs, export: &Export) {
         let conversation = fake
             .conversation(id)
             .unwrap_or_else(|| panic!("conversation {id} missing"));
-        for m in members {
-            assert!(
-                conversation.participants.keys().any(|p| p.as_str() == m),
-                "{id}: participant {m}"
-            );
-        }
-        assert_eq!(
-            conversation.subject.as_deref(),
-            Some(format!("Subject of {id}").as_str())
-        );
         // Oldest first; messages of one millisecond in the order they were stored.
-        let found = fake.messages(id);
-        assert_eq!(
-            found.len(),
-            expected.len(),
-            "{id}: every message exactly once"
+        assert_conversation_matches(id, members, &conversation, &fake.messages(id), expected);
+    }
+}
+
+/// [`assert_target_matches`] through the REST API, for a target in another process (e.g.
+/// `talkjs fake serve`).
+pub async fn assert_listed_target_matches(client: &Client, export: &Export) {
+    use futures_util::TryStreamExt;
+    for ((id, members), expected) in export.conversations.iter().zip(&export.messages) {
+        let conversation = client
+            .conversations()
+            .get(id)
+            .await
+            .unwrap_or_else(|e| panic!("conversation {id}: {e}"));
+        // Newest first, the reverse of the order they were stored in.
+        let mut found: Vec<Message> = client
+            .conversations()
+            .messages(id.clone())
+            .list()
+            .limit(100)
+            .into_stream()
+            .try_collect()
+            .await
+            .unwrap_or_else(|e| panic!("messages of {id}: {e}"));
+        found.reverse();
+        assert_conversation_matches(id, members, &conversation, &found, expected);
+    }
+}
+
+/// One conversation of the target (`found`: its messages oldest first) against the export.
+pub fn assert_conversation_matches(
+    id: &str,
+    members: &[String],
+    conversation: &Conversation,
+    found: &[Message],
+    expected: &[SourceMessage],
+) {
+    for m in members {
+        assert!(
+            conversation.participants.keys().any(|p| p.as_str() == m),
+            "{id}: participant {m}"
         );
-        for (k, (e, f)) in expected.iter().zip(&found).enumerate() {
-            let at = format!("{id} message {k} ({})", e.id);
-            assert_eq!(
-                f.sender_id
-                    .as_ref()
-                    .map(talkjs_migrate::talkjs_api::models::UserId::as_str),
-                Some(e.sender.as_str()),
-                "{at}: sender"
-            );
-            assert_eq!(f.text.as_deref(), Some(e.text.as_str()), "{at}: text");
-            assert_eq!(f.created_at.as_millis(), e.ts, "{at}: timestamp");
-            assert_eq!(
-                f.custom.get(REPLY_TO_KEY),
-                e.reply_to.as_ref(),
-                "{at}: reply link"
-            );
-            assert_eq!(
-                f.custom.get("n"),
-                Some(&e.id),
-                "{at}: custom (which source message)"
-            );
-            let mut readers: Vec<&str> = f.read_by.iter().map(UserId::as_str).collect();
-            readers.sort_unstable();
-            let mut want: Vec<&str> = e.read_by.iter().map(String::as_str).collect();
-            want.sort_unstable();
-            assert_eq!(readers, want, "{at}: read state");
-        }
+    }
+    assert_eq!(
+        conversation.subject.as_deref(),
+        Some(format!("Subject of {id}").as_str())
+    );
+    assert_eq!(
+        found.len(),
+        expected.len(),
+        "{id}: every message exactly once"
+    );
+    for (k, (e, f)) in expected.iter().zip(found).enumerate() {
+        let at = format!("{id} message {k} ({})", e.id);
+        assert_eq!(
+            f.sender_id.as_ref().map(UserId::as_str),
+            Some(e.sender.as_str()),
+            "{at}: sender"
+        );
+        assert_eq!(f.text.as_deref(), Some(e.text.as_str()), "{at}: text");
+        assert_eq!(f.created_at.as_millis(), e.ts, "{at}: timestamp");
+        assert_eq!(
+            f.custom.get(REPLY_TO_KEY),
+            e.reply_to.as_ref(),
+            "{at}: reply link"
+        );
+        assert_eq!(
+            f.custom.get("n"),
+            Some(&e.id),
+            "{at}: custom (which source message)"
+        );
+        let mut readers: Vec<&str> = f.read_by.iter().map(UserId::as_str).collect();
+        readers.sort_unstable();
+        let mut want: Vec<&str> = e.read_by.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        assert_eq!(readers, want, "{at}: read state");
     }
 }
