@@ -73,8 +73,8 @@ async fn consume(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_message_once_through_lost_duplicated_and_reordered_webhooks() {
+/// The fake (delivering with faults) and a receiver on a free port forwarding to `forward`.
+async fn fake_with_receiver(forward: &Forward) -> FakeTalkJs {
     // The receiver's address first, so that the fake can be pointed at it.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/talkjs", listener.local_addr().unwrap());
@@ -90,7 +90,6 @@ async fn every_message_once_through_lost_duplicated_and_reordered_webhooks() {
         .start()
         .await
         .unwrap();
-    let forward: Forward = Arc::default();
     let to_consumer = forward.clone();
     let app = talkjs_webhooks::axum::router(
         "/talkjs",
@@ -105,17 +104,15 @@ async fn every_message_once_through_lost_duplicated_and_reordered_webhooks() {
         },
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
+    fake
+}
 
-    // The catch-up lists every 250 ms: no client-side rate limit against the fake.
-    let client = Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
-        .base_url(fake.base_url())
-        .rate_limiter(None)
-        .build()
-        .unwrap();
-    let users = ["alice", "bob", "carol"];
-    for user in users {
+const USERS: [&str; 3] = ["alice", "bob", "carol"];
+
+/// Users and conversations, then a task sending 2,000 messages in requests of 10,
+/// conversations interleaved.
+async fn start_sending(client: &Client) -> tokio::task::JoinHandle<()> {
+    for user in USERS {
         client
             .users()
             .upsert(user, &UserUpsert::new().name(user))
@@ -127,38 +124,48 @@ async fn every_message_once_through_lost_duplicated_and_reordered_webhooks() {
             .conversations()
             .upsert(
                 format!("c{c}"),
-                &ConversationUpsert::new().participants(users),
+                &ConversationUpsert::new().participants(USERS),
             )
             .await
             .unwrap();
     }
+    let client = client.clone();
+    tokio::spawn(async move {
+        for round in 0..PER_CONVERSATION / 10 {
+            for c in 0..CONVERSATIONS {
+                let batch: Vec<_> = (0..10)
+                    .map(|k| {
+                        let n = round * 10 + k;
+                        NewMessage::user(USERS[n % USERS.len()], format!("c{c} #{n}"))
+                    })
+                    .collect();
+                client
+                    .conversations()
+                    .messages(format!("c{c}"))
+                    .send(batch)
+                    .await
+                    .unwrap();
+            }
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_once_through_lost_duplicated_and_reordered_webhooks() {
+    let forward: Forward = Arc::default();
+    let fake = fake_with_receiver(&forward).await;
+    // The catch-up lists every 250 ms: no client-side rate limit against the fake.
+    let client = Client::builder()
+        .app_id(fake.app_id())
+        .secret_key(fake.secret_key())
+        .base_url(fake.base_url())
+        .rate_limiter(None)
+        .build()
+        .unwrap();
     // The stream yields messages created after `since`: none may share its millisecond.
     let since = Timestamp::now();
     tokio::time::sleep(Duration::from_millis(5)).await;
-
-    // 2,000 messages in requests of 10, conversations interleaved, sent while the consumer
-    // runs.
-    let sender = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            for round in 0..PER_CONVERSATION / 10 {
-                for c in 0..CONVERSATIONS {
-                    let batch: Vec<_> = (0..10)
-                        .map(|k| {
-                            let n = round * 10 + k;
-                            NewMessage::user(users[n % users.len()], format!("c{c} #{n}"))
-                        })
-                        .collect();
-                    client
-                        .conversations()
-                        .messages(format!("c{c}"))
-                        .send(batch)
-                        .await
-                        .unwrap();
-                }
-            }
-        })
-    };
+    let sender = start_sending(&client).await;
 
     let dir = std::env::temp_dir().join(format!("talkjs-events-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
