@@ -10,14 +10,17 @@
 //! | [`auth`] | `talkjs-auth` | app tokens, user tokens, identity signatures, webhook checks |
 //! | [`transport`] | `talkjs-transport` | the tower layers and the default HTTP stack |
 //! | [`api`] | `talkjs-api` | the resource API: [`Client`], users, conversations, messages, ... |
+//! | `webhooks` | `talkjs-webhooks` | receiving webhooks: a tower service (and an axum route) that verifies, deduplicates and hands over events; feature `webhooks` (`webhooks-axum`, `webhooks-redis`) |
 //!
 //! **Paths.** The docs and examples of each member crate name it by its own crate name; through
 //! this facade, `talkjs_<module>::` becomes `talkjs::<module>::`: `talkjs_models::UserUpsert` is
 //! `talkjs::models::UserUpsert`, `talkjs_auth::TokenSigner` is `talkjs::auth::TokenSigner`,
 //! `talkjs_transport::RateLimiter` is `talkjs::transport::RateLimiter`, and
 //! `talkjs_api::Client` is `talkjs::api::Client`, also re-exported as [`Client`] (with
-//! [`ClientBuilder`], [`Error`] and [`Result`]). `talkjs-ratelimit-redis` and `talkjs-fake` are
-//! not part of the facade: add them as dependencies of their own.
+//! [`ClientBuilder`], [`Error`] and [`Result`]). `talkjs_webhooks::WebhookService` is
+//! `talkjs::webhooks::WebhookService` with the feature `webhooks`. `talkjs-ratelimit-redis`,
+//! `talkjs-migrate` and `talkjs-fake` are not part of the facade: add them as dependencies of
+//! their own.
 //!
 //! ```no_run
 //! # #[cfg(feature = "client")]
@@ -51,6 +54,8 @@ pub use talkjs_auth as auth;
 pub use talkjs_models as models;
 #[cfg(feature = "client")]
 pub use talkjs_transport as transport;
+#[cfg(feature = "webhooks")]
+pub use talkjs_webhooks as webhooks;
 
 #[cfg(feature = "client")]
 pub use talkjs_api::{Client, ClientBuilder, Error, Result};

@@ -11,8 +11,9 @@
 //! framework that parses and re-encodes the JSON breaks it. This crate reads the raw bytes,
 //! checks them, remembers event ids, and answers `200` before your code runs.
 //!
-//! **Paths.** This crate is not part of the `talkjs` facade: add `talkjs-webhooks` to your
-//! dependencies. It re-exports what its API names from `talkjs-auth` ([`SecretKey`],
+//! **Paths.** Depend on `talkjs-webhooks` alone, or on the `talkjs` facade with its feature
+//! `webhooks` (`webhooks-axum`, `webhooks-redis` for this crate's `axum` and `redis`), where
+//! `talkjs_webhooks::X` is `talkjs::webhooks::X`. It re-exports what its API names from `talkjs-auth` ([`SecretKey`],
 //! [`WebhookVerifier`], [`WebhookError`]) and `talkjs-models` ([`WebhookEvent`], and the
 //! rest of that crate as [`models`]).
 //!
