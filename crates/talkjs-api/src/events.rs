@@ -227,6 +227,11 @@ type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 /// that cannot be loaded ends the stream after yielding the error; one that cannot be saved
 /// is yielded as an error and tried again later.
 ///
+/// **New messages only.** Edits, deletions and reads (`message.updated`,
+/// `message.deleted`, `message.read`) cannot be recovered by listing, so this stream
+/// ignores them, as it ignores every other event type: handle those in your webhook
+/// handler.
+///
 /// **Assumptions.** A message appears in TalkJS's listings within
 /// [`settle`](Self::settle) of its `createdAt` (so clocks must agree to within that too), and
 /// listings of a conversation's messages come newest first. Messages are not yielded in
