@@ -6,7 +6,7 @@
 //! webhooks bring as they come, and on a schedule (and at start-up) lists what is newer than
 //! its checkpoint, so that a message the webhooks missed is still yielded, once.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,8 @@ use futures_util::future::{Either, select};
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use talkjs_models::{
-    Conversation, Message, MessageId, OrderBy, OrderDirection, Timestamp, WebhookData, WebhookEvent,
+    Conversation, ConversationId, Message, MessageId, OrderBy, OrderDirection, Timestamp,
+    WebhookData, WebhookEvent,
 };
 use tokio::time::Instant;
 
@@ -232,6 +233,15 @@ type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 /// ignores them, as it ignores every other event type: handle those in your webhook
 /// handler.
 ///
+/// **Listing order.** A catch-up lists conversations in creation order
+/// (`orderBy=createdAt&orderDirection=ASC`), which new messages do not change, so none moves
+/// between pages while they are read. TalkJS documents both parameters but not their values;
+/// if it refuses these with a 400, the stream logs a warning and from then on lists in
+/// TalkJS's default order (last activity first) and then reads again the conversations
+/// active since the catch-up began, which catches a conversation that moved to a page
+/// already read (one that moves during both readings could still have older messages
+/// missed).
+///
 /// **Assumptions.** A message appears in TalkJS's listings within
 /// [`settle`](Self::settle) of its `createdAt` (so clocks must agree to within that too), and
 /// listings of a conversation's messages come newest first. Messages are not yielded in
@@ -362,13 +372,13 @@ impl Events {
             settle: self.settle,
             commit_every: self.commit_every,
             since: self.since,
-            loaded: false,
-            failed: false,
+            phase: Phase::Start,
             watermark: Timestamp::from_millis(0),
             seen: HashMap::new(),
             queue: VecDeque::new(),
             pending_watermark: None,
             next_catch_up: None,
+            default_order: false,
             dirty: false,
             last_save: Instant::now(),
         };
@@ -398,6 +408,17 @@ impl Stream for MessageStream {
     }
 }
 
+/// Where a stream is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The checkpoint is not loaded yet.
+    Start,
+    /// Loaded: yielding.
+    Running,
+    /// The checkpoint could not be loaded: the stream has ended.
+    Ended,
+}
+
 struct State {
     client: Client,
     webhooks: Option<WebhookStream>,
@@ -406,9 +427,7 @@ struct State {
     settle: Duration,
     commit_every: Duration,
     since: Option<Timestamp>,
-    loaded: bool,
-    /// The checkpoint could not be loaded: the stream has ended.
-    failed: bool,
+    phase: Phase,
     /// Every message created at or before this has been yielded.
     watermark: Timestamp,
     /// The messages yielded that are newer than the watermark, with their `createdAt`.
@@ -419,6 +438,8 @@ struct State {
     pending_watermark: Option<Timestamp>,
     /// When to catch up next (`None`: at once).
     next_catch_up: Option<Instant>,
+    /// TalkJS refused to list conversations in creation order: list in its default order.
+    default_order: bool,
     /// Something was yielded (or the watermark moved) since the last save.
     dirty: bool,
     last_save: Instant,
@@ -426,10 +447,10 @@ struct State {
 
 impl State {
     async fn next(mut self) -> Option<(Result<MessageEvent>, Self)> {
-        if self.failed {
+        if self.phase == Phase::Ended {
             return None;
         }
-        if !self.loaded {
+        if self.phase == Phase::Start {
             match self.store.load() {
                 Ok(saved) => {
                     let checkpoint = saved.unwrap_or_else(|| {
@@ -442,10 +463,10 @@ impl State {
                         .into_iter()
                         .map(|s| (s.id, s.created_at))
                         .collect();
-                    self.loaded = true;
+                    self.phase = Phase::Running;
                 }
                 Err(e) => {
-                    self.failed = true;
+                    self.phase = Phase::Ended;
                     return Some((Err(Error::Checkpoint(e)), self));
                 }
             }
@@ -560,51 +581,41 @@ impl State {
 
     /// Lists what is newer than the watermark and queues what was not yielded yet.
     async fn catch_up(&mut self) -> Result<()> {
+        let settle = u64::try_from(self.settle.as_millis()).unwrap_or(u64::MAX);
         let started = Timestamp::now();
-        let earned = Timestamp::from_millis(
-            started
-                .as_millis()
-                .saturating_sub(u64::try_from(self.settle.as_millis()).unwrap_or(u64::MAX)),
-        );
-        // Listings are newest first by arrival, which may differ slightly from `createdAt`
-        // order: read one settle period past the watermark before stopping.
-        let stop_at = self
-            .watermark
-            .as_millis()
-            .saturating_sub(u64::try_from(self.settle.as_millis()).unwrap_or(u64::MAX));
-        // By creation time, oldest first: an order that new messages do not change, so no
-        // conversation moves between pages while they are read.
-        let mut conversations = self
-            .client
-            .conversations()
-            .list()
-            .last_message_after(self.watermark)
-            .order_by(OrderBy::CreatedAt)
-            .order_direction(OrderDirection::Asc)
-            .limit(CONVERSATIONS_PER_PAGE)
-            .into_stream();
-        let mut found = Vec::new();
-        while let Some(conversation) = conversations.try_next().await? {
-            let mut messages = self
-                .client
-                .conversations()
-                .messages(conversation.id.as_str())
-                .list()
-                .limit(MESSAGES_PER_PAGE)
-                .into_stream();
-            while let Some(message) = messages.try_next().await? {
-                if message.created_at.as_millis() <= stop_at {
-                    break;
+        let earned = Timestamp::from_millis(started.as_millis().saturating_sub(settle));
+        let mut scan = Scan {
+            // Listings are newest first by arrival, which may differ slightly from
+            // `createdAt` order: read one settle period past the watermark before stopping.
+            stop_at: self.watermark.as_millis().saturating_sub(settle),
+            watermark: self.watermark,
+            listed: HashSet::new(),
+            found: Vec::new(),
+        };
+        if !self.default_order {
+            match scan
+                .run(&self.client, &self.seen, self.watermark, true)
+                .await
+            {
+                Err(Error::BadRequest { .. }) => {
+                    tracing::warn!(
+                        "talkjs events: TalkJS refused orderBy=createdAt&orderDirection=ASC; \
+                         catching up in its default order (last activity first) from now on"
+                    );
+                    self.default_order = true;
                 }
-                if message.created_at > self.watermark && !self.seen.contains_key(&message.id) {
-                    found.push(MessageEvent {
-                        message,
-                        conversation: Some(conversation.clone()),
-                        recovered: true,
-                    });
-                }
+                other => other?,
             }
         }
+        if self.default_order {
+            scan.run(&self.client, &self.seen, self.watermark, false)
+                .await?;
+            // In that order a conversation that got a message while the list was read moves
+            // to the front, possibly onto a page already read: read again the conversations
+            // active since the listing began (one settle period earlier, for the clocks).
+            scan.run(&self.client, &self.seen, earned, false).await?;
+        }
+        let mut found = scan.found;
         found.sort_by(|a, b| {
             (a.message.created_at, &a.message.id).cmp(&(b.message.created_at, &b.message.id))
         });
@@ -640,6 +651,61 @@ impl State {
     }
 }
 
+/// One catch-up's listing: the conversations listed so far and the messages found.
+struct Scan {
+    watermark: Timestamp,
+    stop_at: u64,
+    listed: HashSet<ConversationId>,
+    found: Vec<MessageEvent>,
+}
+
+impl Scan {
+    /// Lists the conversations whose last message is newer than `after` (in creation order,
+    /// oldest first, or in TalkJS's default order), and in each one not listed yet, the
+    /// messages newer than the watermark that were not yielded.
+    async fn run(
+        &mut self,
+        client: &Client,
+        seen: &HashMap<MessageId, Timestamp>,
+        after: Timestamp,
+        creation_order: bool,
+    ) -> Result<()> {
+        let mut list = client.conversations().list().last_message_after(after);
+        if creation_order {
+            // An order that new messages do not change, so no conversation moves between
+            // pages while they are read.
+            list = list
+                .order_by(OrderBy::CreatedAt)
+                .order_direction(OrderDirection::Asc);
+        }
+        let mut conversations = list.limit(CONVERSATIONS_PER_PAGE).into_stream();
+        while let Some(conversation) = conversations.try_next().await? {
+            if !self.listed.insert(conversation.id.clone()) {
+                continue;
+            }
+            let mut messages = client
+                .conversations()
+                .messages(conversation.id.as_str())
+                .list()
+                .limit(MESSAGES_PER_PAGE)
+                .into_stream();
+            while let Some(message) = messages.try_next().await? {
+                if message.created_at.as_millis() <= self.stop_at {
+                    break;
+                }
+                if message.created_at > self.watermark && !seen.contains_key(&message.id) {
+                    self.found.push(MessageEvent {
+                        message,
+                        conversation: Some(conversation.clone()),
+                        recovered: true,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `after` from now, or a time far enough ahead if that overflows.
 fn later(after: Duration) -> Instant {
     let now = Instant::now();
@@ -649,7 +715,7 @@ fn later(after: Duration) -> Instant {
 
 impl Drop for State {
     fn drop(&mut self) {
-        if self.loaded && self.dirty {
+        if self.phase == Phase::Running && self.dirty {
             if let Err(e) = self.save() {
                 tracing::warn!(error = %e, "talkjs events: could not save the checkpoint on drop");
             }

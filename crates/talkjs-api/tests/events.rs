@@ -12,7 +12,7 @@ use serde_json::json;
 use talkjs_api::{Checkpoint, Error, FileCheckpoint, MemoryCheckpoint};
 use talkjs_models::{Timestamp, WebhookEvent, WebhookEventType};
 use tokio::sync::mpsc;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer};
 
 const SINCE: u64 = 1_700_000_000_000;
@@ -226,4 +226,66 @@ async fn the_file_checkpoint_is_replaced_whole() {
     assert_eq!(saved.seen.len(), 1);
     assert!(!dir.join("events.checkpoint.json.tmp").exists());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_creation_order_falls_back_to_the_default_order_and_a_second_look() {
+    let server = MockServer::start().await;
+    let client = common::client(&server);
+    // TalkJS does not document the values of orderBy/orderDirection: refuse ours.
+    Mock::given(method("GET"))
+        .and(path(common::p("/conversations")))
+        .and(query_param("orderBy", "createdAt"))
+        .respond_with(wiremock::ResponseTemplate::new(400).set_body_string("bad orderBy"))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_listing(&server, &[message("msg_a", SINCE + 1_000)]).await;
+    let mut events = client
+        .events()
+        .checkpoint(MemoryCheckpoint::new())
+        .catch_up_every(Duration::from_millis(50))
+        .since(Timestamp::from_millis(SINCE))
+        .into_stream();
+    assert_eq!(next_id(&mut events).await, ("msg_a".into(), true));
+    // The next catch-up lists in the default order at once.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = tokio::time::timeout(Duration::from_millis(100), events.next()).await;
+    drop(events);
+
+    let reqs = requests(&server).await;
+    let queries: Vec<_> = reqs
+        .iter()
+        .map(|r| format!("{} {}", r.url.path(), r.url.query().unwrap_or("")))
+        .collect();
+    let conversations = common::p("/conversations");
+    let messages = common::p("/conversations/c1/messages");
+    assert_eq!(
+        queries[..4],
+        [
+            format!(
+                "{conversations} lastMessageAfter={SINCE}&orderBy=createdAt&orderDirection=ASC&limit=30"
+            ),
+            format!("{conversations} lastMessageAfter={SINCE}&limit=30"),
+            format!("{messages} limit=100"),
+            // the second look: conversations active since the catch-up began (less the
+            // settle time); c1 was read already
+            queries[3].clone(),
+        ]
+    );
+    assert!(queries[3].starts_with(&format!("{conversations} lastMessageAfter=")));
+    assert!(queries[3].ends_with("&limit=30"));
+    let after: u64 = queries[3]
+        .split("lastMessageAfter=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(after <= Timestamp::now().as_millis() - 30_000 && after > SINCE);
+    assert!(
+        queries[4..].iter().all(|q| !q.contains("orderBy")),
+        "the creation order is not tried again: {queries:?}"
+    );
+    assert!(queries.len() > 4, "a second catch-up ran: {queries:?}");
 }
