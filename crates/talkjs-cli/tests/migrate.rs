@@ -1,5 +1,6 @@
 //! `talkjs migrate` against the in-process fake: a migration, a second run that sends
-//! nothing, `--verify`, and bad lines named by number. (The kill test, SIGKILLs of `talkjs
+//! nothing, `--verify`, bad lines named by number, and Ctrl-C (stops after the requests in
+//! flight, exit 130, the next run finishes). (The kill test, SIGKILLs of `talkjs
 //! migrate` against `talkjs fake serve` in its own process, is tests/migrate_kill.rs.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,7 +9,10 @@ use std::path::PathBuf;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
-use talkjs_fake::FakeTalkJs;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use talkjs_fake::{FakeTalkJs, Faults};
 
 fn talkjs(fake: &FakeTalkJs) -> Command {
     let mut cmd = Command::cargo_bin("talkjs").unwrap();
@@ -523,4 +527,89 @@ fn migrate_carries_attachments_and_system_messages_with_the_marker_on_request() 
     assert_eq!(verify["matches"], true, "{verify}");
     assert_eq!(fake.file_count(), 1);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ctrl_c_stops_after_the_requests_in_flight_and_the_next_run_finishes() {
+    let runtime = fake_runtime();
+    let fake = runtime.block_on(FakeTalkJs::start()).unwrap();
+    // Slow answers, so that the interrupt finds requests in flight.
+    fake.set_faults(Faults::none().latency(Duration::from_millis(150)));
+    let dir = std::env::temp_dir().join(format!("talkjs-cli-migrate-int-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("export.jsonl");
+    std::fs::write(&file, export()).unwrap();
+    let journal = dir.join("export.journal");
+    let _ = std::fs::remove_file(&journal);
+    let file = file.to_str().unwrap();
+    let journal_arg = journal.to_str().unwrap();
+
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_talkjs"));
+    cmd.args(["--base-url", fake.base_url(), "--app-id", fake.app_id()])
+        .args([
+            "--output",
+            "json",
+            "migrate",
+            file,
+            "--journal",
+            journal_arg,
+        ])
+        .args(["--concurrency", "1"])
+        .env("TALKJS_SECRET_KEY", fake.secret_key())
+        .env_remove("TALKJS_BASE_URL")
+        .env_remove("TALKJS_APP_ID")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Users and the conversation are up, messages are being imported.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fake.messages("chat").is_empty() {
+        assert!(Instant::now() < deadline, "the migration did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sent = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopping after the requests in flight"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run the same command again to resume"),
+        "{stderr}"
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["complete"], false, "{summary}");
+    let imported = fake.messages("chat").len();
+    assert!(imported < 25, "stopped before the end: {imported}");
+    // Every request sent got its answer recorded: nothing is left in flight.
+    let in_flight: i64 = rusqlite::Connection::open(&journal)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM items WHERE state = 'in_flight'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(in_flight, 0, "{stderr}");
+
+    fake.set_faults(Faults::none());
+    let (summary, _) = run(
+        talkjs(&fake).args(["migrate", file, "--journal", journal_arg]),
+        0,
+    );
+    assert_eq!(summary["complete"], true, "{summary}");
+    let texts: Vec<_> = fake
+        .messages("chat")
+        .into_iter()
+        .map(|m| m.text.unwrap_or_default())
+        .collect();
+    let expected: Vec<_> = (0..25).map(|k| format!("message {k}")).collect();
+    assert_eq!(texts, expected, "every message once, in order");
 }
