@@ -634,7 +634,38 @@ pub enum FakeCommand {
         webhook_url: Option<String>,
         #[command(flatten)]
         faults: FaultArgs,
+        #[command(flatten)]
+        webhook_faults: WebhookFaultArgs,
     },
+}
+
+/// Webhook delivery faults of `talkjs fake serve` (`talkjs_fake::WebhookFaults`), to test a
+/// receiver against lost, repeated, late and reordered deliveries. Seeded by --fault-seed.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Webhook faults (with --webhook-url)")]
+#[allow(
+    clippy::struct_field_names,
+    reason = "the field names are the flags, --webhook-*"
+)]
+pub struct WebhookFaultArgs {
+    /// Never deliver this share of events (0 to 1): neither attempt is made, as when TalkJS
+    /// gives up after its retry.
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_rate, requires = "webhook_url")]
+    pub webhook_drop_rate: f64,
+    /// Deliver this share of events (0 to 1) twice, as TalkJS's retry does when it missed
+    /// the first answer (the answer to the first attempt is ignored).
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_rate, requires = "webhook_url")]
+    pub webhook_duplicate_rate: f64,
+    /// Wait this many milliseconds before delivering each event.
+    #[arg(long, value_name = "MS", default_value_t = 0, requires = "webhook_url")]
+    pub webhook_delay: u64,
+    /// Wait a further random 0 to MS milliseconds before delivering each event.
+    #[arg(long, value_name = "MS", default_value_t = 0, requires = "webhook_url")]
+    pub webhook_delay_jitter: u64,
+    /// Deliver events concurrently, each after its own delay, so they arrive out of order
+    /// (give --webhook-delay-jitter for a real shuffle).
+    #[arg(long, requires = "webhook_url")]
+    pub webhook_reorder: bool,
 }
 
 /// Fault injection of `talkjs fake serve` (`talkjs_fake::Faults`): each request first waits

@@ -861,6 +861,34 @@ fn bad_arguments_exit_2_with_a_helpful_message() {
             &["fake", "serve", "--webhook-url", "ftp://127.0.0.1/hook"],
             "http:// URLs only",
         ),
+        (
+            &["fake", "serve", "--webhook-drop-rate", "0.5"],
+            "--webhook-url",
+        ),
+        (
+            &[
+                "fake",
+                "serve",
+                "--webhook-url",
+                "http://127.0.0.1:9/hook",
+                "--webhook-drop-rate",
+                "0.7",
+                "--webhook-duplicate-rate",
+                "0.5",
+            ],
+            "add up to more than 1",
+        ),
+        (
+            &[
+                "fake",
+                "serve",
+                "--webhook-url",
+                "http://127.0.0.1:9/h",
+                "--webhook-duplicate-rate",
+                "2",
+            ],
+            "invalid value '2' for '--webhook-duplicate-rate <F>'",
+        ),
     ];
     for (args, expected) in cases {
         let err = f.fails(args, 2);
@@ -1198,6 +1226,61 @@ fn fake_serve_injects_faults_and_delivers_webhooks() {
     let request = String::from_utf8_lossy(&request);
     assert!(request.starts_with("POST /hook "), "{request}");
     let _ = std::io::Write::write_all(&mut socket, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+}
+
+#[test]
+fn fake_serve_duplicates_webhook_deliveries_on_request() {
+    let hooks = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_url = format!("http://{}/hook", hooks.local_addr().unwrap());
+    let mut child = spawn(
+        binary().args([
+            "fake",
+            "serve",
+            "--webhook-url",
+            &hook_url,
+            "--webhook-duplicate-rate",
+            "1",
+            "-o",
+            "json",
+        ]),
+        Stdio::piped(),
+        Stdio::null(),
+    );
+    let info: Value = serde_json::from_str(&child.first_line()).unwrap();
+    assert!(info["faultSeed"].is_u64(), "{info}");
+    success_stdout(
+        against(
+            info["baseUrl"].as_str().unwrap(),
+            info["appId"].as_str().unwrap(),
+            info["secretKey"].as_str().unwrap(),
+        )
+        .args(["users", "upsert", "alice", "--name", "Alice"]),
+    );
+    // The one event arrives twice (each answered 200), with the same event id.
+    let mut ids = Vec::new();
+    while ids.len() < 2 {
+        let (mut socket, _) = hooks.accept().unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.ends_with(b"}") {
+            let n = socket.read(&mut buf).expect("a delivery within 30 s");
+            assert!(n > 0, "{}", String::from_utf8_lossy(&request));
+            request.extend_from_slice(&buf[..n]);
+        }
+        let request = String::from_utf8_lossy(&request).into_owned();
+        let _ = std::io::Write::write_all(
+            &mut socket,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        );
+        let body = &request[request.find("\r\n\r\n").unwrap() + 4..];
+        let event: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(event["type"], "user.created", "{event}");
+        ids.push(event["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids[0], ids[1]);
 }
 
 /// Waits (at most 10 s) until the fake has answered `n` requests.

@@ -4,10 +4,10 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use serde_json::json;
-use talkjs_fake::{FakeTalkJs, Faults, RateLimitConfig};
+use talkjs_fake::{FakeTalkJs, Faults, RateLimitConfig, WebhookFaults};
 
 use super::Ctx;
-use crate::cli::{FakeCommand, FaultArgs, Format};
+use crate::cli::{FakeCommand, FaultArgs, Format, WebhookFaultArgs};
 use crate::error::CliError;
 
 pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
@@ -16,11 +16,13 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
         rate_limit,
         faults,
         webhook_url,
+        webhook_faults,
     } = cmd;
     let faults = to_faults(&faults);
+    let webhook_faults = to_webhook_faults(&webhook_faults, faults.seed)?;
     let mut builder = FakeTalkJs::builder().port(port).faults(faults);
     if let Some(url) = webhook_url {
-        builder = builder.webhook_url(url);
+        builder = builder.webhook_url(url).webhook_faults(webhook_faults);
     }
     // Only credentials typed on this command line: a real secret key from the environment
     // must not become the key of a test server.
@@ -58,7 +60,7 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
                 if let Some(secret) = secret_shown {
                     object.insert("secretKey".into(), secret.into());
                 }
-                if faults.is_active() {
+                if faults.is_active() || webhook_faults.is_active() {
                     object.insert("faultSeed".into(), faults.seed.into());
                 }
             }
@@ -78,7 +80,7 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
                 text.push_str(secret);
                 text.push('\n');
             }
-            if faults.is_active() {
+            if faults.is_active() || webhook_faults.is_active() {
                 text.push_str(&describe(&faults));
             }
             ctx.out.raw(&text)?;
@@ -105,6 +107,22 @@ fn to_faults(args: &FaultArgs) -> Faults {
         .reset_rate(args.reset_rate)
         .latency(Duration::from_millis(args.latency))
         .latency_jitter(Duration::from_millis(args.latency_jitter))
+}
+
+/// The webhook faults of the command line, drawn from the same seed as the request faults.
+fn to_webhook_faults(args: &WebhookFaultArgs, seed: u64) -> Result<WebhookFaults, CliError> {
+    if args.webhook_drop_rate + args.webhook_duplicate_rate > 1.0 {
+        return Err(CliError::Usage(
+            "fake serve: --webhook-drop-rate and --webhook-duplicate-rate add up to more than 1"
+                .into(),
+        ));
+    }
+    Ok(WebhookFaults::seeded(seed)
+        .drop_rate(args.webhook_drop_rate)
+        .duplicate_rate(args.webhook_duplicate_rate)
+        .delay(Duration::from_millis(args.webhook_delay))
+        .delay_jitter(Duration::from_millis(args.webhook_delay_jitter))
+        .reorder(args.webhook_reorder))
 }
 
 /// One line about the faults, for people.
