@@ -231,7 +231,9 @@ type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 /// **New messages only.** Edits, deletions and reads (`message.updated`,
 /// `message.deleted`, `message.read`) cannot be recovered by listing, so this stream
 /// ignores them, as it ignores every other event type: handle those in your webhook
-/// handler.
+/// handler. "New" goes by `createdAt`: a message dated at or before the checkpoint's
+/// watermark (e.g. history imported with its original timestamps) counts as already
+/// yielded, even when a webhook brings it.
 ///
 /// **Listing order.** A catch-up lists conversations in creation order
 /// (`orderBy=createdAt&orderDirection=ASC`), which new messages do not change, so none moves
