@@ -3,33 +3,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "../../talkjs-webhooks/tests/common/log_capture.rs"]
+mod log_capture;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use log_capture::capture;
 use talkjs_ratelimit_redis::RedisStore;
 use talkjs_transport::{Quota, RateLimiter, RequestClass};
-
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
 
 fn unreachable_url() -> String {
     format!("redis://127.0.0.1:{}/", common::free_port())
@@ -37,13 +19,7 @@ fn unreachable_url() -> String {
 
 #[tokio::test(flavor = "current_thread")]
 async fn falls_back_to_the_local_limiter_and_warns_once_per_outage() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture(tracing::Level::INFO);
 
     let store = Arc::new(
         RedisStore::builder()
@@ -70,7 +46,7 @@ async fn falls_back_to_the_local_limiter_and_warns_once_per_outage() {
     );
     assert!(!store.is_available());
 
-    let logs = captured.text();
+    let logs = captured.take();
     assert_eq!(
         logs.matches("Redis is unreachable").count(),
         1,

@@ -1,4 +1,7 @@
 //! A real `redis-server` for the tests: started on a free loopback port, stopped on drop.
+//! Also the `redis_server` of the tests of crates/talkjs-webhooks and of
+//! crates/talkjs-cli/tests/migrate.rs, which include this file by path: it needs nothing but
+//! `std`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
