@@ -4,12 +4,16 @@
 //! with another setting is refused).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
-mod support;
+mod common;
+#[path = "common/lossy.rs"]
+mod lossy;
 
+use std::path::Path;
 use std::time::Duration;
 
+use common::{Scratch, client, write_lines};
+use lossy::{Fault, Request, lossy_client};
 use serde_json::{Value, json};
-use support::{Fault, Request, Scratch, client, lossy_client, write_lines};
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::talkjs_api::Client;
 use talkjs_migrate::talkjs_api::models::{
@@ -420,25 +424,32 @@ async fn system_messages_are_skipped_unless_asked_for_then_sent_once_after_a_los
     assert!(verify.matches(), "{verify:?}");
 
     // The journal was planned with system messages: a run without them is refused.
+    assert_refused_without(&file, &journal, &target, "--system-messages").await;
+}
+
+/// A run of `file` with `journal`, which was planned with `setting` on, asking for it off
+/// (the default): refused with [`Error::SettingChanged`] naming `setting`, nothing sent.
+async fn assert_refused_without(file: &Path, journal: &Path, target: &FakeTalkJs, setting: &str) {
     let before = target.request_count();
-    let err = Migration::from_file(&file, client(&target))
-        .journal(&journal)
+    let err = Migration::from_file(file, client(target))
+        .journal(journal)
         .run()
         .await
         .expect_err("another setting");
     assert!(
         matches!(
-            err,
+            &err,
             Error::SettingChanged {
-                setting: "--system-messages",
+                setting: named,
                 planned: true,
                 requested: false,
                 ..
-            }
+            } if *named == setting
         ),
         "{err}"
     );
-    assert_eq!(target.request_count(), before);
+    assert!(err.to_string().contains(setting), "{err}");
+    assert_eq!(target.request_count(), before, "{setting}: nothing sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -550,26 +561,7 @@ async fn with_the_marker_an_identical_message_in_the_target_is_not_taken_for_our
     );
 
     // A resumed run without the marker is refused, and sends nothing.
-    let before = target.request_count();
-    let err = Migration::from_file(&file, client(&target))
-        .journal(&journal)
-        .run()
-        .await
-        .expect_err("another setting");
-    assert!(
-        matches!(
-            err,
-            Error::SettingChanged {
-                setting: "--mark-source-ids",
-                planned: true,
-                requested: false,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert!(err.to_string().contains("--mark-source-ids"), "{err}");
-    assert_eq!(target.request_count(), before);
+    assert_refused_without(&file, &journal, &target, "--mark-source-ids").await;
     assert_eq!(migration.run().await.expect("same setting").requests, 0);
 
     // Without the marker the twin is taken for m2 (the assumption the crate docs state):

@@ -2,10 +2,10 @@
 //! participants' access and notify settings.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+mod common;
 
+use common::{Scratch, client, write_lines};
 use serde_json::json;
-use support::{Scratch, client, write_lines};
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::Migration;
 use talkjs_migrate::talkjs_api::models::{

@@ -1,5 +1,6 @@
 //! Shared by the migration tests (and by crates/talkjs-cli/tests/migrate_kill.rs, which
-//! includes this file): export files, a fake target, checks of the target.
+//! includes this file): scratch directories, export files, clients of the fake, checks of
+//! the target. A client that loses an answer is in `lossy.rs` beside it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -9,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{Value, json};
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::REPLY_TO_KEY;
-use talkjs_migrate::talkjs_api::Client;
 use talkjs_migrate::talkjs_api::models::{Conversation, Message, UserId};
+use talkjs_migrate::talkjs_api::{Client, ClientBuilder};
 
 /// A fresh directory under the system's temporary directory (removed by `Scratch::drop`).
 pub struct Scratch(pub PathBuf);
@@ -165,15 +166,19 @@ pub fn write_lines(path: &Path, lines: &[String]) {
     }
 }
 
-/// A client of the fake with no client-side rate limit (the fake has none either).
-pub fn client(fake: &FakeTalkJs) -> Client {
+/// A builder of a client of the fake with no client-side rate limit (the fake has none
+/// either).
+pub fn builder(fake: &FakeTalkJs) -> ClientBuilder {
     Client::builder()
         .app_id(fake.app_id())
         .secret_key(fake.secret_key())
         .base_url(fake.base_url())
         .rate_limiter(None)
-        .build()
-        .expect("a client of the fake")
+}
+
+/// A client of the fake with no client-side rate limit (the fake has none either).
+pub fn client(fake: &FakeTalkJs) -> Client {
+    builder(fake).build().expect("a client of the fake")
 }
 
 /// Checks that the target holds every message of the export exactly once, in order, with
