@@ -274,6 +274,12 @@ pub struct Events {
     client: Client,
     webhooks: Option<WebhookStream>,
     store: Box<dyn CheckpointStore>,
+    settings: Settings,
+}
+
+/// The timing settings of [`Events`], kept by its stream.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
     catch_up_every: Duration,
     settle: Duration,
     commit_every: Duration,
@@ -284,10 +290,7 @@ impl fmt::Debug for Events {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Events")
             .field("webhooks", &self.webhooks.is_some())
-            .field("catch_up_every", &self.catch_up_every)
-            .field("settle", &self.settle)
-            .field("commit_every", &self.commit_every)
-            .field("since", &self.since)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
@@ -300,10 +303,12 @@ impl Client {
             client: self.clone(),
             webhooks: None,
             store: Box::new(FileCheckpoint::new(DEFAULT_CHECKPOINT_FILE)),
-            catch_up_every: DEFAULT_CATCH_UP_EVERY,
-            settle: DEFAULT_SETTLE,
-            commit_every: DEFAULT_COMMIT_EVERY,
-            since: None,
+            settings: Settings {
+                catch_up_every: DEFAULT_CATCH_UP_EVERY,
+                settle: DEFAULT_SETTLE,
+                commit_every: DEFAULT_COMMIT_EVERY,
+                since: None,
+            },
         }
     }
 }
@@ -335,7 +340,7 @@ impl Events {
     /// costs one request per 30 conversations with new messages plus one per 100 of their
     /// recent messages, from the client's rate limit.
     pub fn catch_up_every(mut self, every: Duration) -> Self {
-        self.catch_up_every = every;
+        self.settings.catch_up_every = every;
         self
     }
 
@@ -344,7 +349,7 @@ impl Events {
     /// [`DEFAULT_SETTLE`]). A catch-up that starts at time T moves the checkpoint's
     /// watermark to T minus this, never further.
     pub fn settle(mut self, settle: Duration) -> Self {
-        self.settle = settle;
+        self.settings.settle = settle;
         self
     }
 
@@ -352,7 +357,7 @@ impl Events {
     /// [`DEFAULT_COMMIT_EVERY`]). The checkpoint is also saved whenever the stream waits,
     /// and when it is dropped; a crash yields again what was handled since the last save.
     pub fn commit_every(mut self, every: Duration) -> Self {
-        self.commit_every = every;
+        self.settings.commit_every = every;
         self
     }
 
@@ -360,7 +365,7 @@ impl Events {
     /// too (default: only messages created after the stream starts). Ignored when a
     /// checkpoint exists.
     pub fn since(mut self, since: Timestamp) -> Self {
-        self.since = Some(since);
+        self.settings.since = Some(since);
         self
     }
 
@@ -370,10 +375,7 @@ impl Events {
             client: self.client,
             webhooks: self.webhooks,
             store: self.store,
-            catch_up_every: self.catch_up_every,
-            settle: self.settle,
-            commit_every: self.commit_every,
-            since: self.since,
+            settings: self.settings,
             phase: Phase::Start,
             watermark: Timestamp::from_millis(0),
             seen: HashMap::new(),
@@ -425,10 +427,7 @@ struct State {
     client: Client,
     webhooks: Option<WebhookStream>,
     store: Box<dyn CheckpointStore>,
-    catch_up_every: Duration,
-    settle: Duration,
-    commit_every: Duration,
-    since: Option<Timestamp>,
+    settings: Settings,
     phase: Phase,
     /// Every message created at or before this has been yielded.
     watermark: Timestamp,
@@ -457,7 +456,7 @@ impl State {
                 Ok(saved) => {
                     let checkpoint = saved.unwrap_or_else(|| {
                         self.dirty = true;
-                        Checkpoint::at(self.since.unwrap_or_else(Timestamp::now))
+                        Checkpoint::at(self.settings.since.unwrap_or_else(Timestamp::now))
                     });
                     self.watermark = checkpoint.watermark;
                     self.seen = checkpoint
@@ -474,7 +473,7 @@ impl State {
             }
         }
         // The consumer asked for more: what was yielded so far is handled.
-        if self.dirty && self.last_save.elapsed() >= self.commit_every {
+        if self.dirty && self.last_save.elapsed() >= self.settings.commit_every {
             if let Err(e) = self.save() {
                 return Some((Err(e), self));
             }
@@ -493,7 +492,7 @@ impl State {
             }
             self.apply_pending_watermark();
             if self.next_catch_up.is_none_or(|at| Instant::now() >= at) {
-                self.next_catch_up = Some(later(self.catch_up_every));
+                self.next_catch_up = Some(later(self.settings.catch_up_every));
                 if let Err(e) = self.catch_up().await {
                     return Some((Err(e), self));
                 }
@@ -583,7 +582,7 @@ impl State {
 
     /// Lists what is newer than the watermark and queues what was not yielded yet.
     async fn catch_up(&mut self) -> Result<()> {
-        let settle = u64::try_from(self.settle.as_millis()).unwrap_or(u64::MAX);
+        let settle = u64::try_from(self.settings.settle.as_millis()).unwrap_or(u64::MAX);
         let started = Timestamp::now();
         let earned = Timestamp::from_millis(started.as_millis().saturating_sub(settle));
         let mut scan = Scan {

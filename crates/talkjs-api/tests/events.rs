@@ -23,6 +23,14 @@ fn message(id: &str, created_at: u64) -> serde_json::Value {
     m
 }
 
+/// Messages `msg_0` .. `msg_{n-1}`, a second apart after `SINCE`, newest first (as listed).
+fn numbered(n: u64) -> Vec<serde_json::Value> {
+    (0..n)
+        .rev()
+        .map(|i| message(&format!("msg_{i}"), SINCE + 1_000 * (i + 1)))
+        .collect()
+}
+
 fn sent(message: &serde_json::Value) -> WebhookEvent {
     WebhookEvent::new(
         WebhookEventType::MessageSent,
@@ -131,11 +139,7 @@ async fn catch_up_lists_by_creation_time_and_yields_oldest_first() {
 #[tokio::test]
 async fn a_restarted_stream_does_not_repeat_what_was_handled() {
     let (server, client) = start().await;
-    let messages: Vec<_> = (0..5)
-        .rev()
-        .map(|i| message(&format!("msg_{i}"), SINCE + 1_000 * (i + 1)))
-        .collect();
-    mount_listing(&server, &messages).await;
+    mount_listing(&server, &numbered(5)).await;
     let store = MemoryCheckpoint::new();
     let open = || {
         client
@@ -164,11 +168,7 @@ async fn a_restarted_stream_does_not_repeat_what_was_handled() {
 #[tokio::test]
 async fn a_crash_yields_again_what_was_not_saved() {
     let (server, client) = start().await;
-    let messages: Vec<_> = (0..3)
-        .rev()
-        .map(|i| message(&format!("msg_{i}"), SINCE + 1_000 * (i + 1)))
-        .collect();
-    mount_listing(&server, &messages).await;
+    mount_listing(&server, &numbered(3)).await;
     let store = MemoryCheckpoint::new();
     let open = || {
         client
