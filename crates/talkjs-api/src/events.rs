@@ -250,12 +250,15 @@ type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 /// `createdAt` order across sources: a recovered message may come after newer ones.
 ///
 /// ```no_run
-/// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+/// # async fn run(
+/// #     client: talkjs_api::Client,
+/// #     webhook_events: futures_util::stream::Empty<talkjs_api::models::WebhookEvent>,
+/// # ) -> Result<(), talkjs_api::Error> {
 /// use futures_util::TryStreamExt;
 /// use std::time::Duration;
 ///
-/// // `webhook_events` is fed by your webhook endpoint (e.g. talkjs-webhooks' channel).
-/// let (_tx, webhook_events) = futures_channel_like();
+/// // `webhook_events`: the verified events your webhook endpoint receives, e.g. the
+/// // stream of `let (handler, webhook_events) = talkjs_webhooks::channel(1024);`.
 /// let mut messages = client
 ///     .events()
 ///     .webhooks(webhook_events)
@@ -267,7 +270,6 @@ type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 ///     println!("{}: {:?}{flag}", event.message.id, event.message.text);
 /// }
 /// # Ok(()) }
-/// # fn futures_channel_like() -> ((), futures_util::stream::Empty<talkjs_api::models::WebhookEvent>) { ((), futures_util::stream::empty()) }
 /// ```
 #[must_use = "an Events builder does nothing until into_stream() is called and polled"]
 pub struct Events {
