@@ -39,6 +39,9 @@ pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
 /// How often [`Events`] catches up by listing, by default.
 pub const DEFAULT_CATCH_UP_EVERY: Duration = Duration::from_secs(60);
 
+/// The shortest interval between catch-ups ([`Events::catch_up_every`]).
+pub const MIN_CATCH_UP_EVERY: Duration = Duration::from_millis(100);
+
 /// How often, at most, [`Events`] writes its checkpoint while messages keep coming, by
 /// default (it also writes whenever it waits for the next message, and when dropped).
 pub const DEFAULT_COMMIT_EVERY: Duration = Duration::from_secs(1);
@@ -93,11 +96,14 @@ pub struct SeenMessage {
 }
 
 impl Checkpoint {
+    /// The format's version this crate writes and reads.
+    pub const VERSION: u32 = 1;
+
     /// A checkpoint at `watermark` with no message seen after it: a first run that yields
     /// the messages created after `watermark`.
     pub fn at(watermark: Timestamp) -> Self {
         Self {
-            version: 1,
+            version: Self::VERSION,
             watermark,
             seen: Vec::new(),
         }
@@ -143,22 +149,32 @@ impl CheckpointStore for FileCheckpoint {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+            Err(e) => return Err(self.error("cannot read", &e)),
         };
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is not a checkpoint: {e}", self.path.display()),
-            )
-        })
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| self.error("is not a checkpoint", &e))
     }
 
     fn save(&mut self, checkpoint: &Checkpoint) -> io::Result<()> {
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        std::fs::write(&tmp, serde_json::to_vec(checkpoint)?)?;
-        std::fs::rename(&tmp, &self.path)
+        let bytes = serde_json::to_vec(checkpoint)?;
+        std::fs::write(&tmp, bytes).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot write {}: {e}", tmp.display()))
+        })?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| self.error("cannot be replaced", &e))
+    }
+}
+
+impl FileCheckpoint {
+    /// An error naming the file: `<path> <what>: <cause>`.
+    fn error(&self, what: &str, cause: &(dyn std::error::Error + 'static)) -> io::Error {
+        let kind = cause
+            .downcast_ref::<io::Error>()
+            .map_or(io::ErrorKind::InvalidData, io::Error::kind);
+        io::Error::new(kind, format!("{} {what}: {cause}", self.path.display()))
     }
 }
 
@@ -212,8 +228,9 @@ type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 ///
 /// A message brought twice (a webhook retry, a webhook arriving after the listing found the
 /// message) is yielded once. The [`Checkpoint`] (by default in the file
-/// [`DEFAULT_CHECKPOINT_FILE`]) records what was yielded, so a restarted stream resumes
-/// without a gap and without replaying what was handled.
+/// [`DEFAULT_CHECKPOINT_FILE`] in the working directory: give each stream a file of its
+/// own, on a disk that survives restarts) records what was yielded, so a restarted stream
+/// resumes without a gap and without replaying what was handled.
 ///
 /// **What "handled" means.** A yielded message counts as handled once the consumer asks for
 /// the next one, or drops the stream. Handled messages are saved at most
@@ -253,8 +270,8 @@ type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 /// # async fn run(
 /// #     client: talkjs_api::Client,
 /// #     webhook_events: futures_util::stream::Empty<talkjs_api::models::WebhookEvent>,
-/// # ) -> Result<(), talkjs_api::Error> {
-/// use futures_util::TryStreamExt;
+/// # ) {
+/// use futures_util::StreamExt;
 /// use std::time::Duration;
 ///
 /// // `webhook_events`: the verified events your webhook endpoint receives, e.g. the
@@ -265,11 +282,17 @@ type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 ///     .checkpoint_file("/var/lib/myservice/talkjs.checkpoint.json")
 ///     .catch_up_every(Duration::from_secs(30))
 ///     .into_stream();
-/// while let Some(event) = messages.try_next().await? {
-///     let flag = if event.recovered { " (missed by the webhooks)" } else { "" };
-///     println!("{}: {:?}{flag}", event.message.id, event.message.text);
+/// while let Some(result) = messages.next().await {
+///     match result {
+///         Ok(event) => {
+///             let flag = if event.recovered { " (missed by the webhooks)" } else { "" };
+///             println!("{}: {:?}{flag}", event.message.id, event.message.text);
+///         }
+///         // A failed catch-up is tried again at the next one; nothing is skipped.
+///         Err(e) => eprintln!("catching up failed: {e}"),
+///     }
 /// }
-/// # Ok(()) }
+/// # }
 /// ```
 #[must_use = "an Events builder does nothing until into_stream() is called and polled"]
 pub struct Events {
@@ -341,8 +364,11 @@ impl Events {
     /// How often to catch up by listing (default [`DEFAULT_CATCH_UP_EVERY`]). Each catch-up
     /// costs one request per 30 conversations with new messages plus one per 100 of their
     /// recent messages, from the client's rate limit.
+    ///
+    /// At least [`MIN_CATCH_UP_EVERY`] (a shorter interval is raised to it), so that a zero
+    /// cannot spend the rate limit in a tight loop.
     pub fn catch_up_every(mut self, every: Duration) -> Self {
-        self.settings.catch_up_every = every;
+        self.settings.catch_up_every = every.max(MIN_CATCH_UP_EVERY);
         self
     }
 
@@ -387,6 +413,7 @@ impl Events {
             default_order: false,
             dirty: false,
             last_save: Instant::now(),
+            save_failed: false,
         };
         MessageStream {
             inner: Box::pin(futures_util::stream::unfold(state, State::next)),
@@ -445,7 +472,11 @@ struct State {
     default_order: bool,
     /// Something was yielded (or the watermark moved) since the last save.
     dirty: bool,
+    /// When the checkpoint was last saved, or last failed to save.
     last_save: Instant,
+    /// The last save failed: the next waits `commit_every`, so that a broken store does not
+    /// yield errors in a tight loop.
+    save_failed: bool,
 }
 
 impl State {
@@ -455,6 +486,21 @@ impl State {
         }
         if self.phase == Phase::Start {
             match self.store.load() {
+                Ok(Some(saved)) if saved.version != Checkpoint::VERSION => {
+                    self.phase = Phase::Ended;
+                    let why = format!(
+                        "the checkpoint is of version {}; this version of talkjs-api reads version {} only",
+                        saved.version,
+                        Checkpoint::VERSION
+                    );
+                    return Some((
+                        Err(Error::Checkpoint(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            why,
+                        ))),
+                        self,
+                    ));
+                }
                 Ok(saved) => {
                     let checkpoint = saved.unwrap_or_else(|| {
                         self.dirty = true;
@@ -508,8 +554,9 @@ impl State {
             let delivered = if let Some(delivered) = ready {
                 delivered
             } else {
-                // About to wait: save what was handled.
-                if self.dirty {
+                // About to wait: save what was handled (not again at once after a failure).
+                let retry_due = self.last_save.elapsed() >= self.settings.commit_every;
+                if self.dirty && (!self.save_failed || retry_due) {
                     if let Err(e) = self.save() {
                         return Some((Err(e), self));
                     }
@@ -618,11 +665,12 @@ impl State {
             // active since the listing began (one settle period earlier, for the clocks).
             scan.run(&self.client, &self.seen, earned, false).await?;
         }
+        // Each conversation's messages are oldest first: a stable sort by time keeps the
+        // order of those created in the same millisecond.
         let mut found = scan.found;
-        found.sort_by(|a, b| {
-            (a.message.created_at, &a.message.id).cmp(&(b.message.created_at, &b.message.id))
-        });
-        found.dedup_by(|a, b| a.message.id == b.message.id);
+        found.sort_by_key(|event| event.message.created_at);
+        let mut queued = HashSet::new();
+        found.retain(|event| queued.insert(event.message.id.clone()));
         self.queue = found.into();
         self.pending_watermark = Some(earned);
         Ok(())
@@ -639,7 +687,7 @@ impl State {
             .collect();
         seen.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Checkpoint {
-            version: 1,
+            version: Checkpoint::VERSION,
             watermark: self.watermark,
             seen,
         }
@@ -647,10 +695,13 @@ impl State {
 
     fn save(&mut self) -> Result<()> {
         let checkpoint = self.checkpoint();
-        self.store.save(&checkpoint).map_err(Error::Checkpoint)?;
-        self.dirty = false;
+        let saved = self.store.save(&checkpoint).map_err(Error::Checkpoint);
         self.last_save = Instant::now();
-        Ok(())
+        self.save_failed = saved.is_err();
+        if saved.is_ok() {
+            self.dirty = false;
+        }
+        saved
     }
 }
 
@@ -692,18 +743,21 @@ impl Scan {
                 .list()
                 .limit(MESSAGES_PER_PAGE)
                 .into_stream();
+            // Listed newest first; kept oldest first.
+            let mut newest_first = Vec::new();
             while let Some(message) = messages.try_next().await? {
                 if message.created_at.as_millis() <= self.stop_at {
                     break;
                 }
                 if message.created_at > self.watermark && !seen.contains_key(&message.id) {
-                    self.found.push(MessageEvent {
+                    newest_first.push(MessageEvent {
                         message,
                         conversation: Some(conversation.clone()),
                         recovered: true,
                     });
                 }
             }
+            self.found.extend(newest_first.into_iter().rev());
         }
         Ok(())
     }

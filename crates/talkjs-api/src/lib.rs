@@ -66,8 +66,8 @@ pub use conversations::{Conversations, ListConversations};
 pub use error::{Error, Result};
 pub use events::{
     Checkpoint, CheckpointStore, DEFAULT_CATCH_UP_EVERY, DEFAULT_CHECKPOINT_FILE,
-    DEFAULT_COMMIT_EVERY, DEFAULT_SETTLE, Events, FileCheckpoint, MemoryCheckpoint, MessageEvent,
-    MessageStream, SeenMessage,
+    DEFAULT_COMMIT_EVERY, DEFAULT_SETTLE, Events, FileCheckpoint, MIN_CATCH_UP_EVERY,
+    MemoryCheckpoint, MessageEvent, MessageStream, SeenMessage,
 };
 pub use files::{FileSubtype, Files};
 pub use messages::{ListMessages, MAX_MESSAGES_PER_REQUEST, Messages};

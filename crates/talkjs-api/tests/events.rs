@@ -200,8 +200,83 @@ async fn a_checkpoint_file_that_does_not_decode_ends_the_stream_with_an_error() 
     let mut events = client.events().checkpoint_file(&file).into_stream();
     let first = events.next().await.unwrap();
     assert!(matches!(first, Err(Error::Checkpoint(_))), "{first:?}");
+    let message = first.unwrap_err().to_string();
+    assert!(
+        message.contains("bad.checkpoint.json is not a checkpoint"),
+        "{message}"
+    );
+    assert!(events.next().await.is_none());
+
+    // A checkpoint of a format this version does not know is refused too.
+    std::fs::write(&file, br#"{"version":2,"watermark":1,"seen":[]}"#).unwrap();
+    let mut events = client.events().checkpoint_file(&file).into_stream();
+    let first = events.next().await.unwrap().unwrap_err().to_string();
+    assert!(first.contains("version 2"), "{first}");
     assert!(events.next().await.is_none());
     std::fs::remove_file(&file).unwrap();
+}
+
+#[tokio::test]
+async fn a_checkpoint_that_cannot_be_saved_is_an_error_naming_the_file_and_the_stream_goes_on() {
+    let (server, client) = start().await;
+    mount_listing(&server, &[]).await;
+    let file = std::env::temp_dir()
+        .join(format!("talkjs-events-missing-dir-{}", std::process::id()))
+        .join("events.checkpoint.json");
+    let mut events = client
+        .events()
+        .checkpoint_file(&file)
+        .catch_up_every(Duration::from_millis(100))
+        .commit_every(Duration::from_secs(1))
+        .into_stream();
+    // Nothing to yield: the stream saves before it waits, and the directory is missing.
+    let first = next_error(&mut events).await;
+    assert!(
+        first.contains("cannot write") && first.contains("events.checkpoint.json.tmp"),
+        "{first}"
+    );
+    // It tries again later (after `commit_every`, not in a tight loop) rather than ending.
+    let failed_at = tokio::time::Instant::now();
+    let again = next_error(&mut events).await;
+    assert!(again.contains("cannot write"), "{again}");
+    assert!(
+        failed_at.elapsed() >= Duration::from_millis(500),
+        "retried at once"
+    );
+}
+
+async fn next_error(stream: &mut talkjs_api::MessageStream) -> String {
+    let item = tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .expect("an item within 20 s")
+        .expect("the stream goes on");
+    match item {
+        Err(Error::Checkpoint(e)) => e.to_string(),
+        other => panic!("expected a checkpoint error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn messages_of_one_millisecond_keep_their_order() {
+    let (server, client) = start().await;
+    // Listed newest first, all created in the same millisecond.
+    mount_listing(
+        &server,
+        &[
+            message("msg_z", SINCE + 1),
+            message("msg_a", SINCE + 1),
+            message("msg_m", SINCE + 1),
+        ],
+    )
+    .await;
+    let mut events = client
+        .events()
+        .checkpoint(MemoryCheckpoint::new())
+        .since(Timestamp::from_millis(SINCE))
+        .into_stream();
+    for id in ["msg_m", "msg_a", "msg_z"] {
+        assert_eq!(next_id(&mut events).await.0, id);
+    }
 }
 
 #[tokio::test]

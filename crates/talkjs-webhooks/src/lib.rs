@@ -85,7 +85,7 @@
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let secret = SecretKey::new(std::env::var("TALKJS_WEBHOOK_SECRET")?);
+//! let secret = SecretKey::new(std::env::var("TALKJS_SECRET_KEY")?);
 //! let service = WebhookService::new(WebhookConfig::new(secret), on_event);
 //!
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
@@ -117,7 +117,7 @@ async fn on_event(event: WebhookEvent) {
 }
 
 # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-let config = WebhookConfig::new(SecretKey::new(std::env::var("TALKJS_WEBHOOK_SECRET")?));
+let config = WebhookConfig::new(SecretKey::new(std::env::var("TALKJS_SECRET_KEY")?));
 let app: axum::Router = talkjs_webhooks::axum::router("/talkjs", config, on_event);
 // ... .merge(your other routes), then serve `app` as usual:
 let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
@@ -130,7 +130,7 @@ axum::serve(listener, app).await?;
     not(feature = "axum"),
     doc = r#"
 ```ignore
-let config = WebhookConfig::new(SecretKey::new(std::env::var("TALKJS_WEBHOOK_SECRET")?));
+let config = WebhookConfig::new(SecretKey::new(std::env::var("TALKJS_SECRET_KEY")?));
 let app: axum::Router = talkjs_webhooks::axum::router("/talkjs", config, on_event);
 axum::serve(listener, app).await?;
 ```
