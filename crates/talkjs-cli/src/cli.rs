@@ -487,10 +487,10 @@ const MIGRATE_HELP: &str = r#"Copy users, conversations and messages from JSON l
 (or from another app: --from-app-id ID with TALKJS_FROM_SECRET_KEY or --from-secret-key, and
 --from-base-url) into the app, every message exactly once, even when the command is killed at
 any moment and run again: a journal (a SQLite file, FILE.journal, or talkjs-migrate.journal
-for an app, unless --journal) records what was planned, what was sent and what landed. Run the same command again to resume; a finished migration run
-again sends nothing. A request whose answer was lost is checked against the app before
-anything else is sent (its messages are looked up by sender, time and text, or by their source
-id with --mark-source-ids).
+for an app, unless --journal) records what was planned, what was sent and what landed. Run
+the same command again to resume; a finished migration run again sends nothing. A request
+whose answer was lost is checked against the app before anything else is sent (its messages
+are looked up by sender, time and text, or by their source id with --mark-source-ids).
 
 - Messages are imported with their sender, text, original time, readBy (read state), custom
   data and attachments: each file (the message's attachment URL) is downloaded and uploaded
@@ -508,14 +508,15 @@ id with --mark-source-ids).
   Both options are fixed when the journal is planned: resuming with another setting is
   refused (exit 2).
 - Lines that cannot migrate (bad JSON, an unknown sender, a message for a conversation that is
-  not in the file) are listed with their line numbers; the rest migrates.
+  not in the file) are listed with their line numbers; the rest migrates, and the command
+  exits 1. The journal refuses a changed FILE: put the fixed lines, with the user and
+  conversation lines they need, in a new file and migrate that.
 - --verify compares the source with the app: users (name, email, phone, photoUrl,
   welcomeMessage, locale, role, custom, availabilityText), conversations (subject, photoUrl,
   welcomeMessages, custom, participants with access and notify) and, conversation by
   conversation, the messages (count, then each message's type, sender, time, text, reply link,
   readers, custom data, attachment); fields the source lacks and what the app makes itself
   (ids, createdAt, attachment URLs) are not compared. Exit 1 if they differ.
-
 - --shard I/N splits the work by conversation (a stable hash of its id: FNV-1a 64 mod N) for N
   processes, on one machine or several, each with its own journal (FILE.shard-I-of-N.journal);
   each shard also upserts the users its conversations name, shard 0 the users none names.
@@ -523,9 +524,16 @@ id with --mark-source-ids).
   limit (TalkJS's limit is per app). --verify --shard I/N checks that shard; without --shard,
   everything.
 
-The summary goes to standard output, notes and failures to standard error. Exit codes: 0 done,
-1 failures or not finished (run again), 2 usage (e.g. a journal of another input, or one in
-use), 130 after Ctrl-C (requests in flight finish first; run again to resume)."#;
+The summary goes to standard output (also when the command fails after the run), notes and
+failures to standard error. Exit codes:
+  0    all migrated (skipped records, such as system messages, and warnings do not count)
+  1    not finished (run again to resume), items failed, or input lines were rejected;
+       also when the app refuses the credentials, the journal cannot be written, or
+       --verify finds a difference
+  2    usage: bad arguments, no credentials, an input file that cannot be opened, or a
+       journal of another input, in use by another process, or planned with another
+       --mark-source-ids or --system-messages
+  130  interrupted by Ctrl-C (requests in flight finish first; run again to resume)"#;
 
 /// `talkjs migrate ...`
 #[derive(Debug, Args)]
@@ -695,12 +703,12 @@ pub struct FaultArgs {
     pub fault_seed: Option<u64>,
 }
 
-/// A share of requests: a number from 0 to 1.
+/// A share (of requests, or of webhook events): a number from 0 to 1.
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
-        Ok(_) => Err("a share of requests is from 0 to 1 (e.g. 0.2 for 20 %)".into()),
-        Err(_) => Err("not a number (a share of requests from 0 to 1, e.g. 0.2)".into()),
+        Ok(_) => Err("a share is from 0 to 1 (e.g. 0.2 for 20 %)".into()),
+        Err(_) => Err("not a number (a share from 0 to 1, e.g. 0.2 for 20 %)".into()),
     }
 }
 

@@ -834,11 +834,22 @@ fn bad_arguments_exit_2_with_a_helpful_message() {
         ),
         (
             &["fake", "serve", "--error-rate", "1.5"],
-            "invalid value '1.5' for '--error-rate <F>': a share of requests is from 0 to 1",
+            "invalid value '1.5' for '--error-rate <F>': a share is from 0 to 1 (e.g. 0.2 for 20 %)",
         ),
         (
             &["fake", "serve", "--reset-rate=-0.1"],
-            "a share of requests is from 0 to 1",
+            "a share is from 0 to 1",
+        ),
+        (
+            &[
+                "fake",
+                "serve",
+                "--webhook-url",
+                "http://127.0.0.1:9/hook",
+                "--webhook-drop-rate",
+                "2",
+            ],
+            "invalid value '2' for '--webhook-drop-rate <F>': a share is from 0 to 1",
         ),
         (
             &["fake", "serve", "--error-rate", "often"],

@@ -94,12 +94,18 @@ fn migrate_resumes_sends_nothing_twice_and_verifies() {
     std::fs::write(&file, export()).unwrap();
     let file = file.to_str().unwrap();
 
-    let (summary, stderr) = run(talkjs(&fake).args(["migrate", file]), 0);
+    // The rejected line (m_zoe) makes it exit 1, after the summary: the rest migrated.
+    let (summary, stderr) = run(talkjs(&fake).args(["migrate", file]), 1);
     assert_eq!(summary["complete"], true, "{summary}");
     assert_eq!(summary["messages"]["done"], 25, "{summary}");
     assert_eq!(summary["rejectedLines"], 1);
     assert!(
         stderr.contains("line 4: error: message \"m_zoe\" in \"chat\": unknown sender \"zoe\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 input line was rejected (listed above)")
+            && stderr.contains("the rest has migrated"),
         "{stderr}"
     );
     assert_eq!(summary["journal"], format!("{file}.journal"));
@@ -114,8 +120,11 @@ fn migrate_resumes_sends_nothing_twice_and_verifies() {
     );
     assert_eq!(messages[0].read_by.len(), 2);
 
-    let (again, _) = run(talkjs(&fake).args(["migrate", file]), 0);
+    // Run again: nothing sent, and the line is still rejected (the journal keeps the notes).
+    let (again, stderr) = run(talkjs(&fake).args(["migrate", file]), 1);
     assert_eq!(again["requests"], 0, "{again}");
+    assert_eq!(again["rejectedLines"], 1, "{again}");
+    assert!(stderr.contains("1 input line was rejected"), "{stderr}");
     assert_eq!(fake.messages("chat").len(), 25);
 
     let (verify, _) = run(talkjs(&fake).args(["migrate", file, "--verify"]), 0);
@@ -192,8 +201,8 @@ fn migrate_copies_one_app_into_another_then_verifies() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("export.jsonl");
     std::fs::write(&file, export()).unwrap();
-    // The source app: the file migrated into it.
-    run(talkjs(&source).args(["migrate", file.to_str().unwrap()]), 0);
+    // The source app: the file migrated into it (but its line 4, exit 1).
+    run(talkjs(&source).args(["migrate", file.to_str().unwrap()]), 1);
     assert_eq!(source.messages("chat").len(), 25);
 
     let journal = dir.join("copy.journal");
@@ -513,6 +522,7 @@ fn migrate_carries_attachments_and_system_messages_with_the_marker_on_request() 
         .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--mark-source-ids"), "{stderr}");
+    assert!(stderr.contains("--journal NEW_PATH"), "{stderr}");
     assert_eq!(fake.request_count(), before);
 
     let (again, _) = run(talkjs(&fake).args(["migrate", file]).args(both), 0);
@@ -600,11 +610,14 @@ fn ctrl_c_stops_after_the_requests_in_flight_and_the_next_run_finishes() {
     assert_eq!(in_flight, 0, "{stderr}");
 
     fake.set_faults(Faults::none());
-    let (summary, _) = run(
+    // Finished, but for the rejected line 4 (exit 1).
+    let (summary, stderr) = run(
         talkjs(&fake).args(["migrate", file, "--journal", journal_arg]),
-        0,
+        1,
     );
     assert_eq!(summary["complete"], true, "{summary}");
+    assert_eq!(summary["rejectedLines"], 1, "{summary}");
+    assert!(stderr.contains("1 input line was rejected"), "{stderr}");
     let texts: Vec<_> = fake
         .messages("chat")
         .into_iter()
@@ -612,4 +625,84 @@ fn ctrl_c_stops_after_the_requests_in_flight_and_the_next_run_finishes() {
         .collect();
     let expected: Vec<_> = (0..25).map(|k| format!("message {k}")).collect();
     assert_eq!(texts, expected, "every message once, in order");
+}
+
+#[test]
+fn migrate_exits_1_when_lines_are_rejected_even_if_all_are_but_not_for_warnings() {
+    let runtime = fake_runtime();
+    let fake = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let dir =
+        std::env::temp_dir().join(format!("talkjs-cli-migrate-reject-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // Every line rejected: nothing moves, exit 1, the summary still printed.
+    let bad = dir.join("bad.jsonl");
+    let lines = [
+        "{not json".to_owned(),
+        json!({"id": "m1", "type": "UserMessage", "conversationId": "nowhere", "senderId": "a",
+               "text": "hi", "createdAt": 1})
+        .to_string(),
+        json!({"neither": "a user nor a conversation"}).to_string(),
+    ];
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    let (summary, stderr) = run(talkjs(&fake).args(["migrate", bad.to_str().unwrap()]), 1);
+    assert_eq!(summary["rejectedLines"], 3, "{summary}");
+    assert_eq!(summary["messages"]["done"], 0, "{summary}");
+    assert!(
+        stderr.contains("3 input lines were rejected (listed above)"),
+        "{stderr}"
+    );
+    assert_eq!(fake.request_count(), 0);
+
+    // Warnings (reactions that cannot be imported) and skipped system messages: exit 0.
+    let warned = dir.join("warned.jsonl");
+    let participants = json!({"alice": {"access": "ReadWrite", "notify": true}});
+    let lines = [
+        json!({"id": "alice", "name": "Alice", "createdAt": 1}),
+        json!({"id": "chat", "participants": participants, "createdAt": 1}),
+        json!({"id": "m1", "type": "UserMessage", "conversationId": "chat", "senderId": "alice",
+               "text": "hi", "createdAt": 1_600_000_000_000u64, "readBy": [],
+               "reactions": {"👍": ["alice"]}}),
+        json!({"id": "s1", "type": "SystemMessage", "conversationId": "chat", "senderId": null,
+               "text": "Order shipped", "createdAt": 1_600_000_001_000u64, "readBy": []}),
+    ];
+    let text: String = lines.iter().map(|l| l.to_string() + "\n").collect();
+    std::fs::write(&warned, text).unwrap();
+    let (summary, stderr) = run(talkjs(&fake).args(["migrate", warned.to_str().unwrap()]), 0);
+    assert_eq!(summary["messages"]["done"], 1, "{summary}");
+    assert!(stderr.contains("reactions"), "{stderr}");
+    assert!(!stderr.contains("rejected"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn migrate_of_a_missing_file_is_a_usage_error_and_leaves_no_journal() {
+    let runtime = fake_runtime();
+    let fake = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let dir =
+        std::env::temp_dir().join(format!("talkjs-cli-migrate-missing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("nonexist.jsonl");
+    for extra in [&[][..], &["--verify"][..]] {
+        let out = talkjs(&fake)
+            .args(["migrate", missing.to_str().unwrap()])
+            .args(extra)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("cannot open"), "{stderr}");
+        assert!(stderr.contains("nonexist.jsonl"), "{stderr}");
+    }
+    // A directory is no input either.
+    talkjs(&fake)
+        .args(["migrate", dir.to_str().unwrap()])
+        .assert()
+        .code(2);
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "no journal: {left:?}");
+    assert!(!dir.with_extension("journal").exists());
+    assert_eq!(fake.request_count(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
 }

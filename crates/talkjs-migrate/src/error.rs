@@ -37,7 +37,7 @@ pub enum Error {
     /// [`Migration::system_messages`](crate::Migration::system_messages)); nothing was sent.
     /// The matching of uncertain imports (and the plan itself) depends on it, so a resumed
     /// run must use the journal's setting.
-    #[error("journal {} was planned with {setting} {}, and this run asks for it {}; resume with the journal's setting (matching in-flight requests depends on it), or start a new journal", path.display(), on_off(*planned), on_off(*requested))]
+    #[error("journal {} was planned with {setting} {}, and this run asks for it {}; resume with the journal's setting (matching in-flight requests depends on it), or start a new journal with --journal NEW_PATH (it sends everything again: only for a target app this journal has not migrated into)", path.display(), on_off(*planned), on_off(*requested))]
     SettingChanged {
         /// The journal file.
         path: PathBuf,

@@ -21,7 +21,7 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
     let faults = to_faults(&faults);
     let webhook_faults = to_webhook_faults(&webhook_faults, faults.seed)?;
     let mut builder = FakeTalkJs::builder().port(port).faults(faults);
-    if let Some(url) = webhook_url {
+    if let Some(url) = &webhook_url {
         builder = builder.webhook_url(url).webhook_faults(webhook_faults);
     }
     // Only credentials typed on this command line: a real secret key from the environment
@@ -81,7 +81,7 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
                 text.push('\n');
             }
             if faults.is_active() || webhook_faults.is_active() {
-                text.push_str(&describe(&faults));
+                text.push_str(&describe(&faults, webhook_url.as_deref(), &webhook_faults));
             }
             ctx.out.raw(&text)?;
         }
@@ -125,14 +125,95 @@ fn to_webhook_faults(args: &WebhookFaultArgs, seed: u64) -> Result<WebhookFaults
         .reorder(args.webhook_reorder))
 }
 
-/// One line about the faults, for people.
-fn describe(faults: &Faults) -> String {
-    format!(
-        "\nfaults: --error-rate {} --reset-rate {} --latency {} --latency-jitter {} --fault-seed {}\n",
+/// One line about the faults, for people, to copy onto a command line that replays the run:
+/// the request faults and the seed, then --webhook-url and the webhook faults that are set
+/// (webhook faults take effect with a URL only).
+fn describe(faults: &Faults, webhook_url: Option<&str>, webhook: &WebhookFaults) -> String {
+    use std::fmt::Write as _;
+    let mut line = format!(
+        "\nfaults: --error-rate {} --reset-rate {} --latency {} --latency-jitter {} --fault-seed {}",
         faults.error_rate,
         faults.reset_rate,
         faults.latency.as_millis(),
         faults.latency_jitter.as_millis(),
         faults.seed,
-    )
+    );
+    if let Some(url) = webhook_url {
+        let _ = write!(line, " --webhook-url {}", shell_word(url));
+        if webhook.drop_rate > 0.0 {
+            let _ = write!(line, " --webhook-drop-rate {}", webhook.drop_rate);
+        }
+        if webhook.duplicate_rate > 0.0 {
+            let _ = write!(line, " --webhook-duplicate-rate {}", webhook.duplicate_rate);
+        }
+        if !webhook.delay.is_zero() {
+            let _ = write!(line, " --webhook-delay {}", webhook.delay.as_millis());
+        }
+        if !webhook.delay_jitter.is_zero() {
+            let _ = write!(
+                line,
+                " --webhook-delay-jitter {}",
+                webhook.delay_jitter.as_millis()
+            );
+        }
+        if webhook.reorder {
+            line.push_str(" --webhook-reorder");
+        }
+    }
+    line.push('\n');
+    line
+}
+
+/// `text` as one word of a POSIX shell command line: as it is when that is safe, else in
+/// single quotes.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_gives_the_flags_that_replay_the_run_webhook_faults_included() {
+        let faults = Faults::seeded(7)
+            .error_rate(0.1)
+            .latency(Duration::from_millis(5));
+        let none = WebhookFaults::seeded(7);
+        assert_eq!(
+            describe(&faults, None, &none),
+            "\nfaults: --error-rate 0.1 --reset-rate 0 --latency 5 --latency-jitter 0 --fault-seed 7\n"
+        );
+        assert_eq!(
+            describe(&faults, Some("http://127.0.0.1:9/hook"), &none),
+            "\nfaults: --error-rate 0.1 --reset-rate 0 --latency 5 --latency-jitter 0 --fault-seed 7 --webhook-url http://127.0.0.1:9/hook\n"
+        );
+        let webhook = WebhookFaults::seeded(7)
+            .drop_rate(0.2)
+            .duplicate_rate(0.3)
+            .delay(Duration::from_millis(40))
+            .delay_jitter(Duration::from_millis(15))
+            .reorder(true);
+        assert_eq!(
+            describe(&faults, Some("http://h/x?a=1&b=it's"), &webhook),
+            "\nfaults: --error-rate 0.1 --reset-rate 0 --latency 5 --latency-jitter 0 --fault-seed 7 \
+             --webhook-url 'http://h/x?a=1&b=it'\\''s' --webhook-drop-rate 0.2 \
+             --webhook-duplicate-rate 0.3 --webhook-delay 40 --webhook-delay-jitter 15 \
+             --webhook-reorder\n"
+        );
+        // Only the flags that are set.
+        let late = WebhookFaults::seeded(7).delay(Duration::from_millis(3));
+        assert!(
+            describe(&Faults::seeded(7), Some("http://h/"), &late)
+                .ends_with("--fault-seed 7 --webhook-url http://h/ --webhook-delay 3\n")
+        );
+    }
 }

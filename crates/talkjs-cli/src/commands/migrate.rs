@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use talkjs::ClientBuilder;
 use talkjs::transport::{RateLimitStore, RateLimiter};
 use talkjs_migrate::{
-    Counts, Error as MigrateError, FieldMismatch, Migration, Progress, Report, VerifyReport,
+    Counts, Error as MigrateError, FieldMismatch, Migration, Progress, Report, Severity,
+    VerifyReport,
 };
 
 use super::{Ctx, interrupted, note, progress_bar};
@@ -15,6 +16,10 @@ use crate::cli::MigrateArgs;
 use crate::error::CliError;
 
 pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
+    // Before anything opens (and so creates) the journal.
+    if let Some(file) = &args.file {
+        check_readable(file)?;
+    }
     let store = rate_limit_store(&args).await?;
     let client = with_store(ctx.client_builder()?, &store, ctx.app_id()?).build()?;
     let (mut migration, source) = match (&args.file, &args.from_app_id) {
@@ -87,24 +92,119 @@ pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
     }
     ctx.out
         .object(&summary(&report, migration.journal_path()))?;
+    outcome(
+        &report,
+        ctrl_c_seen,
+        migration.journal_path(),
+        args.file.as_deref(),
+    )
+}
+
+/// The exit of a run whose summary is printed: 130 when Ctrl-C stopped it before the end;
+/// 1 when it is not finished, items failed, or records of the source were rejected (notes of
+/// severity error); else 0.
+fn outcome(
+    report: &Report,
+    ctrl_c_seen: bool,
+    journal: &std::path::Path,
+    file: Option<&str>,
+) -> Result<(), CliError> {
     let resume = format!(
         "run the same command again to resume (journal {})",
-        migration.journal_path().display()
+        journal.display()
     );
+    let rejected = report
+        .notes
+        .iter()
+        .filter(|n| matches!(n.severity, Severity::Error))
+        .count();
     if ctrl_c_seen && !report.is_complete() {
         Err(CliError::Interrupted(resume))
     } else if !report.is_complete() {
         Err(CliError::Failed(format!(
             "the migration is not finished; {resume}"
         )))
-    } else if !report.failures.is_empty() {
-        Err(CliError::Failed(format!(
-            "{} items failed (listed above)",
-            report.failures.len()
+    } else if !report.failures.is_empty() || rejected > 0 {
+        Err(CliError::Failed(not_migrated(
+            report.failures.len(),
+            rejected,
+            planned_items(report),
+            file,
         )))
     } else {
         Ok(())
     }
+}
+
+/// The message of a finished migration that left something behind: `failed` items that
+/// failed at the API, `rejected` records of the source (`file`, or an app) that planning
+/// refused (notes of severity error; skipped records and warnings do not count), `planned`
+/// items in the plan.
+fn not_migrated(failed: usize, rejected: usize, planned: u64, file: Option<&str>) -> String {
+    let failed_text = match failed {
+        1 => "1 item failed".to_owned(),
+        n => format!("{n} items failed"),
+    };
+    let rejected_text = match (rejected, file.is_some()) {
+        (1, true) => "1 input line was rejected".to_owned(),
+        (n, true) => format!("{n} input lines were rejected"),
+        (1, false) => "1 record of the source app was rejected".to_owned(),
+        (n, false) => format!("{n} records of the source app were rejected"),
+    };
+    let rest = if planned == 0 {
+        "there was nothing else to migrate"
+    } else {
+        "the rest has migrated"
+    };
+    let (them, they_need) = if rejected == 1 {
+        ("it", "it needs")
+    } else {
+        ("them", "they need")
+    };
+    match (failed, rejected, file) {
+        (_, 0, _) => format!("{failed_text} (listed above)"),
+        // Fixing the lines in place would not do: the journal refuses a changed file.
+        (0, _, Some(file)) => format!(
+            "{rejected_text} (listed above); {rest}. To migrate {them}, fix {them} in a new file \
+             with the user and conversation lines {they_need}, and migrate that file ({file} \
+             itself, changed, would no longer match its journal)"
+        ),
+        (0, _, None) => format!("{rejected_text} (listed above); {rest}"),
+        _ => format!("{failed_text} and {rejected_text} (listed above)"),
+    }
+}
+
+/// How many items (users, conversations, messages, participant settings) the plan holds.
+fn planned_items(report: &Report) -> u64 {
+    [
+        &report.users,
+        &report.conversations,
+        &report.messages,
+        &report.system_messages,
+        &report.participants,
+    ]
+    .iter()
+    .map(|c| c.total)
+    .sum()
+}
+
+/// A usage error unless `file` can be opened for reading (as `talkjs import` checks its
+/// input), so that a mistyped path leaves no journal behind.
+fn check_readable(file: &str) -> Result<(), CliError> {
+    let opened = std::fs::File::open(file).map_err(|e| {
+        let hint = if file == "-" {
+            " (migrate reads a file, not standard input: a resumed run reads it again)"
+        } else {
+            ""
+        };
+        CliError::Usage(format!("cannot open {file:?}: {e}{hint}"))
+    })?;
+    if opened.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(CliError::Usage(format!(
+            "cannot open {file:?}: it is a directory"
+        )));
+    }
+    Ok(())
 }
 
 /// The rate-limit store the shards share: Redis with `--redis-url`, else none (each
@@ -297,4 +397,39 @@ fn verify_summary(report: &VerifyReport) -> Value {
             "fields": fields(&u.mismatches),
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_migrated;
+
+    #[test]
+    fn not_migrated_names_failures_and_rejected_lines_and_how_to_go_on() {
+        assert_eq!(
+            not_migrated(2, 0, 9, Some("x.jsonl")),
+            "2 items failed (listed above)"
+        );
+        assert_eq!(
+            not_migrated(0, 1, 9, Some("x.jsonl")),
+            "1 input line was rejected (listed above); the rest has migrated. To migrate it, fix \
+             it in a new file with the user and conversation lines it needs, and migrate that \
+             file (x.jsonl itself, changed, would no longer match its journal)"
+        );
+        let all = not_migrated(0, 3, 0, Some("x.jsonl"));
+        assert!(
+            all.starts_with(
+                "3 input lines were rejected (listed above); there was nothing else to migrate. \
+                 To migrate them, fix them"
+            ),
+            "{all}"
+        );
+        assert_eq!(
+            not_migrated(0, 2, 9, None),
+            "2 records of the source app were rejected (listed above); the rest has migrated"
+        );
+        assert_eq!(
+            not_migrated(1, 1, 9, Some("x.jsonl")),
+            "1 item failed and 1 input line was rejected (listed above)"
+        );
+    }
 }
