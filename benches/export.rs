@@ -116,10 +116,10 @@ fn memory_check(server: &common::Server, rt: &tokio::runtime::Runtime) {
             ))
             .build()
             .expect("client");
-        let before = reset_peak_rss();
+        let before = common::reset_peak_rss();
         let n = rt.block_on(talkjs_export(&client));
         assert_eq!(n, pages * common::PAGE_SIZE);
-        match (before, status_kib("VmHWM:")) {
+        match (before, common::status_kib("VmHWM:")) {
             (Some(before), Some(peak)) => println!(
                 "memory export: {pages:>4} pages ({n:>6} users): peak RSS grew {} KiB",
                 peak.saturating_sub(before)
@@ -127,24 +127,6 @@ fn memory_check(server: &common::Server, rt: &tokio::runtime::Runtime) {
             _ => println!("memory export: /proc/self peak RSS not available"),
         }
     }
-}
-
-/// Resets the peak RSS (`VmHWM`) to the current RSS and returns the current RSS in KiB.
-fn reset_peak_rss() -> Option<u64> {
-    std::fs::write("/proc/self/clear_refs", "5").ok()?;
-    status_kib("VmRSS:")
-}
-
-/// A `kB` line of `/proc/self/status`.
-fn status_kib(key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    line[key.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
 }
 
 fn main() {

@@ -478,12 +478,7 @@ fn main() {
         client_main();
         return;
     }
-    // The fake's own runtime: one worker thread, apart from the client's process.
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("server runtime");
+    let server = common::fake_runtime();
 
     if !common::bench_mode() {
         // `cargo test --benches`: a small run with no latency and no limits, to see it work.

@@ -246,6 +246,16 @@ pub fn client_runtime() -> tokio::runtime::Runtime {
         .expect("client runtime")
 }
 
+/// The fake's own runtime in the process benches (bulk, migrate): one worker thread, apart
+/// from the client's process.
+pub fn fake_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("server runtime")
+}
+
 /// The talkjs client through the full default stack (app tokens, rate limiter, retry,
 /// deadline and per-attempt timeouts, JSON headers, tracing without a subscriber), with
 /// rate limits high enough never to wait.
