@@ -633,15 +633,11 @@ impl Journal {
             "UPDATE chunks SET state = 'done', outcome = 'ok' WHERE id = ?1",
             [chunk],
         )?;
-        {
-            let mut done = tx.prepare_cached(
-                "UPDATE items SET state = 'done', error = NULL, target_id = ?2
-                 WHERE seq = ?1 AND chunk = ?3 AND state = 'in_flight'",
-            )?;
-            for (seq, id) in ids {
-                done.execute(params![seq, id, chunk])?;
-            }
-        }
+        mark_landed(
+            &tx,
+            chunk,
+            ids.iter().map(|(seq, id)| (*seq, Some(id.as_str()))),
+        )?;
         tx.execute(
             "UPDATE items SET state = 'done', error = NULL WHERE chunk = ?1 AND state = 'in_flight'",
             [chunk],
@@ -705,15 +701,11 @@ impl Journal {
             "UPDATE chunks SET state = 'resolved', outcome = ?2 WHERE id = ?1",
             params![chunk, outcome],
         )?;
-        {
-            let mut done = tx.prepare_cached(
-                "UPDATE items SET state = 'done', error = NULL, target_id = ?2
-                 WHERE seq = ?1 AND chunk = ?3 AND state = 'in_flight'",
-            )?;
-            for (seq, target) in landed {
-                done.execute(params![seq, target, chunk])?;
-            }
-        }
+        mark_landed(
+            &tx,
+            chunk,
+            landed.iter().map(|(seq, target)| (*seq, target.as_deref())),
+        )?;
         tx.execute(
             "UPDATE items SET state = 'planned', chunk = NULL WHERE chunk = ?1 AND state = 'in_flight'",
             [chunk],
@@ -845,6 +837,22 @@ impl Journal {
         }
         tx.commit()
     }
+}
+
+/// Marks the in-flight items `(seq, target id)` of `chunk` done, with their target ids.
+fn mark_landed<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    chunk: i64,
+    landed: impl Iterator<Item = (i64, Option<&'a str>)>,
+) -> rusqlite::Result<()> {
+    let mut done = tx.prepare_cached(
+        "UPDATE items SET state = 'done', error = NULL, target_id = ?2
+         WHERE seq = ?1 AND chunk = ?3 AND state = 'in_flight'",
+    )?;
+    for (seq, target) in landed {
+        done.execute(params![seq, target, chunk])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
