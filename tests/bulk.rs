@@ -3,26 +3,18 @@
 //! reason; requests are packed as TalkJS allows; a shared limit is never exceeded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use talkjs::Client;
 use talkjs::api::{BulkItem, BulkKind};
 use talkjs::models::{
     ConversationUpsert, ImportMessage, NewMessage, ParticipantOverwrite, Timestamp, UserUpsert,
 };
 use talkjs::transport::{Quota, RateLimiter};
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
-
-fn client(fake: &FakeTalkJs) -> Client {
-    Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
-        .base_url(fake.base_url())
-        .build()
-        .unwrap()
-}
 
 fn user(id: &str) -> BulkItem {
     BulkItem::User {
@@ -50,7 +42,7 @@ fn send(conversation: &str, sender: &str, text: &str) -> BulkItem {
 #[tokio::test]
 async fn a_workload_with_bad_records_lands_every_good_one_once_and_reports_the_bad_ones() {
     let fake = FakeTalkJs::start().await.unwrap();
-    let client = client(&fake);
+    let client = common::client(&fake);
 
     let mut items = Vec::new();
     // 250 users, two of them bad (a new user needs a name): three PUT /users, split down to
@@ -193,10 +185,7 @@ async fn requests_are_packed_and_a_shared_limit_is_never_exceeded() {
         .start()
         .await
         .unwrap();
-    let client = Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
-        .base_url(fake.base_url())
+    let client = common::builder(&fake)
         .rate_limiter(Some(
             RateLimiter::new(fake.app_id()).general_quota(Quota::per_second(25, 5)),
         ))
@@ -239,7 +228,7 @@ async fn requests_are_packed_and_a_shared_limit_is_never_exceeded() {
 #[tokio::test]
 async fn messages_of_interleaved_conversations_are_still_packed_ten_to_a_request_in_order() {
     let fake = FakeTalkJs::start().await.unwrap();
-    let client = client(&fake);
+    let client = common::client(&fake);
     let users = (0..10).map(|c| user(&format!("u{c}")));
     let conversations = (0..10).map(|c| conversation(&format!("c{c}"), &[&format!("u{c}")]));
     // Round robin: m0 of every conversation, then m1 of every conversation, ...

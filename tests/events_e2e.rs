@@ -5,6 +5,8 @@
 //! delivered while it is down are lost, as they would be in a restarting service).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -155,13 +157,7 @@ async fn every_message_once_through_lost_duplicated_and_reordered_webhooks() {
     let forward: Forward = Arc::default();
     let fake = fake_with_receiver(&forward).await;
     // The catch-up lists every 250 ms: no client-side rate limit against the fake.
-    let client = Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
-        .base_url(fake.base_url())
-        .rate_limiter(None)
-        .build()
-        .unwrap();
+    let client = common::builder(&fake).rate_limiter(None).build().unwrap();
     // The stream yields messages created after `since`: none may share its millisecond.
     let since = Timestamp::now();
     tokio::time::sleep(Duration::from_millis(5)).await;

@@ -2,6 +2,8 @@
 //! independent implementations of the documented API.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -14,19 +16,10 @@ use talkjs::models::{
 use talkjs::transport::{Quota, RateLimiter, RetryConfig};
 use talkjs_fake::{FakeTalkJs, Faults, RateLimitConfig};
 
-fn client(fake: &FakeTalkJs) -> Client {
-    Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
-        .base_url(fake.base_url())
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn full_lifecycle() {
     let fake = FakeTalkJs::start().await.unwrap();
-    let client = client(&fake);
+    let client = common::client(&fake);
 
     // Users: create, merge, clear.
     client
@@ -234,7 +227,7 @@ async fn full_lifecycle() {
 #[tokio::test]
 async fn two_thousand_idempotent_messages_survive_chaos_exactly_once() {
     let fake = FakeTalkJs::start().await.unwrap();
-    let setup = client(&fake);
+    let setup = common::client(&fake);
     setup
         .users()
         .upsert("alice", &UserUpsert::new().name("Alice"))
@@ -250,10 +243,7 @@ async fn two_thousand_idempotent_messages_survive_chaos_exactly_once() {
     // lost but the messages were created) and connection resets.
     fake.reset_counters();
     fake.set_faults(Faults::seeded(7).error_rate(0.2).reset_rate(0.1));
-    let client = Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
-        .base_url(fake.base_url())
+    let client = common::builder(&fake)
         // Enough attempts that 0.3^n is negligible; no budget, since a 30% failure rate is
         // exactly what a budget is meant to stop.
         .retry(Some(
@@ -325,10 +315,7 @@ async fn concurrent_clones_under_a_scaled_rate_limit_get_no_429() {
         .start()
         .await
         .unwrap();
-    let client = Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
-        .base_url(fake.base_url())
+    let client = common::builder(&fake)
         .rate_limiter(Some(
             RateLimiter::new(fake.app_id()).general_quota(Quota::per_second(20, 5)),
         ))
