@@ -23,6 +23,7 @@ use talkjs_models::{
     Conversation, ConversationId, Message, MessageId, OrderBy, OrderDirection, Timestamp,
     WebhookData, WebhookEvent,
 };
+use talkjs_transport::later;
 use tokio::time::Instant;
 
 use crate::client::Client;
@@ -540,7 +541,7 @@ impl State {
             }
             self.apply_pending_watermark();
             if self.next_catch_up.is_none_or(|at| Instant::now() >= at) {
-                self.next_catch_up = Some(later(self.settings.catch_up_every));
+                self.next_catch_up = Some(later(Instant::now(), self.settings.catch_up_every));
                 if let Err(e) = self.catch_up().await {
                     return Some((Err(e), self));
                 }
@@ -761,13 +762,6 @@ impl Scan {
         }
         Ok(())
     }
-}
-
-/// `after` from now, or a time far enough ahead if that overflows.
-fn later(after: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(after)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
 }
 
 impl Drop for State {
