@@ -747,8 +747,7 @@ impl Fnv {
 /// a resumed run checks that its input is the one planned without planning it again.
 pub(crate) fn fingerprint_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
-    let mut hash = Fnv::new();
-    let mut length = 0u64;
+    let mut fingerprint = Fingerprint::default();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match file.read(&mut buf) {
@@ -757,14 +756,35 @@ pub(crate) fn fingerprint_file(path: &Path) -> std::io::Result<String> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        hash.write(&buf[..n]);
-        length += n as u64;
+        fingerprint.update(&buf[..n]);
     }
-    Ok(fingerprint(length, hash))
+    Ok(fingerprint.finish())
 }
 
-fn fingerprint(length: u64, hash: Fnv) -> String {
-    format!("file:{length}:{:016x}", hash.0)
+/// The length and hash of an input's bytes: `file:<length>:<hash>`.
+struct Fingerprint {
+    hash: Fnv,
+    length: u64,
+}
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Self {
+            hash: Fnv::new(),
+            length: 0,
+        }
+    }
+}
+
+impl Fingerprint {
+    fn update(&mut self, bytes: &[u8]) {
+        self.hash.write(bytes);
+        self.length += bytes.len() as u64;
+    }
+
+    fn finish(&self) -> String {
+        format!("file:{}:{:016x}", self.length, self.hash.0)
+    }
 }
 
 /// Reads a JSON lines file into a plan. A line that is not valid UTF-8 or not a record is
@@ -785,8 +805,7 @@ pub(crate) fn plan_reader(
 ) -> std::io::Result<Plan> {
     let mut reader = BufReader::new(reader);
     let mut planner = Planner::new(options);
-    let mut hash = Fnv::new();
-    let mut length = 0u64;
+    let mut fingerprint = Fingerprint::default();
     let mut buf = Vec::new();
     let mut number = 0u64;
     loop {
@@ -796,8 +815,7 @@ pub(crate) fn plan_reader(
             break;
         }
         number += 1;
-        hash.write(&buf);
-        length += n as u64;
+        fingerprint.update(&buf);
         match std::str::from_utf8(&buf) {
             Ok(text) if text.trim().is_empty() => {}
             Ok(text) => planner.line(number, text),
@@ -811,11 +829,10 @@ pub(crate) fn plan_reader(
     planner.retain_shard(shard);
     // The file's fingerprint without the shard names it in system messages' idempotency
     // keys: every shard of one file gives a message the same key.
-    let identity = fingerprint(length, hash);
+    let identity = fingerprint.finish();
     Ok(planner.finish(identity.clone() + &shard_suffix(shard), &identity))
 }
 
-/// Lists another app (users, conversations, each conversation's messages) into a plan.
 /// What a shard adds to the fingerprint of its input: a shard's journal resumes that shard
 /// only.
 pub(crate) fn shard_suffix(shard: Option<Shard>) -> String {
