@@ -45,11 +45,23 @@ pub struct Client {
     // pool, the rate limiter and the retry budget.
     service: HttpService,
     api_version: Option<HeaderValue>,
+    /// The app and API root, when the client was built by [`ClientBuilder`] (a client over
+    /// a hand-made service does not know them).
+    endpoint: Option<Endpoint>,
+}
+
+/// Which app, at which API root, a client built by [`ClientBuilder`] talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    app_id: String,
+    api_root: String,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
+            .field("app_id", &self.app_id())
+            .field("api_root", &self.api_root())
             .field("api_version", &self.api_version)
             .finish_non_exhaustive()
     }
@@ -108,7 +120,33 @@ impl Client {
         Self {
             service: talkjs_transport::into_http_service(service),
             api_version: None,
+            endpoint: None,
         }
+    }
+
+    /// The app id this client sends to, if it was built by [`ClientBuilder`] (`None` for a
+    /// client over a hand-made service, [`Client::from_service`]). Tools that keep state
+    /// about an app (e.g. a migration's journal) use it to tell apps apart.
+    /// ```
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .build()?;
+    /// assert_eq!(client.app_id(), Some("tNCnKd4d"));
+    /// assert_eq!(client.api_root(), Some("https://api.talkjs.com"));
+    /// # Ok(()) }
+    /// # run().unwrap();
+    /// ```
+    pub fn app_id(&self) -> Option<&str> {
+        self.endpoint.as_ref().map(|e| e.app_id.as_str())
+    }
+
+    /// The API root this client sends to (`https://api.talkjs.com` unless
+    /// [`ClientBuilder::base_url`] set another, without a trailing `/`), if it was built by
+    /// [`ClientBuilder`]; `None` for [`Client::from_service`].
+    pub fn api_root(&self) -> Option<&str> {
+        self.endpoint.as_ref().map(|e| e.api_root.as_str())
     }
 
     /// A clone of this client that pins the API version (`TalkJS-REST-Version` header) of
@@ -128,6 +166,7 @@ impl Client {
         Ok(Self {
             service: self.service.clone(),
             api_version: Some(value),
+            endpoint: self.endpoint.clone(),
         })
     }
 
@@ -204,6 +243,8 @@ pub struct ClientBuilder {
     scheme: AuthScheme,
     token_ttl: Option<Duration>,
     api_version: Option<HeaderValue>,
+    /// The API root given to [`Self::base_url`], for [`Client::api_root`].
+    api_root: Option<String>,
     configure: Vec<Configure>,
 }
 
@@ -341,8 +382,9 @@ impl ClientBuilder {
     ///     .build()?;
     /// # Ok(()) }
     /// ```
-    pub fn base_url(self, root: impl Into<String>) -> Self {
+    pub fn base_url(mut self, root: impl Into<String>) -> Self {
         let root = root.into();
+        self.api_root = Some(root.clone());
         self.stack(move |b| b.base_url(root))
     }
 
@@ -511,6 +553,15 @@ impl ClientBuilder {
                 what: "the secret key",
                 how: "call .secret_key(...) or set TALKJS_SECRET_KEY (dashboard, Settings)",
             })?;
+        let endpoint = Endpoint {
+            api_root: self
+                .api_root
+                .as_deref()
+                .unwrap_or(talkjs_transport::TALKJS_API_ROOT)
+                .trim_end_matches('/')
+                .to_owned(),
+            app_id: app_id.clone(),
+        };
         let app_id = AppId::new(app_id);
         let credentials = match self.scheme {
             AuthScheme::AppToken => {
@@ -540,6 +591,7 @@ impl ClientBuilder {
         Ok(Client {
             service,
             api_version: self.api_version,
+            endpoint: Some(endpoint),
         })
     }
 }
