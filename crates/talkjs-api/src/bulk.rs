@@ -117,6 +117,17 @@ impl BulkItem {
         }
     }
 
+    /// Whether sending this item twice does no harm: every upsert (users, conversations,
+    /// participants) and a send whose message carries an idempotency key. An import, or a
+    /// send without a key, is created again each time it is sent.
+    pub fn is_idempotent(&self) -> bool {
+        match self {
+            Self::User { .. } | Self::Conversation { .. } | Self::Participant { .. } => true,
+            Self::Send { message, .. } => message.idempotency_key().is_some(),
+            Self::Import { .. } => false,
+        }
+    }
+
     /// The conversation whose order this item must keep (messages only).
     fn ordered_in(&self) -> Option<&str> {
         match self {
@@ -128,7 +139,8 @@ impl BulkItem {
     }
 }
 
-/// An item that failed, and why.
+/// An item that did not land, or whose outcome is unknown, and why: an entry of
+/// [`BulkReport::failed`] or [`BulkReport::uncertain`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct BulkFailure {
@@ -138,8 +150,8 @@ pub struct BulkFailure {
     pub kind: BulkKind,
     /// What it is about ([`BulkItem::subject`]).
     pub subject: String,
-    /// The error of the request that carried it. Items refused together (e.g. by a 5xx
-    /// after the retries) share one error.
+    /// The error of the request that carried it. Items sent together (e.g. answered by a
+    /// 5xx after the retries) share one error.
     pub error: Arc<Error>,
 }
 
@@ -150,8 +162,12 @@ pub struct BulkFailure {
 pub struct BulkProgress {
     /// Items that landed.
     pub succeeded: usize,
-    /// Items that failed.
+    /// Items that failed: they did not land, or sending them again is safe
+    /// ([`BulkReport::failed`]).
     pub failed: usize,
+    /// Items whose outcome is unknown: they may have landed, and sending them again may
+    /// duplicate them ([`BulkReport::uncertain`]).
+    pub uncertain: usize,
     /// Items in the workload, if known ([`Bulk::total`]).
     pub total: Option<usize>,
     /// Requests sent so far.
@@ -162,14 +178,25 @@ pub struct BulkProgress {
     pub eta: Option<Duration>,
 }
 
-/// The outcome of a bulk run.
+/// The outcome of a bulk run: every item of the input is counted in exactly one of
+/// `succeeded`, `failed` and `uncertain`.
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct BulkReport {
     /// Items that landed.
     pub succeeded: usize,
-    /// Items that failed, with their reasons, in the order they failed.
+    /// Items that failed, with their reasons, in the order they failed: items that were
+    /// refused (a 4xx, e.g. a bad record or a missing conversation) or never sent, and
+    /// idempotent items (upserts, sends with an idempotency key) whatever the error, since
+    /// sending those again is safe. Fix the cause and run these items again.
     pub failed: Vec<BulkFailure>,
+    /// Items whose outcome is unknown, with their reasons, in the order they failed: imports
+    /// and sends without an idempotency key whose request failed in a way that may have
+    /// been applied ([`Error::may_have_landed`]: a 5xx, a timeout, a reset connection).
+    /// **Do not send these again blindly**: TalkJS may have stored them, and a second copy
+    /// is a duplicate. Check the conversation first (or use a journal that resolves them,
+    /// like `talkjs migrate`).
+    pub uncertain: Vec<BulkFailure>,
     /// Requests sent (splits of refused chunks included).
     pub requests: usize,
     /// How long the run took.
@@ -219,6 +246,14 @@ impl Client {
     ///   (TalkJS refuses the whole request for one bad record) splits it in two and sends
     ///   both halves again, down to the bad item, which is reported; other errors (after the
     ///   transport's retries) are reported for every item of the request. The run goes on.
+    /// - **Refused apart from unknown.** An item whose request was refused (a 4xx) or never
+    ///   sent did not land: it is in [`BulkReport::failed`]. So is an idempotent item
+    ///   (users, conversations, participants, sends with an idempotency key) whatever the
+    ///   error: the transport has already retried it, and sending it again is safe. An
+    ///   import, or a send without an idempotency key, whose request failed in a way that
+    ///   may have been applied (a 5xx, a timeout, a reset: [`Error::may_have_landed`]) is in
+    ///   [`BulkReport::uncertain`]: it may have landed, and sending it again may duplicate
+    ///   it. The run never sends such an item twice.
     /// - **Memory** stays bounded: the input is a stream, read only as far as the work in
     ///   flight allows (twice as many requests waiting as may be in flight). When the input
     ///   has nothing ready and no request is running, what has been read is sent rather than
@@ -249,7 +284,12 @@ impl Client {
     ///     .run_iter(users.chain(chats).chain(hellos))
     ///     .await;
     /// for failure in &report.failed {
-    ///     eprintln!("item {} ({}): {}", failure.index, failure.subject, failure.error);
+    ///     eprintln!("item {} ({}) failed: {}", failure.index, failure.subject, failure.error);
+    /// }
+    /// for unknown in &report.uncertain {
+    ///     // Only imports and sends without an idempotency key land here: check before
+    ///     // sending them again.
+    ///     eprintln!("item {} ({}) may have landed: {}", unknown.index, unknown.subject, unknown.error);
     /// }
     /// # Ok(()) }
     /// ```
@@ -469,14 +509,20 @@ impl Run {
                 self.enqueue(front, true);
             }
             Err(error) => {
+                let uncertain = error.may_have_landed();
                 let error = Arc::new(error);
                 for (index, item) in chunk.items {
-                    self.report.failed.push(BulkFailure {
+                    let failure = BulkFailure {
                         index,
                         kind: item.kind(),
                         subject: item.subject(),
                         error: Arc::clone(&error),
-                    });
+                    };
+                    if uncertain && !item.is_idempotent() {
+                        self.report.uncertain.push(failure);
+                    } else {
+                        self.report.failed.push(failure);
+                    }
                 }
             }
         }
@@ -644,7 +690,7 @@ impl Run {
 
     fn progress(&self, total: Option<usize>, start: Instant) -> BulkProgress {
         let elapsed = start.elapsed();
-        let done = self.report.succeeded + self.report.failed.len();
+        let done = self.report.succeeded + self.report.failed.len() + self.report.uncertain.len();
         let eta = total.filter(|_| done > 0).map(|total| {
             let left = u32::try_from(total.saturating_sub(done)).unwrap_or(u32::MAX);
             let done = u32::try_from(done).unwrap_or(u32::MAX);
@@ -653,6 +699,7 @@ impl Run {
         BulkProgress {
             succeeded: self.report.succeeded,
             failed: self.report.failed.len(),
+            uncertain: self.report.uncertain.len(),
             total,
             requests: self.report.requests,
             elapsed,

@@ -197,6 +197,76 @@ impl Error {
         }
     }
 
+    /// Whether the request may have been applied although the call failed: its outcome is
+    /// **unknown**, not refused. Sending a non-idempotent write (an import, a message send
+    /// without idempotency keys) again after such an error may apply it twice: check first
+    /// (list the conversation), or send only what carries an idempotency key.
+    ///
+    /// True for:
+    /// - a 5xx ([`Error::Server`], or any other status that is not a 4xx): the server may
+    ///   have failed after doing the work, or a gateway may have given up while TalkJS went on;
+    /// - a [timeout](Error::Timeout): the answer may simply be late;
+    /// - a connection that failed after the request may have been written (reset, closed, an
+    ///   error while reading the answer), and any transport error this crate cannot place
+    ///   (e.g. from a custom inner service without an I/O error that says the connection was
+    ///   refused): when unsure, it may have landed;
+    /// - a success answer that does not decode ([`Error::Decode`]), or a body over the size
+    ///   limit: the server answered, so for a write the work **was** most likely done (unless
+    ///   something other than TalkJS answered at the base URL);
+    /// - [`Error::Incomplete`]: answers for the failing request (its `source`); the first
+    ///   `completed` items landed for sure.
+    ///
+    /// False when the request was refused or never sent: a 4xx answer (400, 401, 403, 404,
+    /// 409, and 429, which TalkJS answers before processing), the client's own rate limiter
+    /// refusing to wait ([`Error::LocalRateLimit`]), a connection that could not be opened
+    /// (refused, DNS, TLS handshake: nothing was sent), a request refused before sending
+    /// (signing, another origin, a failed rate-limit store), an invalid argument or
+    /// configuration, a list whose pagination does not advance, a checkpoint error.
+    ///
+    /// The transport retries idempotent requests (upserts, sends whose messages all carry an
+    /// idempotency key) after a 5xx or a reset, so for them this answers for the last
+    /// attempt only; that does not matter, since sending them again is safe. A
+    /// non-idempotent request is retried only after an outcome that left nothing behind (a
+    /// 429, a refused connection), so for it the answer covers the whole call.
+    ///
+    /// [`Error::is_transient`] is a different question (may trying again help?): a 5xx is
+    /// both transient and may have landed; a 429 is transient and did not land.
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use talkjs_models::{ImportMessage, Timestamp};
+    ///
+    /// let old = ImportMessage::new("alice", "Hello from 2019", Timestamp::from_millis(1_550_000_000_000));
+    /// match client.conversations().messages("order_123").import([old]).await {
+    ///     Ok(_) => {}
+    ///     Err(e) if e.may_have_landed() => {
+    ///         // The import may be stored: importing it again could duplicate it. List the
+    ///         // conversation and import it only if it is missing.
+    ///         eprintln!("outcome unknown, check before importing again: {e}");
+    ///     }
+    ///     Err(e) if e.is_transient() => eprintln!("not imported, try again later: {e}"),
+    ///     Err(e) => eprintln!("refused, fix it first: {e}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn may_have_landed(&self) -> bool {
+        match self {
+            Self::Server { .. } | Self::Timeout { .. } | Self::Decode { .. } => true,
+            Self::Status { status, .. } => !status.is_client_error(),
+            Self::Transport(error) => transport_may_have_landed(error.as_ref()),
+            Self::Incomplete { source, .. } => source.may_have_landed(),
+            Self::NotFound { .. }
+            | Self::BadRequest { .. }
+            | Self::Unauthorized { .. }
+            | Self::RateLimited { .. }
+            | Self::LocalRateLimit { .. }
+            | Self::InvalidArgument(_)
+            | Self::Pagination(_)
+            | Self::Checkpoint(_)
+            | Self::Config(_) => false,
+        }
+    }
+
     /// The server's whole response body, for errors that came with one (the message shows
     /// at most its first 512 bytes).
     /// ```no_run
@@ -285,6 +355,35 @@ fn is_connection_error(error: &(dyn std::error::Error + 'static)) -> bool {
         current = e.source();
     }
     false
+}
+
+/// Whether a request that failed with this transport error may have reached the server and
+/// been applied: false only when it is known that nothing was sent.
+fn transport_may_have_landed(error: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(t) = TransportError::find(error) {
+        return match t {
+            // Never sent: the connection was not opened, or the request was refused on
+            // this side (signing, another origin, a failed rate-limit store or the limiter).
+            TransportError::Connect { .. }
+            | TransportError::RateLimitStore { .. }
+            | TransportError::Auth(_)
+            | TransportError::InvalidRequest(_)
+            | TransportError::LocalRateLimit { .. } => false,
+            // Sent (or maybe sent): the connection failed after it was written, the answer
+            // was late, or an answer came (a body over the limit). TransportError is
+            // non-exhaustive: what is not known to be unsent may have landed.
+            _ => true,
+        };
+    }
+    // An error of a custom inner service: only a refused connection says nothing was sent.
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return io.kind() != std::io::ErrorKind::ConnectionRefused;
+        }
+        current = e.source();
+    }
+    true
 }
 
 /// A transport error's message with what to do, unless the error says so itself (a failed
