@@ -60,43 +60,133 @@ impl Default for RateLimitConfig {
     }
 }
 
-/// Fault injection, reproducible from a seed: each request draws from a
-/// [`fastrand::Rng`] seeded with [`seed`](Self::seed), in arrival order, so a sequential
-/// client sees the same faults on every run.
+/// Fault injection, reproducible from a seed: the faults a TalkJS client meets in
+/// production, from the kind ones (a `503` before the write, a dropped connection) to the
+/// mean ones (an answer lost while the write lands later, listings that lag, a server clock
+/// that differs from the client's, answers slower than the client waits, `429`s).
 ///
-/// For each request (before rate limiting and authentication), the fake:
+/// Each request draws from a [`fastrand::Rng`] seeded with [`seed`](Self::seed), in
+/// arrival order, always **four** values whatever its fate (the fate, a coin, the latency
+/// jitter, the late-write jitter), so a sequential client sees the same faults on every
+/// run with the same seed and settings.
+///
+/// The fate of a request is **one roll** split, in this order, over
+/// [`reset_rate`](Self::reset_rate), [`error_rate`](Self::error_rate),
+/// [`late_write_rate`](Self::late_write_rate), [`slow_rate`](Self::slow_rate) and
+/// [`throttle_rate`](Self::throttle_rate); the rest of the roll is a normal request. The
+/// rates are shares of all requests, so they should add up to at most 1. A rate below 0 (or
+/// NaN) counts as 0, one above 1 as 1, and when they add up to more than 1 they are taken in
+/// the order above: the later ones get only what is left (`talkjs fake serve` refuses such
+/// rates instead). For each request, the fake:
 ///
 /// 1. waits [`latency`](Self::latency) plus a random share of
-///    [`latency_jitter`](Self::latency_jitter);
-/// 2. with probability [`reset_rate`](Self::reset_rate) closes the connection without an
-///    answer (HTTP/2: resets the stream). The request has **no effect**;
-/// 3. otherwise, with probability [`error_rate`](Self::error_rate), answers with a 5xx:
-///    half of these are `503 Service Unavailable` decided **before** processing (the
-///    request has **no effect**), the other half are `500 Internal Server Error` returned
-///    **after** processing (the request **did take effect**, e.g. a message was sent, but
-///    the answer is lost). The second kind is what makes idempotency keys matter: a retried
-///    send without them creates a duplicate.
+///    [`latency_jitter`](Self::latency_jitter) (every request, whatever its fate);
+/// 2. **reset** (`reset_rate`): closes the connection without an answer (HTTP/2: resets the
+///    stream). The request has **no effect**;
+/// 3. **error** (`error_rate`): answers with a 5xx. Half of these (drawn) are
+///    `503 Service Unavailable` decided **before** processing: the request has **no
+///    effect**. The other half are `500 Internal Server Error` returned **after**
+///    processing: the request **did take effect** (e.g. a message was sent) but the answer
+///    is lost. That is what makes idempotency keys matter: a retried send without them
+///    creates a duplicate. (A request refused before it is processed, by the rate limit,
+///    authentication or a wrong app id, gets that refusal instead of the 500.);
+/// 4. **late write** (`late_write_rate`, writes only: every method but `GET`; a `GET` whose
+///    roll lands here is a normal request): the rate limit and authentication are checked
+///    as usual (a `429` or `401` is answered normally, and nothing happens later), and the
+///    body is read. Then the answer is **lost at once**: half of these (drawn) close the
+///    connection without an answer, half are answered `504 Gateway Timeout`. The request
+///    itself is processed later, in the background, after
+///    [`late_write_delay`](Self::late_write_delay) plus a random share of
+///    [`late_write_jitter`](Self::late_write_jitter): validated, stored, webhooks sent, as
+///    if it had been answered then, whether or not the client is still there. A late write
+///    that fails validation then (a bad body, a missing conversation) **has no effect**.
+///    This is what a gateway that gives up while the backend goes on looks like: the client
+///    sees a failure, and the write lands a moment later;
+/// 5. **slow** (`slow_rate`): processed **at once** like a normal request, answered only
+///    [`slow_delay`](Self::slow_delay) later. A client whose attempt timeout is shorter gives
+///    up, while the write has already landed;
+/// 6. **throttle** (`throttle_rate`): answered `429 Too Many Requests` **without
+///    processing** (no effect, and no rate-limit token taken). Half of these (drawn) carry
+///    `Retry-After: 1`, half carry no `Retry-After` at all;
+/// 7. otherwise processes the request normally (rate limit, authentication, validation,
+///    storage, webhooks).
+///
+/// Two settings change every request instead of a share of them:
+///
+/// * [`listing_lag`](Self::listing_lag): a newly created message (sent or imported) or
+///   conversation shows in the **list** endpoints (`GET /conversations`,
+///   `GET /users/{id}/conversations`, `GET /conversations/{id}/messages`, also inside
+///   `POST /batch`) only this long after it was stored. Getting it by id is not lagged. In a
+///   conversation list, `lastMessage`, the `lastMessageAfter` / `lastMessageBefore`
+///   filters, the `lastMessageTs` filter and the `lastActivity` order use the newest
+///   message visible in listings. The lag is measured on tokio's clock, so a test on a
+///   paused clock (`#[tokio::test(start_paused = true)]`) moves it with
+///   `tokio::time::advance`. Nothing else is lagged (users, edits, deletions, read
+///   states);
+/// * [`clock_skew_ms`](Self::clock_skew_ms): the fake's clock minus the client's: every
+///   time the fake stamps (`createdAt` of sent messages, conversations, users and webhook
+///   events, a participant's `joinedAt`, a message's `editedAt`, and the webhook
+///   `X-TalkJS-Timestamp` header) is shifted by it. Imported messages keep the `timestamp`
+///   they were given.
+///
+/// [`FakeTalkJs::fault_counts`](crate::FakeTalkJs::fault_counts) counts what happened.
+/// Changing the faults at runtime ([`FakeTalkJs::set_faults`](crate::FakeTalkJs::set_faults))
+/// reseeds the generator; late writes already waiting keep their delay.
 ///
 /// ```
 /// use std::time::Duration;
 /// use talkjs_fake::Faults;
 ///
 /// let chaos = Faults::seeded(42).error_rate(0.2).reset_rate(0.05).latency(Duration::from_millis(5));
-/// # let _ = chaos;
+/// // Production's meaner faults: 10 % of write answers lost while the write lands 1 to 2 s
+/// // later, listings a second behind, a server clock 1.5 s behind ours.
+/// let mean = Faults::seeded(7)
+///     .late_write_rate(0.1)
+///     .late_write_delay(Duration::from_secs(1))
+///     .late_write_jitter(Duration::from_secs(1))
+///     .listing_lag(Duration::from_secs(1))
+///     .clock_skew_ms(-1500)
+///     .throttle_rate(0.05);
+/// # let _ = (chaos, mean);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Faults {
     /// Seed of the random number generator.
     pub seed: u64,
-    /// Share of requests answered with a 500 or 503 (0.0..=1.0).
+    /// Share of requests answered with a 500 (after processing) or 503 (before) (0.0..=1.0).
     pub error_rate: f64,
-    /// Share of requests whose connection is closed without an answer (0.0..=1.0).
+    /// Share of requests whose connection is closed without an answer and without effect
+    /// (0.0..=1.0).
     pub reset_rate: f64,
     /// Delay added to every request.
     pub latency: Duration,
     /// Extra random delay, uniformly distributed between zero and this, added to every
     /// request.
     pub latency_jitter: Duration,
+    /// Share of write requests (every method but `GET`) whose answer is lost (half a
+    /// connection reset, half a `504`) while the write is applied later, after
+    /// [`late_write_delay`](Self::late_write_delay) plus a random share of
+    /// [`late_write_jitter`](Self::late_write_jitter) (0.0..=1.0; a share of all requests).
+    pub late_write_rate: f64,
+    /// How long after its answer was lost a late write is applied.
+    pub late_write_delay: Duration,
+    /// Extra random delay, uniformly distributed between zero and this, added to
+    /// [`late_write_delay`](Self::late_write_delay).
+    pub late_write_jitter: Duration,
+    /// How long after it was stored a new message or conversation shows in list endpoints
+    /// (getting it by id is not lagged).
+    pub listing_lag: Duration,
+    /// The fake's clock minus the client's, in milliseconds (signed): added to every time
+    /// the fake stamps (`createdAt`, webhook timestamps), not to imported timestamps.
+    pub clock_skew_ms: i64,
+    /// Share of requests processed at once but answered only after
+    /// [`slow_delay`](Self::slow_delay) (0.0..=1.0).
+    pub slow_rate: f64,
+    /// How long a slow answer is held back (after the request was processed).
+    pub slow_delay: Duration,
+    /// Share of requests answered `429` without processing, half with `Retry-After: 1`, half
+    /// without `Retry-After` (0.0..=1.0).
+    pub throttle_rate: f64,
 }
 
 impl Faults {
@@ -141,12 +231,70 @@ impl Faults {
         self
     }
 
-    /// Whether any fault or delay is configured.
+    /// Sets the share of writes whose answer is lost while the write lands later.
+    #[must_use]
+    pub fn late_write_rate(mut self, rate: f64) -> Self {
+        self.late_write_rate = rate;
+        self
+    }
+
+    /// Sets how long after its lost answer a late write is applied.
+    #[must_use]
+    pub fn late_write_delay(mut self, delay: Duration) -> Self {
+        self.late_write_delay = delay;
+        self
+    }
+
+    /// Sets the maximum random extra delay of a late write.
+    #[must_use]
+    pub fn late_write_jitter(mut self, jitter: Duration) -> Self {
+        self.late_write_jitter = jitter;
+        self
+    }
+
+    /// Sets how long a new message or conversation stays out of list endpoints.
+    #[must_use]
+    pub fn listing_lag(mut self, lag: Duration) -> Self {
+        self.listing_lag = lag;
+        self
+    }
+
+    /// Sets the fake's clock minus the client's, in milliseconds.
+    #[must_use]
+    pub fn clock_skew_ms(mut self, skew_ms: i64) -> Self {
+        self.clock_skew_ms = skew_ms;
+        self
+    }
+
+    /// Sets the share of requests answered only after [`slow_delay`](Self::slow_delay).
+    #[must_use]
+    pub fn slow_rate(mut self, rate: f64) -> Self {
+        self.slow_rate = rate;
+        self
+    }
+
+    /// Sets how long a slow answer is held back.
+    #[must_use]
+    pub fn slow_delay(mut self, delay: Duration) -> Self {
+        self.slow_delay = delay;
+        self
+    }
+
+    /// Sets the share of requests answered `429` without processing.
+    #[must_use]
+    pub fn throttle_rate(mut self, rate: f64) -> Self {
+        self.throttle_rate = rate;
+        self
+    }
+
+    /// Whether any fault, delay, lag or skew is configured (any setting but the seed
+    /// differs from [`none`](Self::none)).
     pub fn is_active(&self) -> bool {
-        self.error_rate > 0.0
-            || self.reset_rate > 0.0
-            || !self.latency.is_zero()
-            || !self.latency_jitter.is_zero()
+        *self
+            != Self {
+                seed: self.seed,
+                ..Self::default()
+            }
     }
 }
 

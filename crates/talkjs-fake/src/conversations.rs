@@ -6,6 +6,8 @@ use talkjs_models::{
     ParticipantOverwrite, ParticipantPatch, TimePredicate, Timestamp, WebhookEventType,
 };
 
+use tokio::time::Instant;
+
 use crate::api::{ApiError, ApiRequest, percent_encode, to_json};
 use crate::store::{
     ConvKeys, ConvRec, Ctx, MsgKey, PartRec, State, paginate, parse_bool, parse_limit, parse_ts,
@@ -48,7 +50,7 @@ pub(crate) fn put_conversation(
         let seq = ctx.state.next_seq();
         ctx.state
             .conversations
-            .insert(id.to_owned(), ConvRec::new(id, seq, ctx.now));
+            .insert(id.to_owned(), ConvRec::new(id, seq, ctx.now, ctx.listed_at));
         ctx.state.conv_tombstones.remove(id);
     }
     let now = ctx.now;
@@ -81,7 +83,9 @@ pub(crate) fn delete_conversation(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, 
         .conversations
         .remove(id)
         .ok_or_else(|| ApiError::not_found("conversation", id))?;
-    ctx.state.conv_tombstones.insert(id.to_owned(), conv.keys());
+    ctx.state
+        .conv_tombstones
+        .insert(id.to_owned(), conv.keys(ctx.instant));
     for (message_id, key) in &conv.message_keys {
         ctx.state
             .message_tombstones
@@ -94,9 +98,9 @@ pub(crate) fn delete_conversation(ctx: &mut Ctx<'_>, id: &str) -> Result<Value, 
 
 /// `GET /conversations`.
 pub(crate) fn list_all(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
-    let items = list_conversations(ctx.state, req, None)?
+    let items = list_conversations(ctx.state, req, None, ctx.instant)?
         .into_iter()
-        .map(ConvRec::model)
+        .map(|c| c.listed_model(ctx.instant))
         .collect::<Vec<_>>();
     Ok(json!({ "data": to_json(&items)? }))
 }
@@ -148,8 +152,9 @@ fn test_time(pred: TimePredicate, t: Option<Timestamp>) -> bool {
     }
 }
 
-/// Whether a conversation matches a filter, for `user` (or for any participant).
-fn matches(conv: &ConvRec, filter: &ConversationFilter, user: Option<&str>) -> bool {
+/// Whether a conversation matches a filter, for `user` (or for any participant), in a
+/// listing at `at`.
+fn matches(conv: &ConvRec, filter: &ConversationFilter, user: Option<&str>, at: Instant) -> bool {
     let custom_ok = filter
         .custom
         .iter()
@@ -177,9 +182,13 @@ fn matches(conv: &ConvRec, filter: &ConversationFilter, user: Option<&str>) -> b
     let created_ok = filter
         .created_at
         .is_none_or(|pred| test_time(pred, Some(conv.created_at)));
-    let last_message_ok = filter
-        .last_message_ts
-        .is_none_or(|pred| test_time(pred, conv.last_message().map(|m| m.message.created_at)));
+    let last_message_ok = filter.last_message_ts.is_none_or(|pred| {
+        test_time(
+            pred,
+            conv.last_listed_message(at)
+                .map(|(_, m)| m.message.created_at),
+        )
+    });
     custom_ok && access_ok && unread_ok && subject_ok && created_ok && last_message_ok
 }
 
@@ -228,11 +237,13 @@ fn parse_order(req: &ApiRequest) -> Result<(Order, bool, Option<Timestamp>), Api
     Ok((order, descending, offset_ts))
 }
 
-/// The filtered, ordered page of a conversation list (all, or those of `user`).
+/// The filtered, ordered page of a conversation list (all, or those of `user`) at `at`:
+/// only the conversations listed by then, their last message the newest one listed by then.
 pub(crate) fn list_conversations<'s>(
     state: &'s State,
     req: &ApiRequest,
     user: Option<&str>,
+    at: Instant,
 ) -> Result<Vec<&'s ConvRec>, ApiError> {
     let limit = parse_limit(req, MAX_CONVERSATIONS)?;
     let before = parse_ts(req, "lastMessageBefore")?;
@@ -251,7 +262,7 @@ pub(crate) fn list_conversations<'s>(
             let keys = state
                 .conversations
                 .get(after_id)
-                .map(ConvRec::keys)
+                .map(|c| c.keys(at))
                 .or_else(|| state.conv_tombstones.get(after_id).copied())
                 .ok_or_else(|| {
                     ApiError::invalid(format!(
@@ -265,18 +276,19 @@ pub(crate) fn list_conversations<'s>(
     let items = state
         .conversations
         .values()
+        .filter(|c| c.listed_at <= at)
         .filter(|c| match user {
             None => true,
             Some(u) => c.participants.contains_key(u) || (keep_removed && c.removed.contains(u)),
         })
         .filter(|c| !unreads_only || user.is_some_and(|u| c.unread_count(u) > 0))
         .filter(|c| {
-            let last = c.last_message().map(|m| m.message.created_at);
+            let last = c.last_listed_message(at).map(|(_, m)| m.message.created_at);
             before.is_none_or(|b| last.is_some_and(|l| l < b))
                 && after.is_none_or(|a| last.is_some_and(|l| l > a))
         })
-        .filter(|c| matches(c, &filter, user))
-        .map(|c| (order.key(&c.keys()), c))
+        .filter(|c| matches(c, &filter, user, at))
+        .map(|c| (order.key(&c.keys(at)), c))
         .filter(|((primary, _), _)| {
             offset_ts.is_none_or(|o| {
                 if descending {

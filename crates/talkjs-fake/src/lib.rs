@@ -102,7 +102,11 @@
 //! * **Rate limits** ([`RateLimitConfig`]): off by default; TalkJS's values are
 //!   [`RateLimitConfig::TALKJS`]; `429` with `Retry-After`.
 //! * **Faults** ([`Faults`]): seeded, reproducible connection resets, `503` before and
-//!   `500` after processing, latency.
+//!   `500` after processing, latency; and production's meaner ones: late writes (the
+//!   answer lost, a reset or a `504`, while the write lands a moment later), listings that
+//!   show new messages and conversations late, a server clock that differs from the
+//!   client's, slow answers (past the client's timeout, while the write landed), `429`s
+//!   with and without `Retry-After`. [`FakeTalkJs::fault_counts`] counts what happened.
 //! * **Webhooks** (optional, [`Builder::webhook_url`]): `user.created`, `user.updated`,
 //!   `message.sent`, `message.read`, `message.updated`, `message.deleted`,
 //!   `conversation.deleted`, POSTed as `{"id","createdAt","type","data"}` and signed with
@@ -153,10 +157,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 pub use config::{Faults, RateLimitConfig, WebhookFaults};
+pub use server::FaultCounts;
 pub use webhook::WebhookDelivery;
 
 use server::{FaultState, Shared, lock};
-use store::State;
+use store::{Clock, State};
 
 /// Why the fake could not start.
 #[derive(Debug, thiserror::Error)]
@@ -302,6 +307,7 @@ impl Builder {
         let base_url = format!("http://{addr}");
 
         let (shutdown, _) = watch::channel(false);
+        let clock = Arc::new(Clock::new(self.faults.clock_skew_ms));
         let deliveries = Arc::new(Mutex::new(Vec::new()));
         let webhook_faults = Arc::new(Mutex::new(webhook::FaultState::new(self.webhook_faults)));
         let webhook_tx = webhook_uri.map(|uri| {
@@ -312,6 +318,7 @@ impl Builder {
                 rx,
                 Arc::clone(&deliveries),
                 Arc::clone(&webhook_faults),
+                Arc::clone(&clock),
                 shutdown.subscribe(),
             ));
             tx
@@ -323,10 +330,11 @@ impl Builder {
                 fastrand::Rng::with_seed(self.faults.seed ^ 0x5eed_ba7c),
             )),
             faults: Mutex::new(FaultState::new(self.faults)),
+            clock,
             limiter: Mutex::new(ratelimit::Limiter::new(self.rate_limit)),
             requests: AtomicU64::new(0),
             statuses: Mutex::new(std::collections::BTreeMap::new()),
-            resets: AtomicU64::new(0),
+            counts: server::Counters::default(),
             events: Mutex::new(Vec::new()),
             webhook: webhook_tx,
             shutdown,
@@ -448,15 +456,38 @@ impl FakeTalkJs {
             .unwrap_or(0)
     }
 
-    /// How many connections were closed without an answer by fault injection.
+    /// How many connections were closed without an answer and without effect by
+    /// [`Faults::reset_rate`] (the same as [`FaultCounts::resets`]; late writes answered by
+    /// a reset are counted in [`FaultCounts::late_writes`]).
     pub fn reset_count(&self) -> u64 {
-        self.shared.resets.load(Ordering::Relaxed)
+        self.shared.counts.snapshot().resets
     }
 
-    /// Sets the request, status and reset counters back to zero.
+    /// What the [`Faults`] did so far: resets, `503`s, `500`s after processing, late writes
+    /// (lost and since applied), slow answers, injected `429`s.
+    ///
+    /// ```
+    /// use talkjs_fake::{FakeTalkJs, FaultCounts};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = FakeTalkJs::start().await.unwrap();
+    /// // … run the code under test against a fake with faults, then:
+    /// let counts = fake.fault_counts();
+    /// assert_eq!(counts, FaultCounts::default());
+    /// // Every late write has landed when both counts agree.
+    /// assert_eq!(counts.late_writes, counts.late_writes_applied);
+    /// # }
+    /// ```
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.shared.counts.snapshot()
+    }
+
+    /// Sets the request, status and fault counters ([`fault_counts`](Self::fault_counts))
+    /// back to zero. A late write still waiting then counts as applied without having been
+    /// counted as lost.
     pub fn reset_counters(&self) {
         self.shared.requests.store(0, Ordering::Relaxed);
-        self.shared.resets.store(0, Ordering::Relaxed);
+        self.shared.counts.clear();
         lock(&self.shared.statuses).clear();
     }
 
@@ -580,9 +611,14 @@ impl FakeTalkJs {
         lock(&self.shared.faults).config
     }
 
-    /// Replaces the fault settings and reseeds the random generator.
+    /// Replaces the fault settings and reseeds the random generator. The new
+    /// [`clock_skew_ms`](Faults::clock_skew_ms) applies at once (webhook timestamps too),
+    /// the new [`listing_lag`](Faults::listing_lag) to what is created from now on; late
+    /// writes already waiting keep their delay.
     pub fn set_faults(&self, faults: Faults) {
-        *lock(&self.shared.faults) = FaultState::new(faults);
+        let mut state = lock(&self.shared.faults);
+        *state = FaultState::new(faults);
+        self.shared.clock.set_skew(faults.clock_skew_ms);
     }
 
     /// Turns rate limiting on with `config` (with full buckets), or off with `None`.

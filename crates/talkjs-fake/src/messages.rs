@@ -8,6 +8,7 @@ use talkjs_models::{
     Attachment, ImportMessage, Message, MessageEdit, MessageOrigin, MessageType, NewMessage,
     SentMessage, UploadedFile, WebhookEventType,
 };
+use tokio::time::Instant;
 
 use crate::api::{ApiError, ApiRequest, RequestBody, decode, percent_encode, to_json};
 use crate::multipart;
@@ -81,8 +82,13 @@ fn new_message_id(state: &mut State) -> String {
     }
 }
 
-/// Adds a message to a conversation.
-fn insert(state: &mut State, conv_id: &str, message: Message) -> Result<MsgKey, ApiError> {
+/// Adds a message to a conversation, listed from `listed_at`.
+fn insert(
+    state: &mut State,
+    conv_id: &str,
+    message: Message,
+    listed_at: Instant,
+) -> Result<MsgKey, ApiError> {
     let seq = state.next_seq();
     let key = (message.created_at, seq);
     let id = message.id.as_str().to_owned();
@@ -93,6 +99,7 @@ fn insert(state: &mut State, conv_id: &str, message: Message) -> Result<MsgKey, 
         MsgRec {
             message,
             reactions: BTreeMap::new(),
+            listed_at,
         },
     );
     Ok(key)
@@ -202,7 +209,7 @@ pub(crate) fn send(ctx: &mut Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result
             .map(|r| to_json(&r.user))
             .transpose()?;
         let message_json = to_json(&message)?;
-        insert(ctx.state, conv_id, message)?;
+        insert(ctx.state, conv_id, message, ctx.listed_at)?;
         let conv = ctx.state.conversation_mut(conv_id)?;
         if let Some(k) = key {
             conv.idempotency.insert(k, id.clone());
@@ -282,7 +289,7 @@ pub(crate) fn import(
         message.read_by = import.read_by;
         message.custom = import.custom;
         message.attachment = attachment;
-        insert(ctx.state, conv_id, message)?;
+        insert(ctx.state, conv_id, message, ctx.listed_at)?;
         ids.push(SentMessage::new(id));
     }
     to_json(&ids)
@@ -304,12 +311,14 @@ pub(crate) fn list(ctx: &Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result<Val
                 })?,
         ),
     };
-    // `messages` is already ordered by key: newest first is a reverse range walk.
+    // `messages` is already ordered by key: newest first is a reverse range walk, over the
+    // messages listed by now.
     let upper = cursor.map_or(Bound::Unbounded, Bound::Excluded);
     let page = conv
         .messages
         .range((Bound::Unbounded, upper))
         .rev()
+        .filter(|(_, m)| m.listed_at <= ctx.instant)
         .take(limit)
         .map(|(_, m)| m.to_json())
         .collect::<Result<Vec<_>, _>>()?;

@@ -2,12 +2,12 @@
 
 use http::{Method, StatusCode};
 use serde_json::Value;
-use talkjs_models::{BatchMethod, BatchOperation, BatchResult, Timestamp};
+use talkjs_models::{BatchMethod, BatchOperation, BatchResult};
 
 use crate::api::{
     ApiError, ApiRequest, ApiResponse, Event, RequestBody, parse_query, split_path, to_json,
 };
-use crate::store::{Ctx, State};
+use crate::store::{Ctx, Now, State};
 use crate::{conversations, messages, users};
 
 /// Most operations in one batch.
@@ -26,16 +26,19 @@ fn method_not_allowed(req: &ApiRequest) -> ApiError {
     )
 }
 
-/// Handles one request (a batch operation or a plain request) against the state.
+/// Handles one request (a batch operation or a plain request) against the state, at `now`.
 pub(crate) fn dispatch(
     state: &mut State,
     req: &ApiRequest,
     events: &mut Vec<Event>,
+    now: Now,
 ) -> ApiResponse {
     let mut ctx = Ctx {
         state,
         events,
-        now: Timestamp::now(),
+        now: now.stamp,
+        instant: now.instant,
+        listed_at: now.listed_at,
     };
     route(&mut ctx, req).into()
 }

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use crate::api::{ApiError, ApiRequest, ApiResponse, Event, RequestBody, parse_query, split_path};
 use crate::auth::Verifier;
 use crate::ratelimit::{Class, Limiter};
-use crate::store::{State, random_id};
+use crate::store::{Clock, Now, State, random_id};
 use crate::{Faults, router};
 
 /// Largest request body accepted (file uploads included).
@@ -48,13 +48,152 @@ impl FaultState {
     }
 }
 
-/// What happens to one request.
+/// What happens to one request (see [`Faults`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fate {
     Normal,
     Reset,
     Unavailable,
     ErrorAfter,
+    /// The answer is lost (a reset, or else a 504) and the request processed later.
+    LateWrite {
+        reset: bool,
+    },
+    Slow,
+    Throttle {
+        retry_after: bool,
+    },
+}
+
+/// The fate of one request and its delays, drawn when it arrives.
+#[derive(Debug, Clone, Copy)]
+struct Draw {
+    fate: Fate,
+    /// Before anything else.
+    latency: Duration,
+    /// Of a late write: from the lost answer to the processing.
+    late_delay: Duration,
+    /// Of a slow answer: from the processing to the answer.
+    slow_delay: Duration,
+}
+
+/// A rate as a share from 0 to 1 (NaN counts as 0).
+fn share(rate: f64) -> f64 {
+    if rate.is_nan() {
+        0.0
+    } else {
+        rate.clamp(0.0, 1.0)
+    }
+}
+
+/// The fate of a request from its `roll` (in `[0, 1)`) and `coin`: the roll is split over
+/// the rates in their documented order (reset, error, late write, slow, throttle), the later
+/// ones getting only what is left when they add up to more than 1.
+fn fate(config: &Faults, roll: f64, coin: bool, write: bool) -> Fate {
+    let rates = [
+        config.reset_rate,
+        config.error_rate,
+        config.late_write_rate,
+        config.slow_rate,
+        config.throttle_rate,
+    ];
+    let mut edge = 0.0;
+    let mut bucket = rates.len();
+    for (i, rate) in rates.into_iter().enumerate() {
+        edge += share(rate);
+        if roll < edge {
+            bucket = i;
+            break;
+        }
+    }
+    match bucket {
+        0 => Fate::Reset,
+        1 if coin => Fate::ErrorAfter,
+        1 => Fate::Unavailable,
+        2 if write => Fate::LateWrite { reset: coin },
+        3 => Fate::Slow,
+        4 => Fate::Throttle { retry_after: coin },
+        _ => Fate::Normal,
+    }
+}
+
+/// What the faults did (see [`FakeTalkJs::fault_counts`](crate::FakeTalkJs::fault_counts)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FaultCounts {
+    /// Connections closed without an answer and without effect
+    /// ([`Faults::reset_rate`]). Late writes answered by a reset are not counted here but in
+    /// [`late_writes`](Self::late_writes).
+    pub resets: u64,
+    /// `503` answers, decided before processing ([`Faults::error_rate`]).
+    pub unavailable: u64,
+    /// `500` answers given after the request was processed ([`Faults::error_rate`]).
+    pub errors_after: u64,
+    /// Writes whose answer was lost (a reset or a `504`) to be processed later
+    /// ([`Faults::late_write_rate`]).
+    pub late_writes: u64,
+    /// Late writes processed since (whether or not they passed validation then): when it
+    /// equals [`late_writes`](Self::late_writes), no late write is still waiting.
+    pub late_writes_applied: u64,
+    /// Requests whose answer was held back by [`Faults::slow_delay`] after processing
+    /// ([`Faults::slow_rate`]); counted before the wait, so also those whose client gave up.
+    pub slow: u64,
+    /// `429` answers without processing ([`Faults::throttle_rate`]), with or without
+    /// `Retry-After` (the rate limiter's own `429`s are not counted here).
+    pub throttled: u64,
+    /// The part of [`throttled`](Self::throttled) without a `Retry-After` header.
+    pub throttled_without_retry_after: u64,
+}
+
+/// The counters behind [`FaultCounts`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    resets: AtomicU64,
+    unavailable: AtomicU64,
+    errors_after: AtomicU64,
+    late_writes: AtomicU64,
+    late_writes_applied: AtomicU64,
+    slow: AtomicU64,
+    throttled: AtomicU64,
+    throttled_without_retry_after: AtomicU64,
+}
+
+/// Adds one to a counter.
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    /// The counts so far.
+    pub(crate) fn snapshot(&self) -> FaultCounts {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        FaultCounts {
+            resets: get(&self.resets),
+            unavailable: get(&self.unavailable),
+            errors_after: get(&self.errors_after),
+            late_writes: get(&self.late_writes),
+            late_writes_applied: get(&self.late_writes_applied),
+            slow: get(&self.slow),
+            throttled: get(&self.throttled),
+            throttled_without_retry_after: get(&self.throttled_without_retry_after),
+        }
+    }
+
+    /// Sets every count back to zero.
+    pub(crate) fn clear(&self) {
+        for counter in [
+            &self.resets,
+            &self.unavailable,
+            &self.errors_after,
+            &self.late_writes,
+            &self.late_writes_applied,
+            &self.slow,
+            &self.throttled,
+            &self.throttled_without_retry_after,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Everything shared by the server tasks and the [`FakeTalkJs`](crate::FakeTalkJs) handle.
@@ -62,10 +201,13 @@ pub(crate) struct Shared {
     pub(crate) verifier: Verifier,
     pub(crate) state: Mutex<State>,
     pub(crate) faults: Mutex<FaultState>,
+    /// The fake's clock (shifted by [`Faults::clock_skew_ms`]), shared with the webhook
+    /// deliveries.
+    pub(crate) clock: Arc<Clock>,
     pub(crate) limiter: Mutex<Limiter>,
     pub(crate) requests: AtomicU64,
     pub(crate) statuses: Mutex<BTreeMap<u16, u64>>,
-    pub(crate) resets: AtomicU64,
+    pub(crate) counts: Counters,
     pub(crate) events: Mutex<Vec<WebhookEvent>>,
     pub(crate) webhook: Option<mpsc::UnboundedSender<WebhookEvent>>,
     pub(crate) shutdown: watch::Sender<bool>,
@@ -86,26 +228,32 @@ impl Shared {
         *lock(&self.statuses).entry(status.as_u16()).or_default() += 1;
     }
 
-    /// Draws the fate and delay of a request (always the same number of draws, so the
-    /// sequence only depends on the seed and the number of requests).
-    fn draw(&self) -> (Fate, Duration) {
+    /// Draws the fate and delays of a request, a `write` (any method but GET) or not:
+    /// always four draws, so the sequence only depends on the seed and the number of
+    /// requests.
+    fn draw(&self, write: bool) -> Draw {
         let mut faults = lock(&self.faults);
         let roll = faults.rng.f64();
-        let after = faults.rng.bool();
+        let coin = faults.rng.bool();
         let jitter = faults.rng.f64();
+        let late_jitter = faults.rng.f64();
         let config = faults.config;
-        let fate = if roll < config.reset_rate {
-            Fate::Reset
-        } else if roll < config.reset_rate + config.error_rate {
-            if after {
-                Fate::ErrorAfter
-            } else {
-                Fate::Unavailable
-            }
-        } else {
-            Fate::Normal
-        };
-        (fate, delay(config.latency, config.latency_jitter, jitter))
+        Draw {
+            fate: fate(&config, roll, coin, write),
+            latency: delay(config.latency, config.latency_jitter, jitter),
+            late_delay: delay(
+                config.late_write_delay,
+                config.late_write_jitter,
+                late_jitter,
+            ),
+            slow_delay: config.slow_delay,
+        }
+    }
+
+    /// The time of a request processed now.
+    fn now(&self) -> Now {
+        let lag = lock(&self.faults).config.listing_lag;
+        Now::new(&self.clock, lag)
     }
 
     /// Records and forwards the events of a request.
@@ -172,30 +320,87 @@ fn serve_file(shared: &Shared, segments: &[String]) -> Response<Full<Bytes>> {
     response
 }
 
-/// Handles one HTTP request.
+/// Handles one HTTP request: draws its fate, waits the latency, then answers as the fate
+/// says (see [`Faults`] for the order).
 async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, InjectedReset> {
     shared.requests.fetch_add(1, Ordering::Relaxed);
-    let (fate, delay) = shared.draw();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    let draw = shared.draw(req.method() != Method::GET);
+    if !draw.latency.is_zero() {
+        tokio::time::sleep(draw.latency).await;
     }
-    let response = match fate {
+    let counts = &shared.counts;
+    let response = match draw.fate {
         Fate::Reset => {
-            shared.resets.fetch_add(1, Ordering::Relaxed);
+            bump(&counts.resets);
             return Err(InjectedReset);
         }
-        Fate::Unavailable => error_response(&ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_UNAVAILABLE",
-            "injected fault: the request was not processed",
-        )),
-        Fate::Normal | Fate::ErrorAfter => process(&shared, req, fate).await,
+        Fate::Unavailable => {
+            bump(&counts.unavailable);
+            error_response(&ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "injected fault: the request was not processed",
+            ))
+        }
+        Fate::Throttle { retry_after } => {
+            bump(&counts.throttled);
+            if !retry_after {
+                bump(&counts.throttled_without_retry_after);
+            }
+            throttled(retry_after)
+        }
+        Fate::LateWrite { reset } => match admit(&shared, req).await {
+            Admission::Answer(response) => response,
+            Admission::Admitted(admitted) => {
+                bump(&counts.late_writes);
+                spawn_late_write(Arc::clone(&shared), admitted, draw.late_delay);
+                if reset {
+                    return Err(InjectedReset);
+                }
+                error_response(&ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "GATEWAY_TIMEOUT",
+                    "injected fault: the answer is lost; the request will still be processed",
+                ))
+            }
+        },
+        Fate::Normal | Fate::ErrorAfter | Fate::Slow => process(&shared, req, draw.fate).await,
     };
     shared.count(response.status());
+    if draw.fate == Fate::Slow {
+        bump(&counts.slow);
+        tokio::time::sleep(draw.slow_delay).await;
+    }
     Ok(response)
+}
+
+/// The injected `429`, with `Retry-After: 1` or without `Retry-After`.
+fn throttled(retry_after: bool) -> Response<Full<Bytes>> {
+    let mut response = error_response(&ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "RATE_LIMITED",
+        "injected fault: too many requests; the request was not processed",
+    ));
+    if retry_after {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// Processes a late write `delay` from now, in a task of its own: it lands whether or not
+/// the client is still connected.
+fn spawn_late_write(shared: Arc<Shared>, admitted: Admitted, delay: Duration) {
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let ApiResponse { status, .. } = apply(&shared, admitted);
+        tracing::debug!(%status, "talkjs-fake: a late write was processed");
+        bump(&shared.counts.late_writes_applied);
+    });
 }
 
 /// The `429` answer when the request's rate-limit class has no token left.
@@ -225,56 +430,77 @@ fn rate_limited(
     None
 }
 
-/// Routes, rate-limits, authenticates and runs a request.
-async fn process(shared: &Shared, req: Request<Incoming>, fate: Fate) -> Response<Full<Bytes>> {
+/// A request past routing, the rate limit and authentication, with its body read: what is
+/// needed to process it, now or later.
+struct Admitted {
+    method: Method,
+    /// The path after `/v1/{appId}`.
+    segments: Vec<String>,
+    query: String,
+    content_type: Option<String>,
+    api_version: String,
+    bytes: Bytes,
+}
+
+/// Whether a request is to be processed.
+enum Admission {
+    /// Answered without processing (a file download, a wrong path or app, a `429` of the
+    /// rate limit, a `401`, a body too large).
+    Answer(Response<Full<Bytes>>),
+    /// To be processed.
+    Admitted(Admitted),
+}
+
+/// Routes, rate-limits and authenticates a request, and reads its body.
+async fn admit(shared: &Shared, req: Request<Incoming>) -> Admission {
     let (parts, body) = req.into_parts();
     let segments = split_path(parts.uri.path());
     if parts.method == Method::GET && segments.first().is_some_and(|s| s == "files") {
-        return serve_file(shared, &segments);
+        return Admission::Answer(serve_file(shared, &segments));
     }
     let app_id = shared.verifier.app_id();
     match (segments.first(), segments.get(1)) {
         (Some(v1), Some(app)) if v1 == "v1" && app == app_id => {}
         (Some(v1), Some(app)) if v1 == "v1" => {
-            return error_response(&ApiError::new(
+            return Admission::Answer(error_response(&ApiError::new(
                 StatusCode::NOT_FOUND,
                 "APP_NOT_FOUND",
                 format!("app {app:?} does not exist on this server"),
-            ));
+            )));
         }
         _ => {
-            return error_response(&ApiError::new(
+            return Admission::Answer(error_response(&ApiError::new(
                 StatusCode::NOT_FOUND,
                 "ROUTE_NOT_FOUND",
                 "resources live under /v1/{appId}/",
-            ));
+            )));
         }
     }
     let segments: Vec<String> = segments.into_iter().skip(2).collect();
 
     if let Some(response) = rate_limited(shared, &parts.method, &segments) {
-        return response;
+        return Admission::Answer(response);
     }
 
     if let Err(reason) = shared
         .verifier
         .check(parts.headers.get(AUTHORIZATION).map(HeaderValue::as_bytes))
     {
-        return error_response(&ApiError::new(
+        return Admission::Answer(error_response(&ApiError::new(
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",
             reason,
-        ));
+        )));
     }
 
     let bytes = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
-            return error_response(&ApiError::new(
+            return Admission::Answer(error_response(&ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "BODY_TOO_LARGE",
                 format!("could not read the body: {e}"),
-            ));
+            )));
         }
     };
     let header_str = |name: &str| {
@@ -284,34 +510,61 @@ async fn process(shared: &Shared, req: Request<Incoming>, fate: Fate) -> Respons
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let body = match RequestBody::from_http(
-        &parts.method,
-        &segments,
-        header_str("content-type").as_deref(),
-        bytes,
-    ) {
-        Ok(body) => body,
-        Err(error) => return error_response(&error),
-    };
-    let api_request = ApiRequest {
+    Admission::Admitted(Admitted {
         method: parts.method.clone(),
         segments,
-        query: parse_query(parts.uri.query().unwrap_or_default()),
-        body,
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        content_type: header_str("content-type"),
         api_version: header_str("talkjs-rest-version")
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| shared.api_version.clone()),
+        bytes,
+    })
+}
+
+/// Processes an admitted request: checks its body, runs it against the state at the
+/// current time, publishes its webhook events.
+fn apply(shared: &Shared, admitted: Admitted) -> ApiResponse {
+    let Admitted {
+        method,
+        segments,
+        query,
+        content_type,
+        api_version,
+        bytes,
+    } = admitted;
+    let body = match RequestBody::from_http(&method, &segments, content_type.as_deref(), bytes) {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
+    };
+    let api_request = ApiRequest {
+        method,
+        segments,
+        query: parse_query(&query),
+        body,
+        api_version,
         in_batch: false,
     };
-
+    let now = shared.now();
     let mut events = Vec::new();
-    let ApiResponse { status, body } = {
+    let response = {
         let mut state = lock(&shared.state);
-        router::dispatch(&mut state, &api_request, &mut events)
+        router::dispatch(&mut state, &api_request, &mut events, now)
     };
     shared.publish(events);
+    response
+}
+
+/// Admits and processes a request now (a normal, slow or error-after request).
+async fn process(shared: &Shared, req: Request<Incoming>, fate: Fate) -> Response<Full<Bytes>> {
+    let admitted = match admit(shared, req).await {
+        Admission::Answer(response) => return response,
+        Admission::Admitted(admitted) => admitted,
+    };
+    let ApiResponse { status, body } = apply(shared, admitted);
     if fate == Fate::ErrorAfter {
+        bump(&shared.counts.errors_after);
         return error_response(&ApiError::internal(
             "injected fault: the request WAS processed, but the answer is lost",
         ));
@@ -369,6 +622,56 @@ pub(crate) async fn serve(
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use super::{Fate, fate};
+    use crate::Faults;
+
+    #[test]
+    fn one_roll_is_split_over_the_rates_in_order() {
+        let config = Faults::none()
+            .reset_rate(0.1)
+            .error_rate(0.2)
+            .late_write_rate(0.1)
+            .slow_rate(0.1)
+            .throttle_rate(0.1);
+        let at = |roll, coin, write| fate(&config, roll, coin, write);
+        assert_eq!(at(0.05, true, true), Fate::Reset);
+        assert_eq!(at(0.15, false, true), Fate::Unavailable);
+        assert_eq!(at(0.29, true, false), Fate::ErrorAfter);
+        assert_eq!(at(0.35, true, true), Fate::LateWrite { reset: true });
+        assert_eq!(at(0.35, false, true), Fate::LateWrite { reset: false });
+        // A GET whose roll lands on a late write is a normal request.
+        assert_eq!(at(0.35, true, false), Fate::Normal);
+        assert_eq!(at(0.45, true, false), Fate::Slow);
+        assert_eq!(at(0.55, true, false), Fate::Throttle { retry_after: true });
+        assert_eq!(
+            at(0.55, false, false),
+            Fate::Throttle { retry_after: false }
+        );
+        assert_eq!(at(0.6, true, true), Fate::Normal);
+        assert_eq!(at(0.99, false, true), Fate::Normal);
+        assert_eq!(fate(&Faults::none(), 0.0, true, true), Fate::Normal);
+    }
+
+    #[test]
+    fn rates_over_one_are_taken_in_order_and_bad_rates_count_as_zero_or_one() {
+        let over = Faults::none().error_rate(0.7).throttle_rate(0.7);
+        assert_eq!(fate(&over, 0.69, false, true), Fate::Unavailable);
+        assert_eq!(
+            fate(&over, 0.71, false, true),
+            Fate::Throttle { retry_after: false }
+        );
+        assert_eq!(
+            fate(&over, 0.999, false, true),
+            Fate::Throttle { retry_after: false }
+        );
+        let odd = Faults::none()
+            .reset_rate(f64::NAN)
+            .error_rate(-3.0)
+            .slow_rate(7.0);
+        assert_eq!(fate(&odd, 0.0, false, true), Fate::Slow);
+        assert_eq!(fate(&odd, 0.999, false, true), Fate::Slow);
+    }
 
     #[test]
     fn delay_adds_a_share_of_the_jitter_and_saturates() {

@@ -1,6 +1,8 @@
 //! The in-memory data: users, conversations, participants, messages, files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -8,6 +10,7 @@ use talkjs_models::{
     Access, Conversation, ConversationParticipant, Custom, Message, Notify, Timestamp, User,
     UserConversation,
 };
+use tokio::time::Instant;
 
 use crate::api::{ApiError, ApiRequest, Event, to_json};
 
@@ -35,6 +38,8 @@ pub(crate) struct MsgRec {
     pub(crate) message: Message,
     /// Emoji → users who reacted with it.
     pub(crate) reactions: BTreeMap<String, BTreeSet<String>>,
+    /// From when the message shows in listings ([`Faults::listing_lag`](crate::Faults::listing_lag)).
+    pub(crate) listed_at: Instant,
 }
 
 impl MsgRec {
@@ -56,6 +61,9 @@ pub(crate) struct ConvRec {
     pub(crate) id: String,
     pub(crate) seq: u64,
     pub(crate) created_at: Timestamp,
+    /// From when the conversation shows in listings
+    /// ([`Faults::listing_lag`](crate::Faults::listing_lag)).
+    pub(crate) listed_at: Instant,
     pub(crate) subject: Option<String>,
     pub(crate) photo_url: Option<String>,
     pub(crate) welcome_messages: Option<Vec<String>>,
@@ -71,12 +79,13 @@ pub(crate) struct ConvRec {
 }
 
 impl ConvRec {
-    /// An empty conversation.
-    pub(crate) fn new(id: &str, seq: u64, now: Timestamp) -> Self {
+    /// An empty conversation, created at `now`, listed from `listed_at`.
+    pub(crate) fn new(id: &str, seq: u64, now: Timestamp, listed_at: Instant) -> Self {
         Self {
             id: id.to_owned(),
             seq,
             created_at: now,
+            listed_at,
             subject: None,
             photo_url: None,
             welcome_messages: None,
@@ -89,11 +98,12 @@ impl ConvRec {
         }
     }
 
-    /// The sort keys of the conversation (kept as a tombstone when it is deleted).
-    pub(crate) fn keys(&self) -> ConvKeys {
+    /// The sort keys of the conversation in listings at `at` (kept as a tombstone when it
+    /// is deleted).
+    pub(crate) fn keys(&self, at: Instant) -> ConvKeys {
         ConvKeys {
             created_at: self.created_at,
-            activity: self.activity_key(),
+            activity: self.activity_key(at),
             seq: self.seq,
         }
     }
@@ -103,12 +113,16 @@ impl ConvRec {
         self.messages.last_key_value().map(|(_, m)| m)
     }
 
-    /// Sort key of the last activity: the newest message's, or the creation's (the
-    /// global sequence number breaks ties within a millisecond).
-    pub(crate) fn activity_key(&self) -> MsgKey {
+    /// The newest message that shows in listings at `at`, with its key.
+    pub(crate) fn last_listed_message(&self, at: Instant) -> Option<(&MsgKey, &MsgRec)> {
+        self.messages.iter().rev().find(|(_, m)| m.listed_at <= at)
+    }
+
+    /// Sort key of the last activity in listings at `at`: the newest listed message's, or
+    /// the creation's (the global sequence number breaks ties within a millisecond).
+    pub(crate) fn activity_key(&self, at: Instant) -> MsgKey {
         let created = (self.created_at, self.seq);
-        self.messages
-            .last_key_value()
+        self.last_listed_message(at)
             .map_or(created, |(k, _)| (*k).max(created))
     }
 
@@ -161,10 +175,18 @@ impl ConvRec {
         part
     }
 
-    /// The conversation as one item of a user's conversation list.
-    pub(crate) fn user_model(&self, user: &str) -> UserConversation {
+    /// The conversation as one item of a listing at `at`: its `lastMessage` is the newest
+    /// message listed by then.
+    pub(crate) fn listed_model(&self, at: Instant) -> Conversation {
+        let mut conv = self.model();
+        conv.last_message = self.last_listed_message(at).map(|(_, m)| m.message.clone());
+        conv
+    }
+
+    /// The conversation as one item of a user's conversation list at `at`.
+    pub(crate) fn user_model(&self, user: &str, at: Instant) -> UserConversation {
         let unread = self.unread_count(user);
-        let mut item = UserConversation::new(self.model());
+        let mut item = UserConversation::new(self.listed_model(at));
         item.is_unread = Some(unread > 0);
         item.unread_message_count = Some(unread);
         item.read_until = self.read_until(user);
@@ -210,11 +232,75 @@ pub(crate) struct State {
     pub(crate) batch_rng: fastrand::Rng,
 }
 
+/// A delay so long it means "never" (keeps `Instant` arithmetic from overflowing).
+const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+
+/// The fake's clock: the system clock shifted by
+/// [`Faults::clock_skew_ms`](crate::Faults::clock_skew_ms). Every time the fake stamps
+/// comes from [`Clock::now`].
+#[derive(Debug, Default)]
+pub(crate) struct Clock {
+    skew_ms: AtomicI64,
+}
+
+impl Clock {
+    /// A clock `skew_ms` milliseconds ahead of the system's (behind if negative).
+    pub(crate) fn new(skew_ms: i64) -> Self {
+        Self {
+            skew_ms: AtomicI64::new(skew_ms),
+        }
+    }
+
+    /// Changes the skew.
+    pub(crate) fn set_skew(&self, skew_ms: i64) {
+        self.skew_ms.store(skew_ms, Ordering::Relaxed);
+    }
+
+    /// The fake's current time.
+    pub(crate) fn now(&self) -> Timestamp {
+        skewed(Timestamp::now(), self.skew_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// `t` shifted by `skew_ms`, clamped to the range of a timestamp.
+fn skewed(t: Timestamp, skew_ms: i64) -> Timestamp {
+    let shifted = i128::from(t.as_millis()) + i128::from(skew_ms);
+    Timestamp::from_millis(u64::try_from(shifted.max(0)).unwrap_or(u64::MAX))
+}
+
+/// The time of one request (a batch's operations share it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Now {
+    /// The fake's time ([`Clock::now`]), stamped on what the request creates.
+    pub(crate) stamp: Timestamp,
+    /// Tokio's clock, for listings.
+    pub(crate) instant: Instant,
+    /// From when what the request creates shows in listings: `instant` plus the listing lag.
+    pub(crate) listed_at: Instant,
+}
+
+impl Now {
+    /// The current time on `clock`, with items created now listed after `listing_lag`.
+    pub(crate) fn new(clock: &Clock, listing_lag: Duration) -> Self {
+        let instant = Instant::now();
+        Self {
+            stamp: clock.now(),
+            instant,
+            listed_at: instant + listing_lag.min(FOREVER),
+        }
+    }
+}
+
 /// What a handler works with.
 pub(crate) struct Ctx<'a> {
     pub(crate) state: &'a mut State,
     pub(crate) events: &'a mut Vec<Event>,
+    /// The fake's time, stamped on what the request creates.
     pub(crate) now: Timestamp,
+    /// Tokio's clock: listings show what was listed by then.
+    pub(crate) instant: Instant,
+    /// From when what the request creates shows in listings.
+    pub(crate) listed_at: Instant,
 }
 
 impl Ctx<'_> {
@@ -351,4 +437,21 @@ pub(crate) fn paginate<K: Ord + Copy, T>(
         .take(limit)
         .map(|(_, t)| t)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use talkjs_models::Timestamp;
+
+    #[test]
+    fn skew_shifts_and_clamps() {
+        let t = Timestamp::from_millis(10_000);
+        assert_eq!(super::skewed(t, 1500).as_millis(), 11_500);
+        assert_eq!(super::skewed(t, -1500).as_millis(), 8_500);
+        assert_eq!(super::skewed(t, i64::MIN).as_millis(), 0);
+        assert_eq!(
+            super::skewed(Timestamp::from_millis(u64::MAX), i64::MAX).as_millis(),
+            u64::MAX
+        );
+    }
 }

@@ -202,9 +202,9 @@ pub(crate) fn user_conversations(
     if !ctx.state.users.contains_key(id) && req.version_at_least("2024-01-01") {
         return Err(ApiError::not_found("user", id));
     }
-    let items = list_conversations(ctx.state, req, Some(id))?
+    let items = list_conversations(ctx.state, req, Some(id), ctx.instant)?
         .into_iter()
-        .map(|c| c.user_model(id))
+        .map(|c| c.user_model(id, ctx.instant))
         .collect::<Vec<_>>();
     Ok(json!({ "data": to_json(&items)? }))
 }

@@ -12,12 +12,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use talkjs_auth::{SIGNATURE_HEADER, SecretKey, TIMESTAMP_HEADER, WebhookVerifier};
-use talkjs_models::{Timestamp, WebhookData, WebhookEvent, WebhookEventType};
+use talkjs_models::{WebhookData, WebhookEvent, WebhookEventType};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 
 use crate::WebhookFaults;
 use crate::server::lock;
+use crate::store::Clock;
 
 /// How long an attempt may take (TalkJS waits 5 seconds).
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -162,12 +163,14 @@ struct Sender {
     uri: Uri,
     verifier: WebhookVerifier,
     log: Arc<Mutex<Vec<WebhookDelivery>>>,
+    /// The fake's clock, for the timestamp header (skewed like the events' `createdAt`).
+    clock: Arc<Clock>,
 }
 
 impl Sender {
     /// One attempt; the status, or `None` on a connection error or timeout.
     async fn attempt(&self, body: &Bytes) -> Option<u16> {
-        let timestamp = Timestamp::now().as_millis().to_string();
+        let timestamp = self.clock.now().as_millis().to_string();
         let signature = self.verifier.sign(&timestamp, body);
         let request = Request::post(self.uri.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
@@ -286,6 +289,7 @@ pub(crate) async fn deliver(
     mut events: mpsc::UnboundedReceiver<WebhookEvent>,
     log: Arc<Mutex<Vec<WebhookDelivery>>>,
     faults: Arc<Mutex<FaultState>>,
+    clock: Arc<Clock>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let sender = Arc::new(Sender {
@@ -293,6 +297,7 @@ pub(crate) async fn deliver(
         uri,
         verifier: WebhookVerifier::new(secret),
         log,
+        clock,
     });
     let (queue, queued) = mpsc::unbounded_channel();
     tokio::spawn(in_order(Arc::clone(&sender), queued, shutdown.clone()));
