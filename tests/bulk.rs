@@ -1,6 +1,8 @@
 //! The bulk runner (`client.bulk()`) against the in-process fake: a workload with bad records
 //! mixed in lands every good record once, in order, and reports every bad one with its
-//! reason; requests are packed as TalkJS allows; a shared limit is never exceeded.
+//! reason; requests are packed as TalkJS allows; a shared limit is never exceeded. Under
+//! faults (the fake's, and exact ones from wiremock and a resetting server), refused items
+//! and items whose outcome is unknown are reported apart, and nothing is sent twice.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
@@ -8,13 +10,16 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use talkjs::api::{BulkItem, BulkKind};
 use talkjs::models::{
     ConversationUpsert, ImportMessage, NewMessage, ParticipantOverwrite, Timestamp, UserUpsert,
 };
-use talkjs::transport::{Quota, RateLimiter};
-use talkjs_fake::{FakeTalkJs, RateLimitConfig};
+use talkjs::transport::{Quota, RateLimiter, RetryConfig};
+use talkjs_fake::{FakeTalkJs, Faults, RateLimitConfig};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn user(id: &str) -> BulkItem {
     BulkItem::User {
@@ -258,5 +263,399 @@ async fn messages_of_interleaved_conversations_are_still_packed_ten_to_a_request
             expected.push("imported".to_owned());
         }
         assert_eq!(texts, expected, "c{c}");
+    }
+}
+
+/// Retries after a millisecond or so, with no budget: a faulty server does not slow the
+/// test down, and every idempotent request gets its retries.
+fn fast_retry() -> RetryConfig {
+    RetryConfig::default()
+        .max_attempts(3)
+        .base_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(5))
+        .budget(None)
+}
+
+fn import(conversation: &str, sender: &str, text: &str) -> BulkItem {
+    BulkItem::Import {
+        conversation: conversation.to_owned(),
+        message: ImportMessage::new(sender, text, Timestamp::from_millis(1_600_000_000_000)),
+    }
+}
+
+fn send_without_key(conversation: &str, sender: &str, text: &str) -> BulkItem {
+    BulkItem::Send {
+        conversation: conversation.to_owned(),
+        message: NewMessage::user(sender, text).into(),
+    }
+}
+
+/// The text of a message item.
+fn text_of(item: &BulkItem) -> String {
+    match item {
+        BulkItem::Send { message, .. } => serde_json::to_value(message).unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        BulkItem::Import { message, .. } => message.text.clone(),
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn under_faults_refused_and_unknown_outcomes_are_apart_and_nothing_is_sent_twice() {
+    let fake = FakeTalkJs::builder()
+        .rate_limit(None)
+        .start()
+        .await
+        .unwrap();
+    let client = common::builder(&fake)
+        .rate_limiter(None)
+        .retry(Some(fast_retry()))
+        .build()
+        .unwrap();
+    // The users and conversations first, without faults.
+    let setup = (0..30)
+        .map(|c| user(&format!("u{c}")))
+        .chain((0..30).map(|c| conversation(&format!("c{c}"), &[&format!("u{c}")])));
+    let report = client.bulk().run_iter(setup).await;
+    assert!(report.failed.is_empty() && report.uncertain.is_empty());
+
+    // Then, with 30 % 5xx (half a 503 before processing, half a 500 after it) and 5 %
+    // resets: per conversation 20 imports, 10 sends without an idempotency key and 10
+    // with one.
+    fake.set_faults(Faults::seeded(23).error_rate(0.3).reset_rate(0.05));
+    let mut items = Vec::new();
+    for c in 0..30 {
+        let (conversation, sender) = (format!("c{c}"), format!("u{c}"));
+        items.extend((0..20).map(|m| import(&conversation, &sender, &format!("imp {c}.{m}"))));
+        items.extend(
+            (0..10).map(|m| send_without_key(&conversation, &sender, &format!("raw {c}.{m}"))),
+        );
+        items.extend((0..10).map(|m| send(&conversation, &sender, &format!("key {c}.{m}"))));
+    }
+    let last = Arc::new(std::sync::Mutex::new(None));
+    let seen = Arc::clone(&last);
+    let report = client
+        .bulk()
+        .total(items.len())
+        .on_progress(move |p| *seen.lock().unwrap() = Some(*p))
+        .run_iter(items.clone())
+        .await;
+    fake.set_faults(Faults::none());
+
+    let progress = last.lock().unwrap().unwrap();
+    assert_eq!(
+        (progress.succeeded, progress.failed, progress.uncertain),
+        (
+            report.succeeded,
+            report.failed.len(),
+            report.uncertain.len()
+        )
+    );
+    assert_eq!(
+        report.succeeded + report.failed.len() + report.uncertain.len(),
+        items.len()
+    );
+    // Unknown outcomes are only imports and sends without a key, with an error that says
+    // so; a non-idempotent item in `failed` was refused.
+    for unknown in &report.uncertain {
+        assert!(
+            !items[unknown.index].is_idempotent() && unknown.error.may_have_landed(),
+            "{unknown:?}"
+        );
+    }
+    for failure in &report.failed {
+        assert!(
+            items[failure.index].is_idempotent() || !failure.error.may_have_landed(),
+            "{failure:?}"
+        );
+    }
+
+    // What the fake holds: every message that succeeded once, none that was refused, and
+    // nothing twice (no item was sent again after an unknown outcome).
+    let mut stored: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for c in 0..30 {
+        for message in fake.messages(&format!("c{c}")) {
+            *stored.entry(message.text.unwrap()).or_default() += 1;
+        }
+    }
+    assert!(stored.values().all(|&n| n == 1), "nothing twice");
+    let failed: BTreeSet<usize> = report.failed.iter().map(|f| f.index).collect();
+    let uncertain: BTreeSet<usize> = report.uncertain.iter().map(|f| f.index).collect();
+    let (mut unknown_landed, mut unknown_not_landed) = (0, 0);
+    for (index, item) in items.iter().enumerate() {
+        let text = text_of(item);
+        let landed = stored.contains_key(&text);
+        if uncertain.contains(&index) {
+            if landed {
+                unknown_landed += 1;
+            } else {
+                unknown_not_landed += 1;
+            }
+        } else if failed.contains(&index) {
+            // A keyed send may have landed on an earlier attempt; the rest were refused.
+            assert!(
+                item.is_idempotent() || !landed,
+                "{text} was refused but landed"
+            );
+        } else {
+            assert!(landed, "{text} succeeded but is not stored");
+        }
+    }
+    // Both kinds of unknown outcome happened: a 500 after the write (it landed) and a 503
+    // or a reset before it (it did not); the client cannot tell them apart.
+    assert!(
+        unknown_landed > 0 && unknown_not_landed > 0,
+        "{unknown_landed} landed, {unknown_not_landed} did not, of {}",
+        report.uncertain.len()
+    );
+    let counts = fake.fault_counts();
+    assert!(
+        counts.errors_after > 0 && counts.unavailable > 0,
+        "{counts:?}"
+    );
+
+    // Sending the failed items again is safe: afterwards everything but the unknown
+    // outcomes is stored exactly once.
+    let again: Vec<BulkItem> = report
+        .failed
+        .iter()
+        .map(|f| items[f.index].clone())
+        .collect();
+    let retry = client.bulk().run_iter(again).await;
+    assert!(
+        retry.failed.is_empty() && retry.uncertain.is_empty(),
+        "{retry:#?}"
+    );
+    let mut stored: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for c in 0..30 {
+        for message in fake.messages(&format!("c{c}")) {
+            *stored.entry(message.text.unwrap()).or_default() += 1;
+        }
+    }
+    for (index, item) in items.iter().enumerate() {
+        let n = stored.get(&text_of(item)).copied().unwrap_or(0);
+        if uncertain.contains(&index) {
+            assert!(n <= 1, "{index}: {n}");
+        } else {
+            assert_eq!(n, 1, "{}", text_of(item));
+        }
+    }
+}
+
+/// A client of the test server at `base_url`, with fast retries and an attempt timeout of a
+/// second.
+fn mock_client(base_url: &str) -> talkjs::Client {
+    talkjs::Client::builder()
+        .app_id("app")
+        .secret_key("sk_test_bulk")
+        .base_url(base_url)
+        .rate_limiter(None)
+        .retry(Some(fast_retry()))
+        .attempt_timeout(Some(Duration::from_secs(1)))
+        .build()
+        .unwrap()
+}
+
+/// Mounts `POST|PUT /v1/app{rel}` answering `status` (after `delay`).
+async fn answer(server: &MockServer, verb: &str, rel: &str, status: u16, delay: Duration) {
+    Mock::given(method(verb))
+        .and(path(format!("/v1/app{rel}")))
+        .respond_with(
+            ResponseTemplate::new(status)
+                .set_body_string("{}")
+                .set_delay(delay),
+        )
+        .mount(server)
+        .await;
+}
+
+/// How many requests `server` received for `/v1/app{rel}`.
+async fn hits(server: &MockServer, rel: &str) -> usize {
+    let want = format!("/v1/app{rel}");
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == want)
+        .count()
+}
+
+#[tokio::test]
+async fn a_4xx_is_refused_and_a_5xx_or_timeout_of_an_import_is_unknown_but_of_an_upsert_failed() {
+    let server = MockServer::start().await;
+    let none = Duration::ZERO;
+    answer(&server, "PUT", "/users", 500, none).await;
+    answer(&server, "PUT", "/conversations/lost", 503, none).await;
+    answer(
+        &server,
+        "POST",
+        "/import/conversations/refused/messages",
+        400,
+        none,
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/import/conversations/gone/messages",
+        404,
+        none,
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/import/conversations/lost/messages",
+        500,
+        none,
+    )
+    .await;
+    let slow = Duration::from_secs(10);
+    answer(
+        &server,
+        "POST",
+        "/import/conversations/slow/messages",
+        200,
+        slow,
+    )
+    .await;
+    // One request with a keyed and a key-less message; one with keyed messages only.
+    answer(&server, "POST", "/conversations/mixed/messages", 502, none).await;
+    answer(&server, "POST", "/conversations/keyed/messages", 500, none).await;
+    let client = mock_client(&server.uri());
+    let items = vec![
+        user("alice"),                           // 0
+        conversation("lost", &["alice"]),        // 1
+        import("refused", "alice", "a"),         // 2
+        import("gone", "alice", "b"),            // 3
+        import("lost", "alice", "c"),            // 4
+        import("slow", "alice", "d"),            // 5
+        send("mixed", "alice", "e"),             // 6: keyed
+        send_without_key("mixed", "alice", "f"), // 7
+        send("keyed", "alice", "g"),             // 8
+        send("keyed", "alice", "h"),             // 9
+    ];
+    let report = client.bulk().run_iter(items).await;
+    let indexes = |list: &[talkjs::api::BulkFailure]| -> BTreeSet<usize> {
+        list.iter().map(|f| f.index).collect()
+    };
+    assert_eq!(report.succeeded, 0);
+    assert_eq!(
+        indexes(&report.failed),
+        BTreeSet::from([0, 1, 2, 3, 6, 8, 9]),
+        "{:#?}",
+        report.failed
+    );
+    assert_eq!(
+        indexes(&report.uncertain),
+        BTreeSet::from([4, 5, 7]),
+        "{:#?}",
+        report.uncertain
+    );
+    let error_of = |index| {
+        report
+            .failed
+            .iter()
+            .chain(&report.uncertain)
+            .find(|f| f.index == index)
+            .unwrap()
+            .error
+            .clone()
+    };
+    assert!(matches!(*error_of(2), talkjs::Error::BadRequest { .. }));
+    assert!(matches!(*error_of(3), talkjs::Error::NotFound { .. }));
+    assert!(matches!(*error_of(4), talkjs::Error::Server { .. }));
+    assert!(matches!(*error_of(5), talkjs::Error::Timeout { .. }));
+    // The upserts and the keyed-only send were retried by the transport (safe), the
+    // imports and the mixed send were not (their items may have landed).
+    assert_eq!(hits(&server, "/users").await, 3);
+    assert_eq!(hits(&server, "/conversations/lost").await, 3);
+    assert_eq!(hits(&server, "/conversations/keyed/messages").await, 3);
+    assert_eq!(hits(&server, "/conversations/mixed/messages").await, 1);
+    assert_eq!(
+        hits(&server, "/import/conversations/lost/messages").await,
+        1
+    );
+    assert_eq!(
+        hits(&server, "/import/conversations/slow/messages").await,
+        1
+    );
+    assert_eq!(
+        hits(&server, "/import/conversations/refused/messages").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_reset_after_the_request_is_unknown_for_an_import_and_a_plain_failure_for_an_upsert() {
+    // A loopback server that reads each request whole, then closes the connection without
+    // answering.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let read = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&read);
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { return };
+            if read_request(&mut socket) {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    let client = mock_client(&url);
+    let report = client
+        .bulk()
+        .run_iter([
+            user("alice"),
+            import("chat", "alice", "a"),
+            send_without_key("other", "alice", "b"),
+        ])
+        .await;
+    let kinds = |list: &[talkjs::api::BulkFailure]| -> Vec<BulkKind> {
+        list.iter().map(|f| f.kind).collect()
+    };
+    assert_eq!(kinds(&report.failed), [BulkKind::User], "{report:#?}");
+    let mut unknown = kinds(&report.uncertain);
+    unknown.sort();
+    assert_eq!(unknown, [BulkKind::Send, BulkKind::Import], "{report:#?}");
+    for failure in report.failed.iter().chain(&report.uncertain) {
+        assert!(
+            matches!(*failure.error, talkjs::Error::Transport(_)),
+            "{failure:?}"
+        );
+        assert!(failure.error.may_have_landed());
+    }
+    // The user upsert three times (retried), the import and the send once each.
+    assert_eq!(read.load(Ordering::SeqCst), 3 + 1 + 1);
+}
+
+/// Reads one HTTP/1 request (head and `Content-Length` body); false if the connection ended
+/// first.
+fn read_request(socket: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    loop {
+        let n = match socket.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if buf.len() >= head_end + 4 + length {
+            return true;
+        }
     }
 }
