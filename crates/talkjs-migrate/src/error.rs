@@ -23,13 +23,24 @@ pub enum Error {
         path: PathBuf,
     },
     /// The journal holds the plan of another input.
-    #[error("journal {} was written for another input ({expected}, this one is {found}); use a new journal for a new input, or the input the journal was made from to resume", path.display())]
+    #[error("journal {} was written for another input ({expected}, this one is {found}); use a new journal for a new input (--journal NEW_PATH, or Migration::journal), or the input the journal was made from to resume", path.display())]
     WrongInput {
         /// The journal file.
         path: PathBuf,
         /// The fingerprint in the journal.
         expected: String,
         /// The fingerprint of this input.
+        found: String,
+    },
+    /// The journal was made for another target app (or API root): what it has as done
+    /// landed in that app, not in this one. Nothing was sent.
+    #[error("journal {} was made for the target {expected}, and this run's target is {found}; a journal holds what landed in one app: use a new journal for this target with --journal NEW_PATH (or Migration::journal), or the journal's target to resume", path.display())]
+    WrongTarget {
+        /// The journal file.
+        path: PathBuf,
+        /// The target the journal records (`ROOT/v1/APP_ID`).
+        expected: String,
+        /// This run's target.
         found: String,
     },
     /// The journal's plan was made with another setting than this run asks for

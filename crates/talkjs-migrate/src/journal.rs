@@ -12,10 +12,15 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::plan::{Note, PlannedItem, Severity};
 
+mod repair;
+pub(crate) use repair::{Held, ItemKey, app_address};
+
 /// The journal layout this version writes; another one is refused rather than guessed at
 /// (version 1, the layout before attachments and system messages, is upgraded in place: it
 /// lacks only the `attachment` column, which none of its items needs).
-const SCHEMA_VERSION: &str = "2";
+/// Version 2 (before the target binding and the reconcile pass) is upgraded in place too: it
+/// lacks the chunks' `started_ms` and the tables of the reconcile pass, made empty.
+const SCHEMA_VERSION: &str = "3";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -54,7 +59,22 @@ CREATE TABLE IF NOT EXISTS chunks (
     kind    TEXT NOT NULL,
     subject TEXT NOT NULL,
     state   TEXT NOT NULL,        -- in_flight | done | failed | resolved | abandoned
-    outcome TEXT
+    outcome TEXT,
+    started_ms INTEGER            -- when it was sent (Unix ms): a resolution waits the settle time
+);
+-- Conversations with an import whose outcome was unknown, not yet reconciled: the end of the
+-- run lists them again and removes surplus copies (a write that landed late) or imports what
+-- is missing. since_ms: the last uncertain answer (Unix ms).
+CREATE TABLE IF NOT EXISTS dirty (
+    subject  TEXT PRIMARY KEY,
+    since_ms INTEGER NOT NULL
+);
+-- What a conversation held before this migration imported into it, as copies per match key
+-- of its planned messages (JSON object key -> count), read at its first uncertain import:
+-- the reconcile pass never deletes those.
+CREATE TABLE IF NOT EXISTS baselines (
+    subject TEXT PRIMARY KEY,
+    copies  TEXT NOT NULL
 );
 -- Attachments uploaded to the target: the source file's URL and the token the upload gave.
 -- A file is recorded after its upload answered, so a rerun never uploads it again (an
@@ -146,6 +166,16 @@ pub(crate) enum Fate {
     Permanent,
     /// Not applied now; a later run tries again.
     Transient,
+}
+
+/// An import left in flight by an earlier run: its outcome is unknown.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    pub chunk: i64,
+    pub conversation: String,
+    pub rows: Vec<Row>,
+    /// When it was sent (Unix ms; `None` in a journal from before start times).
+    pub started_ms: Option<i64>,
 }
 
 /// An item as the runner needs it.
@@ -268,14 +298,24 @@ impl Journal {
                 )?;
             }
             Some(SCHEMA_VERSION) => {}
-            Some("1") => {
-                // Version 1 had no attachments: add the column (and the files table, made
-                // above), then call it version 2.
+            Some(old @ ("1" | "2")) => {
+                // Version 1 had no attachments (the files table is made above), version 2
+                // no chunk start times (the dirty and baselines tables are made above).
                 let tx = conn.unchecked_transaction()?;
-                tx.execute_batch(
-                    "ALTER TABLE items ADD COLUMN attachment TEXT;
-                     UPDATE meta SET value = '2' WHERE key = 'schema';",
+                if old == "1" {
+                    tx.execute_batch("ALTER TABLE items ADD COLUMN attachment TEXT;")?;
+                }
+                // A version 1 journal with no request sent yet got its chunks table (with
+                // the column) from the schema above.
+                let has_started: bool = tx.query_row(
+                    "SELECT COUNT(*) > 0 FROM pragma_table_info('chunks') WHERE name = 'started_ms'",
+                    [],
+                    |r| r.get(0),
                 )?;
+                if !has_started {
+                    tx.execute_batch("ALTER TABLE chunks ADD COLUMN started_ms INTEGER;")?;
+                }
+                tx.execute_batch("UPDATE meta SET value = '3' WHERE key = 'schema';")?;
                 tx.commit()?;
             }
             Some(other) => {
@@ -413,23 +453,29 @@ impl Journal {
         tx.commit()
     }
 
-    /// Message chunks whose outcome is unknown: `(chunk id, conversation, its items)`.
-    pub fn in_flight_imports(&self) -> rusqlite::Result<Vec<(i64, String, Vec<Row>)>> {
+    /// Message chunks whose outcome is unknown, oldest first.
+    pub fn in_flight_imports(&self) -> rusqlite::Result<Vec<InFlight>> {
         let mut chunks = self.conn.prepare(
-            "SELECT id, subject FROM chunks WHERE state = 'in_flight' AND kind = 'message' ORDER BY id",
+            "SELECT id, subject, started_ms FROM chunks
+             WHERE state = 'in_flight' AND kind = 'message' ORDER BY id",
         )?;
-        let ids: Vec<(i64, String)> = chunks
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        let ids: Vec<(i64, String, Option<i64>)> = chunks
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let mut items = self.conn.prepare(&format!(
             "SELECT {ROW_COLUMNS} FROM items WHERE chunk = ?1 AND state = 'in_flight' ORDER BY seq"
         ))?;
         let mut out = Vec::with_capacity(ids.len());
-        for (id, subject) in ids {
+        for (chunk, conversation, started_ms) in ids {
             let rows = items
-                .query_map([id], row)?
+                .query_map([chunk], row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            out.push((id, subject, rows));
+            out.push(InFlight {
+                chunk,
+                conversation,
+                rows,
+                started_ms,
+            });
         }
         Ok(out)
     }
@@ -588,8 +634,8 @@ impl Journal {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
-            "INSERT INTO chunks (kind, subject, state) VALUES (?1, ?2, 'in_flight')",
-            params![kind.as_str(), subject],
+            "INSERT INTO chunks (kind, subject, state, started_ms) VALUES (?1, ?2, 'in_flight', ?3)",
+            params![kind.as_str(), subject, unix_ms()],
         )?;
         let id = tx.last_insert_rowid();
         {
@@ -713,22 +759,6 @@ impl Journal {
         tx.commit()
     }
 
-    /// How many messages of a conversation with this match key are done (landed) already.
-    pub fn done_with_key(
-        &self,
-        conversation: &str,
-        sender: &str,
-        ts: i64,
-        text: &str,
-    ) -> rusqlite::Result<u64> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT COUNT(*) FROM items WHERE kind = 'message' AND subject = ?1
-             AND sender = ?2 AND ts = ?3 AND text = ?4 AND state = 'done'",
-        )?;
-        let n: i64 = stmt.query_row(params![conversation, sender, ts, text], |r| r.get(0))?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
     /// Marks every planned message and participant setting of conversations whose upsert
     /// failed for good as failed too (they cannot land without it).
     pub fn fail_orphans(&mut self) -> rusqlite::Result<usize> {
@@ -839,6 +869,14 @@ impl Journal {
     }
 }
 
+/// The wall clock in Unix milliseconds (what the journal records: it must mean the same to
+/// the next process).
+pub(crate) fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Marks the in-flight items `(seq, target id)` of `chunk` done, with their target ids.
 fn mark_landed<'a>(
     tx: &rusqlite::Transaction<'_>,
@@ -885,7 +923,7 @@ mod tests {
             .unwrap();
         }
         let mut journal = Journal::open(&path).unwrap();
-        assert_eq!(journal.meta("schema").unwrap().as_deref(), Some("2"));
+        assert_eq!(journal.meta("schema").unwrap().as_deref(), Some("3"));
         let rows = journal.next_items(ItemKind::Message, "c0", 10).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].attachment, None);

@@ -145,7 +145,7 @@ mod verify;
 pub use error::Error;
 pub use journal::{Counts, Failure, ItemKind};
 pub use plan::{Note, REPLY_TO_KEY, SOURCE_ID_KEY, Severity};
-pub use run::{Migration, Progress, Report, Resolved, StopHandle};
+pub use run::{DEFAULT_SETTLE_TIME, Migration, Progress, Reconciled, Report, Resolved, StopHandle};
 pub use shard::{ParseShardError, Shard, shard_of};
 pub use verify::{ConversationCheck, FieldMismatch, Mismatch, UserCheck, VerifyReport};
 

@@ -874,5 +874,12 @@ pub(crate) async fn plan_app(
     planner.retain_shard(shard);
     // TalkJS message ids are random and unique across apps: with them, `app` is identity
     // enough for the idempotency keys of system messages.
-    Ok(planner.finish(format!("app{}", shard_suffix(shard)), "app"))
+    Ok(planner.finish(app_fingerprint(source, shard), "app"))
+}
+
+/// The fingerprint of a source app as the journal records it: `app:ROOT/v1/APP_ID` (just
+/// `app` for a client that does not know its app), and the shard.
+pub(crate) fn app_fingerprint(source: &Client, shard: Option<Shard>) -> String {
+    let app = crate::journal::app_address(source).map_or_else(String::new, |a| format!(":{a}"));
+    format!("app{app}{}", shard_suffix(shard))
 }

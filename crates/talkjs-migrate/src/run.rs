@@ -10,20 +10,27 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use talkjs_api::models::{
     ConversationUpsert, ImportMessage, NewMessage, NewSystemMessage, UserUpsert,
 };
-use talkjs_api::transport::HyperClient;
 use talkjs_api::{Client, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
 
 use crate::error::Error;
-use crate::files::{FileError, download, downloader, shown};
+use crate::files::{Downloader, FileError, download, downloader, shown};
 use crate::journal::{
     Counts, Failure, Fate, ItemKind, Journal, MARK_SOURCE_IDS, Row, SKIPPED_SYSTEM_MESSAGES,
-    SYSTEM_MESSAGES,
+    SYSTEM_MESSAGES, app_address, unix_ms,
 };
 use crate::plan::{
-    Note, ParticipantSetting, Plan, PlanOptions, SOURCE_ID_KEY, Severity, fingerprint_file,
+    Note, ParticipantSetting, Plan, PlanOptions, Severity, app_fingerprint, fingerprint_file,
     plan_app, plan_file, shard_suffix,
 };
 use crate::shard::Shard;
+
+mod settle;
+pub use settle::Reconciled;
+pub(crate) use settle::target_messages;
+
+/// The default settle time: how long after an answer was lost an import is taken to have
+/// landed or not for good ([`Migration::settle_time`]).
+pub const DEFAULT_SETTLE_TIME: Duration = Duration::from_secs(10);
 
 /// Where the data comes from.
 #[derive(Debug, Clone)]
@@ -121,6 +128,9 @@ pub struct Report {
     pub requests: u64,
     /// Uncertain requests resolved by this run.
     pub resolved: Resolved,
+    /// What the reconcile pass at the end of this run found and changed in the
+    /// conversations that had an uncertain request.
+    pub reconciled: Reconciled,
     /// Items that failed, with their reasons and input lines.
     pub failures: Vec<Failure>,
     /// What planning found in the input: errors and skipped records with their lines,
@@ -169,6 +179,9 @@ pub struct Migration {
     journal_chosen: bool,
     shard: Option<Shard>,
     concurrency: usize,
+    /// Attachments may come from loopback, private and link-local hosts.
+    allow_private_file_hosts: bool,
+    settle: Duration,
     options: PlanOptions,
     progress: Option<ProgressFn>,
     stop: StopHandle,
@@ -181,6 +194,7 @@ impl std::fmt::Debug for Migration {
             .field("journal", &self.journal)
             .field("shard", &self.shard)
             .field("concurrency", &self.concurrency)
+            .field("settle", &self.settle)
             .field("system_messages", &self.options.system_messages)
             .field("mark_source_ids", &self.options.mark_source_ids)
             .finish_non_exhaustive()
@@ -218,6 +232,8 @@ impl Migration {
             source,
             target,
             concurrency: 32,
+            allow_private_file_hosts: false,
+            settle: DEFAULT_SETTLE_TIME,
             options: PlanOptions::default(),
             progress: None,
             stop: StopHandle::default(),
@@ -265,11 +281,36 @@ impl Migration {
         &self.journal
     }
 
+    /// Downloads attachments from hosts on loopback, private (RFC 1918, `fc00::/7`),
+    /// link-local, shared (`100.64.0.0/10`) and other non-public addresses too (default:
+    /// off). By default such a URL, or a redirect to one, fails its message, checked on the
+    /// addresses a host name resolves to before connecting, so an export cannot make the
+    /// migration fetch from the machine it runs on or its network. Cloud metadata addresses
+    /// (`169.254.169.254`, `fd00:ec2::254`, ...) are refused even so. A message refused for
+    /// its host is not failed for good: its conversation stops there, and a run with this on
+    /// carries it.
+    pub fn allow_private_file_hosts(mut self, allow: bool) -> Self {
+        self.allow_private_file_hosts = allow;
+        self
+    }
+
     /// At most this many requests in flight at once (default 32, at least 1): message
     /// imports of different conversations run side by side, each conversation's in order.
     /// The client's rate limiter sets the pace.
     pub fn concurrency(mut self, requests: usize) -> Self {
         self.concurrency = requests.max(1);
+        self
+    }
+
+    /// How long after an import's answer was lost (a 5xx, a reset, a timeout, or a killed
+    /// process) the migration waits before it lists the target to see whether the import
+    /// landed (default [`DEFAULT_SETTLE_TIME`], 10 s). TalkJS may apply a write after the
+    /// answer was lost, and its listings may show a new message a little late: set this
+    /// above both. Only the conversation concerned waits; the others go on. A write that
+    /// lands even later is still caught by the reconcile pass at the end of the run, which
+    /// deletes the surplus copy (see the crate docs, "Faults").
+    pub fn settle_time(mut self, settle: Duration) -> Self {
+        self.settle = settle;
         self
     }
 
@@ -364,7 +405,33 @@ impl Migration {
             SKIPPED_SYSTEM_MESSAGES,
             plan.skipped_system_messages.to_string(),
         ));
+        if let Some(target) = app_address(&self.target) {
+            meta.push(("target", target));
+        }
         meta
+    }
+
+    /// Refuses a journal bound to another target app (or API root): its "done" would be
+    /// about the other app. A journal that records no target (planned by an earlier
+    /// version) adopts this one.
+    fn check_target(&self, journal: &mut Journal) -> Result<(), Error> {
+        let Some(found) = app_address(&self.target) else {
+            return Ok(());
+        };
+        match journal
+            .bound_target()
+            .map_err(|e| Error::journal(&self.journal, e))?
+        {
+            Some(expected) if expected != found => Err(Error::WrongTarget {
+                path: self.journal.clone(),
+                expected,
+                found,
+            }),
+            Some(_) => Ok(()),
+            None => journal
+                .bind_target(&found)
+                .map_err(|e| Error::journal(&self.journal, e)),
+        }
     }
 
     /// Refuses a journal planned with other settings than this migration's.
@@ -422,11 +489,13 @@ impl Migration {
                         fingerprint_file(file).map_err(|source| Error::Input {
                             path: file.clone(),
                             source,
-                        })?
+                        })? + &shard_suffix(self.shard)
                     }
-                    Source::App(_) => "app".to_owned(),
-                } + &shard_suffix(self.shard);
-                if found != expected {
+                    Source::App(client) => app_fingerprint(client, self.shard),
+                };
+                // A journal from before source apps were told apart says `app` only.
+                let legacy_app = format!("app{}", shard_suffix(self.shard));
+                if found != expected && !(expected == legacy_app && found.starts_with("app")) {
                     return Err(Error::WrongInput {
                         path,
                         expected,
@@ -434,10 +503,11 @@ impl Migration {
                     });
                 }
                 self.check_settings(&journal)?;
+                self.check_target(&mut journal)?;
             }
         }
         journal.prepare_resume().map_err(db)?;
-        let downloader = downloader().map_err(|e| Error::Target(talkjs_api::Error::Config(e)))?;
+        let downloader = downloader(self.allow_private_file_hosts).map_err(|e| Error::Target(talkjs_api::Error::Config(e)))?;
 
         let total: u64 = ItemKind::ALL
             .iter()
@@ -460,6 +530,7 @@ impl Migration {
             journal: Mutex::new(journal),
             path: path.clone(),
             concurrency: self.concurrency,
+            settle_time: self.settle,
             stop: self.stop.clone(),
             progress: self.progress.clone(),
             start,
@@ -476,11 +547,16 @@ impl Migration {
             resolved_chunks: AtomicU64::new(0),
             resolved_landed: AtomicU64::new(0),
             resolved_resent: AtomicU64::new(0),
+            reconciled_conversations: AtomicU64::new(0),
+            reconciled_clean: AtomicU64::new(0),
+            reconciled_deleted: AtomicU64::new(0),
+            reconciled_resent: AtomicU64::new(0),
         };
         // The totals, before the first answer.
         run.report_progress();
         run.resolve_in_flight().await?;
         run.stages().await?;
+        run.reconcile().await?;
 
         run.report(planned)
     }
@@ -490,7 +566,7 @@ impl Migration {
 struct Run {
     client: Client,
     /// Downloads the source's attachments.
-    downloader: HyperClient,
+    downloader: Downloader,
     /// Messages carry their source id (resolve by the marker).
     marker: bool,
     /// One lock per source file URL: a file shared by messages of several conversations is
@@ -500,6 +576,8 @@ struct Run {
     journal: Mutex<Journal>,
     path: PathBuf,
     concurrency: usize,
+    /// How long after a lost answer an import is taken to have landed or not.
+    settle_time: Duration,
     stop: StopHandle,
     progress: Option<ProgressFn>,
     start: Instant,
@@ -518,6 +596,10 @@ struct Run {
     resolved_chunks: AtomicU64,
     resolved_landed: AtomicU64,
     resolved_resent: AtomicU64,
+    reconciled_conversations: AtomicU64,
+    reconciled_clean: AtomicU64,
+    reconciled_deleted: AtomicU64,
+    reconciled_resent: AtomicU64,
 }
 
 /// What an answer says about whether the request was applied.
@@ -585,6 +667,12 @@ impl Run {
                 chunks: self.resolved_chunks.load(Ordering::Relaxed),
                 landed: self.resolved_landed.load(Ordering::Relaxed),
                 resent: self.resolved_resent.load(Ordering::Relaxed),
+            },
+            reconciled: Reconciled {
+                conversations: self.reconciled_conversations.load(Ordering::Relaxed),
+                clean: self.reconciled_clean.load(Ordering::Relaxed),
+                deleted: self.reconciled_deleted.load(Ordering::Relaxed),
+                resent: self.reconciled_resent.load(Ordering::Relaxed),
             },
             failures: journal.failures().map_err(db)?,
             notes: journal.notes().map_err(db)?,
@@ -672,130 +760,6 @@ impl Run {
         };
         self.report_progress();
         Ok(unknown)
-    }
-
-    /// Resolves every import an earlier run left in flight, before anything is sent.
-    async fn resolve_in_flight(&self) -> Result<(), Error> {
-        let chunks = self.db(|j| j.in_flight_imports())?;
-        stream::iter(chunks)
-            .map(Ok)
-            .try_for_each_concurrent(self.concurrency, |(chunk, conversation, rows)| async move {
-                self.resolve(
-                    &conversation,
-                    chunk,
-                    &rows,
-                    "the process ended before the answer",
-                )
-                .await
-            })
-            .await
-    }
-
-    /// Finds out which messages of an uncertain import landed: lists the target
-    /// conversation back to the chunk's oldest timestamp and matches by sender, timestamp
-    /// and text (the import keeps the given timestamp), or by the source id in `custom`
-    /// with [`Migration::mark_source_ids`]. Copies already recorded as done are discounted,
-    /// so a message repeated word for word is not mistaken for its twin. Found ones are done
-    /// (with their target ids); the rest go back to planned.
-    async fn resolve(
-        &self,
-        conversation: &str,
-        chunk: i64,
-        rows: &[Row],
-        why: &str,
-    ) -> Result<(), Error> {
-        let Some(oldest) = rows.iter().filter_map(|r| r.ts).min() else {
-            return Ok(());
-        };
-        // Oldest first, so that the newest copies of a key are the last ones.
-        let listed = target_messages(&self.client, conversation, Some(oldest))
-            .await
-            .map_err(Error::Target)?;
-        let landed = if self.marker {
-            Self::match_by_marker(&listed, rows)
-        } else {
-            self.match_by_key(conversation, &listed, rows)?
-        };
-        let n_landed = landed.len() as u64;
-        let n_resent = rows.len() as u64 - n_landed;
-        let outcome = format!(
-            "outcome unknown ({why}); a listing found {n_landed} of {} messages in the target",
-            rows.len()
-        );
-        self.db(|j| j.chunk_resolved(chunk, &landed, &outcome))?;
-        self.resolved_chunks.fetch_add(1, Ordering::Relaxed);
-        self.resolved_landed.fetch_add(n_landed, Ordering::Relaxed);
-        self.resolved_resent.fetch_add(n_resent, Ordering::Relaxed);
-        self.done.fetch_add(n_landed, Ordering::Relaxed);
-        self.messages_done.fetch_add(n_landed, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// The rows found in the listing by their marker (the source id in `custom`).
-    fn match_by_marker(
-        listed: &[talkjs_api::models::Message],
-        rows: &[Row],
-    ) -> Vec<(i64, Option<String>)> {
-        let mut by_source: HashMap<&str, &str> = HashMap::new();
-        for m in listed {
-            if let Some(source) = m.custom.get(SOURCE_ID_KEY) {
-                by_source.entry(source.as_str()).or_insert(m.id.as_str());
-            }
-        }
-        rows.iter()
-            .filter_map(|r| {
-                by_source
-                    .get(r.source_id.as_str())
-                    .map(|id| (r.seq, Some((*id).to_owned())))
-            })
-            .collect()
-    }
-
-    /// The rows found in the listing by sender, timestamp and text, discounting copies the
-    /// journal already has as done.
-    fn match_by_key(
-        &self,
-        conversation: &str,
-        listed: &[talkjs_api::models::Message],
-        rows: &[Row],
-    ) -> Result<Vec<(i64, Option<String>)>, Error> {
-        let mut found: HashMap<(String, i64, String), Vec<String>> = HashMap::new();
-        for m in listed {
-            let key = (
-                m.sender_id
-                    .as_ref()
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
-                i64::try_from(m.created_at.as_millis()).unwrap_or(i64::MAX),
-                m.text.clone().unwrap_or_default(),
-            );
-            found.entry(key).or_default().push(m.id.as_str().to_owned());
-        }
-        let mut landed = Vec::new();
-        let mut by_key: Vec<((String, i64, String), Vec<i64>)> = Vec::new();
-        for r in rows {
-            let key = (
-                r.sender.clone().unwrap_or_default(),
-                r.ts.unwrap_or_default(),
-                r.text.clone().unwrap_or_default(),
-            );
-            match by_key.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, seqs)) => seqs.push(r.seq),
-                None => by_key.push((key, vec![r.seq])),
-            }
-        }
-        for (key, seqs) in by_key {
-            let ids = found.get(&key).map_or(&[][..], Vec::as_slice);
-            let before = self.db(|j| j.done_with_key(conversation, &key.0, key.1, &key.2))?;
-            let before = usize::try_from(before).unwrap_or(usize::MAX);
-            let available = ids.len().saturating_sub(before);
-            let take = available.min(seqs.len());
-            let newest = &ids[ids.len() - take..];
-            for (seq, id) in seqs.iter().zip(newest) {
-                landed.push((*seq, Some(id.clone())));
-            }
-        }
-        Ok(landed)
     }
 
     /// The stages in dependency order; a stage starts only when every item of the ones
@@ -953,6 +917,14 @@ impl Run {
             let transient = matches!(answer, Answer::Refused(Fate::Transient, _));
             if let Some(why) = self.settle(ItemKind::Message, chunk, rows.len(), answer)? {
                 unknown_in_a_row += 1;
+                // The write may still land: wait the settle time before looking, and list
+                // this conversation again at the end of the run.
+                let at = unix_ms();
+                self.db(|j| j.mark_dirty(conversation, at))?;
+                if !self.wait_settled(at).await {
+                    // Stopped: the chunk stays in flight; the next run resolves it.
+                    return Ok(());
+                }
                 match self.resolve(conversation, chunk, &rows, &why).await {
                     Ok(()) => {}
                     // The target cannot be listed now: the chunk stays in flight and the
@@ -1162,40 +1134,4 @@ fn decode_body<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, talkjs_a
     serde_json::from_str(body).map_err(|e| {
         talkjs_api::Error::InvalidArgument(format!("the journal's body does not decode: {e}"))
     })
-}
-
-/// The messages of a target conversation, oldest first, back to `since` (milliseconds;
-/// `None`: all of them). A conversation that does not exist (or no longer does) has none.
-pub(crate) async fn target_messages(
-    client: &Client,
-    conversation: &str,
-    since: Option<i64>,
-) -> Result<Vec<talkjs_api::models::Message>, talkjs_api::Error> {
-    let mut listed = Vec::new();
-    let mut messages = client
-        .conversations()
-        .messages(conversation.to_owned())
-        .list()
-        .limit(100)
-        .into_stream();
-    loop {
-        match messages.try_next().await {
-            Ok(Some(m)) => {
-                let ts = i64::try_from(m.created_at.as_millis()).unwrap_or(i64::MAX);
-                if since.is_some_and(|since| ts < since) {
-                    break;
-                }
-                listed.push(m);
-            }
-            Ok(None) => break,
-            // No conversation: nothing can have landed in it.
-            Err(talkjs_api::Error::NotFound { .. }) => {
-                listed.clear();
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    listed.reverse();
-    Ok(listed)
 }

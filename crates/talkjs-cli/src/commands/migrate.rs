@@ -46,9 +46,13 @@ pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
     if let Some(shard) = args.shard {
         migration = migration.shard(shard);
     }
+    if let Some(settle) = args.settle {
+        migration = migration.settle_time(settle);
+    }
     migration = migration
         .system_messages(args.system_messages)
-        .mark_source_ids(args.mark_source_ids);
+        .mark_source_ids(args.mark_source_ids)
+        .allow_private_file_hosts(args.allow_private_file_hosts);
     if args.verify {
         return verify(ctx, &migration).await;
     }
@@ -333,6 +337,7 @@ fn cli_error(e: MigrateError) -> CliError {
         },
         e @ (MigrateError::JournalBusy { .. }
         | MigrateError::WrongInput { .. }
+        | MigrateError::WrongTarget { .. }
         | MigrateError::SettingChanged { .. }) => CliError::Usage(e.to_string()),
         e => CliError::Failed(e.to_string()),
     }
@@ -361,6 +366,12 @@ fn summary(report: &Report, journal: &std::path::Path) -> Value {
             "requests": report.resolved.chunks,
             "landed": report.resolved.landed,
             "sentAgain": report.resolved.resent,
+        },
+        "reconciled": {
+            "conversations": report.reconciled.conversations,
+            "clean": report.reconciled.clean,
+            "deleted": report.reconciled.deleted,
+            "sentAgain": report.reconciled.resent,
         },
         "rejectedLines": report.rejected_lines().count(),
         "failed": report.failures.len(),

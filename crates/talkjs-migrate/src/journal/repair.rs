@@ -1,0 +1,214 @@
+//! The journal's side of settling unknown outcomes: which conversations had an import whose
+//! outcome was unknown (to reconcile at the end of the run), what each held before this
+//! migration imported into it (its baseline), and how a message is recognised in a listing
+//! (its match key). Also the target the journal is bound to.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use talkjs_api::models::Message;
+
+use super::{Journal, ROW_COLUMNS, Row, row};
+use crate::plan::SOURCE_ID_KEY;
+
+/// How a message of the plan is recognised in a listing of the target: by its source id in
+/// `custom` (with the marker), else by sender, time (ms) and text, which the import keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ItemKey {
+    /// `custom["talkjs-migrate:sourceId"]`.
+    Marker,
+    /// Sender, timestamp and text.
+    Content,
+}
+
+impl ItemKey {
+    /// The key of a planned message.
+    pub(crate) fn of_row(self, row: &Row) -> String {
+        match self {
+            Self::Marker => row.source_id.clone(),
+            Self::Content => content_key(
+                row.sender.as_deref().unwrap_or_default(),
+                row.ts.unwrap_or_default(),
+                row.text.as_deref().unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// The key of a listed message; `None` for a message without a marker (with the
+    /// marker: it is not one of this migration's).
+    pub(crate) fn of_message(self, m: &Message) -> Option<String> {
+        match self {
+            Self::Marker => m.custom.get(SOURCE_ID_KEY).cloned(),
+            Self::Content => Some(content_key(
+                m.sender_id.as_ref().map_or("", |s| s.as_str()),
+                i64::try_from(m.created_at.as_millis()).unwrap_or(i64::MAX),
+                m.text.as_deref().unwrap_or_default(),
+            )),
+        }
+    }
+}
+
+/// Sender, time and text as one unambiguous string (a JSON array).
+fn content_key(sender: &str, ts: i64, text: &str) -> String {
+    serde_json::json!([sender, ts, text]).to_string()
+}
+
+/// A planned message of a conversation with what the journal knows of it.
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    pub row: Row,
+    /// Landed (`done`).
+    pub done: bool,
+    /// Its id in the target, when a listing found it.
+    pub target_id: Option<String>,
+}
+
+/// `ROOT/v1/APP_ID` of a client built by `ClientBuilder`.
+pub(crate) fn app_address(client: &talkjs_api::Client) -> Option<String> {
+    match (client.api_root(), client.app_id()) {
+        (Some(root), Some(app)) => Some(format!("{root}/v1/{app}")),
+        _ => None,
+    }
+}
+
+impl Journal {
+    /// The target the journal sends to (`None`: planned before journals recorded it, or with
+    /// a client that does not know its app).
+    pub fn bound_target(&self) -> rusqlite::Result<Option<String>> {
+        self.meta("target")
+    }
+
+    /// Records the target (a journal planned before targets were recorded adopts the first
+    /// one it is resumed with).
+    pub fn bind_target(&mut self, target: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('target', ?1)",
+            [target],
+        )?;
+        Ok(())
+    }
+
+    /// Records that an import into `conversation` had an unknown outcome at `since_ms`
+    /// (Unix ms): the reconcile pass lists it again once the settle time has passed.
+    pub fn mark_dirty(&mut self, conversation: &str, since_ms: i64) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO dirty (subject, since_ms) VALUES (?1, ?2)
+             ON CONFLICT (subject) DO UPDATE SET since_ms = MAX(since_ms, excluded.since_ms)",
+            params![conversation, since_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Conversations to reconcile, with their last unknown outcome (Unix ms), in order of
+    /// that time.
+    pub fn dirty(&self) -> rusqlite::Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT subject, since_ms FROM dirty ORDER BY since_ms, subject")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    }
+
+    /// A conversation's last unknown outcome (Unix ms), if it is to be reconciled.
+    pub fn dirty_since(&self, conversation: &str) -> rusqlite::Result<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT since_ms FROM dirty WHERE subject = ?1",
+                [conversation],
+                |r| r.get(0),
+            )
+            .optional()
+    }
+
+    /// Records that a conversation holds exactly what the journal says, unless another
+    /// unknown outcome came after `listed_after_ms` (the time of the listing that showed it).
+    pub fn clear_dirty(
+        &mut self,
+        conversation: &str,
+        listed_after_ms: i64,
+    ) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "DELETE FROM dirty WHERE subject = ?1 AND since_ms <= ?2",
+            params![conversation, listed_after_ms],
+        )?;
+        Ok(())
+    }
+
+    /// What a conversation held before this migration imported into it: copies per match
+    /// key. `None` until its first uncertain import was resolved.
+    pub fn baseline(&self, conversation: &str) -> rusqlite::Result<Option<HashMap<String, u64>>> {
+        let copies: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT copies FROM baselines WHERE subject = ?1",
+                [conversation],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(copies.map(|c| serde_json::from_str(&c).unwrap_or_default()))
+    }
+
+    /// Records a conversation's baseline (the first one recorded stays).
+    pub fn set_baseline(
+        &mut self,
+        conversation: &str,
+        copies: &HashMap<String, u64>,
+    ) -> rusqlite::Result<()> {
+        let copies = serde_json::to_string(copies).unwrap_or_else(|_| "{}".to_owned());
+        self.conn.execute(
+            "INSERT OR IGNORE INTO baselines (subject, copies) VALUES (?1, ?2)",
+            params![conversation, copies],
+        )?;
+        Ok(())
+    }
+
+    /// Every planned message (import) of a conversation, in plan order, with its state.
+    pub fn held(&self, conversation: &str) -> rusqlite::Result<Vec<Held>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ROW_COLUMNS}, state = 'done', target_id FROM items
+             WHERE kind = 'message' AND subject = ?1 ORDER BY seq"
+        ))?;
+        stmt.query_map([conversation], |r| {
+            Ok(Held {
+                row: row(r)?,
+                done: r.get(9)?,
+                target_id: r.get(10)?,
+            })
+        })?
+        .collect()
+    }
+
+    /// Sends landed messages again: a listing after the settle time did not find them (they
+    /// were counted as landed, but the target does not hold them).
+    pub fn replan(&mut self, seqs: &[i64], why: &str) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE items SET state = 'planned', chunk = NULL, target_id = NULL, error = ?2
+                 WHERE seq = ?1 AND state = 'done'",
+            )?;
+            for seq in seqs {
+                stmt.execute(params![seq, why])?;
+            }
+        }
+        tx.commit()
+    }
+
+    /// Records the target ids a listing matched to landed messages.
+    pub fn set_seq_target_ids(&mut self, ids: &[(i64, String)]) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE items SET target_id = ?2 WHERE seq = ?1 AND state = 'done'",
+            )?;
+            for (seq, id) in ids {
+                stmt.execute(params![seq, id])?;
+            }
+        }
+        tx.commit()
+    }
+}
