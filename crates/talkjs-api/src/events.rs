@@ -33,8 +33,15 @@ use crate::error::{Error, Result};
 /// directory.
 pub const DEFAULT_CHECKPOINT_FILE: &str = "talkjs-events.checkpoint.json";
 
-/// How long TalkJS's listings may lag behind a message's `createdAt` by default (see
-/// [`Events::settle`]).
+/// The slack for listing lag and clock skew by default (see [`Events::settle`]): 30 s.
+///
+/// TalkJS does not say how soon a new message shows in its listings, and this machine's
+/// clock may be off TalkJS's (milliseconds with NTP, seconds or more without). A slack that
+/// is too small loses messages without a trace; one that is too large costs little: each
+/// catch-up reads again the conversations active within the slack (one request per 30 of
+/// them, plus one per conversation), and the checkpoint keeps the ids of the messages
+/// yielded within it. 30 s leaves room for a listing that lags by seconds and a clock off
+/// by as much again, at that small price.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
 
 /// How often [`Events`] catches up by listing, by default.
@@ -68,8 +75,13 @@ pub struct MessageEvent {
 }
 
 /// What [`Events`] remembers between runs: every message created at or before the
-/// `watermark` has been yielded, and so have the messages listed in `seen` (all newer than
-/// it). Nothing else has.
+/// `watermark` has been yielded (when listing lag plus clock skew stay within the
+/// [slack](Events::settle): see [`Events`], "Faults"), and so have the messages listed in
+/// `seen` (all newer than it). Nothing else has.
+///
+/// The watermark trails the catch-ups by the slack: a catch-up that starts at time T (on
+/// this machine's clock) moves it to T minus the slack, so `seen` holds the messages
+/// yielded within about the slack plus [`catch_up_every`](Events::catch_up_every).
 ///
 /// The JSON form (what [`FileCheckpoint`] stores) is
 /// `{"version":1,"watermark":<ms>,"seen":[{"id":"msg_…","createdAt":<ms>},…]}`.
@@ -124,10 +136,19 @@ pub trait CheckpointStore: Send + 'static {
     fn save(&mut self, checkpoint: &Checkpoint) -> io::Result<()>;
 }
 
-/// A [`CheckpointStore`] in a JSON file, replaced atomically (written to `PATH.tmp`, then
-/// renamed over `PATH`), so that a process killed while saving leaves the old checkpoint or
-/// the new one, never half of one. A missing file is a first run; a file that does not
-/// decode is an error (starting over would skip or repeat messages).
+/// A [`CheckpointStore`] in a JSON file, replaced atomically and durably, so that a process
+/// killed while saving, or a machine that loses power, leaves the old checkpoint or the new
+/// one, never an empty file or half of one.
+///
+/// Saving writes `PATH.tmp`, flushes it to the disk (`fsync`), renames it over `PATH`, and
+/// on Unix flushes the directory too, so that the rename itself survives a power loss. (On
+/// other systems the file's content is flushed but the rename is left to the system; a
+/// file system that cannot flush a directory is not an error.) A `PATH.tmp` left by a save
+/// that was interrupted is never read: it is removed when the checkpoint is loaded, and
+/// overwritten by the next save.
+///
+/// A missing file is a first run; a file that does not decode is an error (starting over
+/// would skip or repeat messages). Give each stream a file of its own.
 #[derive(Debug, Clone)]
 pub struct FileCheckpoint {
     path: PathBuf,
@@ -143,10 +164,32 @@ impl FileCheckpoint {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// `PATH.tmp`, where a save writes before renaming.
+    fn tmp_path(&self) -> PathBuf {
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(".tmp");
+        PathBuf::from(tmp)
+    }
 }
 
 impl CheckpointStore for FileCheckpoint {
     fn load(&mut self) -> io::Result<Option<Checkpoint>> {
+        // What an interrupted save left: never the checkpoint, which the rename makes.
+        let tmp = self.tmp_path();
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => tracing::debug!(
+                file = %tmp.display(),
+                "talkjs events: removed what an interrupted save of the checkpoint left"
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // Harmless: it is never read, and the next save overwrites it.
+            Err(e) => tracing::debug!(
+                file = %tmp.display(),
+                error = %e,
+                "talkjs events: cannot remove what an interrupted save of the checkpoint left"
+            ),
+        }
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -158,15 +201,50 @@ impl CheckpointStore for FileCheckpoint {
     }
 
     fn save(&mut self, checkpoint: &Checkpoint) -> io::Result<()> {
-        let mut tmp = self.path.clone().into_os_string();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
+        let tmp = self.tmp_path();
         let bytes = serde_json::to_vec(checkpoint)?;
-        std::fs::write(&tmp, bytes).map_err(|e| {
+        write_synced(&tmp, &bytes).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot write {}: {e}", tmp.display()))
         })?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| self.error("cannot be replaced", &e))
+        std::fs::rename(&tmp, &self.path).map_err(|e| self.error("cannot be replaced", &e))?;
+        sync_dir(&self.path)
+            .map_err(|e| self.error("was replaced but its directory cannot be flushed", &e))
     }
+}
+
+/// Writes `bytes` to a new (or truncated) file at `path` and flushes it to the disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Flushes the directory holding `path`, so that a rename into it is durable (Unix).
+#[cfg(unix)]
+fn sync_dir(path: &Path) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match std::fs::File::open(dir).and_then(|dir| dir.sync_all()) {
+        // Some file systems cannot flush a directory: nothing more can be done there.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Elsewhere a directory cannot be opened to flush it: the rename is left to the system.
+#[cfg(not(unix))]
+fn sync_dir(_path: &Path) -> io::Result<()> {
+    Ok(())
 }
 
 impl FileCheckpoint {
@@ -262,10 +340,42 @@ type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 /// already read (one that moves during both readings could still have older messages
 /// missed).
 ///
-/// **Assumptions.** A message appears in TalkJS's listings within
-/// [`settle`](Self::settle) of its `createdAt` (so clocks must agree to within that too), and
-/// listings of a conversation's messages come newest first. Messages are not yielded in
-/// `createdAt` order across sources: a recovered message may come after newer ones.
+/// **The slack.** [`settle`](Self::settle) (default [`DEFAULT_SETTLE`], 30 s) is how late a
+/// message may show in TalkJS's listings after its `createdAt`, counting the difference
+/// between TalkJS's clock (which stamps `createdAt`) and this machine's (which times the
+/// catch-ups). A catch-up that starts at T asks for the conversations with
+/// `lastMessageAfter` = the watermark and reads their messages back to the watermark less the
+/// slack; once its messages are yielded, the watermark moves to T less the slack, never
+/// more. A message is dropped as already yielded when its id is among those yielded above
+/// the watermark (the checkpoint keeps them), or when it is dated at or before the
+/// watermark, which, within the slack, the catch-ups have listed and yielded. A first run
+/// without [`since`](Self::since) starts the slack before now, so that a message sent just
+/// after the start but stamped by a clock that is behind is not taken for an old one.
+///
+/// **Faults.** Every message sent in the app is yielded, none twice, when:
+///
+/// - webhooks are lost, duplicated, delayed or reordered, by any amount, or never
+///   configured: they are a shortcut, and the catch-ups find what they miss;
+/// - TalkJS's listings show a message late, and TalkJS's clock is off this machine's
+///   (ahead or behind), by at most the slack together (lag + skew <= slack);
+/// - a listing fails: the error is yielded, and the next catch-up lists the same range;
+/// - the stream is dropped and started again (it resumes where it stopped), or the process
+///   dies (crash, `kill -9`, power loss), with one exception to "none twice": what was
+///   handled since the last save is yielded again (see "What handled means" above). The
+///   checkpoint file survives a crash or a power loss whole ([`FileCheckpoint`]).
+///
+/// Not under these:
+///
+/// - lag + skew above the slack: the catch-up that should have found a message may list
+///   before it shows, and the watermark then passes it; it is yielded only if its webhook
+///   comes before that (a later one is taken for a message already yielded);
+/// - a message deleted before a catch-up found it, when its webhook was lost too;
+/// - TalkJS refusing the creation order (see "Listing order"): a conversation that moves
+///   during both readings may have older messages missed.
+///
+/// Listings of a conversation's messages are assumed to come newest first. Messages are not
+/// yielded in `createdAt` order across sources: a recovered message may come after newer
+/// ones.
 ///
 /// ```no_run
 /// # async fn run(
@@ -373,10 +483,15 @@ impl Events {
         self
     }
 
-    /// How long after its `createdAt` a message may take to show in TalkJS's listings,
-    /// including the difference between TalkJS's clock and this machine's (default
-    /// [`DEFAULT_SETTLE`]). A catch-up that starts at time T moves the checkpoint's
-    /// watermark to T minus this, never further.
+    /// The slack for listing lag and clock skew: how long after its `createdAt` a message
+    /// may take to show in TalkJS's listings, plus how far TalkJS's clock may be off this
+    /// machine's, in either direction (default [`DEFAULT_SETTLE`], which says why 30 s).
+    /// A catch-up that starts at time T moves the checkpoint's watermark to T minus this,
+    /// never further; a first run without [`since`](Self::since) starts this long before
+    /// now. See [`Events`], "The slack" and "Faults".
+    ///
+    /// Larger is safer and costs a little more per catch-up; a lag plus skew above it can
+    /// lose a message whose webhook was lost too.
     pub fn settle(mut self, settle: Duration) -> Self {
         self.settings.settle = settle;
         self
@@ -390,9 +505,11 @@ impl Events {
         self
     }
 
-    /// On a first run (no checkpoint saved yet), yield the messages created after this time
-    /// too (default: only messages created after the stream starts). Ignored when a
-    /// checkpoint exists.
+    /// On a first run (no checkpoint saved yet), yield the messages created after this time,
+    /// by their `createdAt` (TalkJS's clock). By default the first run starts
+    /// [`settle`](Self::settle) before now, so that a message sent after the stream started
+    /// is not lost to a TalkJS clock that is behind this one; the messages of that slack
+    /// before the start are yielded too. Ignored when a checkpoint exists.
     pub fn since(mut self, since: Timestamp) -> Self {
         self.settings.since = Some(since);
         self
@@ -505,7 +622,14 @@ impl State {
                 Ok(saved) => {
                     let checkpoint = saved.unwrap_or_else(|| {
                         self.dirty = true;
-                        Checkpoint::at(self.settings.since.unwrap_or_else(Timestamp::now))
+                        Checkpoint::at(self.settings.since.unwrap_or_else(|| {
+                            // A TalkJS clock behind ours stamps what is sent from now on
+                            // before now: start the slack earlier.
+                            let settle = millis(self.settings.settle);
+                            Timestamp::from_millis(
+                                Timestamp::now().as_millis().saturating_sub(settle),
+                            )
+                        }))
                     });
                     self.watermark = checkpoint.watermark;
                     self.seen = checkpoint
@@ -632,7 +756,7 @@ impl State {
 
     /// Lists what is newer than the watermark and queues what was not yielded yet.
     async fn catch_up(&mut self) -> Result<()> {
-        let settle = u64::try_from(self.settings.settle.as_millis()).unwrap_or(u64::MAX);
+        let settle = millis(self.settings.settle);
         let started = Timestamp::now();
         let earned = Timestamp::from_millis(started.as_millis().saturating_sub(settle));
         let mut scan = Scan {
@@ -704,6 +828,11 @@ impl State {
         }
         saved
     }
+}
+
+/// A duration in whole milliseconds (`u64::MAX` beyond).
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// One catch-up's listing: the conversations listed so far and the messages found.

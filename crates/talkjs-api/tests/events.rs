@@ -364,3 +364,236 @@ async fn a_refused_creation_order_falls_back_to_the_default_order_and_a_second_l
     );
     assert!(queries.len() > 4, "a second catch-up ran: {queries:?}");
 }
+
+/// The `lastMessageAfter` of a conversations listing request.
+fn last_message_after(request: &wiremock::Request) -> u64 {
+    request
+        .url
+        .query_pairs()
+        .find(|(name, _)| name == "lastMessageAfter")
+        .map(|(_, value)| value.parse().unwrap())
+        .expect("a lastMessageAfter parameter")
+}
+
+/// The listing requests, `(path, lastMessageAfter)` for conversations and `(path, 0)` for
+/// messages.
+async fn listings(server: &MockServer) -> Vec<(String, u64)> {
+    requests(server)
+        .await
+        .iter()
+        .map(|r| {
+            let after = if r.url.path() == common::p("/conversations") {
+                last_message_after(r)
+            } else {
+                0
+            };
+            (r.url.path().to_owned(), after)
+        })
+        .collect()
+}
+
+/// Polls `stream`, which must yield nothing, until `server` has had `n` requests.
+async fn nothing_until_listed(
+    server: &MockServer,
+    stream: &mut talkjs_api::MessageStream,
+    n: usize,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while requests(server).await.len() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "fewer than {n} requests in 20 s"
+        );
+        let item = tokio::time::timeout(Duration::from_millis(50), stream.next()).await;
+        assert!(item.is_err(), "yielded: {item:?}");
+    }
+}
+
+const SLACK: Duration = Duration::from_secs(5);
+const SLACK_MS: u64 = 5_000;
+
+/// Conversation c1 listed always; its messages listed as `early` the first `n` times, then as
+/// `later` (a listing that shows a message late).
+async fn mount_lagging_listing(
+    server: &MockServer,
+    n: u64,
+    early: &[serde_json::Value],
+    later: &[serde_json::Value],
+) {
+    Mock::given(method("GET"))
+        .and(path(common::p("/conversations")))
+        .respond_with(ok_json(&page(&[conversation_json("c1")])))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(common::p("/conversations/c1/messages")))
+        .respond_with(ok_json(&page(early)))
+        .up_to_n_times(n)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(common::p("/conversations/c1/messages")))
+        .respond_with(ok_json(&page(later)))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_message_that_shows_late_in_the_listing_is_found_by_a_later_catch_up() {
+    let (server, client) = start().await;
+    let before = Timestamp::now().as_millis();
+    // Created a second before the stream started, and listed only from the second catch-up
+    // on (listing lag): the first catch-up must not move the watermark past it.
+    let created = before - 1_000;
+    mount_lagging_listing(&server, 1, &[], &[message("msg_late", created)]).await;
+    let store = MemoryCheckpoint::new();
+    let mut events = client
+        .events()
+        .checkpoint(store.clone())
+        .settle(SLACK)
+        .catch_up_every(Duration::from_millis(100))
+        .into_stream();
+    assert_eq!(next_id(&mut events).await, ("msg_late".into(), true));
+    let after = Timestamp::now().as_millis();
+    // Read again by the catch-ups that follow: not yielded twice.
+    nothing_until_listed(&server, &mut events, 6).await;
+    drop(events);
+
+    let listed = listings(&server).await;
+    let conversations = common::p("/conversations");
+    let messages = common::p("/conversations/c1/messages");
+    for pair in listed.chunks(2) {
+        assert_eq!(pair[0].0, conversations);
+        assert_eq!(pair[1].0, messages);
+    }
+    // The first run starts the slack before now; every catch-up asks from a watermark that
+    // trails its start by the slack, so the late message (a second old) is still asked for.
+    let first = listed[0].1;
+    assert!(
+        (before - SLACK_MS..=after - SLACK_MS).contains(&first),
+        "{first} not the slack before {before}..{after}"
+    );
+    for (_, after_ms) in listed.iter().step_by(2) {
+        assert!(*after_ms >= first && *after_ms < created, "{listed:?}");
+    }
+    // The checkpoint keeps its id while the watermark is below its createdAt.
+    let saved = store.get().unwrap();
+    assert!(saved.watermark.as_millis() < created);
+    assert_eq!(saved.seen.len(), 1);
+    assert_eq!(saved.seen[0].id.as_str(), "msg_late");
+}
+
+#[tokio::test]
+async fn a_webhook_for_a_message_the_listing_did_not_show_yet_is_yielded_once() {
+    let (server, client) = start().await;
+    let created = Timestamp::now().as_millis() - 1_000;
+    let late = message("msg_lagging", created);
+    // The first two catch-ups do not show it yet.
+    mount_lagging_listing(&server, 2, &[], std::slice::from_ref(&late)).await;
+    let (webhooks, webhook_stream) = channel();
+    let mut events = client
+        .events()
+        .webhooks(webhook_stream)
+        .checkpoint(MemoryCheckpoint::new())
+        .settle(SLACK)
+        .catch_up_every(Duration::from_millis(100))
+        .into_stream();
+    // Let the first catch-up run (it finds nothing and earns its watermark), then the webhook.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let nothing = tokio::time::timeout(Duration::from_millis(50), events.next()).await;
+    assert!(nothing.is_err(), "{nothing:?}");
+    webhooks.send(sent(&late)).unwrap();
+    assert_eq!(next_id(&mut events).await, ("msg_lagging".into(), false));
+    // Later catch-ups list it (from the third on): not again.
+    nothing_until_listed(&server, &mut events, 8).await;
+}
+
+#[tokio::test]
+async fn a_first_run_yields_what_a_clock_behind_ours_stamps_before_the_start() {
+    let (server, client) = start().await;
+    mount_listing(&server, &[]).await;
+    let (webhooks, webhook_stream) = channel();
+    let mut events = client
+        .events()
+        .webhooks(webhook_stream)
+        .checkpoint(MemoryCheckpoint::new())
+        .settle(SLACK)
+        .into_stream();
+    // The first catch-up runs (nothing listed), then messages sent after the start arrive,
+    // stamped by a TalkJS clock 2 s behind ours; and one from before the slack.
+    let nothing = tokio::time::timeout(Duration::from_millis(200), events.next()).await;
+    assert!(nothing.is_err(), "{nothing:?}");
+    let now = Timestamp::now().as_millis();
+    webhooks
+        .send(sent(&message("msg_ancient", now - 60_000)))
+        .unwrap();
+    webhooks
+        .send(sent(&message("msg_behind", now - 2_000)))
+        .unwrap();
+    assert_eq!(next_id(&mut events).await, ("msg_behind".into(), false));
+    drop(events);
+    let listed = listings(&server).await;
+    assert!(listed[0].1 <= now - SLACK_MS, "{listed:?}");
+}
+
+#[tokio::test]
+async fn an_explicit_since_is_taken_as_given() {
+    let (server, client) = start().await;
+    mount_listing(&server, &[]).await;
+    let mut events = client
+        .events()
+        .checkpoint(MemoryCheckpoint::new())
+        .settle(SLACK)
+        .since(Timestamp::from_millis(SINCE))
+        .into_stream();
+    let nothing = tokio::time::timeout(Duration::from_millis(200), events.next()).await;
+    assert!(nothing.is_err(), "{nothing:?}");
+    drop(events);
+    assert_eq!(listings(&server).await[0].1, SINCE);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_file_checkpoint_is_renamed_into_place_and_a_leftover_temp_file_is_ignored() {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    use talkjs_api::CheckpointStore;
+
+    let dir = std::env::temp_dir().join(format!("talkjs-events-atomic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("events.checkpoint.json");
+    let tmp = dir.join("events.checkpoint.json.tmp");
+    let mut store = FileCheckpoint::new(&file);
+    let first = Checkpoint::at(Timestamp::from_millis(SINCE));
+    store.save(&first).unwrap();
+    assert!(!tmp.exists());
+
+    // A reader of the old file keeps reading the old checkpoint whole: the new one is a
+    // new file renamed over it, not the old one rewritten.
+    let mut old = std::fs::File::open(&file).unwrap();
+    let old_inode = old.metadata().unwrap().ino();
+    let second = Checkpoint::at(Timestamp::from_millis(SINCE + 1));
+    store.save(&second).unwrap();
+    assert_ne!(std::fs::metadata(&file).unwrap().ino(), old_inode);
+    let mut text = String::new();
+    old.read_to_string(&mut text).unwrap();
+    assert_eq!(serde_json::from_str::<Checkpoint>(&text).unwrap(), first);
+
+    // A crash mid-save leaves a partial temp file: loading reads the checkpoint, not it,
+    // and removes it.
+    std::fs::write(&tmp, br#"{"version":1,"waterm"#).unwrap();
+    assert_eq!(store.load().unwrap(), Some(second.clone()));
+    assert!(!tmp.exists());
+    // And a save over a leftover temp file replaces it.
+    std::fs::write(&tmp, b"garbage from a crash, longer than the checkpoint itself ........................................................................").unwrap();
+    let third = Checkpoint::at(Timestamp::from_millis(SINCE + 2));
+    store.save(&third).unwrap();
+    assert_eq!(
+        FileCheckpoint::new(&file).load().unwrap(),
+        Some(third),
+        "the whole new checkpoint, nothing of the leftover"
+    );
+    assert!(!tmp.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
