@@ -677,9 +677,11 @@ pub struct WebhookFaultArgs {
 }
 
 /// Fault injection of `talkjs fake serve` (`talkjs_fake::Faults`): each request first waits
-/// --latency plus up to --latency-jitter, then is reset with probability --reset-rate, else
-/// answered with a 5xx with probability --error-rate (half 503 before it takes effect, half
-/// 500 after it did).
+/// --latency plus up to --latency-jitter, then gets at most one fault, drawn in this order:
+/// reset (--reset-rate), 5xx (--error-rate: half 503 before it takes effect, half 500 after
+/// it did), late write (--late-write-rate), slow answer (--slow-rate), 429
+/// (--throttle-rate). The five shares may add up to 1 at most. --listing-lag and
+/// --clock-skew apply to every request.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Faults")]
 pub struct FaultArgs {
@@ -697,6 +699,44 @@ pub struct FaultArgs {
     /// Delay every request by a further random 0 to MS milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_jitter: u64,
+    /// Lose the answer of this share of requests (0 to 1; writes only, every method but
+    /// GET) while the write still lands: the connection is closed (half of them) or answered
+    /// 504 (the other half) at once, and the request is processed --late-write-delay later,
+    /// as when a gateway gives up and TalkJS goes on. A 401 or 429 is answered as usual.
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_rate)]
+    pub late_write_rate: f64,
+    /// Process a late write this many milliseconds after its answer was lost.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub late_write_delay: u64,
+    /// Delay each late write by a further random 0 to MS milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub late_write_jitter: u64,
+    /// Show a new message or conversation in listings (GET /conversations,
+    /// /users/{id}/conversations, /conversations/{id}/messages, also in a batch) only MS
+    /// milliseconds after it was stored; getting it by id is not delayed.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub listing_lag: u64,
+    /// The server's clock minus yours, in milliseconds (negative: the server is behind):
+    /// shifts every createdAt it stamps and the webhook X-TalkJS-Timestamp. Imported messages
+    /// keep their timestamp.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub clock_skew: i64,
+    /// Process this share of requests (0 to 1) at once but answer them only --slow-delay
+    /// later: a client that gives up first does not see that the write landed.
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_rate)]
+    pub slow_rate: f64,
+    /// Hold a slow answer back this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub slow_delay: u64,
+    /// Answer this share of requests (0 to 1) with 429 Too Many Requests without processing
+    /// them: half with Retry-After: 1, half without Retry-After.
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_rate)]
+    pub throttle_rate: f64,
     /// Seed of the faults' random draws (in arrival order: a sequential client sees the
     /// same faults every time) [default: random, printed when faults are on].
     #[arg(long, value_name = "N")]

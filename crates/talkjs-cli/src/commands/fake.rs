@@ -18,7 +18,7 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
         webhook_url,
         webhook_faults,
     } = cmd;
-    let faults = to_faults(&faults);
+    let faults = to_faults(&faults)?;
     let webhook_faults = to_webhook_faults(&webhook_faults, faults.seed)?;
     let mut builder = FakeTalkJs::builder().port(port).faults(faults);
     if let Some(url) = &webhook_url {
@@ -63,6 +63,9 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
                 if faults.is_active() || webhook_faults.is_active() {
                     object.insert("faultSeed".into(), faults.seed.into());
                 }
+                if faults.is_active() {
+                    object.insert("faults".into(), faults_json(&faults));
+                }
             }
             ctx.out.raw(&format!("{info}\n"))?;
         }
@@ -94,19 +97,74 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The faults of the command line; a random seed unless one is given.
-fn to_faults(args: &FaultArgs) -> Faults {
+/// The faults of the command line; a random seed unless one is given. The shares of the
+/// faults a request can get (at most one each) may not add up to more than 1.
+fn to_faults(args: &FaultArgs) -> Result<Faults, CliError> {
+    let shares = [
+        ("--reset-rate", args.reset_rate),
+        ("--error-rate", args.error_rate),
+        ("--late-write-rate", args.late_write_rate),
+        ("--slow-rate", args.slow_rate),
+        ("--throttle-rate", args.throttle_rate),
+    ];
+    let total: f64 = shares.iter().map(|(_, rate)| rate).sum();
+    // A little slack for decimal shares that add up to exactly 1 (0.7 + 0.2 + 0.1).
+    if total > 1.0 + 1e-9 {
+        let given: Vec<String> = shares
+            .iter()
+            .filter(|(_, rate)| *rate > 0.0)
+            .map(|(flag, rate)| format!("{flag} {rate}"))
+            .collect();
+        return Err(CliError::Usage(format!(
+            "fake serve: {} add up to {}, more than 1 (each request gets at most one of these \
+             faults, so their shares must fit in 1)",
+            given.join(", "),
+            (total * 1e6).round() / 1e6
+        )));
+    }
     let seed = args.fault_seed.unwrap_or_else(|| {
         // Random enough to vary between runs; printed, so that a run can be replayed.
         std::collections::hash_map::RandomState::new()
             .build_hasher()
             .finish()
     });
-    Faults::seeded(seed)
+    Ok(Faults::seeded(seed)
         .error_rate(args.error_rate)
         .reset_rate(args.reset_rate)
         .latency(Duration::from_millis(args.latency))
         .latency_jitter(Duration::from_millis(args.latency_jitter))
+        .late_write_rate(args.late_write_rate)
+        .late_write_delay(Duration::from_millis(args.late_write_delay))
+        .late_write_jitter(Duration::from_millis(args.late_write_jitter))
+        .listing_lag(Duration::from_millis(args.listing_lag))
+        .clock_skew_ms(args.clock_skew)
+        .slow_rate(args.slow_rate)
+        .slow_delay(Duration::from_millis(args.slow_delay))
+        .throttle_rate(args.throttle_rate))
+}
+
+/// Milliseconds as a JSON number (saturating: the flags are milliseconds in a `u64`).
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The request faults as JSON, for `--output json`: every setting, by the name of its
+/// flag in camel case (durations in milliseconds).
+fn faults_json(faults: &Faults) -> serde_json::Value {
+    json!({
+        "errorRate": faults.error_rate,
+        "resetRate": faults.reset_rate,
+        "latencyMs": millis(faults.latency),
+        "latencyJitterMs": millis(faults.latency_jitter),
+        "lateWriteRate": faults.late_write_rate,
+        "lateWriteDelayMs": millis(faults.late_write_delay),
+        "lateWriteJitterMs": millis(faults.late_write_jitter),
+        "listingLagMs": millis(faults.listing_lag),
+        "clockSkewMs": faults.clock_skew_ms,
+        "slowRate": faults.slow_rate,
+        "slowDelayMs": millis(faults.slow_delay),
+        "throttleRate": faults.throttle_rate,
+    })
 }
 
 /// The webhook faults of the command line, drawn from the same seed as the request faults.
@@ -126,18 +184,39 @@ fn to_webhook_faults(args: &WebhookFaultArgs, seed: u64) -> Result<WebhookFaults
 }
 
 /// One line about the faults, for people, to copy onto a command line that replays the run:
-/// the request faults and the seed, then --webhook-url and the webhook faults that are set
-/// (webhook faults take effect with a URL only).
+/// the request faults (the first four always, the others when set) and the seed, then
+/// --webhook-url and the webhook faults that are set (webhook faults take effect with a URL
+/// only).
 fn describe(faults: &Faults, webhook_url: Option<&str>, webhook: &WebhookFaults) -> String {
     use std::fmt::Write as _;
     let mut line = format!(
-        "\nfaults: --error-rate {} --reset-rate {} --latency {} --latency-jitter {} --fault-seed {}",
+        "\nfaults: --error-rate {} --reset-rate {} --latency {} --latency-jitter {}",
         faults.error_rate,
         faults.reset_rate,
         faults.latency.as_millis(),
         faults.latency_jitter.as_millis(),
-        faults.seed,
     );
+    let rate = |r: f64| (r > 0.0).then(|| r.to_string());
+    let delay = |d: Duration| (!d.is_zero()).then(|| d.as_millis().to_string());
+    let optional = [
+        ("--late-write-rate", rate(faults.late_write_rate)),
+        ("--late-write-delay", delay(faults.late_write_delay)),
+        ("--late-write-jitter", delay(faults.late_write_jitter)),
+        ("--listing-lag", delay(faults.listing_lag)),
+        (
+            "--clock-skew",
+            (faults.clock_skew_ms != 0).then(|| faults.clock_skew_ms.to_string()),
+        ),
+        ("--slow-rate", rate(faults.slow_rate)),
+        ("--slow-delay", delay(faults.slow_delay)),
+        ("--throttle-rate", rate(faults.throttle_rate)),
+    ];
+    for (flag, value) in optional {
+        if let Some(value) = value {
+            let _ = write!(line, " {flag} {value}");
+        }
+    }
+    let _ = write!(line, " --fault-seed {}", faults.seed);
     if let Some(url) = webhook_url {
         let _ = write!(line, " --webhook-url {}", shell_word(url));
         if webhook.drop_rate > 0.0 {
@@ -208,6 +287,23 @@ mod tests {
              --webhook-url 'http://h/x?a=1&b=it'\\''s' --webhook-drop-rate 0.2 \
              --webhook-duplicate-rate 0.3 --webhook-delay 40 --webhook-delay-jitter 15 \
              --webhook-reorder\n"
+        );
+        // The new request faults when they are set, before the seed.
+        let mean = Faults::seeded(9)
+            .late_write_rate(0.1)
+            .late_write_delay(Duration::from_millis(1500))
+            .late_write_jitter(Duration::from_millis(500))
+            .listing_lag(Duration::from_millis(1000))
+            .clock_skew_ms(-1500)
+            .slow_rate(0.05)
+            .slow_delay(Duration::from_millis(31_000))
+            .throttle_rate(0.2);
+        assert_eq!(
+            describe(&mean, None, &none),
+            "\nfaults: --error-rate 0 --reset-rate 0 --latency 0 --latency-jitter 0 \
+             --late-write-rate 0.1 --late-write-delay 1500 --late-write-jitter 500 \
+             --listing-lag 1000 --clock-skew -1500 --slow-rate 0.05 --slow-delay 31000 \
+             --throttle-rate 0.2 --fault-seed 9\n"
         );
         // Only the flags that are set.
         let late = WebhookFaults::seeded(7).delay(Duration::from_millis(3));
