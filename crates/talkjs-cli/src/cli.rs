@@ -577,6 +577,12 @@ pub struct MigrateArgs {
     /// messages).
     #[arg(long)]
     pub mark_source_ids: bool,
+    /// Download attachments from loopback, private and link-local hosts too (e.g. a file
+    /// server on this machine or its network). Without it such a file URL, or a redirect to
+    /// one, fails its message (rerun with this flag to carry it); cloud metadata addresses
+    /// are refused always.
+    #[arg(long)]
+    pub allow_private_file_hosts: bool,
     /// At most this many requests in flight at once [default: 32].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,

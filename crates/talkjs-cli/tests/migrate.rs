@@ -478,7 +478,13 @@ fn migrate_carries_attachments_and_system_messages_with_the_marker_on_request() 
     let plain = runtime.block_on(FakeTalkJs::start()).unwrap();
     let journal = dir.join("plain.journal");
     let (summary, stderr) = run(
-        talkjs(&plain).args(["migrate", file, "--journal", journal.to_str().unwrap()]),
+        talkjs(&plain).args([
+            "migrate",
+            file,
+            "--journal",
+            journal.to_str().unwrap(),
+            "--allow-private-file-hosts",
+        ]),
         0,
     );
     assert_eq!(summary["skippedSystemMessages"], 1, "{summary}");
@@ -489,7 +495,11 @@ fn migrate_carries_attachments_and_system_messages_with_the_marker_on_request() 
     );
     assert!(stderr.contains("--system-messages"), "{stderr}");
 
-    let both = ["--system-messages", "--mark-source-ids"];
+    let both = [
+        "--system-messages",
+        "--mark-source-ids",
+        "--allow-private-file-hosts",
+    ];
     let (summary, _) = run(talkjs(&fake).args(["migrate", file]).args(both), 0);
     assert_eq!(summary["complete"], true, "{summary}");
     assert_eq!(summary["systemMessages"]["done"], 1, "{summary}");

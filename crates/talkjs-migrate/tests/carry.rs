@@ -120,6 +120,7 @@ async fn attachments_copy_between_two_fakes_each_file_uploaded_once_across_a_kil
     let (landed_tx, landed_rx) = tokio::sync::oneshot::channel::<()>();
     let landed_tx = std::sync::Mutex::new(Some(landed_tx));
     let first = Migration::from_app(client(&source), client(&target))
+        .allow_private_file_hosts(true)
         .journal(&journal)
         .concurrency(1)
         .on_progress(move |p| {
@@ -144,7 +145,9 @@ async fn attachments_copy_between_two_fakes_each_file_uploaded_once_across_a_kil
         "{uploaded_before} uploads before the kill"
     );
 
-    let copy = Migration::from_app(client(&source), client(&target)).journal(&journal);
+    let copy = Migration::from_app(client(&source), client(&target))
+        .allow_private_file_hosts(true)
+        .journal(&journal);
     let report = copy.run().await.expect("resume");
     assert!(report.is_complete(), "{report:?}");
     assert!(report.failures.is_empty(), "{:?}", report.failures);
@@ -262,7 +265,7 @@ async fn attachments_from_a_file_a_shared_url_once_a_broken_one_reported_by_line
     let file = dir.path("export.jsonl");
     write_lines(&file, &lines);
 
-    let migration = Migration::from_file(&file, client(&target));
+    let migration = Migration::from_file(&file, client(&target)).allow_private_file_hosts(true);
     let report = migration.run().await.expect("run");
     assert!(report.is_complete(), "{report:?}");
     assert_eq!(report.messages.done, 4);
@@ -609,7 +612,7 @@ async fn a_file_that_cannot_be_downloaded_now_waits_for_the_next_run_in_order() 
     // The host closes every connection without an answer: a failure a later run may not
     // meet. m1 goes; m2 fails for now (with its line); m3 waits, to keep the order.
     host.set_faults(talkjs_fake::Faults::seeded(1).reset_rate(1.0));
-    let migration = Migration::from_file(&file, client(&target));
+    let migration = Migration::from_file(&file, client(&target)).allow_private_file_hosts(true);
     let first = migration.run().await.expect("first run");
     assert!(!first.is_complete());
     assert_eq!(
