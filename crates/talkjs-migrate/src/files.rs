@@ -318,8 +318,8 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
-    const fn unless_allowed(why: &'static str) -> Option<Self> {
-        Some(Self { why, always: false })
+    const fn unless_allowed(why: &'static str) -> Self {
+        Self { why, always: false }
     }
 }
 
@@ -360,21 +360,23 @@ fn refusal_v4(ip: Ipv4Addr) -> Option<Refusal> {
             always: true,
         })
     } else if ip.is_loopback() {
-        Refusal::unless_allowed("a loopback address")
+        Some(Refusal::unless_allowed("a loopback address"))
     } else if ip.is_private() {
-        Refusal::unless_allowed("a private address")
+        Some(Refusal::unless_allowed("a private address"))
     } else if ip.is_link_local() {
-        Refusal::unless_allowed("a link-local address")
+        Some(Refusal::unless_allowed("a link-local address"))
     } else if a == 100 && (b & 0xc0) == 64 {
-        Refusal::unless_allowed("a shared (carrier-grade NAT) address")
+        Some(Refusal::unless_allowed(
+            "a shared (carrier-grade NAT) address",
+        ))
     } else if a == 0 {
-        Refusal::unless_allowed("an unspecified address")
+        Some(Refusal::unless_allowed("an unspecified address"))
     } else if ip.is_broadcast() {
-        Refusal::unless_allowed("a broadcast address")
+        Some(Refusal::unless_allowed("a broadcast address"))
     } else if ip.is_multicast() {
-        Refusal::unless_allowed("a multicast address")
+        Some(Refusal::unless_allowed("a multicast address"))
     } else if a >= 240 {
-        Refusal::unless_allowed("a reserved address")
+        Some(Refusal::unless_allowed("a reserved address"))
     } else {
         None
     }
@@ -384,27 +386,27 @@ fn refusal_v6(ip: Ipv6Addr) -> Option<Refusal> {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return refusal_v4(v4);
     }
-    let s = ip.segments();
-    let [.., w, x, y, z] = ip.octets();
-    let embedded = Ipv4Addr::new(w, x, y, z);
+    let seg = ip.segments();
+    let octets = ip.octets();
+    let embedded = Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]);
     if ip == METADATA_V6 {
         Some(Refusal {
             why: "a cloud metadata address",
             always: true,
         })
     } else if ip.is_loopback() {
-        Refusal::unless_allowed("a loopback address")
+        Some(Refusal::unless_allowed("a loopback address"))
     } else if ip.is_unspecified() {
-        Refusal::unless_allowed("an unspecified address")
-    } else if (s[0] & 0xfe00) == 0xfc00 {
-        Refusal::unless_allowed("a private (unique local) address")
-    } else if (s[0] & 0xffc0) == 0xfe80 {
-        Refusal::unless_allowed("a link-local address")
-    } else if (s[0] & 0xffc0) == 0xfec0 {
-        Refusal::unless_allowed("a private (site-local) address")
+        Some(Refusal::unless_allowed("an unspecified address"))
+    } else if (seg[0] & 0xfe00) == 0xfc00 {
+        Some(Refusal::unless_allowed("a private (unique local) address"))
+    } else if (seg[0] & 0xffc0) == 0xfe80 {
+        Some(Refusal::unless_allowed("a link-local address"))
+    } else if (seg[0] & 0xffc0) == 0xfec0 {
+        Some(Refusal::unless_allowed("a private (site-local) address"))
     } else if ip.is_multicast() {
-        Refusal::unless_allowed("a multicast address")
-    } else if s[..6] == [0; 6] || (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4]) {
+        Some(Refusal::unless_allowed("a multicast address"))
+    } else if seg[..6] == [0; 6] || (seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0; 4]) {
         // IPv4-compatible (`::a.b.c.d`) and NAT64 (`64:ff9b::a.b.c.d`) reach an IPv4 address.
         refusal_v4(embedded)
     } else {
@@ -1019,7 +1021,7 @@ mod tests {
         }
         let peak = downloader.peak_held();
         assert!(
-            FILE <= peak && peak <= 2 * FILE,
+            (FILE..=2 * FILE).contains(&peak),
             "held {peak} bytes at once"
         );
         assert_eq!(downloader.budget.available_permits(), 2 * FILE / 1024);
