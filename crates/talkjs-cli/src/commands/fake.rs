@@ -293,10 +293,10 @@ mod tests {
             .late_write_rate(0.1)
             .late_write_delay(Duration::from_millis(1500))
             .late_write_jitter(Duration::from_millis(500))
-            .listing_lag(Duration::from_millis(1000))
+            .listing_lag(Duration::from_secs(1))
             .clock_skew_ms(-1500)
             .slow_rate(0.05)
-            .slow_delay(Duration::from_millis(31_000))
+            .slow_delay(Duration::from_secs(31))
             .throttle_rate(0.2);
         assert_eq!(
             describe(&mean, None, &none),
