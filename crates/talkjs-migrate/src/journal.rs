@@ -70,8 +70,9 @@ CREATE TABLE IF NOT EXISTS dirty (
     since_ms INTEGER NOT NULL
 );
 -- What a conversation held before this migration imported into it, as copies per match key
--- of its planned messages (JSON object key -> count), read at its first uncertain import:
--- the reconcile pass never deletes those.
+-- of its planned messages (JSON object key -> count): empty for a conversation the target did
+-- not have (a survey of its conversations before the first upsert), else listed before the
+-- first import. Resolving and the reconcile pass never count those as this migration's.
 CREATE TABLE IF NOT EXISTS baselines (
     subject TEXT PRIMARY KEY,
     copies  TEXT NOT NULL

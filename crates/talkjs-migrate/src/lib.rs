@@ -41,19 +41,65 @@
 //!   message's new id is recorded when a listing of the target finds it (resolving an
 //!   uncertain request, or [`Migration::verify`]).
 //!
-//! On every (re)start, each import left in flight is **resolved before anything is sent**:
-//! the target conversation is listed back to the request's oldest timestamp and its
-//! messages are matched by sender, timestamp and text (the import keeps the given
-//! timestamp), discounting copies the journal already has as done (or by a marker: see
-//! below). The messages found are
-//! done; the others are sent again. The same happens during a run when an import's answer
-//! is lost (a 5xx, a timeout, a reset: the client never retries an import by itself). Each
-//! conversation has at most one request in flight, so at most one request per conversation
-//! is ever uncertain. Users, conversations and participant settings are upserts: sending
-//! one again is harmless, so they are simply sent again.
+//! On every (re)start, each import left in flight is **resolved before anything else is sent
+//! to its conversation**: once the [settle time](Migration::settle_time) has passed since it
+//! was sent, the target conversation is listed back to the request's oldest timestamp and
+//! its messages are matched by sender, timestamp and text (the import keeps the given
+//! timestamp), discounting copies the journal already has as done and copies the
+//! conversation held before the migration (or by a marker: see below). The messages found
+//! are done; the others are sent again. The same happens during a run when an import's
+//! answer is lost (a 5xx, a timeout, a reset: the client never retries an import by
+//! itself). Each conversation has at most one request in flight, so at most one request per
+//! conversation is ever uncertain. Users, conversations and participant settings are
+//! upserts: sending one again is harmless, so they are simply sent again.
 //!
-//! The matching assumes that the target conversation holds no message with the same sender,
-//! time (to the millisecond) and text that this journal did not send (e.g. the same file
+//! ## Faults it holds under
+//!
+//! Production loses answers in meaner ways than a 503 before the write: a gateway gives up
+//! (a 504, a reset, the client's attempt timeout) while TalkJS goes on and stores the
+//! import **a moment later**, and a listing may show a new message **late**. So:
+//!
+//! - **Settle time** ([`Migration::settle_time`], `talkjs migrate --settle`, default
+//!   [`DEFAULT_SETTLE_TIME`], 10 s): an uncertain import is resolved only once this long has
+//!   passed since its answer was lost (or since it was sent, for a killed run). Only that
+//!   conversation waits. Set it above the longest delay after which TalkJS may still apply
+//!   a write plus the listing lag.
+//! - **Reconcile pass**: every conversation that had an uncertain import is recorded in the
+//!   journal and listed again at the end of the run, once **twice** the settle time has
+//!   passed since its last uncertain import: a copy that landed after the settle time (and
+//!   was therefore sent again) is deleted, and a message counted as landed that the target
+//!   does not hold is imported again, until the conversation holds each message exactly
+//!   once ([`Report::reconciled`]). A conversation stays recorded until a listing shows it
+//!   clean, across runs.
+//! - **What the target held before is never touched**: before the first conversation is
+//!   upserted, the target's conversations are surveyed (one page of 30 per ten of the
+//!   plan's conversations, so a fresh target costs one request); a conversation the target
+//!   already had is listed before its first import, and the copies of the plan's messages
+//!   it held (its baseline) are never counted, deleted or matched as this migration's.
+//!   Where the survey could not read the whole target, every conversation is listed before
+//!   its first import.
+//! - **Clock skew** does not matter: imported messages keep their source timestamps, and
+//!   the settle time is measured on this machine's clock.
+//! - **429s**, with or without `Retry-After`, are retried by the client's transport (the
+//!   request was not applied); **slow answers** past the attempt timeout are uncertain
+//!   imports like a lost answer.
+//! - **A journal is bound to its source and its target**: the input file's length and hash
+//!   (or the source app's API root and app id) and the target's API root and app id. A
+//!   journal resumed with another input ([`Error::WrongInput`]) or another target
+//!   ([`Error::WrongTarget`]) is refused before anything is sent: its "done" would be
+//!   about another app. Use a new journal (`--journal NEW_PATH`).
+//!
+//! What it does not survive: a write that lands more than twice the settle time after its
+//! answer was lost (the reconcile pass has looked by then: a later run lists the
+//! conversation again only if it had another uncertain import), a listing that lags more
+//! than the settle time, and a target conversation changed by someone else while it is
+//! migrated (a message with the same sender, time and text as one of the plan's, without
+//! the marker).
+//!
+//! What the target conversation held before the migration is counted apart (its baseline,
+//! see "Faults" below); the matching assumes that nobody else adds a message with the same
+//! sender, time (to the millisecond) and text while it migrates, and [`Migration::verify`]
+//! that the target holds no such message besides the migrated ones (e.g. the same file
 //! imported before without a journal). Where that may not hold, opt in to a **marker**:
 //! with [`Migration::mark_source_ids`] (`talkjs migrate --mark-source-ids`) every migrated
 //! message carries its source id in `custom` under [`SOURCE_ID_KEY`]

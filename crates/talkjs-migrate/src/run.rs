@@ -307,8 +307,10 @@ impl Migration {
     /// landed (default [`DEFAULT_SETTLE_TIME`], 10 s). TalkJS may apply a write after the
     /// answer was lost, and its listings may show a new message a little late: set this
     /// above both. Only the conversation concerned waits; the others go on. A write that
-    /// lands even later is still caught by the reconcile pass at the end of the run, which
-    /// deletes the surplus copy (see the crate docs, "Faults").
+    /// lands later than this (so it was taken as lost and sent again) is still caught by the
+    /// reconcile pass at the end of the run, which lists each such conversation once twice
+    /// the settle time has passed and deletes the surplus copy (see the crate docs,
+    /// "Faults").
     pub fn settle_time(mut self, settle: Duration) -> Self {
         self.settle = settle;
         self
@@ -507,7 +509,8 @@ impl Migration {
             }
         }
         journal.prepare_resume().map_err(db)?;
-        let downloader = downloader(self.allow_private_file_hosts).map_err(|e| Error::Target(talkjs_api::Error::Config(e)))?;
+        let downloader = downloader(self.allow_private_file_hosts)
+            .map_err(|e| Error::Target(talkjs_api::Error::Config(e)))?;
 
         let total: u64 = ItemKind::ALL
             .iter()
@@ -766,6 +769,7 @@ impl Run {
     /// before it landed or failed for good (a user that failed for now would make its
     /// conversations fail for good).
     async fn stages(&self) -> Result<(), Error> {
+        self.survey().await?;
         self.upserts(ItemKind::User).await?;
         if !self.db(|j| j.settled(ItemKind::User))? {
             return Ok(());
@@ -887,6 +891,9 @@ impl Run {
         /// Uncertain answers in a row before the conversation is left for the next run.
         const MAX_UNKNOWN_IN_A_ROW: u32 = 5;
         let mut unknown_in_a_row = 0;
+        if !self.take_baseline(conversation).await? {
+            return Ok(());
+        }
         loop {
             if self.stop.is_stopped() {
                 return Ok(());

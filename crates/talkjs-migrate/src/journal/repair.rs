@@ -3,7 +3,7 @@
 //! migration imported into it (its baseline), and how a message is recognised in a listing
 //! (its match key). Also the target the journal is bound to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use talkjs_api::models::Message;
@@ -160,6 +160,72 @@ impl Journal {
             params![conversation, copies],
         )?;
         Ok(())
+    }
+
+    /// Whether the target's conversations were surveyed (or the survey was given up: see
+    /// [`Self::record_survey`]).
+    pub fn surveyed(&self) -> rusqlite::Result<bool> {
+        Ok(self.meta("surveyed")?.is_some())
+    }
+
+    /// Whether a survey can still tell which conversations the target held before: no
+    /// conversation upsert or import was sent yet.
+    pub fn nothing_sent_to_conversations(&self) -> rusqlite::Result<bool> {
+        let sent: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM chunks WHERE kind IN ('conversation', 'message')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(sent == 0)
+    }
+
+    /// The conversations the plan imports messages into.
+    pub fn import_conversations(&self) -> rusqlite::Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT subject FROM items WHERE kind = 'message'")?;
+        stmt.query_map([], |r| r.get(0))?.collect()
+    }
+
+    /// Records the survey of the target's conversations: with `existing` (a complete
+    /// survey: the plan's conversations the target held), every other conversation of the
+    /// plan is new, so it held nothing before (an empty baseline, no listing needed);
+    /// without (given up), each conversation's baseline is read before its first import.
+    pub fn record_survey(&mut self, existing: Option<&HashSet<String>>) -> rusqlite::Result<()> {
+        let conversations = match existing {
+            Some(existing) => self
+                .import_conversations()?
+                .into_iter()
+                .filter(|c| !existing.contains(c))
+                .collect(),
+            None => Vec::new(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO baselines (subject, copies) VALUES (?1, '{}')",
+            )?;
+            for c in &conversations {
+                stmt.execute([c])?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('surveyed', '1')",
+            [],
+        )?;
+        tx.commit()
+    }
+
+    /// Whether an import into the conversation was ever sent.
+    pub fn imported_into(&self, conversation: &str) -> rusqlite::Result<bool> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM chunks WHERE kind = 'message' AND subject = ?1",
+            [conversation],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
     }
 
     /// Every planned message (import) of a conversation, in plan order, with its state.

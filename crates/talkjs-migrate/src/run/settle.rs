@@ -59,11 +59,93 @@ impl Run {
             .await
     }
 
+    /// Surveys the target's conversations before any conversation is upserted, so that
+    /// the conversations it did not have need no listing of what they held before (their
+    /// baseline is empty). Lists at most one page (30 conversations) per ten conversations
+    /// of the plan, at least one: a fresh target costs one request; a target with over
+    /// three times as many conversations as the plan is not read whole (that would cost more
+    /// than it saves), and each of the plan's conversations is then listed before its first
+    /// import instead. A journal that already sent to conversations (resumed from an
+    /// earlier version) skips it.
+    pub(super) async fn survey(&self) -> Result<(), Error> {
+        if self.db(|j| j.surveyed())? {
+            return Ok(());
+        }
+        if !self.db(|j| j.nothing_sent_to_conversations())? {
+            return self.db(|j| j.record_survey(None));
+        }
+        let planned: HashSet<String> = self.db(|j| j.import_conversations())?.into_iter().collect();
+        if planned.is_empty() {
+            return self.db(|j| j.record_survey(None));
+        }
+        let budget = planned.len().div_ceil(10).max(1);
+        let mut pages = self.client.conversations().list().limit(30).pages();
+        let mut existing = HashSet::new();
+        let mut complete = false;
+        for _ in 0..budget {
+            let Some(page) = pages.try_next().await.map_err(Error::Target)? else {
+                complete = true;
+                break;
+            };
+            let full = page.len() == 30;
+            existing.extend(
+                page.into_iter()
+                    .map(|c| c.id.as_str().to_owned())
+                    .filter(|id| planned.contains(id)),
+            );
+            if !full {
+                complete = true;
+                break;
+            }
+        }
+        self.db(|j| j.record_survey(complete.then_some(&existing)))
+    }
+
+    /// Before the first import into a conversation the target may have held before:
+    /// lists it and records its baseline (copies of the plan's keys), so that resolving
+    /// and reconciling never count what it held as this migration's. `false` when the
+    /// target cannot be listed now (the conversation waits for the next run).
+    pub(super) async fn take_baseline(&self, conversation: &str) -> Result<bool, Error> {
+        if self.db(|j| j.baseline(conversation))?.is_some()
+            || self.db(|j| j.imported_into(conversation))?
+        {
+            return Ok(true);
+        }
+        let held = self.db(|j| j.held(conversation))?;
+        let Some(oldest) = held.iter().filter_map(|h| h.row.ts).min() else {
+            return Ok(true);
+        };
+        let listed = match target_messages(&self.client, conversation, Some(oldest)).await {
+            Ok(listed) => listed,
+            Err(e @ (talkjs_api::Error::Unauthorized { .. } | talkjs_api::Error::Config(_))) => {
+                return Err(Error::Target(e));
+            }
+            Err(_) => return Ok(false),
+        };
+        let key = self.key();
+        let copies = copies_by_key(key, &listed);
+        let mut before: HashMap<String, u64> = HashMap::new();
+        for h in &held {
+            let k = key.of_row(&h.row);
+            if let Some(ids) = copies.get(&k) {
+                before.insert(k, ids.len() as u64);
+            }
+        }
+        self.db(|j| j.set_baseline(conversation, &before))?;
+        Ok(true)
+    }
+
     /// Waits until the settle time has passed since `since_ms` (Unix ms), or the run is
     /// stopped (then `false`).
     pub(super) async fn wait_settled(&self, since_ms: i64) -> bool {
-        let settle = i64::try_from(self.settle_time.as_millis()).unwrap_or(i64::MAX);
-        let until = since_ms.saturating_add(settle);
+        self.wait_until(since_ms, self.settle_time).await
+    }
+
+    /// Waits until `wait` has passed since `since_ms` (Unix ms), or the run is stopped
+    /// (then `false`).
+    async fn wait_until(&self, since_ms: i64, wait: Duration) -> bool {
+        let wait = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+        let until = since_ms.saturating_add(wait);
         loop {
             if self.stop.is_stopped() {
                 return false;
@@ -93,9 +175,11 @@ impl Run {
     /// baseline), are discounted, so a message repeated word for word is not mistaken for
     /// its twin. Found ones are done (with their target ids); the rest go back to planned.
     ///
-    /// The first uncertain import of a conversation also records its baseline: what the
+    /// A conversation's baseline is recorded before its first import; a journal from an
+    /// earlier version that has none gets one here, at its first uncertain import: what the
     /// listing shows with the keys of the conversation's plan, less what the journal landed
-    /// and what this import is found to have landed.
+    /// and what this import is found to have landed (which assumes the target held no copy of
+    /// this import's messages).
     pub(super) async fn resolve(
         &self,
         conversation: &str,
@@ -170,7 +254,7 @@ impl Run {
 
     /// The reconcile pass: every conversation that had an import with an unknown outcome
     /// (this run or an earlier one) and whose imports are all settled is listed again once
-    /// the settle time has passed since its last unknown outcome, and made to hold each
+    /// twice the settle time has passed since its last unknown outcome, and made to hold each
     /// planned message exactly once (see [`Self::reconcile_conversation`]).
     pub(super) async fn reconcile(&self) -> Result<(), Error> {
         let dirty = self.db(|j| j.dirty())?;
@@ -198,7 +282,12 @@ impl Run {
                 // Imports still to send (a transient failure): the next run finishes them.
                 return Ok(());
             }
-            if !self.wait_settled(since).await {
+            // Twice the settle time: a write that lands later than the settle time (so
+            // that it was resolved as lost and sent again) is still caught.
+            if !self
+                .wait_until(since, self.settle_time.saturating_mul(2))
+                .await
+            {
                 return Ok(());
             }
             let listed_at = unix_ms();
