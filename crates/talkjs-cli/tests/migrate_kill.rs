@@ -59,6 +59,8 @@ struct Serve {
     base_url: String,
     app_id: String,
     secret_key: String,
+    /// Extra arguments of every `talkjs migrate` (e.g. `--settle`).
+    migrate_args: Vec<String>,
 }
 
 impl Serve {
@@ -93,6 +95,7 @@ impl Serve {
             app_id: field("appId"),
             secret_key: field("secretKey"),
             child,
+            migrate_args: Vec::new(),
         }
     }
 
@@ -133,7 +136,8 @@ impl Serve {
             .arg(file)
             .arg("--journal")
             .arg(journal)
-            .args(["--concurrency", "4"]);
+            .args(["--concurrency", "4"])
+            .args(&self.migrate_args);
         cmd
     }
 
@@ -303,15 +307,38 @@ fn seed() -> u64 {
     seed
 }
 
-/// Resolved import requests recorded in the journal.
-fn resolved_chunks(journal: &Path) -> i64 {
+/// Resolved import requests recorded in the journal, and the messages they were found to
+/// have landed (an uncertain import that had landed keeps its chunk).
+fn resolved_chunks(journal: &Path) -> (i64, i64) {
     let conn = rusqlite::Connection::open(journal).expect("open the journal");
-    conn.query_row(
-        "SELECT COUNT(*) FROM chunks WHERE state = 'resolved'",
-        [],
-        |r| r.get(0),
-    )
-    .expect("count resolved chunks")
+    let chunks = conn
+        .query_row(
+            "SELECT COUNT(*) FROM chunks WHERE state = 'resolved'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count resolved chunks");
+    let landed = conn
+        .query_row(
+            "SELECT COUNT(*) FROM items i JOIN chunks c ON i.chunk = c.id
+             WHERE c.state = 'resolved' AND i.state = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count messages found landed");
+    (chunks, landed)
+}
+
+/// What the fake and the migration are run with, and what the run must show.
+struct Setup<'a> {
+    /// `talkjs fake serve` arguments (faults).
+    fake: &'a [&'a str],
+    /// Extra `talkjs migrate` arguments.
+    migrate: &'a [&'a str],
+    kills: usize,
+    max_answers: u64,
+    /// At least one uncertain import must be found to have landed.
+    some_found_landed: bool,
 }
 
 /// Collects a child's standard error in the background.
@@ -327,12 +354,16 @@ fn collect_stderr(child: &mut Child) -> JoinHandle<String> {
 /// Starts a `talkjs fake serve` with the fake's `args` and migrates `export` into it, killing
 /// the migration `kills` times at random moments, then runs it to completion (through the
 /// fake's faults, if any), checks the target through the REST API, and `--verify`.
-async fn kill_and_finish(fake_args: &[&str], export: &Export, kills: usize, max_answers: u64) {
+async fn kill_and_finish(setup: &Setup<'_>, export: &Export) {
+    let Setup {
+        kills, max_answers, ..
+    } = *setup;
     let seed = seed();
     let fault_seed = seed.to_string();
-    let mut args = fake_args.to_vec();
+    let mut args = setup.fake.to_vec();
     args.extend(["--fault-seed", &fault_seed]);
-    let serve = Serve::start(&args).await;
+    let mut serve = Serve::start(&args).await;
+    serve.migrate_args = setup.migrate.iter().map(|a| (*a).to_owned()).collect();
     let dir = Scratch::new("cli-kill");
     let file = dir.path("export.jsonl");
     let journal = dir.path("migration.journal");
@@ -371,14 +402,17 @@ async fn kill_and_finish(fake_args: &[&str], export: &Export, kills: usize, max_
         }
     }
     let (runs, summary) = run_to_completion(&serve, &file, &journal).await;
-    let resolved = resolved_chunks(&journal);
+    let (resolved, landed) = resolved_chunks(&journal);
     eprintln!(
-        "{killed} kills ({in_flight_kills} with requests in flight, {finished_early} runs ended first), {runs} runs to finish, {resolved} uncertain imports resolved, {:?}",
+        "{killed} kills ({in_flight_kills} with requests in flight, {finished_early} runs ended first), {runs} runs to finish, {resolved} uncertain imports resolved ({landed} messages found landed), {:?}",
         started.elapsed()
     );
     assert_eq!(summary["complete"], true, "{summary}");
     assert_eq!(summary["failed"], 0, "{summary}");
     assert!(resolved > 0, "no kill left an import in flight");
+    if setup.some_found_landed {
+        assert!(landed > 0, "no uncertain import was found to have landed");
+    }
     assert!(
         in_flight_kills >= kills / 4,
         "only {in_flight_kills} of {kills} kills struck while requests were in flight"
@@ -535,19 +569,22 @@ fn export() -> Export {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_moments_every_message_lands_exactly_once() {
-    kill_and_finish(
-        &["--latency", "5", "--latency-jitter", "5"],
-        &export(),
-        20,
-        10,
-    )
-    .await;
+    let setup = Setup {
+        fake: &["--latency", "5", "--latency-jitter", "5"],
+        // No late writes here: a short settle time keeps the restarts quick.
+        migrate: &["--settle", "200ms"],
+        kills: 20,
+        max_answers: 10,
+        some_found_landed: false,
+    };
+    kill_and_finish(&setup, &export()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_moments_through_5xx_and_resets() {
-    kill_and_finish(
-        &[
+    // Half of the 5xx are answered after the import was applied: found landed.
+    let setup = Setup {
+        fake: &[
             "--latency",
             "5",
             "--latency-jitter",
@@ -557,9 +594,39 @@ async fn killed_at_random_moments_through_5xx_and_resets() {
             "--reset-rate",
             "0.05",
         ],
-        &export(),
-        20,
-        6,
-    )
-    .await;
+        migrate: &["--settle", "0"],
+        kills: 20,
+        max_answers: 6,
+        some_found_landed: true,
+    };
+    kill_and_finish(&setup, &export()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_random_moments_through_late_writes_and_listing_lag() {
+    // 10 % of writes lose their answer (a reset or a 504) and land 1-2 s later; listings
+    // show a new message 300 ms late. With --settle 1500ms some uncertain imports are found
+    // landed and some land after the listing looked (sent again; the reconcile pass deletes
+    // the late copy 3 s after).
+    let setup = Setup {
+        fake: &[
+            "--latency",
+            "5",
+            "--latency-jitter",
+            "5",
+            "--late-write-rate",
+            "0.1",
+            "--late-write-delay",
+            "1000",
+            "--late-write-jitter",
+            "1000",
+            "--listing-lag",
+            "300",
+        ],
+        migrate: &["--settle", "1500ms"],
+        kills: 20,
+        max_answers: 10,
+        some_found_landed: true,
+    };
+    kill_and_finish(&setup, &export()).await;
 }

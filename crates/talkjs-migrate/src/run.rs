@@ -367,6 +367,11 @@ impl Migration {
         &self.target
     }
 
+    /// The settle time ([`Self::settle_time`]).
+    pub(crate) fn settle_time_of(&self) -> Duration {
+        self.settle
+    }
+
     /// Whether messages carry their source id ([`Self::mark_source_ids`]).
     pub(crate) fn is_marking(&self) -> bool {
         self.options.mark_source_ids

@@ -666,6 +666,10 @@ impl Migration {
     /// `pushTokens`, reactions, locations, the read state of system messages). Messages
     /// that cannot migrate (see the run's notes) are not expected.
     ///
+    /// A conversation whose messages differ is listed again once the
+    /// [settle time](Migration::settle_time) has passed (a listing may show new messages
+    /// late) before the difference is reported.
+    ///
     /// When the journal of this input exists and is free, the target ids of matching
     /// messages are recorded in it (the source→target map); a journal planned with other
     /// settings is refused ([`Error::SettingChanged`]).
@@ -729,6 +733,7 @@ impl Migration {
 
         let empty = BTreeMap::new();
         let marker = self.is_marking();
+        let settle = self.settle_time_of();
         let checks: Vec<(ConversationCheck, Vec<(String, String)>)> = stream::iter(conversations)
             .map(|(id, expected)| {
                 let list = messages.remove(&id).unwrap_or_default();
@@ -739,14 +744,28 @@ impl Migration {
                         Err(talkjs_api::Error::NotFound { .. }) => absent(),
                         Err(e) => return Err(Error::Target(e)),
                     };
+                    let compare = |found: &[Message]| {
+                        if marker {
+                            check_by_marker(&list, found)
+                        } else {
+                            check_in_order(&list, found)
+                        }
+                    };
                     let found = target_messages(target, &id, None)
                         .await
                         .map_err(Error::Target)?;
-                    let check = if marker {
-                        check_by_marker(&list, &found)
-                    } else {
-                        check_in_order(&list, &found)
-                    };
+                    let mut check = compare(&found);
+                    if (check.found != list.len() || !check.mismatches.is_empty())
+                        && !settle.is_zero()
+                    {
+                        // A listing may show new messages late: look again once the settle
+                        // time has passed before calling it a difference.
+                        tokio::time::sleep(settle).await;
+                        let found = target_messages(target, &id, None)
+                            .await
+                            .map_err(Error::Target)?;
+                        check = compare(&found);
+                    }
                     Ok((
                         ConversationCheck {
                             conversation: id,

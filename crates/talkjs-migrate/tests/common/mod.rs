@@ -79,8 +79,9 @@ impl Export {
             for k in 0..per_conversation {
                 let sender = members[k % 3].clone();
                 // Every 7th message shares the previous one's millisecond; every 13th repeats
-                // it word for word (same sender, same millisecond, same text).
-                let repeat = k % 13 == 12 && k > 0;
+                // it word for word (same sender, same millisecond, same text), and so does
+                // every 20th from the 10th on, so that twins straddle two imports of 10.
+                let repeat = (k % 13 == 12 || k % 20 == 10) && k > 0;
                 if k % 7 != 6 && !repeat {
                     ts += 1000 + (k as u64 % 5);
                 }
