@@ -461,15 +461,24 @@ Every line is an object as the API returns it: a user (it has "name"), a convers
   are not carried; an attachment or a location is left out with a warning. System messages and
   messages without a sender or text cannot be imported: they are skipped and listed.
 - Imported messages are never de-duplicated: importing the same lines twice duplicates the
-  messages. After failures, import only the lines that failed.
+  messages.
 
-At the end, the summary (succeeded, failed, skipped, invalidLines, warnings, requests,
-seconds) goes to standard output, and every line that failed, was skipped or could not be read
-to standard error, with its line number and the reason.
+An item that does not land is one of two kinds, listed apart:
+- failed: TalkJS refused it (a 4xx: a bad record, a missing conversation) or it was never
+  sent, or it is a user, conversation or participant (sending those again is harmless). Fix
+  the cause and import only those lines again: --failed-file PATH writes exactly them.
+- may have landed (outcome unknown): a message import whose answer was lost (a 5xx, a
+  timeout, a broken connection). TalkJS may have stored it, so importing it again may
+  duplicate it: check its conversation (talkjs export messages CONVERSATION) and import only
+  what is missing. `talkjs migrate` journals every import and settles such answers itself.
+
+At the end, the summary (succeeded, failed, uncertain, skipped, invalidLines, warnings,
+requests, seconds) goes to standard output, and every line that failed, may have landed, was
+skipped or could not be read to standard error, with its line number and the reason.
 
 Exit codes: 0 if every item landed (skipped messages are listed but do not fail the import),
-1 if an item failed at the API, 2 if only lines could not be read, 130 after Ctrl-C (with
-how many items had landed)."#;
+1 if an item failed at the API or may have landed, 2 if only lines could not be read (or
+for bad arguments), 130 after Ctrl-C (with how many items had landed)."#;
 
 /// `talkjs import ...`
 #[derive(Debug, Args)]
@@ -481,6 +490,11 @@ pub struct ImportArgs {
     /// still wait for the rate limiter: more does not send faster than TalkJS allows.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub in_flight: Option<u16>,
+    /// At the end, write the input lines of the items that failed (refused, or safe to send
+    /// again) to PATH, to import them again once fixed; never a line that may have landed.
+    /// Empty when nothing failed; not written after Ctrl-C.
+    #[arg(long, value_name = "PATH")]
+    pub failed_file: Option<PathBuf>,
 }
 
 const MIGRATE_HELP: &str = r#"Copy users, conversations and messages from JSON lines as `talkjs export` writes them

@@ -4,16 +4,23 @@
 //! The input is streamed: a reader thread reads and decodes one line at a time and hands the
 //! bulk items over a bounded channel, so memory does not grow with the input (apart from
 //! the list of lines to report and a compact map from items back to line numbers).
+//!
+//! Items that do not land are reported in two groups, as the bulk runner gives them: failed
+//! (refused, never sent, or idempotent: safe to import again; `--failed-file` writes their
+//! lines) and uncertain (a message import whose answer was lost: it may have landed, and is
+//! never advised to be imported again without checking).
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write as _};
 use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::HumanDuration;
 use serde_json::{Value, json};
-use talkjs::api::{BulkItem, BulkKind, BulkProgress, BulkReport};
+use talkjs::api::{BulkFailure, BulkItem, BulkKind, BulkProgress, BulkReport};
 use talkjs::models::{
     Access, Conversation, ConversationUpsert, ImportMessage, Message, MessageType, Notify,
     ParticipantOverwrite, ParticipantPatch, User, UserUpsert,
@@ -34,7 +41,11 @@ const CHANNEL_ITEMS: usize = 1024;
 const MAX_HELD_PARTICIPANTS: usize = 10_000;
 
 pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<(), CliError> {
-    let input = Input::open(&args.file)?;
+    let mut input = Input::open(&args.file)?;
+    let failed_file = match &args.failed_file {
+        Some(path) => Some(FailedFile::create(path, &mut input)?),
+        None => None,
+    };
     let client = ctx.client()?;
     // A first pass over a regular file counts the items, for the progress bar's ETA; a pipe
     // or standard input can be read only once.
@@ -56,7 +67,8 @@ pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<(), CliError> {
         let bar = bar.clone();
         let last = Arc::clone(&last);
         bulk.on_progress(move |p| {
-            bar.set_position(u64::try_from(p.succeeded + p.failed).unwrap_or(u64::MAX));
+            let done = p.succeeded + p.failed + p.uncertain;
+            bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
             bar.set_message(progress_message(p));
             if let Ok(mut last) = last.lock() {
                 *last = Some(*p);
@@ -77,6 +89,10 @@ pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<(), CliError> {
         biased;
         () = &mut stop => {
             bar.abandon();
+            if let Some(file) = failed_file {
+                // No complete list of what failed: no file rather than a partial one.
+                file.abandon();
+            }
             let done = last.lock().ok().and_then(|p| *p);
             return Err(CliError::Interrupted(interrupted_text(done)));
         }
@@ -89,16 +105,22 @@ pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<(), CliError> {
 
     let mut outcome = Outcome::new(&report, &read);
     revoke_access(&client, &read.revokes, &mut outcome).await;
+    let written = failed_file.map(|file| file.write(&outcome.failed_lines()));
     outcome.print_lines(read.notes);
     let printed = ctx.out.object(&outcome.summary());
     // Failures decide the exit code even when the summary cannot be written (`| head`).
-    outcome.result()?;
+    let written = written.transpose()?;
+    outcome.result(written.as_deref())?;
     printed
 }
 
 /// The progress bar's message: counts, and the ETA when the total is known.
 fn progress_message(p: &BulkProgress) -> String {
-    let mut text = format!("items, {} failed, {} requests", p.failed, p.requests);
+    let mut text = format!("items, {} failed", p.failed);
+    if p.uncertain > 0 {
+        let _ = write!(text, ", {} may have landed", p.uncertain);
+    }
+    let _ = write!(text, ", {} requests", p.requests);
     if let Some(eta) = p.eta {
         let _ = write!(text, ", ETA {}", HumanDuration(eta));
     }
@@ -111,12 +133,16 @@ fn interrupted_text(done: Option<BulkProgress>) -> String {
         || "no request had finished".to_owned(),
         |p| {
             let total = p.total.map_or_else(String::new, |n| format!(" of {n}"));
-            format!("{} items{total} landed, {} failed", p.succeeded, p.failed)
+            format!(
+                "{} items{total} landed, {} failed, {} may have landed",
+                p.succeeded, p.failed, p.uncertain
+            )
         },
     );
     format!(
         "{counts}; imported messages are not de-duplicated: importing the same file again \
-         duplicates the messages that landed"
+         duplicates the messages that landed (`talkjs migrate` can be stopped and resumed \
+         without duplicates)"
     )
 }
 
@@ -127,6 +153,9 @@ struct Input {
     name: String,
     /// The path of a regular file, which can be read twice.
     path: Option<std::path::PathBuf>,
+    /// Why the copy of an input that can be read only once (for `--failed-file`) is
+    /// incomplete, if it is.
+    copy_error: Option<Arc<Mutex<Option<io::Error>>>>,
 }
 
 impl Input {
@@ -136,6 +165,7 @@ impl Input {
                 reader: Box::new(io::stdin()),
                 name: "standard input".into(),
                 path: None,
+                copy_error: None,
             });
         }
         let opened = std::fs::File::open(file)
@@ -145,8 +175,185 @@ impl Input {
             reader: Box::new(opened),
             name: file.to_owned(),
             path: regular.then(|| file.into()),
+            copy_error: None,
         })
     }
+
+    /// Copies everything read from now on to `copy` (an input that can be read only once,
+    /// kept to pick the failed lines from at the end).
+    fn tee(&mut self, copy: std::fs::File) {
+        let error = Arc::new(Mutex::new(None));
+        self.copy_error = Some(Arc::clone(&error));
+        let inner = std::mem::replace(&mut self.reader, Box::new(io::empty()));
+        self.reader = Box::new(Tee { inner, copy, error });
+    }
+}
+
+/// A reader that writes what it reads to a file; a write error is kept (and the copy
+/// stops), the reading goes on.
+struct Tee {
+    inner: Box<dyn Read + Send>,
+    copy: std::fs::File,
+    error: Arc<Mutex<Option<io::Error>>>,
+}
+
+impl Read for Tee {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut error) = self.error.lock() {
+            if error.is_none() {
+                if let Err(e) = self.copy.write_all(&buf[..n]) {
+                    *error = Some(e);
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// `--failed-file PATH`: created (empty) before anything is sent, so that a path that
+/// cannot be written is a usage error; filled at the end with the failed items' lines,
+/// read again from the input file, or from a copy of an input that can be read only once.
+struct FailedFile {
+    path: PathBuf,
+    /// The copy of standard input or a pipe, next to PATH; removed when done.
+    spool: Option<PathBuf>,
+    /// The input file to read the lines from again, or the spool.
+    source: PathBuf,
+    copy_error: Option<Arc<Mutex<Option<io::Error>>>>,
+}
+
+impl FailedFile {
+    fn create(path: &Path, input: &mut Input) -> Result<Self, CliError> {
+        if let Some(input_path) = &input.path {
+            let same = std::fs::canonicalize(path)
+                .ok()
+                .is_some_and(|p| std::fs::canonicalize(input_path).is_ok_and(|i| i == p));
+            if same {
+                return Err(CliError::Usage(format!(
+                    "--failed-file {} is the input file; give another path",
+                    path.display()
+                )));
+            }
+        }
+        std::fs::File::create(path).map_err(|e| {
+            CliError::Usage(format!(
+                "--failed-file: cannot create {}: {e}",
+                path.display()
+            ))
+        })?;
+        let (source, spool) = if let Some(input_path) = &input.path {
+            (input_path.clone(), None)
+        } else {
+            let spool = spool_path(path);
+            let copy = create_private(&spool).map_err(|e| {
+                CliError::Usage(format!(
+                    "--failed-file: cannot create {} (a copy of {} to pick the failed lines \
+                     from): {e}",
+                    spool.display(),
+                    input.name
+                ))
+            })?;
+            input.tee(copy);
+            (spool.clone(), Some(spool))
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            spool,
+            source,
+            copy_error: input.copy_error.clone(),
+        })
+    }
+
+    /// Writes the input lines numbered `lines`, in order; returns the path written.
+    fn write(self, lines: &BTreeSet<usize>) -> Result<PathBuf, CliError> {
+        let context = || format!("cannot write the failed lines to {}", self.path.display());
+        if let Some(error) = self.copy_error.as_ref().and_then(|e| e.lock().ok()?.take()) {
+            return Err(CliError::Io {
+                context: format!("{} (the copy of the input failed)", context()),
+                source: error,
+            });
+        }
+        let io_error = |source| CliError::Io {
+            context: context(),
+            source,
+        };
+        let source = std::fs::File::open(&self.source).map_err(io_error)?;
+        let mut out = io::BufWriter::new(std::fs::File::create(&self.path).map_err(io_error)?);
+        let mut left = lines.len();
+        let mut failed = None;
+        let ended = for_each_line(source, |number, text| {
+            if left == 0 {
+                return ControlFlow::Break(());
+            }
+            if !lines.contains(&number) {
+                return ControlFlow::Continue(());
+            }
+            left -= 1;
+            // A failed item's line was read as text (it became an item).
+            let text = text.unwrap_or_default();
+            let written = out.write_all(text.as_bytes()).and_then(|()| {
+                if text.ends_with('\n') {
+                    Ok(())
+                } else {
+                    out.write_all(b"\n")
+                }
+            });
+            match written {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    failed = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        });
+        if let Some(e) = failed.or(ended.err().map(|(_, e)| e)) {
+            return Err(io_error(e));
+        }
+        out.flush().map_err(io_error)?;
+        if left > 0 {
+            return Err(CliError::Failed(format!(
+                "{}: {left} of the lines were not found again in {}",
+                context(),
+                self.source.display()
+            )));
+        }
+        Ok(self.path.clone())
+    }
+
+    /// After Ctrl-C: removes the (empty) file, as there is no complete list to put in it.
+    fn abandon(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for FailedFile {
+    fn drop(&mut self) {
+        if let Some(spool) = &self.spool {
+            let _ = std::fs::remove_file(spool);
+        }
+    }
+}
+
+/// Where a copy of standard input is kept: next to the failed file (the user chose that
+/// place for these lines), hidden, with the process id.
+fn spool_path(failed_file: &Path) -> PathBuf {
+    let name = failed_file
+        .file_name()
+        .map_or_else(|| "failed".into(), |n| n.to_string_lossy().into_owned());
+    failed_file.with_file_name(format!(".{name}.{}.input", std::process::id()))
+}
+
+/// Creates a new file only its owner can read (it holds a copy of the input).
+fn create_private(path: &Path) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 /// Calls `f` with the number and the text of every line that is not blank; stops early when
@@ -541,8 +748,10 @@ async fn revoke_access(client: &talkjs::Client, revokes: &[Revoke], outcome: &mu
 #[derive(Debug)]
 struct Outcome {
     succeeded: usize,
-    /// `(line, text)` of every item that failed.
+    /// `(line, text)` of every item that failed: refused, never sent, or safe to send again.
     failures: Vec<(Option<usize>, String)>,
+    /// `(line, text)` of every item whose outcome is unknown (it may have landed).
+    uncertain: Vec<(Option<usize>, String)>,
     requests: usize,
     elapsed: Duration,
     skipped: usize,
@@ -563,21 +772,30 @@ impl Outcome {
             .failed
             .iter()
             .map(|f| {
-                let what = match f.kind {
-                    BulkKind::User => format!("user {}", f.subject),
-                    BulkKind::Conversation => format!("conversation {}", f.subject),
-                    BulkKind::Participant => format!("participant {}", f.subject),
-                    _ => format!("message in {}", f.subject),
-                };
                 (
                     read.lines.line(f.index),
-                    format!("{what}: failed: {}", api_message(&f.error)),
+                    format!("{}: failed: {}", what(f), api_message(&f.error)),
+                )
+            })
+            .collect();
+        let uncertain = report
+            .uncertain
+            .iter()
+            .map(|f| {
+                (
+                    read.lines.line(f.index),
+                    format!(
+                        "{}: may have landed (outcome unknown: {})",
+                        what(f),
+                        unknown_cause(&f.error)
+                    ),
                 )
             })
             .collect();
         Self {
             succeeded: report.succeeded,
             failures,
+            uncertain,
             requests: report.requests,
             elapsed: report.elapsed,
             skipped: count(NoteKind::Skipped),
@@ -587,8 +805,13 @@ impl Outcome {
         }
     }
 
-    /// Prints every failure, skipped line, unreadable line and warning on standard error,
-    /// by line number.
+    /// The input lines of the failed items (not of the uncertain ones), for `--failed-file`.
+    fn failed_lines(&self) -> BTreeSet<usize> {
+        self.failures.iter().filter_map(|(line, _)| *line).collect()
+    }
+
+    /// Prints every failure, uncertain item, skipped line, unreadable line and warning on
+    /// standard error, by line number.
     fn print_lines(&self, notes: Vec<Note>) {
         let mut lines: Vec<(Option<usize>, String)> = notes
             .into_iter()
@@ -601,6 +824,7 @@ impl Outcome {
                 (Some(note.line), text)
             })
             .chain(self.failures.iter().cloned())
+            .chain(self.uncertain.iter().cloned())
             .collect();
         lines.sort_by_key(|(line, _)| *line);
         for (line, text) in lines {
@@ -614,6 +838,7 @@ impl Outcome {
         json!({
             "succeeded": self.succeeded,
             "failed": self.failures.len(),
+            "uncertain": self.uncertain.len(),
             "skipped": self.skipped,
             "invalidLines": self.invalid,
             "warnings": self.warnings,
@@ -622,28 +847,83 @@ impl Outcome {
         })
     }
 
-    /// Exit 1 if an item failed, 2 if only lines could not be read.
-    fn result(&self) -> Result<(), CliError> {
-        if !self.failures.is_empty() {
-            let hint = if self.failed_messages {
-                "; imported messages are not de-duplicated: import only the failed lines again, \
-                 not the whole input"
+    /// Exit 1 if an item failed or may have landed, 2 if only lines could not be read.
+    /// `failed_file`: where the failed lines were written, if asked.
+    fn result(&self, failed_file: Option<&Path>) -> Result<(), CliError> {
+        let (failed, uncertain) = (self.failures.len(), self.uncertain.len());
+        if failed == 0 && uncertain == 0 {
+            return if self.invalid > 0 {
+                Err(CliError::Usage(format!(
+                    "{} lines could not be read (listed above); the others were imported",
+                    self.invalid
+                )))
             } else {
-                ""
+                Ok(())
             };
-            Err(CliError::Failed(format!(
-                "{} of {} items failed (listed above){hint}",
-                self.failures.len(),
-                self.failures.len() + self.succeeded
-            )))
-        } else if self.invalid > 0 {
-            Err(CliError::Usage(format!(
-                "{} lines could not be read (listed above); the others were imported",
-                self.invalid
-            )))
-        } else {
-            Ok(())
         }
+        let total = self.succeeded + failed + uncertain;
+        let mut text = match (failed, uncertain) {
+            (_, 0) => format!("{failed} of {total} items failed (listed above)"),
+            (0, _) => format!("{uncertain} of {total} items may have landed (listed above)"),
+            _ => format!(
+                "{failed} of {total} items failed and {uncertain} may have landed (listed above)"
+            ),
+        };
+        if failed > 0 {
+            let written = failed_file.map_or_else(
+                || " (--failed-file PATH writes them)".to_owned(),
+                |path| format!(", written to {}", path.display()),
+            );
+            let _ = write!(
+                text,
+                "; the failed ones did not land or are safe to send again: fix them and import \
+                 only their lines again{written}"
+            );
+            if self.failed_messages {
+                text.push_str(", not the whole input: imported messages are not de-duplicated");
+            }
+        }
+        if uncertain > 0 {
+            text.push_str(
+                "; the ones that may have landed are imports whose answer was lost: TalkJS may \
+                 have stored them, so do not import their lines again without checking (that \
+                 may duplicate them): look for them in their conversations (talkjs export \
+                 messages CONVERSATION) and import only the missing ones; `talkjs migrate` \
+                 journals every import and settles lost answers by itself",
+            );
+        }
+        Err(CliError::Failed(text))
+    }
+}
+
+/// What a failed or uncertain item is, for its line.
+fn what(f: &BulkFailure) -> String {
+    match f.kind {
+        BulkKind::User => format!("user {}", f.subject),
+        BulkKind::Conversation => format!("conversation {}", f.subject),
+        BulkKind::Participant => format!("participant {}", f.subject),
+        _ => format!("message in {}", f.subject),
+    }
+}
+
+/// Why an item's outcome is unknown, without the library's advice (which may be to try
+/// again: not for a write that may have landed).
+fn unknown_cause(error: &talkjs::Error) -> String {
+    match error {
+        talkjs::Error::Server { status, .. } | talkjs::Error::Status { status, .. } => {
+            format!("TalkJS answered {status}")
+        }
+        talkjs::Error::Timeout { after, .. } => format!("no answer within {after:?}"),
+        talkjs::Error::Decode { .. } => "TalkJS answered success in an unreadable body".into(),
+        talkjs::Error::Transport(_) => {
+            // The innermost cause says what happened to the connection.
+            let mut cause: &(dyn std::error::Error + 'static) = error;
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            format!("the connection failed: {cause}")
+        }
+        other => api_message(other),
     }
 }
 
