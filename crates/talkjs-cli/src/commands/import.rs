@@ -42,11 +42,11 @@ const MAX_HELD_PARTICIPANTS: usize = 10_000;
 
 pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<(), CliError> {
     let mut input = Input::open(&args.file)?;
+    let client = ctx.client()?;
     let failed_file = match &args.failed_file {
         Some(path) => Some(FailedFile::create(path, &mut input)?),
         None => None,
     };
-    let client = ctx.client()?;
     // A first pass over a regular file counts the items, for the progress bar's ETA; a pipe
     // or standard input can be read only once.
     let total = match &input.path {
@@ -108,10 +108,31 @@ pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<(), CliError> {
     let written = failed_file.map(|file| file.write(&outcome.failed_lines()));
     outcome.print_lines(read.notes);
     let printed = ctx.out.object(&outcome.summary());
+    let (written, write_error) = match written {
+        None => (Written::NotAsked, None),
+        Some(Ok(path)) => (Written::To(path), None),
+        Some(Err(e)) => {
+            super::note(&format!("error: {}", e.one_line()));
+            (Written::Failed, Some(e))
+        }
+    };
     // Failures decide the exit code even when the summary cannot be written (`| head`).
-    let written = written.transpose()?;
-    outcome.result(written.as_deref())?;
+    outcome.result(&written)?;
+    if let Some(e) = write_error {
+        return Err(e);
+    }
     printed
+}
+
+/// What became of `--failed-file`.
+#[derive(Debug)]
+enum Written {
+    /// Not given.
+    NotAsked,
+    /// Written to this path.
+    To(PathBuf),
+    /// Could not be written (the error is printed).
+    Failed,
 }
 
 /// The progress bar's message: counts, and the ETA when the total is known.
@@ -268,7 +289,8 @@ impl FailedFile {
     /// Writes the input lines numbered `lines`, in order; returns the path written.
     fn write(self, lines: &BTreeSet<usize>) -> Result<PathBuf, CliError> {
         let context = || format!("cannot write the failed lines to {}", self.path.display());
-        if let Some(error) = self.copy_error.as_ref().and_then(|e| e.lock().ok()?.take()) {
+        let copy_error = self.copy_error.as_ref().and_then(|e| e.lock().ok()?.take());
+        if let Some(error) = copy_error.filter(|_| !lines.is_empty()) {
             return Err(CliError::Io {
                 context: format!("{} (the copy of the input failed)", context()),
                 source: error,
@@ -848,8 +870,8 @@ impl Outcome {
     }
 
     /// Exit 1 if an item failed or may have landed, 2 if only lines could not be read.
-    /// `failed_file`: where the failed lines were written, if asked.
-    fn result(&self, failed_file: Option<&Path>) -> Result<(), CliError> {
+    /// `failed_file`: whether and where the failed lines were written.
+    fn result(&self, failed_file: &Written) -> Result<(), CliError> {
         let (failed, uncertain) = (self.failures.len(), self.uncertain.len());
         if failed == 0 && uncertain == 0 {
             return if self.invalid > 0 {
@@ -870,10 +892,11 @@ impl Outcome {
             ),
         };
         if failed > 0 {
-            let written = failed_file.map_or_else(
-                || " (--failed-file PATH writes them)".to_owned(),
-                |path| format!(", written to {}", path.display()),
-            );
+            let written = match failed_file {
+                Written::NotAsked => " (--failed-file PATH writes them)".to_owned(),
+                Written::To(path) => format!(", written to {}", path.display()),
+                Written::Failed => " (listed above; --failed-file could not be written)".into(),
+            };
             let _ = write!(
                 text,
                 "; the failed ones did not land or are safe to send again: fix them and import \
