@@ -52,7 +52,7 @@ use crate::service::WebhookService;
 /// holding a `WebhookConfig`).
 ///
 /// Extracting runs [`WebhookConfig::receive`]: the body is read (size-bounded), the
-/// signature and timestamp verified, the event decoded and its id marked seen. A request
+/// signature and timestamp verified, the event decoded and its id claimed. A request
 /// that fails never reaches your handler; it is answered with the
 /// [`WebhookRejection`]'s status: 401, 400, 413, 500, or **200** for a duplicate, so
 /// TalkJS stops sending it.
@@ -60,7 +60,10 @@ use crate::service::WebhookService;
 /// The event counts as handled once extracted: if your handler then fails (say with a 500),
 /// the retry TalkJS sends is a duplicate and answered 200 without calling it. Keep the
 /// handler short and reliable, or use [`router`], which answers first and runs the handler
-/// on its own task.
+/// on its own task. When the dedupe store fails (500), the claim is withdrawn in the
+/// background so that TalkJS's retry reaches your handler; a retry that comes before the
+/// withdrawal lands is taken for a duplicate, a window [`router`] does not have (see
+/// [`WebhookConfig::receive`]).
 ///
 /// It consumes the body, so it must be the last extractor of the handler.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,8 +11,11 @@ use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use talkjs_auth::{SecretKey, WebhookVerifier};
 use talkjs_models::WebhookEvent;
+use tokio::time::Instant;
 
-use crate::dedupe::{BoxError, DedupeStore, MemoryDedupeStore};
+use crate::dedupe::{
+    BoxError, BoxFuture, DedupeError, DedupeStore, MemoryDedupeStore, claim_token,
+};
 use crate::rejection::WebhookRejection;
 
 /// The default largest body accepted: 1 MiB. TalkJS events are a few kilobytes.
@@ -137,23 +140,38 @@ impl WebhookConfig {
 
     /// Checks one delivery completely: reads the body (at most
     /// [`max_body`](Self::max_body) bytes), verifies the signature over those exact bytes
-    /// and the timestamp, decodes the event, and marks its id seen in the dedupe store.
+    /// and the timestamp, decodes the event, and claims its id in the dedupe store.
     ///
-    /// `Ok` means: authentic, fresh, and the first delivery of this event id (or an event
-    /// without an id, which is never deduplicated). Every `Err` has already been logged
-    /// (see [`WebhookRejection`] for the levels) and carries the status to answer with;
-    /// [`WebhookRejection::Duplicate`] is answered 200.
+    /// `Ok` means: authentic, fresh, and this delivery holds the event's id (it is the first
+    /// delivery of the event; an event without an id is never deduplicated). Every `Err` has
+    /// already been logged (see [`WebhookRejection`] for the levels) and carries the status
+    /// to answer with; [`WebhookRejection::Duplicate`] is answered 200.
     ///
-    /// The event is marked seen before this returns, so handle it: if the handling fails
-    /// after this point, the retry TalkJS may send is a duplicate.
+    /// The id is claimed before this returns, so handle the event: if the handling fails
+    /// after this point, the retry TalkJS may send is a duplicate. If the store fails
+    /// ([`WebhookRejection::Store`], answered 500), the claim may have been recorded all the
+    /// same; it is withdrawn on a task of its own (retried until the store answers, for at
+    /// most the dedupe time to live), so that TalkJS's retry can claim the event. A retry
+    /// that comes before the store is back is answered 500 too; one that the store answers
+    /// before the withdrawal lands is taken for a duplicate, and the event is lost.
+    /// [`WebhookService`](crate::WebhookService) has no such window: it keeps the claim and
+    /// runs the handler itself once it learns that the claim landed.
     pub async fn receive<B>(&self, request: Request<B>) -> Result<WebhookEvent, WebhookRejection>
     where
         B: Body,
         B::Error: Into<BoxError>,
     {
         let event = self.verify(request).await?;
-        self.first_delivery(&event).await?;
-        Ok(event)
+        let token = claim_token();
+        match self.claim(&event, &token).await {
+            Ok(()) => Ok(event),
+            Err(rejection) => {
+                if matches!(rejection, WebhookRejection::Store(_)) {
+                    self.release_later(&event, token).await;
+                }
+                Err(rejection)
+            }
+        }
     }
 
     /// Reads and verifies a delivery and decodes its event, without deduplication.
@@ -205,15 +223,16 @@ impl WebhookConfig {
             .map_err(WebhookRejection::from_verify)
     }
 
-    /// Marks the event's id seen; `Err(Duplicate)` if it was, `Err(Store)` if the store
-    /// failed. Events without an id (or with an empty one) pass. Rejections are logged.
-    pub(crate) async fn first_delivery(
+    /// Claims the event's id for the delivery `token`; `Err(Duplicate)` if another delivery
+    /// holds it, `Err(Store)` if the store failed (the claim may have landed: see
+    /// [`settle_claim`](Self::settle_claim)). Events without an id (or with an empty one)
+    /// pass. Rejections are logged.
+    pub(crate) async fn claim(
         &self,
         event: &WebhookEvent,
+        token: &str,
     ) -> Result<(), WebhookRejection> {
-        let (Some(store), Some(id)) =
-            (&self.store, event.id.as_deref().filter(|id| !id.is_empty()))
-        else {
+        let (Some(store), Some(id)) = (&self.store, event_id(event)) else {
             if self.store.is_some() {
                 tracing::debug!(
                     event_type = event.event_type.as_str(),
@@ -222,13 +241,77 @@ impl WebhookConfig {
             }
             return Ok(());
         };
-        let rejection = match store.first_seen(id, self.ttl).await {
+        let rejection = match store.claim(id, token, self.ttl).await {
             Ok(true) => return Ok(()),
             Ok(false) => WebhookRejection::Duplicate { id: id.to_owned() },
             Err(error) => WebhookRejection::Store(error),
         };
         rejection.log();
         Err(rejection)
+    }
+
+    /// After [`claim`](Self::claim) failed: asks the store again with the same token until
+    /// it answers (backing off, for at most the dedupe time to live). `true` if this
+    /// delivery holds the event (its first claim had landed, or this one did), so it must
+    /// run the handler; `false` if another delivery holds it, or the store never answered.
+    pub(crate) async fn settle_claim(&self, event: &WebhookEvent, token: &str) -> bool {
+        let (Some(store), Some(id)) = (&self.store, event_id(event)) else {
+            return false;
+        };
+        let settled = retry_until_answered(self.ttl, || store.claim(id, token, self.ttl)).await;
+        match settled {
+            Some(true) => {
+                tracing::info!(
+                    event_id = id,
+                    "talkjs-webhooks: the dedupe store answered after all: this delivery \
+                     holds the event, which is handled now (TalkJS's retry is a duplicate)"
+                );
+                true
+            }
+            Some(false) => {
+                tracing::info!(
+                    event_id = id,
+                    "talkjs-webhooks: the dedupe store answered after all: another delivery \
+                     holds the event and handles it"
+                );
+                false
+            }
+            None => {
+                tracing::error!(
+                    event_id = id,
+                    "talkjs-webhooks: the dedupe store did not answer within the dedupe time \
+                     to live: if this delivery's claim was stored, the event is lost"
+                );
+                false
+            }
+        }
+    }
+
+    /// After [`claim`](Self::claim) failed in [`receive`](Self::receive), whose caller
+    /// cannot handle the event later: withdraws this delivery's claim, so that TalkJS's
+    /// retry can take it. On a task of its own, retried until the store answers (for at
+    /// most the dedupe time to live); without a tokio runtime, tried once before returning.
+    pub(crate) async fn release_later(&self, event: &WebhookEvent, token: String) {
+        let (Some(store), Some(id)) = (self.store.clone(), event_id(event)) else {
+            return;
+        };
+        let id = id.to_owned();
+        let lost = "talkjs-webhooks: could not withdraw the claim of a delivery answered 500: \
+                    if it was stored, TalkJS's retry is taken for a duplicate and the event is \
+                    lost";
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let ttl = self.ttl;
+            runtime.spawn(async move {
+                if retry_until_answered(ttl, || store.release(&id, &token))
+                    .await
+                    .is_none()
+                {
+                    tracing::error!(event_id = id, "{lost}");
+                }
+            });
+        } else if let Err(error) = store.release(&id, &token).await {
+            tracing::error!(event_id = id, %error, "{lost}");
+        }
     }
 }
 
@@ -244,5 +327,39 @@ impl fmt::Debug for WebhookConfig {
             .field("dedupe", &self.store.is_some())
             .field("dedupe_ttl", &self.ttl)
             .finish()
+    }
+}
+
+/// The id an event is deduplicated by: its id, unless missing or empty.
+fn event_id(event: &WebhookEvent) -> Option<&str> {
+    event.id.as_deref().filter(|id| !id.is_empty())
+}
+
+/// The first wait before asking a failed store again; it doubles up to [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(50);
+
+/// The longest wait between two calls to a failing store.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// Calls `call` until it answers, backing off, for at most `within`; `None` if it never
+/// did. Needs a tokio runtime (it sleeps).
+async fn retry_until_answered<'a, T>(
+    within: Duration,
+    mut call: impl FnMut() -> BoxFuture<'a, Result<T, DedupeError>>,
+) -> Option<T> {
+    let deadline = Instant::now().checked_add(within);
+    let mut delay = FIRST_RETRY_DELAY;
+    loop {
+        match call().await {
+            Ok(answer) => return Some(answer),
+            Err(error) => {
+                tracing::debug!(%error, "talkjs-webhooks: the dedupe store failed again");
+            }
+        }
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return None;
+        }
+        tokio::time::sleep(delay).await;
+        delay = delay.saturating_mul(2).min(MAX_RETRY_DELAY);
     }
 }

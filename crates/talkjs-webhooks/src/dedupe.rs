@@ -1,4 +1,4 @@
-//! Remembering which events were handled: [`DedupeStore`] and [`MemoryDedupeStore`].
+//! Remembering which delivery holds each event: [`DedupeStore`] and [`MemoryDedupeStore`].
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -9,78 +9,137 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// A boxed, `Send` future: what [`DedupeStore::first_seen`] returns, so the trait stays
+/// A boxed, `Send` future: what [`DedupeStore`]'s methods return, so the trait stays
 /// object-safe (`Arc<dyn DedupeStore>`).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The error type a [`DedupeStore`] wraps its failures in.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A store of the event ids already seen, each remembered for a time to live.
+/// A store of the event ids already claimed by a delivery, each claim remembered for a time
+/// to live.
 ///
-/// [`first_seen`](Self::first_seen) must be atomic: when two deliveries of one id arrive at
-/// once (on one replica or on several sharing the store), exactly one call answers `true`.
-/// The receiver runs the handler only for that one.
+/// Every delivery the receiver takes in has a **token** of its own (random). It
+/// [claims](Self::claim) the event's id with it: the first token to claim an id holds it
+/// for the time to live, and only the delivery holding the claim runs the handler. A claim
+/// is idempotent for its token: asking again with the same token answers `true` again.
+/// That is what makes an uncertain answer safe. When the store fails or times out, the
+/// receiver cannot tell whether the claim landed (a Redis that stored the key but whose
+/// reply was lost), so it answers 500 and, later, asks again with the same token: `true`
+/// means this delivery holds the event (its first claim had landed, or lands now) and runs
+/// the handler; `false` means another delivery (TalkJS's retry) holds it and runs it. See
+/// the [crate docs](crate#the-handler-model).
 ///
-/// Answer well within TalkJS's 5 seconds (the delivery waits for it): give calls to a
-/// remote store a timeout of their own and fail rather than hang.
+/// Both methods must be atomic: when two deliveries of one id claim at once (on one
+/// replica or on several sharing the store), exactly one gets `true`.
+///
+/// Answer well within TalkJS's 5 seconds (the delivery waits for the first claim): give
+/// calls to a remote store a timeout of their own and fail rather than hang.
 ///
 /// Implement it for your own storage (a database with a unique index, for example) by
 /// boxing an async block:
 ///
 /// ```
-/// use std::collections::HashSet;
+/// use std::collections::HashMap;
 /// use std::sync::Mutex;
 /// use std::time::Duration;
 /// use talkjs_webhooks::{BoxFuture, DedupeError, DedupeStore};
 ///
-/// /// Remembers ids forever (a sketch: a real store expires them after `ttl`).
+/// /// Remembers claims forever (a sketch: a real store expires them after `ttl`).
 /// #[derive(Default)]
-/// struct Forever(Mutex<HashSet<String>>);
+/// struct Forever(Mutex<HashMap<String, String>>);
 ///
 /// impl DedupeStore for Forever {
-///     fn first_seen<'a>(
+///     fn claim<'a>(
 ///         &'a self,
 ///         id: &'a str,
+///         token: &'a str,
 ///         _ttl: Duration,
 ///     ) -> BoxFuture<'a, Result<bool, DedupeError>> {
 ///         Box::pin(async move {
-///             let mut seen = self.0.lock().map_err(|_| DedupeError::new("lock poisoned"))?;
-///             Ok(seen.insert(id.to_owned()))
+///             let mut claims = self.0.lock().map_err(|_| DedupeError::new("lock poisoned"))?;
+///             let holder = claims.entry(id.to_owned()).or_insert_with(|| token.to_owned());
+///             Ok(holder == token)
+///         })
+///     }
+///
+///     fn release<'a>(&'a self, id: &'a str, token: &'a str) -> BoxFuture<'a, Result<(), DedupeError>> {
+///         Box::pin(async move {
+///             let mut claims = self.0.lock().map_err(|_| DedupeError::new("lock poisoned"))?;
+///             if claims.get(id).is_some_and(|holder| holder == token) {
+///                 claims.remove(id);
+///             }
+///             Ok(())
 ///         })
 ///     }
 /// }
 /// ```
 pub trait DedupeStore: Send + Sync {
-    /// Marks `id` as seen for `ttl` and says whether it was new: `true` if it was not seen
-    /// within its time to live (the caller handles the event), `false` if it was (a
-    /// duplicate). An error means the store could not answer; the receiver then refuses the
-    /// delivery with 500 so that TalkJS sends it again.
-    fn first_seen<'a>(
+    /// Claims `id` for the delivery `token`, for `ttl`, and says whether that delivery holds
+    /// it: `true` if no claim on `id` was held within its time to live (the claim is now
+    /// `token`'s) or the claim held is `token`'s own (an earlier call with this token got
+    /// through, even if its answer was lost); `false` if another token holds it (a
+    /// duplicate). A repeated call with the same token does not extend the time to live.
+    ///
+    /// An error means the store could not answer, and the claim may or may not have been
+    /// recorded; the receiver answers the delivery 500 and asks again with the same token.
+    fn claim<'a>(
         &'a self,
         id: &'a str,
+        token: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, DedupeError>>;
+
+    /// Withdraws the claim on `id` if `token` holds it (another token's claim stays), so that
+    /// the next delivery of the event can claim it. Called after a [`claim`](Self::claim)
+    /// failed when the delivery's event cannot be handled later (by
+    /// [`WebhookConfig::receive`](crate::WebhookConfig::receive), e.g. the axum extractor).
+    fn release<'a>(&'a self, id: &'a str, token: &'a str)
+    -> BoxFuture<'a, Result<(), DedupeError>>;
 }
 
 impl<T: DedupeStore + ?Sized> DedupeStore for Arc<T> {
-    fn first_seen<'a>(
+    fn claim<'a>(
         &'a self,
         id: &'a str,
+        token: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, DedupeError>> {
-        (**self).first_seen(id, ttl)
+        (**self).claim(id, token, ttl)
+    }
+
+    fn release<'a>(
+        &'a self,
+        id: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<(), DedupeError>> {
+        (**self).release(id, token)
     }
 }
 
 impl<T: DedupeStore + ?Sized> DedupeStore for Box<T> {
-    fn first_seen<'a>(
+    fn claim<'a>(
         &'a self,
         id: &'a str,
+        token: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, DedupeError>> {
-        (**self).first_seen(id, ttl)
+        (**self).claim(id, token, ttl)
     }
+
+    fn release<'a>(
+        &'a self,
+        id: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<(), DedupeError>> {
+        (**self).release(id, token)
+    }
+}
+
+/// A new claim token: 128 random bits in hex. Only tokens of deliveries of one event id
+/// within its time to live need to differ.
+pub(crate) fn claim_token() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }
 
 /// A [`DedupeStore`] could not say whether an event id was seen (e.g. Redis did not answer).
@@ -118,27 +177,37 @@ const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 ///   retry that lands on another replica is not recognised: use
 ///   `RedisDedupeStore` (feature `redis`) or your own store there.
 ///
-/// Time is [`tokio::time::Instant`], so tests can advance it with tokio's paused clock.
+/// It never fails. Time is [`tokio::time::Instant`], so tests can advance it with tokio's
+/// paused clock.
 pub struct MemoryDedupeStore {
-    seen: Mutex<Seen>,
+    claims: Mutex<Claims>,
     capacity: usize,
 }
 
-/// The ids with their expiry, and the same entries in insertion order (for purging and
-/// eviction). `order` may hold stale entries of ids re-inserted later; `expiry` never holds
-/// an id that is not in `order`.
-#[derive(Default)]
-struct Seen {
-    expiry: HashMap<Arc<str>, Instant>,
-    order: VecDeque<(Instant, Arc<str>)>,
+/// One id's claim.
+struct Claim {
+    until: Instant,
+    token: Box<str>,
+    /// Which entry of `Claims::order` is this claim's.
+    seq: u64,
 }
 
-impl Seen {
-    /// Drops the front entry of `order`, and its id if the entry is the id's current one.
+/// The claims by id, and the same claims in insertion order (for purging and eviction).
+/// `order` may hold stale entries of ids claimed again or released since (their `seq`
+/// differs, or the id is gone); `by_id` never holds an id that is not in `order`.
+#[derive(Default)]
+struct Claims {
+    by_id: HashMap<Arc<str>, Claim>,
+    order: VecDeque<(Instant, u64, Arc<str>)>,
+    next_seq: u64,
+}
+
+impl Claims {
+    /// Drops the front entry of `order`, and its id's claim if the entry is the claim's.
     fn pop_front(&mut self) {
-        if let Some((until, id)) = self.order.pop_front() {
-            if self.expiry.get(&id) == Some(&until) {
-                self.expiry.remove(&id);
+        if let Some((_, seq, id)) = self.order.pop_front() {
+            if self.by_id.get(&id).is_some_and(|claim| claim.seq == seq) {
+                self.by_id.remove(&id);
             }
         }
     }
@@ -156,7 +225,7 @@ impl MemoryDedupeStore {
     /// An empty store keeping at most `capacity` ids (at least 1).
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            seen: Mutex::new(Seen::default()),
+            claims: Mutex::new(Claims::default()),
             capacity: capacity.max(1),
         }
     }
@@ -170,9 +239,9 @@ impl MemoryDedupeStore {
     pub fn len(&self) -> usize {
         let now = Instant::now();
         self.lock()
-            .expiry
+            .by_id
             .values()
-            .filter(|&&until| until > now)
+            .filter(|claim| claim.until > now)
             .count()
     }
 
@@ -181,30 +250,56 @@ impl MemoryDedupeStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, Seen> {
+    fn lock(&self) -> MutexGuard<'_, Claims> {
         // Every update leaves the maps consistent: a poisoned lock is safe to keep using.
-        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+        self.claims.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The synchronous core of [`DedupeStore::first_seen`].
-    fn mark(&self, id: &str, ttl: Duration) -> bool {
+    /// The synchronous core of [`DedupeStore::claim`].
+    fn claim_now(&self, id: &str, token: &str, ttl: Duration) -> bool {
         let now = Instant::now();
-        let mut seen = self.lock();
-        while seen.order.front().is_some_and(|(until, _)| *until <= now) {
-            seen.pop_front();
+        let mut claims = self.lock();
+        while claims
+            .order
+            .front()
+            .is_some_and(|(until, ..)| *until <= now)
+        {
+            claims.pop_front();
         }
-        if seen.expiry.get(id).is_some_and(|until| *until > now) {
-            return false;
+        if let Some(claim) = claims.by_id.get(id).filter(|claim| claim.until > now) {
+            return *claim.token == *token;
         }
         // `now` on overflow: the id is forgotten at once, the event still handled once here.
         let until = now.checked_add(ttl.min(MAX_TTL)).unwrap_or(now);
         let id: Arc<str> = Arc::from(id);
-        seen.expiry.insert(Arc::clone(&id), until);
-        seen.order.push_back((until, id));
-        while seen.order.len() > self.capacity {
-            seen.pop_front();
+        let seq = claims.next_seq;
+        claims.next_seq += 1;
+        claims.by_id.insert(
+            Arc::clone(&id),
+            Claim {
+                until,
+                token: token.into(),
+                seq,
+            },
+        );
+        claims.order.push_back((until, seq, id));
+        while claims.order.len() > self.capacity {
+            claims.pop_front();
         }
         true
+    }
+
+    /// The synchronous core of [`DedupeStore::release`].
+    fn release_now(&self, id: &str, token: &str) {
+        let mut claims = self.lock();
+        if claims
+            .by_id
+            .get(id)
+            .is_some_and(|claim| *claim.token == *token)
+        {
+            // Its entry in `order` goes stale and is dropped in turn.
+            claims.by_id.remove(id);
+        }
     }
 }
 
@@ -218,18 +313,28 @@ impl fmt::Debug for MemoryDedupeStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryDedupeStore")
             .field("capacity", &self.capacity)
-            .field("len", &self.lock().expiry.len())
+            .field("len", &self.lock().by_id.len())
             .finish_non_exhaustive()
     }
 }
 
 impl DedupeStore for MemoryDedupeStore {
-    fn first_seen<'a>(
+    fn claim<'a>(
         &'a self,
         id: &'a str,
+        token: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, DedupeError>> {
-        let first = self.mark(id, ttl);
-        Box::pin(std::future::ready(Ok(first)))
+        let held = self.claim_now(id, token, ttl);
+        Box::pin(std::future::ready(Ok(held)))
+    }
+
+    fn release<'a>(
+        &'a self,
+        id: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<(), DedupeError>> {
+        self.release_now(id, token);
+        Box::pin(std::future::ready(Ok(())))
     }
 }

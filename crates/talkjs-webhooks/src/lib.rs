@@ -33,9 +33,10 @@
 //! 4. **Shape**: the body must be a TalkJS event envelope, decoded into a typed
 //!    [`WebhookEvent`], else `400`. (Unknown event types are fine: they decode to
 //!    [`models::WebhookData::Other`].)
-//! 5. **Duplicates**: the event id is marked seen in the [`DedupeStore`]; an id seen within
-//!    the time to live (1 hour by default) is answered `200` and not handled again. If the
-//!    store fails: `500`, so TalkJS retries once, and the handler does not run.
+//! 5. **Duplicates**: the event id is claimed in the [`DedupeStore`] by this delivery; an id
+//!    another delivery claimed within the time to live (1 hour by default) is answered
+//!    `200` and not handled again. If the store fails: `500`, so TalkJS retries once (see
+//!    "When the dedupe store fails" for what becomes of the event).
 //!
 //! Each refusal is logged with [`tracing`](https://docs.rs/tracing) (a warning; the
 //! receiver's own failures, such as a dedupe store down, an error). No log line, error or
@@ -43,18 +44,43 @@
 //!
 //! ## The handler model
 //!
-//! A [`WebhookService`] answers `200` as soon as the event is verified and marked seen, and
+//! A [`WebhookService`] answers `200` as soon as the event is verified and claimed, and
 //! runs your [`EventHandler`] (an `async fn(WebhookEvent)`) on a tokio task of its own. So a
 //! slow handler costs TalkJS nothing, and TalkJS never retries because of it. Handlers of
 //! different events run concurrently, in no particular order; to process events one at a
 //! time, in order of arrival, use [`channel`] and read its stream in one place.
 //!
-//! **At most once per event id.** The id is marked seen before the handler runs, and
-//! marking is atomic (two deliveries racing, even on two replicas sharing a Redis store,
-//! produce one handler run). The price is that an event whose handler fails or panics, or
-//! whose process stops mid-handler, is not delivered again: TalkJS already has its `200`,
-//! and its retry would be dropped as a duplicate anyway. Events without an id are
-//! handled every time they arrive (nothing to deduplicate them by).
+//! **At most once per event id.** The id is claimed before the handler runs, and claiming
+//! is atomic (two deliveries racing, even on two replicas sharing a Redis store, produce
+//! one handler run). The price is that an event whose handler fails or panics, or whose
+//! process stops between the claim and the end of the handler, is not delivered again:
+//! TalkJS already has its `200`, and its retry would be dropped as a duplicate anyway.
+//! Events without an id are handled every time they arrive (nothing to deduplicate them
+//! by).
+//!
+//! **When the dedupe store fails.** A store that fails or times out leaves the claim
+//! uncertain: a Redis may have stored the key and lost only its answer. Answering 500 and
+//! forgetting the event would lose it, since TalkJS's retry would find the key and be
+//! dropped as a duplicate. So each delivery claims with a random token of its own, and a
+//! claim is idempotent for its token ([`DedupeStore::claim`]): after a failure,
+//! [`WebhookService`] (and [`axum::router`]) answers 500 and asks the store again with the
+//! same token, backing off, until it answers (for at most the time to live). If the key
+//! holds this delivery's token (the first claim had landed, or this one did), the handler
+//! runs here, and TalkJS's retry is a duplicate; if it holds the retry's token, the retry
+//! runs it. Either way the handler runs once, and nothing needs a timer or a second state:
+//! whoever's token the store holds, handles. [`WebhookConfig::receive`] (and the
+//! [`axum::TalkjsEvent`] extractor) cannot run your handler later, so instead it withdraws
+//! its claim ([`DedupeStore::release`], which deletes the key only if it holds this
+//! token) on a task of its own, and the retry claims the event anew; a retry that the store
+//! answers before the withdrawal lands is taken for a duplicate, so prefer the router.
+//!
+//! Every event once, then, holds under: duplicate, retried and racing deliveries (on
+//! several replicas with a shared store), a store that fails or times out before or after
+//! recording a claim (as long as it answers again within the time to live), a slow handler
+//! (TalkJS has its answer). It does not hold when the process stops between claiming and
+//! finishing the handler (deploys, crashes: the event is lost), when both TalkJS attempts
+//! fail (TalkJS gives up: see below), across replicas with the in-memory store (a retry on
+//! another replica runs again), or for a replay after the time to live.
 //!
 //! **No loss needs a second source.** Webhooks are a notification channel, not a log:
 //! TalkJS gives up after one retry, and a receiver that is down misses events. A service
@@ -67,7 +93,9 @@
 //! (The other models were worse: running the handler before answering makes TalkJS's
 //! 5-second limit the handler's, and a retry after a timeout would run it twice at once;
 //! marking the id only after the handler succeeded allows exactly that double run, since
-//! the retry arrives while the first run is still going.)
+//! the retry arrives while the first run is still going. Deleting the mark after a failed
+//! store call races with the retry, which may find the mark first; a short-lived "claimed"
+//! mark next to a "handled" one needs a time to guess how long a handler or a retry takes.)
 //!
 //! ## With tower and hyper
 //!

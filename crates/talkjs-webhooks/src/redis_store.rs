@@ -15,16 +15,23 @@ const MAX_TTL_MS: u64 = 365 * 24 * 60 * 60 * 1000;
 /// A [`DedupeStore`] in Redis, shared by every replica that points at the same Redis: a
 /// retry that lands on another replica is recognised too.
 ///
-/// Each event id is one key, `<prefix><id>`, set with `SET key 1 NX PX <ttl ms>`: atomic,
-/// so of two deliveries of one event exactly one is first, and expired by Redis itself.
-/// The default prefix is [`DEFAULT_KEY_PREFIX`](Self::DEFAULT_KEY_PREFIX); give each TalkJS
-/// app (or environment) sharing a Redis its own.
+/// Each event id is one key, `<prefix><id>`, holding the token of the delivery that claimed
+/// it and expired by Redis itself after the time to live. A claim is one Lua script: `GET`
+/// the key; if it is missing, `SET` it to the token with `PX <ttl ms>`; answer whether the
+/// key holds the token. Scripts run atomically, so of two deliveries of one event exactly
+/// one holds it, and asking again with the same token is safe. A release deletes the key
+/// only if it holds the token. The default prefix is
+/// [`DEFAULT_KEY_PREFIX`](Self::DEFAULT_KEY_PREFIX); give each TalkJS app (or environment)
+/// sharing a Redis its own.
 ///
 /// One [`ConnectionManager`] is opened on the first call (or by
 /// [`connect`](Self::connect)), multiplexed by all calls and reconnected after errors. A
 /// call that Redis does not answer within the
-/// [command timeout](Self::with_command_timeout) fails, and the receiver answers that
-/// delivery 500 (TalkJS retries it once) without running the handler.
+/// [command timeout](Self::with_command_timeout) fails. Such a claim may still have been
+/// stored (Redis did the work, its answer came late or not at all): the receiver answers
+/// the delivery 500 and asks again with the same token until Redis answers, so the event is
+/// handled once, by this delivery or by TalkJS's retry (see the
+/// [crate docs](crate#the-handler-model)).
 ///
 /// ```no_run
 /// use talkjs_webhooks::{RedisDedupeStore, SecretKey, WebhookConfig};
@@ -44,6 +51,9 @@ pub struct RedisDedupeStore {
     connection: OnceCell<ConnectionManager>,
     prefix: String,
     timeout: Duration,
+    /// The scripts ([`CLAIM`], [`RELEASE`]): sent by SHA1 (`EVALSHA`), loaded on a miss.
+    claim: redis::Script,
+    release: redis::Script,
 }
 
 impl RedisDedupeStore {
@@ -69,6 +79,8 @@ impl RedisDedupeStore {
             connection: OnceCell::new(),
             prefix: Self::DEFAULT_KEY_PREFIX.to_owned(),
             timeout: Self::DEFAULT_COMMAND_TIMEOUT,
+            claim: redis::Script::new(CLAIM),
+            release: redis::Script::new(RELEASE),
         }
     }
 
@@ -101,14 +113,22 @@ impl RedisDedupeStore {
         self.client.get_connection_info().addr.to_string()
     }
 
-    /// Connects now (if not yet connected) and checks that Redis answers `PING`.
+    /// Connects now (if not yet connected), checks that Redis answers `PING`, and loads the
+    /// claim and release scripts (otherwise loaded on their first use).
     pub async fn connect(&self) -> Result<(), DedupeError> {
         self.with_timeout(async {
             let mut conn = self.connection().await?;
             redis::cmd("PING")
                 .query_async::<()>(&mut conn)
                 .await
-                .map_err(DedupeError::new)
+                .map_err(DedupeError::new)?;
+            for script in [&self.claim, &self.release] {
+                script
+                    .load_async(&mut conn)
+                    .await
+                    .map_err(DedupeError::new)?;
+            }
+            Ok(())
         })
         .await
     }
@@ -146,10 +166,33 @@ impl RedisDedupeStore {
     }
 }
 
+/// Claims `KEYS[1]` for the token `ARGV[1]` for `ARGV[2]` ms unless another token holds it;
+/// 1 if the token holds it afterwards, else 0.
+const CLAIM: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if holder == ARGV[1] then
+  return 1
+end
+return 0
+";
+
+/// Deletes `KEYS[1]` if the token `ARGV[1]` holds it.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
 impl DedupeStore for RedisDedupeStore {
-    fn first_seen<'a>(
+    fn claim<'a>(
         &'a self,
         id: &'a str,
+        token: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, DedupeError>> {
         Box::pin(self.with_timeout(async move {
@@ -158,16 +201,33 @@ impl DedupeStore for RedisDedupeStore {
             let millis = u64::try_from(ttl.as_millis())
                 .unwrap_or(u64::MAX)
                 .clamp(1, MAX_TTL_MS);
-            let set: Option<String> = redis::cmd("SET")
-                .arg(self.key(id))
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
+            let held: i64 = self
+                .claim
+                .key(self.key(id))
+                .arg(token)
                 .arg(millis)
-                .query_async(&mut conn)
+                .invoke_async(&mut conn)
                 .await
                 .map_err(DedupeError::new)?;
-            Ok(set.is_some())
+            Ok(held == 1)
+        }))
+    }
+
+    fn release<'a>(
+        &'a self,
+        id: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<(), DedupeError>> {
+        Box::pin(self.with_timeout(async move {
+            let mut conn = self.connection().await?;
+            let _deleted: i64 = self
+                .release
+                .key(self.key(id))
+                .arg(token)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(DedupeError::new)?;
+            Ok(())
         }))
     }
 }

@@ -20,7 +20,7 @@ use crate::dedupe::{BoxError, DedupeError};
 /// | [`InvalidBody`](Self::InvalidBody), [`UnreadableBody`](Self::UnreadableBody) | 400 | retries once |
 /// | [`TooLarge`](Self::TooLarge) | 413 | retries once |
 /// | [`Duplicate`](Self::Duplicate) | **200** | done: the first delivery was handled |
-/// | [`Store`](Self::Store) | 500 | retries once: the dedupe store may answer then |
+/// | [`Store`](Self::Store) | 500 | retries once; the event is handled once, by this delivery or the retry |
 /// | [`Misconfigured`](Self::Misconfigured) | 500 | retries once |
 ///
 /// `Display` says what was wrong and never contains the secret key; the response body is
@@ -66,8 +66,12 @@ pub enum WebhookRejection {
         id: String,
     },
 
-    /// The dedupe store failed, so whether the event is new is unknown. 500: TalkJS sends it
-    /// once more, and the handler did not run.
+    /// The dedupe store failed, so whether this delivery's claim on the event was recorded
+    /// is unknown. 500: TalkJS sends it once more. The handler has not run yet:
+    /// [`WebhookService`](crate::WebhookService) asks the store again with the same claim
+    /// and runs it if the claim holds (the retry is then a duplicate);
+    /// [`WebhookConfig::receive`](crate::WebhookConfig::receive) withdraws the claim so that
+    /// the retry can take it (see the [crate docs](crate#the-handler-model)).
     #[error("could not check a webhook event against the dedupe store: {0}")]
     Store(#[source] DedupeError),
 

@@ -12,9 +12,9 @@ use tokio::sync::oneshot;
 use tower::Service;
 
 use crate::config::WebhookConfig;
-use crate::dedupe::{BoxError, BoxFuture};
+use crate::dedupe::{BoxError, BoxFuture, claim_token};
 use crate::handler::EventHandler;
-use crate::rejection::text_response;
+use crate::rejection::{WebhookRejection, text_response};
 
 /// A webhook endpoint: a tower [`Service`] for `http::Request<B>` of any body `B`
 /// (hyper's `Incoming`, axum's `Body`, ...) that verifies each delivery, answers it and
@@ -26,16 +26,22 @@ use crate::rejection::text_response;
 /// 2. the signature is checked over those exact bytes, and the timestamp against the
 ///    tolerance (401);
 /// 3. the body is decoded into a [`WebhookEvent`](crate::WebhookEvent) (400);
-/// 4. on a tokio task: the event id is marked seen in the dedupe store (500 if the store
-///    fails, 200 without running the handler if it was seen), the answer is released, and
-///    the handler runs;
-/// 5. the service answers `200 ok` as soon as step 4 has marked the id, without waiting
+/// 4. on a tokio task: the event id is claimed in the dedupe store with a token of this
+///    delivery's own (200 without running the handler if another delivery holds it), the
+///    answer is released, and the handler runs;
+/// 5. the service answers `200 ok` as soon as step 4 has claimed the id, without waiting
 ///    for the handler.
 ///
-/// Marking the id and running the handler happen in one task, so a connection closed
-/// while the store is asked (a hyper server then drops this service's future) cannot mark
-/// an event seen without handling it. Outside a tokio runtime there is no task: the
-/// handler runs before the answer.
+/// If the store fails in step 4, the delivery is answered 500, and the task asks the store
+/// again with the same token (backing off, for at most the dedupe time to live) until it
+/// answers: if this delivery's claim had landed after all, or lands now, the handler runs
+/// here and TalkJS's retry is a duplicate; if the retry got there first, it runs there.
+///
+/// Claiming the id and running the handler happen in one task, so a connection closed
+/// while the store is asked (a hyper server then drops this service's future) cannot
+/// claim an event without handling it. Outside a tokio runtime there is no task: the
+/// handler runs before the answer, and a failed claim is withdrawn as by
+/// [`WebhookConfig::receive`].
 ///
 /// The service is the endpoint itself: there is no `Layer`, since it wraps no inner
 /// service. Put your own layers (timeouts, tracing, concurrency limits) around it, and
@@ -104,23 +110,33 @@ where
         Ok(event) => event,
         Err(rejection) => return rejection.to_response(),
     };
+    let token = claim_token();
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        // No runtime to spawn on: mark, then handle before answering.
-        return match config.first_delivery(&event).await {
+        // No runtime to spawn on: claim, then handle before answering. A failed claim is
+        // withdrawn (as by `receive`): nothing can ask the store again later.
+        return match config.claim(&event, &token).await {
             Ok(()) => {
                 handler.handle(event).await;
                 ok()
             }
-            Err(rejection) => rejection.to_response(),
+            Err(rejection) => {
+                if matches!(rejection, WebhookRejection::Store(_)) {
+                    config.release_later(&event, token).await;
+                }
+                rejection.to_response()
+            }
         };
     };
     let (answer, answered) = oneshot::channel();
     runtime.spawn(async move {
-        let outcome = config.first_delivery(&event).await;
-        let first = outcome.is_ok();
+        let outcome = config.claim(&event, &token).await;
+        let holds = outcome.is_ok();
+        let uncertain = matches!(outcome, Err(WebhookRejection::Store(_)));
         // The request may be gone (connection closed): handle the event anyway.
         let _ = answer.send(outcome);
-        if first {
+        // After a failed claim (answered 500), ask again with the same token: if the claim
+        // had landed, this delivery holds the event and TalkJS's retry is a duplicate.
+        if holds || (uncertain && config.settle_claim(&event, &token).await) {
             handler.handle(event).await;
         }
     });

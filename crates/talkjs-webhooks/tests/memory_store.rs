@@ -1,5 +1,7 @@
-//! The in-memory dedupe store on tokio's paused clock: ids expire after their time to
-//! live, expired ids are purged, and the store never holds more than its capacity.
+//! The in-memory dedupe store on tokio's paused clock: a claim is held by its token (asked
+//! again with it: still held; by another: a duplicate), a release by another token changes
+//! nothing, ids expire after their time to live, expired ids are purged, and the store
+//! never holds more than its capacity.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -14,36 +16,43 @@ use tower::ServiceExt;
 
 const TTL: Duration = Duration::from_secs(60);
 
+/// A claim by a delivery of its own (a fresh token): `true` if it holds the id.
+async fn first(store: &MemoryDedupeStore, id: &str, ttl: Duration) -> bool {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let token = format!(
+        "tok_{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    store.claim(id, &token, ttl).await.unwrap()
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_id_is_remembered_for_its_time_to_live() {
     let store = MemoryDedupeStore::new();
     assert!(store.is_empty());
-    assert!(store.first_seen("evt_1", TTL).await.unwrap());
-    assert!(!store.first_seen("evt_1", TTL).await.unwrap());
-    assert!(store.first_seen("evt_2", TTL).await.unwrap());
+    assert!(first(&store, "evt_1", TTL).await);
+    assert!(!first(&store, "evt_1", TTL).await);
+    assert!(first(&store, "evt_2", TTL).await);
     assert_eq!(store.len(), 2);
 
     tokio::time::advance(TTL.checked_sub(Duration::from_millis(1)).unwrap()).await;
-    assert!(!store.first_seen("evt_1", TTL).await.unwrap());
+    assert!(!first(&store, "evt_1", TTL).await);
 
     tokio::time::advance(Duration::from_millis(1)).await;
     assert_eq!(store.len(), 0, "both ids expired");
-    assert!(
-        store.first_seen("evt_1", TTL).await.unwrap(),
-        "expired, so new again"
-    );
-    assert!(!store.first_seen("evt_1", TTL).await.unwrap());
+    assert!(first(&store, "evt_1", TTL).await, "expired, so new again");
+    assert!(!first(&store, "evt_1", TTL).await);
 }
 
 #[tokio::test(start_paused = true)]
 async fn expired_ids_are_purged() {
     let store = MemoryDedupeStore::new();
     for i in 0..1000 {
-        assert!(store.first_seen(&format!("evt_{i}"), TTL).await.unwrap());
+        assert!(first(&store, &format!("evt_{i}"), TTL).await);
     }
     tokio::time::advance(TTL).await;
     // One call purges everything expired: only the new id is left in the store.
-    assert!(store.first_seen("evt_new", TTL).await.unwrap());
+    assert!(first(&store, "evt_new", TTL).await);
     let debug = format!("{store:?}");
     assert!(debug.contains("len: 1"), "{debug}");
 }
@@ -53,14 +62,14 @@ async fn the_store_never_exceeds_its_capacity() {
     let store = MemoryDedupeStore::with_capacity(3);
     assert_eq!(store.capacity(), 3);
     for i in 0..10 {
-        assert!(store.first_seen(&format!("evt_{i}"), TTL).await.unwrap());
+        assert!(first(&store, &format!("evt_{i}"), TTL).await);
         assert!(store.len() <= 3);
     }
     // The newest three are remembered, the oldest were forgotten early.
     for i in 7..10 {
-        assert!(!store.first_seen(&format!("evt_{i}"), TTL).await.unwrap());
+        assert!(!first(&store, &format!("evt_{i}"), TTL).await);
     }
-    assert!(store.first_seen("evt_0", TTL).await.unwrap());
+    assert!(first(&store, "evt_0", TTL).await);
     assert_eq!(store.len(), 3);
     assert_eq!(MemoryDedupeStore::with_capacity(0).capacity(), 1);
 }
@@ -91,4 +100,45 @@ async fn the_service_forgets_an_event_after_the_dedupe_ttl() {
     assert_eq!(texts, ["ok", "duplicate", "ok"]);
     drop(service);
     assert_eq!(drain(rx).await.len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_claim_is_held_by_its_token_and_released_only_by_it() {
+    let store = MemoryDedupeStore::new();
+    assert!(store.claim("evt_1", "a", TTL).await.unwrap());
+    // The same delivery asking again (its answer was lost): still its own.
+    assert!(store.claim("evt_1", "a", TTL).await.unwrap());
+    // Another delivery: a duplicate.
+    assert!(!store.claim("evt_1", "b", TTL).await.unwrap());
+    // Asking again does not extend the time to live.
+    tokio::time::advance(TTL / 2).await;
+    assert!(store.claim("evt_1", "a", TTL).await.unwrap());
+    tokio::time::advance(TTL / 2).await;
+    assert!(
+        store.claim("evt_1", "b", TTL).await.unwrap(),
+        "expired: b's now"
+    );
+
+    // Released by another token: nothing changes; by its own: free for the next.
+    store.release("evt_1", "a").await.unwrap();
+    assert!(!store.claim("evt_1", "a", TTL).await.unwrap());
+    store.release("evt_1", "b").await.unwrap();
+    assert!(store.is_empty());
+    assert!(store.claim("evt_1", "c", TTL).await.unwrap());
+    assert!(!store.claim("evt_1", "b", TTL).await.unwrap());
+    assert_eq!(store.len(), 1);
+    store.release("evt_missing", "a").await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_id_released_and_claimed_again_at_once_is_not_evicted_by_its_old_entry() {
+    let store = MemoryDedupeStore::with_capacity(2);
+    assert!(store.claim("evt_1", "a", TTL).await.unwrap());
+    store.release("evt_1", "a").await.unwrap();
+    // The same instant (paused clock): the same expiry as the released claim.
+    assert!(store.claim("evt_1", "b", TTL).await.unwrap());
+    // Over capacity: the released claim's old entry goes, not b's claim.
+    assert!(store.claim("evt_2", "c", TTL).await.unwrap());
+    assert!(!store.claim("evt_1", "x", TTL).await.unwrap());
+    assert!(store.claim("evt_1", "b", TTL).await.unwrap());
 }

@@ -24,8 +24,9 @@ use http::{HeaderName, StatusCode};
 use http_body_util::{Full, StreamBody};
 use talkjs_webhooks::models::WebhookData;
 use talkjs_webhooks::{
-    BoxFuture, DedupeError, DedupeStore, EventHandler, SecretKey, SignedDelivery, WebhookConfig,
-    WebhookEvent, WebhookRejection, WebhookService, WebhookVerifier, channel,
+    BoxFuture, DedupeError, DedupeStore, EventHandler, MemoryDedupeStore, SecretKey,
+    SignedDelivery, WebhookConfig, WebhookEvent, WebhookRejection, WebhookService, WebhookVerifier,
+    channel,
 };
 use tokio::sync::{Notify, mpsc};
 use tower::ServiceExt;
@@ -422,25 +423,111 @@ async fn without_dedupe_every_delivery_is_handled() {
     assert_eq!(handled.len(), 2);
 }
 
-/// A store that always fails, counting its calls.
-#[derive(Default)]
-struct BrokenStore(AtomicUsize);
+/// A memory store whose first `failures` calls fail: `after` the work is done (the claim is
+/// recorded, only the answer is lost, as when Redis times out after its write) or before
+/// it. Counts its calls.
+struct Flaky {
+    inner: MemoryDedupeStore,
+    failures: AtomicUsize,
+    after: bool,
+    claims: AtomicUsize,
+    releases: AtomicUsize,
+}
 
-impl DedupeStore for BrokenStore {
-    fn first_seen<'a>(
+impl Flaky {
+    fn new(failures: usize, after: bool) -> Arc<Self> {
+        Arc::new(Self {
+            inner: MemoryDedupeStore::new(),
+            failures: AtomicUsize::new(failures),
+            after,
+            claims: AtomicUsize::new(0),
+            releases: AtomicUsize::new(0),
+        })
+    }
+
+    /// Whether this call fails (one of the first `failures`).
+    fn fails(&self) -> bool {
+        self.failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    fn error() -> DedupeError {
+        DedupeError::new("the store did not answer in time")
+    }
+}
+
+impl DedupeStore for Flaky {
+    fn claim<'a>(
         &'a self,
-        _id: &'a str,
-        _ttl: Duration,
+        id: &'a str,
+        token: &'a str,
+        ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, DedupeError>> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async { Err(DedupeError::new("the store is down")) })
+        Box::pin(async move {
+            self.claims.fetch_add(1, Ordering::SeqCst);
+            if !self.after && self.fails() {
+                return Err(Self::error());
+            }
+            let held = self.inner.claim(id, token, ttl).await?;
+            if self.after && self.fails() {
+                return Err(Self::error());
+            }
+            Ok(held)
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        id: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<(), DedupeError>> {
+        self.releases.fetch_add(1, Ordering::SeqCst);
+        self.inner.release(id, token)
     }
 }
 
 #[tokio::test]
-async fn a_failing_dedupe_store_answers_500_and_does_not_handle() {
-    let store = Arc::new(BrokenStore::default());
+async fn a_store_failing_after_it_recorded_the_claim_loses_no_event() {
+    // The claim is recorded but its answer lost: 500, and the retry finds the claim.
+    let store = Flaky::new(1, true);
     let config = config().with_dedupe_store(Arc::clone(&store));
+    let signed = delivery(&event(Some("evt_1"), "hello"));
+    let (answers, handled) = run(
+        config,
+        vec![signed.to_request(uri()), signed.to_request(uri())],
+    )
+    .await;
+    assert_eq!(answers[0].0, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answers[1], (StatusCode::OK, "duplicate".to_owned()));
+    // The first delivery asked again, found its own claim and handled the event: once.
+    assert_eq!(handled, [event(Some("evt_1"), "hello")]);
+    assert!(store.claims.load(Ordering::SeqCst) >= 3);
+    assert_eq!(store.releases.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_store_failing_before_it_recorded_the_claim_loses_no_event() {
+    let store = Flaky::new(1, false);
+    let config = config().with_dedupe_store(Arc::clone(&store));
+    let signed = delivery(&event(Some("evt_1"), "hello"));
+    let (answers, handled) = run(
+        config,
+        vec![signed.to_request(uri()), signed.to_request(uri())],
+    )
+    .await;
+    assert_eq!(answers[0].0, StatusCode::INTERNAL_SERVER_ERROR);
+    // Whichever claimed it (the first delivery asking again, or the retry) handled it.
+    assert_eq!(answers[1].0, StatusCode::OK);
+    assert_eq!(handled, [event(Some("evt_1"), "hello")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_never_answers_gets_500s_and_is_asked_until_the_ttl() {
+    let store = Flaky::new(usize::MAX, false);
+    let config = config()
+        .with_dedupe_store(Arc::clone(&store))
+        .with_dedupe_ttl(Duration::from_secs(10));
     let (answers, handled) = run(
         config,
         vec![delivery(&event(Some("evt_1"), "hello")).to_request(uri())],
@@ -448,7 +535,38 @@ async fn a_failing_dedupe_store_answers_500_and_does_not_handle() {
     .await;
     assert_eq!(answers[0].0, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(handled.is_empty());
-    assert_eq!(store.0.load(Ordering::SeqCst), 1);
+    // Asked again, backing off (50 ms doubling to 5 s) for the 10 s time to live: ten times
+    // in all, not in a tight loop and not forever (the handler's holders are all gone).
+    let claims = store.claims.load(Ordering::SeqCst);
+    assert!((5..=20).contains(&claims), "{claims} claims");
+}
+
+#[tokio::test]
+async fn receive_withdraws_a_claim_whose_answer_was_lost_so_the_retry_is_handled() {
+    let store = Flaky::new(1, true);
+    let config = config().with_dedupe_store(Arc::clone(&store));
+    let sent = event(Some("evt_1"), "hello");
+    let signed = delivery(&sent);
+    let first = config.receive(signed.to_request(uri())).await.unwrap_err();
+    assert!(matches!(first, WebhookRejection::Store(_)), "{first:?}");
+    assert_eq!(first.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    // The claim was recorded; it is withdrawn on a task of its own.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !store.inner.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never withdrawn");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(store.releases.load(Ordering::SeqCst), 1);
+    // TalkJS's retry is handled, and the one after it is a duplicate.
+    assert_eq!(
+        config.receive(signed.to_request(uri())).await.unwrap(),
+        sent
+    );
+    let again = config.receive(signed.to_request(uri())).await.unwrap_err();
+    assert!(
+        matches!(again, WebhookRejection::Duplicate { .. }),
+        "{again:?}"
+    );
 }
 
 #[tokio::test]
