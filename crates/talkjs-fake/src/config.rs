@@ -91,9 +91,10 @@ impl Default for RateLimitConfig {
 ///    creates a duplicate. (A request refused before it is processed, by the rate limit,
 ///    authentication or a wrong app id, gets that refusal instead of the 500.);
 /// 4. **late write** (`late_write_rate`, writes only: every method but `GET`; a `GET` whose
-///    roll lands here is a normal request): the rate limit and authentication are checked
-///    as usual (a `429` or `401` is answered normally, and nothing happens later), and the
-///    body is read. Then the answer is **lost at once**: half of these (drawn) close the
+///    roll lands here is a normal request): the path, the rate limit and authentication are
+///    checked as usual, at arrival (a `404` for another app id, a `429` or a `401` is
+///    answered normally, and nothing happens later), and the body is read (one over the
+///    size limit is answered `413`). Then the answer is **lost at once**: half of these (drawn) close the
 ///    connection without an answer, half are answered `504 Gateway Timeout`. The request
 ///    itself is processed later, in the background, after
 ///    [`late_write_delay`](Self::late_write_delay) plus a random share of
@@ -110,6 +111,9 @@ impl Default for RateLimitConfig {
 ///    `Retry-After: 1`, half carry no `Retry-After` at all;
 /// 7. otherwise processes the request normally (rate limit, authentication, validation,
 ///    storage, webhooks).
+///
+/// Resets, `503`s and injected `429`s are decided before the rate limit and authentication:
+/// such a request takes no rate-limit token and is not checked at all.
 ///
 /// Two settings change every request instead of a share of them:
 ///
