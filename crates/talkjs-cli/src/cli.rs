@@ -502,9 +502,13 @@ const MIGRATE_HELP: &str = r#"Copy users, conversations and messages from JSON l
 --from-base-url) into the app, every message exactly once, even when the command is killed at
 any moment and run again: a journal (a SQLite file, FILE.journal, or talkjs-migrate.journal
 for an app, unless --journal) records what was planned, what was sent and what landed. Run
-the same command again to resume; a finished migration run again sends nothing. A request
-whose answer was lost is checked against the app before anything else is sent (its messages
-are looked up by sender, time and text, or by their source id with --mark-source-ids).
+the same command again to resume; a finished migration run again sends nothing. An import
+whose answer was lost (a 5xx, a reset, a timeout, a kill) is checked against the app, once
+--settle has passed (TalkJS may apply it late), before anything else is sent to that
+conversation (its messages are looked up by sender, time and text, or by their source id with
+--mark-source-ids); at the end of the run each such conversation is listed again, and a copy
+that landed even later is deleted (messages the app held before are never touched). The
+journal is bound to its input and its target app: another FILE or another app is refused.
 
 - Messages are imported with their sender, text, original time, readBy (read state), custom
   data and attachments: each file (the message's attachment URL) is downloaded and uploaded
@@ -545,11 +549,29 @@ failures to standard error. Exit codes:
        also when the app refuses the credentials, the journal cannot be written, or
        --verify finds a difference
   2    usage: bad arguments, no credentials, an input file that cannot be opened, or a
-       journal of another input, in use by another process, or planned with another
-       --mark-source-ids or --system-messages
+       journal of another input or target app, in use by another process, or planned
+       with another --mark-source-ids or --system-messages (--journal NEW_PATH)
   130  interrupted by Ctrl-C (requests in flight finish first; run again to resume)"#;
 
+/// A settle time: `500ms`, `0`, or a duration as `parse_duration` reads it.
+fn parse_settle(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if let Some(ms) = t.strip_suffix("ms") {
+        return ms
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| format!("expected milliseconds such as 500ms, got {s:?}"));
+    }
+    parse_duration(t)
+}
+
 /// `talkjs migrate ...`
+// Each bool is an independent command-line switch, as clap spells them.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["file", "from_app_id"])))]
 pub struct MigrateArgs {
@@ -600,6 +622,11 @@ pub struct MigrateArgs {
     /// At most this many requests in flight at once [default: 32].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,
+    /// How long after an import's answer was lost to wait before listing the app to see
+    /// whether it landed (TalkJS may apply a write after the answer was lost, and list a new
+    /// message late): 10s, 1m, 500ms, 0 [default: 10s]. Only that conversation waits.
+    #[arg(long, value_name = "DURATION", value_parser = parse_settle)]
+    pub settle: Option<Duration>,
     /// Migrate shard I of N only (0-based, e.g. 0/2 and 1/2 in two processes): the
     /// conversations whose id hashes to I (FNV-1a 64 mod N), with the users they name.
     /// Each shard has its own journal [default: FILE.shard-I-of-N.journal].

@@ -211,11 +211,28 @@ impl Relay {
         }
     }
 
-    /// Waits until the relay passed `n` answers; `false` if it waited 60 s.
-    async fn answered(&mut self, n: u64) -> bool {
-        tokio::time::timeout(Duration::from_secs(60), self.answers.wait_for(|a| *a >= n))
-            .await
-            .is_ok()
+    /// Waits until the relay passed `n` more answers than `since`; `false` if it waited 60 s.
+    async fn answered(&mut self, since: u64, n: u64) -> bool {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            self.answers.wait_for(|a| *a >= since + n),
+        )
+        .await
+        .is_ok()
+    }
+
+    /// Answers passed so far.
+    fn answers(&self) -> u64 {
+        *self.answers.borrow()
+    }
+
+    /// Waits until no request is in flight (the connections of a killed run are closed).
+    async fn idle(&mut self) {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(10),
+            self.in_flight.wait_for(|n| *n <= 0),
+        )
+        .await;
     }
 
     /// Waits until a request is in flight; `false` if it waited 60 s.
@@ -369,8 +386,12 @@ async fn kill_and_finish(setup: &Setup<'_>, export: &Export) {
     let journal = dir.path("migration.journal");
     export.write(&file);
     let started = Instant::now();
+    // One relay for every run: the journal is bound to the target's API root, which the
+    // relay's address is to `talkjs migrate`.
+    let relay = Relay::start(serve.addr()).await;
     let mut migrations = Killer {
         serve: &serve,
+        relay,
         file: &file,
         journal: &journal,
         rng: fastrand::Rng::with_seed(seed),
@@ -401,7 +422,8 @@ async fn kill_and_finish(setup: &Setup<'_>, export: &Export) {
             }
         }
     }
-    let (runs, summary) = run_to_completion(&serve, &file, &journal).await;
+    let relay_url = migrations.relay.base_url.clone();
+    let (runs, summary) = run_to_completion(&serve, &relay_url, &file, &journal).await;
     let (resolved, landed) = resolved_chunks(&journal);
     eprintln!(
         "{killed} kills ({in_flight_kills} with requests in flight, {finished_early} runs ended first), {runs} runs to finish, {resolved} uncertain imports resolved ({landed} messages found landed), {:?}",
@@ -420,7 +442,7 @@ async fn kill_and_finish(setup: &Setup<'_>, export: &Export) {
 
     // The fake's faults stay on: the client retries what they break.
     assert_listed_target_matches(&serve.client(), export).await;
-    verify(&serve, &file, &journal).await;
+    verify(&serve, &relay_url, &file, &journal).await;
     serve.stop().await;
     eprintln!("checked, {:?}", started.elapsed());
 }
@@ -442,6 +464,7 @@ enum Moment {
 /// Runs `talkjs migrate` and kills it.
 struct Killer<'a> {
     serve: &'a Serve,
+    relay: Relay,
     file: &'a Path,
     journal: &'a Path,
     rng: fastrand::Rng,
@@ -457,7 +480,9 @@ impl Killer<'_> {
     /// it struck; `Err` with its standard error if the migration ended first, which only
     /// faults explain.
     async fn run_and_kill(&mut self, moment: Moment) -> Result<bool, String> {
-        let mut relay = Relay::start(self.serve.addr()).await;
+        let relay = &mut self.relay;
+        relay.idle().await;
+        let before = relay.answers();
         let spawned = Instant::now();
         let mut child = self
             .serve
@@ -477,7 +502,7 @@ impl Killer<'_> {
                     status.expect("wait for talkjs migrate");
                     false
                 }
-                answered = relay.answered(answers) => {
+                answered = relay.answered(before, answers) => {
                     assert!(answered, "no {answers} answers within 60 s");
                     true
                 }
@@ -516,10 +541,15 @@ impl Killer<'_> {
 /// Runs the migration, straight to the fake, until it reports completion: with faults a
 /// run may stop short (a conversation whose imports keep failing waits for the next run).
 /// How many runs it took, and the last one's summary.
-async fn run_to_completion(serve: &Serve, file: &Path, journal: &Path) -> (u32, Value) {
+async fn run_to_completion(
+    serve: &Serve,
+    base_url: &str,
+    file: &Path,
+    journal: &Path,
+) -> (u32, Value) {
     for runs in 1..=20 {
         let out = serve
-            .migrate(&serve.base_url, file, journal)
+            .migrate(base_url, file, journal)
             .output()
             .await
             .expect("run talkjs migrate");
@@ -538,10 +568,10 @@ async fn run_to_completion(serve: &Serve, file: &Path, journal: &Path) -> (u32, 
 /// `talkjs migrate --verify` must pass. It exits 1 when a listing fails for good (the
 /// fake's faults outlast the client's retries) as well as when the target differs: only the
 /// first, which prints no report, is run again.
-async fn verify(serve: &Serve, file: &Path, journal: &Path) {
+async fn verify(serve: &Serve, base_url: &str, file: &Path, journal: &Path) {
     for attempt in 1.. {
         let verify = serve
-            .migrate(&serve.base_url, file, journal)
+            .migrate(base_url, file, journal)
             .arg("--verify")
             .output()
             .await
