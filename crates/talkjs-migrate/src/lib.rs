@@ -120,6 +120,13 @@
 //! query); the rest of the conversation goes on (after a transient failure, e.g. a 5xx or
 //! a timeout, the conversation waits for the next run, to keep its order).
 //!
+//! Attachment URLs are not trusted: a host that is or resolves to a loopback, private,
+//! link-local, shared, multicast or reserved address is refused before any connection
+//! (every redirect too, on the addresses the connection would use) unless
+//! [`Migration::allow_private_file_hosts`]; cloud metadata addresses and https → http
+//! redirects are refused always. Files over 100 MiB fail their message, and the files held
+//! in memory at once (downloaded, not yet uploaded) stay within a 256 MiB budget.
+//!
 //! **System messages** (opt-in: [`Migration::system_messages`], `talkjs migrate
 //! --system-messages`): the import takes user messages only, and the send endpoint
 //! (`POST /conversations/{id}/messages`) stamps the time of sending. So a conversation's
