@@ -2,7 +2,10 @@
 //! receiver while dropping 30 % of them, duplicating 10 % and reordering; a consumer of
 //! `client.events()` must still see every one of 2,000 messages sent across 20
 //! conversations exactly once, also when it is stopped halfway and started again (webhooks
-//! delivered while it is down are lost, as they would be in a restarting service).
+//! delivered while it is down are lost, as they would be in a restarting service). The same
+//! again with listings that show new messages a second late and a TalkJS clock 1.5 s behind
+//! ours, then 1.5 s ahead: within the stream's slack (`settle`, 3 s here), still every
+//! message once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -15,7 +18,7 @@ use futures_util::StreamExt;
 use talkjs::Client;
 use talkjs::api::{FileCheckpoint, MessageStream};
 use talkjs::models::{ConversationUpsert, NewMessage, Timestamp, UserUpsert, WebhookEvent};
-use talkjs_fake::{FakeTalkJs, WebhookFaults};
+use talkjs_fake::{FakeTalkJs, Faults, WebhookFaults};
 use talkjs_webhooks::{SecretKey, WebhookConfig};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -38,49 +41,70 @@ fn channel_stream(
     })
 }
 
+/// A consumer with the stream's default start: on its first run it yields what was created
+/// from `settle` before it started (the fake is new: every message).
 fn consumer(
     client: &Client,
     forward: &Forward,
     checkpoint: &std::path::Path,
-    since: Timestamp,
+    settle: Duration,
 ) -> MessageStream {
     client
         .events()
         .webhooks(channel_stream(forward))
         .checkpoint(FileCheckpoint::new(checkpoint))
         .catch_up_every(Duration::from_millis(250))
-        .settle(Duration::from_secs(2))
-        .since(since)
+        .settle(settle)
         .into_stream()
 }
 
-/// Reads events until `until` distinct messages were seen in all, counting every yield.
-async fn consume(
-    stream: &mut MessageStream,
-    seen: &mut HashMap<String, usize>,
-    recovered: &mut usize,
-    until: usize,
-) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while seen.len() < until {
-        let event = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("only {} of {until} messages within 120 s", seen.len()))
-            .expect("the stream goes on")
-            .expect("no error from the fake");
-        *seen.entry(event.message.id.to_string()).or_default() += 1;
-        if event.recovered {
-            *recovered += 1;
+/// What the consumers saw: how often each message was yielded, how many were recovered by
+/// listing, and the least age (our clock at the yield minus its `createdAt`) of a message.
+struct Seen {
+    times: HashMap<String, usize>,
+    recovered: usize,
+    min_age_ms: i64,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Self {
+            times: HashMap::new(),
+            recovered: 0,
+            min_age_ms: i64::MAX,
         }
     }
 }
 
-/// The fake (delivering with faults) and a receiver on a free port forwarding to `forward`.
-async fn fake_with_receiver(forward: &Forward) -> FakeTalkJs {
+/// Reads events until `until` distinct messages were seen in all, counting every yield.
+async fn consume(stream: &mut MessageStream, seen: &mut Seen, until: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while seen.times.len() < until {
+        let event = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("only {} of {until} messages within 120 s", seen.times.len())
+            })
+            .expect("the stream goes on")
+            .expect("no error from the fake");
+        *seen.times.entry(event.message.id.to_string()).or_default() += 1;
+        if event.recovered {
+            seen.recovered += 1;
+        }
+        let now = i64::try_from(Timestamp::now().as_millis()).unwrap();
+        let created = i64::try_from(event.message.created_at.as_millis()).unwrap();
+        seen.min_age_ms = seen.min_age_ms.min(now - created);
+    }
+}
+
+/// The fake (delivering webhooks with faults, and with `faults` on its API) and a receiver
+/// on a free port forwarding to `forward`.
+async fn fake_with_receiver(forward: &Forward, faults: Faults) -> FakeTalkJs {
     // The receiver's address first, so that the fake can be pointed at it.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/talkjs", listener.local_addr().unwrap());
     let fake = FakeTalkJs::builder()
+        .faults(faults)
         .webhook_url(url)
         .webhook_faults(
             WebhookFaults::seeded(7)
@@ -154,41 +178,71 @@ async fn start_sending(client: &Client) -> tokio::task::JoinHandle<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_once_through_lost_duplicated_and_reordered_webhooks() {
+    let seen = every_message_once(Faults::none(), Duration::from_secs(2)).await;
+    assert!(seen.min_age_ms >= 0, "no message from the future");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_once_with_listing_lag_and_a_server_clock_behind() {
+    let faults = Faults::seeded(11)
+        .listing_lag(Duration::from_secs(1))
+        .clock_skew_ms(-1_500);
+    let seen = every_message_once(faults, Duration::from_secs(3)).await;
+    // The skew reached the stream: every message is stamped 1.5 s before it was sent.
+    assert!(seen.min_age_ms >= 1_000, "least age {} ms", seen.min_age_ms);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_once_with_listing_lag_and_a_server_clock_ahead() {
+    let faults = Faults::seeded(12)
+        .listing_lag(Duration::from_secs(1))
+        .clock_skew_ms(1_500);
+    let seen = every_message_once(faults, Duration::from_secs(3)).await;
+    // Stamped 1.5 s ahead: a message a webhook brought at once is dated in our future.
+    assert!(seen.min_age_ms < 0, "least age {} ms", seen.min_age_ms);
+}
+
+/// Sends 2,000 messages through a fake with `faults` (and webhook faults), and consumes them
+/// with a stream of slack `settle` that is stopped halfway and started again: every message
+/// is yielded exactly once.
+async fn every_message_once(faults: Faults, settle: Duration) -> Seen {
+    let lag = faults.listing_lag;
     let forward: Forward = Arc::default();
-    let fake = fake_with_receiver(&forward).await;
+    let fake = fake_with_receiver(&forward, faults).await;
     // The catch-up lists every 250 ms: no client-side rate limit against the fake.
     let client = common::builder(&fake).rate_limiter(None).build().unwrap();
-    // The stream yields messages created after `since`: none may share its millisecond.
-    let since = Timestamp::now();
-    tokio::time::sleep(Duration::from_millis(5)).await;
     let sender = start_sending(&client).await;
 
-    let dir = std::env::temp_dir().join(format!("talkjs-events-e2e-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "talkjs-events-e2e-{}-{}",
+        std::process::id(),
+        faults.seed
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let checkpoint = dir.join("events.checkpoint.json");
     let _ = std::fs::remove_file(&checkpoint);
 
-    let mut seen = HashMap::new();
-    let mut recovered = 0;
-    let mut first = consumer(&client, &forward, &checkpoint, since);
-    consume(&mut first, &mut seen, &mut recovered, TOTAL / 2).await;
+    let mut seen = Seen::default();
+    let mut first = consumer(&client, &forward, &checkpoint, settle);
+    consume(&mut first, &mut seen, TOTAL / 2).await;
     // Stopped halfway: the stream is dropped (which saves its checkpoint), and webhooks
     // that arrive before the restart are lost.
     drop(first);
     *forward.lock().unwrap() = None;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let mut second = consumer(&client, &forward, &checkpoint, since);
-    consume(&mut second, &mut seen, &mut recovered, TOTAL).await;
+    let mut second = consumer(&client, &forward, &checkpoint, settle);
+    consume(&mut second, &mut seen, TOTAL).await;
     sender.await.unwrap();
-    // Two more catch-ups and the late (delayed, duplicated) webhooks: nothing more comes.
-    let extra = tokio::time::timeout(Duration::from_secs(1), second.next()).await;
+    // More catch-ups, once the last messages show in listings, and the late (delayed,
+    // duplicated) webhooks: nothing more comes.
+    let extra = tokio::time::timeout(lag + Duration::from_secs(1), second.next()).await;
     assert!(extra.is_err(), "nothing after the last message: {extra:?}");
 
-    assert_eq!(seen.len(), TOTAL);
-    let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert_eq!(seen.times.len(), TOTAL);
+    let repeated: Vec<_> = seen.times.iter().filter(|(_, n)| **n > 1).collect();
     assert!(repeated.is_empty(), "yielded more than once: {repeated:?}");
-    // Every message the client sent is among them.
+    // Every message the client sent is among them (all listed by now: the lag has passed).
     for c in 0..CONVERSATIONS {
         let page = client
             .conversations()
@@ -200,7 +254,7 @@ async fn every_message_once_through_lost_duplicated_and_reordered_webhooks() {
         assert_eq!(page.len(), PER_CONVERSATION);
         for m in page {
             assert!(
-                seen.contains_key(m.id.as_str()),
+                seen.times.contains_key(m.id.as_str()),
                 "{} was never yielded",
                 m.id
             );
@@ -208,6 +262,7 @@ async fn every_message_once_through_lost_duplicated_and_reordered_webhooks() {
     }
     // The faults did happen, and both sources were used.
     let deliveries = fake.webhook_deliveries();
+    let recovered = seen.recovered;
     eprintln!(
         "{} deliveries, {} dropped, {} duplicated; {recovered} of {TOTAL} messages recovered by listing",
         deliveries.len(),
@@ -219,4 +274,5 @@ async fn every_message_once_through_lost_duplicated_and_reordered_webhooks() {
     assert!(recovered > TOTAL / 5, "{recovered} recovered");
     assert!(recovered < TOTAL, "webhooks brought some");
     std::fs::remove_dir_all(&dir).unwrap();
+    seen
 }

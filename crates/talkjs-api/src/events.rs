@@ -368,7 +368,11 @@ type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 ///
 /// - lag + skew above the slack: the catch-up that should have found a message may list
 ///   before it shows, and the watermark then passes it; it is yielded only if its webhook
-///   comes before that (a later one is taken for a message already yielded);
+///   comes before that (a later one is taken for a message already yielded). A TalkJS clock
+///   behind this one by more than the slack is the worst case: every message is dated
+///   before the watermark by the time it is sent, and none is yielded, webhooks' included.
+///   The stream logs a warning (once) when a webhook brings a message dated at or before
+///   the watermark, which otherwise only a webhook later than the slack does;
 /// - a message deleted before a catch-up found it, when its webhook was lost too;
 /// - TalkJS refusing the creation order (see "Listing order"): a conversation that moves
 ///   during both readings may have older messages missed.
@@ -532,6 +536,7 @@ impl Events {
             dirty: false,
             last_save: Instant::now(),
             save_failed: false,
+            warned_old_webhook: false,
         };
         MessageStream {
             inner: Box::pin(futures_util::stream::unfold(state, State::next)),
@@ -570,6 +575,10 @@ enum Phase {
     Ended,
 }
 
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "four independent flags of one stream, not a state machine"
+)]
 struct State {
     client: Client,
     webhooks: Option<WebhookStream>,
@@ -595,6 +604,8 @@ struct State {
     /// The last save failed: the next waits `commit_every`, so that a broken store does not
     /// yield errors in a tight loop.
     save_failed: bool,
+    /// A webhook for a message dated at or before the watermark was logged (once).
+    warned_old_webhook: bool,
 }
 
 impl State {
@@ -724,6 +735,20 @@ impl State {
             return None;
         };
         let message = data.message?;
+        if message.created_at <= self.watermark && !self.warned_old_webhook {
+            // Normal only for a webhook delayed by more than the slack; otherwise a sign that
+            // TalkJS's clock is behind this one by more than it, which loses messages.
+            self.warned_old_webhook = true;
+            tracing::warn!(
+                message_id = %message.id,
+                before_watermark_ms = self.watermark.as_millis() - message.created_at.as_millis(),
+                settle_ms = millis(self.settings.settle),
+                "talkjs events: a webhook brought a message dated at or before the watermark, \
+                 taken as yielded already: either the webhook came more than `settle` late, or \
+                 TalkJS's clock is behind this machine's by more than `settle` and new messages \
+                 are being lost (raise settle, check the clock); warned once"
+            );
+        }
         if !self.mark_seen(&message) {
             return None;
         }

@@ -597,3 +597,62 @@ async fn the_file_checkpoint_is_renamed_into_place_and_a_leftover_temp_file_is_i
     assert!(!tmp.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Collects the messages of `tracing` warnings logged on this thread.
+#[derive(Clone, Default)]
+struct Warnings(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Warnings {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() <= tracing::Level::WARN
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        self.0.lock().unwrap().push(message.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_webhook_dated_before_the_watermark_is_dropped_with_one_warning() {
+    let warnings = Warnings::default();
+    let _guard = tracing::subscriber::set_default(warnings.clone());
+    let (server, client) = start().await;
+    mount_listing(&server, &[]).await;
+    let (webhooks, webhook_stream) = channel();
+    let mut events = client
+        .events()
+        .webhooks(webhook_stream)
+        .checkpoint(MemoryCheckpoint::new())
+        .settle(SLACK)
+        .into_stream();
+    let nothing = tokio::time::timeout(Duration::from_millis(200), events.next()).await;
+    assert!(nothing.is_err(), "{nothing:?}");
+    // A TalkJS clock 10 s behind ours, beyond the 5 s slack: taken for old messages.
+    let now = Timestamp::now().as_millis();
+    for i in 0..3 {
+        webhooks
+            .send(sent(&message(&format!("msg_{i}"), now - 10_000)))
+            .unwrap();
+    }
+    webhooks.send(sent(&message("msg_new", now))).unwrap();
+    assert_eq!(next_id(&mut events).await, ("msg_new".into(), false));
+    let logged = warnings.0.lock().unwrap().clone();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0].contains("raise settle"), "{logged:?}");
+}
