@@ -4,8 +4,9 @@
 //!
 //! ```sh
 //! # Demo, no account needed: starts the fake TalkJS server, which loses half of its
-//! # webhook deliveries and sends a tenth twice; sends 30 messages in 3 conversations and
-//! # prints each one once, saying whether a webhook brought it or the catch-up found it.
+//! # webhook deliveries and sends a tenth twice, lists new messages a second late and
+//! # keeps a clock 1.5 s behind ours; sends 30 messages in 3 conversations and prints each
+//! # one once, saying whether a webhook brought it or the catch-up found it.
 //! cargo run --example events
 //! ```
 //!
@@ -16,8 +17,8 @@
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use talkjs::models::{ConversationUpsert, NewMessage, Timestamp, UserUpsert};
-use talkjs_fake::{FakeTalkJs, WebhookFaults};
+use talkjs::models::{ConversationUpsert, NewMessage, UserUpsert};
+use talkjs_fake::{FakeTalkJs, Faults, WebhookFaults};
 use talkjs_webhooks::{SecretKey, WebhookConfig, channel};
 use tokio::net::TcpListener;
 
@@ -31,6 +32,13 @@ async fn main() -> Result<(), AnyError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/talkjs", listener.local_addr()?);
     let fake = FakeTalkJs::builder()
+        // Listings a second behind, and a server clock 1.5 s behind ours: within the
+        // stream's slack (`settle`) below.
+        .faults(
+            Faults::seeded(1)
+                .listing_lag(Duration::from_secs(1))
+                .clock_skew_ms(-1_500),
+        )
         .webhook_url(url)
         .webhook_faults(
             WebhookFaults::seeded(1)
@@ -66,15 +74,16 @@ async fn main() -> Result<(), AnyError> {
             .await?;
     }
 
-    // The consumer: webhook events as they come, a catch-up every second.
+    // The consumer: webhook events as they come, a catch-up every second. Its slack for
+    // listing lag plus clock skew is 3 s here (the default, 30 s, is safer for real use);
+    // its first run starts that long before now, which the new fake makes "every message".
     let checkpoint = std::env::temp_dir().join(format!("talkjs-events-{}.json", fake.app_id()));
     let mut messages = client
         .events()
         .webhooks(webhook_events)
         .checkpoint_file(&checkpoint)
         .catch_up_every(Duration::from_secs(1))
-        .settle(Duration::from_secs(1))
-        .since(Timestamp::now())
+        .settle(Duration::from_secs(3))
         .into_stream();
     let consumer = tokio::spawn(async move {
         let (mut by_webhook, mut recovered) = (0, 0);
