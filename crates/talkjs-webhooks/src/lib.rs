@@ -73,6 +73,9 @@
 //! its claim ([`DedupeStore::release`], which deletes the key only if it holds this
 //! token) on a task of its own, and the retry claims the event anew; a retry that the store
 //! answers before the withdrawal lands is taken for a duplicate, so prefer the router.
+//! During a store outage each delivery answered 500 waits this way, its event in memory, on
+//! a task that asks the store at most every 5 seconds, until the store answers or the time
+//! to live has passed.
 //!
 //! Every event once, then, holds under: duplicate, retried and racing deliveries (on
 //! several replicas with a shared store), a store that fails or times out before or after
