@@ -124,7 +124,9 @@ pub struct Report {
     pub uploads: u64,
     /// Participant settings (access or notify other than the defaults) by state.
     pub participants: Counts,
-    /// Requests this run sent (listings to resolve uncertain requests not included).
+    /// Requests this run sent, the reconcile pass's deletes included (listings, to survey
+    /// the target, read what a conversation held before, resolve or reconcile, not
+    /// included).
     pub requests: u64,
     /// Uncertain requests resolved by this run.
     pub resolved: Resolved,

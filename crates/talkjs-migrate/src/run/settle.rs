@@ -322,6 +322,7 @@ impl Run {
                 return Ok(());
             }
             for id in &fix.delete {
+                self.requests.fetch_add(1, Ordering::Relaxed);
                 match self
                     .client
                     .conversations()
