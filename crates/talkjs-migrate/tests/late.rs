@@ -5,16 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/lossy.rs"]
+mod lossy;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use common::{Export, Scratch, SourceMessage, assert_target_matches, builder, client};
+use common::{Export, Scratch, SourceMessage, assert_target_matches, client};
+use lossy::{Fault, Request, lossy_client_nth};
 use talkjs_fake::{FakeTalkJs, Faults};
 use talkjs_migrate::talkjs_api::models::{ImportMessage, UserUpsert};
-use talkjs_migrate::talkjs_api::transport::{BoxError, BoxFuture, HttpRequest, HttpResponse};
 use talkjs_migrate::{Error, Migration};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -67,70 +66,6 @@ async fn late_writes_and_listing_lag_end_with_every_message_exactly_once() {
     assert_eq!(again.reconciled.conversations, 0);
 }
 
-/// Lets every request through, except the `nth` import (1-based), whose answer is lost at
-/// once (a reset) while the request itself reaches the server `delay` later: a write that
-/// lands after its answer was lost.
-#[derive(Clone)]
-struct LateImport {
-    nth: usize,
-    delay: Duration,
-    seen: Arc<AtomicUsize>,
-}
-
-impl<S> tower::Layer<S> for LateImport {
-    type Service = LateImportService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        LateImportService {
-            inner,
-            late: self.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct LateImportService<S> {
-    inner: S,
-    late: LateImport,
-}
-
-impl<S> tower::Service<HttpRequest> for LateImportService<S>
-where
-    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<HttpResponse, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: HttpRequest) -> Self::Future {
-        let import = req.method() == "POST" && req.uri().path().contains("/import/");
-        if !import || self.late.seen.fetch_add(1, Ordering::SeqCst) + 1 != self.late.nth {
-            return Box::pin(self.inner.call(req));
-        }
-        let mut inner = self.inner.clone();
-        let delay = self.late.delay;
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _ = tower::ServiceExt::ready(&mut inner).await;
-            let _ = inner.call(req).await;
-        });
-        Box::pin(async {
-            Err(Box::new(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "connection reset (injected by the test)",
-            )) as BoxError)
-        })
-    }
-}
-
 /// One conversation of 12 identical messages (same sender, millisecond and text): two
 /// imports, of 10 and 2.
 fn twelve_twins() -> Export {
@@ -160,12 +95,7 @@ async fn twins_with_late_second_import(delay: Duration) -> (FakeTalkJs, Export, 
     let export = twelve_twins();
     let file = dir.path("export.jsonl");
     export.write(&file);
-    let late = LateImport {
-        nth: 2,
-        delay,
-        seen: Arc::default(),
-    };
-    let client = builder(&fake).retry(None).layer(late).build().unwrap();
+    let (client, _) = lossy_client_nth(&fake, Request::Import, 2, Fault::LandsLate(delay));
     let migration = Migration::from_file(&file, client)
         .journal(dir.path("export.journal"))
         .settle_time(MS(500));
@@ -245,12 +175,7 @@ async fn what_the_target_held_before_is_never_deleted() {
     let dir = Scratch::new("held");
     let file = dir.path("export.jsonl");
     export.write(&file);
-    let late = LateImport {
-        nth: 2,
-        delay: MS(750),
-        seen: Arc::default(),
-    };
-    let client = builder(&fake).retry(None).layer(late).build().unwrap();
+    let (client, _) = lossy_client_nth(&fake, Request::Import, 2, Fault::LandsLate(MS(750)));
     let report = Migration::from_file(&file, client)
         .settle_time(MS(500))
         .run()

@@ -1,12 +1,14 @@
-//! A client layer that loses one answer (or one request), for the tests of what an
-//! uncertain request leaves behind (tests/carry.rs). Not declared in `common/mod.rs`: that
-//! file is also included by crates/talkjs-cli/tests/migrate_kill.rs, and this one needs
+//! A client layer that loses one answer (or one request), or lets it land late, for the
+//! tests of what an uncertain request leaves behind (tests/carry.rs, tests/late.rs). Not
+//! declared in `common/mod.rs`: that file is also included by crates/talkjs-cli/tests/migrate_kill.rs, and this one needs
 //! `tower`, which talkjs-cli does not depend on. A test includes it beside `common`:
 //! `#[path = "common/lossy.rs"] mod lossy;`.
+#![allow(dead_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::talkjs_api::Client;
@@ -41,14 +43,28 @@ pub enum Fault {
     NotSent,
     /// The fake applies it and the answer never comes (the process is killed meanwhile).
     HangAfterApplied,
+    /// The client gets a connection reset at once, and the request reaches the fake this
+    /// much later: a write that lands after its answer was lost.
+    LandsLate(Duration),
 }
 
 /// A client whose first request of a kind meets `fault`; no retries, so the migration sees
 /// the failure.
 pub fn lossy_client(fake: &FakeTalkJs, request: Request, fault: Fault) -> (Client, Lose) {
+    lossy_client_nth(fake, request, 1, fault)
+}
+
+/// A client whose `nth` request of a kind (1-based) meets `fault`; no retries.
+pub fn lossy_client_nth(
+    fake: &FakeTalkJs,
+    request: Request,
+    nth: usize,
+    fault: Fault,
+) -> (Client, Lose) {
     let lose = Lose {
         request,
         fault,
+        skip: Arc::new(AtomicUsize::new(nth.saturating_sub(1))),
         armed: Arc::new(AtomicBool::new(true)),
         applied: Arc::new(AtomicBool::new(false)),
     };
@@ -65,6 +81,8 @@ pub fn lossy_client(fake: &FakeTalkJs, request: Request, fault: Fault) -> (Clien
 pub struct Lose {
     request: Request,
     fault: Fault,
+    /// Requests of the kind to let through first.
+    skip: Arc<AtomicUsize>,
     armed: Arc<AtomicBool>,
     applied: Arc<AtomicBool>,
 }
@@ -107,7 +125,10 @@ fn reset() -> BoxError {
 
 impl<S> tower::Service<HttpRequest> for LoseService<S>
 where
-    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>,
+    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = HttpResponse;
@@ -119,12 +140,32 @@ where
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        let hit = self.lose.request.matches(&req) && self.lose.armed.swap(false, Ordering::SeqCst);
+        let matches = self.lose.request.matches(&req);
+        let skipped = matches
+            && self
+                .lose
+                .skip
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        let hit = matches && !skipped && self.lose.armed.swap(false, Ordering::SeqCst);
         if !hit {
             return Box::pin(self.inner.call(req));
         }
         let fault = self.lose.fault;
         if fault == Fault::NotSent {
+            return Box::pin(async { Err(reset()) });
+        }
+        if let Fault::LandsLate(delay) = fault {
+            let mut inner = self.inner.clone();
+            let applied = self.lose.applied.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if tower::ServiceExt::ready(&mut inner).await.is_ok()
+                    && inner.call(req).await.is_ok()
+                {
+                    applied.store(true, Ordering::SeqCst);
+                }
+            });
             return Box::pin(async { Err(reset()) });
         }
         let answer = self.inner.call(req);
