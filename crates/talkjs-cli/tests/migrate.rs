@@ -716,3 +716,45 @@ fn migrate_of_a_missing_file_is_a_usage_error_and_leaves_no_journal() {
     assert_eq!(fake.request_count(), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_same_command_with_another_apps_credentials_is_refused_not_done() {
+    let runtime = fake_runtime();
+    let app_a = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let app_b = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let dir = std::env::temp_dir().join(format!("talkjs-cli-migrate-bound-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("export.jsonl");
+    std::fs::write(&file, export()).unwrap();
+    let file = file.to_str().unwrap();
+    let (summary, _) = run(talkjs(&app_a).args(["migrate", file]), 1);
+    assert_eq!(summary["complete"], true, "{summary}");
+    assert_eq!(app_a.messages("chat").len(), 25);
+
+    // The default journal (FILE.journal) is app A's: with app B's credentials it is refused
+    // as a usage error naming --journal, and app B gets nothing (not a silent "done").
+    app_b.reset_counters();
+    let out = talkjs(&app_b)
+        .args(["migrate", file])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--journal NEW_PATH"), "{stderr}");
+    assert!(
+        stderr.contains(app_a.app_id()) && stderr.contains(app_b.app_id()),
+        "{stderr}"
+    );
+    assert_eq!(app_b.request_count(), 0);
+
+    // A journal of its own migrates everything into app B.
+    let journal = dir.join("b.journal");
+    let (summary, _) = run(
+        talkjs(&app_b).args(["migrate", file, "--journal", journal.to_str().unwrap()]),
+        1,
+    );
+    assert_eq!(summary["messages"]["done"], 25, "{summary}");
+    assert_eq!(app_b.messages("chat").len(), 25);
+    let _ = std::fs::remove_dir_all(&dir);
+}
