@@ -23,7 +23,15 @@ pub enum TimeoutKind {
 pub enum TransportError {
     /// The connection could not be established (refused, DNS, TLS handshake). The request
     /// never reached the server, so it is always safe to retry.
-    #[error("could not connect to the TalkJS API: {source}; check the network and the base URL")]
+    ///
+    /// The message names the address tried (when the HTTP client reports one) and the
+    /// innermost cause, e.g. `could not connect to the TalkJS API at 127.0.0.1:9: tcp connect
+    /// error: Connection refused (os error 111); check the network and the base URL`.
+    #[error(
+        "could not connect to the TalkJS API{}: {}; check the network and the base URL",
+        address_part(source.as_ref()),
+        cause_chain(source.as_ref())
+    )]
     Connect {
         /// The client's error.
         #[source]
@@ -31,14 +39,17 @@ pub enum TransportError {
     },
     /// The connection failed after the request may have been sent (reset, closed, protocol
     /// error). Only idempotent requests are retried after this.
-    #[error("the connection to the TalkJS API failed: {source}")]
+    #[error(
+        "the connection to the TalkJS API failed: {}",
+        cause_chain(source.as_ref())
+    )]
     Request {
         /// The client's error.
         #[source]
         source: BoxError,
     },
     /// A response body could not be read (the connection failed while reading it).
-    #[error("could not read the response body: {source}")]
+    #[error("could not read the response body: {}", cause_chain(source.as_ref()))]
     Body {
         /// The underlying error.
         #[source]
@@ -101,6 +112,61 @@ impl TransportError {
         }
         None
     }
+}
+
+/// The messages of an error's source chain, outermost first, joined with `": "`: what went
+/// wrong down to the innermost cause (`tcp connect error: Connection refused (os error
+/// 111)`, `dns error: failed to lookup address information: ...`, `invalid peer
+/// certificate: ...`). hyper-util's own error, which says only `client error (Connect)`,
+/// is left out when something below it says more, and so is a message already contained
+/// in the one before it (an error that prints its source itself).
+fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(e) = current {
+        current = e.source();
+        if current.is_some() && e.is::<hyper_util::client::legacy::Error>() {
+            continue;
+        }
+        let text = e.to_string();
+        if text.is_empty() || parts.last().is_some_and(|last| last.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    if parts.is_empty() {
+        error.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+/// `" at ADDRESS"` when the source chain knows the socket address the connection was
+/// attempted to, else nothing.
+///
+/// hyper-util's connector keeps that address only in its (private) `ConnectError`'s `Debug`
+/// output, `ConnectError("tcp connect error", 127.0.0.1:9, Os { .. })`; it is read from
+/// there and used only if it parses as a socket address, so another format just leaves it
+/// out.
+fn address_part(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let debug = format!("{e:?}");
+        if let Some(address) = connect_error_address(&debug) {
+            return format!(" at {address}");
+        }
+        current = e.source();
+    }
+    String::new()
+}
+
+/// The address in hyper-util's `ConnectError("msg", ADDRESS, cause)` debug output.
+fn connect_error_address(debug: &str) -> Option<std::net::SocketAddr> {
+    let rest = debug.strip_prefix("ConnectError(\"")?;
+    // The message is a plain static string without quotes; the address follows it.
+    let (_, rest) = rest.split_once("\", ")?;
+    let end = rest.find([',', ')']).unwrap_or(rest.len());
+    rest[..end].trim().parse().ok()
 }
 
 /// A configuration error from [`StackBuilder`](crate::StackBuilder) or a layer constructor.
