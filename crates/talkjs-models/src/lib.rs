@@ -29,13 +29,15 @@
 //! [`MessageId`]), [`Timestamp`], [`Patch`], [`User`] and [`UserUpsert`], [`Conversation`]
 //! and [`ConversationUpsert`], participants ([`ParticipantOverwrite`],
 //! [`ParticipantPatch`]), messages ([`Message`], [`NewMessage`], [`MessageEdit`],
-//! [`ImportMessage`]), [`ConversationFilter`], the batch body ([`BatchOperation`],
-//! [`BatchResponse`]), [`Presences`], envelopes ([`Page`], [`Empty`]) and [`WebhookEvent`].
+//! [`ImportMessage`], content blocks [`ContentBlock`], [`ReactionUser`]),
+//! [`ConversationFilter`], the batch body ([`BatchOperation`], [`BatchResponse`]),
+//! [`Presences`], envelopes ([`Page`], [`Empty`]) and [`WebhookEvent`].
 #![deny(missing_docs)]
 
 mod util;
 
 mod batch;
+mod content;
 mod conversation;
 mod filter;
 mod ids;
@@ -44,6 +46,7 @@ mod page;
 mod participant;
 mod patch;
 mod presence;
+mod reaction;
 mod timestamp;
 mod user;
 mod webhook;
@@ -52,6 +55,7 @@ mod webhook;
 pub type Custom = std::collections::BTreeMap<String, String>;
 
 pub use batch::{BatchMethod, BatchOperation, BatchOptions, BatchResponse, BatchResult};
+pub use content::{ContentBlock, FileBlock, FileSubtype, LocationBlock, TextBlock};
 pub use conversation::{
     Conversation, ConversationUpsert, OrderBy, OrderDirection, UserConversation,
 };
@@ -68,6 +72,7 @@ pub use participant::{
 };
 pub use patch::Patch;
 pub use presence::{Presence, PresenceQuery, PresenceSession, PresenceStatus, Presences};
+pub use reaction::ReactionUser;
 pub use timestamp::{Timestamp, TimestampOutOfRange};
 pub use user::{User, UserUpsert};
 pub use webhook::{

@@ -4,7 +4,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::util::{custom_setters, null_as_default, string_enum};
-use crate::{ConversationId, Custom, MessageId, Patch, Timestamp, UserId};
+use crate::{ContentBlock, ConversationId, Custom, MessageId, Patch, Timestamp, UserId};
 
 string_enum! {
     /// The kind of a message.
@@ -90,8 +90,9 @@ impl<'de> Deserialize<'de> for Location {
 /// A message as the message endpoints (and `Conversation::last_message`) return it.
 ///
 /// Nullable fields decode `null` and a missing field alike as `None`; `readBy: null` and
-/// `custom: null` decode as empty. Unknown fields (such as `content` on newer API versions)
-/// are ignored; `reactions`, which no TalkJS doc describes, is kept as it came.
+/// `custom: null` decode as empty. Unknown fields are ignored; `content` is decoded into
+/// typed blocks (unknown block types kept as they came), and `reactions` is kept as it
+/// came.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -132,12 +133,33 @@ pub struct Message {
     /// The message this one replies to, if any.
     #[serde(default)]
     pub referenced_message_id: Option<MessageId>,
-    /// The reactions, as the server sent them (`None` when it sent none). No official
-    /// TalkJS doc describes reactions (this field's shape nor the reaction endpoints), so
-    /// this stays raw JSON; the fake server sends an object of emoji to the ids of the users
-    /// who reacted, e.g. `{"👍": ["alice", "bob"]}`.
+    /// The reactions, as the server sent them (`None` when it sent none): an object keyed by
+    /// emoji. TalkJS's official transfer example reads only its keys (then lists who reacted
+    /// with each emoji); no TalkJS doc shows the values, so the field stays raw JSON. The
+    /// fake server sends the ids of the users who reacted, e.g. `{"👍": ["alice", "bob"]}`.
+    /// [`reaction_emojis`](Self::reaction_emojis) gives the keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactions: Option<serde_json::Value>,
+    /// The content blocks (text, files, locations), which newer messages carry next to, or
+    /// instead of, `text`, `attachment` and `location`; `None` when the server sent none.
+    /// See [`ContentBlock`]: a block of an unknown type is kept, not an error; a `content`
+    /// that is not an array decodes as `None`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "content_blocks"
+    )]
+    pub content: Option<Vec<ContentBlock>>,
+}
+
+/// Decodes `content`: an array of blocks, or `None` for `null` or any other value.
+fn content_blocks<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<ContentBlock>>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Array(items) => {
+            Some(items.into_iter().map(ContentBlock::from_value).collect())
+        }
+        _ => None,
+    })
 }
 
 impl Message {
@@ -164,6 +186,24 @@ impl Message {
             custom: Custom::new(),
             referenced_message_id: None,
             reactions: None,
+            content: None,
+        }
+    }
+
+    /// The emoji of the message's reactions (the keys of [`reactions`](Self::reactions)),
+    /// empty when it has none or they are not an object.
+    ///
+    /// ```
+    /// let m: talkjs_models::Message = serde_json::from_value(serde_json::json!({
+    ///     "id": "msg_1", "type": "UserMessage", "conversationId": "c", "createdAt": 1,
+    ///     "reactions": {"👍": ["bob"], "🎉": ["carol"]}
+    /// })).unwrap();
+    /// assert_eq!(m.reaction_emojis(), ["🎉", "👍"]);
+    /// ```
+    pub fn reaction_emojis(&self) -> Vec<&str> {
+        match &self.reactions {
+            Some(serde_json::Value::Object(map)) => map.keys().map(String::as_str).collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -426,14 +466,30 @@ impl<'de> Deserialize<'de> for UserMessageTag {
     }
 }
 
-/// One item of `POST /import/conversations/{id}/messages` (an array of at most 10).
+/// One item of `POST /import/conversations/{id}/messages` (an array of at most 10 per the
+/// Import reference page; TalkJS's official transfer example sends up to 100).
 ///
 /// Imported messages are user messages with an explicit timestamp and read state; they are
 /// **not deduplicated** (re-running an import duplicates messages) and trigger no
-/// notifications. `readBy` is always sent (`[]` if empty).
+/// notifications.
+///
+/// Two shapes, both from TalkJS:
+///
+/// * **The reference page's** (the default, [`ImportMessage::new`]): `text`, `timestamp`
+///   and `readBy` (always sent, `[]` if empty), optionally `attachmentToken` and `custom`.
+/// * **The transfer example's**, used as soon as [`content`](Self::content) blocks are set
+///   ([`ImportMessage::with_content`]): `createdAt` instead of `timestamp`, the `content`
+///   blocks (a file as `{"type": "file", "fileToken": …}`, see
+///   [`FileBlock::from_token`](crate::FileBlock::from_token)), and `text` and `readBy` only
+///   when they are not empty (the example sends neither; it restores read state with a
+///   participant PATCH of `readUntil`). The reference page does not list these fields:
+///   whether TalkJS keeps `readBy` next to them is unconfirmed.
+///
+/// Decoding accepts both (`timestamp` or `createdAt`; `text` may be missing when `content`
+/// is there).
 ///
 /// ```
-/// use talkjs_models::{ImportMessage, Timestamp};
+/// use talkjs_models::{ContentBlock, FileBlock, ImportMessage, LocationBlock, TextBlock, Timestamp};
 ///
 /// let item = ImportMessage::new("alice", "old hello", Timestamp::from_millis(1_600_000_000_000))
 ///     .read_by(["bob"]);
@@ -441,42 +497,58 @@ impl<'de> Deserialize<'de> for UserMessageTag {
 ///     serde_json::to_string(&item).unwrap(),
 ///     r#"{"type":"UserMessage","sender":"alice","text":"old hello","timestamp":1600000000000,"readBy":["bob"]}"#
 /// );
+///
+/// let blocks = vec![ContentBlock::from(FileBlock::from_token("tok_1"))];
+/// let item = ImportMessage::with_content("alice", blocks, Timestamp::from_millis(1_600_000_000_000));
+/// assert_eq!(
+///     serde_json::to_string(&item).unwrap(),
+///     r#"{"type":"UserMessage","sender":"alice","createdAt":1600000000000,"content":[{"type":"file","fileToken":"tok_1"}]}"#
+/// );
+/// # let _ = (TextBlock::plain("x"), LocationBlock::new(0.0, 0.0));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ImportMessage {
-    #[serde(rename = "type")]
-    kind: UserMessageTag,
     /// The sender (must be a participant).
     pub sender: UserId,
-    /// The text.
+    /// The text (may be empty when [`content`](Self::content) is set).
     pub text: String,
-    /// When the message was originally sent.
+    /// When the message was originally sent (`timestamp`, or `createdAt` in the transfer
+    /// example's shape).
     pub timestamp: Timestamp,
     /// Who has read it.
-    #[serde(default, deserialize_with = "null_as_default")]
     pub read_by: Vec<UserId>,
     /// An uploaded file to attach.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment_token: Option<String>,
     /// Your own string data.
-    #[serde(default, skip_serializing_if = "Custom::is_empty")]
     pub custom: Custom,
+    /// Content blocks; when set, the item is sent in the transfer example's shape.
+    pub content: Option<Vec<ContentBlock>>,
 }
 
 impl ImportMessage {
-    /// A message from `sender` with `text`, originally sent at `timestamp`, read by nobody.
+    /// A message from `sender` with `text`, originally sent at `timestamp`, read by nobody
+    /// (the reference page's shape).
     pub fn new(sender: impl Into<UserId>, text: impl Into<String>, timestamp: Timestamp) -> Self {
         Self {
-            kind: UserMessageTag,
             sender: sender.into(),
             text: text.into(),
             timestamp,
             read_by: Vec::new(),
             attachment_token: None,
             custom: Custom::new(),
+            content: None,
         }
+    }
+
+    /// A message from `sender` made of content blocks, originally sent at `created_at` (the
+    /// transfer example's shape: `createdAt` and `content`).
+    pub fn with_content(
+        sender: impl Into<UserId>,
+        content: Vec<ContentBlock>,
+        created_at: Timestamp,
+    ) -> Self {
+        Self::new(sender, "", created_at).content(content)
     }
 
     /// Sets who has read the message.
@@ -486,20 +558,125 @@ impl ImportMessage {
         self
     }
 
+    /// Sets the content blocks (the item is then sent in the transfer example's shape).
+    #[must_use]
+    pub fn content(mut self, blocks: Vec<ContentBlock>) -> Self {
+        self.content = Some(blocks);
+        self
+    }
+
     message_setters!(attachment);
     custom_setters!(map);
 }
 
-/// Response of the file upload (`POST /files`, multipart): the token to put in a message's
-/// `attachmentToken`.
-///
-/// No official TalkJS doc shows this endpoint or its answer (the shape comes from a
-/// third-party spec): if TalkJS answers differently, look here first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The wire form of an [`ImportMessage`], for encoding.
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct ImportOut<'a> {
+    #[serde(rename = "type")]
+    kind: UserMessageTag,
+    sender: &'a UserId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read_by: Option<&'a [UserId]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attachment_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Custom::is_empty")]
+    custom: &'a Custom,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a [ContentBlock]>,
+}
+
+impl Serialize for ImportMessage {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let reference = self.content.is_none();
+        ImportOut {
+            kind: UserMessageTag,
+            sender: &self.sender,
+            text: (reference || !self.text.is_empty()).then_some(self.text.as_str()),
+            timestamp: reference.then_some(self.timestamp),
+            created_at: (!reference).then_some(self.timestamp),
+            read_by: (reference || !self.read_by.is_empty()).then_some(self.read_by.as_slice()),
+            attachment_token: self.attachment_token.as_deref(),
+            custom: &self.custom,
+            content: self.content.as_deref(),
+        }
+        .serialize(s)
+    }
+}
+
+/// The wire form of an [`ImportMessage`], for decoding (either shape).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportIn {
+    #[serde(rename = "type")]
+    _kind: UserMessageTag,
+    sender: UserId,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    timestamp: Option<Timestamp>,
+    #[serde(default)]
+    created_at: Option<Timestamp>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    read_by: Vec<UserId>,
+    #[serde(default)]
+    attachment_token: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    custom: Custom,
+    #[serde(default)]
+    content: Option<Vec<ContentBlock>>,
+}
+
+impl<'de> Deserialize<'de> for ImportMessage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire = ImportIn::deserialize(d)?;
+        let timestamp = wire
+            .timestamp
+            .or(wire.created_at)
+            .ok_or_else(|| de::Error::missing_field("timestamp"))?;
+        let text = match (wire.text, &wire.content) {
+            (Some(text), _) => text,
+            (None, Some(_)) => String::new(),
+            (None, None) => return Err(de::Error::missing_field("text")),
+        };
+        Ok(Self {
+            sender: wire.sender,
+            text,
+            timestamp,
+            read_by: wire.read_by,
+            attachment_token: wire.attachment_token,
+            custom: wire.custom,
+            content: wire.content,
+        })
+    }
+}
+
+/// Response of the file upload (`POST /files`, multipart): the token that attaches the file
+/// to a message (a message's `attachmentToken`, or a file content block's `fileToken`).
+///
+/// No TalkJS reference page shows this answer. TalkJS's official transfer example
+/// (talkjs-examples, `rest-api/transfer-data/transferData.js`) reads the token from
+/// `fileToken`; third-party specs name it `attachmentToken`. Both decode (`fileToken` wins
+/// when both are there); it encodes as `fileToken`, the official example's name.
+///
+/// ```
+/// use talkjs_models::UploadedFile;
+///
+/// let official: UploadedFile = serde_json::from_str(r#"{"fileToken":"tok_1"}"#).unwrap();
+/// let other: UploadedFile = serde_json::from_str(r#"{"attachmentToken":"tok_1"}"#).unwrap();
+/// assert_eq!(official, other);
+/// assert_eq!(official.token(), "tok_1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UploadedFile {
-    /// The attachment token.
+    /// The token (sent as `fileToken` or `attachmentToken`); also [`token`](Self::token).
     pub attachment_token: String,
 }
 
@@ -509,5 +686,39 @@ impl UploadedFile {
         Self {
             attachment_token: attachment_token.into(),
         }
+    }
+
+    /// The token: put it in a message's `attachmentToken`
+    /// ([`NewUserMessage::attachment_token`], [`ImportMessage::attachment_token`]) or in a
+    /// file block ([`FileBlock::from_token`](crate::FileBlock::from_token)).
+    pub fn token(&self) -> &str {
+        &self.attachment_token
+    }
+}
+
+impl Serialize for UploadedFile {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry("fileToken", &self.attachment_token)?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for UploadedFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Wire {
+            #[serde(default)]
+            file_token: Option<String>,
+            #[serde(default)]
+            attachment_token: Option<String>,
+        }
+        let wire = Wire::deserialize(d)?;
+        wire.file_token
+            .or(wire.attachment_token)
+            .map(UploadedFile::new)
+            .ok_or_else(|| de::Error::missing_field("fileToken"))
     }
 }

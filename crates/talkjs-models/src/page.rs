@@ -1,17 +1,70 @@
 //! Response envelopes: [`Page`] for lists and [`Empty`] for calls that return `{}`.
 
-use serde::de::IgnoredAny;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A page of a list: `{"data": [ … ]}`. Other fields next to `data` are ignored.
 ///
+/// A bare array `[ … ]` decodes too: TalkJS's official transfer example (talkjs-examples,
+/// `rest-api/transfer-data/transferData.js`) takes `data` when an answer has it and the
+/// answer itself otherwise, and lists whose shape no reference page shows (the reactions
+/// listing) may answer either way. A page always encodes as `{"data": [ … ]}`.
+///
 /// There is no "has more" flag: a page shorter than the requested `limit` is the last one;
 /// otherwise pass the id of the last item as `startingAfter` to get the next page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// ```
+/// use talkjs_models::{Page, ReactionUser};
+///
+/// let enveloped: Page<ReactionUser> = serde_json::from_str(r#"{"data":[{"userId":"a"}]}"#).unwrap();
+/// let bare: Page<ReactionUser> = serde_json::from_str(r#"[{"userId":"a"}]"#).unwrap();
+/// assert_eq!(enveloped, bare);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Page<T> {
     /// The items of this page.
     pub data: Vec<T>,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Page<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct PageVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for PageVisitor<T> {
+            type Value = Page<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a page: an object with a `data` array, or an array")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Page<T>, A::Error> {
+                let data = Vec::<T>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Page { data })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Page<T>, A::Error> {
+                let mut data = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "data" {
+                        if data.is_some() {
+                            return Err(de::Error::duplicate_field("data"));
+                        }
+                        data = Some(map.next_value::<Vec<T>>()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                data.map(|data| Page { data })
+                    .ok_or_else(|| de::Error::missing_field("data"))
+            }
+        }
+
+        d.deserialize_any(PageVisitor(PhantomData))
+    }
 }
 
 impl<T> Page<T> {

@@ -115,7 +115,9 @@ pub struct ConversationParticipant {
     /// When the participant joined (unconfirmed field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joined_at: Option<Timestamp>,
-    /// Until when the participant has read the conversation (unconfirmed field).
+    /// Until when the participant has read the conversation. No reference page lists it;
+    /// TalkJS's official transfer example reads it from here (and sets it with a participant
+    /// PATCH, [`ParticipantPatch::read_until`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_until: Option<Timestamp>,
 }
@@ -194,13 +196,62 @@ participant_body!(
     ParticipantOverwrite
 );
 
-participant_body!(
-    /// Body of `PATCH /conversations/{id}/participants/{userId}`: change an existing
-    /// participant. Only the fields that are `Some` change; the others keep their values.
-    ///
-    /// Accepts [`Access::None`] (revoke access but keep the conversation in the user's list).
-    ParticipantPatch
-);
+/// Body of `PATCH /conversations/{id}/participants/{userId}`: change an existing
+/// participant. Only the fields that are `Some` change; the others keep their values.
+///
+/// Accepts [`Access::None`] (revoke access but keep the conversation in the user's list),
+/// and `readUntil`: until when the participant has read the conversation (TalkJS's official
+/// transfer example restores read state this way; no reference page lists the field).
+///
+/// ```
+/// use talkjs_models::{ParticipantPatch, Timestamp};
+///
+/// let body = ParticipantPatch::new().read_until(Timestamp::from_millis(1_700_000_000_000));
+/// assert_eq!(serde_json::to_string(&body).unwrap(), r#"{"readUntil":1700000000000}"#);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ParticipantPatch {
+    /// The access level, or `None` to omit the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+    /// The notification setting, or `None` to omit the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Notify>,
+    /// Until when the participant has read the conversation (ms), or `None` to omit the
+    /// field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_until: Option<Timestamp>,
+}
+
+impl ParticipantPatch {
+    /// An empty body: `{}`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the access level.
+    #[must_use]
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = Some(access);
+        self
+    }
+
+    /// Sets the notification setting.
+    #[must_use]
+    pub fn notify(mut self, notify: Notify) -> Self {
+        self.notify = Some(notify);
+        self
+    }
+
+    /// Sets until when the participant has read the conversation.
+    #[must_use]
+    pub fn read_until(mut self, read_until: Timestamp) -> Self {
+        self.read_until = Some(read_until);
+        self
+    }
+}
 
 /// Response of `GET /conversations/{id}/participants/{userId}/email`: the inbound address
 /// that posts replies as this participant. Treat it as a secret.
