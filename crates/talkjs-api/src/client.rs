@@ -7,8 +7,8 @@ use http::HeaderValue;
 use serde::de::DeserializeOwned;
 use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
 use talkjs_transport::{
-    BoxError, BuildError, HttpRequest, HttpResponse, HttpService, HyperClientBuilder, RateLimiter,
-    RetryConfig, StackBuilder,
+    BoxError, BuildError, HttpRequest, HttpResponse, HttpService, HyperClientBuilder, Proxy,
+    RateLimiter, RetryConfig, StackBuilder,
 };
 use tower::{Layer, Service, ServiceExt};
 
@@ -479,6 +479,29 @@ impl ClientBuilder {
     /// ```
     pub fn http_client(self, client: HyperClientBuilder) -> Self {
         self.stack(move |b| b.http_client(client))
+    }
+
+    /// The HTTP proxy to connect through. By default the client follows the environment
+    /// ([`Proxy::from_env`]: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, either case,
+    /// as curl does); this overrides it, and [`Proxy::none`] connects directly whatever the
+    /// environment says. Credentials in the proxy URL are never printed.
+    /// ```no_run
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// use talkjs_transport::Proxy;
+    /// let client = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .proxy(Proxy::https("http://proxy.internal:3128").no_proxy("localhost,127.0.0.1"))
+    ///     .build()?;
+    /// let direct = talkjs_api::Client::builder()
+    ///     .app_id("tNCnKd4d")
+    ///     .secret_key("sk_test_…")
+    ///     .proxy(Proxy::none())
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn proxy(self, proxy: Proxy) -> Self {
+        self.stack(move |b| b.proxy(proxy))
     }
 
     /// Replaces the innermost HTTP client (keeps every other layer).

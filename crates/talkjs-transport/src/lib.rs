@@ -52,6 +52,7 @@ mod client;
 mod error;
 mod extensions;
 mod json;
+mod proxy;
 mod rate_limit;
 mod retry;
 mod retry_after;
@@ -66,6 +67,7 @@ pub use client::{DEFAULT_MAX_RESPONSE_BYTES, HyperClient, HyperClientBuilder, Hy
 pub use error::{BuildError, TimeoutKind, TransportError};
 pub use extensions::{Attempts, Idempotency, PathTemplate, RequestClass};
 pub use json::JsonLayer;
+pub use proxy::Proxy;
 pub use rate_limit::{
     MemoryStore, Quota, RateLimitLayer, RateLimitService, RateLimitStore, RateLimiter, Reservation,
 };

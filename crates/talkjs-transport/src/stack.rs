@@ -13,6 +13,7 @@ use crate::base_url::{BaseUrl, BaseUrlLayer, TALKJS_API_ROOT};
 use crate::client::HyperClientBuilder;
 use crate::error::BuildError;
 use crate::json::JsonLayer;
+use crate::proxy::Proxy;
 use crate::rate_limit::{RateLimitLayer, RateLimiter};
 use crate::retry::{RetryConfig, RetryLayer};
 use crate::sign::AuthLayer;
@@ -59,6 +60,8 @@ pub struct StackBuilder {
     /// Whether [`StackBuilder::http_client`] was called (its settings would be lost with an
     /// inner service).
     client_set: bool,
+    /// Set by [`StackBuilder::proxy`]: overrides the client settings' proxy.
+    proxy: Option<Proxy>,
     inner: Option<HttpService>,
     retry: Option<RetryConfig>,
     rate_limiter: Option<RateLimiter>,
@@ -97,6 +100,7 @@ impl StackBuilder {
             allow_insecure_http: false,
             client: HyperClientBuilder::new(),
             client_set: false,
+            proxy: None,
             inner: None,
             retry: Some(RetryConfig::default()),
             rate_limiter,
@@ -127,6 +131,15 @@ impl StackBuilder {
     pub fn http_client(mut self, client: HyperClientBuilder) -> Self {
         self.client = client;
         self.client_set = true;
+        self
+    }
+
+    /// The proxy the HTTP client connects through, overriding the one in
+    /// [`http_client`](Self::http_client)'s settings (default: the environment's,
+    /// [`Proxy::from_env`]); [`Proxy::none`] connects directly. [`build`](Self::build)
+    /// refuses it together with [`inner_service`](Self::inner_service).
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(proxy);
         self
     }
 
@@ -206,6 +219,13 @@ impl StackBuilder {
         if let Some(retry) = &self.retry {
             retry.validate()?;
         }
+        if self.inner.is_some() && self.proxy.is_some() {
+            return Err(BuildError::Invalid(
+                "a proxy setting has no effect with inner_service, which replaces the HTTP \
+                 client; configure the inner service itself instead"
+                    .to_owned(),
+            ));
+        }
         if self.inner.is_some() && self.client_set {
             return Err(BuildError::Invalid(
                 "http_client settings have no effect with inner_service, which replaces the \
@@ -219,9 +239,14 @@ impl StackBuilder {
             self.allow_insecure_http,
         )?;
         // The default client stays unboxed; only a custom inner service is erased.
-        let inner = match self.inner {
-            Some(inner) => Either::Right(inner),
-            None => Either::Left(self.client.build()?),
+        let inner = if let Some(inner) = self.inner {
+            Either::Right(inner)
+        } else {
+            let mut client = self.client;
+            if let Some(proxy) = self.proxy {
+                client = client.proxy(proxy);
+            }
+            Either::Left(client.build()?)
         };
         let version = self
             .api_version
