@@ -145,8 +145,11 @@ async fn attachments_copy_between_two_fakes_each_file_uploaded_once_across_a_kil
         "{uploaded_before} uploads before the kill"
     );
 
+    // The import left in flight by the kill is looked up once the settle time has passed
+    // (short here: the fake has no late writes).
     let copy = Migration::from_app(client(&source), client(&target))
         .allow_private_file_hosts(true)
+        .settle_time(std::time::Duration::from_millis(200))
         .journal(&journal);
     let report = copy.run().await.expect("resume");
     assert!(report.is_complete(), "{report:?}");
@@ -530,6 +533,7 @@ async fn with_the_marker_an_identical_message_in_the_target_is_not_taken_for_our
     let (lossy, lose) = lossy_client(&target, Request::Import, Fault::NotSent);
     let report = Migration::from_file(&file, lossy)
         .journal(&journal)
+        .settle_time(std::time::Duration::from_millis(200))
         .mark_source_ids(true)
         .run()
         .await
@@ -573,6 +577,7 @@ async fn with_the_marker_an_identical_message_in_the_target_is_not_taken_for_our
     let (lossy, _) = lossy_client(&unmarked, Request::Import, Fault::NotSent);
     let report = Migration::from_file(&file, lossy)
         .journal(dir.path("unmarked.journal"))
+        .settle_time(std::time::Duration::from_millis(200))
         .run()
         .await
         .expect("run");

@@ -16,7 +16,10 @@ async fn migrates_a_file_and_a_second_run_sends_nothing() {
     let file = dir.path("export.jsonl");
     export.write(&file);
 
-    let migration = Migration::from_file(&file, client(&fake));
+    // A short settle time: --verify looks again that much later at a conversation that
+    // differs (the difference made below is real).
+    let migration = Migration::from_file(&file, client(&fake))
+        .settle_time(std::time::Duration::from_millis(100));
     assert_eq!(migration.journal_path(), dir.path("export.jsonl.journal"));
     let report = migration.run().await.expect("first run");
     assert!(report.planned);
