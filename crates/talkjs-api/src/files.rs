@@ -2,32 +2,105 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::Method;
-use serde::Deserialize;
+use talkjs_models::{FileBlock, UploadedFile};
 use talkjs_transport::Idempotency;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
 
-/// What kind of attachment a file is, for the TalkJS UI (`subtype` form field).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What kind of media a file is, for the TalkJS UI (the `subtype` form field): `image`,
+/// `video`, `audio`, `voice`, or another string ([`FileSubtype::Other`]). The same type as
+/// [`talkjs_models::FileSubtype`] (a file block's `subtype`).
+pub use talkjs_models::FileSubtype;
+
+/// The optional form fields of an upload ([`Files::upload_with`]): `subtype`, `width`,
+/// `height` and `duration`, each sent only when set.
+///
+/// TalkJS's official transfer example (talkjs-examples,
+/// `rest-api/transfer-data/transferData.js`) sends them from the file block of the message
+/// it copies; no reference page describes them. [`UploadOptions::from_block`] does the
+/// same.
+///
+/// ```
+/// use talkjs_api::{FileSubtype, UploadOptions};
+///
+/// let voice = UploadOptions::new().subtype(FileSubtype::Voice).duration(4.5);
+/// let photo = UploadOptions::new().subtype(FileSubtype::Image).width(640).height(480);
+/// # let _ = (voice, photo);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
-pub enum FileSubtype {
-    /// A voice message.
-    Voice,
-    /// A video.
-    Video,
-    /// Another subtype, sent as given.
-    Other(String),
+pub struct UploadOptions {
+    /// What kind of media the file is (`subtype`).
+    pub subtype: Option<FileSubtype>,
+    /// Width in pixels (`width`).
+    pub width: Option<u64>,
+    /// Height in pixels (`height`).
+    pub height: Option<u64>,
+    /// Duration in seconds (`duration`); must be finite.
+    pub duration: Option<f64>,
 }
 
-impl FileSubtype {
-    fn as_str(&self) -> &str {
-        match self {
-            Self::Voice => "voice",
-            Self::Video => "video",
-            Self::Other(s) => s,
+impl UploadOptions {
+    /// No optional fields.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the subtype.
+    #[must_use]
+    pub fn subtype(mut self, subtype: FileSubtype) -> Self {
+        self.subtype = Some(subtype);
+        self
+    }
+
+    /// Sets the width in pixels.
+    #[must_use]
+    pub fn width(mut self, width: u64) -> Self {
+        self.width = Some(width);
+        self
+    }
+
+    /// Sets the height in pixels.
+    #[must_use]
+    pub fn height(mut self, height: u64) -> Self {
+        self.height = Some(height);
+        self
+    }
+
+    /// Sets the duration in seconds.
+    #[must_use]
+    pub fn duration(mut self, seconds: f64) -> Self {
+        self.duration = Some(seconds);
+        self
+    }
+
+    /// The fields of a file content block (of a listed message), to upload the same file
+    /// again with the same metadata, as TalkJS's transfer example does.
+    ///
+    /// ```
+    /// use talkjs_api::UploadOptions;
+    /// use talkjs_models::FileBlock;
+    ///
+    /// let block: FileBlock = serde_json::from_str(
+    ///     r#"{"url": "https://x/a.ogg", "filename": "a.ogg", "subtype": "voice", "duration": 3}"#,
+    /// ).unwrap();
+    /// assert_eq!(UploadOptions::from_block(&block).duration, Some(3.0));
+    /// ```
+    pub fn from_block(block: &FileBlock) -> Self {
+        Self {
+            subtype: block.subtype.clone(),
+            width: block.width,
+            height: block.height,
+            duration: block.duration,
         }
+    }
+}
+
+impl From<FileSubtype> for UploadOptions {
+    fn from(subtype: FileSubtype) -> Self {
+        Self::new().subtype(subtype)
     }
 }
 
@@ -51,18 +124,16 @@ impl Client {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Uploaded {
-    attachment_token: String,
-}
-
 impl Files {
-    /// Uploads a file (`POST /files`, `multipart/form-data`) and returns the attachment token
-    /// to put in a message's `attachmentToken`.
+    /// Uploads a file (`POST /files`, `multipart/form-data`: `file`, `filename`, and
+    /// `subtype` when given) and returns its token, to put in a message's `attachmentToken`
+    /// or in a file content block
+    /// ([`FileBlock::from_token`](talkjs_models::FileBlock::from_token)).
+    /// [`upload_with`](Self::upload_with) also sends `width`, `height` and `duration`.
     ///
-    /// **No official TalkJS doc describes this endpoint** (it comes from peer SDKs); if TalkJS
-    /// answers differently, look here first.
+    /// **No TalkJS reference page describes this endpoint**: it comes from peer SDKs and
+    /// TalkJS's official transfer example. The answer's token is read from `fileToken` (the
+    /// example's name) or `attachmentToken` ([`UploadedFile`]).
     ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
@@ -79,12 +150,42 @@ impl Files {
         data: impl Into<Bytes>,
         subtype: Option<FileSubtype>,
     ) -> Result<String> {
-        let (boundary, body) = multipart(file_name, content_type, &data.into(), subtype.as_ref())?;
+        let options = subtype.map(UploadOptions::from).unwrap_or_default();
+        self.upload_with(file_name, content_type, data, &options)
+            .await
+    }
+
+    /// Uploads a file like [`upload`](Self::upload), with the optional form fields of
+    /// `options` (`subtype`, `width`, `height`, `duration`, each only when set).
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use talkjs_api::{FileSubtype, UploadOptions};
+    /// use talkjs_models::{ContentBlock, FileBlock, ImportMessage, Timestamp};
+    /// let voice = std::fs::read("hello.ogg").unwrap();
+    /// let options = UploadOptions::new().subtype(FileSubtype::Voice).duration(2.5);
+    /// let token = client.files().upload_with("hello.ogg", "audio/ogg", voice, &options).await?;
+    /// let item = ImportMessage::with_content(
+    ///     "alice",
+    ///     vec![ContentBlock::from(FileBlock::from_token(token))],
+    ///     Timestamp::from_millis(1_550_000_000_000),
+    /// );
+    /// client.conversations().messages("order_123").import([item]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload_with(
+        &self,
+        file_name: &str,
+        content_type: &str,
+        data: impl Into<Bytes>,
+        options: &UploadOptions,
+    ) -> Result<String> {
+        let (boundary, body) = multipart(file_name, content_type, &data.into(), options)?;
         let mut req = ApiRequest::new(Method::POST, "/files", &["files"]);
         req.raw_body(format!("multipart/form-data; boundary={boundary}"), body);
         // A repeated upload only leaves an unused file behind: safe to retry.
         req.idempotency(Idempotency::Idempotent);
-        let uploaded: Uploaded = self.client.send_json(req).await?;
+        let uploaded: UploadedFile = self.client.send_json(req).await?;
         Ok(uploaded.attachment_token)
     }
 }
@@ -98,17 +199,34 @@ fn check_field(what: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Builds a `multipart/form-data` body with the fields `file`, `filename` and `subtype`.
+/// Builds a `multipart/form-data` body with the fields `file`, `filename`, and those of
+/// `options` that are set (`subtype`, `width`, `height`, `duration`).
 fn multipart(
     file_name: &str,
     content_type: &str,
     data: &Bytes,
-    subtype: Option<&FileSubtype>,
+    options: &UploadOptions,
 ) -> Result<(String, Bytes)> {
     check_field("file name", file_name)?;
     check_field("content type", content_type)?;
-    if let Some(s) = subtype {
+    let mut fields: Vec<(&str, String)> = Vec::new();
+    if let Some(s) = &options.subtype {
         check_field("subtype", s.as_str())?;
+        fields.push(("subtype", s.as_str().to_owned()));
+    }
+    if let Some(width) = options.width {
+        fields.push(("width", width.to_string()));
+    }
+    if let Some(height) = options.height {
+        fields.push(("height", height.to_string()));
+    }
+    if let Some(duration) = options.duration {
+        if !duration.is_finite() || duration < 0.0 {
+            return Err(Error::InvalidArgument(format!(
+                "the duration {duration} must be a finite number of seconds, at least 0"
+            )));
+        }
+        fields.push(("duration", duration.to_string()));
     }
     let boundary = format!(
         "talkjs-rs-{:016x}{:016x}",
@@ -137,12 +255,12 @@ fn multipart(
     );
     body.put_slice(file_name.as_bytes());
     body.put_slice(b"\r\n");
-    if let Some(s) = subtype {
+    for (name, value) in &fields {
         part(
             &mut body,
-            "Content-Disposition: form-data; name=\"subtype\"",
+            &format!("Content-Disposition: form-data; name=\"{name}\""),
         );
-        body.put_slice(s.as_str().as_bytes());
+        body.put_slice(value.as_bytes());
         body.put_slice(b"\r\n");
     }
     body.put_slice(b"--");
@@ -162,7 +280,7 @@ mod tests {
             "a.txt",
             "text/plain",
             &Bytes::from_static(b"hello"),
-            Some(&FileSubtype::Voice),
+            &UploadOptions::from(FileSubtype::Voice),
         )
         .unwrap();
         let text = String::from_utf8(body.to_vec()).unwrap();
@@ -175,8 +293,39 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        assert!(multipart("a\"b", "text/plain", &Bytes::new(), None).is_err());
-        assert!(multipart("a\r\nb", "text/plain", &Bytes::new(), None).is_err());
-        assert!(multipart("", "text/plain", &Bytes::new(), None).is_err());
+        let none = UploadOptions::new();
+        assert!(multipart("a\"b", "text/plain", &Bytes::new(), &none).is_err());
+        assert!(multipart("a\r\nb", "text/plain", &Bytes::new(), &none).is_err());
+        assert!(multipart("", "text/plain", &Bytes::new(), &none).is_err());
+        let bad_subtype = UploadOptions::from(FileSubtype::Other("a\r\nb".into()));
+        assert!(multipart("a", "text/plain", &Bytes::new(), &bad_subtype).is_err());
+        for bad in [f64::NAN, f64::INFINITY, -1.0] {
+            let options = UploadOptions::new().duration(bad);
+            assert!(multipart("a", "text/plain", &Bytes::new(), &options).is_err());
+        }
+    }
+
+    #[test]
+    fn sends_the_optional_fields_in_order() {
+        let options = UploadOptions::new()
+            .subtype(FileSubtype::Image)
+            .width(640)
+            .height(480)
+            .duration(2.5);
+        let (b, body) =
+            multipart("a.png", "image/png", &Bytes::from_static(b"x"), &options).unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        let field = |name: &str, value: &str| {
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+        };
+        let expected = format!(
+            "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\nx\r\n{}{}{}{}{}--{b}--\r\n",
+            field("filename", "a.png"),
+            field("subtype", "image"),
+            field("width", "640"),
+            field("height", "480"),
+            field("duration", "2.5"),
+        );
+        assert_eq!(text, expected);
     }
 }

@@ -7,7 +7,7 @@
 //! | [`Client::users`] | upsert, batch upsert, get, list, a user's conversations, presence |
 //! | [`Client::conversations`] | upsert, get, list, delete, mark read |
 //! | [`Conversations::participants`] | join (PUT, overwrite), modify (PATCH, merge), remove, inbound email |
-//! | [`Conversations::messages`] | list, get, send, edit, delete, reactions, import |
+//! | [`Conversations::messages`] | list, get, send, edit, delete, reactions (add, remove, list who reacted), import |
 //! | [`Client::files`] | upload (multipart) for attachment tokens |
 //! | [`Client::batch`] | up to 10 operations in one request |
 //! | [`Client::bulk`] | whole workloads in the fewest requests, at the rate limit |
@@ -69,8 +69,11 @@ pub use events::{
     DEFAULT_COMMIT_EVERY, DEFAULT_SETTLE, Events, FileCheckpoint, MIN_CATCH_UP_EVERY,
     MemoryCheckpoint, MessageEvent, MessageStream, SeenMessage,
 };
-pub use files::{FileSubtype, Files};
-pub use messages::{ListMessages, MAX_MESSAGES_PER_REQUEST, Messages};
+pub use files::{FileSubtype, Files, UploadOptions};
+pub use messages::{
+    ImportedMessages, ListMessages, ListReactions, MAX_IMPORT_MESSAGES_PER_REQUEST,
+    MAX_MESSAGES_PER_REQUEST, Messages, ReactionUsers,
+};
 pub use one_on_one::one_on_one_id;
 pub use pagination::{Cursor, Items, Pages};
 pub use participants::Participants;

@@ -1,20 +1,44 @@
 //! Messages of a conversation: `client.conversations().messages(id)`.
 
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
 use http::Method;
-use talkjs_models::{ImportMessage, Message, MessageEdit, MessageId, NewMessage, SentMessage};
+use serde_json::Value;
+use talkjs_models::{
+    ImportMessage, Message, MessageEdit, MessageId, NewMessage, ReactionUser, SentMessage, UserId,
+};
 use talkjs_transport::Idempotency;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::list::{ListRequest, ListSpec, list_builder};
+use crate::pagination::{Cursor, Items, Pages};
 use crate::request::{ApiRequest, check_id, conversation_path};
 
-/// Most messages in one send or import request.
+/// Most messages in one send request, and in one import request as the Import reference page
+/// states it (the size an import falls back to).
 pub const MAX_MESSAGES_PER_REQUEST: usize = 10;
+
+/// Most messages in one import request as TalkJS's official transfer example sends them
+/// (talkjs-examples, `rest-api/transfer-data/transferData.js`): the size imports try first,
+/// falling back to [`MAX_MESSAGES_PER_REQUEST`] when TalkJS refuses it
+/// ([`Messages::import`]).
+pub const MAX_IMPORT_MESSAGES_PER_REQUEST: usize = 100;
 
 const MESSAGES: ListSpec = ListSpec {
     max_limit: 100,
     what: "messages",
+};
+
+const REACTIONS: ListSpec = ListSpec {
+    max_limit: 100,
+    what: "reactions",
 };
 
 /// The messages of one conversation. Created by
@@ -161,7 +185,7 @@ impl Messages {
             &["messages"],
         )?;
         req.json(messages)?;
-        if messages.iter().all(|m| m.idempotency_key().is_some()) {
+        if messages.iter().all(NewMessage::has_idempotency_key) {
             req.idempotency(Idempotency::Idempotent);
         }
         let body = self.client.send(req).await?.into_body();
@@ -268,11 +292,61 @@ impl Messages {
         )
     }
 
+    /// Lists the users who reacted to a message with `emoji`
+    /// (`GET …/messages/{messageId}/reactions/{emoji}`, the emoji percent-encoded). Await for
+    /// one page of user ids, or stream them all.
+    ///
+    /// **No TalkJS reference page describes this endpoint**; TalkJS's official transfer
+    /// example calls it with `?limit=100` and reads `userId` from each item, in `data` or a
+    /// bare array (both decode). The example reads one page only ("only the first 100
+    /// reactors per emoji", its README says): whether TalkJS honours `startingAfter` here is
+    /// **unconfirmed**. The stream follows `startingAfter` with the last user id after a full
+    /// page; a server that ignores it answers the same page again, which ends the stream with
+    /// [`Error::Pagination`] after the first page's users (never an endless loop). Await the
+    /// builder for exactly one page, as the example does.
+    ///
+    /// The emoji of a message's reactions are [`Message::reaction_emojis`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use futures_util::TryStreamExt;
+    /// let messages = client.conversations().messages("order_123");
+    /// // One page (up to 100), as TalkJS's transfer example reads them:
+    /// let first: Vec<_> = messages.reactions("msg_abc", "👍").limit(100).await?;
+    /// // Every page:
+    /// let all: Vec<_> = messages.reactions("msg_abc", "👍").into_stream().try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn reactions(&self, id: impl AsRef<str>, emoji: &str) -> ListReactions {
+        let base = check_id("emoji", emoji).and_then(|()| {
+            self.message_path(
+                Method::GET,
+                id.as_ref(),
+                &["reactions", emoji],
+                "/conversations/{conversationId}/messages/{messageId}/reactions/{emoji}",
+            )
+        });
+        ListReactions {
+            list: ListRequest::new(self.client.clone(), REACTIONS, base),
+        }
+    }
+
     /// Imports historical messages (`POST /import/conversations/{conversationId}/messages`),
-    /// in requests of 10, in order. Imported messages trigger no notifications and get
-    /// `origin: "import"`. Import does NOT de-duplicate: the request is never retried once it
-    /// may have reached the server, and re-running an import duplicates messages. Returns how
-    /// many messages were imported.
+    /// in order, and returns how many were imported. Imported messages trigger no
+    /// notifications and get `origin: "import"`. Import does NOT de-duplicate: a request is
+    /// never retried once it may have reached the server, and re-running an import
+    /// duplicates messages. [`import_with_ids`](Self::import_with_ids) also returns the
+    /// created messages' ids.
+    ///
+    /// **Request size.** The Import reference page allows 10 messages a request; TalkJS's
+    /// official transfer example sends 100. Requests carry up to
+    /// [`Client::import_batch_size`] messages: 100 until TalkJS refuses that size, then 10.
+    /// A request of more than 10 refused with a `400` (TalkJS then applied none of it) is
+    /// sent again as requests of 10, in order; when all of those land, the size was the
+    /// problem and the client imports 10 at a time from then on (remembered per app and API
+    /// root for the life of the process, so every clone and every later call shares it; a
+    /// client made with [`Client::from_service`] remembers it per call). When one of them is
+    /// refused too, the `400` was about that message and the size stays 100.
     ///
     /// When a request fails after earlier ones were accepted, the error is
     /// [`Error::Incomplete`]: the first `completed` messages were imported (import only the
@@ -288,19 +362,79 @@ impl Messages {
     /// # Ok(()) }
     /// ```
     pub async fn import(&self, messages: impl IntoIterator<Item = ImportMessage>) -> Result<usize> {
-        check_id("conversation id", &self.conversation)?;
-        let messages: Vec<ImportMessage> = messages.into_iter().collect();
-        let mut imported = 0;
-        for chunk in messages.chunks(MAX_MESSAGES_PER_REQUEST) {
-            self.import_chunk(chunk)
-                .await
-                .map_err(|e| e.incomplete(imported, Vec::new()))?;
-            imported += chunk.len();
-        }
-        Ok(imported)
+        self.import_with_ids(messages).await.map(|done| done.count)
     }
 
-    async fn import_chunk(&self, chunk: &[ImportMessage]) -> Result<()> {
+    /// Imports like [`import`](Self::import), and returns the created messages' ids too when
+    /// TalkJS sends them.
+    ///
+    /// The Import reference page shows no answer body; TalkJS's official transfer example
+    /// reads the new messages' ids from it (`{"data": [{"id": …}, …]}` or a bare array, one
+    /// per imported message, in order). [`ImportedMessages::ids`] holds them, in input
+    /// order, when every request's answer had one id per message; `None` when any answer
+    /// had none (`{}`, empty) or not one per message. The import itself succeeded either way
+    /// (success is judged by the HTTP status only).
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use talkjs_models::{ImportMessage, Timestamp};
+    /// let done = client.conversations().messages("order_123").import_with_ids([
+    ///     ImportMessage::new("alice", "Hello from 2019", Timestamp::from_millis(1_550_000_000_000)),
+    /// ]).await?;
+    /// if let Some(ids) = &done.ids {
+    ///     println!("imported as {}", ids[0]);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn import_with_ids(
+        &self,
+        messages: impl IntoIterator<Item = ImportMessage>,
+    ) -> Result<ImportedMessages> {
+        check_id("conversation id", &self.conversation)?;
+        let messages: Vec<ImportMessage> = messages.into_iter().collect();
+        let size = import_size(&self.client);
+        let mut done = ImportedMessages {
+            count: 0,
+            ids: Some(Vec::with_capacity(messages.len())),
+        };
+        while done.count < messages.len() {
+            let end = messages.len().min(done.count + size.batch_size());
+            let chunk = &messages[done.count..end];
+            match self.import_request(chunk).await {
+                Ok(created) => {
+                    if chunk.len() > MAX_MESSAGES_PER_REQUEST {
+                        size.large_accepted();
+                    }
+                    done.add(chunk.len(), created);
+                }
+                Err(Error::BadRequest { .. }) if chunk.len() > MAX_MESSAGES_PER_REQUEST => {
+                    // Refused whole (a 400 applies nothing): the same messages again, 10 to
+                    // a request, in order.
+                    size.large_refused();
+                    for part in chunk.chunks(MAX_MESSAGES_PER_REQUEST) {
+                        match self.import_request(part).await {
+                            Ok(created) => done.add(part.len(), created),
+                            Err(e) => {
+                                size.parts_failed();
+                                return Err(e.incomplete(done.count, Vec::new()));
+                            }
+                        }
+                    }
+                    size.parts_landed();
+                }
+                Err(e) => return Err(e.incomplete(done.count, Vec::new())),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Sends one import request and returns the created messages' ids, if the answer has
+    /// one per message.
+    pub(crate) async fn import_request(
+        &self,
+        chunk: &[ImportMessage],
+    ) -> Result<Option<Vec<MessageId>>> {
+        check_id("conversation id", &self.conversation)?;
         let mut req = ApiRequest::new(
             Method::POST,
             "/import/conversations/{conversationId}/messages",
@@ -308,7 +442,141 @@ impl Messages {
         );
         req.json(chunk)?;
         req.idempotency(Idempotency::NonIdempotent);
-        self.client.send_empty(req).await
+        let body = self.client.send(req).await?.into_body();
+        Ok(created_ids(&body).filter(|ids| ids.len() == chunk.len()))
+    }
+}
+
+/// The ids in an import answer: `{"data": [{"id": …}, …]}` or `[{"id": …}, …]`; `None` for
+/// anything else (`{}`, an empty body, an item without an id).
+fn created_ids(body: &Bytes) -> Option<Vec<MessageId>> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Object(mut map) => match map.remove("data") {
+            Some(Value::Array(items)) => items,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    items
+        .iter()
+        .map(|item| item.get("id")?.as_str().map(MessageId::from))
+        .collect()
+}
+
+/// The outcome of [`Messages::import_with_ids`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportedMessages {
+    /// How many messages were imported.
+    pub count: usize,
+    /// The created messages' ids, in input order, when every answer carried one per message
+    /// (TalkJS's transfer example reads them; the reference page shows no answer body).
+    pub ids: Option<Vec<MessageId>>,
+}
+
+impl ImportedMessages {
+    /// Counts `n` more imported messages with the ids an answer gave for them.
+    fn add(&mut self, n: usize, created: Option<Vec<MessageId>>) {
+        self.count += n;
+        match (&mut self.ids, created) {
+            (Some(ids), Some(created)) => ids.extend(created),
+            (ids, _) => *ids = None,
+        }
+    }
+}
+
+/// What the client knows about the import request size TalkJS accepts. Shared per app and
+/// API root (see [`Messages::import`]).
+#[derive(Debug, Default)]
+pub(crate) struct ImportSize {
+    state: AtomicU8,
+}
+
+/// Nothing known yet: try 100.
+const SIZE_UNKNOWN: u8 = 0;
+/// A request of more than 10 landed: keep 100.
+const SIZE_ACCEPTED: u8 = 1;
+/// A request of more than 10 was refused, its messages are being sent 10 at a time: use 10
+/// until that tells whether the size was the problem.
+const SIZE_SUSPECT: u8 = 2;
+/// A request of more than 10 was refused while the same messages landed 10 at a time: 10.
+const SIZE_LIMITED: u8 = 3;
+
+impl ImportSize {
+    /// The number of messages to put in the next import request.
+    pub(crate) fn batch_size(&self) -> usize {
+        match self.state.load(Ordering::Acquire) {
+            SIZE_UNKNOWN | SIZE_ACCEPTED => MAX_IMPORT_MESSAGES_PER_REQUEST,
+            _ => MAX_MESSAGES_PER_REQUEST,
+        }
+    }
+
+    fn change(&self, from: &[u8], to: u8) {
+        let _ = self
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                from.contains(&now).then_some(to)
+            });
+    }
+
+    /// A request of more than 10 messages landed.
+    pub(crate) fn large_accepted(&self) {
+        self.change(&[SIZE_UNKNOWN, SIZE_SUSPECT], SIZE_ACCEPTED);
+    }
+
+    /// A request of more than 10 messages was refused with a 400.
+    pub(crate) fn large_refused(&self) {
+        self.change(&[SIZE_UNKNOWN], SIZE_SUSPECT);
+    }
+
+    /// Every 10-message part of a refused request landed: the size was refused.
+    pub(crate) fn parts_landed(&self) {
+        self.state.store(SIZE_LIMITED, Ordering::Release);
+    }
+
+    /// A part of a refused request failed too: the refusal tells nothing about the size.
+    pub(crate) fn parts_failed(&self) {
+        self.change(&[SIZE_SUSPECT], SIZE_UNKNOWN);
+    }
+}
+
+/// The import size memory of `client`: shared by every client of the same app id and API
+/// root in this process; a fresh one for a client without them ([`Client::from_service`]).
+pub(crate) fn import_size(client: &Client) -> Arc<ImportSize> {
+    type Registry = Mutex<HashMap<(String, String), Arc<ImportSize>>>;
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    let (Some(app), Some(root)) = (client.app_id(), client.api_root()) else {
+        return Arc::new(ImportSize::default());
+    };
+    let mut registry = REGISTRY
+        .get_or_init(Registry::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(
+        registry
+            .entry((app.to_owned(), root.to_owned()))
+            .or_default(),
+    )
+}
+
+impl Client {
+    /// How many messages the next import request will carry:
+    /// [`MAX_IMPORT_MESSAGES_PER_REQUEST`] (100, TalkJS's transfer example) until TalkJS
+    /// refused that size, then [`MAX_MESSAGES_PER_REQUEST`] (10, the Import reference page).
+    /// Shared by every client of the same app and API root in this process; see
+    /// [`Messages::import`].
+    ///
+    /// ```
+    /// # fn run() -> Result<(), talkjs_api::Error> {
+    /// let client = talkjs_api::Client::builder().app_id("tNCnKd4d").secret_key("sk_test_…").build()?;
+    /// assert_eq!(client.import_batch_size(), 100);
+    /// # Ok(()) }
+    /// # run().unwrap();
+    /// ```
+    pub fn import_batch_size(&self) -> usize {
+        import_size(self).batch_size()
     }
 }
 
@@ -324,3 +592,113 @@ list_builder!(
     Message,
     "client.conversations().messages(\"order_123\").list()"
 );
+
+impl Cursor for ReactionUser {
+    fn cursor(&self) -> &str {
+        self.user_id.as_str()
+    }
+}
+
+/// A request listing who reacted with an emoji; see [`Messages::reactions`].
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until awaited or streamed"]
+pub struct ListReactions {
+    list: ListRequest,
+}
+
+impl ListReactions {
+    /// Page size, 1 to 100 (checked before any request is sent; streams use 100 unless set).
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// let users = client.conversations().messages("order_123").reactions("msg_abc", "👍").limit(100).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.list.limit = Some(limit);
+        self
+    }
+
+    /// Start after this user id (the cursor).
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// let next = client.conversations().messages("order_123").reactions("msg_abc", "👍").starting_after("bob").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn starting_after(mut self, cursor: impl Into<String>) -> Self {
+        self.list.starting_after = Some(cursor.into());
+        self
+    }
+
+    /// Fetches one page of user ids (awaiting the builder does the same).
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// let users = client.conversations().messages("order_123").reactions("msg_abc", "👍").send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(self) -> Result<Vec<UserId>> {
+        let page: Vec<ReactionUser> = self.list.first_page().await?;
+        Ok(page.into_iter().map(|r| r.user_id).collect())
+    }
+
+    /// Every user id of every page, fetched lazily (see [`Messages::reactions`] on paging).
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use futures_util::TryStreamExt;
+    /// let mut users = client.conversations().messages("order_123").reactions("msg_abc", "👍").into_stream();
+    /// while let Some(user) = users.try_next().await? {
+    ///     println!("{user}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn into_stream(self) -> ReactionUsers {
+        ReactionUsers {
+            items: self.list.items(),
+        }
+    }
+
+    /// Every page, as the listed items.
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use futures_util::TryStreamExt;
+    /// let mut pages = client.conversations().messages("order_123").reactions("msg_abc", "👍").pages();
+    /// while let Some(page) = pages.try_next().await? {
+    ///     println!("{} users", page.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn pages(self) -> Pages<ReactionUser> {
+        self.list.pages()
+    }
+}
+
+impl std::future::IntoFuture for ListReactions {
+    type Output = Result<Vec<UserId>>;
+    type IntoFuture = talkjs_transport::BoxFuture<'static, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
+/// The user ids who reacted with an emoji, across pages: a `Stream` of
+/// `Result<UserId>`; see [`ListReactions::into_stream`].
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct ReactionUsers {
+    items: Items<ReactionUser>,
+}
+
+impl Stream for ReactionUsers {
+    type Item = Result<UserId>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.items)
+            .poll_next(cx)
+            .map(|item| item.map(|r| r.map(|reaction| reaction.user_id)))
+    }
+}
