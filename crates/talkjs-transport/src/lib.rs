@@ -12,7 +12,7 @@
 //!
 //! | layer | what it does |
 //! |---|---|
-//! | [`TraceLayer`] | one span per call: method, path, status, attempts, latency |
+//! | [`TraceLayer`] | one span per call, in OpenTelemetry's HTTP client conventions: method, path template, server, status, attempts, latency |
 //! | [`TimeoutLayer::deadline`] | overall deadline for the call, retries included |
 //! | [`RetryLayer`] | retries 5xx, 429 and connection errors with jittered backoff ([`RetryPolicy`] says which) |
 //! | [`RateLimitLayer`] | GCRA per app id, shared by all clones; waits for a slot ([`RateLimiter`]) |
@@ -75,7 +75,7 @@ pub use retry::{RetryBudget, RetryConfig, RetryLayer, RetryPolicy};
 pub use sign::{AuthLayer, AuthService};
 pub use stack::{API_VERSION_HEADER, StackBuilder};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};
-pub use trace::{TraceFuture, TraceLayer, TraceService};
+pub use trace::{TraceFuture, TraceLayer, TraceService, error_type};
 pub use types::{
     BoxError, BoxFuture, ErrorOr, HttpRequest, HttpResponse, HttpService, into_http_service,
 };

@@ -21,6 +21,23 @@ use crate::timeout::TimeoutLayer;
 use crate::trace::TraceLayer;
 use crate::types::{BoxError, HttpRequest, HttpResponse, HttpService, into_http_service};
 
+/// The trace layer, naming the server of `root` (the base URL's scheme and host).
+fn trace_layer(root: &str) -> TraceLayer {
+    let layer = TraceLayer::new();
+    let Ok(uri) = root.parse::<http::Uri>() else {
+        return layer;
+    };
+    let Some(host) = uri.host() else {
+        return layer;
+    };
+    let port = uri.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    });
+    layer.with_server(host, port)
+}
+
 /// The header that pins the TalkJS REST API version.
 pub const API_VERSION_HEADER: HeaderName = HeaderName::from_static("talkjs-rest-version");
 
@@ -259,7 +276,7 @@ impl StackBuilder {
             .option_layer(self.attempt_timeout.map(TimeoutLayer::per_attempt))
             .service(inner);
         let outer = ServiceBuilder::new()
-            .option_layer(self.trace.then(TraceLayer::new))
+            .option_layer(self.trace.then(|| trace_layer(&self.base_root)))
             .option_layer(self.deadline.map(TimeoutLayer::deadline))
             .option_layer(self.retry.map(RetryLayer::new))
             .option_layer(self.rate_limiter.map(RateLimitLayer::new));

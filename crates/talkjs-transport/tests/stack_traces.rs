@@ -77,27 +77,44 @@ fn traces_and_debug_output_contain_no_secret_or_token() {
         logs.contains("talkjs.request"),
         "the span was recorded: {logs}"
     );
+    // OpenTelemetry's HTTP client conventions.
     assert!(
-        logs.contains("path=\"/users/{userId}\"") || logs.contains("path=/users/{userId}"),
+        logs.contains("url.template=\"/users/{userId}\""),
         "the span names the path template, derived from the path: {logs}"
     );
     assert!(
-        logs.contains("attempts=2") || logs.contains("attempts: 2"),
+        logs.contains("otel.name=\"GET /users/{userId}\""),
+        "the span's OpenTelemetry name: {logs}"
+    );
+    assert!(
+        logs.contains("otel.kind=\"client\""),
+        "a client span: {logs}"
+    );
+    assert!(
+        logs.contains("talkjs.attempts=2"),
         "attempts recorded: {logs}"
     );
     assert!(
-        logs.contains("method=\"GET\"") || logs.contains("method=GET"),
+        logs.contains("http.request.method=\"GET\""),
         "the span names the method: {logs}"
     );
+    assert!(
+        logs.contains("server.address=\"127.0.0.1\"") && logs.contains("server.port="),
+        "the span names the server (from the base URL): {logs}"
+    );
+    assert!(!logs.contains("alice"), "no id in a span or event: {logs}");
     // The response event: status, attempts and latency in whole milliseconds.
     let response = logs
         .lines()
         .find(|line| line.contains("talkjs response"))
         .unwrap_or_else(|| panic!("no response event: {logs}"));
-    assert!(response.contains("status=200"), "{response}");
-    assert!(response.contains("attempts=2"), "{response}");
+    assert!(
+        response.contains("http.response.status_code=200"),
+        "{response}"
+    );
+    assert!(response.contains("talkjs.attempts=2"), "{response}");
     let latency = response
-        .split("latency_ms=")
+        .split("talkjs.latency_ms=")
         .nth(1)
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|digits| digits.parse::<u64>().ok());
