@@ -4,6 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use talkjs_models::{
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::messages::MAX_MESSAGES_PER_REQUEST;
+use crate::messages::{ImportSize, MAX_MESSAGES_PER_REQUEST, import_size};
 use crate::users::MAX_USERS_PER_BATCH;
 
 /// One piece of a bulk workload.
@@ -53,8 +54,9 @@ pub enum BulkItem {
         /// The message.
         message: NewMessage,
     },
-    /// Import a message with its original time (with up to 9 other consecutive ones of the
-    /// same conversation in one request). Imports are not de-duplicated by TalkJS.
+    /// Import a message with its original time (with up to 99 other consecutive ones of the
+    /// same conversation in one request, or 9 once TalkJS refused 100: see [`Client::bulk`]).
+    /// Imports are not de-duplicated by TalkJS.
     Import {
         /// The conversation id.
         conversation: String,
@@ -123,7 +125,7 @@ impl BulkItem {
     pub fn is_idempotent(&self) -> bool {
         match self {
             Self::User { .. } | Self::Conversation { .. } | Self::Participant { .. } => true,
-            Self::Send { message, .. } => message.idempotency_key().is_some(),
+            Self::Send { message, .. } => message.has_idempotency_key(),
             Self::Import { .. } => false,
         }
     }
@@ -228,8 +230,13 @@ impl Client {
     /// requests TalkJS allows, as fast as the client's rate limiter lets it.
     ///
     /// - **Packing.** Users go 100 to a `PUT /users`; consecutive messages of one
-    ///   conversation go 10 to a send or an import; a conversation's participants travel in
-    ///   its `PUT`. Participant changes take one request each. `POST /batch` is not used:
+    ///   conversation go 10 to a send and up to 100 to an import (the size TalkJS's official
+    ///   transfer example sends; the Import reference page says 10: an import request of
+    ///   more than 10 refused with a `400`, which applies nothing, is sent again as requests
+    ///   of 10, and when those all land the client imports 10 at a time from then on,
+    ///   [`Client::import_batch_size`], shared with every clone and with
+    ///   [`Messages::import`](crate::Messages::import)); a conversation's participants
+    ///   travel in its `PUT`. Participant changes take one request each. `POST /batch` is not used:
     ///   it allows 1 request a second, and TalkJS's docs do not say whether that is on top of
     ///   the 9 a second or part of them, so it could only add 10 operations a second at best.
     /// - **Order.** Users first, then conversations, then participants, then messages (a
@@ -307,13 +314,57 @@ impl Client {
 #[derive(Debug)]
 struct Chunk {
     items: Vec<(usize, BulkItem)>,
+    /// The most items it may carry (fixed when it is opened).
+    max: usize,
+    /// For a part of an import request TalkJS refused: the parts sent in its place.
+    group: Option<Arc<PartGroup>>,
+}
+
+/// The 10-message parts of an import request of more than 10 that TalkJS refused with a
+/// `400`: when every part lands, the size was refused ([`ImportSize`]).
+#[derive(Debug)]
+struct PartGroup {
+    left: AtomicUsize,
+    failed: AtomicBool,
+}
+
+impl PartGroup {
+    /// Records the outcome of one part; the last one tells `size` what the parts showed.
+    fn part_done(&self, landed: bool, size: &ImportSize) {
+        if !landed {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if self.failed.load(Ordering::Relaxed) {
+                size.parts_failed();
+            } else {
+                size.parts_landed();
+            }
+        }
+    }
 }
 
 impl Chunk {
-    fn one(index: usize, item: BulkItem) -> Self {
+    fn one(index: usize, item: BulkItem, max: usize) -> Self {
         Self {
             items: vec![(index, item)],
+            max,
+            group: None,
         }
+    }
+
+    /// A chunk of `items` (taken from another), with no group.
+    fn of(items: Vec<(usize, BulkItem)>, max: usize) -> Self {
+        Self {
+            items,
+            max,
+            group: None,
+        }
+    }
+
+    /// Whether this is an import request.
+    fn is_import(&self) -> bool {
+        self.first().map(BulkItem::kind) == Some(BulkKind::Import)
     }
 
     fn first(&self) -> Option<&BulkItem> {
@@ -326,20 +377,17 @@ impl Chunk {
         let Some(first) = self.first() else {
             return true;
         };
-        let max = match first.kind() {
-            BulkKind::User => MAX_USERS_PER_BATCH,
-            BulkKind::Send | BulkKind::Import => MAX_MESSAGES_PER_REQUEST,
-            BulkKind::Conversation | BulkKind::Participant => 1,
-        };
-        self.items.len() < max
+        self.items.len() < self.max
             && first.kind() == item.kind()
             && first.ordered_in() == item.ordered_in()
     }
 
-    /// The two halves of a chunk, in order.
+    /// The two halves of a chunk, in order (neither in a group).
     fn split(mut self) -> (Self, Self) {
         let back = self.items.split_off(self.items.len() / 2);
-        (self, Self { items: back })
+        let max = self.max;
+        self.group = None;
+        (self, Self::of(back, max))
     }
 }
 
@@ -383,14 +431,19 @@ async fn send(client: Client, chunk: Chunk) -> (Chunk, crate::Result<()>) {
                 .map(drop)
         }
         Some(BulkItem::Import { conversation, .. }) => {
-            let messages = chunk.items.iter().filter_map(|(_, item)| match item {
-                BulkItem::Import { message, .. } => Some(message.clone()),
-                _ => None,
-            });
+            // One request, whatever its size: the run splits a refused one itself.
+            let messages: Vec<ImportMessage> = chunk
+                .items
+                .iter()
+                .filter_map(|(_, item)| match item {
+                    BulkItem::Import { message, .. } => Some(message.clone()),
+                    _ => None,
+                })
+                .collect();
             client
                 .conversations()
                 .messages(conversation.clone())
-                .import(messages)
+                .import_request(&messages)
                 .await
                 .map(drop)
         }
@@ -402,6 +455,8 @@ async fn send(client: Client, chunk: Chunk) -> (Chunk, crate::Result<()>) {
 struct Run {
     client: Client,
     in_flight: usize,
+    /// The import request size TalkJS accepts, as far as known (shared with the client).
+    import: Arc<ImportSize>,
     /// Chunks with no order to keep, to start in this order.
     ready: VecDeque<Chunk>,
     /// Message chunks per conversation, to start one after the other.
@@ -477,11 +532,24 @@ impl Run {
             } else {
                 return;
             };
+            let chunk = self.fit_import(chunk);
             self.waiting -= 1;
             self.report.requests += 1;
             self.running
                 .push(Box::pin(send(self.client.clone(), chunk)));
         }
+    }
+
+    /// An import chunk opened before TalkJS refused its size: its first
+    /// [`ImportSize::batch_size`] items, the rest put back first in line.
+    fn fit_import(&mut self, mut chunk: Chunk) -> Chunk {
+        let size = self.import.batch_size();
+        if chunk.is_import() && chunk.items.len() > size {
+            let rest = chunk.items.split_off(size);
+            self.enqueue(Chunk::of(rest, size), true);
+            chunk.max = size;
+        }
+        chunk
     }
 
     /// Whether nothing is waiting or running.
@@ -500,8 +568,37 @@ impl Run {
                 self.runnable.push_back(conversation.to_owned());
             }
         }
+        let large_import = chunk.is_import() && chunk.items.len() > MAX_MESSAGES_PER_REQUEST;
+        if let Some(group) = &chunk.group {
+            group.part_done(result.is_ok(), &self.import);
+        }
         match result {
-            Ok(()) => self.report.succeeded += chunk.items.len(),
+            Ok(()) => {
+                if large_import {
+                    self.import.large_accepted();
+                }
+                self.report.succeeded += chunk.items.len();
+            }
+            Err(Error::BadRequest { .. }) if large_import => {
+                // Refused whole (nothing applied), maybe for its size: the same messages
+                // again, 10 to a request, in order; whether they all land tells.
+                self.import.large_refused();
+                let mut items = chunk.items;
+                let mut parts = Vec::new();
+                while !items.is_empty() {
+                    let rest = items.split_off(items.len().min(MAX_MESSAGES_PER_REQUEST));
+                    parts.push(Chunk::of(items, MAX_MESSAGES_PER_REQUEST));
+                    items = rest;
+                }
+                let group = Arc::new(PartGroup {
+                    left: AtomicUsize::new(parts.len()),
+                    failed: AtomicBool::new(false),
+                });
+                for mut part in parts.into_iter().rev() {
+                    part.group = Some(Arc::clone(&group));
+                    self.enqueue(part, true);
+                }
+            }
             Err(Error::BadRequest { .. }) if chunk.items.len() > 1 => {
                 // One bad record refuses the whole request: send each half again.
                 let (front, back) = chunk.split();
@@ -566,6 +663,7 @@ impl Bulk {
         // Enough chunks read ahead to fill every request in flight twice over.
         let read_ahead = self.in_flight.saturating_mul(2);
         let mut run = Run {
+            import: import_size(&self.client),
             client: self.client,
             in_flight: self.in_flight,
             ready: VecDeque::new(),
@@ -679,10 +777,11 @@ impl Run {
                 let oldest = self.open.remove(0);
                 self.enqueue(oldest, false);
             }
-            self.open.push(Chunk::one(index, item));
+            let max = self.chunk_max(&item);
+            self.open.push(Chunk::one(index, item, max));
             self.open.len() - 1
         };
-        if self.open[position].items.len() >= chunk_max(&self.open[position]) {
+        if self.open[position].items.len() >= self.open[position].max {
             let full = self.open.remove(position);
             self.enqueue(full, false);
         }
@@ -708,11 +807,14 @@ impl Run {
     }
 }
 
-/// The most items a chunk of this kind carries.
-fn chunk_max(chunk: &Chunk) -> usize {
-    match chunk.first().map(BulkItem::kind) {
-        Some(BulkKind::User) => MAX_USERS_PER_BATCH,
-        Some(BulkKind::Send | BulkKind::Import) => MAX_MESSAGES_PER_REQUEST,
-        _ => 1,
+impl Run {
+    /// The most items a chunk opened now for `item` carries.
+    fn chunk_max(&self, item: &BulkItem) -> usize {
+        match item.kind() {
+            BulkKind::User => MAX_USERS_PER_BATCH,
+            BulkKind::Send => MAX_MESSAGES_PER_REQUEST,
+            BulkKind::Import => self.import.batch_size(),
+            BulkKind::Conversation | BulkKind::Participant => 1,
+        }
     }
 }
