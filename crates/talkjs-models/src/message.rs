@@ -329,20 +329,28 @@ impl NewSystemMessage {
 /// One item of the `POST /conversations/{id}/messages` body (always sent as an array of at
 /// most 10): `{"type": "UserMessage", …}` or `{"type": "SystemMessage", …}`.
 ///
-/// The constructors return the specific builder, so that user-only settings (location,
-/// replies) cannot be put on a system message; both convert into `NewMessage`.
+/// [`NewMessage::user`] and [`NewMessage::system`] both return a `NewMessage`, so user and
+/// system messages go in one list as they are, and the builder methods chain on either:
+/// [`idempotency_key`](Self::idempotency_key), [`attachment_token`](Self::attachment_token),
+/// [`custom`](Self::custom) and [`custom_field`](Self::custom_field) on both;
+/// [`referenced_message_id`](Self::referenced_message_id) and [`location`](Self::location)
+/// on user messages (TalkJS allows neither on a system message: on one they change
+/// nothing). To have the compiler keep those two off system messages, build a
+/// [`NewUserMessage`] or [`NewSystemMessage`] instead; both convert into `NewMessage`, and
+/// the send calls take either.
 ///
 /// ```
 /// use talkjs_models::NewMessage;
 ///
-/// let batch: Vec<NewMessage> = vec![
-///     NewMessage::user("alice", "hi").idempotency_key("k1").into(),
-///     NewMessage::system("Alice joined").into(),
+/// let batch = [
+///     NewMessage::user("alice", "hi").idempotency_key("k1"),
+///     NewMessage::system("Alice joined").custom([("kind", "join")]),
 /// ];
-/// assert_eq!(batch[0].idempotency_key(), Some("k1"));
+/// assert!(batch[0].has_idempotency_key());
+/// assert!(!batch[1].has_idempotency_key());
 /// assert_eq!(
 ///     serde_json::to_string(&batch).unwrap(),
-///     r#"[{"type":"UserMessage","sender":"alice","text":"hi","idempotencyKey":"k1"},{"type":"SystemMessage","text":"Alice joined"}]"#
+///     r#"[{"type":"UserMessage","sender":"alice","text":"hi","idempotencyKey":"k1"},{"type":"SystemMessage","text":"Alice joined","custom":{"kind":"join"}}]"#
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -359,21 +367,85 @@ pub enum NewMessage {
 
 impl NewMessage {
     /// A user message from `sender` with `text`.
-    pub fn user(sender: impl Into<UserId>, text: impl Into<String>) -> NewUserMessage {
-        NewUserMessage::new(sender, text)
+    pub fn user(sender: impl Into<UserId>, text: impl Into<String>) -> Self {
+        Self::User(NewUserMessage::new(sender, text))
     }
 
     /// A system message with `text`.
-    pub fn system(text: impl Into<String>) -> NewSystemMessage {
-        NewSystemMessage::new(text)
+    pub fn system(text: impl Into<String>) -> Self {
+        Self::System(NewSystemMessage::new(text))
     }
 
-    /// The idempotency key, if set. A send request whose messages all carry one is safe to
-    /// retry.
-    pub fn idempotency_key(&self) -> Option<&str> {
+    /// Whether the message carries an idempotency key. A send request whose messages all
+    /// carry one is safe to retry, and to send again after an unknown outcome.
+    pub fn has_idempotency_key(&self) -> bool {
         match self {
-            Self::User(m) => m.idempotency_key.as_deref(),
-            Self::System(m) => m.idempotency_key.as_deref(),
+            Self::User(m) => m.idempotency_key.is_some(),
+            Self::System(m) => m.idempotency_key.is_some(),
+        }
+    }
+
+    /// Sets an idempotency key: re-sending a message with the same key does not create a
+    /// duplicate, which makes the POST safe to retry (and to send again after an unknown
+    /// outcome, with the same key).
+    #[must_use]
+    pub fn idempotency_key(self, key: impl Into<String>) -> Self {
+        match self {
+            Self::User(m) => Self::User(m.idempotency_key(key)),
+            Self::System(m) => Self::System(m.idempotency_key(key)),
+        }
+    }
+
+    /// Attaches an uploaded file (the token from [`UploadedFile`]).
+    #[must_use]
+    pub fn attachment_token(self, token: impl Into<String>) -> Self {
+        match self {
+            Self::User(m) => Self::User(m.attachment_token(token)),
+            Self::System(m) => Self::System(m.attachment_token(token)),
+        }
+    }
+
+    /// Sets the whole custom map from any list of pairs (a [`Custom`](crate::Custom) map,
+    /// an array of tuples, ...).
+    #[must_use]
+    pub fn custom<I, K, V>(self, custom: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        match self {
+            Self::User(m) => Self::User(m.custom(custom)),
+            Self::System(m) => Self::System(m.custom(custom)),
+        }
+    }
+
+    /// Adds one custom key.
+    #[must_use]
+    pub fn custom_field(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        match self {
+            Self::User(m) => Self::User(m.custom_field(key, value)),
+            Self::System(m) => Self::System(m.custom_field(key, value)),
+        }
+    }
+
+    /// Makes a user message a reply to `message`. A system message cannot be a reply: it is
+    /// returned unchanged.
+    #[must_use]
+    pub fn referenced_message_id(self, message: impl Into<MessageId>) -> Self {
+        match self {
+            Self::User(m) => Self::User(m.referenced_message_id(message)),
+            system @ Self::System(_) => system,
+        }
+    }
+
+    /// Shares a location (degrees) with a user message. A system message cannot carry one:
+    /// it is returned unchanged.
+    #[must_use]
+    pub fn location(self, latitude: f64, longitude: f64) -> Self {
+        match self {
+            Self::User(m) => Self::User(m.location(latitude, longitude)),
+            system @ Self::System(_) => system,
         }
     }
 }

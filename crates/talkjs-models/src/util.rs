@@ -129,9 +129,19 @@ pub(crate) fn strings<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> V
 /// [`Custom`](crate::Custom) map (`custom_setters!(map)`).
 macro_rules! custom_setters {
     (map) => {
-        /// Sets the whole custom map.
+        /// Sets the whole custom map from any list of pairs: a [`Custom`](crate::Custom)
+        /// map, an array of tuples (`[("plan", "pro")]`), an iterator, ...
         #[must_use]
-        pub fn custom(mut self, custom: $crate::Custom) -> Self {
+        pub fn custom<I, K, V>(mut self, custom: I) -> Self
+        where
+            I: IntoIterator<Item = (K, V)>,
+            K: Into<String>,
+            V: Into<String>,
+        {
+            let custom: $crate::Custom = custom
+                .into_iter()
+                .map(|(key, value)| (key.into(), value.into()))
+                .collect();
             self.custom = custom.into();
             self
         }

@@ -238,8 +238,7 @@ fn conversation_upsert_request() {
 fn message_requests() {
     let send: Vec<NewMessage> = vec![
         NewMessage::user("123143551", "Meet me outside")
-            .referenced_message_id("msg_6TKoWs0Jm8XrjPOmFdOGiX")
-            .into(),
+            .referenced_message_id("msg_6TKoWs0Jm8XrjPOmFdOGiX"),
     ];
     assert_request("messages/send-user-message.request.json", &send);
     assert_request(
@@ -308,9 +307,7 @@ fn batch_request() {
             ("lastMessageAfter", "17100697559480"),
         ]),
         BatchOperation::new(3, BatchMethod::Post, "/conversations/conv_01/messages")
-            .json_payload(&[NewMessage::from(NewMessage::system(
-                "This is a system message",
-            ))])
+            .json_payload(&[NewMessage::system("This is a system message")])
             .unwrap(),
         BatchOperation::new(4, BatchMethod::Put, "/users/user_02")
             .json_payload(&UserUpsert::new().name("Alice"))
