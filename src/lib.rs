@@ -60,6 +60,32 @@ pub use talkjs_webhooks as webhooks;
 #[cfg(feature = "client")]
 pub use talkjs_api::{Client, ClientBuilder, Error, Result};
 
+/// The `http` crate (`talkjs_api::http`), whose types the client's signatures use:
+/// [`Error::status`] is an `http::StatusCode`, `transport::HttpRequest` an
+/// `http::Request<Bytes>`. No dependency on `http` is needed to name them:
+///
+/// ```no_run
+/// # async fn run(client: talkjs::Client) -> Result<(), talkjs::Error> {
+/// match client.users().get("alice").await {
+///     Err(e) if e.status() == Some(talkjs::http::StatusCode::NOT_FOUND) => println!("no such user"),
+///     other => { other?; }
+/// }
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "client")]
+pub use talkjs_api::http;
+
+/// The `bytes` crate (`talkjs_api::bytes`): request and response bodies of the transport are
+/// [`bytes::Bytes`].
+///
+/// ```
+/// let request: talkjs::transport::HttpRequest =
+///     talkjs::http::Request::get("/users/alice").body(talkjs::bytes::Bytes::new())?;
+/// # Ok::<(), talkjs::http::Error>(())
+/// ```
+#[cfg(feature = "client")]
+pub use talkjs_api::bytes;
+
 /// Every Rust snippet of README.md, compiled (and run, unless marked `no_run`) as a doc test,
 /// so the README cannot drift from the API.
 #[cfg(all(doctest, feature = "client"))]

@@ -11,12 +11,25 @@ use talkjs_transport::{BoxError, BuildError, TimeoutKind, TransportError};
 ///
 /// Success is judged by the HTTP status only (as TalkJS documents); an error status keeps the
 /// server's body as text, because **no official TalkJS doc gives the shape of error bodies**
-/// (peer SDKs read `{"reasons": …}`): read [`Error::body`] rather than relying on one.
+/// (peer SDKs read `{"reasons": …}`): read [`Error::body`] rather than relying on one. The
+/// `body` fields and [`Error::body`] hold exactly the bytes the server sent (as text): what
+/// this crate knows about the call (which chunk failed, whether the request may be sent
+/// again) is in other fields and in the message (`Display`), never added to the body.
+///
+/// **Three outcomes.** A failed call was refused (a 4xx, or it was never sent: it did not
+/// happen), or its outcome is unknown (a 5xx, a timeout, a connection lost after sending:
+/// it may have happened; [`Error::may_have_landed`]). For a write that TalkJS applies again
+/// each time it is sent (an import, or a send with a message without an idempotency key),
+/// an unknown outcome comes as [`Error::UnknownOutcome`], whose message never says "retry":
+/// sending such a write again may duplicate it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// 404: the user, conversation or message does not exist (or the path is wrong).
-    #[error("not found (404): {}; check the id, or create the resource first", preview(body.as_bytes()))]
+    /// 404: the user, conversation or message does not exist (or the path is wrong). When
+    /// the body says the app does not exist (the fake answers `APP_NOT_FOUND`; TalkJS's
+    /// answer to an unknown app id is not documented), the message says to check the app id
+    /// instead.
+    #[error("not found (404): {}; {}", preview(body.as_bytes()), not_found_advice(body))]
     NotFound {
         /// The server's response body.
         body: String,
@@ -118,9 +131,10 @@ pub enum Error {
     /// Only a failure after at least one accepted chunk is wrapped: when the first chunk fails
     /// the plain error is returned. [`status`](Self::status) and
     /// [`is_transient`](Self::is_transient) answer for `source`.
-    #[error(
-        "{completed} items were applied before a later request failed: {source}; resume from item {completed} (sending the items before it again would repeat them)"
-    )]
+    ///
+    /// The message says from which item to resume; when the failing request's outcome is
+    /// unknown ([`Error::UnknownOutcome`] as `source`), it says to check its items first.
+    #[error("{}", incomplete_message(*completed, source))]
     Incomplete {
         /// How many items (from the start, in order) the server accepted before the failing
         /// chunk.
@@ -140,14 +154,71 @@ pub enum Error {
     /// missing or invalid. Nothing was sent.
     #[error("invalid configuration: {0}")]
     Config(#[from] BuildError),
+    /// A write that TalkJS applies again each time it is sent (`write`: an import, or a
+    /// send with at least one message without an idempotency key) failed in a way that may
+    /// have been applied: a 5xx, a timeout, or a connection lost after the request was sent
+    /// (`source`, the error itself). The outcome is **unknown**: TalkJS may have stored the
+    /// messages, so sending them again as they are may duplicate them. Resend a send only
+    /// with idempotency keys on its messages (TalkJS then creates each message once), or
+    /// after listing the conversation; import again only what the conversation lacks.
+    ///
+    /// [`is_transient`](Self::is_transient) and [`may_have_landed`](Self::may_have_landed)
+    /// are both true (trying again may get through, and the first try may have landed);
+    /// [`status`](Self::status) and [`body`](Self::body) answer for `source`. A failure of
+    /// such a write that did **not** land (a 4xx, a refused connection) is returned as it
+    /// is, and so is one that is not transient (an answer that does not decode). Inside
+    /// [`Error::Incomplete`], this is the `source` (the failing request).
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use talkjs_api::Error;
+    /// use talkjs_models::NewMessage;
+    ///
+    /// let sent = client.conversations().messages("order_123").send([NewMessage::user("alice", "Hi")]).await;
+    /// match sent {
+    ///     Ok(_) => {}
+    ///     Err(e @ Error::UnknownOutcome { .. }) => {
+    ///         // Not "try again": the message may be stored. List the conversation first, or
+    ///         // send with an idempotency key (`.idempotency_key("order_123-hi")`).
+    ///         eprintln!("{e}");
+    ///     }
+    ///     Err(e) if e.is_transient() => eprintln!("not sent, try again later: {e}"),
+    ///     Err(e) => eprintln!("refused: {e}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[error("{}", unknown_outcome_message(*write, source))]
+    UnknownOutcome {
+        /// Which write.
+        write: NonIdempotentWrite,
+        /// How the request failed.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+/// A write that TalkJS applies again each time it is sent, so that sending it again after an
+/// unknown outcome may apply it twice: what an [`Error::UnknownOutcome`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NonIdempotentWrite {
+    /// A message send (`POST …/messages`) with at least one message without an idempotency
+    /// key ([`Messages::send`](crate::Messages::send),
+    /// [`send_all`](crate::Messages::send_all)).
+    Send,
+    /// An import of messages (`POST /import/…/messages`,
+    /// [`Messages::import`](crate::Messages::import)): TalkJS does not de-duplicate imports.
+    Import,
 }
 
 impl Error {
-    /// The HTTP status, for errors that came with one.
+    /// The HTTP status, for errors that came with one. [`StatusCode`] is the `http` crate's,
+    /// re-exported as [`talkjs_api::http`](crate::http) (`talkjs::http` through the facade),
+    /// so no dependency on `http` is needed to compare it.
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// match client.users().get("alice").await {
-    ///     Err(e) if e.status() == Some(http::StatusCode::NOT_FOUND) => println!("no such user"),
+    ///     Err(e) if e.status() == Some(talkjs_api::http::StatusCode::NOT_FOUND) => println!("no such user"),
     ///     other => { other?; }
     /// }
     /// # Ok(()) }
@@ -159,7 +230,9 @@ impl Error {
             Self::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
             Self::RateLimited { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
             Self::Server { status, .. } | Self::Status { status, .. } => Some(*status),
-            Self::Incomplete { source, .. } => source.status(),
+            Self::Incomplete { source, .. } | Self::UnknownOutcome { source, .. } => {
+                source.status()
+            }
             _ => None,
         }
     }
@@ -185,6 +258,12 @@ impl Error {
     ///
     /// For [`Error::Incomplete`] this answers for the failing chunk: resume from its
     /// `completed` item rather than repeating the whole call.
+    ///
+    /// **Transient is not "send it again".** A 5xx, a timeout or a lost connection is
+    /// transient and may also have landed ([`may_have_landed`](Self::may_have_landed)): for an
+    /// import or a send without idempotency keys ([`Error::UnknownOutcome`]) trying again may
+    /// duplicate it. Retry on `is_transient()` alone only what is safe to repeat (reads,
+    /// upserts, deletes, sends whose messages all carry idempotency keys).
     pub fn is_transient(&self) -> bool {
         match self {
             Self::RateLimited { .. }
@@ -192,7 +271,9 @@ impl Error {
             | Self::Timeout { .. }
             | Self::LocalRateLimit { .. } => true,
             Self::Transport(error) => is_connection_error(error.as_ref()),
-            Self::Incomplete { source, .. } => source.is_transient(),
+            Self::Incomplete { source, .. } | Self::UnknownOutcome { source, .. } => {
+                source.is_transient()
+            }
             _ => false,
         }
     }
@@ -214,7 +295,9 @@ impl Error {
     ///   limit: the server answered, so for a write the work **was** most likely done (unless
     ///   something other than TalkJS answered at the base URL);
     /// - [`Error::Incomplete`]: answers for the failing request (its `source`); the first
-    ///   `completed` items landed for sure.
+    ///   `completed` items landed for sure;
+    /// - [`Error::UnknownOutcome`]: always (it answers for its `source`, which may have
+    ///   landed): an import or a key-less send whose outcome is unknown.
     ///
     /// False when the request was refused or never sent: a 4xx answer (400, 401, 403, 404,
     /// 409, and 429, which TalkJS answers before processing), the client's own rate limiter
@@ -254,7 +337,9 @@ impl Error {
             Self::Server { .. } | Self::Timeout { .. } | Self::Decode { .. } => true,
             Self::Status { status, .. } => !status.is_client_error(),
             Self::Transport(error) => transport_may_have_landed(error.as_ref()),
-            Self::Incomplete { source, .. } => source.may_have_landed(),
+            Self::Incomplete { source, .. } | Self::UnknownOutcome { source, .. } => {
+                source.may_have_landed()
+            }
             Self::NotFound { .. }
             | Self::BadRequest { .. }
             | Self::Unauthorized { .. }
@@ -267,8 +352,10 @@ impl Error {
         }
     }
 
-    /// The server's whole response body, for errors that came with one (the message shows
-    /// at most its first 512 bytes).
+    /// The server's whole response body, exactly as it came (as text), for errors that came
+    /// with one (the message shows at most its first 512 bytes). Never rewritten: what this
+    /// crate adds (which chunk failed, ...) is in the error's other fields and message. For
+    /// [`Error::Incomplete`] and [`Error::UnknownOutcome`], the body of the failing request.
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// if let Err(e) = client.users().get("alice").await {
@@ -284,7 +371,7 @@ impl Error {
             | Self::Server { body, .. }
             | Self::Status { body, .. } => Some(body),
             Self::Decode { body, .. } => std::str::from_utf8(body).ok(),
-            Self::Incomplete { source, .. } => source.body(),
+            Self::Incomplete { source, .. } | Self::UnknownOutcome { source, .. } => source.body(),
             _ => None,
         }
     }
@@ -300,6 +387,44 @@ impl Error {
                 message_ids,
                 source: Box::new(self),
             }
+        }
+    }
+
+    /// Marks the failure of a non-idempotent write whose outcome is unknown: wraps `self` in
+    /// [`Error::UnknownOutcome`] when it is transient and may have landed (a 5xx, a timeout,
+    /// a connection lost after sending), the case where "retry later" would duplicate; the
+    /// plain error otherwise.
+    pub(crate) fn for_write(self, write: NonIdempotentWrite) -> Self {
+        if matches!(self, Self::UnknownOutcome { .. } | Self::Incomplete { .. }) {
+            return self;
+        }
+        if self.is_transient() && self.may_have_landed() {
+            Self::UnknownOutcome {
+                write,
+                source: Box::new(self),
+            }
+        } else {
+            self
+        }
+    }
+
+    /// What went wrong, without the advice of the error's own message (which may say to
+    /// retry): the first part of an [`Error::UnknownOutcome`]'s message.
+    fn what_happened(&self) -> String {
+        match self {
+            Self::Server { status, .. } => format!("TalkJS answered {status}"),
+            Self::Status { status, body } => {
+                format!("TalkJS answered {status}: {}", preview(body.as_bytes()))
+            }
+            Self::Timeout { kind, after } => match kind {
+                TimeoutKind::Deadline => {
+                    format!("the call timed out after {after:?} (retries included)")
+                }
+                _ => format!("the request timed out after {after:?} without an answer"),
+            },
+            Self::Transport(error) => format!("transport error: {error}"),
+            Self::UnknownOutcome { source, .. } => source.what_happened(),
+            other => other.to_string(),
         }
     }
 
@@ -395,6 +520,52 @@ fn transport_message(error: &BoxError) -> String {
         }
         // A failed connection says what to check itself; the others are not network errors.
         Some(_) => error.to_string(),
+    }
+}
+
+/// The advice of a 404: the id of the resource, unless the body says the app is unknown.
+fn not_found_advice(body: &str) -> &'static str {
+    let body = body.to_ascii_lowercase();
+    let about_the_app = [
+        "app_not_found",
+        "app not found",
+        "no such app",
+        "unknown app",
+    ]
+    .iter()
+    .any(|words| body.contains(words))
+        || (body.contains("app") && body.contains("does not exist") && !body.contains("user"));
+    if about_the_app {
+        "check the app id (TALKJS_APP_ID): the server knows no app with this id"
+    } else {
+        "check the id, or create the resource first (if every call answers 404, check the app id)"
+    }
+}
+
+/// The message of [`Error::UnknownOutcome`]: what happened, that the write may have been
+/// stored, and what to do instead of retrying.
+fn unknown_outcome_message(write: NonIdempotentWrite, source: &Error) -> String {
+    let what = source.what_happened();
+    match write {
+        NonIdempotentWrite::Import => format!(
+            "outcome unknown: {what}; the imported messages may have been stored: import them again only after checking the conversation (TalkJS does not de-duplicate imports)"
+        ),
+        _ => format!(
+            "outcome unknown: {what}; the messages may have been stored: resend only with an idempotency key on each message, or after checking the conversation (sending them again without keys may duplicate them)"
+        ),
+    }
+}
+
+/// The message of [`Error::Incomplete`].
+fn incomplete_message(completed: usize, source: &Error) -> String {
+    if matches!(source, Error::UnknownOutcome { .. }) {
+        format!(
+            "{completed} items were applied before a later request failed: {source}; resume from item {completed} once its request's items are known not to be stored (the items before it were applied: sending them again would repeat them)"
+        )
+    } else {
+        format!(
+            "{completed} items were applied before a later request failed: {source}; resume from item {completed} (sending the items before it again would repeat them)"
+        )
     }
 }
 

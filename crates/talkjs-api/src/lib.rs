@@ -63,7 +63,7 @@ pub use batch::{Batch, MAX_OPERATIONS_PER_BATCH, batch_path};
 pub use bulk::{Bulk, BulkFailure, BulkItem, BulkKind, BulkProgress, BulkReport};
 pub use client::{AuthScheme, Client, ClientBuilder, ENV_APP_ID, ENV_BASE_URL, ENV_SECRET_KEY};
 pub use conversations::{Conversations, ListConversations};
-pub use error::{Error, Result};
+pub use error::{Error, NonIdempotentWrite, Result};
 pub use events::{
     Checkpoint, CheckpointStore, DEFAULT_CATCH_UP_EVERY, DEFAULT_CHECKPOINT_FILE,
     DEFAULT_COMMIT_EVERY, DEFAULT_SETTLE, Events, FileCheckpoint, MIN_CATCH_UP_EVERY,
@@ -82,6 +82,15 @@ pub use users::{ListUserConversations, ListUsers, MAX_USERS_PER_BATCH, Users};
 
 // The crates whose types this crate's signatures use, so that a user of `talkjs-api` alone
 // can name them (`talkjs_api::models::UserUpsert`) without adding them as dependencies.
+/// The `bytes` crate, whose [`Bytes`](bytes::Bytes) are the bodies of
+/// [`transport::HttpRequest`] and [`transport::HttpResponse`] (and of [`Error::Decode`]):
+/// re-exported so that a custom stack or test service needs no dependency of its own.
+pub use bytes;
+/// The `http` crate, whose types this crate's signatures use: [`Error::status`] is an
+/// [`http::StatusCode`], [`transport::HttpRequest`] an `http::Request<Bytes>`.
+/// Re-exported so that `talkjs_api::http::StatusCode::NOT_FOUND` works with this crate as
+/// the only dependency.
+pub use http;
 pub use talkjs_auth as auth;
 pub use talkjs_models as models;
 pub use talkjs_transport as transport;

@@ -16,7 +16,7 @@ use talkjs_models::{
 use talkjs_transport::Idempotency;
 
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::{Error, NonIdempotentWrite, Result};
 use crate::list::{ListRequest, ListSpec, list_builder};
 use crate::pagination::{Cursor, Items, Pages};
 use crate::request::{ApiRequest, check_id, conversation_path};
@@ -115,18 +115,28 @@ impl Messages {
     }
 
     /// Sends up to 10 user or system messages in one request (`POST …/messages`) and returns
-    /// their ids, in order. The request is retried after failures only when every message has
-    /// an idempotency key (TalkJS then creates each message once).
+    /// their ids, in order.
+    ///
+    /// **Idempotency keys.** TalkJS creates a message with an idempotency key once, however
+    /// often it is sent (within its de-duplication window). When every message has one, the
+    /// request is retried after a 5xx, a reset or an attempt timeout, and sending the same
+    /// messages again after any failure is safe. Without, a message is created each time it
+    /// is sent: the request is retried only after failures where nothing was processed (a
+    /// 429, a refused connection), and a failure that may have been processed (a 5xx, a
+    /// timeout, a lost connection) is an [`Error::UnknownOutcome`], whose message says to
+    /// resend only with keys or after checking the conversation. This crate does not add
+    /// keys of its own: a key made up inside this call would protect only its retries, not
+    /// your next call. Derive keys from your own data (`"order_123-1"`), so that a resend,
+    /// even from another process, carries the same ones.
     ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
     /// use talkjs_models::NewMessage;
-    /// // User and system messages mixed in one request: convert both into `NewMessage`.
-    /// let batch: [NewMessage; 2] = [
-    ///     NewMessage::user("alice", "Hi Bob!").idempotency_key("order_123-1").into(),
-    ///     NewMessage::system("Alice joined the order chat").idempotency_key("order_123-2").into(),
-    /// ];
-    /// let ids = client.conversations().messages("order_123").send(batch).await?;
+    /// // User and system messages in one request, each with a key of its own.
+    /// let ids = client.conversations().messages("order_123").send([
+    ///     NewMessage::user("alice", "Hi Bob!").idempotency_key("order_123-1"),
+    ///     NewMessage::system("Alice joined the order chat").idempotency_key("order_123-2"),
+    /// ]).await?;
     /// # Ok(()) }
     /// ```
     pub async fn send<M: Into<NewMessage>>(
@@ -148,8 +158,11 @@ impl Messages {
     /// When a request fails after earlier ones were accepted, the error is
     /// [`Error::Incomplete`]: `completed` messages were sent, `message_ids` holds their ids,
     /// and the failing request's error is its `source`; resume with the messages from index
-    /// `completed`. When the first request fails, its error is returned as it is. Giving each
-    /// message an idempotency key also makes re-running the whole call safe.
+    /// `completed`. When the first request fails, its error is returned as it is. A failing
+    /// request whose messages do not all carry an idempotency key and whose outcome is unknown
+    /// is an [`Error::UnknownOutcome`] (inside `Incomplete` after earlier requests): check
+    /// the conversation before sending its messages again. Giving each message an
+    /// idempotency key makes re-running the whole call safe.
     ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
@@ -185,10 +198,17 @@ impl Messages {
             &["messages"],
         )?;
         req.json(messages)?;
-        if messages.iter().all(NewMessage::has_idempotency_key) {
+        let keyed = messages.iter().all(NewMessage::has_idempotency_key);
+        if keyed {
             req.idempotency(Idempotency::Idempotent);
         }
-        let body = self.client.send(req).await?.into_body();
+        let body = match self.client.send(req).await {
+            Ok(response) => response.into_body(),
+            // Without a key on every message, sending them again may duplicate them: a
+            // failure that may have landed says so.
+            Err(e) if !keyed => return Err(e.for_write(NonIdempotentWrite::Send)),
+            Err(e) => return Err(e),
+        };
         let sent: Vec<SentMessage> = crate::client::decode(body.clone())?;
         if sent.len() != messages.len() {
             return Err(Error::Decode {
@@ -442,7 +462,12 @@ impl Messages {
         );
         req.json(chunk)?;
         req.idempotency(Idempotency::NonIdempotent);
-        let body = self.client.send(req).await?.into_body();
+        let body = self
+            .client
+            .send(req)
+            .await
+            .map_err(|e| e.for_write(NonIdempotentWrite::Import))?
+            .into_body();
         Ok(created_ids(&body).filter(|ids| ids.len() == chunk.len()))
     }
 }

@@ -90,13 +90,14 @@ impl Users {
 
     /// Creates or updates any number of users, in calls of 100 (`PUT /users` each), in order.
     /// Returns how many users were sent. Each chunk is all-or-nothing; a chunk TalkJS rejects
-    /// is a [`Error::BadRequest`] whose body says which users (`batch of users a..b
-    /// rejected`).
+    /// is a [`Error::BadRequest`] with TalkJS's answer as its body, unchanged.
     ///
     /// When a chunk fails after earlier ones were applied, the error is
-    /// [`Error::Incomplete`]: the first `completed` users were applied, and the failing
-    /// chunk's error is its `source`; resume with the users from index `completed`. When the
-    /// first chunk fails, its error is returned as it is.
+    /// [`Error::Incomplete`]: the first `completed` users were applied, the failing chunk is
+    /// the (up to) 100 users from index `completed`, and its error is the `source`; resume
+    /// with the users from index `completed`. When the first chunk fails (users `0..100`),
+    /// its error is returned as it is. Upserts are idempotent: sending a chunk again is safe
+    /// whatever the error.
     ///
     /// ```no_run
     /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
@@ -119,15 +120,9 @@ impl Users {
             chunk.extend(iter.by_ref().take(MAX_USERS_PER_BATCH));
             let map = collect_batch(chunk.drain(..)).map_err(|e| e.incomplete(sent, Vec::new()))?;
             let n = map.len();
-            self.send_batch(&map).await.map_err(|e| {
-                match e {
-                    Error::BadRequest { body } => Error::BadRequest {
-                        body: format!("batch of users {}..{} rejected: {body}", sent, sent + n),
-                    },
-                    other => other,
-                }
-                .incomplete(sent, Vec::new())
-            })?;
+            self.send_batch(&map)
+                .await
+                .map_err(|e| e.incomplete(sent, Vec::new()))?;
             sent += n;
         }
         Ok(sent)
