@@ -13,9 +13,11 @@
 //! | layer | what it does |
 //! |---|---|
 //! | [`TraceLayer`] | one span per call, in OpenTelemetry's HTTP client conventions: method, path template, server, status, attempts, latency |
+//! | `MetricsLayer::calls` | (feature `metrics`) each call: count and latency by endpoint template and status |
 //! | [`TimeoutLayer::deadline`] | overall deadline for the call, retries included |
 //! | [`RetryLayer`] | retries 5xx, 429 and connection errors with jittered backoff ([`RetryPolicy`] says which) |
 //! | [`RateLimitLayer`] | GCRA per app id, shared by all clones; waits for a slot ([`RateLimiter`]) |
+//! | `MetricsLayer::attempts` | (feature `metrics`) each attempt: count and latency, the server's 429s |
 //! | user layers | whatever [`StackBuilder::layer`] added: they see every attempt |
 //! | [`AuthLayer`] | `Authorization: Bearer …`, a fresh app token per attempt |
 //! | [`JsonLayer`] | `Content-Type: application/json` on every request but GET, `Accept` on all |
@@ -52,6 +54,8 @@ mod client;
 mod error;
 mod extensions;
 mod json;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod proxy;
 mod rate_limit;
 mod retry;
@@ -67,6 +71,8 @@ pub use client::{DEFAULT_MAX_RESPONSE_BYTES, HyperClient, HyperClientBuilder, Hy
 pub use error::{BuildError, TimeoutKind, TransportError};
 pub use extensions::{Attempts, Idempotency, PathTemplate, RequestClass};
 pub use json::JsonLayer;
+#[cfg(feature = "metrics")]
+pub use metrics::{MetricsFuture, MetricsLayer, MetricsService};
 pub use proxy::Proxy;
 pub use rate_limit::{
     MemoryStore, Quota, RateLimitLayer, RateLimitService, RateLimitStore, RateLimiter, Reservation,

@@ -475,6 +475,8 @@ impl RateLimiter {
             .reserve(self.key(class), self.quota(class), settings.max_wait)
             .await;
         let wait = self.settle(class, reservation)?;
+        #[cfg(feature = "metrics")]
+        crate::metrics::limiter_wait(class, wait);
         if !wait.is_zero() {
             tracing::debug!(?class, ?wait, "rate limit: waiting for a slot");
             tokio::time::sleep(wait).await;
@@ -500,6 +502,8 @@ impl RateLimiter {
                     ?max_wait,
                     "rate limit: slot too far away, failing the call"
                 );
+                #[cfg(feature = "metrics")]
+                crate::metrics::rate_limited("local", class);
                 Err(TransportError::LocalRateLimit { wait, max_wait })
             }
         }

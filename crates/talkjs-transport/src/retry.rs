@@ -414,6 +414,8 @@ impl Policy<HttpRequest, HttpResponse, BoxError> for RetryPolicy {
             ),
             Err(error) => tracing::debug!(%error, attempt = self.attempts, ?delay, "retrying"),
         }
+        #[cfg(feature = "metrics")]
+        crate::metrics::retry(req, result);
         self.attempts += 1;
         Some(tokio::time::sleep(delay))
     }

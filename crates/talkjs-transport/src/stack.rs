@@ -68,6 +68,10 @@ type UserLayer = Arc<dyn Fn(HttpService) -> HttpService + Send + Sync>;
 /// # drop(service); Ok(()) }
 /// ```
 #[must_use]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each bool is an independent switch of the builder"
+)]
 pub struct StackBuilder {
     app_id: AppId,
     credentials: Credentials,
@@ -85,6 +89,8 @@ pub struct StackBuilder {
     attempt_timeout: Option<Duration>,
     deadline: Option<Duration>,
     trace: bool,
+    #[cfg(feature = "metrics")]
+    metrics: bool,
     api_version: Option<HeaderValue>,
     user_layers: Vec<UserLayer>,
 }
@@ -124,6 +130,8 @@ impl StackBuilder {
             attempt_timeout: Some(Duration::from_secs(30)),
             deadline: Some(Duration::from_secs(120)),
             trace: true,
+            #[cfg(feature = "metrics")]
+            metrics: true,
             api_version: None,
             user_layers: Vec::new(),
         }
@@ -204,6 +212,15 @@ impl StackBuilder {
         self
     }
 
+    /// Whether to record metrics through the `metrics` facade (feature `metrics`; default on:
+    /// nothing is kept until the application installs a recorder). The names and labels are
+    /// in [`crate::metrics`].
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, yes: bool) -> Self {
+        self.metrics = yes;
+        self
+    }
+
     /// Pins the API version (`TalkJS-REST-Version: 2021-02-09`) on every request that does not
     /// set the header itself.
     pub fn api_version(mut self, version: &str) -> Result<Self, BuildError> {
@@ -275,11 +292,16 @@ impl StackBuilder {
             .layer(BaseUrlLayer::new(base))
             .option_layer(self.attempt_timeout.map(TimeoutLayer::per_attempt))
             .service(inner);
-        let outer = ServiceBuilder::new()
-            .option_layer(self.trace.then(|| trace_layer(&self.base_root)))
+        let outer =
+            ServiceBuilder::new().option_layer(self.trace.then(|| trace_layer(&self.base_root)));
+        #[cfg(feature = "metrics")]
+        let outer = outer.option_layer(self.metrics.then(crate::metrics::MetricsLayer::calls));
+        let outer = outer
             .option_layer(self.deadline.map(TimeoutLayer::deadline))
             .option_layer(self.retry.map(RetryLayer::new))
             .option_layer(self.rate_limiter.map(RateLimitLayer::new));
+        #[cfg(feature = "metrics")]
+        let outer = outer.option_layer(self.metrics.then(crate::metrics::MetricsLayer::attempts));
         if self.user_layers.is_empty() {
             // No user layers: erase once, at the edge.
             return Ok(BoxCloneSyncService::new(
