@@ -20,7 +20,7 @@ use std::time::Duration;
 /// ```
 /// use talkjs_fake::RateLimitConfig;
 ///
-/// // TalkJS's documented limits: burst 600, 9 requests per second, 1 batch per second.
+/// // TalkJS's documented limits: burst 600, 9 requests per second; batches burst 500, 1 per second.
 /// let real = RateLimitConfig::TALKJS;
 /// // A small, fast limit for tests: 20 requests at once, then 50 per second.
 /// let test = RateLimitConfig { burst: 20, per_second: 50.0, ..RateLimitConfig::TALKJS };
@@ -34,7 +34,8 @@ pub struct RateLimitConfig {
     pub burst: u32,
     /// The sustained rate of ordinary requests, per second. TalkJS: 9.
     pub per_second: f64,
-    /// How many batch requests may arrive at once. TalkJS: 1 (no burst).
+    /// How many batch requests may arrive at once. TalkJS: 500 (the Batch page: "500 burst
+    /// requests, 100 maximum queue length, and 1 batch request per second").
     pub batch_burst: u32,
     /// The sustained rate of batch requests, per second. TalkJS: 1.
     pub batch_per_second: f64,
@@ -43,11 +44,15 @@ pub struct RateLimitConfig {
 }
 
 impl RateLimitConfig {
-    /// TalkJS's documented limits: burst 600, 9 requests per second; batches 1 per second.
+    /// TalkJS's documented limits: burst 600, 9 requests per second (the Get started page);
+    /// batches: burst 500, 1 per second (the Batch page). The batch page's "100 maximum
+    /// queue length" is not emulated (the fake queues nothing: a request over the limit is
+    /// answered `429` at once), and batches count only in their own bucket: whether TalkJS
+    /// also counts them against the general limit is not documented.
     pub const TALKJS: Self = Self {
         burst: 600,
         per_second: 9.0,
-        batch_burst: 1,
+        batch_burst: 500,
         batch_per_second: 1.0,
         time_scale: 1.0,
     };

@@ -66,6 +66,7 @@ pub(crate) fn put_conversation(
             access: Access::ReadWrite,
             notify: Notify::All,
             joined_at: now,
+            read_until: None,
         });
     }
     Ok(json!({}))
@@ -377,19 +378,26 @@ pub(crate) fn put_participant(
     let now = ctx.now;
     let conv = ctx.state.conversation_mut(id)?;
     conv.removed.remove(user);
-    let joined_at = conv.participants.get(user).map_or(now, |p| p.joined_at);
+    // The overwrite resets access and notify; the read state is not a setting it carries.
+    let (joined_at, read_until) = conv
+        .participants
+        .get(user)
+        .map_or((now, None), |p| (p.joined_at, p.read_until));
     conv.participants.insert(
         user.to_owned(),
         PartRec {
             access,
             notify,
             joined_at,
+            read_until,
         },
     );
     Ok(json!({}))
 }
 
-/// `PATCH /conversations/{id}/participants/{userId}`: merge.
+/// `PATCH /conversations/{id}/participants/{userId}`: merge. `readUntil` (ms) is stored and
+/// shown on the participant; TalkJS's transfer example sets it this way (no reference page
+/// lists it). Messages up to it no longer count as unread for the participant.
 pub(crate) fn patch_participant(
     ctx: &mut Ctx<'_>,
     req: &ApiRequest,
@@ -413,6 +421,9 @@ pub(crate) fn patch_participant(
     }
     if let Some(notify) = body.notify {
         part.notify = notify;
+    }
+    if let Some(read_until) = body.read_until {
+        part.read_until = Some(read_until);
     }
     Ok(json!({}))
 }

@@ -86,12 +86,22 @@
 //!   `idempotencyKey` deduplicates per conversation (same key: same id, no new message;
 //!   keys are kept forever rather than 24 hours); `GET` list newest first (`limit` 1..=100,
 //!   `startingAfter`), `GET` one, `PUT` edit (sets `editedAt`), `DELETE`, reactions
-//!   (`PUT`/`DELETE …/reactions/{emoji}/{userId}`, shown as `"reactions"` on the message).
-//! * **Import**: `POST /import/conversations/{id}/messages`: 1 to 10 user messages with
-//!   `timestamp` and `readBy` required, `origin: "import"`, never deduplicated, no
-//!   webhooks.
-//! * **Files**: `POST /files` (multipart, part `file`) returns `{"attachmentToken": …}`;
-//!   the attachment URL (`{base_url}/files/{token}/{name}`) serves the bytes.
+//!   (`PUT`/`DELETE …/reactions/{emoji}/{userId}`, shown as `"reactions"` on the message,
+//!   an object of emoji to user ids; `GET …/reactions/{emoji}` lists who reacted as
+//!   `{"data": [{"userId": …}]}`, `limit` 1..=100, `startingAfter` a user id).
+//! * **Import**: `POST /import/conversations/{id}/messages`: 1 to 10 user messages (up to
+//!   [`Builder::max_import_batch`] when set, e.g. 100 as TalkJS's transfer example sends;
+//!   more is a `400` that applies nothing), `origin: "import"`, never deduplicated, no
+//!   webhooks, answered with `[{"id": …}]` in order. Two item shapes: the reference page's
+//!   (`text`, `timestamp`, `readBy` required) and the transfer example's (`createdAt`, and
+//!   `text` or `content` blocks; a file block's `fileToken` is resolved to the uploaded
+//!   file, and `text`, `attachment` and `location` are filled from the blocks).
+//! * **Participants' `readUntil`**: set with a participant `PATCH`, shown on the
+//!   participant, and messages up to it no longer count as unread.
+//! * **Files**: `POST /files` (multipart: part `file`; optional fields `subtype`, `width`,
+//!   `height`, `duration`, a `400` when malformed) returns `{"fileToken": …}`, as TalkJS's
+//!   transfer example reads it; the attachment URL (`{base_url}/files/{token}/{name}`)
+//!   serves the bytes.
 //! * **Batch**: `POST /batch` with at most 10 `[seq, method, path, payload?, options?]`
 //!   operations (GET payloads are query parameters; `options.api_version` is honoured).
 //!   Operations run in request order; the results `[seq, status, "<body as JSON text>"]`
@@ -129,7 +139,8 @@
 //! presence from
 //! real sessions; group size caps per plan; the 24-hour idempotency window; role
 //! settings; `TalkJS-REST-Version` differences other than the ones listed above; TLS;
-//! message `content` blocks; user deletion; persistence (all state is lost on shutdown).
+//! message `content` blocks other than on import (sent messages carry none); user
+//! deletion; persistence (all state is lost on shutdown).
 //! Error codes and the exact error body shape are the fake's own (TalkJS does not
 //! document them).
 #![deny(missing_docs)]
@@ -181,6 +192,10 @@ pub enum Error {
     Config(String),
 }
 
+/// The most messages an import request may carry unless [`Builder::max_import_batch`] says
+/// otherwise: 10, as the Import reference page states.
+pub const DEFAULT_MAX_IMPORT_BATCH: usize = 10;
+
 /// Configures and starts a [`FakeTalkJs`]. Get one with [`FakeTalkJs::builder`].
 #[derive(Clone, Default)]
 #[must_use]
@@ -193,6 +208,7 @@ pub struct Builder {
     webhook_url: Option<String>,
     webhook_faults: WebhookFaults,
     api_version: Option<String>,
+    max_import_batch: Option<usize>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -206,6 +222,7 @@ impl std::fmt::Debug for Builder {
             .field("webhook_url", &self.webhook_url)
             .field("webhook_faults", &self.webhook_faults)
             .field("api_version", &self.api_version)
+            .field("max_import_batch", &self.max_import_batch)
             .finish()
     }
 }
@@ -259,6 +276,22 @@ impl Builder {
     /// version the fake knows, `2024-01-01`.
     pub fn default_api_version(mut self, version: impl Into<String>) -> Self {
         self.api_version = Some(version.into());
+        self
+    }
+
+    /// Sets the most messages one import request may carry (default
+    /// [`DEFAULT_MAX_IMPORT_BATCH`], 10, the Import reference page's limit; TalkJS's official
+    /// transfer example sends 100). A larger request is refused with a `400` that applies
+    /// nothing. At least 1.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), talkjs_fake::Error> {
+    /// // A fake that imports 100 messages a request, like TalkJS's transfer example expects.
+    /// let fake = talkjs_fake::FakeTalkJs::builder().max_import_batch(100).start().await?;
+    /// # let _ = fake; Ok(()) }
+    /// ```
+    pub fn max_import_batch(mut self, messages: usize) -> Self {
+        self.max_import_batch = Some(messages.max(1));
         self
     }
 
@@ -323,12 +356,14 @@ impl Builder {
             ));
             tx
         });
+        let mut state = State::new(
+            base_url.clone(),
+            fastrand::Rng::with_seed(self.faults.seed ^ 0x5eed_ba7c),
+        );
+        state.max_import = self.max_import_batch.unwrap_or(DEFAULT_MAX_IMPORT_BATCH);
         let shared = Arc::new(Shared {
             verifier: auth::Verifier::new(&app_id, &secret),
-            state: Mutex::new(State::new(
-                base_url.clone(),
-                fastrand::Rng::with_seed(self.faults.seed ^ 0x5eed_ba7c),
-            )),
+            state: Mutex::new(state),
             faults: Mutex::new(FaultState::new(self.faults)),
             clock,
             limiter: Mutex::new(ratelimit::Limiter::new(self.rate_limit)),
@@ -526,13 +561,14 @@ impl FakeTalkJs {
             .map(store::ConvRec::model)
     }
 
-    /// The messages of a conversation, **oldest first** (the API lists newest first);
-    /// empty if the conversation does not exist.
+    /// The messages of a conversation, **oldest first** (the API lists newest first), as
+    /// the API returns them (with their `reactions`); empty if the conversation does not
+    /// exist.
     pub fn messages(&self, conversation_id: &str) -> Vec<Message> {
         lock(&self.shared.state)
             .conversations
             .get(conversation_id)
-            .map(|c| c.messages.values().map(|m| m.message.clone()).collect())
+            .map(|c| c.messages.values().map(store::MsgRec::model).collect())
             .unwrap_or_default()
     }
 

@@ -5,8 +5,9 @@ use std::ops::Bound;
 
 use serde_json::{Value, json};
 use talkjs_models::{
-    Attachment, ImportMessage, Message, MessageEdit, MessageOrigin, MessageType, NewMessage,
-    SentMessage, UploadedFile, WebhookEventType,
+    Attachment, ContentBlock, FileBlock, FileSubtype, ImportMessage, Location, Message,
+    MessageEdit, MessageOrigin, MessageType, NewMessage, ReactionUser, SentMessage, UploadedFile,
+    WebhookEventType,
 };
 use tokio::time::Instant;
 
@@ -14,16 +15,18 @@ use crate::api::{ApiError, ApiRequest, RequestBody, decode, percent_encode, to_j
 use crate::multipart;
 use crate::store::{ConvRec, Ctx, MsgKey, MsgRec, State, StoredFile, parse_limit, random_id};
 
-/// Most messages per send or import request.
+/// Most messages per send request (and per import request unless
+/// [`Builder::max_import_batch`](crate::Builder::max_import_batch) says otherwise).
 const MAX_MESSAGES: usize = 10;
 
-/// The body of a send or import: a JSON array of 1 to 10 objects.
+/// The body of a send or import: a JSON array of 1 to `max` objects.
 ///
 /// The array and its maximum of 10 are documented for both
 /// (<https://talkjs.com/docs/Reference/REST_API/Messages/>,
-/// <https://talkjs.com/docs/Reference/REST_API/Importing_Messages/>); refusing an empty
-/// array is our reading (a request that sends nothing is a mistake in the caller).
-fn message_array(req: &ApiRequest) -> Result<Vec<Value>, ApiError> {
+/// <https://talkjs.com/docs/Reference/REST_API/Importing_Messages/>); TalkJS's official
+/// transfer example imports 100 at a time, which the fake accepts when told to. Refusing an
+/// empty array is our reading (a request that sends nothing is a mistake in the caller).
+fn message_array(req: &ApiRequest, max: usize) -> Result<Vec<Value>, ApiError> {
     let Value::Array(items) = req.json_value()? else {
         return Err(ApiError::invalid(
             "the body must be a JSON array of messages (even for one message)",
@@ -32,9 +35,9 @@ fn message_array(req: &ApiRequest) -> Result<Vec<Value>, ApiError> {
     if items.is_empty() {
         return Err(ApiError::invalid("the array of messages is empty"));
     }
-    if items.len() > MAX_MESSAGES {
+    if items.len() > max {
         return Err(ApiError::invalid(format!(
-            "at most {MAX_MESSAGES} messages per request, got {}",
+            "at most {max} messages per request, got {}",
             items.len()
         )));
     }
@@ -60,14 +63,8 @@ fn attachment(
             "message {i}: attachmentToken {token:?} is not a token from a file upload"
         ))
     })?;
-    let url = format!(
-        "{}/files/{}/{}",
-        state.base_url,
-        percent_encode(token),
-        percent_encode(&file.filename)
-    );
     Ok(Some(Attachment::new(
-        url,
+        file_url(state, token, &file.filename),
         u64::try_from(file.data.len()).ok(),
     )))
 }
@@ -140,7 +137,7 @@ fn check_send_item(i: usize, item: &Value) -> Result<(), ApiError> {
 /// `POST /conversations/{id}/messages`.
 pub(crate) fn send(ctx: &mut Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result<Value, ApiError> {
     let conv = ctx.state.conversation(conv_id)?;
-    let items = message_array(req)?;
+    let items = message_array(req, MAX_MESSAGES)?;
     // Validate everything first: a request is applied entirely or not at all.
     let mut prepared = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
@@ -233,38 +230,111 @@ fn prefix(mut error: ApiError, i: usize) -> ApiError {
     error
 }
 
+/// Checks an import item against the fields its shape requires: the reference page's
+/// (`text`, `timestamp`, `readBy`) or, when it has `createdAt`, TalkJS's transfer example's
+/// (`createdAt`, and `text` or non-empty `content`; no `readBy` needed).
+fn check_import_item(i: usize, item: &Value) -> Result<(), ApiError> {
+    let present = |field: &str| item.get(field).is_some_and(|v| !v.is_null());
+    let required: &[&str] = if present("createdAt") {
+        &["type", "sender", "createdAt"]
+    } else {
+        // "All fields are required" except attachmentToken and custom
+        // (https://talkjs.com/docs/Reference/REST_API/Importing_Messages/).
+        &["type", "sender", "text", "timestamp", "readBy"]
+    };
+    if let Some(field) = required.iter().find(|f| !present(f)) {
+        return Err(ApiError::invalid(format!(
+            "message {i}: {field} is required"
+        )));
+    }
+    if present("createdAt") {
+        let has_content = item
+            .get("content")
+            .and_then(Value::as_array)
+            .is_some_and(|c| !c.is_empty());
+        if !present("text") && !has_content {
+            return Err(ApiError::invalid(format!(
+                "message {i}: text or content is required"
+            )));
+        }
+    }
+    if let Some(kind) = item
+        .get("type")
+        .filter(|t| t.as_str() != Some("UserMessage"))
+    {
+        return Err(ApiError::invalid(format!(
+            "message {i}: only messages of type \"UserMessage\" can be imported, got {kind}"
+        )));
+    }
+    if let Some(problem) = crate::api::custom_problem(item) {
+        return Err(ApiError::invalid(format!("message {i}: {problem}")));
+    }
+    Ok(())
+}
+
+/// The content of an imported message as stored: a file block's `fileToken` resolved to the
+/// uploaded file (url, filename, size and the upload's subtype, width, height, duration).
+fn stored_content(
+    state: &State,
+    blocks: Vec<ContentBlock>,
+    i: usize,
+) -> Result<Vec<ContentBlock>, ApiError> {
+    blocks
+        .into_iter()
+        .map(|block| match block {
+            ContentBlock::File(file) => {
+                let Some(token) = file.file_token.as_deref() else {
+                    return Ok(ContentBlock::File(file));
+                };
+                let stored = state.files.get(token).ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "message {i}: fileToken {token:?} is not a token from a file upload"
+                    ))
+                })?;
+                let mut resolved = FileBlock::from_token(token);
+                resolved.url = Some(file_url(state, token, &stored.filename));
+                resolved.filename = Some(stored.filename.clone());
+                resolved.size = u64::try_from(stored.data.len()).ok();
+                resolved.subtype = stored.subtype.as_deref().map(FileSubtype::from);
+                resolved.width = stored.width;
+                resolved.height = stored.height;
+                resolved.duration = stored.duration;
+                Ok(ContentBlock::File(resolved))
+            }
+            other => Ok(other),
+        })
+        .collect()
+}
+
+/// The attachment URL of an uploaded file.
+fn file_url(state: &State, token: &str, filename: &str) -> String {
+    format!(
+        "{}/files/{}/{}",
+        state.base_url,
+        percent_encode(token),
+        percent_encode(filename)
+    )
+}
+
 /// `POST /import/conversations/{id}/messages`: no deduplication, no webhooks.
+///
+/// Both item shapes are accepted ([`check_import_item`]). An item with `content` keeps it
+/// (file tokens resolved, [`stored_content`]), and its legacy fields are filled from it
+/// where the item has none, as the fake's reading of TalkJS's: `text` from the text blocks
+/// (joined by a line break), `attachment` from the first file block, `location` from the
+/// first location block. The answer is `[{"id": …}]`, one per message, in order (TalkJS's
+/// transfer example reads it; the reference page shows none).
 pub(crate) fn import(
     ctx: &mut Ctx<'_>,
     req: &ApiRequest,
     conv_id: &str,
 ) -> Result<Value, ApiError> {
     let conv = ctx.state.conversation(conv_id)?;
-    let items = message_array(req)?;
+    let items = message_array(req, ctx.state.max_import)?;
     let mut prepared = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        // "All fields are required" except attachmentToken and custom, and type is
-        // "UserMessage": system messages cannot be imported
-        // (https://talkjs.com/docs/Reference/REST_API/Importing_Messages/).
-        for field in ["type", "sender", "text", "timestamp", "readBy"] {
-            if item.get(field).is_none_or(Value::is_null) {
-                return Err(ApiError::invalid(format!(
-                    "message {i}: {field} is required"
-                )));
-            }
-        }
-        if let Some(kind) = item
-            .get("type")
-            .filter(|t| t.as_str() != Some("UserMessage"))
-        {
-            return Err(ApiError::invalid(format!(
-                "message {i}: only messages of type \"UserMessage\" can be imported, got {kind}"
-            )));
-        }
-        if let Some(problem) = crate::api::custom_problem(&item) {
-            return Err(ApiError::invalid(format!("message {i}: {problem}")));
-        }
-        let message: ImportMessage = decode(item).map_err(|e| prefix(e, i))?;
+        check_import_item(i, &item)?;
+        let mut message: ImportMessage = decode(item).map_err(|e| prefix(e, i))?;
         if !conv.participants.contains_key(message.sender.as_str()) {
             return Err(ApiError::invalid(format!(
                 "message {i}: sender {:?} is not a participant of conversation {conv_id:?}",
@@ -272,10 +342,15 @@ pub(crate) fn import(
             )));
         }
         let attachment = attachment(ctx.state, message.attachment_token.as_deref(), i)?;
-        prepared.push((message, attachment));
+        let content = message
+            .content
+            .take()
+            .map(|blocks| stored_content(ctx.state, blocks, i))
+            .transpose()?;
+        prepared.push((message, attachment, content));
     }
     let mut ids = Vec::with_capacity(prepared.len());
-    for (import, attachment) in prepared {
+    for (import, attachment, content) in prepared {
         let id = new_message_id(ctx.state);
         let mut message = Message::new(
             id.as_str(),
@@ -285,14 +360,47 @@ pub(crate) fn import(
         );
         message.origin = Some(MessageOrigin::Import);
         message.sender_id = Some(import.sender);
-        message.text = Some(import.text);
+        message.text = Some(import.text).filter(|t| !t.is_empty() || content.is_none());
         message.read_by = import.read_by;
         message.custom = import.custom;
         message.attachment = attachment;
+        if let Some(blocks) = &content {
+            fill_legacy_fields(&mut message, blocks);
+        }
+        message.content = content;
         insert(ctx.state, conv_id, message, ctx.listed_at)?;
         ids.push(SentMessage::new(id));
     }
     to_json(&ids)
+}
+
+/// Fills a message's `text`, `attachment` and `location` from its content blocks where it
+/// has none.
+fn fill_legacy_fields(message: &mut Message, blocks: &[ContentBlock]) {
+    if message.text.is_none() {
+        let texts: Vec<String> = blocks
+            .iter()
+            .filter_map(|b| match b {
+                ContentBlock::Text(t) => Some(t.plain_text()),
+                _ => None,
+            })
+            .collect();
+        if !texts.is_empty() {
+            message.text = Some(texts.join("\n"));
+        }
+    }
+    if message.attachment.is_none() {
+        message.attachment = blocks.iter().find_map(|b| match b {
+            ContentBlock::File(f) => f.url.as_ref().map(|url| Attachment::new(url, f.size)),
+            _ => None,
+        });
+    }
+    if message.location.is_none() {
+        message.location = blocks.iter().find_map(|b| match b {
+            ContentBlock::Location(l) => Some(Location::new(l.latitude, l.longitude)),
+            _ => None,
+        });
+    }
 }
 
 /// `GET /conversations/{id}/messages`: newest first.
@@ -424,6 +532,61 @@ pub(crate) fn react(
     Ok(json!({}))
 }
 
+/// `GET /conversations/{id}/messages/{messageId}/reactions/{emoji}`: who reacted with the
+/// emoji, `{"data": [{"userId": …}]}` in user id order; `limit` 1..=100 (default 10),
+/// `startingAfter` a user id. TalkJS's transfer example calls it with `?limit=100`; no
+/// reference page shows it.
+pub(crate) fn list_reactions(
+    ctx: &Ctx<'_>,
+    req: &ApiRequest,
+    conv_id: &str,
+    id: &str,
+    emoji: &str,
+) -> Result<Value, ApiError> {
+    let limit = parse_limit(req, 100)?;
+    let rec = find(ctx.state.conversation(conv_id)?, id)?;
+    let after = req.query("startingAfter");
+    let page: Vec<ReactionUser> = rec
+        .reactions
+        .get(emoji)
+        .into_iter()
+        .flatten()
+        .filter(|user| after.is_none_or(|a| user.as_str() > a))
+        .take(limit)
+        .map(|user| ReactionUser::new(user.as_str()))
+        .collect();
+    Ok(json!({ "data": to_json(&page)? }))
+}
+
+/// A text field of an upload, if sent: `None` when absent, 400 when not UTF-8 or empty.
+fn text_field(parts: &[multipart::Part], name: &str) -> Result<Option<String>, ApiError> {
+    let Some(part) = parts.iter().find(|p| p.name.as_deref() == Some(name)) else {
+        return Ok(None);
+    };
+    match std::str::from_utf8(&part.data) {
+        Ok(text) if !text.trim().is_empty() => Ok(Some(text.trim().to_owned())),
+        _ => Err(ApiError::invalid(format!(
+            "the form field {name:?} must be non-empty text"
+        ))),
+    }
+}
+
+/// A number field of an upload, if sent (400 when it is not a number of that kind).
+fn number_field<T: std::str::FromStr>(
+    parts: &[multipart::Part],
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    text_field(parts, name)?
+        .map(|text| {
+            text.parse::<T>().map_err(|_| {
+                ApiError::invalid(format!(
+                    "the form field {name:?} is not a valid number: {text:?}"
+                ))
+            })
+        })
+        .transpose()
+}
+
 /// `POST /files` (multipart, field `file`).
 pub(crate) fn upload(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
     let RequestBody::Multipart {
@@ -436,8 +599,25 @@ pub(crate) fn upload(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiEr
             "a file upload takes a multipart/form-data body (so it cannot be a batch operation)",
         ));
     };
-    let part = multipart::find_part(content_type, bytes, "file")
+    let mut parts = multipart::parts(content_type, bytes)
         .map_err(|reason| ApiError::bad_request("INVALID_MULTIPART", reason))?;
+    // The optional fields TalkJS's transfer example sends: subtype, width, height, duration.
+    let subtype = text_field(&parts, "subtype")?;
+    let width = number_field::<u64>(&parts, "width")?;
+    let height = number_field::<u64>(&parts, "height")?;
+    let duration = number_field::<f64>(&parts, "duration")?;
+    if duration.is_some_and(|d| !d.is_finite() || d < 0.0) {
+        return Err(ApiError::invalid(
+            "the form field \"duration\" must be a number of seconds, at least 0",
+        ));
+    }
+    let position = parts
+        .iter()
+        .position(|p| p.name.as_deref() == Some("file"))
+        .ok_or_else(|| {
+            ApiError::bad_request("INVALID_MULTIPART", "the multipart body has no `file` part")
+        })?;
+    let part = parts.swap_remove(position);
     let token = loop {
         let token = random_id("att_", 24);
         if !ctx.state.files.contains_key(&token) {
@@ -450,8 +630,13 @@ pub(crate) fn upload(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiEr
             filename: part.filename.unwrap_or_else(|| "file".to_owned()),
             content_type: part.content_type,
             data: part.data,
+            subtype,
+            width,
+            height,
+            duration,
         },
     );
+    // The field TalkJS's transfer example reads (`UploadedFile` encodes as `fileToken`).
     to_json(&UploadedFile::new(token))
 }
 

@@ -1,10 +1,11 @@
-//! A minimal `multipart/form-data` reader: enough to find one named part.
+//! A minimal `multipart/form-data` reader: enough to find the named parts of an upload.
 
 use bytes::Bytes;
 
 /// One part of a multipart body.
 #[derive(Debug)]
 pub(crate) struct Part {
+    pub(crate) name: Option<String>,
     pub(crate) filename: Option<String>,
     pub(crate) content_type: Option<String>,
     pub(crate) data: Bytes,
@@ -49,15 +50,25 @@ fn header_param(line: &str, name: &str) -> Option<String> {
 }
 
 /// Finds the part whose form field name is `field`.
+#[cfg(test)]
 pub(crate) fn find_part(content_type: &str, body: &Bytes, field: &str) -> Result<Part, String> {
+    parts(content_type, body)?
+        .into_iter()
+        .find(|p| p.name.as_deref() == Some(field))
+        .ok_or_else(|| format!("the multipart body has no `{field}` part"))
+}
+
+/// Every part of a multipart body, in order.
+pub(crate) fn parts(content_type: &str, body: &Bytes) -> Result<Vec<Part>, String> {
     let boundary = boundary(content_type)?;
     let delimiter = format!("--{boundary}");
     let delimiter = delimiter.as_bytes();
     let mut pos = find(body, delimiter, 0).ok_or("the body has no multipart boundary")?;
+    let mut parts = Vec::new();
     loop {
         let after = pos + delimiter.len();
         if body.get(after..after + 2) == Some(b"--") {
-            return Err(format!("the multipart body has no `{field}` part"));
+            return Ok(parts);
         }
         let headers_start = find(body, b"\r\n", after).ok_or("truncated multipart body")? + 2;
         let (headers, data_start) = if body.get(headers_start..headers_start + 2) == Some(b"\r\n") {
@@ -87,13 +98,12 @@ pub(crate) fn find_part(content_type: &str, body: &Bytes, field: &str) -> Result
                 part_type = Some(value.trim().to_owned());
             }
         }
-        if name.as_deref() == Some(field) {
-            return Ok(Part {
-                filename,
-                content_type: part_type,
-                data: body.slice(data_start..data_end),
-            });
-        }
+        parts.push(Part {
+            name,
+            filename,
+            content_type: part_type,
+            data: body.slice(data_start..data_end),
+        });
         pos = next;
     }
 }

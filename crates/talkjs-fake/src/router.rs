@@ -114,6 +114,10 @@ fn route(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
             Method::DELETE => messages::react(ctx, id, msg, emoji, user, false),
             _ => Err(method_not_allowed(req)),
         },
+        ["conversations", id, "messages", msg, "reactions", emoji] => match *m {
+            Method::GET => messages::list_reactions(ctx, req, id, msg, emoji),
+            _ => Err(method_not_allowed(req)),
+        },
         ["import", "conversations", id, "messages"] => match *m {
             Method::POST => messages::import(ctx, req, id),
             _ => Err(method_not_allowed(req)),

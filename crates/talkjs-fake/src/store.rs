@@ -30,6 +30,8 @@ pub(crate) struct PartRec {
     pub(crate) access: Access,
     pub(crate) notify: Notify,
     pub(crate) joined_at: Timestamp,
+    /// The `readUntil` set with a participant PATCH, if any.
+    pub(crate) read_until: Option<Timestamp>,
 }
 
 /// A stored message with its reactions.
@@ -43,15 +45,19 @@ pub(crate) struct MsgRec {
 }
 
 impl MsgRec {
-    /// The message as the API returns it (with `reactions` when there are any).
-    pub(crate) fn to_json(&self) -> Result<Value, ApiError> {
-        let mut value = to_json(&self.message)?;
+    /// The message as the API returns it (with `reactions` when there are any: an object of
+    /// emoji to the ids of the users who reacted).
+    pub(crate) fn model(&self) -> Message {
+        let mut message = self.message.clone();
         if !self.reactions.is_empty() {
-            if let Some(map) = value.as_object_mut() {
-                map.insert("reactions".to_owned(), to_json(&self.reactions)?);
-            }
+            message.reactions = serde_json::to_value(&self.reactions).ok();
         }
-        Ok(value)
+        message
+    }
+
+    /// [`model`](Self::model) as JSON.
+    pub(crate) fn to_json(&self) -> Result<Value, ApiError> {
+        to_json(&self.model())
     }
 }
 
@@ -126,29 +132,40 @@ impl ConvRec {
             .map_or(created, |(k, _)| (*k).max(created))
     }
 
-    /// How many messages `user` has not read (their own do not count).
+    /// The `readUntil` set for `user` with a participant PATCH, if any.
+    fn set_read_until(&self, user: &str) -> Option<Timestamp> {
+        self.participants.get(user).and_then(|p| p.read_until)
+    }
+
+    /// How many messages `user` has not read (their own do not count, nor those up to the
+    /// participant's `readUntil`).
     pub(crate) fn unread_count(&self, user: &str) -> u64 {
+        let read_until = self.set_read_until(user);
         let count = self
             .messages
             .values()
             .filter(|m| {
                 m.message.sender_id.as_ref().is_none_or(|s| s != user)
                     && !m.message.read_by.iter().any(|r| r == user)
+                    && read_until.is_none_or(|t| m.message.created_at > t)
             })
             .count();
         u64::try_from(count).unwrap_or(u64::MAX)
     }
 
-    /// The time of the newest message `user` has read or sent, if any.
+    /// The time of the newest message `user` has read or sent, or the participant's
+    /// `readUntil` if that is later.
     pub(crate) fn read_until(&self, user: &str) -> Option<Timestamp> {
-        self.messages
+        let read = self
+            .messages
             .values()
             .rev()
             .find(|m| {
                 m.message.sender_id.as_ref().is_some_and(|s| s == user)
                     || m.message.read_by.iter().any(|r| r == user)
             })
-            .map(|m| m.message.created_at)
+            .map(|m| m.message.created_at);
+        read.max(self.set_read_until(user))
     }
 
     /// The conversation object.
@@ -172,6 +189,7 @@ impl ConvRec {
         let mut part = ConversationParticipant::new(p.access.clone(), p.notify.clone());
         part.is_unread = Some(self.unread_count(user) > 0);
         part.joined_at = Some(p.joined_at);
+        part.read_until = p.read_until;
         part
     }
 
@@ -202,12 +220,16 @@ pub(crate) struct ConvKeys {
     pub(crate) seq: u64,
 }
 
-/// An uploaded file.
+/// An uploaded file, with the optional form fields of its upload.
 #[derive(Debug, Clone)]
 pub(crate) struct StoredFile {
     pub(crate) filename: String,
     pub(crate) content_type: Option<String>,
     pub(crate) data: Bytes,
+    pub(crate) subtype: Option<String>,
+    pub(crate) width: Option<u64>,
+    pub(crate) height: Option<u64>,
+    pub(crate) duration: Option<f64>,
 }
 
 /// Everything the fake stores.
@@ -230,6 +252,8 @@ pub(crate) struct State {
     pub(crate) base_url: String,
     /// Shuffles batch results (seeded from [`Faults::seed`](crate::Faults::seed)).
     pub(crate) batch_rng: fastrand::Rng,
+    /// Most messages per import request ([`Builder::max_import_batch`](crate::Builder::max_import_batch)).
+    pub(crate) max_import: usize,
 }
 
 /// A delay so long it means "never" (keeps `Instant` arithmetic from overflowing).
@@ -320,6 +344,7 @@ impl State {
         Self {
             base_url,
             batch_rng,
+            max_import: crate::DEFAULT_MAX_IMPORT_BATCH,
             ..Self::default()
         }
     }
@@ -355,7 +380,9 @@ impl State {
     /// Removes everything except the server's own settings.
     pub(crate) fn clear(&mut self) {
         let base_url = std::mem::take(&mut self.base_url);
+        let max_import = self.max_import;
         *self = Self::new(base_url, self.batch_rng.clone());
+        self.max_import = max_import;
     }
 }
 

@@ -385,7 +385,7 @@ async fn edit_delete_reply_and_react() {
 }
 
 #[tokio::test]
-async fn file_upload_gives_an_attachment_token() {
+async fn file_upload_gives_a_file_token() {
     let api = setup().await;
     let boundary = "----talkjsfake";
     let body = format!(
@@ -404,7 +404,9 @@ async fn file_upload_gives_an_attachment_token() {
         .unwrap();
     let r = api.send(request).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text);
-    let attachment = r.body["attachmentToken"].as_str().unwrap().to_owned();
+    // Answered as TalkJS's transfer example reads it: `fileToken`.
+    assert_eq!(r.body.as_object().unwrap().len(), 1, "{}", r.text);
+    let attachment = r.body["fileToken"].as_str().unwrap().to_owned();
 
     let r = api
         .post(

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! talkjs-fake [--port N] [--app-id ID] [--secret-key KEY] [--rate-limit] [--webhook-url URL]
+//!             [--max-import-batch N]
 //! ```
 
 use std::process::ExitCode;
@@ -17,8 +18,10 @@ options:
   --port N             listen on port N (default: any free port)
   --app-id ID          use this app id (default: random)
   --secret-key KEY     use this secret key (default: random sk_test_...)
-  --rate-limit         enforce TalkJS's rate limits (burst 600, 9/s, 1 batch/s)
+  --rate-limit         enforce TalkJS's rate limits (burst 600, 9/s; batches burst 500, 1/s)
   --webhook-url URL    deliver signed webhook events to this http:// URL
+  --max-import-batch N accept up to N messages per import request (default 10;
+                       TalkJS's transfer example sends 100)
   -h, --help           show this help";
 
 /// Parsed command line.
@@ -28,6 +31,7 @@ struct Args {
     secret_key: Option<String>,
     rate_limit: bool,
     webhook_url: Option<String>,
+    max_import_batch: Option<usize>,
 }
 
 /// Parses the arguments by hand; `Err` holds the message to print.
@@ -38,6 +42,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
         secret_key: None,
         rate_limit: false,
         webhook_url: None,
+        max_import_batch: None,
     };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -62,6 +67,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String>
             "--secret-key" => parsed.secret_key = Some(value("--secret-key")?),
             "--webhook-url" => parsed.webhook_url = Some(value("--webhook-url")?),
             "--rate-limit" => parsed.rate_limit = true,
+            "--max-import-batch" => {
+                let v = value("--max-import-batch")?;
+                parsed.max_import_batch =
+                    Some(v.parse().ok().filter(|n: &usize| *n >= 1).ok_or_else(|| {
+                        format!("--max-import-batch: {v:?} is not a whole number of at least 1")
+                    })?);
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -125,6 +137,9 @@ async fn main() -> ExitCode {
     }
     if let Some(url) = args.webhook_url {
         builder = builder.webhook_url(url);
+    }
+    if let Some(n) = args.max_import_batch {
+        builder = builder.max_import_batch(n);
     }
     let fake = match builder.start().await {
         Ok(fake) => fake,
