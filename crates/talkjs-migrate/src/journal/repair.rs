@@ -6,31 +6,40 @@
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use talkjs_api::models::Message;
+use talkjs_api::models::{Custom, ImportMessage, Message};
 
 use super::{Journal, ROW_COLUMNS, Row, row};
 use crate::plan::SOURCE_ID_KEY;
 
 /// How a message of the plan is recognised in a listing of the target: by its source id in
-/// `custom` (with the marker), else by sender, time (ms) and text, which the import keeps.
+/// `custom` (with the marker), else by sender, time (ms), text and custom data, which the
+/// import keeps as given. Messages repeated word for word (same sender, time and text) are
+/// told apart by their custom data where it differs (a reply link, the source's own custom
+/// data); where it does not, they are interchangeable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ItemKey {
     /// `custom["talkjs-migrate:sourceId"]`.
     Marker,
-    /// Sender, timestamp and text.
+    /// Sender, timestamp, text and custom data.
     Content,
 }
 
 impl ItemKey {
-    /// The key of a planned message.
+    /// The key of a planned message (its custom data as its journaled body has it).
     pub(crate) fn of_row(self, row: &Row) -> String {
         match self {
             Self::Marker => row.source_id.clone(),
-            Self::Content => content_key(
-                row.sender.as_deref().unwrap_or_default(),
-                row.ts.unwrap_or_default(),
-                row.text.as_deref().unwrap_or_default(),
-            ),
+            Self::Content => {
+                let custom = serde_json::from_str::<ImportMessage>(&row.body)
+                    .map(|m| m.custom)
+                    .unwrap_or_default();
+                content_key(
+                    row.sender.as_deref().unwrap_or_default(),
+                    row.ts.unwrap_or_default(),
+                    row.text.as_deref().unwrap_or_default(),
+                    &custom,
+                )
+            }
         }
     }
 
@@ -43,14 +52,16 @@ impl ItemKey {
                 m.sender_id.as_ref().map_or("", |s| s.as_str()),
                 i64::try_from(m.created_at.as_millis()).unwrap_or(i64::MAX),
                 m.text.as_deref().unwrap_or_default(),
+                &m.custom,
             )),
         }
     }
 }
 
-/// Sender, time and text as one unambiguous string (a JSON array).
-fn content_key(sender: &str, ts: i64, text: &str) -> String {
-    serde_json::json!([sender, ts, text]).to_string()
+/// Sender, time, text and custom data as one unambiguous string (a JSON array; custom data
+/// is a sorted map, so equal maps give equal strings).
+fn content_key(sender: &str, ts: i64, text: &str, custom: &Custom) -> String {
+    serde_json::json!([sender, ts, text, custom]).to_string()
 }
 
 /// A planned message of a conversation with what the journal knows of it.

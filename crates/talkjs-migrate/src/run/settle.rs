@@ -362,19 +362,14 @@ impl Run {
     }
 
     /// What a listing of a conversation says must change for it to hold each landed
-    /// message exactly once. Copies are counted by key; which copy to delete, or which
-    /// message to send again, is chosen by its custom data too, since messages repeated word
-    /// for word (same sender, time and text) may differ there (a reply link, the source's
-    /// own custom data). A copy whose custom data none of this migration's messages of its
-    /// key has is what the target held before: never deleted.
+    /// message exactly once: by key, copies beyond the landed messages and the baseline are
+    /// surplus (delete the ones no landed message is known by first), landed messages
+    /// beyond the copies are missing (send again the ones whose known id is not listed
+    /// first). A copy whose key no landed message has (e.g. other custom data) is not this
+    /// migration's: never touched.
     fn compare(&self, listed: &[Message], held: &[Held], baseline: &HashMap<String, u64>) -> Fix {
         let key = self.key();
-        let mut copies: HashMap<String, Vec<&Message>> = HashMap::new();
-        for m in listed {
-            if let Some(k) = key.of_message(m) {
-                copies.entry(k).or_default().push(m);
-            }
-        }
+        let copies = copies_by_key(key, listed);
         let known: HashSet<&str> = held.iter().filter_map(|h| h.target_id.as_deref()).collect();
         let mut landed: Vec<(String, Vec<&Held>)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -388,85 +383,42 @@ impl Run {
         }
         let mut fix = Fix::default();
         for (k, items) in landed {
-            let found = copies.get(&k).map_or(&[][..], Vec::as_slice);
-            let ours = found.len().saturating_sub(count(baseline, &k));
+            let ids = copies.get(&k).map_or(&[][..], Vec::as_slice);
+            let ours = ids.len().saturating_sub(count(baseline, &k));
             let expected = items.len();
-            if ours == expected {
-                if let ([h], [m]) = (items.as_slice(), found) {
-                    if h.target_id.is_none() {
-                        fix.found.push((h.row.seq, m.id.as_str().to_owned()));
-                    }
-                }
-                continue;
-            }
-            // By custom data: the copies and the landed messages of each variant.
-            let mut variants: Vec<(String, Vec<&Message>, Vec<&Held>)> = Vec::new();
-            for h in &items {
-                let c = custom_of_row(&h.row);
-                match variants.iter_mut().find(|(v, _, _)| *v == c) {
-                    Some((_, _, hs)) => hs.push(h),
-                    None => variants.push((c, Vec::new(), vec![h])),
-                }
-            }
-            for m in found {
-                let c = custom_of(&m.custom);
-                if let Some((_, ms, _)) = variants.iter_mut().find(|(v, _, _)| *v == c) {
-                    ms.push(m);
-                }
-            }
             if ours > expected {
-                let mut surplus = ours - expected;
-                for (_, ms, hs) in &variants {
-                    let excess = ms.len().saturating_sub(hs.len()).min(surplus);
-                    // Newest first, copies no landed message is known by first.
-                    let mut candidates: Vec<&&Message> = ms
-                        .iter()
-                        .rev()
-                        .filter(|m| !known.contains(m.id.as_str()))
-                        .collect();
-                    candidates.extend(ms.iter().rev().filter(|m| known.contains(m.id.as_str())));
-                    fix.delete.extend(
-                        candidates
-                            .into_iter()
-                            .take(excess)
-                            .map(|m| m.id.as_str().to_owned()),
-                    );
-                    surplus -= excess;
-                }
-            } else {
-                let mut missing = expected - ours;
-                for (_, ms, hs) in &variants {
-                    let short = hs.len().saturating_sub(ms.len()).min(missing);
-                    // The ones whose known id is not listed first.
-                    let listed_ids: HashSet<&str> = ms.iter().map(|m| m.id.as_str()).collect();
-                    let is_listed = |h: &&&Held| {
-                        h.target_id
-                            .as_deref()
-                            .is_some_and(|id| listed_ids.contains(id))
-                    };
-                    let mut candidates: Vec<&&Held> = hs.iter().filter(|h| !is_listed(h)).collect();
-                    candidates.extend(hs.iter().filter(|h| is_listed(h)));
-                    fix.missing
-                        .extend(candidates.into_iter().take(short).map(|h| h.row.seq));
-                    missing -= short;
+                let mut candidates: Vec<&String> = ids
+                    .iter()
+                    .rev()
+                    .filter(|id| !known.contains(id.as_str()))
+                    .collect();
+                candidates.extend(ids.iter().rev().filter(|id| known.contains(id.as_str())));
+                fix.delete
+                    .extend(candidates.into_iter().take(ours - expected).cloned());
+            } else if ours < expected {
+                let listed_ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
+                let is_listed = |h: &&Held| {
+                    h.target_id
+                        .as_deref()
+                        .is_some_and(|id| listed_ids.contains(id))
+                };
+                let mut candidates: Vec<&Held> =
+                    items.iter().copied().filter(|h| !is_listed(h)).collect();
+                candidates.extend(items.iter().copied().filter(|h| is_listed(h)));
+                fix.missing.extend(
+                    candidates
+                        .into_iter()
+                        .take(expected - ours)
+                        .map(|h| h.row.seq),
+                );
+            } else if let ([h], [id]) = (items.as_slice(), ids) {
+                if h.target_id.is_none() && count(baseline, &k) == 0 {
+                    fix.found.push((h.row.seq, id.clone()));
                 }
             }
         }
         fix
     }
-}
-
-/// Custom data as one comparable string.
-fn custom_of(custom: &talkjs_api::models::Custom) -> String {
-    serde_json::to_string(custom).unwrap_or_default()
-}
-
-/// The custom data a planned message is imported with.
-fn custom_of_row(row: &Row) -> String {
-    let custom = serde_json::from_str::<talkjs_api::models::ImportMessage>(&row.body)
-        .map(|m| m.custom)
-        .unwrap_or_default();
-    custom_of(&custom)
 }
 
 /// What the reconcile pass changes in a conversation.
