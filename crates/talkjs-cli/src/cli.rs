@@ -76,6 +76,79 @@ pub struct GlobalArgs {
     /// Output format [default: table on a terminal, else json for one object, jsonl for lists].
     #[arg(long, short = 'o', global = true, value_name = "FORMAT")]
     pub output: Option<Format>,
+
+    /// Show every request on standard error: one line per attempt (method, path template and
+    /// path, status, attempt, rate-limit wait, time); -vv adds the request and response
+    /// headers (the Authorization token redacted).
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// How fast a bulk command (`import`, `export`, `migrate`) may go, and the limit it shares.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Rate limit")]
+pub struct RateArgs {
+    /// At most this rate: requests per second or minute (4/s, 240/m), or a share of TalkJS's
+    /// limit (50% keeps half of the burst and of the 9 per second for the app's own
+    /// servers). Above TalkJS's default for an app whose plan allows more (e.g. 20/s --burst
+    /// 1200) [default: TalkJS's limit, burst 600 less a margin of 10, 9/s].
+    #[arg(long, value_name = "RATE", value_parser = parse_limit_rate)]
+    pub rate: Option<LimitRate>,
+    /// The burst with --rate N/s or N/m (requests sent at once before the rate applies)
+    /// [default: the same share of TalkJS's burst as the rate is of 9/s].
+    #[arg(long, value_name = "N", requires = "rate", value_parser = clap::value_parser!(u32).range(1..))]
+    pub burst: Option<u32>,
+    /// Share one rate limit through this Redis, e.g. redis://127.0.0.1:6379/
+    /// (talkjs-ratelimit-redis), with the other shards, other commands and the app's own
+    /// servers limiting the same app id there. With --rate, this command keeps under its rate
+    /// and under the shared limit.
+    #[arg(
+        long,
+        env = "TALKJS_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub redis_url: Option<String>,
+}
+
+/// `--rate`: a rate of requests, or a share of TalkJS's limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LimitRate {
+    /// Requests per second.
+    PerSecond(f64),
+    /// A share of TalkJS's limit, from 0 (excluded) to 1.
+    Share(f64),
+}
+
+/// Reads `--rate`: `4/s`, `240/m` (also `/sec`, `/min`), `2.5/s`, or `50%`.
+fn parse_limit_rate(s: &str) -> Result<LimitRate, String> {
+    let t = s.trim();
+    let number = |n: &str| -> Option<f64> {
+        n.trim().parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0)
+    };
+    if let Some(percent) = t.strip_suffix('%') {
+        return match number(percent) {
+            Some(p) if p <= 100.0 => Ok(LimitRate::Share(p / 100.0)),
+            _ => Err(format!(
+                "{s:?}: a share is above 0% and at most 100% (e.g. 50%)"
+            )),
+        };
+    }
+    let (count, unit) = t
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?}: give requests per second or minute (4/s, 240/m) or a share (50%)"))?;
+    let per = match unit.trim() {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        other => return Err(format!("{s:?}: unknown unit {other:?}; use /s or /m")),
+    };
+    let count = number(count).ok_or_else(|| format!("{s:?}: the rate must be a number above 0"))?;
+    let per_second = count / per;
+    // Below one request an hour is a typo rather than a plan.
+    if per_second < 1.0 / 3600.0 {
+        return Err(format!("{s:?}: below one request an hour"));
+    }
+    Ok(LimitRate::PerSecond(per_second))
 }
 
 /// A secret given on the command line or in the environment: never shown by `Debug`.
@@ -425,6 +498,8 @@ pub struct ExportArgs {
     /// Items per request [default: the largest TalkJS allows].
     #[arg(long, value_name = "N")]
     pub page_size: Option<u32>,
+    #[command(flatten)]
+    pub rate: RateArgs,
 }
 
 /// `talkjs export ...`
@@ -495,6 +570,8 @@ pub struct ImportArgs {
     /// Empty when nothing failed; not written after Ctrl-C.
     #[arg(long, value_name = "PATH")]
     pub failed_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub rate: RateArgs,
 }
 
 const MIGRATE_HELP: &str = r#"Copy users, conversations and messages from JSON lines as `talkjs export` writes them
@@ -505,10 +582,11 @@ for an app, unless --journal) records what was planned, what was sent and what l
 the same command again to resume; a finished migration run again sends nothing. An import
 whose answer was lost (a 5xx, a reset, a timeout, a kill) is checked against the app, once
 --settle has passed (TalkJS may apply it late), before anything else is sent to that
-conversation (its messages are looked up by sender, time and text, or by their source id with
---mark-source-ids); at the end of the run each such conversation is listed again, and a copy
-that landed even later is deleted (messages the app held before are never touched). The
-journal is bound to its input and its target app: another FILE or another app is refused.
+conversation (its messages are looked up by sender, time, text and custom data, or by their
+source id with --mark-source-ids); at the end of the run each such conversation is listed
+again, and a copy that landed even later is deleted (messages the app held before are never
+touched). The journal is bound to its input and its target app: another FILE or another app is
+refused.
 
 - Messages are imported with their sender, text, original time, readBy (read state), custom
   data and attachments: each file (the message's attachment URL) is downloaded and uploaded
@@ -632,15 +710,10 @@ pub struct MigrateArgs {
     /// Each shard has its own journal [default: FILE.shard-I-of-N.journal].
     #[arg(long, value_name = "I/N")]
     pub shard: Option<talkjs_migrate::Shard>,
-    /// Share one rate limit with the other shards (or any other client of the app) through
-    /// this Redis, e.g. redis://127.0.0.1:6379/ (talkjs-ratelimit-redis).
-    #[arg(
-        long,
-        env = "TALKJS_REDIS_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    pub redis_url: Option<String>,
+    /// --rate, --burst and --redis-url (shared with the other shards, or any other client of
+    /// the app).
+    #[command(flatten)]
+    pub rate: RateArgs,
 }
 
 /// `talkjs token ...`
@@ -808,6 +881,17 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rates() {
+        use super::{LimitRate, parse_limit_rate};
+        assert_eq!(parse_limit_rate("4/s"), Ok(LimitRate::PerSecond(4.0)));
+        assert_eq!(parse_limit_rate("120/m"), Ok(LimitRate::PerSecond(2.0)));
+        assert_eq!(parse_limit_rate(" 50% "), Ok(LimitRate::Share(0.5)));
+        for bad in ["0%", "101%", "4", "4/h", "-1/s", "x/s", "0/s", "NaN/s", "1/m/s"] {
+            assert!(parse_limit_rate(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -41,17 +41,17 @@
 //!   message's new id is recorded when a listing of the target finds it (resolving an
 //!   uncertain request, or [`Migration::verify`]).
 //!
-//! On every (re)start, each import left in flight is **resolved before anything else is sent
-//! to its conversation**: once the [settle time](Migration::settle_time) has passed since it
-//! was sent, the target conversation is listed back to the request's oldest timestamp and
-//! its messages are matched by sender, timestamp and text (the import keeps the given
-//! timestamp), discounting copies the journal already has as done and copies the
-//! conversation held before the migration (or by a marker: see below). The messages found
-//! are done; the others are sent again. The same happens during a run when an import's
-//! answer is lost (a 5xx, a timeout, a reset: the client never retries an import by
-//! itself). Each conversation has at most one request in flight, so at most one request per
-//! conversation is ever uncertain. Users, conversations and participant settings are
-//! upserts: sending one again is harmless, so they are simply sent again.
+//! On every (re)start, each import left in flight is **resolved before anything else is
+//! sent to its conversation**: once the [settle time](Migration::settle_time) has passed
+//! since it was sent, the target conversation is listed back to the request's oldest
+//! timestamp and its messages are matched by sender, timestamp, text and custom data (the
+//! import keeps the given timestamp), discounting copies the journal already has as done
+//! and copies the conversation held before the migration (or by a marker: see below). The
+//! messages found are done; the others are sent again. The same happens during a run when
+//! an import's answer is lost (a 5xx, a timeout, a reset: the client never retries an
+//! import by itself). Each conversation has at most one request in flight, so at most one
+//! request per conversation is ever uncertain. Users, conversations and participant
+//! settings are upserts: sending one again is harmless, so they are simply sent again.
 //!
 //! ## Faults it holds under
 //!
@@ -93,14 +93,15 @@
 //! answer was lost (the reconcile pass has looked by then: a later run lists the
 //! conversation again only if it had another uncertain import), a listing that lags more
 //! than the settle time, and a target conversation changed by someone else while it is
-//! migrated (a message with the same sender, time and text as one of the plan's, without
-//! the marker).
+//! migrated (a message with the same sender, time, text and custom data as one of the
+//! plan's, without the marker).
 //!
 //! What the target conversation held before the migration is counted apart (its baseline,
-//! see "Faults" below); the matching assumes that nobody else adds a message with the same
-//! sender, time (to the millisecond) and text while it migrates, and [`Migration::verify`]
-//! that the target holds no such message besides the migrated ones (e.g. the same file
-//! imported before without a journal). Where that may not hold, opt in to a **marker**:
+//! see "Faults" above); the matching assumes that nobody else adds a message with the same
+//! sender, time (to the millisecond), text and custom data while it migrates, and
+//! [`Migration::verify`] that the target holds no such message besides the migrated ones
+//! (e.g. the same file imported before without a journal). Where that may not hold, opt in
+//! to a **marker**:
 //! with [`Migration::mark_source_ids`] (`talkjs migrate --mark-source-ids`) every migrated
 //! message carries its source id in `custom` under [`SOURCE_ID_KEY`]
 //! (`"talkjs-migrate:sourceId"`), and resolving and [`Migration::verify`] find messages by

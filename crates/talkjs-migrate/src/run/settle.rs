@@ -168,12 +168,12 @@ impl Run {
         }
     }
 
-    /// Finds out which messages of an uncertain import landed: lists the target
-    /// conversation and matches by sender, timestamp and text (the import keeps the given
-    /// timestamp), or by the source id in `custom` with the marker. Copies the journal
-    /// already has as landed, and copies the conversation held before the migration (its
-    /// baseline), are discounted, so a message repeated word for word is not mistaken for
-    /// its twin. Found ones are done (with their target ids); the rest go back to planned.
+    /// Finds out which messages of an uncertain import landed: lists the target conversation
+    /// and matches by sender, timestamp, text and custom data (the import keeps the given
+    /// timestamp), or by the source id in `custom` with the marker. Copies the journal already
+    /// has as landed, and copies the conversation held before the migration (its baseline), are
+    /// discounted, so a message repeated word for word is not mistaken for its twin. Found ones
+    /// are done (with their target ids); the rest go back to planned.
     ///
     /// A conversation's baseline is recorded before its first import; a journal from an
     /// earlier version that has none gets one here, at its first uncertain import: what the
