@@ -87,8 +87,10 @@ pub enum WebhookError {
 
     /// The delivery is older than the verifier's tolerance: possibly a replay.
     #[error(
-        "the webhook timestamp is {age:?} old, more than the allowed {tolerance:?}: reject it \
-         as a possible replay (if your clock is wrong, fix it or raise the tolerance)"
+        "the webhook timestamp is {} old, more than the allowed {}: reject it as a possible \
+         replay (if your clock is wrong, fix it or raise the tolerance)",
+        readable(*age),
+        readable(*tolerance)
     )]
     Expired {
         /// How old the delivery is.
@@ -99,8 +101,10 @@ pub enum WebhookError {
 
     /// The delivery's timestamp lies further in the future than the verifier's tolerance.
     #[error(
-        "the webhook timestamp is {ahead:?} in the future, more than the allowed {tolerance:?}: \
-         check this server's clock (e.g. enable NTP)"
+        "the webhook timestamp is {} in the future, more than the allowed {}: check this \
+         server's clock (e.g. enable NTP)",
+        readable(*ahead),
+        readable(*tolerance)
     )]
     FromFuture {
         /// How far in the future the timestamp is.
@@ -124,4 +128,37 @@ pub enum WebhookError {
          not retry, and log the body for investigation"
     )]
     InvalidBody(#[source] serde_json::Error),
+}
+
+/// A duration as a person reads it, to the two largest units: `2 days 3 h`, `26 h 49 min`,
+/// `5 min`, `4 min 30 s`, `12 s`, `1.5 s`, `250 ms`.
+fn readable(duration: Duration) -> String {
+    const MINUTE: u64 = 60;
+    const HOUR: u64 = 60 * MINUTE;
+    const DAY: u64 = 24 * HOUR;
+    /// `"{big} {big_unit}"`, then `" {small} {small_unit}"` unless `small` is 0.
+    fn two(big: u64, big_unit: &str, small: u64, small_unit: &str) -> String {
+        if small == 0 {
+            format!("{big} {big_unit}")
+        } else {
+            format!("{big} {big_unit} {small} {small_unit}")
+        }
+    }
+    let secs = duration.as_secs();
+    if secs >= 2 * DAY {
+        two(secs / DAY, "days", secs % DAY / HOUR, "h")
+    } else if secs >= HOUR {
+        two(secs / HOUR, "h", secs % HOUR / MINUTE, "min")
+    } else if secs >= MINUTE {
+        two(secs / MINUTE, "min", secs % MINUTE, "s")
+    } else if secs >= 10 {
+        format!("{secs} s")
+    } else if secs >= 1 {
+        match duration.subsec_millis() / 100 {
+            0 => format!("{secs} s"),
+            tenths => format!("{secs}.{tenths} s"),
+        }
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
 }
