@@ -120,8 +120,12 @@ impl BulkItem {
     }
 
     /// Whether sending this item twice does no harm: every upsert (users, conversations,
-    /// participants) and a send whose message carries an idempotency key. An import, or a
-    /// send without a key, is created again each time it is sent.
+    /// participants) and a send whose message carries an idempotency key
+    /// ([`NewMessage::has_idempotency_key`]). An import, or a send without a key, is created
+    /// again each time it is sent: its failure with an unknown outcome
+    /// ([`Error::UnknownOutcome`] from the send or import itself) lands in
+    /// [`BulkReport::uncertain`]. No key is added for you (see
+    /// [`Messages::send`](crate::Messages::send)): this is the item as you built it.
     pub fn is_idempotent(&self) -> bool {
         match self {
             Self::User { .. } | Self::Conversation { .. } | Self::Participant { .. } => true,
@@ -172,7 +176,9 @@ pub struct BulkProgress {
     pub uncertain: usize,
     /// Items in the workload, if known ([`Bulk::total`]).
     pub total: Option<usize>,
-    /// Requests sent so far.
+    /// Requests answered so far (successes and failures). The callback runs once per
+    /// answer, so this goes up by exactly one from one call to the next; requests still in
+    /// flight are not counted until they are answered.
     pub requests: usize,
     /// Time since the run started.
     pub elapsed: Duration,
@@ -282,7 +288,7 @@ impl Client {
     /// });
     /// let hellos = (0..500).map(|i| BulkItem::Send {
     ///     conversation: format!("c{i}"),
-    ///     message: NewMessage::user(format!("u{}", 2 * i), "Hello!").idempotency_key(format!("hello-{i}")).into(),
+    ///     message: NewMessage::user(format!("u{}", 2 * i), "Hello!").idempotency_key(format!("hello-{i}")),
     /// });
     /// let report = client
     ///     .bulk()
@@ -800,7 +806,8 @@ impl Run {
             failed: self.report.failed.len(),
             uncertain: self.report.uncertain.len(),
             total,
-            requests: self.report.requests,
+            // Started minus still running: the ones answered.
+            requests: self.report.requests.saturating_sub(self.running.len()),
             elapsed,
             eta,
         }
