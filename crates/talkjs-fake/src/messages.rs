@@ -43,7 +43,7 @@ fn message_array(req: &ApiRequest, max: usize) -> Result<Vec<Value>, ApiError> {
     }
     if let Some(i) = items.iter().position(|v| !v.is_object()) {
         return Err(ApiError::invalid(format!(
-            "message {i} is not a JSON object"
+            "message {i} of this request is not a JSON object"
         )));
     }
     Ok(items)
@@ -60,7 +60,7 @@ fn attachment(
     };
     let file = state.files.get(token).ok_or_else(|| {
         ApiError::invalid(format!(
-            "message {i}: attachmentToken {token:?} is not a token from a file upload"
+            "message {i} of this request: attachmentToken {token:?} is not a token from a file upload"
         ))
     })?;
     Ok(Some(Attachment::new(
@@ -114,11 +114,13 @@ fn check_send_item(i: usize, item: &Value) -> Result<(), ApiError> {
     let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
     if item.get("sender").is_some_and(|s| !s.is_null()) && kind != "UserMessage" {
         return Err(ApiError::invalid(format!(
-            "message {i}: a message with a sender must have type \"UserMessage\", got {kind:?}"
+            "message {i} of this request: a message with a sender must have type \"UserMessage\", got {kind:?}"
         )));
     }
     if let Some(problem) = crate::api::custom_problem(item) {
-        return Err(ApiError::invalid(format!("message {i}: {problem}")));
+        return Err(ApiError::invalid(format!(
+            "message {i} of this request: {problem}"
+        )));
     }
     if kind == "SystemMessage" {
         // Checked on the raw JSON: the NewMessage model would drop them silently.
@@ -127,7 +129,7 @@ fn check_send_item(i: usize, item: &Value) -> Result<(), ApiError> {
             .find(|f| item.get(*f).is_some_and(|v| !v.is_null()))
         {
             return Err(ApiError::invalid(format!(
-                "message {i}: a SystemMessage cannot have {field:?}"
+                "message {i} of this request: a SystemMessage cannot have {field:?}"
             )));
         }
     }
@@ -147,14 +149,14 @@ pub(crate) fn send(ctx: &mut Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result
             NewMessage::User(m) => {
                 if !conv.participants.contains_key(m.sender.as_str()) {
                     return Err(ApiError::invalid(format!(
-                        "message {i}: sender {:?} is not a participant of conversation {conv_id:?}",
+                        "message {i} of this request: sender {:?} is not a participant of conversation {conv_id:?}",
                         m.sender.as_str()
                     )));
                 }
                 if let Some(reference) = &m.referenced_message_id {
                     if !conv.message_keys.contains_key(reference.as_str()) {
                         return Err(ApiError::invalid(format!(
-                            "message {i}: referencedMessageId {:?} is not a message of this conversation",
+                            "message {i} of this request: referencedMessageId {:?} is not a message of this conversation",
                             reference.as_str()
                         )));
                     }
@@ -164,7 +166,7 @@ pub(crate) fn send(ctx: &mut Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result
             NewMessage::System(m) => (m.idempotency_key.clone(), m.attachment_token.as_deref()),
             _ => {
                 return Err(ApiError::invalid(format!(
-                    "message {i}: type must be UserMessage or SystemMessage"
+                    "message {i} of this request: type must be UserMessage or SystemMessage"
                 )));
             }
         };
@@ -222,10 +224,12 @@ pub(crate) fn send(ctx: &mut Ctx<'_>, req: &ApiRequest, conv_id: &str) -> Result
     to_json(&ids)
 }
 
-/// Prefixes the reasons of an error with the message index.
+/// Prefixes the reasons of an error with the message's index in the request's array (from
+/// 0): "message 5 of this request", not of the client's whole input (a client sending in
+/// chunks counts its items across requests).
 fn prefix(mut error: ApiError, i: usize) -> ApiError {
     for reason in &mut error.reasons {
-        *reason = format!("message {i}: {reason}");
+        *reason = format!("message {i} of this request: {reason}");
     }
     error
 }
@@ -244,7 +248,7 @@ fn check_import_item(i: usize, item: &Value) -> Result<(), ApiError> {
     };
     if let Some(field) = required.iter().find(|f| !present(f)) {
         return Err(ApiError::invalid(format!(
-            "message {i}: {field} is required"
+            "message {i} of this request: {field} is required"
         )));
     }
     if present("createdAt") {
@@ -254,7 +258,7 @@ fn check_import_item(i: usize, item: &Value) -> Result<(), ApiError> {
             .is_some_and(|c| !c.is_empty());
         if !present("text") && !has_content {
             return Err(ApiError::invalid(format!(
-                "message {i}: text or content is required"
+                "message {i} of this request: text or content is required"
             )));
         }
     }
@@ -263,11 +267,13 @@ fn check_import_item(i: usize, item: &Value) -> Result<(), ApiError> {
         .filter(|t| t.as_str() != Some("UserMessage"))
     {
         return Err(ApiError::invalid(format!(
-            "message {i}: only messages of type \"UserMessage\" can be imported, got {kind}"
+            "message {i} of this request: only messages of type \"UserMessage\" can be imported, got {kind}"
         )));
     }
     if let Some(problem) = crate::api::custom_problem(item) {
-        return Err(ApiError::invalid(format!("message {i}: {problem}")));
+        return Err(ApiError::invalid(format!(
+            "message {i} of this request: {problem}"
+        )));
     }
     Ok(())
 }
@@ -288,7 +294,7 @@ fn stored_content(
                 };
                 let stored = state.files.get(token).ok_or_else(|| {
                     ApiError::invalid(format!(
-                        "message {i}: fileToken {token:?} is not a token from a file upload"
+                        "message {i} of this request: fileToken {token:?} is not a token from a file upload"
                     ))
                 })?;
                 let mut resolved = FileBlock::from_token(token);
@@ -337,7 +343,7 @@ pub(crate) fn import(
         let mut message: ImportMessage = decode(item).map_err(|e| prefix(e, i))?;
         if !conv.participants.contains_key(message.sender.as_str()) {
             return Err(ApiError::invalid(format!(
-                "message {i}: sender {:?} is not a participant of conversation {conv_id:?}",
+                "message {i} of this request: sender {:?} is not a participant of conversation {conv_id:?}",
                 message.sender.as_str()
             )));
         }
