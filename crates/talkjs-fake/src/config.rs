@@ -331,8 +331,11 @@ impl Faults {
 ///    **duplicates** it: the answer to the first attempt is ignored, as if TalkJS never
 ///    saw the receiver's `200`, so TalkJS's one retry sends the same event (same id, a
 ///    fresh timestamp and signature) again 500 ms later. The receiver gets it twice; the
-///    log says [`duplicated`](crate::WebhookDelivery::duplicated), 2 attempts. The two
-///    rates are shares of all events (drops first), so they should add up to at most 1;
+///    log says [`duplicated`](crate::WebhookDelivery::duplicated), 2 attempts. Without
+///    [`reorder`](Self::reorder), the duplicate also **delays every later event**: deliveries
+///    go one after another, so the events behind it wait for its retry (about 500 ms more).
+///    The two rates are shares of all events (drops first), so they should add up to at
+///    most 1;
 /// 3. waits [`delay`](Self::delay) plus a random share of
 ///    [`delay_jitter`](Self::delay_jitter), counted from the moment the event was
 ///    produced, before the first attempt (the request that produced the event is never
@@ -371,7 +374,9 @@ pub struct WebhookFaults {
     pub seed: u64,
     /// Share of events never delivered (0.0..=1.0).
     pub drop_rate: f64,
-    /// Share of events delivered twice (0.0..=1.0).
+    /// Share of events delivered twice (0.0..=1.0), the second time by TalkJS's retry 500 ms
+    /// after the first. Without [`reorder`](Self::reorder), each duplicate holds up the
+    /// in-order deliveries behind it by those 500 ms (plus the second attempt).
     pub duplicate_rate: f64,
     /// Delay before the first attempt of every delivery, from the moment the event was
     /// produced.
@@ -405,7 +410,9 @@ impl WebhookFaults {
         self
     }
 
-    /// Sets the share of events delivered twice.
+    /// Sets the share of events delivered twice. Without [`reorder`](Self::reorder), a
+    /// duplicate delays the in-order deliveries after it by about 500 ms (TalkJS's retry
+    /// interval), since each delivery waits for the one before it.
     #[must_use]
     pub fn duplicate_rate(mut self, rate: f64) -> Self {
         self.duplicate_rate = rate;
