@@ -475,7 +475,7 @@ async fn reactions_percent_encode_the_emoji_in_the_path() {
 }
 
 #[tokio::test]
-async fn import_posts_chunks_of_10_in_order_under_the_import_prefix() {
+async fn import_posts_chunks_of_100_in_order_under_the_import_prefix() {
     let (server, client) = start().await;
     let import_path = "/import/conversations/order%20123/messages";
     mount(&server, "POST", import_path, ok_empty(), 3).await;
@@ -488,7 +488,7 @@ async fn import_posts_chunks_of_10_in_order_under_the_import_prefix() {
         )
         .read_by(["bob"])
     };
-    let mut msgs: Vec<ImportMessage> = (0..25).map(item).collect();
+    let mut msgs: Vec<ImportMessage> = (0..250).map(item).collect();
     msgs[0] = item(0)
         .attachment_token("att_0")
         .custom_field("legacyId", "L0");
@@ -499,7 +499,7 @@ async fn import_posts_chunks_of_10_in_order_under_the_import_prefix() {
         .import(msgs)
         .await
         .unwrap();
-    assert_eq!(n, 25);
+    assert_eq!(n, 250);
 
     let reqs = requests(&server).await;
     assert_eq!(reqs.len(), 3);
@@ -512,7 +512,7 @@ async fn import_posts_chunks_of_10_in_order_under_the_import_prefix() {
             "readBy": ["bob"]
         })
     };
-    for (req, range) in reqs.iter().zip([0..10_u64, 10..20, 20..25]) {
+    for (req, range) in reqs.iter().zip([0..100_u64, 100..200, 200..250]) {
         let mut body: Vec<Value> = range.clone().map(expected_item).collect();
         if range.start == 0 {
             body[0]["attachmentToken"] = json!("att_0");
@@ -554,7 +554,7 @@ async fn import_failing_after_a_chunk_is_incomplete_with_the_count_imported() {
     )
     .await;
     let msgs =
-        (0..45).map(|i| ImportMessage::new("alice", format!("{i}"), Timestamp::from_millis(i)));
+        (0..245).map(|i| ImportMessage::new("alice", format!("{i}"), Timestamp::from_millis(i)));
     let err = client
         .conversations()
         .messages("order 123")
@@ -562,31 +562,36 @@ async fn import_failing_after_a_chunk_is_incomplete_with_the_count_imported() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(http::StatusCode::INTERNAL_SERVER_ERROR));
-    assert!(err.to_string().contains("resume from item 20"), "{err}");
+    assert!(err.to_string().contains("resume from item 200"), "{err}");
     let (completed, message_ids, source) = common::incomplete(err);
-    assert_eq!(completed, 20);
+    assert_eq!(completed, 200);
     assert!(message_ids.is_empty());
-    assert!(matches!(source, Error::Server { .. }), "{source:?}");
+    // An import answered 500: its outcome is unknown.
+    assert!(
+        matches!(&source, Error::UnknownOutcome { source, .. }
+            if matches!(**source, Error::Server { .. })),
+        "{source:?}"
+    );
     let reqs = requests(&server).await;
     assert_eq!(
         reqs.len(),
         3,
         "no chunk after the failing one (retries are off here; tests/retries.rs checks that an import is not retried)"
     );
-    assert_eq!(common::json_body(&reqs[2])[0]["text"], "20");
+    assert_eq!(common::json_body(&reqs[2])[0]["text"], "200");
+    // A 500 says nothing about the size: still 100 a request.
+    assert_eq!(client.import_batch_size(), 100);
 }
 
 #[tokio::test]
 async fn import_failing_on_the_first_chunk_returns_the_plain_error() {
     let (server, client) = start().await;
-    ok_then_fail(
-        &server,
-        "/import/conversations/order%20123/messages",
-        ok_empty(),
-        0,
-        ResponseTemplate::new(400).set_body_string("bad"),
-    )
-    .await;
+    Mock::given(method("POST"))
+        .and(path(p("/import/conversations/order%20123/messages")))
+        .respond_with(ResponseTemplate::new(400).set_body_string("bad"))
+        .expect(2)
+        .mount(&server)
+        .await;
     let msgs =
         (0..15).map(|i| ImportMessage::new("alice", format!("{i}"), Timestamp::from_millis(i)));
     let err = client
@@ -596,5 +601,67 @@ async fn import_failing_on_the_first_chunk_returns_the_plain_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::BadRequest { .. }), "{err:?}");
-    single_request(&server).await;
+    // The 400 to 15 messages may be about the size: the first 10 again, refused too, so the
+    // 400 was about a message, and the size stays 100.
+    let reqs = requests(&server).await;
+    let sizes: Vec<usize> = reqs
+        .iter()
+        .map(|r| common::json_body(r).as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [15, 10]);
+    assert_eq!(client.import_batch_size(), 100);
+}
+
+#[tokio::test]
+async fn import_refused_at_100_sends_the_same_messages_10_at_a_time() {
+    let (server, client) = start().await;
+    let import_path = "/import/conversations/order%20123/messages";
+    // Refuses the first request (of 12), accepts the rest.
+    Mock::given(method("POST"))
+        .and(path(p(import_path)))
+        .respond_with(ResponseTemplate::new(400))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    mount(&server, "POST", import_path, ok_empty(), 4).await;
+    let msgs =
+        (0..32).map(|i| ImportMessage::new("alice", format!("{i}"), Timestamp::from_millis(i)));
+    let n = client
+        .conversations()
+        .messages("order 123")
+        .import(msgs.clone().take(12))
+        .await
+        .unwrap();
+    assert_eq!(n, 12);
+    // Every part landed: the size was the problem, and the client remembers it.
+    assert_eq!(client.import_batch_size(), 10);
+    client
+        .conversations()
+        .messages("order 123")
+        .import(msgs.skip(12))
+        .await
+        .unwrap();
+    let texts: Vec<Vec<String>> = requests(&server)
+        .await
+        .iter()
+        .map(|r| {
+            common::json_body(r)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["text"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect();
+    let range = |r: std::ops::Range<usize>| r.map(|i| i.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        texts,
+        [
+            range(0..12),
+            range(0..10),
+            range(10..12),
+            range(12..22),
+            range(22..32)
+        ]
+    );
 }

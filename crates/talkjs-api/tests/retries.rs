@@ -163,8 +163,9 @@ async fn import_is_not_retried_after_a_503() {
 async fn import_stops_at_the_failing_chunk() {
     let (server, client) = retrying().await;
     fail_then(&server, "POST", IMPORT, 200, 1, ResponseTemplate::new(503)).await;
+    // Imports go 100 to a request.
     let msgs =
-        (0..25).map(|i| ImportMessage::new("alice", format!("{i}"), Timestamp::from_millis(i)));
+        (0..250).map(|i| ImportMessage::new("alice", format!("{i}"), Timestamp::from_millis(i)));
     let err = client
         .conversations()
         .messages("c1")
@@ -172,7 +173,7 @@ async fn import_stops_at_the_failing_chunk() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Incomplete { completed: 10, source, .. }
+        matches!(&err, Error::Incomplete { completed: 100, source, .. }
             if matches!(**source, Error::Server { .. })),
         "{err:?}"
     );
