@@ -1083,7 +1083,9 @@ fn fake_serve_runs_a_server_the_other_commands_can_use() {
         binary()
             .env_remove("TALKJS_APP_ID")
             .env("TALKJS_SECRET_KEY", "sk_live_from_the_environment")
-            .args(["fake", "serve", "--port", "0", "--app-id", "tServe"]),
+            .args([
+                "fake", "serve", "--port", "0", "--app-id", "tServe", "-o", "json",
+            ]),
         Stdio::piped(),
         Stdio::null(),
     );

@@ -52,7 +52,10 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
     } else {
         Some(fake.secret_key())
     };
-    match ctx.out.object_format() {
+    // JSON only when asked for: the README promises the `export` lines otherwise, also
+    // when standard output is a file or a pipe (`talkjs fake serve > fake.env`).
+    let explicit = ctx.out.explicit();
+    match explicit.unwrap_or(Format::Table) {
         Format::Json | Format::Jsonl => {
             // One line, so that a script can read it before the server stops.
             let mut info = json!({ "baseUrl": fake.base_url(), "appId": fake.app_id() });
@@ -86,6 +89,10 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
             if faults.is_active() || webhook_faults.is_active() {
                 text.push_str(&describe(&faults, webhook_url.as_deref(), &webhook_faults));
             }
+            if explicit.is_none() && !ctx.out.is_terminal() {
+                // Into a file: one that a shell can `source` (the rest as comments).
+                text = sourceable(&text);
+            }
             ctx.out.raw(&text)?;
         }
     }
@@ -95,6 +102,20 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
         .map_err(|e| CliError::Failed(format!("cannot wait for Ctrl-C: {e}")))?;
     fake.shutdown();
     Ok(())
+}
+
+/// `text` with every line that is not empty and not an `export` line made a `#` comment, so
+/// that a shell can `source` it.
+fn sourceable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.lines() {
+        if !line.is_empty() && !line.starts_with("export ") {
+            out.push_str("# ");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// The faults of the command line; a random seed unless one is given. The shares of the
