@@ -124,7 +124,10 @@ pub enum LimitRate {
 fn parse_limit_rate(s: &str) -> Result<LimitRate, String> {
     let t = s.trim();
     let number = |n: &str| -> Option<f64> {
-        n.trim().parse::<f64>().ok().filter(|x| x.is_finite() && *x > 0.0)
+        n.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x > 0.0)
     };
     if let Some(percent) = t.strip_suffix('%') {
         return match number(percent) {
@@ -134,9 +137,9 @@ fn parse_limit_rate(s: &str) -> Result<LimitRate, String> {
             )),
         };
     }
-    let (count, unit) = t
-        .split_once('/')
-        .ok_or_else(|| format!("{s:?}: give requests per second or minute (4/s, 240/m) or a share (50%)"))?;
+    let (count, unit) = t.split_once('/').ok_or_else(|| {
+        format!("{s:?}: give requests per second or minute (4/s, 240/m) or a share (50%)")
+    })?;
     let per = match unit.trim() {
         "s" | "sec" | "second" => 1.0,
         "m" | "min" | "minute" => 60.0,
@@ -889,7 +892,9 @@ mod tests {
         assert_eq!(parse_limit_rate("4/s"), Ok(LimitRate::PerSecond(4.0)));
         assert_eq!(parse_limit_rate("120/m"), Ok(LimitRate::PerSecond(2.0)));
         assert_eq!(parse_limit_rate(" 50% "), Ok(LimitRate::Share(0.5)));
-        for bad in ["0%", "101%", "4", "4/h", "-1/s", "x/s", "0/s", "NaN/s", "1/m/s"] {
+        for bad in [
+            "0%", "101%", "4", "4/h", "-1/s", "x/s", "0/s", "NaN/s", "1/m/s",
+        ] {
             assert!(parse_limit_rate(bad).is_err(), "{bad}");
         }
     }

@@ -17,6 +17,12 @@
 //! Credentials: `--app-id` / `--secret-key`, or `TALKJS_APP_ID` / `TALKJS_SECRET_KEY` (and
 //! `TALKJS_BASE_URL`). The secret key is never printed, in errors and `--help` included.
 //!
+//! `-v` prints every request on standard error (one line per attempt: method, path template
+//! and path, status, attempt, rate-limit wait, time); `-vv` adds the headers, the token
+//! redacted. `import`, `export` and `migrate` take `--rate` (`4/s`, `240/m`, or a share of
+//! TalkJS's limit such as `50%`), `--burst` and `--redis-url` (to share the limit of the
+//! app's own servers).
+//!
 //! Output: `--output json|jsonl|table`; by default a table on a terminal, otherwise JSON for
 //! one object and JSON lines for lists. Exports always write JSON lines.
 //!
@@ -31,6 +37,7 @@ mod commands;
 mod error;
 mod input;
 mod output;
+mod verbose;
 
 use std::process::ExitCode;
 

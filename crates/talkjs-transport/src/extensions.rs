@@ -136,6 +136,10 @@ impl PathTemplate {
 /// Set on a response by the retry layer when the call was retried: how many attempts it
 /// took. A response without it took one attempt; [`Attempts::of`] reads either case.
 ///
+/// The retry layer also sets it on each retried request: which attempt it is (2 for the
+/// first retry), so layers below it (a log of the wire, such as `talkjs -v`) can tell;
+/// [`Attempts::of_request`] reads it.
+///
 /// (The extension is left out of first-try responses because inserting it allocates the
 /// response's extension map, a cost on every call for no information.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -156,11 +160,41 @@ impl Attempts {
         response.extensions().get::<Self>().map_or(1, |a| a.0)
     }
 
+    /// Which attempt `request` is: its `Attempts` (set by the retry layer on a retry), or 1.
+    ///
+    /// ```
+    /// use talkjs_transport::Attempts;
+    ///
+    /// let mut request = http::Request::new(());
+    /// assert_eq!(Attempts::of_request(&request), 1);
+    /// request.extensions_mut().insert(Attempts(2));
+    /// assert_eq!(Attempts::of_request(&request), 2);
+    /// ```
+    pub fn of_request<B>(request: &http::Request<B>) -> u32 {
+        request.extensions().get::<Self>().map_or(1, |a| a.0)
+    }
+
     /// Records `attempts` on `response` when there was more than one.
     pub(crate) fn record<B>(response: &mut http::Response<B>, attempts: u32) {
         if attempts > 1 {
             response.extensions_mut().insert(Self(attempts));
         }
+    }
+}
+
+/// Set on a request by the rate-limit layer when it waited for its slot: how long (the sum,
+/// when several rate-limit layers waited). A request without it did not wait;
+/// [`RateLimitWait::of`] reads either case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateLimitWait(pub std::time::Duration);
+
+impl RateLimitWait {
+    /// How long `request` waited for rate-limit slots: its `RateLimitWait`, or zero.
+    pub fn of<B>(request: &http::Request<B>) -> std::time::Duration {
+        request
+            .extensions()
+            .get::<Self>()
+            .map_or(std::time::Duration::ZERO, |w| w.0)
     }
 }
 

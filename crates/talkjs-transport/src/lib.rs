@@ -69,7 +69,7 @@ mod types;
 pub use base_url::{BaseUrl, BaseUrlLayer, BaseUrlService, TALKJS_API_ROOT};
 pub use client::{DEFAULT_MAX_RESPONSE_BYTES, HyperClient, HyperClientBuilder, HyperFuture};
 pub use error::{BuildError, TimeoutKind, TransportError};
-pub use extensions::{Attempts, Idempotency, PathTemplate, RequestClass};
+pub use extensions::{Attempts, Idempotency, PathTemplate, RateLimitWait, RequestClass};
 pub use json::JsonLayer;
 #[cfg(feature = "metrics")]
 pub use metrics::{MetricsFuture, MetricsLayer, MetricsService};

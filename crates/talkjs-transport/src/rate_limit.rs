@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tower::{Layer, Service};
 
 use crate::error::TransportError;
-use crate::extensions::RequestClass;
+use crate::extensions::{RateLimitWait, RequestClass};
 use crate::retry_after::parse_retry_after;
 use crate::types::{BoxError, BoxFuture, HttpRequest, HttpResponse, MAX_SPAN};
 
@@ -606,14 +606,19 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: HttpRequest) -> Self::Future {
+    fn call(&mut self, mut req: HttpRequest) -> Self::Future {
         // The service that was driven to readiness sends this request; a clone stays behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limiter = self.limiter.clone();
         Box::pin(async move {
             let class = RequestClass::of(&req);
-            limiter.acquire(class).await?;
+            let waited = limiter.acquire(class).await?;
+            if !waited.is_zero() {
+                // Only when it waited: an extension allocates the request's extension map.
+                let total = RateLimitWait::of(&req).saturating_add(waited);
+                req.extensions_mut().insert(RateLimitWait(total));
+            }
             let response = inner.call(req).await.map_err(Into::into)?;
             if response.status() == StatusCode::TOO_MANY_REQUESTS {
                 let retry_after = parse_retry_after(response.headers(), SystemTime::now());

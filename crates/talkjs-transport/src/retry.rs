@@ -417,6 +417,8 @@ impl Policy<HttpRequest, HttpResponse, BoxError> for RetryPolicy {
         #[cfg(feature = "metrics")]
         crate::metrics::retry(req, result);
         self.attempts += 1;
+        // The request of the next attempt says which it is (for layers below).
+        req.extensions_mut().insert(Attempts(self.attempts));
         Some(tokio::time::sleep(delay))
     }
 

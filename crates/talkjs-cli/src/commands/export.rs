@@ -20,7 +20,13 @@ pub async fn run(ctx: &mut Ctx, cmd: ExportCommand) -> Result<(), CliError> {
             "export writes JSON lines only, not {format:?}; leave out --output (or use --output jsonl)"
         )));
     }
-    let client = ctx.client()?;
+    let rate = match &cmd {
+        ExportCommand::Users(args)
+        | ExportCommand::Conversations(args)
+        | ExportCommand::Messages { args, .. } => &args.rate,
+    };
+    let limits = super::Limits::open(rate, None).await?;
+    let client = limits.apply(ctx.client_builder()?, ctx.app_id()?).build()?;
     let terminal = ctx.out.is_terminal();
     match cmd {
         ExportCommand::Users(args) => export(client.users().list(), &args, "users", terminal).await,

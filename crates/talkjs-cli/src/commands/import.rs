@@ -42,7 +42,8 @@ const MAX_HELD_PARTICIPANTS: usize = 10_000;
 
 pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<(), CliError> {
     let mut input = Input::open(&args.file)?;
-    let client = ctx.client()?;
+    let limits = super::Limits::open(&args.rate, None).await?;
+    let client = limits.apply(ctx.client_builder()?, ctx.app_id()?).build()?;
     let failed_file = match &args.failed_file {
         Some(path) => Some(FailedFile::create(path, &mut input)?),
         None => None,

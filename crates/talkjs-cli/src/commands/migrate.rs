@@ -1,17 +1,13 @@
 //! `talkjs migrate FILE` or `--from-app-id ID`: an exactly-once, resumable migration
 //! through `talkjs-migrate` (a SQLite journal), and `--verify`.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
-use talkjs::ClientBuilder;
-use talkjs::transport::{RateLimitStore, RateLimiter};
 use talkjs_migrate::{
     Counts, Error as MigrateError, FieldMismatch, Migration, Progress, Report, Severity,
     VerifyReport,
 };
 
-use super::{Ctx, interrupted, note, progress_bar};
+use super::{Ctx, Limits, interrupted, note, progress_bar};
 use crate::cli::MigrateArgs;
 use crate::error::CliError;
 
@@ -20,13 +16,16 @@ pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
     if let Some(file) = &args.file {
         check_readable(file)?;
     }
-    let store = rate_limit_store(&args).await?;
-    let client = with_store(ctx.client_builder()?, &store, ctx.app_id()?).build()?;
+    // During a Redis outage, each shard falls back to its share of the limit.
+    let limits = Limits::open(&args.rate, args.shard.map(talkjs_migrate::Shard::count)).await?;
+    let client = limits.apply(ctx.client_builder()?, ctx.app_id()?).build()?;
     let (mut migration, source) = match (&args.file, &args.from_app_id) {
         (Some(file), _) => (Migration::from_file(file, client), file.clone()),
         (None, Some(app_id)) => (
             Migration::from_app(
-                with_store(ctx.source_client(app_id, &args)?, &store, app_id).build()?,
+                limits
+                    .apply_store(ctx.source_client(app_id, &args)?, app_id)
+                    .build()?,
                 client,
             ),
             format!("app {app_id}"),
@@ -209,52 +208,6 @@ fn check_readable(file: &str) -> Result<(), CliError> {
         )));
     }
     Ok(())
-}
-
-/// The rate-limit store the shards share: Redis with `--redis-url`, else none (each
-/// process keeps its own limit).
-type Store = Option<Arc<dyn RateLimitStore>>;
-
-#[cfg(feature = "redis")]
-async fn rate_limit_store(args: &MigrateArgs) -> Result<Store, CliError> {
-    let Some(url) = args.redis_url.as_deref() else {
-        return Ok(None);
-    };
-    let mut builder = talkjs_ratelimit_redis::RedisStore::builder();
-    if let Some(shard) = args.shard {
-        // During a Redis outage, each shard falls back to its share of the limit.
-        builder = builder.replicas(shard.count());
-    }
-    let store = builder
-        .open(url)
-        .map_err(|e| CliError::Usage(format!("--redis-url: {e}")))?;
-    // Fail now if Redis is misconfigured, rather than fall back later.
-    store
-        .connect()
-        .await
-        .map_err(|e| CliError::Failed(format!("--redis-url: {e}")))?;
-    Ok(Some(Arc::new(store)))
-}
-
-#[cfg(not(feature = "redis"))]
-#[allow(clippy::unused_async)]
-async fn rate_limit_store(args: &MigrateArgs) -> Result<Store, CliError> {
-    match args.redis_url {
-        Some(_) => Err(CliError::Usage(
-            "--redis-url: this talkjs was built without the `redis` feature".into(),
-        )),
-        None => Ok(None),
-    }
-}
-
-/// The client's default rate limiter, on the shared store if there is one.
-fn with_store(builder: ClientBuilder, store: &Store, app_id: &str) -> ClientBuilder {
-    match store {
-        Some(store) => {
-            builder.rate_limiter(Some(RateLimiter::new(app_id).with_store(store.clone())))
-        }
-        None => builder,
-    }
 }
 
 /// What the bar shows besides the items: messages, requests, failures and the time left.

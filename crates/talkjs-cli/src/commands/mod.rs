@@ -11,14 +11,16 @@ mod token;
 mod users;
 
 use std::io::{self, IsTerminal};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use talkjs::api::{Cursor, Items};
+use talkjs::transport::{HyperClient, Quota, RateLimitLayer, RateLimitStore, RateLimiter};
 
-use crate::cli::{Cli, Command, Format, GlobalArgs, ListArgs};
+use crate::cli::{Cli, Command, Format, GlobalArgs, LimitRate, ListArgs, RateArgs};
 use crate::error::{CliError, one_line};
 use crate::output::{Column, Output};
 
@@ -54,7 +56,17 @@ impl Ctx {
         if let Some(version) = &self.global.api_version {
             builder = builder.api_version(version);
         }
-        Ok(builder)
+        self.verbose(builder)
+    }
+
+    /// With `-v`, the HTTP client wrapped in [`Verbose`](crate::verbose::Verbose): every
+    /// attempt on standard error.
+    fn verbose(&self, builder: talkjs::ClientBuilder) -> Result<talkjs::ClientBuilder, CliError> {
+        if self.global.verbose == 0 {
+            return Ok(builder);
+        }
+        let client = HyperClient::new().map_err(talkjs::Error::from)?;
+        Ok(builder.inner_service(crate::verbose::Verbose::new(client, self.global.verbose)))
     }
 
     /// The target app's id (from `--app-id` or the environment).
@@ -91,7 +103,7 @@ impl Ctx {
         if let Some(version) = &self.global.api_version {
             builder = builder.api_version(version);
         }
-        Ok(builder)
+        self.verbose(builder)
     }
 
     /// The app id and the secret key, or a usage error that says how to give them.
@@ -116,6 +128,146 @@ impl Ctx {
                 )
             })?;
         Ok((app_id, secret))
+    }
+}
+
+/// The rate limit of a bulk command (`import`, `export`, `migrate`): `--rate` / `--burst`,
+/// and the Redis store of `--redis-url` that the app's other clients limit through.
+pub struct Limits {
+    quota: Option<Quota>,
+    store: Option<Arc<dyn RateLimitStore>>,
+}
+
+impl Limits {
+    /// TalkJS's limit as the library keeps under it: burst 600 less the margin, 9 per second.
+    fn talkjs() -> Quota {
+        Quota::TALKJS_GENERAL.below(RateLimiter::DEFAULT_BURST_MARGIN)
+    }
+
+    /// The quota of `--rate` and `--burst`, if given.
+    pub fn quota(args: &RateArgs) -> Option<Quota> {
+        let talkjs = Self::talkjs();
+        let (share, interval) = match args.rate? {
+            LimitRate::Share(share) => (share, talkjs.interval().as_secs_f64() / share),
+            LimitRate::PerSecond(rate) => (rate * talkjs.interval().as_secs_f64(), 1.0 / rate),
+        };
+        let burst = args.burst.unwrap_or_else(|| {
+            // The same share of TalkJS's burst as of its rate.
+            let burst = (f64::from(talkjs.burst()) * share).round();
+            if burst >= f64::from(u32::MAX) {
+                u32::MAX
+            } else if burst >= 1.0 {
+                // In range: checked above.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let burst = burst as u32;
+                burst
+            } else {
+                1
+            }
+        });
+        // Rounded up to the microsecond, so the rate never exceeds the one asked for.
+        let micros = (interval * 1e6).ceil().min(1e12);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let interval = Duration::from_micros(micros.max(1.0) as u64);
+        Some(Quota::with_interval(interval, burst))
+    }
+
+    /// Reads `--rate` and `--burst` and connects to `--redis-url`'s Redis (a usage error if
+    /// the URL is bad, a failure if Redis does not answer). `replicas`: how many processes
+    /// share the limit (during a Redis outage each falls back to its share).
+    pub async fn open(args: &RateArgs, replicas: Option<u32>) -> Result<Self, CliError> {
+        Ok(Self {
+            quota: Self::quota(args),
+            store: redis_store(args, replicas).await?,
+        })
+    }
+
+    /// A client builder of app `app_id` keeping under these limits:
+    ///
+    /// - neither `--rate` nor `--redis-url`: the library's default limiter, unchanged;
+    /// - `--rate` only: a limiter with that quota, in this process;
+    /// - `--redis-url` only: TalkJS's limit, shared through Redis (the key the app's own
+    ///   servers use with `RateLimiter::new(app_id).with_store(...)`);
+    /// - both: first the rate (its own key in Redis, `talkjs:{app_id}:bulk:general`, shared
+    ///   by every bulk command given it), then TalkJS's limit shared with everyone. A rate
+    ///   at or above TalkJS's limit (a larger plan) is the shared limit itself.
+    pub fn apply(&self, builder: talkjs::ClientBuilder, app_id: &str) -> talkjs::ClientBuilder {
+        let limiter = |name: &str, quota: Quota| {
+            let limiter = RateLimiter::new(name).general_quota(quota);
+            match &self.store {
+                Some(store) => limiter.with_store(Arc::clone(store)),
+                None => limiter,
+            }
+        };
+        let talkjs = Self::talkjs();
+        match (self.quota, &self.store) {
+            (None, None) => builder,
+            (None, Some(_)) => builder.rate_limiter(Some(limiter(app_id, talkjs))),
+            (Some(quota), None) => builder.rate_limiter(Some(limiter(app_id, quota))),
+            (Some(quota), Some(_)) => {
+                if quota.interval() <= talkjs.interval() && quota.burst() >= talkjs.burst() {
+                    builder.rate_limiter(Some(limiter(app_id, quota)))
+                } else {
+                    builder
+                        .rate_limiter(Some(limiter(&format!("{app_id}:bulk"), quota)))
+                        .layer(RateLimitLayer::new(limiter(app_id, talkjs)))
+                }
+            }
+        }
+    }
+
+    /// A client builder of another app (`talkjs migrate --from-app-id`): its own TalkJS
+    /// limit, through the Redis store if there is one (`--rate` is the target's).
+    pub fn apply_store(
+        &self,
+        builder: talkjs::ClientBuilder,
+        app_id: &str,
+    ) -> talkjs::ClientBuilder {
+        match &self.store {
+            Some(store) => {
+                builder.rate_limiter(Some(RateLimiter::new(app_id).with_store(Arc::clone(store))))
+            }
+            None => builder,
+        }
+    }
+}
+
+/// The Redis store of `--redis-url`, connected; none without it.
+#[cfg(feature = "redis")]
+async fn redis_store(
+    args: &RateArgs,
+    replicas: Option<u32>,
+) -> Result<Option<Arc<dyn RateLimitStore>>, CliError> {
+    let Some(url) = args.redis_url.as_deref().filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let mut builder = talkjs_ratelimit_redis::RedisStore::builder();
+    if let Some(replicas) = replicas {
+        builder = builder.replicas(replicas);
+    }
+    let store = builder
+        .open(url)
+        .map_err(|e| CliError::Usage(format!("--redis-url: {e}")))?;
+    // Fail now if Redis is misconfigured, rather than fall back later.
+    store
+        .connect()
+        .await
+        .map_err(|e| CliError::Failed(format!("--redis-url: {e}")))?;
+    Ok(Some(Arc::new(store)))
+}
+
+/// Without the `redis` feature, `--redis-url` is refused.
+#[cfg(not(feature = "redis"))]
+#[allow(clippy::unused_async)]
+async fn redis_store(
+    args: &RateArgs,
+    _replicas: Option<u32>,
+) -> Result<Option<Arc<dyn RateLimitStore>>, CliError> {
+    match args.redis_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(_) => Err(CliError::Usage(
+            "--redis-url: this talkjs was built without the `redis` feature".into(),
+        )),
+        None => Ok(None),
     }
 }
 
@@ -318,6 +470,42 @@ fn confirm(question: &str) -> Result<bool, CliError> {
 #[cfg(test)]
 mod tests {
     use super::shell_word;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn quotas_of_rates() {
+        use super::Limits;
+        use crate::cli::{LimitRate, RateArgs};
+        use std::time::Duration;
+        let args = |rate, burst| RateArgs {
+            rate: Some(rate),
+            burst,
+            redis_url: None,
+        };
+        let half = Limits::quota(&args(LimitRate::Share(0.5), None)).unwrap();
+        assert_eq!(half.burst(), 295);
+        assert_eq!(half.interval(), Duration::from_micros(222_223));
+        let four = Limits::quota(&args(LimitRate::PerSecond(4.0), Some(200))).unwrap();
+        assert_eq!(
+            (four.burst(), four.interval()),
+            (200, Duration::from_millis(250))
+        );
+        let default_burst = Limits::quota(&args(LimitRate::PerSecond(18.0), None)).unwrap();
+        assert_eq!(default_burst.burst(), 1180);
+        let tiny = Limits::quota(&args(LimitRate::PerSecond(0.01), None)).unwrap();
+        assert_eq!(
+            (tiny.burst(), tiny.interval()),
+            (1, Duration::from_secs(100))
+        );
+        assert!(
+            Limits::quota(&RateArgs {
+                rate: None,
+                burst: None,
+                redis_url: None
+            })
+            .is_none()
+        );
+    }
 
     #[test]
     fn shell_words() {
