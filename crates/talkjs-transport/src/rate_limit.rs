@@ -406,6 +406,24 @@ impl RateLimiter {
 
     /// The quota of [`RequestClass::General`] requests (default [`Quota::TALKJS_GENERAL`]
     /// less [`DEFAULT_BURST_MARGIN`](Self::DEFAULT_BURST_MARGIN)).
+    ///
+    /// Any quota works, not only TalkJS's default: a plan with a higher limit
+    /// (`Quota::per_second(20, 1200)`), or a share of the limit that leaves the rest to other
+    /// clients of the app, e.g. half of it for a bulk job beside the live app:
+    /// `Quota::with_interval(Quota::TALKJS_GENERAL.interval() * 2, 295)`. To keep a share and
+    /// also obey the limit every client of the app shares (in Redis, with
+    /// [`with_store`](Self::with_store)), stack two [`RateLimitLayer`]s: the share on a key of
+    /// its own outside (`RateLimiter::new("{app_id}:bulk")`), the app's limit inside
+    /// (`RateLimiter::new(app_id)`, TalkJS's quota), so the job takes a slot of the shared
+    /// limit only when its share allows (this is what `talkjs import --rate 50%
+    /// --redis-url URL` does).
+    ///
+    /// ```
+    /// use talkjs_transport::{Quota, RateLimiter};
+    /// let half = Quota::with_interval(Quota::TALKJS_GENERAL.interval() * 2, 295);
+    /// let limiter = RateLimiter::new("tNCnKd4d:bulk").general_quota(half);
+    /// assert_eq!(limiter.key(talkjs_transport::RequestClass::General), "talkjs:tNCnKd4d:bulk:general");
+    /// ```
     #[must_use]
     pub fn general_quota(mut self, quota: Quota) -> Self {
         self.settings().general = quota;
