@@ -12,10 +12,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use talkjs_models::{
-    Access, BatchMethod, BatchOperation, Conversation, ConversationParticipant, ConversationUpsert,
-    ImportMessage, Message, MessageEdit, MessageOrigin, MessageType, NewMessage, Notify,
-    ParticipantOverwrite, ParticipantPatch, Patch, Presences, SentMessage, Timestamp, User,
-    UserUpsert,
+    Access, BatchMethod, BatchOperation, ContentBlock, Conversation, ConversationParticipant,
+    ConversationUpsert, FileBlock, ImportMessage, LocationBlock, Message, MessageEdit,
+    MessageOrigin, MessageType, NewMessage, Notify, Page, ParticipantOverwrite, ParticipantPatch,
+    Patch, Presences, ReactionUser, SentMessage, Timestamp, UploadedFile, User, UserUpsert,
 };
 
 /// The example at `tests/contract/<name>`, parsed.
@@ -320,6 +320,112 @@ fn batch_request() {
         serde_json::from_value(example("batch/batch.request.json")).unwrap();
     assert_eq!(decoded, body);
     assert_eq!(decoded[3].payload, Some(json!({"name": "Alice"})));
+}
+
+#[test]
+fn upload_answers_decode_with_either_token_name() {
+    let official: UploadedFile = round_trip("transfer/upload-file-token.response.json");
+    assert_eq!(official.token(), "<FILE_TOKEN>");
+    // The other name decodes too (and encodes as `fileToken`, the official example's name).
+    let other: UploadedFile =
+        serde_json::from_value(example("transfer/upload-attachment-token.response.json")).unwrap();
+    assert_eq!(
+        other.token(),
+        "L0oQOg5DVENGFVQZABpOQVNRCxs...EFFbHxhiXVEYUBw"
+    );
+    assert_eq!(
+        serde_json::to_value(&other).unwrap(),
+        json!({ "fileToken": "L0oQOg5DVENGFVQZABpOQVNRCxs...EFFbHxhiXVEYUBw" })
+    );
+}
+
+#[test]
+fn text_block_from_the_data_api_docs_round_trips_exactly() {
+    let doc = example("messages/text-block.json");
+    let block: ContentBlock = serde_json::from_value(doc.clone()).unwrap();
+    let ContentBlock::Text(text) = &block else {
+        panic!("{block:?}")
+    };
+    assert_eq!(
+        text.plain_text(),
+        "This first bit is bold, and the second bit is bold and italics"
+    );
+    assert_eq!(serde_json::to_value(&block).unwrap(), doc);
+}
+
+#[test]
+fn message_with_content_blocks_and_reactions_loses_nothing() {
+    let doc = example("transfer/message-with-content.response.json");
+    let message: Message = round_trip("transfer/message-with-content.response.json");
+    let content = message.content.as_ref().unwrap();
+    assert_eq!(content.len(), 2);
+    assert_eq!(
+        serde_json::to_value(&content[0]).unwrap(),
+        example("messages/text-block.json")
+    );
+    let ContentBlock::Location(location) = &content[1] else {
+        panic!("{content:?}")
+    };
+    assert_eq!(
+        (location.latitude, location.longitude),
+        (51.481_083, -3.178_306)
+    );
+    assert_eq!(message.reaction_emojis(), ["<EMOJI>"]);
+    assert_eq!(message.reactions.as_ref(), Some(&doc["reactions"]));
+}
+
+#[test]
+fn participant_with_read_until() {
+    let participant: ConversationParticipant =
+        round_trip("transfer/participant-read-until.response.json");
+    let until = Timestamp::from_millis(1_632_919_967_033);
+    assert_eq!(participant.read_until, Some(until));
+    assert_eq!(participant.access, Access::ReadWrite);
+    // Set the way the transfer example restores it: a participant PATCH.
+    assert_request(
+        "transfer/patch-read-until.request.json",
+        &ParticipantPatch::new().read_until(until),
+    );
+    let decoded: ParticipantPatch =
+        serde_json::from_value(example("transfer/patch-read-until.request.json")).unwrap();
+    assert_eq!(decoded.read_until, Some(until));
+}
+
+#[test]
+fn reactions_listing_in_data_or_bare() {
+    let page: Page<ReactionUser> = round_trip("transfer/reactions.response.json");
+    assert_eq!(page.data, [ReactionUser::new("432156789")]);
+    let bare: Page<ReactionUser> =
+        serde_json::from_value(example("transfer/reactions-bare.response.json")).unwrap();
+    assert_eq!(bare, page);
+}
+
+#[test]
+fn import_items_in_the_transfer_examples_shape() {
+    let at = Timestamp::from_millis(1_632_919_967_033);
+    let built = vec![
+        ImportMessage::with_content(
+            "432156789",
+            vec![FileBlock::from_token("<FILE_TOKEN>").into()],
+            at,
+        ),
+        ImportMessage::with_content(
+            "432156789",
+            vec![LocationBlock::new(51.481_083, -3.178_306).into()],
+            at,
+        ),
+    ];
+    let doc = example("transfer/import-content.request.json");
+    assert_eq!(
+        serde_json::to_value(&built).unwrap(),
+        Value::Array(doc.as_array().unwrap()[..2].to_vec())
+    );
+    // All three decode; the text-only one (createdAt, no readBy) too.
+    let decoded: Vec<ImportMessage> = serde_json::from_value(doc).unwrap();
+    assert_eq!(decoded[..2], built[..]);
+    assert_eq!(decoded[2].text, "Hey, I'm in London");
+    assert_eq!(decoded[2].timestamp, at);
+    assert!(decoded[2].read_by.is_empty() && decoded[2].content.is_none());
 }
 
 #[test]
