@@ -133,8 +133,7 @@ impl Workload {
                     user_id(c * Self::PARTICIPANTS + m % Self::PARTICIPANTS),
                     format!("Message {m} of conversation {c}"),
                 )
-                .idempotency_key(format!("bench-{c}-{m}"))
-                .into(),
+                .idempotency_key(format!("bench-{c}-{m}")),
             })
         });
         users.chain(conversations).chain(messages)

@@ -103,7 +103,7 @@ async fn send_messages(client: &Client, direct: &str, group: &str) -> Result<(),
         .messages(group)
         .send_all(messages)
         .await?;
-    let system: [NewMessage; 1] = [NewMessage::system("Carol joined as an observer").into()];
+    let system = [NewMessage::system("Carol joined as an observer")];
     client.conversations().messages(group).send(system).await?;
     client
         .conversations()

@@ -38,9 +38,7 @@ fn conversation(id: &str, participants: &[&str]) -> BulkItem {
 fn send(conversation: &str, sender: &str, text: &str) -> BulkItem {
     BulkItem::Send {
         conversation: conversation.to_owned(),
-        message: NewMessage::user(sender, text)
-            .idempotency_key(format!("{conversation}-{text}"))
-            .into(),
+        message: NewMessage::user(sender, text).idempotency_key(format!("{conversation}-{text}")),
     }
 }
 
@@ -286,7 +284,7 @@ fn import(conversation: &str, sender: &str, text: &str) -> BulkItem {
 fn send_without_key(conversation: &str, sender: &str, text: &str) -> BulkItem {
     BulkItem::Send {
         conversation: conversation.to_owned(),
-        message: NewMessage::user(sender, text).into(),
+        message: NewMessage::user(sender, text),
     }
 }
 

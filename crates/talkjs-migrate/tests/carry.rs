@@ -83,33 +83,19 @@ async fn attachments_copy_between_two_fakes_each_file_uploaded_once_across_a_kil
     send(
         "c0",
         vec![
-            NewMessage::user("alice", "see the photo")
-                .attachment_token(&a)
-                .into(),
-            NewMessage::user("bob", "").attachment_token(&a).into(),
-            NewMessage::user("alice", "nice").into(),
+            NewMessage::user("alice", "see the photo").attachment_token(&a),
+            NewMessage::user("bob", "").attachment_token(&a),
+            NewMessage::user("alice", "nice"),
         ],
     )
     .await;
-    let mut c1: Vec<NewMessage> = vec![
-        NewMessage::user("bob", "the invoice")
-            .attachment_token(&b)
-            .into(),
-    ];
-    c1.extend((0..12).map(|k| NewMessage::user("alice", format!("line {k}")).into()));
-    c1.push(
-        NewMessage::user("bob", "the photo again")
-            .attachment_token(&a)
-            .into(),
-    );
+    let mut c1: Vec<NewMessage> = vec![NewMessage::user("bob", "the invoice").attachment_token(&b)];
+    c1.extend((0..12).map(|k| NewMessage::user("alice", format!("line {k}"))));
+    c1.push(NewMessage::user("bob", "the photo again").attachment_token(&a));
     send("c1", c1).await;
     send(
         "c2",
-        vec![
-            NewMessage::user("alice", "notes")
-                .attachment_token(&c)
-                .into(),
-        ],
+        vec![NewMessage::user("alice", "notes").attachment_token(&c)],
     )
     .await;
     assert_eq!(source.file_count(), 3);
