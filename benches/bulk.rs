@@ -36,11 +36,25 @@
 //! margin at all),
 //! `TALKJS_BENCH_BULK_MEMORY=0` (skip the memory check: 1×, 4× and 16× the workload with no limits).
 //!
+//! - Share (issue 26): the same workload as a bulk job limited to **50 %** of the limit (burst
+//!   295, 45 requests/s: half of the client's 590 and of 90/s) on a key of its own in Redis,
+//!   and inside that to the app's limit (590, 90/s) on the key it shares, through the same
+//!   `redis-server`, with a "live app": another process calling `GET /users/{id}` 30 times a
+//!   second through the shared key only, for the whole run. Targets: the job within 1.05 x
+//!   its own physical minimum, `max((N - 295) / 45 s, chain x RTT)`, and no 429 at all (the
+//!   live app's calls all answered). Needs `redis-server` on `PATH`. Latency 20 ms unless
+//!   `TALKJS_BENCH_BULK_SHARE_LATENCY=MS`.
+//!
+//! `TALKJS_BENCH_BULK_ONLY=share` runs the share variant alone (`=main`: everything else);
+//! `TALKJS_BENCH_BULK_SHARE=0` leaves it out.
+//!
 //! Under `cargo test --benches` (no `--bench` flag) it runs a 1/50 workload once, as a smoke
 //! test.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+#[path = "../crates/talkjs-ratelimit-redis/tests/common/mod.rs"]
+mod redis_server;
 
 use common::secs;
 
@@ -50,7 +64,7 @@ use std::time::{Duration, Instant};
 
 use talkjs::api::{BulkItem, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
 use talkjs::models::{ConversationUpsert, NewMessage, UserUpsert};
-use talkjs::transport::{Quota, RateLimiter};
+use talkjs::transport::{Quota, RateLimitLayer, RateLimiter};
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
 
 /// TalkJS's limits, time running ten times faster.
@@ -190,6 +204,88 @@ fn client(base_url: &str, app_id: &str, secret_key: &str) -> talkjs::Client {
         .expect("talkjs client")
 }
 
+/// The 50 % share of the scaled limit: half the client's burst, every other slot.
+fn share_quota() -> Quota {
+    Quota::with_interval(
+        Quota::per_second(PER_SECOND, 1).interval() * 2,
+        (BURST - RateLimiter::DEFAULT_BURST_MARGIN) / 2,
+    )
+}
+
+/// The app's scaled limit as every client of it keeps under it (less the margin).
+fn app_quota() -> Quota {
+    Quota::per_second(PER_SECOND, BURST - RateLimiter::DEFAULT_BURST_MARGIN)
+}
+
+/// A client keeping under the app's limit in Redis at `redis_url`, and first under the 50 %
+/// share on a key of its own with `share`: `talkjs import --rate 50% --redis-url URL`.
+async fn redis_client(
+    base_url: &str,
+    app_id: &str,
+    secret_key: &str,
+    redis_url: &str,
+    share: bool,
+) -> talkjs::Client {
+    let store = talkjs_ratelimit_redis::RedisStore::open(redis_url).expect("redis url");
+    store.connect().await.expect("redis");
+    let store: std::sync::Arc<dyn talkjs::transport::RateLimitStore> = std::sync::Arc::new(store);
+    let app = RateLimiter::new(app_id)
+        .general_quota(app_quota())
+        .with_store(store.clone());
+    let builder = talkjs::Client::builder()
+        .app_id(app_id)
+        .secret_key(secret_key)
+        .base_url(base_url);
+    let builder = if share {
+        let share = RateLimiter::new(format!("{app_id}:bulk"))
+            .general_quota(share_quota())
+            .with_store(store);
+        builder
+            .rate_limiter(Some(share))
+            .layer(RateLimitLayer::new(app))
+    } else {
+        builder.rate_limiter(Some(app))
+    };
+    builder.build().expect("talkjs client")
+}
+
+/// The live app: `GET /users/live` 30 times a second until standard input closes; prints
+/// `result calls=… failed=… p50_us=… p99_us=… max_us=…`.
+fn live_main(client: &talkjs::Client, rt: &tokio::runtime::Runtime) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let (mut latencies, mut failed) = (Vec::new(), 0usize);
+    rt.block_on(async {
+        let mut tick = tokio::time::interval(Duration::from_millis(33));
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            tick.tick().await;
+            let start = Instant::now();
+            if let Err(e) = client.users().get("live").await {
+                failed += 1;
+                eprintln!("live: {e}");
+            }
+            latencies.push(start.elapsed());
+        }
+    });
+    latencies.sort();
+    let at = |percent: usize| {
+        let i = latencies.len().saturating_sub(1) * percent / 100;
+        latencies.get(i).map_or(0, Duration::as_micros)
+    };
+    println!(
+        "result calls={} failed={failed} p50_us={} p99_us={} max_us={}",
+        latencies.len(),
+        at(50),
+        at(99),
+        at(100)
+    );
+}
+
 /// The burst of the client's limiter: the server's less the default limiter's margin, unless
 /// `TALKJS_BENCH_BULK_CLIENT_BURST` says otherwise.
 fn client_burst() -> u32 {
@@ -248,7 +344,18 @@ fn client_main(role: &str) {
         .ok()
         .and_then(|n| n.parse().ok());
     let rt = common::client_runtime();
-    let client = rt.block_on(async { client(&base_url, &app_id, &secret_key) });
+    let redis_url = std::env::var("TALKJS_BENCH_BULK_REDIS").ok();
+    let client = rt.block_on(async {
+        match (&redis_url, role) {
+            (Some(url), "live") => redis_client(&base_url, &app_id, &secret_key, url, false).await,
+            (Some(url), _) => redis_client(&base_url, &app_id, &secret_key, url, true).await,
+            (None, _) => client(&base_url, &app_id, &secret_key),
+        }
+    });
+    if role == "live" {
+        live_main(&client, &rt);
+        return;
+    }
     let rss_before = common::reset_peak_rss();
     let start = Instant::now();
     let (requests, succeeded, failed) = match role {
@@ -312,8 +419,24 @@ fn run_client(role: &str, fake: &FakeTalkJs, workload: Workload) -> Outcome {
 
 /// [`run_client`], with the client's limiter off (`unlimited`) for the memory check.
 fn run_client_with(role: &str, fake: &FakeTalkJs, workload: Workload, unlimited: bool) -> Outcome {
+    let env: &[(&str, String)] = if unlimited {
+        &[("TALKJS_BENCH_BULK_UNLIMITED", String::new())]
+    } else {
+        &[]
+    };
+    run_client_env(role, fake, workload, env)
+}
+
+/// [`run_client`], with more environment for the child.
+fn run_client_env(
+    role: &str,
+    fake: &FakeTalkJs,
+    workload: Workload,
+    env: &[(&str, String)],
+) -> Outcome {
     let exe = std::env::current_exe().expect("this binary");
     let mut command = Command::new(exe);
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     command
         .env(ROLE, role)
         .env("TALKJS_BENCH_BULK_URL", fake.base_url())
@@ -330,9 +453,6 @@ fn run_client_with(role: &str, fake: &FakeTalkJs, workload: Workload, unlimited:
         )
         .stdin(Stdio::null())
         .stderr(Stdio::inherit());
-    if unlimited {
-        command.env("TALKJS_BENCH_BULK_UNLIMITED", "1");
-    }
     let output = command.output().expect("run the client");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "client failed: {stdout}");
@@ -459,6 +579,94 @@ fn at_latency(server: &tokio::runtime::Runtime, latency: Duration, baseline: boo
     );
 }
 
+/// The share variant: the bulk job at 50 % of the limit in Redis beside a live app.
+fn share_variant(server: &tokio::runtime::Runtime, latency: Duration) {
+    let Some(redis) = redis_server::RedisServer::start("bulk share") else {
+        println!("share: skipped (TALKJS_SKIP_REDIS=1)");
+        return;
+    };
+    let workload = Workload::FULL;
+    let ms = latency.as_millis();
+    let quota = share_quota();
+    let share_burst = quota.burst();
+    let share_rate = 1.0 / quota.interval().as_secs_f64();
+    let n = workload.min_requests();
+    let beyond = u32::try_from(n)
+        .expect("requests")
+        .saturating_sub(share_burst);
+    let limiter_time = Duration::from_secs_f64(f64::from(beyond) / share_rate);
+    let chain_time = latency * u32::try_from(workload.chain()).expect("chain");
+    let minimum = limiter_time.max(chain_time);
+    println!("bulk share 50 % latency {ms} ms (Redis-shared limit, live app 30/s beside it):");
+    println!(
+        "  physical minimum  {} = max(({n} requests - {share_burst} burst) / {share_rate:.1}/s = {}, {} dependent requests x {ms} ms = {})",
+        secs(minimum),
+        secs(limiter_time),
+        workload.chain(),
+        secs(chain_time),
+    );
+    let fake = start_fake(server, latency, true);
+    server.block_on(async {
+        let setup = talkjs::Client::builder()
+            .app_id(fake.app_id())
+            .secret_key(fake.secret_key())
+            .base_url(fake.base_url())
+            .build()
+            .expect("client");
+        setup
+            .users()
+            .upsert("live", &talkjs::models::UserUpsert::new().name("Live"))
+            .await
+            .expect("live user");
+    });
+    let exe = std::env::current_exe().expect("this binary");
+    let mut live_app = Command::new(exe)
+        .env(ROLE, "live")
+        .env("TALKJS_BENCH_BULK_URL", fake.base_url())
+        .env("TALKJS_BENCH_BULK_APP", fake.app_id())
+        .env("TALKJS_BENCH_BULK_KEY", fake.secret_key())
+        .env("TALKJS_BENCH_BULK_USERS", "0")
+        .env("TALKJS_BENCH_BULK_CONVERSATIONS", "0")
+        .env("TALKJS_BENCH_BULK_PER_CONVERSATION", "0")
+        .env("TALKJS_BENCH_BULK_REDIS", redis.url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("live app");
+    std::thread::sleep(Duration::from_millis(500));
+    let ours = run_client_env(
+        "bulk",
+        &fake,
+        workload,
+        &[("TALKJS_BENCH_BULK_REDIS", redis.url())],
+    );
+    drop(live_app.stdin.take());
+    let output = live_app.wait_with_output().expect("live app output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let live_result = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("result "))
+        .unwrap_or_default()
+        .to_owned();
+    let (count_429, received) = (fake.count_429(), fake.request_count());
+    drop(fake);
+    let ratio = ours.wall.as_secs_f64() / minimum.as_secs_f64();
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!(
+        "  bulk job (50 %)   {} = {ratio:.3} x its minimum (target <= 1.05: {}); requests {}, items {} ok, {} failed",
+        secs(ours.wall),
+        verdict(ratio <= 1.05),
+        ours.requests,
+        ours.succeeded,
+        ours.failed,
+    );
+    println!(
+        "  live app          {live_result}; 429s at the server (both clients) {count_429} (target 0: {}); server received {received}",
+        verdict(count_429 == 0),
+    );
+}
+
 /// The client's peak-RSS growth at 1×, 4× and 16× the workload, with no limits (neither the
 /// server's nor the client's) and no latency: streamed input keeps it flat once the runner's
 /// read-ahead is full.
@@ -521,11 +729,21 @@ fn main() {
         workload.items(),
         client_burst(),
     );
-    let baseline = env_flag("TALKJS_BENCH_BULK_BASELINE");
-    for ms in latencies {
-        at_latency(&server, Duration::from_millis(ms), baseline);
+    let only = std::env::var("TALKJS_BENCH_BULK_ONLY").unwrap_or_default();
+    if only != "share" {
+        let baseline = env_flag("TALKJS_BENCH_BULK_BASELINE");
+        for ms in latencies {
+            at_latency(&server, Duration::from_millis(ms), baseline);
+        }
+        if env_flag("TALKJS_BENCH_BULK_MEMORY") {
+            memory_check(&server);
+        }
     }
-    if env_flag("TALKJS_BENCH_BULK_MEMORY") {
-        memory_check(&server);
+    if only != "main" && env_flag("TALKJS_BENCH_BULK_SHARE") {
+        let ms: u64 = std::env::var("TALKJS_BENCH_BULK_SHARE_LATENCY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20);
+        share_variant(&server, Duration::from_millis(ms));
     }
 }
