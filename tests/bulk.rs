@@ -669,7 +669,7 @@ fn read_request(socket: &mut std::net::TcpStream) -> bool {
 /// key-less send whose outcome is unknown), the error otherwise.
 fn cause(error: &talkjs::Error) -> &talkjs::Error {
     match error {
-        talkjs::Error::UnknownOutcome { source, .. } => source,
+        talkjs::Error::UnknownOutcome { cause: source, .. } => source,
         other => other,
     }
 }

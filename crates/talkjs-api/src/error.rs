@@ -157,14 +157,14 @@ pub enum Error {
     /// A write that TalkJS applies again each time it is sent (`write`: an import, or a
     /// send with at least one message without an idempotency key) failed in a way that may
     /// have been applied: a 5xx, a timeout, or a connection lost after the request was sent
-    /// (`source`, the error itself). The outcome is **unknown**: TalkJS may have stored the
+    /// (`cause`, the error itself). The outcome is **unknown**: TalkJS may have stored the
     /// messages, so sending them again as they are may duplicate them. Resend a send only
     /// with idempotency keys on its messages (TalkJS then creates each message once), or
     /// after listing the conversation; import again only what the conversation lacks.
     ///
     /// [`is_transient`](Self::is_transient) and [`may_have_landed`](Self::may_have_landed)
     /// are both true (trying again may get through, and the first try may have landed);
-    /// [`status`](Self::status) and [`body`](Self::body) answer for `source`. A failure of
+    /// [`status`](Self::status) and [`body`](Self::body) answer for `cause`. A failure of
     /// such a write that did **not** land (a 4xx, a refused connection) is returned as it
     /// is, and so is one that is not transient (an answer that does not decode). Inside
     /// [`Error::Incomplete`], this is the `source` (the failing request).
@@ -187,13 +187,16 @@ pub enum Error {
     /// }
     /// # Ok(()) }
     /// ```
-    #[error("{}", unknown_outcome_message(*write, source))]
+    #[error("{}", unknown_outcome_message(*write, cause))]
     UnknownOutcome {
         /// Which write.
         write: NonIdempotentWrite,
-        /// How the request failed.
-        #[source]
-        source: Box<Error>,
+        /// How the request failed (a [`Server`](Error::Server), [`Timeout`](Error::Timeout)
+        /// or [`Transport`](Error::Transport) error). Not this error's
+        /// [`source`](std::error::Error::source), which is `None`: this error's message
+        /// already says what happened, and `cause`'s own message advises trying again,
+        /// which a printer of the whole chain (anyhow's `{:#}`) would otherwise repeat.
+        cause: Box<Error>,
     },
 }
 
@@ -230,7 +233,7 @@ impl Error {
             Self::Unauthorized { .. } => Some(StatusCode::UNAUTHORIZED),
             Self::RateLimited { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
             Self::Server { status, .. } | Self::Status { status, .. } => Some(*status),
-            Self::Incomplete { source, .. } | Self::UnknownOutcome { source, .. } => {
+            Self::Incomplete { source, .. } | Self::UnknownOutcome { cause: source, .. } => {
                 source.status()
             }
             _ => None,
@@ -271,7 +274,7 @@ impl Error {
             | Self::Timeout { .. }
             | Self::LocalRateLimit { .. } => true,
             Self::Transport(error) => is_connection_error(error.as_ref()),
-            Self::Incomplete { source, .. } | Self::UnknownOutcome { source, .. } => {
+            Self::Incomplete { source, .. } | Self::UnknownOutcome { cause: source, .. } => {
                 source.is_transient()
             }
             _ => false,
@@ -296,7 +299,7 @@ impl Error {
     ///   something other than TalkJS answered at the base URL);
     /// - [`Error::Incomplete`]: answers for the failing request (its `source`); the first
     ///   `completed` items landed for sure;
-    /// - [`Error::UnknownOutcome`]: always (it answers for its `source`, which may have
+    /// - [`Error::UnknownOutcome`]: always (it answers for its `cause`, which may have
     ///   landed): an import or a key-less send whose outcome is unknown.
     ///
     /// False when the request was refused or never sent: a 4xx answer (400, 401, 403, 404,
@@ -337,7 +340,7 @@ impl Error {
             Self::Server { .. } | Self::Timeout { .. } | Self::Decode { .. } => true,
             Self::Status { status, .. } => !status.is_client_error(),
             Self::Transport(error) => transport_may_have_landed(error.as_ref()),
-            Self::Incomplete { source, .. } | Self::UnknownOutcome { source, .. } => {
+            Self::Incomplete { source, .. } | Self::UnknownOutcome { cause: source, .. } => {
                 source.may_have_landed()
             }
             Self::NotFound { .. }
@@ -371,7 +374,9 @@ impl Error {
             | Self::Server { body, .. }
             | Self::Status { body, .. } => Some(body),
             Self::Decode { body, .. } => std::str::from_utf8(body).ok(),
-            Self::Incomplete { source, .. } | Self::UnknownOutcome { source, .. } => source.body(),
+            Self::Incomplete { source, .. } | Self::UnknownOutcome { cause: source, .. } => {
+                source.body()
+            }
             _ => None,
         }
     }
@@ -401,7 +406,7 @@ impl Error {
         if self.is_transient() && self.may_have_landed() {
             Self::UnknownOutcome {
                 write,
-                source: Box::new(self),
+                cause: Box::new(self),
             }
         } else {
             self
@@ -423,7 +428,7 @@ impl Error {
                 _ => format!("the request timed out after {after:?} without an answer"),
             },
             Self::Transport(error) => format!("transport error: {error}"),
-            Self::UnknownOutcome { source, .. } => source.what_happened(),
+            Self::UnknownOutcome { cause, .. } => cause.what_happened(),
             other => other.to_string(),
         }
     }
@@ -544,8 +549,8 @@ fn not_found_advice(body: &str) -> &'static str {
 
 /// The message of [`Error::UnknownOutcome`]: what happened, that the write may have been
 /// stored, and what to do instead of retrying.
-fn unknown_outcome_message(write: NonIdempotentWrite, source: &Error) -> String {
-    let what = source.what_happened();
+fn unknown_outcome_message(write: NonIdempotentWrite, cause: &Error) -> String {
+    let what = cause.what_happened();
     match write {
         NonIdempotentWrite::Import => format!(
             "outcome unknown: {what}; the imported messages may have been stored: import them again only after checking the conversation (TalkJS does not de-duplicate imports)"

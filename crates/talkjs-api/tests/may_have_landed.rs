@@ -92,7 +92,7 @@ async fn an_attempt_timeout_may_have_landed() {
     let err = import(&client).await.unwrap_err();
     // An import's unknown outcome comes as UnknownOutcome around the timeout.
     assert!(
-        matches!(&err, Error::UnknownOutcome { source, .. } if matches!(**source, Error::Timeout { .. })),
+        matches!(&err, Error::UnknownOutcome { cause: source, .. } if matches!(**source, Error::Timeout { .. })),
         "{err:?}"
     );
     assert!(err.may_have_landed(), "{err:?}");
@@ -154,7 +154,7 @@ async fn a_connection_closed_after_the_request_was_written_may_have_landed() {
     let client = common::builder_at(url).build().unwrap();
     let err = import(&client).await.unwrap_err();
     assert!(
-        matches!(&err, Error::UnknownOutcome { source, .. } if matches!(**source, Error::Transport(_))),
+        matches!(&err, Error::UnknownOutcome { cause: source, .. } if matches!(**source, Error::Transport(_))),
         "{err:?}"
     );
     assert!(err.may_have_landed(), "{err:?}");

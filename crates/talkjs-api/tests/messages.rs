@@ -302,7 +302,7 @@ async fn send_all_failing_after_a_chunk_is_incomplete_with_the_ids_already_creat
     );
     // Key-less messages: the failing request's outcome is unknown.
     assert!(
-        matches!(&source, Error::UnknownOutcome { source, .. }
+        matches!(&source, Error::UnknownOutcome { cause: source, .. }
             if matches!(&**source, Error::Server { body, .. } if body == "boom")),
         "{source:?}"
     );
@@ -568,7 +568,7 @@ async fn import_failing_after_a_chunk_is_incomplete_with_the_count_imported() {
     assert!(message_ids.is_empty());
     // An import answered 500: its outcome is unknown.
     assert!(
-        matches!(&source, Error::UnknownOutcome { source, .. }
+        matches!(&source, Error::UnknownOutcome { cause: source, .. }
             if matches!(**source, Error::Server { .. })),
         "{source:?}"
     );

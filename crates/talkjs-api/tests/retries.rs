@@ -105,7 +105,7 @@ async fn send_without_idempotency_keys_is_not_retried_after_a_503() {
         .unwrap_err();
     // Not retried, and its outcome is unknown (the 503 may come after the write).
     match err {
-        Error::UnknownOutcome { source, .. } => match *source {
+        Error::UnknownOutcome { cause: source, .. } => match *source {
             Error::Server { status, body } => {
                 assert_eq!(status, 503);
                 assert_eq!(body, "unavailable");
@@ -132,7 +132,7 @@ async fn send_where_only_some_messages_have_keys_is_not_retried() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::UnknownOutcome { source, .. } if matches!(**source, Error::Server { .. })),
+        matches!(&err, Error::UnknownOutcome { cause: source, .. } if matches!(**source, Error::Server { .. })),
         "{err:?}"
     );
 }
@@ -152,7 +152,7 @@ async fn import_is_not_retried_after_a_503() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::UnknownOutcome { source, .. }
+        matches!(&err, Error::UnknownOutcome { cause: source, .. }
             if matches!(**source, Error::Server { status, .. } if status == 503)),
         "{err:?}"
     );
@@ -174,7 +174,8 @@ async fn import_stops_at_the_failing_chunk() {
         .unwrap_err();
     assert!(
         matches!(&err, Error::Incomplete { completed: 100, source, .. }
-            if matches!(**source, Error::Server { .. })),
+            if matches!(&**source, Error::UnknownOutcome { cause, .. }
+                if matches!(**cause, Error::Server { .. }))),
         "{err:?}"
     );
     assert_eq!(
