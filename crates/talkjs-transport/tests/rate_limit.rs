@@ -284,9 +284,30 @@ async fn a_429_on_a_batch_pushes_back_only_the_batch_class() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn talkjs_batch_default_is_a_burst_of_500_then_1_per_second() {
+    let rec = Recorder::default();
+    let limiter = RateLimiter::new("app1");
+    let stack = RateLimitLayer::new(limiter).layer(rec.service());
+    let start = Instant::now();
+    for _ in 0..502 {
+        stack.clone().oneshot(batch()).await.unwrap();
+    }
+    let batches = rec.offsets_of(start, "/batch");
+    assert!(
+        batches[..500].iter().all(Duration::is_zero),
+        "the burst goes at once"
+    );
+    assert_near(batches[500], Duration::from_secs(1));
+    assert_near(batches[501], Duration::from_secs(2));
+}
+
+#[tokio::test(start_paused = true)]
 async fn batch_requests_are_limited_to_one_per_second_independently() {
     let rec = Recorder::default();
-    let limiter = RateLimiter::new("app1").general_quota(small());
+    // A batch burst of 1 (TalkJS's is 500), to see the batches' own pace at once.
+    let limiter = RateLimiter::new("app1")
+        .general_quota(small())
+        .batch_quota(Quota::with_interval(Duration::from_secs(1), 1));
     let stack = RateLimitLayer::new(limiter).layer(rec.service());
     let start = Instant::now();
     let mut tasks = JoinSet::new();
