@@ -934,6 +934,8 @@ fn what(f: &BulkFailure) -> String {
 /// again: not for a write that may have landed).
 fn unknown_cause(error: &talkjs::Error) -> String {
     match error {
+        // The library's own unknown-outcome wrapper: the cause inside it.
+        talkjs::Error::UnknownOutcome { cause, .. } => unknown_cause(cause),
         talkjs::Error::Server { status, .. } | talkjs::Error::Status { status, .. } => {
             format!("TalkJS answered {status}")
         }
