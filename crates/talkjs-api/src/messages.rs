@@ -448,12 +448,24 @@ impl Messages {
         Ok(done)
     }
 
-    /// Sends one import request and returns the created messages' ids, if the answer has
-    /// one per message.
-    pub(crate) async fn import_request(
-        &self,
-        chunk: &[ImportMessage],
-    ) -> Result<Option<Vec<MessageId>>> {
+    /// Sends the messages in **one** import request, as given: no chunking, no fallback to
+    /// 10 when a larger request is refused, no size memory (see [`import`](Self::import)
+    /// for all that). For callers that keep their own record of each request, such as a
+    /// journal that must know exactly which messages one request carried. Returns the
+    /// created messages' ids, in order, when the answer has one per message.
+    ///
+    /// TalkJS's reference page allows 10 messages a request, its transfer example sends
+    /// 100; a larger request may be refused with a 400, which applies nothing.
+    ///
+    /// ```no_run
+    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+    /// use talkjs_api::models::ImportMessage;
+    /// let batch = [ImportMessage::new("alice", "hello", 1_600_000_000_000u64.into())];
+    /// let ids = client.conversations().messages("c1").import_request(&batch).await?;
+    /// # let _ = ids;
+    /// # Ok(()) }
+    /// ```
+    pub async fn import_request(&self, chunk: &[ImportMessage]) -> Result<Option<Vec<MessageId>>> {
         check_id("conversation id", &self.conversation)?;
         let mut req = ApiRequest::new(
             Method::POST,

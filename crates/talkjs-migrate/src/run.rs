@@ -12,6 +12,8 @@ use talkjs_api::models::{
 };
 use talkjs_api::{Client, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
 
+use self::size::ImportSize;
+
 use crate::error::Error;
 use crate::files::{Downloader, FileError, download, downloader, shown};
 use crate::journal::{
@@ -25,6 +27,7 @@ use crate::plan::{
 use crate::shard::Shard;
 
 mod settle;
+mod size;
 pub use settle::Reconciled;
 pub(crate) use settle::target_messages;
 
@@ -531,6 +534,7 @@ impl Migration {
         }
         let messages = journal.counts(ItemKind::Message).map_err(db)?;
         let requests_left = journal.requests_left().map_err(db)?;
+        let import_batch = journal.import_batch().map_err(db)?;
         let run = Run {
             client: self.target.clone(),
             downloader,
@@ -557,6 +561,7 @@ impl Migration {
             resolved_chunks: AtomicU64::new(0),
             resolved_landed: AtomicU64::new(0),
             resolved_resent: AtomicU64::new(0),
+            import_size: ImportSize::from_record(import_batch.as_deref()),
             reconciled_conversations: AtomicU64::new(0),
             reconciled_clean: AtomicU64::new(0),
             reconciled_deleted: AtomicU64::new(0),
@@ -606,6 +611,8 @@ struct Run {
     resolved_chunks: AtomicU64,
     resolved_landed: AtomicU64,
     resolved_resent: AtomicU64,
+    /// How many messages go in one import request (100, or 10 if the target refuses more).
+    import_size: ImportSize,
     reconciled_conversations: AtomicU64,
     reconciled_clean: AtomicU64,
     reconciled_deleted: AtomicU64,
@@ -905,29 +912,70 @@ impl Run {
             if self.stop.is_stopped() {
                 return Ok(());
             }
-            let rows = self
-                .db(|j| j.next_items(ItemKind::Message, conversation, MAX_MESSAGES_PER_REQUEST))?;
+            let batch = self.import_size.batch();
+            let rows = self.db(|j| j.next_items(ItemKind::Message, conversation, batch))?;
             if rows.is_empty() {
                 break;
             }
             let Prepared { rows, bodies, halt } = self.prepare::<ImportMessage>(rows).await?;
-            if rows.is_empty() {
+            let Some(last) = rows.last().map(|r| r.seq) else {
                 if halt {
                     return Ok(());
                 }
                 continue;
-            }
+            };
             let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
             let chunk = self.db(|j| j.start_chunk(ItemKind::Message, conversation, &seqs))?;
             self.requests.fetch_add(1, Ordering::Relaxed);
+            let n = rows.len();
             let result = self
                 .client
                 .conversations()
                 .messages(conversation.to_owned())
-                .import(bodies)
-                .await
-                .map(drop);
-            let answer = classify(result, rows.len() > 1, false);
+                .import_request(&bodies)
+                .await;
+            let answer = match result {
+                Ok(ids) => {
+                    if let Some(record) = self.import_size.landed(n, conversation, last) {
+                        self.db(|j| j.record_import_batch(record))?;
+                    }
+                    match ids {
+                        // The answer names the new messages: the id map needs no listing.
+                        Some(ids) => {
+                            let ids: Vec<(i64, String)> = seqs
+                                .iter()
+                                .zip(ids)
+                                .map(|(seq, id)| (*seq, id.as_str().to_owned()))
+                                .collect();
+                            self.db(|j| j.chunk_sent(chunk, &ids))?;
+                            self.done.fetch_add(n as u64, Ordering::Relaxed);
+                            self.messages_done.fetch_add(n as u64, Ordering::Relaxed);
+                            self.report_progress();
+                            unknown_in_a_row = 0;
+                            if halt {
+                                return Ok(());
+                            }
+                            continue;
+                        }
+                        None => Answer::Landed,
+                    }
+                }
+                Err(e) => {
+                    let refused = matches!(e, talkjs_api::Error::BadRequest { .. });
+                    if refused && self.import_size.refused(n, conversation, last) {
+                        // Refused whole, maybe for its size (a 400 applies nothing): the same
+                        // messages again, 10 to a request.
+                        self.db(|j| {
+                            j.chunk_abandoned(
+                                chunk,
+                                "refused with more than 10 messages (nothing applied): sent again 10 to a request",
+                            )
+                        })?;
+                        continue;
+                    }
+                    classify(Err(e), n > 1, false)
+                }
+            };
             let transient = matches!(answer, Answer::Refused(Fate::Transient, _));
             if let Some(why) = self.settle(ItemKind::Message, chunk, rows.len(), answer)? {
                 unknown_in_a_row += 1;

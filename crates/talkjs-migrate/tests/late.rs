@@ -66,8 +66,9 @@ async fn late_writes_and_listing_lag_end_with_every_message_exactly_once() {
     assert_eq!(again.reconciled.conversations, 0);
 }
 
-/// One conversation of 12 identical messages (same sender, millisecond and text): two
-/// imports, of 10 and 2.
+/// One conversation of 12 identical messages (same sender, millisecond and text). The fake
+/// takes 10 messages an import (TalkJS's reference page), so the migration's first import of
+/// 12 is refused whole, then they go as two imports, of 10 and 2: the third import request.
 fn twelve_twins() -> Export {
     let members = vec!["u0".to_owned(), "u1".to_owned(), "u2".to_owned()];
     let messages = (0..12)
@@ -87,15 +88,15 @@ fn twelve_twins() -> Export {
     }
 }
 
-/// Runs a migration of [`twelve_twins`] whose second import lands `delay` after its answer
-/// was lost, with a settle time of 500 ms.
+/// Runs a migration of [`twelve_twins`] whose import of the last 2 lands `delay` after its
+/// answer was lost, with a settle time of 500 ms.
 async fn twins_with_late_second_import(delay: Duration) -> (FakeTalkJs, Export, Migration) {
     let fake = FakeTalkJs::start().await.unwrap();
     let dir = Scratch::new("twins");
     let export = twelve_twins();
     let file = dir.path("export.jsonl");
     export.write(&file);
-    let (client, _) = lossy_client_nth(&fake, Request::Import, 2, Fault::LandsLate(delay));
+    let (client, _) = lossy_client_nth(&fake, Request::Import, 3, Fault::LandsLate(delay));
     let migration = Migration::from_file(&file, client)
         .journal(dir.path("export.journal"))
         .settle_time(MS(500));
@@ -175,7 +176,7 @@ async fn what_the_target_held_before_is_never_deleted() {
     let dir = Scratch::new("held");
     let file = dir.path("export.jsonl");
     export.write(&file);
-    let (client, _) = lossy_client_nth(&fake, Request::Import, 2, Fault::LandsLate(MS(750)));
+    let (client, _) = lossy_client_nth(&fake, Request::Import, 3, Fault::LandsLate(MS(750)));
     let report = Migration::from_file(&file, client)
         .settle_time(MS(500))
         .run()

@@ -10,7 +10,12 @@ use talkjs_migrate::{ItemKind, Migration, Severity};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrates_a_file_and_a_second_run_sends_nothing() {
-    let fake = FakeTalkJs::start().await.expect("fake");
+    // A target that takes 100 messages an import, as TalkJS's transfer example sends them.
+    let fake = FakeTalkJs::builder()
+        .max_import_batch(100)
+        .start()
+        .await
+        .expect("fake");
     let dir = Scratch::new("full");
     let export = Export::generate(12, 8, 37);
     let file = dir.path("export.jsonl");
@@ -33,8 +38,8 @@ async fn migrates_a_file_and_a_second_run_sends_nothing() {
     assert_eq!(report.messages.done, export.message_count() as u64);
     assert_eq!(report.users.done, 12);
     assert_eq!(report.conversations.done, 8);
-    // 1 user request, 8 conversations, 4 imports of 10 per conversation.
-    assert_eq!(report.requests, 1 + 8 + 8 * 4);
+    // 1 user request, 8 conversations, one import of 37 per conversation.
+    assert_eq!(report.requests, 1 + 8 + 8);
     assert_target_matches(&fake, &export);
 
     let before = fake.request_count();
@@ -213,4 +218,41 @@ async fn progress_knows_the_totals_before_the_first_request_and_counts_down_the_
     assert_eq!(last.requests, report.requests);
     assert_eq!(last.requests_left, 0);
     assert_eq!(last.eta, Some(std::time::Duration::ZERO));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_takes_10_messages_an_import_costs_one_refused_request() {
+    // TalkJS's reference page allows 10 messages an import (the fake's default); the
+    // migration tries 100, and after one refusal (a 400 applies nothing) sends 10 a request.
+    let fake = FakeTalkJs::start().await.expect("fake");
+    let dir = Scratch::new("ten");
+    let export = Export::generate(6, 4, 37);
+    let file = dir.path("export.jsonl");
+    export.write(&file);
+    // Stopped once the first conversation's 37 messages landed 10 at a time after the
+    // refusal (which shows the size was refused, not a message)...
+    let first = Migration::from_file(&file, client(&fake)).concurrency(1);
+    let stop = first.stop_handle();
+    let first = first.on_progress(move |p| {
+        if p.messages_done >= 40 {
+            stop.stop();
+        }
+    });
+    let report = first.run().await.expect("first run");
+    assert!(!report.is_complete(), "{report:?}");
+    assert_eq!(fake.status_count(400), 1, "one refused import");
+    // ...and resumed: the journal remembers the size, so nothing is refused again.
+    let report = Migration::from_file(&file, client(&fake))
+        .concurrency(1)
+        .run()
+        .await
+        .expect("resumed run");
+    assert!(report.is_complete(), "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(
+        fake.status_count(400),
+        1,
+        "no refused import after the first"
+    );
+    assert_target_matches(&fake, &export);
 }

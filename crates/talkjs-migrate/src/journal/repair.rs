@@ -99,6 +99,20 @@ impl Journal {
         Ok(())
     }
 
+    /// What the journal recorded of the import request size the target accepts.
+    pub fn import_batch(&self) -> rusqlite::Result<Option<String>> {
+        self.meta("import_batch")
+    }
+
+    /// Records the import request size the target accepts (`"100"` or `"10"`).
+    pub fn record_import_batch(&mut self, size: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('import_batch', ?1)",
+            [size],
+        )?;
+        Ok(())
+    }
+
     /// Records that an import into `conversation` had an unknown outcome at `since_ms`
     /// (Unix ms): the reconcile pass lists it again once the settle time has passed.
     pub fn mark_dirty(&mut self, conversation: &str, since_ms: i64) -> rusqlite::Result<()> {
