@@ -22,8 +22,8 @@
 //!   current-thread runtime, as `talkjs migrate` does; the fake runs in this one.
 //! - The time the rate limit allows (the physical minimum): `max((N − 600) / rate, chain ×
 //!   RTT)`, with the fake's burst of 600, N the fewest requests the API allows (users 100 to a
-//!   `PUT /users`, one `PUT` per conversation with its participants, 10 messages of one
-//!   conversation to an import) and chain the longest chain of dependent requests (user →
+//!   `PUT /users`, one `PUT` per conversation with its participants, 100 messages of one
+//!   conversation to an import, or 10 with `TALKJS_BENCH_MIGRATE_IMPORT_BATCH=10`) and chain the longest chain of dependent requests (user →
 //!   conversation → that conversation's imports, one after the other). The same with the
 //!   client limiter's burst of 590 is printed too. Our time is the whole `run()`, planning
 //!   (reading the file, writing the plan to the journal) included.
@@ -31,6 +31,8 @@
 //! Settings (environment): `TALKJS_BENCH_MIGRATE_REAL=1` (TalkJS's real limits),
 //! `TALKJS_BENCH_MIGRATE_LATENCIES=50` (milliseconds, comma-separated; the default),
 //! `TALKJS_BENCH_MIGRATE_CONCURRENCY=N` (the migration's concurrency; default: its own),
+//! `TALKJS_BENCH_MIGRATE_IMPORT_BATCH=100` (what the fake takes in one import: 100, as
+//! TalkJS's transfer example sends, or 10, as its reference page says),
 //! `TALKJS_BENCH_MIGRATE_CONVERSATIONS=500` and `TALKJS_BENCH_MIGRATE_PER_CONVERSATION=20`
 //! (the workload; 3 users per conversation), `TALKJS_BENCH_MIGRATE_DIR=PATH` (where the input
 //! and the journal go, e.g. `/dev/shm` to take the disk's fsyncs out; default: the system's
@@ -52,13 +54,43 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use talkjs::api::{MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
+use talkjs::api::MAX_USERS_PER_BATCH;
 use talkjs::transport::{Quota, RateLimiter};
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
 use talkjs_migrate::Migration;
 
 /// The environment variable that makes this binary the client of one run.
 const ROLE: &str = "TALKJS_BENCH_MIGRATE_ROLE";
+
+/// The messages the fake takes in one import: 100 (TalkJS's transfer example; the default)
+/// or 10 (the Import reference page), `TALKJS_BENCH_MIGRATE_IMPORT_BATCH`. With 10 the
+/// migration's first imports of more than 10 (one per conversation in flight, at most its
+/// concurrency) are refused once, beyond the minimum.
+fn import_batch() -> usize {
+    std::env::var("TALKJS_BENCH_MIGRATE_IMPORT_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+}
+
+/// The fake (in this process) with the bench's import batch.
+fn start_fake(
+    server: &tokio::runtime::Runtime,
+    latency: Duration,
+    limits: Option<talkjs_fake::RateLimitConfig>,
+) -> talkjs_fake::FakeTalkJs {
+    server
+        .block_on(
+            talkjs_fake::FakeTalkJs::builder()
+                .app_id(common::APP_ID)
+                .secret_key(common::SECRET_KEY)
+                .rate_limit(limits)
+                .max_import_batch(import_batch())
+                .faults(talkjs_fake::Faults::none().latency(latency))
+                .start(),
+        )
+        .expect("fake")
+}
 /// The fake's burst (TalkJS's, unchanged by the time scale).
 const BURST: u32 = RateLimitConfig::TALKJS.burst;
 /// The time scale of the quick variant.
@@ -96,17 +128,18 @@ impl Workload {
     }
 
     /// The fewest requests the API allows: users 100 to a `PUT /users`, one `PUT` per
-    /// conversation with its participants, messages 10 to an import per conversation.
+    /// conversation with its participants, messages [`import_batch`] to an import per
+    /// conversation.
     fn min_requests(self) -> usize {
         self.users().div_ceil(MAX_USERS_PER_BATCH)
             + self.conversations
-            + self.conversations * self.per_conversation.div_ceil(MAX_MESSAGES_PER_REQUEST)
+            + self.conversations * self.per_conversation.div_ceil(import_batch())
     }
 
     /// The longest chain of requests that must follow one another: a user's `PUT /users`,
     /// its conversation's `PUT`, then that conversation's imports one after the other.
     fn chain(self) -> usize {
-        2 + self.per_conversation.div_ceil(MAX_MESSAGES_PER_REQUEST)
+        2 + self.per_conversation.div_ceil(import_batch())
     }
 
     /// The export file: users, conversations, then each conversation's messages newest
@@ -404,7 +437,7 @@ fn at_latency(server: &tokio::runtime::Runtime, workload: Workload, latency: Dur
     let journal = dir.0.join("export.jsonl.journal");
     workload.write(&file);
     let unlimited = std::env::var("TALKJS_BENCH_MIGRATE_UNLIMITED").is_ok_and(|v| v != "0");
-    let fake = common::start_fake(server, latency, (!unlimited).then(|| limits.fake()));
+    let fake = start_fake(server, latency, (!unlimited).then(|| limits.fake()));
     let (ours, seen) = common::watch(&fake, BURST, || run_client(&fake, &file, &journal, real));
     let journal_size = std::fs::metadata(&journal).map_or(0, |m| m.len())
         + std::fs::metadata(dir.0.join("export.jsonl.journal-wal")).map_or(0, |m| m.len());
@@ -490,7 +523,7 @@ fn main() {
         let file = dir.0.join("export.jsonl");
         let journal = dir.0.join("export.jsonl.journal");
         workload.write(&file);
-        let fake = common::start_fake(&server, Duration::ZERO, None);
+        let fake = start_fake(&server, Duration::ZERO, None);
         let outcome = run_client(&fake, &file, &journal, false);
         assert_eq!(outcome.get("complete"), 1);
         assert_eq!(outcome.get("runs"), 1);
