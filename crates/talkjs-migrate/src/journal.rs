@@ -503,9 +503,9 @@ impl Journal {
     /// Conversations with messages still to send, in plan order (the runner asks only once
     /// every conversation upsert landed or failed, and orphans are failed).
     /// The requests the items left (planned or in flight) take at least: users 100 to a
-    /// request, each conversation's messages (and system messages) 10 to a request, the
-    /// others one each.
-    pub fn requests_left(&self) -> rusqlite::Result<u64> {
+    /// request, each conversation's messages `import_batch` to a request (and system
+    /// messages 10), the others one each.
+    pub fn requests_left(&self, import_batch: usize) -> rusqlite::Result<u64> {
         let left = "state IN ('planned', 'in_flight')";
         let users: i64 = self.conn.query_row(
             &format!("SELECT (COUNT(*) + 99) / 100 FROM items WHERE kind = 'user' AND {left}"),
@@ -519,13 +519,15 @@ impl Journal {
             [],
             |r| r.get(0),
         )?;
+        let batch = i64::try_from(import_batch.max(1)).unwrap_or(10);
         let imports: i64 = self.conn.query_row(
             &format!(
-                "SELECT COALESCE(SUM((n + 9) / 10), 0) FROM
-                 (SELECT COUNT(*) AS n FROM items WHERE kind IN ('message', 'system_message')
+                "SELECT COALESCE(SUM(CASE WHEN kind = 'message' THEN (n + ?1 - 1) / ?1
+                                     ELSE (n + 9) / 10 END), 0) FROM
+                 (SELECT kind, COUNT(*) AS n FROM items WHERE kind IN ('message', 'system_message')
                   AND {left} GROUP BY kind, subject)"
             ),
-            [],
+            [batch],
             |r| r.get(0),
         )?;
         Ok(u64::try_from(users + singles + imports).unwrap_or(0))

@@ -79,8 +79,9 @@ pub struct Progress {
     /// Requests sent by this run.
     pub requests: u64,
     /// About how many requests are left: users 100 to a request, each conversation's
-    /// messages 10 to a request, conversations and participant settings one each (more if
-    /// answers are lost or refused).
+    /// messages 100 to a request (10 once the target refused more, and system messages),
+    /// conversations and participant settings one each (more if answers are lost or
+    /// refused).
     pub requests_left: u64,
     /// Time since this run started (planning included).
     pub elapsed: Duration,
@@ -533,8 +534,8 @@ impl Migration {
             finished += c.done + c.failed;
         }
         let messages = journal.counts(ItemKind::Message).map_err(db)?;
-        let requests_left = journal.requests_left().map_err(db)?;
-        let import_batch = journal.import_batch().map_err(db)?;
+        let import_size = ImportSize::from_record(journal.import_batch().map_err(db)?.as_deref());
+        let requests_left = journal.requests_left(import_size.batch()).map_err(db)?;
         let run = Run {
             client: self.target.clone(),
             downloader,
@@ -561,7 +562,7 @@ impl Migration {
             resolved_chunks: AtomicU64::new(0),
             resolved_landed: AtomicU64::new(0),
             resolved_resent: AtomicU64::new(0),
-            import_size: ImportSize::from_record(import_batch.as_deref()),
+            import_size,
             reconciled_conversations: AtomicU64::new(0),
             reconciled_clean: AtomicU64::new(0),
             reconciled_deleted: AtomicU64::new(0),

@@ -183,7 +183,11 @@ fn the_run_and_verify_futures_are_send() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_knows_the_totals_before_the_first_request_and_counts_down_the_requests() {
     use std::sync::{Arc, Mutex};
-    let fake = FakeTalkJs::start().await.expect("fake");
+    let fake = FakeTalkJs::builder()
+        .max_import_batch(100)
+        .start()
+        .await
+        .expect("fake");
     let dir = Scratch::new("progress");
     let export = Export::generate(3, 2, 15);
     let file = dir.path("export.jsonl");
@@ -198,13 +202,13 @@ async fn progress_knows_the_totals_before_the_first_request_and_counts_down_the_
     let seen = seen.lock().unwrap();
     let messages = export.message_count() as u64;
     // Before any request: the totals, and the requests the plan takes at least (1 user
-    // request, 2 conversations, 2 x 2 imports of up to 10).
+    // request, 2 conversations, an import of up to 100 for each).
     let first = seen[0];
     assert_eq!(first.requests, 0);
     assert_eq!(first.total, 3 + 2 + messages);
     assert_eq!(first.messages_total, messages);
     assert_eq!(first.messages_done, 0);
-    assert_eq!(first.requests_left, 1 + 2 + 4);
+    assert_eq!(first.requests_left, 1 + 2 + 2);
     assert_eq!(first.eta, None);
     // Callbacks of concurrent requests may arrive out of order: the last state is among
     // them, not necessarily last.
