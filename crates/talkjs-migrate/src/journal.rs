@@ -12,7 +12,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::plan::{Note, PlannedItem, Severity};
 
+mod reactions;
 mod repair;
+pub(crate) use reactions::{REACTION_LISTINGS, ReactionTarget};
 pub(crate) use repair::{Held, ItemKey, app_address};
 
 /// The journal layout this version writes; another one is refused rather than guessed at
@@ -31,9 +33,9 @@ CREATE TABLE IF NOT EXISTS meta (
 -- participant's settings.
 CREATE TABLE IF NOT EXISTS items (
     seq       INTEGER PRIMARY KEY,
-    kind      TEXT NOT NULL,      -- user | conversation | message | system_message | participant
+    kind      TEXT NOT NULL,      -- user | conversation | message | system_message | participant | reaction
     subject   TEXT NOT NULL,      -- user id, or the conversation id
-    source_id TEXT NOT NULL,      -- the id in the source (user, conversation, message, user)
+    source_id TEXT NOT NULL,      -- the id in the source (user, conversation, message, user, message)
     line      INTEGER,            -- the input line, for a file source
     body      TEXT NOT NULL,      -- the JSON body to send
     sender    TEXT,               -- messages: the match key (sender, ts, text)
@@ -119,9 +121,13 @@ pub enum ItemKind {
     /// its conversation's imported messages, with an idempotency key; only with
     /// [`Migration::system_messages`](crate::Migration::system_messages).
     SystemMessage,
-    /// A participant whose access or notification settings differ from the defaults (set
-    /// after the messages).
+    /// A participant whose access or notification settings differ from the defaults, or
+    /// who has a `readUntil` (set after the messages).
     Participant,
+    /// One user's reaction with one emoji to a message (its source id is the message's),
+    /// added to the target message once the conversation's messages landed: an idempotent
+    /// `PUT`, sent again when its outcome is unknown.
+    Reaction,
 }
 
 impl ItemKind {
@@ -133,6 +139,7 @@ impl ItemKind {
             Self::Message => "message",
             Self::SystemMessage => "system_message",
             Self::Participant => "participant",
+            Self::Reaction => "reaction",
         }
     }
 
@@ -143,17 +150,20 @@ impl ItemKind {
             "message" => Self::Message,
             "system_message" => Self::SystemMessage,
             "participant" => Self::Participant,
+            "reaction" => Self::Reaction,
             _ => return None,
         })
     }
 
     /// Every kind, in the order they are sent (a conversation's system messages follow its
-    /// imported messages).
-    pub const ALL: [Self; 5] = [
+    /// imported messages; reactions follow its messages, and wait for the reconcile pass
+    /// where an import's outcome was unknown).
+    pub const ALL: [Self; 6] = [
         Self::User,
         Self::Conversation,
         Self::Message,
         Self::SystemMessage,
+        Self::Reaction,
         Self::Participant,
     ];
 }
@@ -514,7 +524,7 @@ impl Journal {
         )?;
         let singles: i64 = self.conn.query_row(
             &format!(
-                "SELECT COUNT(*) FROM items WHERE kind IN ('conversation', 'participant') AND {left}"
+                "SELECT COUNT(*) FROM items WHERE kind IN ('conversation', 'participant', 'reaction') AND {left}"
             ),
             [],
             |r| r.get(0),
@@ -773,7 +783,7 @@ impl Journal {
                  error = 'its conversation could not be created: ' ||
                      (SELECT COALESCE(c.error, '') FROM items c
                       WHERE c.kind = 'conversation' AND c.subject = items.subject LIMIT 1)
-             WHERE kind IN ('message', 'system_message', 'participant') AND state = 'planned'
+             WHERE kind IN ('message', 'system_message', 'participant', 'reaction') AND state = 'planned'
              AND subject IN (SELECT subject FROM items WHERE kind = 'conversation'
                              AND state = 'failed' AND permanent = 1)",
             [],

@@ -17,6 +17,9 @@ use talkjs_api::models::{
 use crate::journal::ItemKind;
 use crate::shard::Shard;
 
+mod reactions;
+pub(crate) use reactions::ReactionBody;
+
 /// The `custom` key under which a migrated message carries the id of the message it
 /// replied to, in the source (TalkJS's import takes no `referencedMessageId`, so the link
 /// cannot be restored as a reply; it is kept here instead). A message that already has
@@ -126,10 +129,15 @@ pub(crate) struct Plan {
     pub fingerprint: String,
     /// System messages left out (without [`PlanOptions::system_messages`]).
     pub skipped_system_messages: u64,
+    /// Requests made to list who reacted to the source app's messages (one per message
+    /// and emoji, one more per further page of 100 users); 0 for a file.
+    pub reaction_listings: u64,
 }
 
 /// A participant setting sent after the messages: a PUT (overwrite) for `Read` or a notify
-/// setting, a PATCH for access `None` (which only the PATCH takes).
+/// setting, a PATCH for access `None` (which only the PATCH takes) or a `readUntil` (which
+/// only the PATCH takes, with the participant's access and notify where they are not the
+/// defaults).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "method", content = "settings")]
 pub(crate) enum ParticipantSetting {
@@ -149,6 +157,14 @@ pub(crate) struct Planner {
     messages: Vec<(Option<u64>, Message)>,
     notes: Vec<Note>,
     options: PlanOptions,
+    /// The source is an app (its messages' reactions are listed, not read from a file).
+    from_app: bool,
+    /// Who reacted to the source app's messages, by message id (listed while planning).
+    listed_reactions: HashMap<String, reactions::Reactors>,
+    /// Requests made for those listings.
+    reaction_listings: u64,
+    /// Reactions read from an export file's `reactions` objects (noted once at the end).
+    file_reactions: u64,
 }
 
 impl Planner {
@@ -211,8 +227,8 @@ impl Planner {
 
     /// Keeps the records of one shard: its conversations and their messages (a message
     /// whose conversation is not in the input too, to be reported once), the users they
-    /// name (participants, senders, readers), and on shard 0 the users no conversation or
-    /// message names. Every user a shard's messages need is upserted by that shard
+    /// name (participants, senders, readers, users who reacted), and on shard 0 the users no
+    /// conversation or message names. Every user a shard's messages need is upserted by that shard
     /// (upserts are idempotent, so users shared by shards are simply sent by each).
     pub fn retain_shard(&mut self, shard: Option<Shard>) {
         let Some(shard) = shard else {
@@ -231,10 +247,14 @@ impl Planner {
         }
         for (_, m) in &self.messages {
             let mine = shard.contains(m.conversation_id.as_str());
-            for user in m.sender_id.iter().chain(&m.read_by) {
-                named.insert(user.as_str().to_owned());
+            let reactors = self.reactors_of(m);
+            let users = (m.sender_id.iter().chain(&m.read_by))
+                .map(talkjs_api::models::UserId::as_str)
+                .chain(reactors.iter().map(String::as_str));
+            for user in users {
+                named.insert(user.to_owned());
                 if mine {
-                    needed.insert(user.as_str().to_owned());
+                    needed.insert(user.to_owned());
                 }
             }
         }
@@ -289,7 +309,7 @@ impl Planner {
 
     /// Checks the records against each other and lays out the work: users, conversations,
     /// the messages of each conversation oldest first (then its system messages, if they
-    /// are sent), then participant settings. `identity` names the source in the
+    /// are sent), then participant settings, then reactions. `identity` names the source in the
     /// idempotency keys of system messages.
     #[allow(clippy::too_many_lines)]
     pub fn finish(mut self, fingerprint: String, identity: &str) -> Plan {
@@ -326,7 +346,18 @@ impl Planner {
                     continue;
                 }
                 members.insert(user.to_owned());
-                let setting = if participant.access == Access::None {
+                let setting = if let Some(read_until) = participant.read_until {
+                    // Only the PATCH takes readUntil: with access and notify where they are
+                    // not the defaults the conversation upsert gives.
+                    let mut patch = ParticipantPatch::new().read_until(read_until);
+                    if participant.access != Access::ReadWrite {
+                        patch = patch.access(participant.access.clone());
+                    }
+                    if participant.access == Access::None || participant.notify != Notify::All {
+                        patch = patch.notify(participant.notify.clone());
+                    }
+                    Some(ParticipantSetting::Patch(patch))
+                } else if participant.access == Access::None {
                     Some(ParticipantSetting::Patch(
                         ParticipantPatch::new()
                             .access(Access::None)
@@ -376,7 +407,6 @@ impl Planner {
             BTreeMap::new();
         let mut system_per_conversation: BTreeMap<usize, Vec<(usize, Option<u64>, Message)>> =
             BTreeMap::new();
-        let mut reactions = 0usize;
         let mut skipped_system = 0usize;
         for (pos, (line, message)) in std::mem::take(&mut self.messages).into_iter().enumerate() {
             let id = message.id.as_str().to_owned();
@@ -428,9 +458,6 @@ impl Planner {
                     );
                     continue;
                 }
-                if message.reactions.as_ref().is_some_and(has_reactions) {
-                    reactions += 1;
-                }
                 system_per_conversation
                     .entry(index)
                     .or_default()
@@ -479,9 +506,6 @@ impl Planner {
                 );
                 continue;
             }
-            if message.reactions.as_ref().is_some_and(has_reactions) {
-                reactions += 1;
-            }
             per_conversation
                 .entry(index)
                 .or_default()
@@ -493,12 +517,14 @@ impl Planner {
             .chain(system_per_conversation.keys())
             .copied()
             .collect();
+        let mut reaction_items = Vec::new();
         for index in indexes {
             if let Some(mut messages) = per_conversation.remove(&index) {
                 oldest_first(&mut messages);
                 for (_, line, message) in messages {
                     let item = self.message_item(line, &message, &users, &seen_ids);
                     items.push(item);
+                    self.plan_reactions(line, &message, &users, &mut reaction_items);
                 }
             }
             // Sent after the conversation's imported history (they get the time they are
@@ -508,6 +534,7 @@ impl Planner {
                 for (_, line, message) in messages {
                     let item = self.system_item(line, &message, &seen_ids, identity);
                     items.push(item);
+                    self.plan_reactions(line, &message, &users, &mut reaction_items);
                 }
             }
         }
@@ -522,21 +549,15 @@ impl Planner {
                 ),
             );
         }
-        if reactions > 0 {
-            self.note(
-                None,
-                Severity::Warning,
-                format!(
-                    "{reactions} messages have reactions, which TalkJS cannot import; they migrate without them"
-                ),
-            );
-        }
+        self.note_file_reactions();
         items.extend(settings);
+        items.extend(reaction_items);
         Plan {
             items,
             notes: self.notes,
             fingerprint,
             skipped_system_messages: skipped_system as u64,
+            reaction_listings: self.reaction_listings,
         }
     }
 
@@ -693,15 +714,6 @@ pub(crate) fn system_message_key(identity: &str, message_id: &str) -> String {
 const NOT_A_RECORD: &str = "neither a user, a conversation nor a message as `talkjs export` \
     writes them (a message has \"conversationId\", a conversation \"participants\", a user \"name\")";
 
-fn has_reactions(value: &Value) -> bool {
-    match value {
-        Value::Object(map) => !map.is_empty(),
-        Value::Array(list) => !list.is_empty(),
-        Value::Null => false,
-        _ => true,
-    }
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     // The bodies are plain data (maps with string keys): serializing cannot fail.
     serde_json::to_string(value).unwrap_or_default()
@@ -839,14 +851,16 @@ pub(crate) fn shard_suffix(shard: Option<Shard>) -> String {
     shard.map_or_else(String::new, |s| format!(" shard {s}"))
 }
 
-/// Lists another app (users, conversations, each conversation's messages) into a plan;
-/// with a shard, only that shard's conversations' messages are listed.
+/// Lists another app (users, conversations, each conversation's messages, and who reacted
+/// to each message with each of its emoji) into a plan; with a shard, only that shard's
+/// conversations' messages are listed.
 pub(crate) async fn plan_app(
     source: &Client,
     shard: Option<Shard>,
     options: PlanOptions,
 ) -> Result<Plan, talkjs_api::Error> {
     let mut planner = Planner::new(options);
+    planner.from_app = true;
     let mut users = source.users().list().limit(100).into_stream();
     while let Some(user) = users.try_next().await? {
         planner.user(None, user);
@@ -868,6 +882,7 @@ pub(crate) async fn plan_app(
             .limit(100)
             .into_stream();
         while let Some(message) = messages.try_next().await? {
+            planner.list_reactions(source, &message).await?;
             planner.message(None, message);
         }
     }

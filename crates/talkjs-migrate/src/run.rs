@@ -17,8 +17,8 @@ use self::size::ImportSize;
 use crate::error::Error;
 use crate::files::{Downloader, FileError, download, downloader, shown};
 use crate::journal::{
-    Counts, Failure, Fate, ItemKind, Journal, MARK_SOURCE_IDS, Row, SKIPPED_SYSTEM_MESSAGES,
-    SYSTEM_MESSAGES, app_address, unix_ms,
+    Counts, Failure, Fate, ItemKind, Journal, MARK_SOURCE_IDS, REACTION_LISTINGS, Row,
+    SKIPPED_SYSTEM_MESSAGES, SYSTEM_MESSAGES, app_address, unix_ms,
 };
 use crate::plan::{
     Note, ParticipantSetting, Plan, PlanOptions, Severity, app_fingerprint, fingerprint_file,
@@ -26,6 +26,7 @@ use crate::plan::{
 };
 use crate::shard::Shard;
 
+mod reactions;
 mod settle;
 mod size;
 pub use settle::Reconciled;
@@ -126,8 +127,15 @@ pub struct Report {
     /// Uploads this run made (a file whose upload answer was lost by a killed run is
     /// uploaded again: an unused upload is invisible).
     pub uploads: u64,
-    /// Participant settings (access or notify other than the defaults) by state.
+    /// Participant settings (access or notify other than the defaults, or a `readUntil`)
+    /// by state.
     pub participants: Counts,
+    /// Reactions (one per message, emoji and user who reacted) by state.
+    pub reactions: Counts,
+    /// Requests planning made to list who reacted to the source app's messages (one per
+    /// message and emoji, one more per further page of 100 users; 0 for a file). Not in
+    /// [`requests`](Self::requests): counted when the plan was made (also on later runs).
+    pub reaction_listings: u64,
     /// Requests this run sent, the reconcile pass's deletes included (listings, to survey
     /// the target, read what a conversation held before, resolve or reconcile, not
     /// included).
@@ -158,6 +166,7 @@ impl Report {
             &self.messages,
             &self.system_messages,
             &self.participants,
+            &self.reactions,
         ]
         .iter()
         .all(|c| c.planned == 0 && c.in_flight == 0)
@@ -418,6 +427,7 @@ impl Migration {
             SKIPPED_SYSTEM_MESSAGES,
             plan.skipped_system_messages.to_string(),
         ));
+        meta.push((REACTION_LISTINGS, plan.reaction_listings.to_string()));
         if let Some(target) = app_address(&self.target) {
             meta.push(("target", target));
         }
@@ -573,6 +583,8 @@ impl Migration {
         run.resolve_in_flight().await?;
         run.stages().await?;
         run.reconcile().await?;
+        // The reactions of conversations the reconcile pass just made clean.
+        run.reactions().await?;
 
         run.report(planned)
     }
@@ -680,6 +692,8 @@ impl Run {
             files: journal.files_uploaded().map_err(db)?,
             uploads: self.uploads.load(Ordering::Relaxed),
             participants: counts(ItemKind::Participant)?,
+            reactions: counts(ItemKind::Reaction)?,
+            reaction_listings: journal.count(REACTION_LISTINGS).map_err(db)?,
             requests: self.requests.load(Ordering::Relaxed),
             resolved: Resolved {
                 chunks: self.resolved_chunks.load(Ordering::Relaxed),
@@ -795,6 +809,9 @@ impl Run {
         }
         self.db(Journal::fail_orphans)?;
         self.messages().await?;
+        // Each conversation's reactions once its messages are settled (before access is
+        // restricted by the participant settings).
+        self.reactions().await?;
         if !self.db(|j| j.settled(ItemKind::Message))?
             || !self.db(|j| j.settled(ItemKind::SystemMessage))?
         {
@@ -874,9 +891,11 @@ impl Run {
                     Err(e) => Err(e),
                 }
             }
-            ItemKind::Message | ItemKind::SystemMessage => Err(talkjs_api::Error::InvalidArgument(
-                "messages are sent, not upserted".into(),
-            )),
+            ItemKind::Message | ItemKind::SystemMessage | ItemKind::Reaction => {
+                Err(talkjs_api::Error::InvalidArgument(
+                    "messages and reactions are sent, not upserted".into(),
+                ))
+            }
         };
         // Upserts are idempotent: an unknown outcome is a failure a rerun repeats safely.
         self.settle(

@@ -1,18 +1,18 @@
 //! Verification: the source and the target compared: users field by field, conversations
 //! field by field with their participants, and each conversation's messages.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use talkjs_api::models::{
     Access, Conversation, ConversationUpsert, Custom, ImportMessage, Message, MessageType,
-    NewSystemMessage, Notify, Patch, User, UserUpsert,
+    NewSystemMessage, Notify, Patch, Timestamp, User, UserUpsert,
 };
 
 use crate::error::Error;
 use crate::journal::{ItemKind, Journal};
-use crate::plan::{ParticipantSetting, PlannedItem, REPLY_TO_KEY, SOURCE_ID_KEY};
+use crate::plan::{ParticipantSetting, PlannedItem, REPLY_TO_KEY, ReactionBody, SOURCE_ID_KEY};
 use crate::run::{Migration, target_messages};
 
 /// At most this many mismatches are listed per conversation (messages) or record (fields).
@@ -37,7 +37,9 @@ pub struct Mismatch {
     /// several target messages), `type` (user or system message), `sender`, `timestamp`
     /// (not compared for system messages, which get the time they are sent), `text`,
     /// `reply link`, `readBy` (user messages), `custom`, `attachment` (whether the message
-    /// has a file: the target's URL is its own).
+    /// has a file: the target's URL is its own), `reactions` (the emoji of the reactions
+    /// carried, which the target message must have: `expected` lists them, `found` the
+    /// target's).
     pub field: &'static str,
     /// The source's value.
     pub expected: String,
@@ -50,8 +52,10 @@ pub struct Mismatch {
 #[non_exhaustive]
 pub struct FieldMismatch {
     /// The field as TalkJS names it (`name`, `email`, `photoUrl`, `custom`, ...); for a
-    /// participant, `participants.USER` (in one side only), `participants.USER.access` or
-    /// `participants.USER.notify`; `exists` when the target has no such record.
+    /// participant, `participants.USER` (in one side only), `participants.USER.access`,
+    /// `participants.USER.notify` or `participants.USER.readUntil` (the source's, in ms,
+    /// which the target's must be at or after); `exists` when the target has no such
+    /// record.
     pub field: String,
     /// The source's value (JSON for lists and maps; empty for none).
     pub expected: String,
@@ -145,6 +149,8 @@ struct Expected {
     read_by: Option<Vec<String>>,
     custom: Custom,
     attachment: bool,
+    /// The emoji of the reactions carried to it (set from the plan's reaction items).
+    reactions: BTreeSet<String>,
 }
 
 fn undecodable(what: &str, e: &serde_json::Error) -> Error {
@@ -167,6 +173,7 @@ impl Expected {
                 read_by: None,
                 custom: body.custom,
                 attachment: item.attachment.is_some(),
+                reactions: BTreeSet::new(),
             });
         }
         let body: ImportMessage =
@@ -180,6 +187,7 @@ impl Expected {
             read_by: Some(body.read_by.iter().map(|u| u.as_str().to_owned()).collect()),
             custom: body.custom,
             attachment: item.attachment.is_some(),
+            reactions: BTreeSet::new(),
         })
     }
 }
@@ -266,6 +274,22 @@ fn compare(position: usize, expected: &Expected, found: &Message, out: &mut Vec<
         yes_no(expected.attachment),
         yes_no(found.attachment.is_some()),
     );
+    // Only what the source has: reactions added in the target since are no difference.
+    let has: BTreeSet<&str> = found.reaction_emojis().into_iter().collect();
+    if expected.reactions.iter().any(|e| !has.contains(e.as_str())) {
+        out.push(Mismatch {
+            position,
+            source_id: Some(expected.source_id.clone()),
+            target_id: Some(found.id.as_str().to_owned()),
+            field: "reactions",
+            expected: join(expected.reactions.iter().map(String::as_str)),
+            found: join(has.into_iter()),
+        });
+    }
+}
+
+fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items.collect::<Vec<_>>().join(",")
 }
 
 /// "sender: text", for a message on one side only.
@@ -541,7 +565,8 @@ fn participant(access: &Access, notify: &Notify) -> String {
 
 /// The conversation's fields and participants that differ: subject, photoUrl,
 /// welcomeMessages, custom; each participant the source has (and the target has beyond
-/// them), with access and notify.
+/// them), with access and notify, and the source's `readUntil` where it has one (the
+/// target's may be later: TalkJS moves it as the user reads on).
 fn check_conversation_fields(
     expected: &ConversationUpsert,
     settings: &Settings,
@@ -556,18 +581,16 @@ fn check_conversation_fields(
         found.welcome_messages.as_ref(),
     );
     fields.value("custom", &expected.custom, Some(&found.custom));
-    let members: BTreeMap<&str, (Access, Notify)> = expected
+    let members: BTreeMap<&str, Setting> = expected
         .participants
         .iter()
         .map(|u| {
-            let setting = settings
-                .get(u.as_str())
-                .cloned()
-                .unwrap_or((Access::ReadWrite, Notify::All));
+            let default = (Access::ReadWrite, Notify::All, None);
+            let setting = settings.get(u.as_str()).cloned().unwrap_or(default);
             (u.as_str(), setting)
         })
         .collect();
-    for (user, (access, notify)) in &members {
+    for (user, (access, notify, read_until)) in &members {
         match found
             .participants
             .iter()
@@ -589,6 +612,16 @@ fn check_conversation_fields(
                     json(notify),
                     json(&p.notify),
                 );
+                if let Some(read_until) = read_until {
+                    let millis = |t: &Timestamp| t.as_millis().to_string();
+                    if p.read_until.is_none_or(|found| found < *read_until) {
+                        fields.differ(
+                            format!("participants.{user}.readUntil"),
+                            millis(read_until),
+                            p.read_until.as_ref().map(millis).unwrap_or_default(),
+                        );
+                    }
+                }
             }
         }
     }
@@ -613,9 +646,13 @@ fn absent() -> Vec<FieldMismatch> {
     }]
 }
 
-/// One conversation's participant settings that differ from the defaults: user →
-/// (access, notify).
-type Settings = BTreeMap<String, (Access, Notify)>;
+/// A participant's settings as the target should have them: access, notify, and the
+/// source's `readUntil` if it has one.
+type Setting = (Access, Notify, Option<Timestamp>);
+
+/// One conversation's participant settings that differ from the defaults (or have a
+/// `readUntil`): user → setting.
+type Settings = BTreeMap<String, Setting>;
 
 /// The participant settings of a plan, by conversation, as the target should have them
 /// after the migration (a PATCH keeps what it does not set: the defaults the conversation
@@ -625,15 +662,16 @@ fn planned_settings(items: &[PlannedItem]) -> Result<HashMap<String, Settings>, 
     for item in items.iter().filter(|i| i.kind == ItemKind::Participant) {
         let setting: ParticipantSetting =
             serde_json::from_str(&item.body).map_err(|e| undecodable("participant setting", &e))?;
-        let (access, notify) = match setting {
-            ParticipantSetting::Overwrite(o) => (o.access, o.notify),
-            ParticipantSetting::Patch(p) => (p.access, p.notify),
+        let (access, notify, read_until) = match setting {
+            ParticipantSetting::Overwrite(o) => (o.access, o.notify, None),
+            ParticipantSetting::Patch(p) => (p.access, p.notify, p.read_until),
         };
         out.entry(item.subject.clone()).or_default().insert(
             item.source_id.clone(),
             (
                 access.unwrap_or(Access::ReadWrite),
                 notify.unwrap_or(Notify::All),
+                read_until,
             ),
         );
     }
@@ -648,10 +686,16 @@ impl Migration {
     ///   availabilityText;
     /// - **conversations**, field by field: subject, photoUrl, welcomeMessages, custom, and
     ///   the participants (each one the source has, with access and notify; one the target
-    ///   has beyond them is a difference too);
+    ///   has beyond them is a difference too), and each participant's `readUntil` where the
+    ///   source has one: the target's must be **at or after** it (TalkJS moves it on as the
+    ///   user reads, so a later one is no difference; a participant without one in the
+    ///   source is not compared);
     /// - **messages**, conversation by conversation: the number of messages, and each
     ///   message's type, sender, time, text, reply link (as carried in `custom`), readers,
-    ///   custom data and whether it has an attachment, in order (system messages, when
+    ///   custom data, whether it has an attachment, and the emoji of its carried reactions
+    ///   (each must be among the target message's `reactions` keys; who reacted is not
+    ///   listed again, which would cost a request per message and emoji; reactions the
+    ///   target has beyond them are no difference), in order (system messages, when
     ///   sent, after the imported ones, without their time). The two lists are aligned by
     ///   type, sender, time and text, so a missing or extra message is reported once, and a
     ///   changed message (same type, sender and time) is compared field by field. With
@@ -662,9 +706,10 @@ impl Migration {
     /// Not compared: what the source does not have (a field the source's record lacks: the
     /// target may fill in a default), what the target makes itself (ids of messages,
     /// `createdAt` of users and conversations, attachment URLs, `lastMessage`, unread
-    /// state, `joinedAt`, `readUntil`), and what does not move (`headerPhotoUrl`,
-    /// `pushTokens`, reactions, locations, the read state of system messages). Messages
-    /// that cannot migrate (see the run's notes) are not expected.
+    /// state, `joinedAt`), and what does not move (`headerPhotoUrl`, `pushTokens`,
+    /// reactions an export file does not name the users of, locations, the read state of
+    /// system messages). Messages that cannot migrate (see the run's notes) are not
+    /// expected.
     ///
     /// A conversation whose messages differ is listed again once the
     /// [settle time](Migration::settle_time) has passed (a listing may show new messages
@@ -693,6 +738,8 @@ impl Migration {
         let mut users = Vec::new();
         let mut conversations: Vec<(String, ConversationUpsert)> = Vec::new();
         let mut messages: HashMap<String, Vec<Expected>> = HashMap::new();
+        // The emoji carried to each message: (conversation, source message id) → emoji.
+        let mut reactions: HashMap<(&str, &str), BTreeSet<String>> = HashMap::new();
         for item in &plan.items {
             match item.kind {
                 ItemKind::User => users.push((
@@ -709,7 +756,24 @@ impl Migration {
                     .entry(item.subject.clone())
                     .or_default()
                     .push(Expected::from_item(item)?),
+                ItemKind::Reaction => {
+                    let body: ReactionBody = serde_json::from_str(&item.body)
+                        .map_err(|e| undecodable("reaction", &e))?;
+                    reactions
+                        .entry((item.subject.as_str(), item.source_id.as_str()))
+                        .or_default()
+                        .insert(body.emoji);
+                }
                 ItemKind::Participant => {}
+            }
+        }
+        for (conversation, list) in &mut messages {
+            for expected in list {
+                if let Some(emoji) =
+                    reactions.remove(&(conversation.as_str(), expected.source_id.as_str()))
+                {
+                    expected.reactions = emoji;
+                }
             }
         }
         let settings = planned_settings(&plan.items)?;
@@ -818,6 +882,7 @@ mod tests {
             read_by: Some(Vec::new()),
             custom: Custom::new(),
             attachment: false,
+            reactions: BTreeSet::new(),
         }
     }
 

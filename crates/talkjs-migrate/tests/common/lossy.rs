@@ -23,14 +23,21 @@ pub enum Request {
     Import,
     /// `POST /conversations/{id}/messages` (a send).
     Send,
+    /// `PUT /conversations/{id}/messages/{messageId}/reactions/{emoji}/{userId}`.
+    Reaction,
 }
 
 impl Request {
     fn matches(self, req: &HttpRequest) -> bool {
         let path = req.uri().path();
-        req.method().as_str() == "POST"
-            && path.ends_with("/messages")
-            && (path.contains("/import/") == (self == Self::Import))
+        match self {
+            Self::Import | Self::Send => {
+                req.method().as_str() == "POST"
+                    && path.ends_with("/messages")
+                    && (path.contains("/import/") == (self == Self::Import))
+            }
+            Self::Reaction => req.method().as_str() == "PUT" && path.contains("/reactions/"),
+        }
     }
 }
 
@@ -61,19 +68,25 @@ pub fn lossy_client_nth(
     nth: usize,
     fault: Fault,
 ) -> (Client, Lose) {
-    let lose = Lose {
-        request,
-        fault,
-        skip: Arc::new(AtomicUsize::new(nth.saturating_sub(1))),
-        armed: Arc::new(AtomicBool::new(true)),
-        applied: Arc::new(AtomicBool::new(false)),
-    };
+    let lose = lose_nth(request, nth, fault);
     let client = builder(fake)
         .retry(None)
         .layer(lose.clone())
         .build()
         .expect("a lossy client of the fake");
     (client, lose)
+}
+
+/// The layer of [`lossy_client_nth`], for a client built with other layers too (give it
+/// `.retry(None)`).
+pub fn lose_nth(request: Request, nth: usize, fault: Fault) -> Lose {
+    Lose {
+        request,
+        fault,
+        skip: Arc::new(AtomicUsize::new(nth.saturating_sub(1))),
+        armed: Arc::new(AtomicBool::new(true)),
+        applied: Arc::new(AtomicBool::new(false)),
+    }
 }
 
 /// The layer of [`lossy_client`].

@@ -1,0 +1,533 @@
+//! Reactions and participants' `readUntil` move: from another app (who reacted is listed per
+//! message and emoji, each reaction PUT once after the messages, journaled; a lost answer or
+//! a kill on a PUT only means it is sent again), and from an export file where its
+//! `reactions` name the users (a note where they do not). Verify compares both.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
+mod common;
+#[path = "common/lossy.rs"]
+mod lossy;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{Scratch, builder, client, write_lines};
+use lossy::{Fault, Request, lose_nth};
+use serde_json::json;
+use talkjs_fake::FakeTalkJs;
+use talkjs_migrate::talkjs_api::Client;
+use talkjs_migrate::talkjs_api::models::{
+    Access, ConversationUpsert, ImportMessage, Notify, ParticipantOverwrite, ParticipantPatch,
+    Timestamp, UserUpsert,
+};
+use talkjs_migrate::talkjs_api::transport::{BoxError, BoxFuture, HttpRequest, HttpResponse};
+use talkjs_migrate::{ItemKind, Migration, Severity};
+
+const T0: u64 = 1_600_000_000_000;
+
+/// A client layer that counts reaction PUTs (every attempt) and, when `strip_ids`, answers
+/// imports with `{}` as TalkJS's reference page shows (no created ids), so that the
+/// migration has to find the target messages by listing them.
+#[derive(Debug, Clone, Default)]
+struct Tap {
+    puts: Arc<AtomicUsize>,
+    strip_ids: bool,
+}
+
+impl Tap {
+    fn stripping() -> Self {
+        Self {
+            strip_ids: true,
+            ..Self::default()
+        }
+    }
+
+    fn puts(&self) -> usize {
+        self.puts.load(Ordering::SeqCst)
+    }
+}
+
+impl<S> tower::Layer<S> for Tap {
+    type Service = TapService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TapService {
+            inner,
+            tap: self.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct TapService<S> {
+    inner: S,
+    tap: Tap,
+}
+
+impl<S> tower::Service<HttpRequest> for TapService<S>
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<HttpResponse, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
+        let path = req.uri().path().to_owned();
+        let method = req.method().as_str().to_owned();
+        if method == "PUT" && path.contains("/reactions/") {
+            self.tap.puts.fetch_add(1, Ordering::SeqCst);
+        }
+        let strip = self.tap.strip_ids && method == "POST" && path.contains("/import/");
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            if strip && response.status().is_success() {
+                *response.body_mut() = Bytes::from_static(b"{}");
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// A client of the fake with the tap (no client-side rate limit).
+fn tapped(fake: &FakeTalkJs, tap: &Tap) -> Client {
+    builder(fake).layer(tap.clone()).build().unwrap()
+}
+
+/// Who reacted with each emoji, per message of a conversation of a fake (oldest first), as
+/// (text, emoji -> users).
+type Reactions = Vec<(String, BTreeMap<String, BTreeSet<String>>)>;
+
+fn reactions_of(fake: &FakeTalkJs, conversation: &str) -> Reactions {
+    fake.messages(conversation)
+        .into_iter()
+        .map(|m| {
+            let who = m
+                .reactions
+                .clone()
+                .map(|v| serde_json::from_value(v).unwrap())
+                .unwrap_or_default();
+            (m.text.unwrap_or_default(), who)
+        })
+        .collect()
+}
+
+fn reaction_count(fake: &FakeTalkJs, conversations: &[&str]) -> usize {
+    conversations
+        .iter()
+        .flat_map(|c| reactions_of(fake, c))
+        .map(|(_, who)| who.values().map(BTreeSet::len).sum::<usize>())
+        .sum()
+}
+
+/// A participant's `readUntil` and access in a fake.
+fn participant(fake: &FakeTalkJs, conversation: &str, user: &str) -> (Option<u64>, Access) {
+    let c = fake.conversation(conversation).expect("conversation");
+    let p = c
+        .participants
+        .iter()
+        .find(|(id, _)| id.as_str() == user)
+        .map(|(_, p)| p.clone())
+        .expect("participant");
+    (p.read_until.map(Timestamp::as_millis), p.access)
+}
+
+const CONVERSATIONS: [&str; 3] = ["c0", "c1", "c2"];
+
+/// Reactions the source app holds (and so the target must, once each).
+const REACTIONS: usize = 10;
+
+/// (message, emoji) pairs with reactions in the source: one listing each.
+const LISTINGS: u64 = 6;
+
+/// A source app: five users, three conversations; reactions with several emojis and users,
+/// on twins too (same sender, time and text; different reactions), and `readUntil` on a
+/// participant with default settings, one with access Read and one with notify off.
+async fn source_app(source: &FakeTalkJs) {
+    let src = client(source);
+    for id in ["alice", "bob", "carol", "dave", "erin"] {
+        src.users()
+            .upsert(id, &UserUpsert::new().name(id))
+            .await
+            .unwrap();
+    }
+    let members: [(&str, &[&str]); 3] = [
+        ("c0", &["alice", "bob", "carol"]),
+        ("c1", &["alice", "dave", "erin"]),
+        ("c2", &["alice", "bob"]),
+    ];
+    for (c, users) in members {
+        src.conversations()
+            .upsert(
+                c,
+                &ConversationUpsert::new().participants(users.iter().copied()),
+            )
+            .await
+            .unwrap();
+    }
+    let at = |ms: u64| Timestamp::from_millis(T0 + ms);
+    let imports: [(&str, Vec<ImportMessage>); 3] = [
+        (
+            "c0",
+            vec![
+                ImportMessage::new("alice", "hello", at(0)),
+                ImportMessage::new("bob", "hi", at(1000)),
+                ImportMessage::new("carol", "same", at(2000)),
+                ImportMessage::new("carol", "same", at(2000)),
+                ImportMessage::new("alice", "bye", at(3000)),
+            ],
+        ),
+        (
+            "c1",
+            vec![
+                ImportMessage::new("dave", "yo", at(0)),
+                ImportMessage::new("erin", "hey", at(500)),
+            ],
+        ),
+        ("c2", vec![ImportMessage::new("alice", "plain", at(0))]),
+    ];
+    for (c, messages) in imports {
+        src.conversations()
+            .messages(c)
+            .import(messages)
+            .await
+            .unwrap();
+    }
+    let ids = |c: &str| -> Vec<String> {
+        source
+            .messages(c)
+            .into_iter()
+            .map(|m| m.id.as_str().to_owned())
+            .collect()
+    };
+    let (c0, c1) = (ids("c0"), ids("c1"));
+    let reactions: [(&str, &str, &str, &str); REACTIONS] = [
+        ("c0", &c0[0], "👍", "bob"),
+        ("c0", &c0[0], "👍", "carol"),
+        ("c0", &c0[0], "🎉", "alice"),
+        ("c0", &c0[1], "❤️", "alice"),
+        // The twins: the first one's reaction is not the second one's.
+        ("c0", &c0[2], "👍", "bob"),
+        ("c0", &c0[3], "🎉", "alice"),
+        ("c0", &c0[3], "🎉", "bob"),
+        ("c1", &c1[0], "😂", "erin"),
+        ("c1", &c1[0], "😂", "alice"),
+        ("c1", &c1[0], "😂", "dave"),
+    ];
+    for (c, m, emoji, user) in reactions {
+        src.conversations()
+            .messages(c)
+            .add_reaction(m, emoji, user)
+            .await
+            .unwrap();
+    }
+    let participants = src.conversations().participants("c0");
+    participants
+        .modify("bob", &ParticipantPatch::new().read_until(at(1000)))
+        .await
+        .unwrap();
+    participants
+        .join("carol", &ParticipantOverwrite::new().access(Access::Read))
+        .await
+        .unwrap();
+    participants
+        .modify("carol", &ParticipantPatch::new().read_until(at(3000)))
+        .await
+        .unwrap();
+    let participants = src.conversations().participants("c1");
+    participants
+        .modify(
+            "erin",
+            &ParticipantPatch::new()
+                .notify(Notify::Off)
+                .read_until(at(500)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reaction_count(source, &CONVERSATIONS), REACTIONS);
+}
+
+/// The target holds the source's reactions on the same messages, and its `readUntil`s.
+fn assert_carried(source: &FakeTalkJs, target: &FakeTalkJs) {
+    for c in CONVERSATIONS {
+        assert_eq!(reactions_of(source, c), reactions_of(target, c), "{c}");
+    }
+    assert_eq!(reaction_count(target, &CONVERSATIONS), REACTIONS);
+    for (c, user) in [
+        ("c0", "alice"),
+        ("c0", "bob"),
+        ("c0", "carol"),
+        ("c1", "erin"),
+    ] {
+        assert_eq!(
+            participant(source, c, user),
+            participant(target, c, user),
+            "{c}/{user}"
+        );
+    }
+    assert_eq!(participant(target, "c0", "bob").0, Some(T0 + 1000));
+    assert_eq!(
+        participant(target, "c0", "carol"),
+        (Some(T0 + 3000), Access::Read)
+    );
+    let erin = target.conversation("c1").unwrap();
+    let erin = erin
+        .participants
+        .iter()
+        .find(|(id, _)| id.as_str() == "erin")
+        .unwrap();
+    assert_eq!(erin.1.notify, Notify::Off);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_copy_carries_reactions_and_read_until_once_each() {
+    let source = FakeTalkJs::start().await.unwrap();
+    let target = FakeTalkJs::start().await.unwrap();
+    source_app(&source).await;
+    let dir = Scratch::new("reactions-app");
+    // Imports answer without ids: the reactions stage lists each conversation to find its
+    // messages, twins included.
+    let tap = Tap::stripping();
+    let copy = Migration::from_app(client(&source), tapped(&target, &tap))
+        .settle_time(Duration::from_millis(100))
+        .journal(dir.path("copy.journal"));
+    let report = copy.run().await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.reactions.total, REACTIONS as u64);
+    assert_eq!(report.reactions.done, REACTIONS as u64);
+    assert_eq!(
+        report.reaction_listings, LISTINGS,
+        "one listing per message and emoji"
+    );
+    // bob's, carol's and erin's settings (readUntil, with access Read or notify off).
+    assert_eq!(report.participants.done, 3, "{:?}", report.participants);
+    assert_eq!(tap.puts(), REACTIONS, "each reaction sent once");
+    assert!(
+        report.notes.iter().all(|n| !n.text.contains("reaction")),
+        "{:?}",
+        report.notes
+    );
+    assert_carried(&source, &target);
+    // The ids found by the listing are in the journal's map.
+    let twin = source.messages("c0")[3].id.as_str().to_owned();
+    assert_eq!(
+        copy.target_id(ItemKind::Message, &twin).unwrap().as_deref(),
+        Some(target.messages("c0")[3].id.as_str())
+    );
+
+    let verify = copy.verify().await.unwrap();
+    assert!(verify.matches(), "{verify:?}");
+    let again = copy.run().await.unwrap();
+    assert!(again.is_complete());
+    assert_eq!(again.requests, 0, "{again:?}");
+    assert_eq!(tap.puts(), REACTIONS, "nothing sent twice");
+    assert_eq!(again.reactions.done, REACTIONS as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reaction_put_whose_answer_was_lost_or_killed_is_simply_sent_again() {
+    let source = FakeTalkJs::start().await.unwrap();
+    source_app(&source).await;
+    let dir = Scratch::new("reactions-lost");
+
+    // The second reaction's answer is lost (the fake applied it).
+    let target = FakeTalkJs::start().await.unwrap();
+    let tap = Tap::default();
+    let lose = lose_nth(Request::Reaction, 2, Fault::LostAnswer);
+    let lossy = builder(&target)
+        .retry(None)
+        .layer(tap.clone())
+        .layer(lose.clone())
+        .build()
+        .unwrap();
+    let journal = dir.path("lost.journal");
+    let first = Migration::from_app(client(&source), lossy).journal(&journal);
+    let report = first.run().await.unwrap();
+    assert!(lose.fired() && lose.applied());
+    assert!(
+        !report.is_complete(),
+        "a transient failure is left: {report:?}"
+    );
+    assert_eq!(
+        (report.reactions.done, report.reactions.failed),
+        (REACTIONS as u64 - 1, 1)
+    );
+    let failure = &report.failures[0];
+    assert_eq!(failure.kind, ItemKind::Reaction);
+    assert!(!failure.permanent, "{failure:?}");
+    let resume = Migration::from_app(client(&source), tapped(&target, &tap)).journal(&journal);
+    let report = resume.run().await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(
+        report.requests, 1,
+        "only the uncertain reaction: {report:?}"
+    );
+    assert_eq!(tap.puts(), REACTIONS + 1);
+    assert_carried(&source, &target);
+
+    // Killed while the third reaction's answer is awaited (the fake applied it).
+    let target = FakeTalkJs::start().await.unwrap();
+    let tap = Tap::default();
+    let lose = lose_nth(Request::Reaction, 3, Fault::HangAfterApplied);
+    let hanging = builder(&target)
+        .retry(None)
+        .layer(tap.clone())
+        .layer(lose.clone())
+        .build()
+        .unwrap();
+    let journal = dir.path("kill.journal");
+    let first = Migration::from_app(client(&source), hanging)
+        .concurrency(1)
+        .journal(&journal);
+    tokio::select! {
+        result = first.run() => panic!("the run ended before the kill: {result:?}"),
+        () = async {
+            while !lose.applied() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        } => {}
+    }
+    drop(first);
+    assert_eq!(tap.puts(), 3);
+    let resume = Migration::from_app(client(&source), tapped(&target, &tap)).journal(&journal);
+    let report = resume.run().await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(
+        tap.puts(),
+        REACTIONS + 1,
+        "the one in flight is sent again, the two done are not"
+    );
+    assert_carried(&source, &target);
+    assert!(resume.verify().await.unwrap().matches());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_carries_reactions_that_name_users_and_notes_the_others() {
+    let target = FakeTalkJs::start().await.unwrap();
+    let dir = Scratch::new("reactions-file");
+    let user = |id: &str| json!({"id": id, "name": id, "createdAt": 1}).to_string();
+    let message = |id: &str, sender: &str, text: &str, ms: u64, reactions: serde_json::Value| {
+        json!({"id": id, "type": "UserMessage", "conversationId": "c0", "senderId": sender,
+               "text": text, "createdAt": T0 + ms, "readBy": [], "reactions": reactions})
+        .to_string()
+    };
+    let lines = [
+        user("alice"),
+        user("bob"),
+        user("carol"),
+        json!({"id": "c0", "createdAt": 1, "participants": {
+            "alice": {"access": "ReadWrite", "notify": true, "readUntil": T0 + 2000},
+            "bob": {"access": "Read", "notify": true, "readUntil": T0 + 1000},
+            "carol": {"access": "ReadWrite", "notify": true}}})
+        .to_string(),
+        message(
+            "m1",
+            "alice",
+            "one",
+            0,
+            json!({"👍": ["bob", "carol"], "🎉": [{"userId": "alice"}]}),
+        ),
+        message("m2", "bob", "two", 1000, json!({"👍": 2})),
+        message(
+            "m3",
+            "carol",
+            "three",
+            2000,
+            json!({"❤️": ["zoe", "alice"]}),
+        ),
+    ];
+    let file = dir.path("export.jsonl");
+    write_lines(&file, &lines);
+    let tap = Tap::default();
+    let migration = Migration::from_file(&file, tapped(&target, &tap))
+        .settle_time(Duration::from_millis(50))
+        .journal(dir.path("export.journal"));
+    let report = migration.run().await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.reactions.done, 4);
+    assert_eq!(report.reaction_listings, 0);
+    assert_eq!(tap.puts(), 4);
+    let warning = |needle: &str| {
+        report
+            .notes
+            .iter()
+            .find(|n| n.severity == Severity::Warning && n.text.contains(needle))
+            .unwrap_or_else(|| panic!("no warning with {needle:?}: {:?}", report.notes))
+            .clone()
+    };
+    let counts = warning("\"m2\"");
+    assert_eq!(counts.line, Some(6));
+    assert!(
+        counts.text.contains("reaction counts, not who reacted")
+            && counts.text.contains("--from-app-id"),
+        "{counts}"
+    );
+    assert_eq!(warning("\"zoe\"").line, Some(7));
+    assert!(warning("4 reactions are carried").line.is_none());
+
+    let found = reactions_of(&target, "c0");
+    let who =
+        |users: &[&str]| -> BTreeSet<String> { users.iter().map(|u| (*u).to_owned()).collect() };
+    assert_eq!(found[0].1["👍"], who(&["bob", "carol"]));
+    assert_eq!(found[0].1["🎉"], who(&["alice"]));
+    assert!(found[1].1.is_empty(), "{found:?}");
+    assert_eq!(found[2].1.len(), 1);
+    assert_eq!(found[2].1["❤️"], who(&["alice"]));
+    assert_eq!(participant(&target, "c0", "alice").0, Some(T0 + 2000));
+    assert_eq!(
+        participant(&target, "c0", "bob"),
+        (Some(T0 + 1000), Access::Read)
+    );
+    assert_eq!(participant(&target, "c0", "carol").0, None);
+    assert!(migration.verify().await.unwrap().matches());
+
+    // Verify sees a reaction gone and a readUntil moved back; a later readUntil is fine.
+    let t = client(&target);
+    let m1 = target.messages("c0")[0].id.as_str().to_owned();
+    t.conversations()
+        .messages("c0")
+        .remove_reaction(&m1, "🎉", "alice")
+        .await
+        .unwrap();
+    let participants = t.conversations().participants("c0");
+    participants
+        .modify(
+            "alice",
+            &ParticipantPatch::new().read_until(Timestamp::from_millis(T0 + 1500)),
+        )
+        .await
+        .unwrap();
+    participants
+        .modify(
+            "bob",
+            &ParticipantPatch::new().read_until(Timestamp::from_millis(T0 + 9000)),
+        )
+        .await
+        .unwrap();
+    let verify = migration.verify().await.unwrap();
+    let check = &verify.conversations[0];
+    let fields: Vec<&str> = check.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["participants.alice.readUntil"], "{check:?}");
+    assert_eq!(check.fields[0].expected, (T0 + 2000).to_string());
+    assert_eq!(check.fields[0].found, (T0 + 1500).to_string());
+    let mismatches: Vec<(&str, &str, &str)> = check
+        .mismatches
+        .iter()
+        .map(|m| (m.field, m.expected.as_str(), m.found.as_str()))
+        .collect();
+    assert_eq!(mismatches, [("reactions", "🎉,👍", "👍")], "{check:?}");
+    assert!(!verify.matches());
+}
