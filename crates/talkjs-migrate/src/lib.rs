@@ -2,9 +2,10 @@
 //!
 //! Moves chat data into a TalkJS app **exactly once**, in a process that may be killed at
 //! any instant and run again until done: users, conversations (subject, photo, custom,
-//! welcome messages, participants with their access and notify settings) and messages,
-//! imported with their original senders, timestamps, custom data, read state and
-//! attachments (each source file uploaded to the target once); system messages on request.
+//! welcome messages, participants with their access and notify settings and `readUntil`)
+//! and messages, imported with their original senders, timestamps, custom data, read state
+//! and attachments (each source file uploaded to the target once), then their reactions;
+//! system messages on request.
 //!
 //! Sources: a JSON lines file as `talkjs export` writes it (user, conversation and message
 //! objects, one a line, in any order), or another TalkJS app read through its list
@@ -50,8 +51,8 @@
 //! messages found are done; the others are sent again. The same happens during a run when
 //! an import's answer is lost (a 5xx, a timeout, a reset: the client never retries an
 //! import by itself). Each conversation has at most one request in flight, so at most one
-//! request per conversation is ever uncertain. Users, conversations and participant
-//! settings are upserts: sending one again is harmless, so they are simply sent again.
+//! request per conversation is ever uncertain. Users, conversations, participant settings
+//! and reactions are upserts: sending one again is harmless, so they are simply sent again.
 //!
 //! ## Faults it holds under
 //!
@@ -151,9 +152,10 @@
 //! `FILE.shard-I-of-N.journal`). Conversation `id` belongs to shard
 //! [`shard_of`]`(id, N)`: the 64-bit FNV-1a hash of the id's UTF-8 bytes modulo N, which
 //! depends on nothing else, so every process and every version agrees. A shard migrates its
-//! conversations, their messages and participant settings, and **the users they name**
-//! (participants, senders, readers), so a conversation's users exist before its messages in
-//! every shard; a user named in several shards is upserted by each (upserts are idempotent).
+//! conversations, their messages, reactions and participant settings, and **the users they
+//! name** (participants, senders, readers, users who reacted), so a conversation's users
+//! exist before its messages in every shard; a user named in several shards is upserted
+//! by each (upserts are idempotent).
 //! Shard 0 also takes the users no conversation names. The shards together migrate exactly
 //! what one unsharded run does. TalkJS's rate limit is per app: give the shards one limit,
 //! e.g. a `RateLimiter` on `talkjs-ratelimit-redis`'s `RedisStore` (`talkjs migrate
@@ -166,8 +168,29 @@
 //!   `attachmentToken` and `custom` only), so a reply migrates as a plain message with the
 //!   source id of the message it replied to in `custom` under [`REPLY_TO_KEY`]
 //!   (`"talkjs-migrate:replyTo"`); look the target message up through the journal's id map.
-//! - **Read state** is restored through `readBy` in the import body.
-//! - **Reactions** cannot be imported; they are counted in a warning.
+//! - **Read state** is restored through `readBy` in the import body, and each participant's
+//!   `readUntil` (from the export line's or the listed conversation's `participants`) with
+//!   a participant `PATCH` after the messages (TalkJS's transfer example does the same; no
+//!   reference page lists the field). TalkJS may move `readUntil` on as the user reads, so
+//!   [`Migration::verify`] only checks that the target's is at or after the source's.
+//! - **Reactions** are not part of the import: they are added after the messages, one
+//!   idempotent `PUT …/messages/{id}/reactions/{emoji}/{userId}` per message, emoji and
+//!   user ([`ItemKind::Reaction`], [`Report::reactions`]), journaled like the upserts (an
+//!   unknown outcome is sent again). A conversation's reactions go once its messages have
+//!   all landed or failed for good, and, where an import's outcome was unknown, after the
+//!   reconcile pass (a surplus copy may still be deleted there). The target message is the
+//!   one the journal's id map names (from the import's answer or a resolution); where it
+//!   names none, the target conversation is listed once and matched by the same key as an
+//!   uncertain import, and the ids found are recorded. **From a source app**, who reacted
+//!   is listed while planning, as TalkJS's transfer example does: one
+//!   `GET …/messages/{id}/reactions/{emoji}?limit=100` per message and emoji (one more per
+//!   further page), counted in [`Report::reaction_listings`]. **From a file**, a message's
+//!   `reactions` object is carried when its values name the users (a list of user ids, or
+//!   of `{"userId": …}` objects: what `talkjs export` writes where the source listed them
+//!   so; no TalkJS page documents the values); other values (e.g. counts) cannot say who
+//!   reacted: the message migrates without them, with a warning that points to
+//!   [`Migration::from_app`]. A reaction by a user who is not in the input is left out with
+//!   a warning. What the target has beyond the source's reactions is left alone.
 //! - **System messages** cannot be imported (user messages only): skipped (reported with
 //!   their lines, counted in a warning) unless [`Migration::system_messages`] sends them,
 //!   after the history and with the time of sending (see above); their read state does not
@@ -179,9 +202,9 @@
 //!   messages from participants only); they are reported as errors with their lines.
 //!
 //! [`Migration::verify`] compares the source with the target: users and conversations field
-//! by field (participants with access and notify), and every message (see its docs for the
-//! fields compared and those that are not); [`VerifyReport::matches`] says whether they
-//! match.
+//! by field (participants with access, notify and `readUntil`), and every message (see its
+//! docs for the fields compared and those that are not, reactions included);
+//! [`VerifyReport::matches`] says whether they match.
 //!
 //! Bad input (a line that is not JSON or not a record, an unknown sender, a message for a
 //! conversation that is not in the input) is reported with its line number in

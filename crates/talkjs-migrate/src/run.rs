@@ -81,8 +81,8 @@ pub struct Progress {
     pub requests: u64,
     /// About how many requests are left: users 100 to a request, each conversation's
     /// messages 100 to a request (10 once the target refused more, and system messages),
-    /// conversations and participant settings one each (more if answers are lost or
-    /// refused).
+    /// conversations, participant settings and reactions one each (more if answers are lost
+    /// or refused).
     pub requests_left: u64,
     /// Time since this run started (planning included).
     pub elapsed: Duration,
@@ -482,7 +482,7 @@ impl Migration {
     /// Runs the migration, or resumes it from the journal: plans on the first run (the
     /// whole plan in one transaction), resolves requests whose outcome an earlier run did
     /// not learn (killed in flight), then sends what is left: users, conversations, each
-    /// conversation's messages in order, participant settings. Run it again until
+    /// conversation's messages in order, reactions, participant settings. Run it again until
     /// [`Report::is_complete`]; a complete migration run again sends nothing.
     pub async fn run(&self) -> Result<Report, Error> {
         let start = Instant::now();

@@ -9,8 +9,8 @@ mod common;
 mod lossy;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -36,6 +36,8 @@ const T0: u64 = 1_600_000_000_000;
 struct Tap {
     puts: Arc<AtomicUsize>,
     strip_ids: bool,
+    /// Every request as `METHOD PATH`, in the order sent.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Tap {
@@ -48,6 +50,10 @@ impl Tap {
 
     fn puts(&self) -> usize {
         self.puts.load(Ordering::SeqCst)
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 }
 
@@ -87,6 +93,11 @@ where
         if method == "PUT" && path.contains("/reactions/") {
             self.tap.puts.fetch_add(1, Ordering::SeqCst);
         }
+        self.tap
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("{method} {path}"));
         let strip = self.tap.strip_ids && method == "POST" && path.contains("/import/");
         let answer = self.inner.call(req);
         Box::pin(async move {
@@ -145,10 +156,10 @@ fn participant(fake: &FakeTalkJs, conversation: &str, user: &str) -> (Option<u64
 const CONVERSATIONS: [&str; 3] = ["c0", "c1", "c2"];
 
 /// Reactions the source app holds (and so the target must, once each).
-const REACTIONS: usize = 10;
+const REACTIONS: usize = 11;
 
 /// (message, emoji) pairs with reactions in the source: one listing each.
-const LISTINGS: u64 = 6;
+const LISTINGS: u64 = 7;
 
 /// A source app: five users, three conversations; reactions with several emojis and users,
 /// on twins too (same sender, time and text; different reactions), and `readUntil` on a
@@ -210,7 +221,7 @@ async fn source_app(source: &FakeTalkJs) {
             .map(|m| m.id.as_str().to_owned())
             .collect()
     };
-    let (c0, c1) = (ids("c0"), ids("c1"));
+    let (c0, c1, c2) = (ids("c0"), ids("c1"), ids("c2"));
     let reactions: [(&str, &str, &str, &str); REACTIONS] = [
         ("c0", &c0[0], "👍", "bob"),
         ("c0", &c0[0], "👍", "carol"),
@@ -223,6 +234,7 @@ async fn source_app(source: &FakeTalkJs) {
         ("c1", &c1[0], "😂", "erin"),
         ("c1", &c1[0], "😂", "alice"),
         ("c1", &c1[0], "😂", "dave"),
+        ("c2", &c2[0], "👀", "bob"),
     ];
     for (c, m, emoji, user) in reactions {
         src.conversations()
@@ -530,4 +542,60 @@ async fn a_file_carries_reactions_that_name_users_and_notes_the_others() {
         .collect();
     assert_eq!(mismatches, [("reactions", "🎉,👍", "👍")], "{check:?}");
     assert!(!verify.matches());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactions_of_a_conversation_with_an_uncertain_import_wait_for_the_reconcile_pass() {
+    let source = FakeTalkJs::start().await.unwrap();
+    let target = FakeTalkJs::start().await.unwrap();
+    source_app(&source).await;
+    let dir = Scratch::new("reactions-dirty");
+    // The first import (one request at a time) lands, its answer is lost.
+    let tap = Tap::default();
+    let lose = lose_nth(Request::Import, 1, Fault::LostAnswer);
+    let lossy = builder(&target)
+        .retry(None)
+        .layer(tap.clone())
+        .layer(lose.clone())
+        .build()
+        .unwrap();
+    let copy = Migration::from_app(client(&source), lossy)
+        .concurrency(1)
+        .settle_time(Duration::from_millis(100))
+        .journal(dir.path("dirty.journal"));
+    let report = copy.run().await.unwrap();
+    assert!(lose.fired() && lose.applied());
+    assert!(report.is_complete(), "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.resolved.chunks, 1, "{report:?}");
+    assert_eq!(report.reconciled.conversations, 1, "{report:?}");
+    assert_eq!(tap.puts(), REACTIONS, "each reaction once");
+    assert_carried(&source, &target);
+    // That conversation was listed to resolve the import and again by the reconcile pass;
+    // its reactions went only after both, the others' did not wait.
+    let log = tap.log();
+    let dirty = log
+        .iter()
+        .find_map(|l| l.strip_prefix("POST /import/conversations/"))
+        .and_then(|l| l.strip_suffix("/messages"))
+        .unwrap()
+        .to_owned();
+    let messages = format!("/conversations/{dirty}/messages");
+    let listings: Vec<usize> = (log.iter().enumerate())
+        .filter(|(_, l)| **l == format!("GET {messages}"))
+        .map(|(i, _)| i)
+        .collect();
+    let puts = |mine: bool| -> Vec<usize> {
+        (log.iter().enumerate())
+            .filter(|(_, l)| l.starts_with("PUT ") && l.contains("/reactions/"))
+            .filter(|(_, l)| l.starts_with(&format!("PUT {messages}/")) == mine)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let (mine, others) = (puts(true), puts(false));
+    assert_eq!(listings.len(), 2, "{log:#?}");
+    assert!(!mine.is_empty() && !others.is_empty(), "{log:#?}");
+    assert!(listings[1] < mine[0], "{log:#?}");
+    assert!(others[0] < listings[1], "{log:#?}");
+    assert!(copy.verify().await.unwrap().matches());
 }

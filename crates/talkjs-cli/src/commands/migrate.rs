@@ -177,7 +177,8 @@ fn not_migrated(failed: usize, rejected: usize, planned: u64, file: Option<&str>
     }
 }
 
-/// How many items (users, conversations, messages, participant settings) the plan holds.
+/// How many items (users, conversations, messages, participant settings, reactions) the
+/// plan holds.
 fn planned_items(report: &Report) -> u64 {
     [
         &report.users,
@@ -185,6 +186,7 @@ fn planned_items(report: &Report) -> u64 {
         &report.messages,
         &report.system_messages,
         &report.participants,
+        &report.reactions,
     ]
     .iter()
     .map(|c| c.total)
@@ -314,6 +316,8 @@ fn summary(report: &Report, journal: &std::path::Path) -> Value {
         "files": report.files,
         "uploads": report.uploads,
         "participants": counts(&report.participants),
+        "reactions": counts(&report.reactions),
+        "reactionListings": report.reaction_listings,
         "requests": report.requests,
         "resolved": {
             "requests": report.resolved.chunks,
