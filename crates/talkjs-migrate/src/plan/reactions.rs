@@ -291,8 +291,55 @@ impl Planner {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::plan::{PlanOptions, plan_reader};
+    use crate::shard::{Shard, shard_of};
     use serde_json::json;
+
+    #[test]
+    fn a_shard_upserts_the_users_who_reacted_to_its_messages() {
+        // zed only reacted (no participant, sender or reader) in a conversation of shard 1.
+        let conversation = (0..100)
+            .map(|i| format!("c{i}"))
+            .find(|id| shard_of(id, 2) == 1)
+            .unwrap();
+        let lines = [
+            json!({"id": "alice", "name": "Alice", "createdAt": 1}),
+            json!({"id": "zed", "name": "Zed", "createdAt": 1}),
+            json!({"id": conversation, "createdAt": 1,
+                   "participants": {"alice": {"access": "ReadWrite", "notify": true}}}),
+            json!({"id": "m1", "type": "UserMessage", "conversationId": conversation,
+                   "senderId": "alice", "text": "hi", "createdAt": 5, "readBy": [],
+                   "reactions": {"👍": ["zed"]}}),
+        ];
+        let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let plan = |index| {
+            plan_reader(
+                input.as_bytes(),
+                Shard::new(index, 2),
+                PlanOptions::default(),
+            )
+            .unwrap()
+        };
+        let users = |plan: &crate::plan::Plan| -> Vec<String> {
+            (plan.items.iter())
+                .filter(|i| i.kind == ItemKind::User)
+                .map(|i| i.subject.clone())
+                .collect()
+        };
+        let reactions = |plan: &crate::plan::Plan| {
+            (plan.items.iter())
+                .filter(|i| i.kind == ItemKind::Reaction)
+                .count()
+        };
+        let mine = plan(1);
+        assert_eq!(users(&mine), ["alice", "zed"], "{:?}", mine.notes);
+        assert_eq!(reactions(&mine), 1);
+        let other = plan(0);
+        assert!(users(&other).is_empty(), "{:?}", users(&other));
+        assert_eq!(reactions(&other), 0);
+    }
 
     fn users(pairs: &[(&str, &[&str])]) -> FromExport {
         FromExport::Users(

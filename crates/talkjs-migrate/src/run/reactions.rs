@@ -163,13 +163,10 @@ impl Run {
             }
         }
         let baseline = self.db(|j| j.baseline(conversation))?.unwrap_or_default();
-        let mut groups: Vec<(String, Vec<&ReactionTarget>)> = Vec::new();
+        // By key, in plan order.
+        let mut groups: HashMap<String, Vec<&ReactionTarget>> = HashMap::new();
         for m in needing {
-            let k = key.of_row(&m.row);
-            match groups.iter_mut().find(|(g, _)| *g == k) {
-                Some((_, list)) => list.push(m),
-                None => groups.push((k, vec![m])),
-            }
+            groups.entry(key.of_row(&m.row)).or_default().push(m);
         }
         let mut found = HashMap::new();
         let mut ids: Vec<(i64, String)> = Vec::new();
