@@ -313,7 +313,7 @@ mod tests {
                    "senderId": "alice", "text": "hi", "createdAt": 5, "readBy": [],
                    "reactions": {"👍": ["zed"]}}),
         ];
-        let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let input: String = lines.iter().map(|l| l.to_string() + "\n").collect();
         let plan = |index| {
             plan_reader(
                 input.as_bytes(),
