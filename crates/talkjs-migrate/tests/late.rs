@@ -20,14 +20,14 @@ const MS: fn(u64) -> Duration = Duration::from_millis;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn late_writes_and_listing_lag_end_with_every_message_exactly_once() {
-    // 15 % of writes lose their answer and land 300-700 ms later; listings show a new
+    // 15 % of writes lose their answer and land 300-600 ms later; listings show a new
     // message 150 ms late. With a settle time of 500 ms, some uncertain imports are found
     // landed, others land after the listing looked: they are sent again, and the reconcile
     // pass (twice the settle time after) deletes the late copy.
     let faults = Faults::seeded(23)
         .late_write_rate(0.15)
         .late_write_delay(MS(300))
-        .late_write_jitter(MS(400))
+        .late_write_jitter(MS(300))
         .listing_lag(MS(150));
     let fake = FakeTalkJs::builder().faults(faults).start().await.unwrap();
     let dir = Scratch::new("late");

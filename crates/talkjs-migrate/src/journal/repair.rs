@@ -243,6 +243,15 @@ impl Journal {
         tx.commit()
     }
 
+    /// When the conversation's last import request was sent (Unix ms), if any.
+    pub fn last_import_ms(&self, conversation: &str) -> rusqlite::Result<Option<i64>> {
+        self.conn.query_row(
+            "SELECT MAX(started_ms) FROM chunks WHERE kind = 'message' AND subject = ?1",
+            [conversation],
+            |r| r.get(0),
+        )
+    }
+
     /// Whether an import into the conversation was ever sent.
     pub fn imported_into(&self, conversation: &str) -> rusqlite::Result<bool> {
         let n: i64 = self.conn.query_row(

@@ -283,10 +283,14 @@ impl Run {
                 return Ok(());
             }
             // Twice the settle time: a write that lands later than the settle time (so
-            // that it was resolved as lost and sent again) is still caught.
+            // that it was resolved as lost and sent again) is still caught. And the settle
+            // time since the conversation's last import, even one that landed for sure: a
+            // listing may not show it yet, and it would look missing.
+            let last_import = self.db(|j| j.last_import_ms(conversation))?.unwrap_or(0);
             if !self
                 .wait_until(since, self.settle_time.saturating_mul(2))
                 .await
+                || !self.wait_settled(last_import).await
             {
                 return Ok(());
             }
