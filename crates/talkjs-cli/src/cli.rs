@@ -596,7 +596,10 @@ refused.
   to the app once (the journal keeps its token; a rerun never uploads it again). A file that
   cannot be carried fails its message, listed with its line. TalkJS's import takes no reply
   reference: a reply carries the source id of the message it replied to in
-  custom["talkjs-migrate:replyTo"]. Reactions and locations cannot be imported (warned).
+  custom["talkjs-migrate:replyTo"]. Imports carry up to 100 messages (10 once the app
+  refuses more). Reactions move from an app (who reacted is listed per message and emoji)
+  or from a file whose reactions name the users; participants' readUntil moves. Locations
+  cannot be imported (warned).
 - System messages cannot be imported: they are skipped (listed, counted in a warning) unless
   --system-messages sends them through the send endpoint, after each conversation's imported
   history and stamped with the time they are sent (so not at their original places), each
@@ -763,6 +766,10 @@ pub enum FakeCommand {
         /// Deliver webhook events (user.created, message.sent, ...) to this http:// URL.
         #[arg(long, value_name = "URL")]
         webhook_url: Option<String>,
+        /// The most messages one import request may carry: 10 as TalkJS's Import reference
+        /// page says (more is a 400), or e.g. 100 as its transfer example sends.
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+        max_import_batch: u16,
         #[command(flatten)]
         faults: FaultArgs,
         #[command(flatten)]

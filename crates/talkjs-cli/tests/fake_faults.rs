@@ -323,3 +323,63 @@ fn a_late_write_fails_the_command_but_lands() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// An export of two users, a conversation and 30 messages, as `talkjs export` writes it.
+fn thirty_messages() -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for u in ["alice", "bob"] {
+        writeln!(text, r#"{{"id":"{u}","name":"{u}","createdAt":1}}"#).unwrap();
+    }
+    writeln!(
+        text,
+        r#"{{"id":"chat","participants":{{"alice":{{"access":"ReadWrite","notify":true}},"bob":{{"access":"ReadWrite","notify":true}}}},"createdAt":1}}"#
+    )
+    .unwrap();
+    for k in 0..30u64 {
+        writeln!(
+            text,
+            r#"{{"id":"m{k}","type":"UserMessage","conversationId":"chat","senderId":"alice","text":"message {k}","createdAt":{},"readBy":[]}}"#,
+            1_600_000_000_000u64 + k
+        )
+        .unwrap();
+    }
+    text
+}
+
+#[test]
+fn max_import_batch_sets_what_one_import_may_carry() {
+    let dir = std::env::temp_dir().join(format!("talkjs-fake-batch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("export.jsonl");
+    std::fs::write(&file, thirty_messages()).unwrap();
+    // 100 taken: the 30 messages go in one import.
+    let (_wide, info) = Server::json(&["--max-import-batch", "100"]);
+    let out = against(&info)
+        .args(["-o", "json", "import", file.to_str().unwrap()])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["succeeded"], 33, "{summary}");
+    // 2 users in one request, the conversation, one import.
+    assert_eq!(summary["requests"], 3, "{summary}");
+    // The default, 10 as the reference page says: the import of 30 is refused, then 3 of 10.
+    let (_narrow, info) = Server::json(&[]);
+    let out = against(&info)
+        .args(["-o", "json", "import", file.to_str().unwrap()])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["succeeded"], 33, "{summary}");
+    assert_eq!(summary["requests"], 2 + 1 + 3, "{summary}");
+    let _ = std::fs::remove_dir_all(&dir);
+    // Out of range: a usage error.
+    bare()
+        .args(["fake", "serve", "--max-import-batch", "0"])
+        .assert()
+        .code(2);
+}

@@ -668,7 +668,8 @@ fn migrate_exits_1_when_lines_are_rejected_even_if_all_are_but_not_for_warnings(
     );
     assert_eq!(fake.request_count(), 0);
 
-    // Warnings (reactions that cannot be imported) and skipped system messages: exit 0.
+    // Warnings (reactions given as counts, which cannot say who reacted) and skipped system
+    // messages: exit 0.
     let warned = dir.join("warned.jsonl");
     let participants = json!({"alice": {"access": "ReadWrite", "notify": true}});
     let lines = [
@@ -676,7 +677,7 @@ fn migrate_exits_1_when_lines_are_rejected_even_if_all_are_but_not_for_warnings(
         json!({"id": "chat", "participants": participants, "createdAt": 1}),
         json!({"id": "m1", "type": "UserMessage", "conversationId": "chat", "senderId": "alice",
                "text": "hi", "createdAt": 1_600_000_000_000u64, "readBy": [],
-               "reactions": {"👍": ["alice"]}}),
+               "reactions": {"👍": 2}}),
         json!({"id": "s1", "type": "SystemMessage", "conversationId": "chat", "senderId": null,
                "text": "Order shipped", "createdAt": 1_600_000_001_000u64, "readBy": []}),
     ];

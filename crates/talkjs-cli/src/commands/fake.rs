@@ -16,11 +16,15 @@ pub async fn run(ctx: &mut Ctx, cmd: FakeCommand) -> Result<(), CliError> {
         rate_limit,
         faults,
         webhook_url,
+        max_import_batch,
         webhook_faults,
     } = cmd;
     let faults = to_faults(&faults)?;
     let webhook_faults = to_webhook_faults(&webhook_faults, faults.seed)?;
-    let mut builder = FakeTalkJs::builder().port(port).faults(faults);
+    let mut builder = FakeTalkJs::builder()
+        .port(port)
+        .faults(faults)
+        .max_import_batch(usize::from(max_import_batch));
     if let Some(url) = &webhook_url {
         builder = builder.webhook_url(url).webhook_faults(webhook_faults);
     }
