@@ -962,15 +962,7 @@ impl Run {
                     match ids {
                         // The answer names the new messages: the id map needs no listing.
                         Some(ids) => {
-                            let ids: Vec<(i64, String)> = seqs
-                                .iter()
-                                .zip(ids)
-                                .map(|(seq, id)| (*seq, id.as_str().to_owned()))
-                                .collect();
-                            self.db(|j| j.chunk_sent(chunk, &ids))?;
-                            self.done.fetch_add(n as u64, Ordering::Relaxed);
-                            self.messages_done.fetch_add(n as u64, Ordering::Relaxed);
-                            self.report_progress();
+                            self.landed_with_ids(ItemKind::Message, chunk, &seqs, ids)?;
                             unknown_in_a_row = 0;
                             if halt {
                                 return Ok(());
@@ -1064,14 +1056,7 @@ impl Run {
                     .await;
                 match result {
                     Ok(ids) => {
-                        let ids: Vec<(i64, String)> = seqs
-                            .iter()
-                            .zip(ids)
-                            .map(|(seq, id)| (*seq, id.as_str().to_owned()))
-                            .collect();
-                        self.db(|j| j.chunk_sent(chunk, &ids))?;
-                        self.done.fetch_add(rows.len() as u64, Ordering::Relaxed);
-                        self.report_progress();
+                        self.landed_with_ids(ItemKind::SystemMessage, chunk, &seqs, ids)?;
                     }
                     Err(e) => {
                         let answer = classify(Err(e), rows.len() > 1, true);
@@ -1087,6 +1072,30 @@ impl Run {
                 return Ok(());
             }
         }
+    }
+
+    /// Records that a chunk of messages landed with the ids its answer gave, in the order of
+    /// `seqs`.
+    fn landed_with_ids(
+        &self,
+        kind: ItemKind,
+        chunk: i64,
+        seqs: &[i64],
+        ids: Vec<talkjs_api::models::MessageId>,
+    ) -> Result<(), Error> {
+        let ids: Vec<(i64, String)> = seqs
+            .iter()
+            .zip(ids)
+            .map(|(seq, id)| (*seq, id.as_str().to_owned()))
+            .collect();
+        self.db(|j| j.chunk_sent(chunk, &ids))?;
+        let n = seqs.len() as u64;
+        self.done.fetch_add(n, Ordering::Relaxed);
+        if kind == ItemKind::Message {
+            self.messages_done.fetch_add(n, Ordering::Relaxed);
+        }
+        self.report_progress();
+        Ok(())
     }
 
     /// Decodes the bodies of the next request's items and gives each message with a file
