@@ -509,7 +509,7 @@ impl ClientBuilder {
     /// # fn run() -> Result<(), talkjs_api::Error> {
     /// // Any `Service<HttpRequest>` as the innermost client, here one that answers everything.
     /// let canned = tower::service_fn(|_req: talkjs_transport::HttpRequest| async {
-    ///     Ok::<_, talkjs_transport::BoxError>(talkjs_transport::HttpResponse::new(bytes::Bytes::from_static(b"{}")))
+    ///     Ok::<_, talkjs_transport::BoxError>(talkjs_transport::HttpResponse::new(talkjs_api::bytes::Bytes::from_static(b"{}")))
     /// });
     /// let client = talkjs_api::Client::builder()
     ///     .app_id("tNCnKd4d")
@@ -536,7 +536,7 @@ impl ClientBuilder {
     ///     .app_id("tNCnKd4d")
     ///     .secret_key("sk_test_…")
     ///     .layer(tower::util::MapRequestLayer::new(|mut req: HttpRequest| {
-    ///         req.headers_mut().insert("x-service", http::HeaderValue::from_static("billing"));
+    ///         req.headers_mut().insert("x-service", talkjs_api::http::HeaderValue::from_static("billing"));
     ///         req
     ///     }))
     ///     .build()?;

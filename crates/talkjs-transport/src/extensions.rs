@@ -82,7 +82,7 @@ impl PathTemplate {
     /// ```
     /// use talkjs_transport::PathTemplate;
     ///
-    /// let mut request = http::Request::get("/users/alice/conversations").body(()).unwrap();
+    /// let mut request = talkjs_transport::http::Request::get("/users/alice/conversations").body(()).unwrap();
     /// assert_eq!(PathTemplate::of(&request), "/users/{userId}/conversations");
     /// request.extensions_mut().insert(PathTemplate("/my/{name}"));
     /// assert_eq!(PathTemplate::of(&request), "/my/{name}");
@@ -151,7 +151,7 @@ impl Attempts {
     /// ```
     /// use talkjs_transport::Attempts;
     ///
-    /// let mut response = http::Response::new(());
+    /// let mut response = talkjs_transport::http::Response::new(());
     /// assert_eq!(Attempts::of(&response), 1);
     /// response.extensions_mut().insert(Attempts(3));
     /// assert_eq!(Attempts::of(&response), 3);
@@ -165,7 +165,7 @@ impl Attempts {
     /// ```
     /// use talkjs_transport::Attempts;
     ///
-    /// let mut request = http::Request::new(());
+    /// let mut request = talkjs_transport::http::Request::new(());
     /// assert_eq!(Attempts::of_request(&request), 1);
     /// request.extensions_mut().insert(Attempts(2));
     /// assert_eq!(Attempts::of_request(&request), 2);

@@ -40,7 +40,7 @@
 //! let app = AppId::new("tNCnKd4d");
 //! let signer = TokenSigner::new(app.clone(), SecretKey::new("sk_test_…"));
 //! let service = StackBuilder::new(app, Credentials::AppToken(signer)).build()?;
-//! let request = http::Request::get("/users/alice").body(bytes::Bytes::new())?;
+//! let request = talkjs_transport::http::Request::get("/users/alice").body(talkjs_transport::bytes::Bytes::new())?;
 //! let response = service.oneshot(request).await?;
 //! println!("{}", response.status());
 //! # Ok(()) }
@@ -86,6 +86,13 @@ pub use types::{
     BoxError, BoxFuture, ErrorOr, HttpRequest, HttpResponse, HttpService, into_http_service,
 };
 
+/// The `bytes` crate: [`HttpRequest`] and [`HttpResponse`] carry [`bytes::Bytes`] bodies.
+/// Re-exported so that a custom layer or service needs no dependency of its own.
+pub use bytes;
+/// The `http` crate: [`HttpRequest`] is an `http::Request<Bytes>`, [`HttpResponse`] an
+/// `http::Response<Bytes>`. Re-exported so that `talkjs_transport::http::HeaderValue`
+/// works with this crate as the only dependency.
+pub use http;
 /// The credentials crate, whose types [`StackBuilder::new`] and [`AuthLayer::new`] take.
 pub use talkjs_auth as auth;
 

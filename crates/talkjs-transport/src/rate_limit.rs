@@ -304,7 +304,7 @@ impl RateLimitStore for MemoryStore {
 ///
 /// ```
 /// use std::time::Duration;
-/// use bytes::Bytes;
+/// use talkjs_transport::bytes::Bytes;
 /// use talkjs_transport::{HttpRequest, HttpResponse, Quota, RateLimitLayer, RateLimiter, RequestClass};
 /// use tower::{ServiceBuilder, ServiceExt};
 ///
@@ -317,7 +317,7 @@ impl RateLimitStore for MemoryStore {
 ///     .service_fn(|_req: HttpRequest| async {
 ///         Ok::<_, std::convert::Infallible>(HttpResponse::new(Bytes::from_static(b"{}")))
 ///     });
-/// let request = http::Request::get("/users/alice").body(Bytes::new())?;
+/// let request = talkjs_transport::http::Request::get("/users/alice").body(Bytes::new())?;
 /// let response = service.clone().oneshot(request).await?;
 /// assert_eq!(response.status(), 200);
 ///

@@ -438,7 +438,7 @@ impl Policy<HttpRequest, HttpResponse, BoxError> for RetryPolicy {
 /// let svc = ServiceBuilder::new()
 ///     .layer(RetryLayer::new(RetryConfig::default()))
 ///     .service_fn(|_req: talkjs_transport::HttpRequest| async {
-///         Ok::<_, talkjs_transport::BoxError>(talkjs_transport::HttpResponse::new(bytes::Bytes::new()))
+///         Ok::<_, talkjs_transport::BoxError>(talkjs_transport::HttpResponse::new(talkjs_transport::bytes::Bytes::new()))
 ///     });
 /// # drop(svc);
 /// ```

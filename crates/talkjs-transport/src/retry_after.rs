@@ -11,7 +11,7 @@ use http::header::RETRY_AFTER;
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use http::HeaderMap;
+/// use talkjs_transport::http::HeaderMap;
 /// use talkjs_transport::parse_retry_after;
 ///
 /// let mut headers = HeaderMap::new();

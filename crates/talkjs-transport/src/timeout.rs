@@ -28,7 +28,7 @@ use crate::types::{BoxError, later};
 ///     .layer(TimeoutLayer::deadline(Duration::from_secs(120)))
 ///     .layer(TimeoutLayer::per_attempt(Duration::from_secs(30)))
 ///     .service_fn(|_req: talkjs_transport::HttpRequest| async {
-///         Ok::<_, talkjs_transport::BoxError>(talkjs_transport::HttpResponse::new(bytes::Bytes::new()))
+///         Ok::<_, talkjs_transport::BoxError>(talkjs_transport::HttpResponse::new(talkjs_transport::bytes::Bytes::new()))
 ///     });
 /// # drop(svc);
 /// ```
