@@ -450,8 +450,11 @@ pub enum MessagesCommand {
 
 const IMPORT_HELP: &str = r#"Import historical messages from JSON lines, one message per line:
   {"sender":"alice","text":"hi","timestamp":1550000000000,"readBy":["bob"]}
-Optional fields: attachmentToken, custom. Every line is checked before anything is sent.
-Imports are never de-duplicated: importing the same lines twice makes duplicates."#;
+Optional fields: attachmentToken, custom. TalkJS's transfer example's shape works too:
+createdAt for timestamp, and content blocks (a file block with its fileToken). Every line is
+checked before anything is sent. Up to 100 messages go in one request (10 when TalkJS refuses
+more). Imports are never de-duplicated: importing the same lines twice makes duplicates; when
+an import's answer is lost the command says from which line it may have been stored."#;
 
 /// `talkjs messages send ...`
 #[derive(Debug, Args)]

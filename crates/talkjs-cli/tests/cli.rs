@@ -548,6 +548,19 @@ fn messages_send_list_import() {
     assert!(err.contains("line 1: not valid JSON"));
     assert_eq!(f.fake.messages("chat").len(), 33);
 
+    // An answer lost (every request a 5xx): the message says the request may have been
+    // stored and to check before importing again, not "import the rest".
+    f.fake
+        .set_faults(talkjs_fake::Faults::seeded(3).error_rate(1.0));
+    let err = f.fails_in(&["messages", "import", "chat"], lines, 1);
+    f.fake.set_faults(talkjs_fake::Faults::none());
+    assert!(
+        err.contains("0 of 2 messages imported for sure")
+            && err.contains("may have been stored")
+            && err.contains("before importing from line 1 again"),
+        "{err}"
+    );
+
     // A sender who is not a participant: the API's 400, exit 1.
     let err = f.fails(
         &[

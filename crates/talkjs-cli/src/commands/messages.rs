@@ -4,7 +4,6 @@ use std::hash::{BuildHasher, RandomState};
 use std::io::{BufRead, BufReader};
 
 use serde_json::{Value, json};
-use talkjs::api::MAX_MESSAGES_PER_REQUEST;
 use talkjs::models::{
     Custom, ImportMessage, NewMessage, NewSystemMessage, NewUserMessage, SentMessage,
 };
@@ -36,15 +35,19 @@ const SYSTEM_MESSAGE_FIELDS: &[&str] = &[
     "attachmentToken",
 ];
 
-/// The fields of a message to import.
+/// The fields of a message to import: the Import reference page's (`timestamp`, `readBy`,
+/// `attachmentToken`), and the shape TalkJS's transfer example sends (`createdAt` for
+/// `timestamp`, `content` blocks, a file block carrying its `fileToken`).
 const IMPORT_FIELDS: &[&str] = &[
     "type",
     "sender",
     "text",
     "timestamp",
+    "createdAt",
     "readBy",
     "attachmentToken",
     "custom",
+    "content",
 ];
 
 pub async fn run(ctx: &mut Ctx, cmd: MessagesCommand) -> Result<(), CliError> {
@@ -75,15 +78,29 @@ pub async fn run(ctx: &mut Ctx, cmd: MessagesCommand) -> Result<(), CliError> {
             let total = messages.len();
             let bar = progress_bar(u64::try_from(total).ok(), "messages imported", false);
             let mut imported = 0;
-            for chunk in messages.chunks(MAX_MESSAGES_PER_REQUEST) {
+            // Up to 100 a request (10 once TalkJS refused more; `import` falls back by itself).
+            while imported < total {
+                let size = client.import_batch_size().max(1);
+                let chunk = &messages[imported..total.min(imported + size)];
                 if let Err(e) = handle.import(chunk.iter().map(|(_, m)| m.clone())).await {
                     bar.abandon();
-                    let next_line = chunk.first().map_or(0, |(line, _)| *line);
+                    // The first `completed` of this call landed (its later requests failed).
+                    if let talkjs::Error::Incomplete { completed, .. } = &e {
+                        imported += completed;
+                    }
+                    let next_line = messages.get(imported).map_or(0, |(line, _)| *line);
+                    let progress = if e.may_have_landed() {
+                        format!(
+                            "{imported} of {total} messages imported for sure; the request starting at line {next_line} may have been stored (its answer was lost): check the conversation (talkjs messages list {conversation}) before importing from line {next_line} again (imports are not de-duplicated)"
+                        )
+                    } else {
+                        format!(
+                            "{imported} of {total} messages imported; the rest start at line {next_line} of the input (imports are not de-duplicated: import only the rest again)"
+                        )
+                    };
                     return Err(CliError::Partial {
                         source: Box::new(e.into()),
-                        progress: format!(
-                            "{imported} of {total} messages imported; the rest start at line {next_line} of the input (imports are not de-duplicated: import only the rest again)"
-                        ),
+                        progress,
                     });
                 }
                 imported += chunk.len();
@@ -269,6 +286,15 @@ mod tests {
         let decoded: ImportMessage =
             decode_object(import.clone(), IMPORT_FIELDS, "line 1").unwrap();
         assert_eq!(serde_json::to_value(&decoded).unwrap(), import);
+        // The transfer example's shape: createdAt and content blocks.
+        let script = json!({"type": "UserMessage", "sender": "a", "createdAt": 5,
+            "content": [{"type": "text", "children": ["hi"]}, {"type": "file", "fileToken": "ft"}]});
+        let decoded: ImportMessage =
+            decode_object(script.clone(), IMPORT_FIELDS, "line 1").unwrap();
+        assert_eq!(decoded.timestamp.as_millis(), 5);
+        let sent = serde_json::to_value(&decoded).unwrap();
+        assert_eq!(sent["createdAt"], 5, "{sent}");
+        assert_eq!(sent["content"], script["content"], "{sent}");
     }
 
     /// The body of `messages send` with these options.
