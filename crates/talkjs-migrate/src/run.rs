@@ -545,7 +545,7 @@ impl Migration {
         }
         let messages = journal.counts(ItemKind::Message).map_err(db)?;
         let import_size = ImportSize::from_record(journal.import_batch().map_err(db)?.as_deref());
-        let requests_left = journal.requests_left(import_size.batch()).map_err(db)?;
+        let requests_left = journal.requests_left(import_size.current()).map_err(db)?;
         let run = Run {
             client: self.target.clone(),
             downloader,
@@ -932,7 +932,7 @@ impl Run {
             if self.stop.is_stopped() {
                 return Ok(());
             }
-            let batch = self.import_size.batch();
+            let (batch, probe) = self.import_size.batch().await;
             let rows = self.db(|j| j.next_items(ItemKind::Message, conversation, batch))?;
             if rows.is_empty() {
                 break;
@@ -988,6 +988,8 @@ impl Run {
                     classify(Err(e), n > 1, false)
                 }
             };
+            // The size is recorded: the conversations waiting for this probe may go.
+            drop(probe);
             let transient = matches!(answer, Answer::Refused(Fate::Transient, _));
             if let Some(why) = self.settle(ItemKind::Message, chunk, rows.len(), answer)? {
                 unknown_in_a_row += 1;

@@ -260,3 +260,23 @@ async fn a_target_that_takes_10_messages_an_import_costs_one_refused_request() {
     );
     assert_target_matches(&fake, &export);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_in_flight_wait_for_one_probe_of_the_import_size() {
+    // 8 conversations imported side by side into a target that takes 10: one of them tries
+    // 100 while the others wait for its answer, so one request is refused, not eight.
+    let fake = FakeTalkJs::start().await.expect("fake");
+    let dir = Scratch::new("probe");
+    let export = Export::generate(6, 8, 25);
+    let file = dir.path("export.jsonl");
+    export.write(&file);
+    let report = Migration::from_file(&file, client(&fake))
+        .run()
+        .await
+        .expect("run");
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(fake.status_count(400), 1, "one refused import");
+    // 1 user request, 8 conversations, 3 imports of up to 10 each, and the refused one.
+    assert_eq!(report.requests, 1 + 8 + 8 * 3 + 1);
+    assert_target_matches(&fake, &export);
+}
