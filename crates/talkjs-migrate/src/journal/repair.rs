@@ -170,7 +170,19 @@ impl Journal {
                 |r| r.get(0),
             )
             .optional()?;
-        Ok(copies.map(|c| serde_json::from_str(&c).unwrap_or_default()))
+        // A baseline that does not decode is refused, not read as empty: an empty one would
+        // let the reconcile pass delete what the conversation held before.
+        copies
+            .map(|c| {
+                serde_json::from_str(&c).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })
+            })
+            .transpose()
     }
 
     /// Records a conversation's baseline (the first one recorded stays).
