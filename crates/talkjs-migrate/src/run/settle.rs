@@ -300,9 +300,16 @@ impl Run {
                 self.db(|j| j.clear_dirty(conversation, listed_at))?;
                 return Ok(());
             };
-            let listed = target_messages(&self.client, conversation, Some(oldest))
-                .await
-                .map_err(Error::Target)?;
+            let listed = match target_messages(&self.client, conversation, Some(oldest)).await {
+                Ok(listed) => listed,
+                Err(
+                    e @ (talkjs_api::Error::Unauthorized { .. } | talkjs_api::Error::Config(_)),
+                ) => {
+                    return Err(Error::Target(e));
+                }
+                // It stays recorded: the next run lists it again.
+                Err(_) => return Ok(()),
+            };
             if round == 0 {
                 self.reconciled_conversations
                     .fetch_add(1, Ordering::Relaxed);
