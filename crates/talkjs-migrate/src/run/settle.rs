@@ -123,14 +123,7 @@ impl Run {
             Err(_) => return Ok(false),
         };
         let key = self.key();
-        let copies = copies_by_key(key, &listed);
-        let mut before: HashMap<String, u64> = HashMap::new();
-        for h in &held {
-            let k = key.of_row(&h.row);
-            if let Some(ids) = copies.get(&k) {
-                before.insert(k, ids.len() as u64);
-            }
-        }
+        let before = copies_beyond(&held_keys(key, &held), &copies_by_key(key, &listed), |_| 0);
         self.db(|j| j.set_baseline(conversation, &before))?;
         Ok(true)
     }
@@ -203,7 +196,8 @@ impl Run {
             .await
             .map_err(Error::Target)?;
         let copies = copies_by_key(key, &listed);
-        let done = done_by_key(key, &held);
+        let keys = held_keys(key, &held);
+        let done = done_by_key(&held, &keys);
         let before = baseline.clone().unwrap_or_default();
 
         let mut landed: Vec<(i64, Option<String>)> = Vec::new();
@@ -219,21 +213,9 @@ impl Run {
             landed_by_key.insert(k, take);
         }
         if baseline.is_none() {
-            let mut held_before: HashMap<String, usize> = HashMap::new();
-            for h in &held {
-                let k = key.of_row(&h.row);
-                if held_before.contains_key(&k) {
-                    continue;
-                }
-                let n = copies.get(&k).map_or(0, Vec::len);
-                let ours = count(&done, &k) + count(&landed_by_key, &k);
-                held_before.insert(k, n.saturating_sub(ours));
-            }
-            held_before.retain(|_, n| *n > 0);
-            let held_before: HashMap<String, u64> = held_before
-                .into_iter()
-                .map(|(k, n)| (k, n as u64))
-                .collect();
+            let held_before = copies_beyond(&keys, &copies, |k| {
+                count(&done, k) + count(&landed_by_key, k)
+            });
             self.db(|j| j.set_baseline(conversation, &held_before))?;
         }
 
@@ -319,7 +301,10 @@ impl Run {
             } else {
                 // Never resolved (nothing was uncertain after all): take what is there
                 // beyond the landed messages as held before, and change nothing.
-                let b = surplus_counts(self.key(), &listed, &held, &HashMap::new());
+                let key = self.key();
+                let keys = held_keys(key, &held);
+                let done = done_by_key(&held, &keys);
+                let b = copies_beyond(&keys, &copies_by_key(key, &listed), |k| count(&done, k));
                 self.db(|j| j.set_baseline(conversation, &b))?;
                 b
             };
@@ -465,11 +450,20 @@ fn copies_by_key(key: ItemKey, listed: &[Message]) -> HashMap<String, Vec<String
     copies
 }
 
-/// How many messages of the plan the journal has as landed, by key.
-fn done_by_key(key: ItemKey, held: &[Held]) -> HashMap<String, usize> {
+/// The key of each planned message, in the order of `held` (computed once: without the
+/// marker it decodes the message's body).
+fn held_keys(key: ItemKey, held: &[Held]) -> Vec<String> {
+    held.iter().map(|h| key.of_row(&h.row)).collect()
+}
+
+/// How many messages of the plan the journal has as landed, by key (`keys` from
+/// [`held_keys`]).
+fn done_by_key(held: &[Held], keys: &[String]) -> HashMap<String, usize> {
     let mut done: HashMap<String, usize> = HashMap::new();
-    for h in held.iter().filter(|h| h.done) {
-        *done.entry(key.of_row(&h.row)).or_default() += 1;
+    for (h, k) in held.iter().zip(keys) {
+        if h.done {
+            *done.entry(k.clone()).or_default() += 1;
+        }
     }
     done
 }
@@ -487,24 +481,23 @@ fn group_by_key(key: ItemKey, rows: &[Row]) -> Vec<(String, Vec<i64>)> {
     groups
 }
 
-/// Copies beyond the landed messages and `baseline`, by key of the plan (only those over 0).
-fn surplus_counts(
-    key: ItemKey,
-    listed: &[Message],
-    held: &[Held],
-    baseline: &HashMap<String, u64>,
+/// For each key of the plan, the listed copies beyond `discount(key)` (only those over 0).
+fn copies_beyond(
+    keys: &[String],
+    copies: &HashMap<String, Vec<String>>,
+    discount: impl Fn(&str) -> usize,
 ) -> HashMap<String, u64> {
-    let copies = copies_by_key(key, listed);
-    let done = done_by_key(key, held);
     let mut out = HashMap::new();
-    for h in held {
-        let k = key.of_row(&h.row);
+    for k in keys {
+        if out.contains_key(k) {
+            continue;
+        }
         let n = copies
-            .get(&k)
+            .get(k)
             .map_or(0, Vec::len)
-            .saturating_sub(count(&done, &k) + count(baseline, &k));
+            .saturating_sub(discount(k));
         if n > 0 {
-            out.insert(k, n as u64);
+            out.insert(k.clone(), n as u64);
         }
     }
     out
