@@ -1,0 +1,25 @@
+//! # talkjs-test-support
+//!
+//! Helpers shared by the tests and benches of several crates of this workspace, one module
+//! per job. Not published (`publish = false`): a crate names it as a dev-dependency, with the
+//! features of the modules it uses.
+//!
+//! - [`redis_server`]: a real `redis-server` on a free loopback port (only `std`);
+//! - `logs` (feature `logs`): what `tracing` logs, captured;
+//! - `migrate` (feature `migrate`): scratch directories, generated exports, clients of the
+//!   fake and checks of a migration's target.
+//!
+//! Every helper panics when something goes wrong (a server that does not start, a file that
+//! cannot be written, a target that does not match): that is how the test using it fails.
+#![deny(missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc // every helper panics on failure (see above)
+)]
+
+#[cfg(feature = "logs")]
+pub mod logs;
+#[cfg(feature = "migrate")]
+pub mod migrate;
+pub mod redis_server;
