@@ -62,7 +62,8 @@ use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use talkjs::api::{BulkItem, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
+use talkjs::api::{MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
+use talkjs::runtime::{ClientExt, bulk};
 use talkjs::models::{ConversationUpsert, NewMessage, UserUpsert};
 use talkjs::transport::{Quota, RateLimitLayer, RateLimiter};
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
@@ -125,15 +126,15 @@ impl Workload {
     /// The workload's items, made one at a time as they are read: the users, then the
     /// conversations (conversation `c` has users `3c`, `3c + 1`, `3c + 2`), then the messages,
     /// each conversation's in a row, sent in turn by its participants.
-    fn generate(self) -> impl Iterator<Item = BulkItem> {
+    fn generate(self) -> impl Iterator<Item = bulk::Item> {
         assert!(self.conversations * Self::PARTICIPANTS <= self.users);
-        let users = (0..self.users).map(|u| BulkItem::User {
+        let users = (0..self.users).map(|u| bulk::Item::User {
             id: user_id(u),
             user: UserUpsert::new()
                 .name(format!("User {u}"))
                 .email([format!("user{u}@example.com")]),
         });
-        let conversations = (0..self.conversations).map(|c| BulkItem::Conversation {
+        let conversations = (0..self.conversations).map(|c| bulk::Item::Conversation {
             id: conversation_id(c),
             conversation: ConversationUpsert::new()
                 .subject(format!("Conversation {c}"))
@@ -141,7 +142,7 @@ impl Workload {
         });
         let per = self.per_conversation;
         let messages = (0..self.conversations).flat_map(move |c| {
-            (0..per).map(move |m| BulkItem::Send {
+            (0..per).map(move |m| bulk::Item::Send {
                 conversation: conversation_id(c),
                 message: NewMessage::user(
                     user_id(c * Self::PARTICIPANTS + m % Self::PARTICIPANTS),
@@ -298,16 +299,16 @@ fn client_burst() -> u32 {
 /// One item per request, one request at a time, as TalkJS's example scripts do.
 async fn one_at_a_time(
     client: &talkjs::Client,
-    items: impl Iterator<Item = BulkItem>,
+    items: impl Iterator<Item = bulk::Item>,
 ) -> (usize, usize) {
     let (mut requests, mut failed) = (0, 0);
     for item in items {
         let result = match item {
-            BulkItem::User { id, user } => client.users().upsert(&id, &user).await,
-            BulkItem::Conversation { id, conversation } => {
+            bulk::Item::User { id, user } => client.users().upsert(&id, &user).await,
+            bulk::Item::Conversation { id, conversation } => {
                 client.conversations().upsert(&id, &conversation).await
             }
-            BulkItem::Send {
+            bulk::Item::Send {
                 conversation,
                 message,
             } => client
@@ -371,7 +372,7 @@ fn client_main(role: &str) {
                     report.failed.len()
                 );
             }
-            (report.requests, report.succeeded, report.failed.len())
+            (report.requests, report.landed, report.failed.len())
         }
         "one_at_a_time" => {
             let (requests, failed) = rt.block_on(one_at_a_time(&client, workload.generate()));

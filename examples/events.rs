@@ -17,6 +17,7 @@
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
+use talkjs::ClientExt;
 use talkjs::models::{ConversationUpsert, NewMessage, UserUpsert};
 use talkjs_fake::{FakeTalkJs, Faults, WebhookFaults};
 use talkjs_webhooks::{SecretKey, WebhookConfig, channel};

@@ -10,6 +10,7 @@
 //! | [`auth`] | `talkjs-auth` | app tokens, user tokens, identity signatures, webhook checks |
 //! | [`transport`] | `talkjs-transport` | the tower layers and the default HTTP stack |
 //! | [`api`] | `talkjs-api` | the resource API: [`Client`], users, conversations, messages, ... |
+//! | [`runtime`] | `talkjs-runtime` | long-running work on the client: bulk workloads at the rate limit (`client.bulk()`), the gap-free events stream (`client.events()`), through [`ClientExt`] |
 //! | `webhooks` | `talkjs-webhooks` | receiving webhooks: a tower service (and an axum route) that verifies, deduplicates and hands over events; feature `webhooks` (`webhooks-axum`, `webhooks-redis`) |
 //!
 //! **Paths.** The docs and examples of each member crate name it by its own crate name; through
@@ -34,8 +35,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The `client` feature (on by default) brings the HTTP client: [`transport`], [`api`] and
-//! [`Client`]. With `default-features = false` the facade is only [`models`] and [`auth`],
+//! The `client` feature (on by default) brings the HTTP client: [`transport`], [`api`],
+//! [`runtime`] and [`Client`]. With `default-features = false` the facade is only [`models`] and [`auth`],
 //! and hyper, rustls and tower are not compiled. Minting tokens needs only the auth module:
 //!
 //! ```
@@ -58,7 +59,14 @@ pub use talkjs_transport as transport;
 pub use talkjs_webhooks as webhooks;
 
 #[cfg(feature = "client")]
+pub use talkjs_runtime as runtime;
+
+#[cfg(feature = "client")]
 pub use talkjs_api::{Client, ClientBuilder, Error, Result};
+/// `client.bulk()` and `client.events()`: bring it into scope with `use talkjs::ClientExt;`
+/// (see [`runtime`]).
+#[cfg(feature = "client")]
+pub use talkjs_runtime::ClientExt;
 
 /// The `http` crate (`talkjs_api::http`), whose types the client's signatures use:
 /// [`Error::status`] is an `http::StatusCode`, `transport::HttpRequest` an

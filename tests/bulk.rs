@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use talkjs::api::{BulkItem, BulkKind};
+use talkjs::runtime::{ClientExt, bulk};
 use talkjs::models::{
     ConversationUpsert, ImportMessage, NewMessage, ParticipantOverwrite, Timestamp, UserUpsert,
 };
@@ -21,22 +21,22 @@ use talkjs_fake::{FakeTalkJs, Faults, RateLimitConfig};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn user(id: &str) -> BulkItem {
-    BulkItem::User {
+fn user(id: &str) -> bulk::Item {
+    bulk::Item::User {
         id: id.to_owned(),
         user: UserUpsert::new().name(format!("User {id}")),
     }
 }
 
-fn conversation(id: &str, participants: &[&str]) -> BulkItem {
-    BulkItem::Conversation {
+fn conversation(id: &str, participants: &[&str]) -> bulk::Item {
+    bulk::Item::Conversation {
         id: id.to_owned(),
         conversation: ConversationUpsert::new().participants(participants.iter().copied()),
     }
 }
 
-fn send(conversation: &str, sender: &str, text: &str) -> BulkItem {
-    BulkItem::Send {
+fn send(conversation: &str, sender: &str, text: &str) -> bulk::Item {
+    bulk::Item::Send {
         conversation: conversation.to_owned(),
         message: NewMessage::user(sender, text).idempotency_key(format!("{conversation}-{text}")),
     }
@@ -52,7 +52,7 @@ async fn a_workload_with_bad_records_lands_every_good_one_once_and_reports_the_b
     // the bad records.
     for i in 0..250 {
         if i == 17 || i == 140 {
-            items.push(BulkItem::User {
+            items.push(bulk::Item::User {
                 id: format!("u{i}"),
                 user: UserUpsert::new().email(["nameless@example.com"]),
             });
@@ -75,7 +75,7 @@ async fn a_workload_with_bad_records_lands_every_good_one_once_and_reports_the_b
         items.push(conversation(&format!("c{c}"), &members));
     }
     // A participant added afterwards.
-    items.push(BulkItem::Participant {
+    items.push(bulk::Item::Participant {
         conversation: "c0".to_owned(),
         user: "u100".to_owned(),
         settings: ParticipantOverwrite::default(),
@@ -94,7 +94,7 @@ async fn a_workload_with_bad_records_lands_every_good_one_once_and_reports_the_b
     }
     // Imports into c2, with their own times.
     for m in 0..5u64 {
-        items.push(BulkItem::Import {
+        items.push(bulk::Item::Import {
             conversation: "c2".to_owned(),
             message: ImportMessage::new(
                 "u6",
@@ -111,38 +111,38 @@ async fn a_workload_with_bad_records_lands_every_good_one_once_and_reports_the_b
         .bulk()
         .total(total)
         .on_progress(move |p| {
-            assert!(p.succeeded + p.failed <= p.total.unwrap());
+            assert!(p.landed + p.failed <= p.total.unwrap());
             seen.fetch_add(1, Ordering::SeqCst);
         })
         .run_iter(items)
         .await;
 
     // The bad ones, each with its reason and position.
-    let failed: BTreeSet<(usize, BulkKind, String)> = report
+    let failed: BTreeSet<(usize, bulk::Kind, String)> = report
         .failed
         .iter()
         .map(|f| (f.index, f.kind, f.subject.clone()))
         .collect();
     let first_message = 250 + 20 + 1;
     let mut expected = BTreeSet::from([
-        (17, BulkKind::User, "u17".to_owned()),
-        (140, BulkKind::User, "u140".to_owned()),
-        (255, BulkKind::Conversation, "c5".to_owned()),
-        (first_message + 25 + 12, BulkKind::Send, "c1".to_owned()),
+        (17, bulk::Kind::User, "u17".to_owned()),
+        (140, bulk::Kind::User, "u140".to_owned()),
+        (255, bulk::Kind::Conversation, "c5".to_owned()),
+        (first_message + 25 + 12, bulk::Kind::Send, "c1".to_owned()),
     ]);
     // c5 was refused (a missing member), so its 25 messages fail too.
-    expected.extend((0..25).map(|m| (first_message + 5 * 25 + m, BulkKind::Send, "c5".to_owned())));
+    expected.extend((0..25).map(|m| (first_message + 5 * 25 + m, bulk::Kind::Send, "c5".to_owned())));
     assert_eq!(failed, expected, "{:#?}", report.failed);
     for failure in &report.failed {
         assert!(!failure.error.is_transient(), "{failure:?}");
-        if failure.subject != "c5" || failure.kind == BulkKind::Conversation {
+        if failure.subject != "c5" || failure.kind == bulk::Kind::Conversation {
             assert!(
                 matches!(*failure.error, talkjs::Error::BadRequest { .. }),
                 "{failure:?}"
             );
         }
     }
-    assert_eq!(report.succeeded + report.failed.len(), total);
+    assert_eq!(report.landed + report.failed.len(), total);
     assert_eq!(progress_calls.load(Ordering::SeqCst), report.requests);
 
     // Every good record landed once.
@@ -216,7 +216,7 @@ async fn requests_are_packed_and_a_shared_limit_is_never_exceeded() {
         .await;
     meanwhile.await.unwrap();
     assert!(report.failed.is_empty(), "{:#?}", report.failed);
-    assert_eq!(report.succeeded, 200 + 30 + 300);
+    assert_eq!(report.landed, 200 + 30 + 300);
     // 2 PUT /users of 100, 30 conversation PUTs, 30 sends of 10.
     assert_eq!(report.requests, 2 + 30 + 30);
     assert_eq!(
@@ -239,7 +239,7 @@ async fn messages_of_interleaved_conversations_are_still_packed_ten_to_a_request
         (0..10).map(move |c| send(&format!("c{c}"), &format!("u{c}"), &format!("m{m}")))
     });
     // Then, in c0, an import: another kind, so a request of its own.
-    let import = std::iter::once(BulkItem::Import {
+    let import = std::iter::once(bulk::Item::Import {
         conversation: "c0".to_owned(),
         message: ImportMessage::new("u0", "imported", Timestamp::from_millis(4_000_000_000_000)),
     });
@@ -274,28 +274,28 @@ fn fast_retry() -> RetryConfig {
         .budget(None)
 }
 
-fn import(conversation: &str, sender: &str, text: &str) -> BulkItem {
-    BulkItem::Import {
+fn import(conversation: &str, sender: &str, text: &str) -> bulk::Item {
+    bulk::Item::Import {
         conversation: conversation.to_owned(),
         message: ImportMessage::new(sender, text, Timestamp::from_millis(1_600_000_000_000)),
     }
 }
 
-fn send_without_key(conversation: &str, sender: &str, text: &str) -> BulkItem {
-    BulkItem::Send {
+fn send_without_key(conversation: &str, sender: &str, text: &str) -> bulk::Item {
+    bulk::Item::Send {
         conversation: conversation.to_owned(),
         message: NewMessage::user(sender, text),
     }
 }
 
 /// The text of a message item.
-fn text_of(item: &BulkItem) -> String {
+fn text_of(item: &bulk::Item) -> String {
     match item {
-        BulkItem::Send { message, .. } => serde_json::to_value(message).unwrap()["text"]
+        bulk::Item::Send { message, .. } => serde_json::to_value(message).unwrap()["text"]
             .as_str()
             .unwrap()
             .to_owned(),
-        BulkItem::Import { message, .. } => message.text.clone(),
+        bulk::Item::Import { message, .. } => message.text.clone(),
         other => panic!("not a message: {other:?}"),
     }
 }
@@ -346,13 +346,13 @@ async fn under_faults_refused_and_unknown_outcomes_are_apart_and_nothing_is_sent
     assert_eq!(
         (progress.succeeded, progress.failed, progress.uncertain),
         (
-            report.succeeded,
+            report.landed,
             report.failed.len(),
             report.uncertain.len()
         )
     );
     assert_eq!(
-        report.succeeded + report.failed.len() + report.uncertain.len(),
+        report.landed + report.failed.len() + report.uncertain.len(),
         items.len()
     );
     // Unknown outcomes are only imports and sends without a key, with an error that says
@@ -416,7 +416,7 @@ async fn under_faults_refused_and_unknown_outcomes_are_apart_and_nothing_is_sent
 
     // Sending the failed items again is safe: afterwards everything but the unknown
     // outcomes is stored exactly once.
-    let again: Vec<BulkItem> = report
+    let again: Vec<bulk::Item> = report
         .failed
         .iter()
         .map(|f| items[f.index].clone())
@@ -537,10 +537,10 @@ async fn a_4xx_is_refused_and_a_5xx_or_timeout_of_an_import_is_unknown_but_of_an
         send("keyed", "alice", "h"),             // 9
     ];
     let report = client.bulk().run_iter(items).await;
-    let indexes = |list: &[talkjs::api::BulkFailure]| -> BTreeSet<usize> {
+    let indexes = |list: &[bulk::Failure]| -> BTreeSet<usize> {
         list.iter().map(|f| f.index).collect()
     };
-    assert_eq!(report.succeeded, 0);
+    assert_eq!(report.landed, 0);
     assert_eq!(
         indexes(&report.failed),
         BTreeSet::from([0, 1, 2, 3, 6, 8, 9]),
@@ -620,13 +620,13 @@ async fn a_reset_after_the_request_is_unknown_for_an_import_and_a_plain_failure_
             send_without_key("other", "alice", "b"),
         ])
         .await;
-    let kinds = |list: &[talkjs::api::BulkFailure]| -> Vec<BulkKind> {
+    let kinds = |list: &[bulk::Failure]| -> Vec<bulk::Kind> {
         list.iter().map(|f| f.kind).collect()
     };
-    assert_eq!(kinds(&report.failed), [BulkKind::User], "{report:#?}");
+    assert_eq!(kinds(&report.failed), [bulk::Kind::User], "{report:#?}");
     let mut unknown = kinds(&report.uncertain);
     unknown.sort();
-    assert_eq!(unknown, [BulkKind::Send, BulkKind::Import], "{report:#?}");
+    assert_eq!(unknown, [bulk::Kind::Send, bulk::Kind::Import], "{report:#?}");
     for failure in report.failed.iter().chain(&report.uncertain) {
         assert!(
             matches!(cause(&failure.error), talkjs::Error::Transport(_)),

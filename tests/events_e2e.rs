@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use talkjs::Client;
-use talkjs::api::{FileCheckpoint, MessageStream};
+use talkjs::ClientExt;
+use talkjs::runtime::events::{FileCheckpoint, MessageStream};
 use talkjs::models::{ConversationUpsert, NewMessage, Timestamp, UserUpsert, WebhookEvent};
 use talkjs_fake::{FakeTalkJs, Faults, WebhookFaults};
 use talkjs_webhooks::{SecretKey, WebhookConfig};

@@ -9,8 +9,9 @@ mod common;
 
 use futures_util::TryStreamExt;
 use serde_json::json;
+use talkjs::runtime::{ClientExt, bulk};
 use talkjs::api::{
-    BulkItem, FileSubtype, MAX_IMPORT_MESSAGES_PER_REQUEST, MAX_MESSAGES_PER_REQUEST, UploadOptions,
+    FileSubtype, MAX_IMPORT_MESSAGES_PER_REQUEST, MAX_MESSAGES_PER_REQUEST, UploadOptions,
 };
 use talkjs::models::{
     ContentBlock, ConversationUpsert, FileBlock, ImportMessage, LocationBlock, ParticipantPatch,
@@ -486,11 +487,11 @@ async fn content_blocks_are_imported_in_the_transfer_examples_shape() {
 }
 
 /// `items` imports of `per` messages into each of `conversations` conversations, in order.
-fn bulk_imports(conversations: usize, per: usize) -> Vec<BulkItem> {
+fn bulk_imports(conversations: usize, per: usize) -> Vec<bulk::Item> {
     let mut items = Vec::new();
     for i in 0..per {
         for c in 0..conversations {
-            items.push(BulkItem::Import {
+            items.push(bulk::Item::Import {
                 conversation: format!("b{c}"),
                 message: old(i),
             });
@@ -519,7 +520,7 @@ async fn bulk_imports_100_a_request_where_accepted() {
     bulk_conversations(&client, 1).await;
     let before = fake.request_count();
     let report = client.bulk().run_iter(bulk_imports(1, 250)).await;
-    assert_eq!(report.succeeded, 250, "{:?}", report.failed);
+    assert_eq!(report.landed, 250, "{:?}", report.failed);
     assert_eq!(report.requests, 3);
     assert_eq!(fake.request_count() - before, 3);
     assert_eq!(texts(&fake, "b0"), expected(250));
@@ -531,7 +532,7 @@ async fn bulk_falls_back_to_10_and_lands_each_message_once_in_order() {
     bulk_conversations(&client, 1).await;
     let before = fake.request_count();
     let report = client.bulk().run_iter(bulk_imports(1, 250)).await;
-    assert_eq!(report.succeeded, 250, "{:?}", report.failed);
+    assert_eq!(report.landed, 250, "{:?}", report.failed);
     assert!(report.failed.is_empty() && report.uncertain.is_empty());
     // One conversation's requests go one after another: the first 100 refused, sent again
     // as ten requests of 10; every later chunk is cut to 10 before it starts.
@@ -546,7 +547,7 @@ async fn bulk_falls_back_to_10_and_lands_each_message_once_in_order() {
     bulk_conversations(&client, 8).await;
     let before = fake.request_count();
     let report = client.bulk().run_iter(bulk_imports(8, 130)).await;
-    assert_eq!(report.succeeded, 8 * 130, "{:?}", report.failed);
+    assert_eq!(report.landed, 8 * 130, "{:?}", report.failed);
     for c in 0..8 {
         assert_eq!(texts(&fake, &format!("b{c}")), expected(130));
     }

@@ -10,8 +10,10 @@
 //! | [`Conversations::messages`] | list, get, send, edit, delete, reactions (add, remove, list who reacted), import |
 //! | [`Client::files`] | upload (multipart) for attachment tokens |
 //! | [`Client::batch`] | up to 10 operations in one request |
-//! | [`Client::bulk`] | whole workloads in the fewest requests, at the rate limit |
-//! | [`Client::events`] | every new message once: webhooks plus catching up by listing |
+//!
+//! This crate is requests and their answers. The long-running machinery on top of it (bulk
+//! workloads at the rate limit, the gap-free events stream) is the `talkjs-runtime` crate,
+//! as `kube-runtime` is to `kube-client`.
 //!
 //! Lists are builders: `.await` one for a single page, `.into_stream()` for every item across
 //! pages (a `futures::Stream` following `startingAfter` cursors), or `.pages()` for whole
@@ -45,11 +47,9 @@
 #![deny(missing_docs)]
 
 mod batch;
-mod bulk;
 mod client;
 mod conversations;
 mod error;
-mod events;
 mod files;
 mod list;
 mod messages;
@@ -60,18 +60,12 @@ mod request;
 mod users;
 
 pub use batch::{Batch, MAX_OPERATIONS_PER_BATCH, batch_path};
-pub use bulk::{Bulk, BulkFailure, BulkItem, BulkKind, BulkProgress, BulkReport};
 pub use client::{AuthScheme, Client, ClientBuilder, ENV_APP_ID, ENV_BASE_URL, ENV_SECRET_KEY};
 pub use conversations::{Conversations, ListConversations};
 pub use error::{Error, NonIdempotentWrite, Result};
-pub use events::{
-    Checkpoint, CheckpointStore, DEFAULT_CATCH_UP_EVERY, DEFAULT_CHECKPOINT_FILE,
-    DEFAULT_COMMIT_EVERY, DEFAULT_SETTLE, Events, FileCheckpoint, MIN_CATCH_UP_EVERY,
-    MemoryCheckpoint, MessageEvent, MessageStream, SeenMessage,
-};
 pub use files::{FileSubtype, Files, UploadOptions};
 pub use messages::{
-    ImportedMessages, ListMessages, ListReactions, MAX_IMPORT_MESSAGES_PER_REQUEST,
+    ImportSize, ImportedMessages, ListMessages, ListReactions, MAX_IMPORT_MESSAGES_PER_REQUEST,
     MAX_MESSAGES_PER_REQUEST, Messages, ReactionUsers,
 };
 pub use one_on_one::one_on_one_id;

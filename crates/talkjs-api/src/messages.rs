@@ -524,10 +524,13 @@ impl ImportedMessages {
     }
 }
 
-/// What the client knows about the import request size TalkJS accepts. Shared per app and
-/// API root (see [`Messages::import`]).
+/// What this process knows about the import request size TalkJS accepts: shared per app and
+/// API root ([`Client::import_size`]; see [`Messages::import`] for the rule). For runners
+/// that send import requests of their own ([`Messages::import_request`]) and must learn and
+/// share the size the same way: ask [`batch_size`](Self::batch_size) before each request,
+/// and report what the answer showed.
 #[derive(Debug, Default)]
-pub(crate) struct ImportSize {
+pub struct ImportSize {
     state: AtomicU8,
 }
 
@@ -543,7 +546,7 @@ const SIZE_LIMITED: u8 = 3;
 
 impl ImportSize {
     /// The number of messages to put in the next import request.
-    pub(crate) fn batch_size(&self) -> usize {
+    pub fn batch_size(&self) -> usize {
         match self.state.load(Ordering::Acquire) {
             SIZE_UNKNOWN | SIZE_ACCEPTED => MAX_IMPORT_MESSAGES_PER_REQUEST,
             _ => MAX_MESSAGES_PER_REQUEST,
@@ -559,29 +562,28 @@ impl ImportSize {
     }
 
     /// A request of more than 10 messages landed.
-    pub(crate) fn large_accepted(&self) {
+    pub fn large_accepted(&self) {
         self.change(&[SIZE_UNKNOWN, SIZE_SUSPECT], SIZE_ACCEPTED);
     }
 
     /// A request of more than 10 messages was refused with a 400.
-    pub(crate) fn large_refused(&self) {
+    pub fn large_refused(&self) {
         self.change(&[SIZE_UNKNOWN], SIZE_SUSPECT);
     }
 
     /// Every 10-message part of a refused request landed: the size was refused.
-    pub(crate) fn parts_landed(&self) {
+    pub fn parts_landed(&self) {
         self.state.store(SIZE_LIMITED, Ordering::Release);
     }
 
     /// A part of a refused request failed too: the refusal tells nothing about the size.
-    pub(crate) fn parts_failed(&self) {
+    pub fn parts_failed(&self) {
         self.change(&[SIZE_SUSPECT], SIZE_UNKNOWN);
     }
 }
 
-/// The import size memory of `client`: shared by every client of the same app id and API
-/// root in this process; a fresh one for a client without them ([`Client::from_service`]).
-pub(crate) fn import_size(client: &Client) -> Arc<ImportSize> {
+/// The import size memory of `client`: see [`Client::import_size`].
+fn import_size(client: &Client) -> Arc<ImportSize> {
     type Registry = Mutex<HashMap<(String, String), Arc<ImportSize>>>;
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     let (Some(app), Some(root)) = (client.app_id(), client.api_root()) else {
@@ -614,6 +616,13 @@ impl Client {
     /// ```
     pub fn import_batch_size(&self) -> usize {
         import_size(self).batch_size()
+    }
+
+    /// What this process knows about the import request size TalkJS accepts for this
+    /// client's app: shared by every client of the same app id and API root in this
+    /// process; a fresh one for a client without them ([`Client::from_service`]).
+    pub fn import_size(&self) -> Arc<ImportSize> {
+        import_size(self)
     }
 }
 

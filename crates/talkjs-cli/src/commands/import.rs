@@ -1,5 +1,5 @@
 //! `talkjs import FILE`: JSON lines as `talkjs export` writes them (users, conversations,
-//! messages), loaded through the library's bulk runner ([`talkjs::Client::bulk`]).
+//! messages), loaded through the library's bulk runner ([`talkjs::runtime::Bulk`]).
 //!
 //! The input is streamed: a reader thread reads and decodes one line at a time and hands the
 //! bulk items over a bounded channel, so memory does not grow with the input (apart from
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use indicatif::HumanDuration;
 use serde_json::{Value, json};
-use talkjs::api::{BulkFailure, BulkItem, BulkKind, BulkProgress, BulkReport};
+use talkjs::runtime::{ClientExt, bulk};
 use talkjs::models::{
     Access, Conversation, ConversationUpsert, ImportMessage, Message, MessageType, Notify,
     ParticipantOverwrite, ParticipantPatch, User, UserUpsert,
@@ -56,7 +56,7 @@ pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<(), CliError> {
     };
 
     let bar = progress_bar(total.and_then(|n| u64::try_from(n).ok()), "items", false);
-    let last: Arc<Mutex<Option<BulkProgress>>> = Arc::new(Mutex::new(None));
+    let last: Arc<Mutex<Option<bulk::Progress>>> = Arc::new(Mutex::new(None));
     let mut bulk = client.bulk();
     if let Some(n) = args.in_flight {
         bulk = bulk.in_flight(usize::from(n));
@@ -68,7 +68,7 @@ pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<(), CliError> {
         let bar = bar.clone();
         let last = Arc::clone(&last);
         bulk.on_progress(move |p| {
-            let done = p.succeeded + p.failed + p.uncertain;
+            let done = p.landed + p.failed + p.uncertain;
             bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
             bar.set_message(progress_message(p));
             if let Ok(mut last) = last.lock() {
@@ -137,7 +137,7 @@ enum Written {
 }
 
 /// The progress bar's message: counts, and the ETA when the total is known.
-fn progress_message(p: &BulkProgress) -> String {
+fn progress_message(p: &bulk::Progress) -> String {
     let mut text = format!("items, {} failed", p.failed);
     if p.uncertain > 0 {
         let _ = write!(text, ", {} may have landed", p.uncertain);
@@ -150,14 +150,14 @@ fn progress_message(p: &BulkProgress) -> String {
 }
 
 /// How far an interrupted import got.
-fn interrupted_text(done: Option<BulkProgress>) -> String {
+fn interrupted_text(done: Option<bulk::Progress>) -> String {
     let counts = done.map_or_else(
         || "no request had finished".to_owned(),
         |p| {
             let total = p.total.map_or_else(String::new, |n| format!(" of {n}"));
             format!(
                 "{} items{total} landed, {} failed, {} may have landed",
-                p.succeeded, p.failed, p.uncertain
+                p.landed, p.failed, p.uncertain
             )
         },
     );
@@ -429,17 +429,17 @@ fn count_items(path: &std::path::Path, name: &str) -> Result<usize, CliError> {
 /// What one line of the input becomes.
 #[derive(Debug)]
 enum Record {
-    User(BulkItem),
+    User(bulk::Item),
     Conversation {
         id: String,
-        item: BulkItem,
+        item: bulk::Item,
         /// Participants whose settings differ from the defaults.
-        participants: Vec<BulkItem>,
+        participants: Vec<bulk::Item>,
         /// Participants with access `None` (which only a PATCH sets), and their notify.
         revoked: Vec<(String, Notify)>,
     },
     Message {
-        item: BulkItem,
+        item: bulk::Item,
         /// What the import leaves out (an attachment, a location).
         warning: Option<String>,
     },
@@ -490,7 +490,7 @@ fn parse_line(text: &str) -> Result<Record, String> {
 /// A user: an upsert of every field the export has and the upsert takes (fields missing or
 /// `null` are left as they are).
 fn user_record(user: User) -> Record {
-    Record::User(BulkItem::User {
+    Record::User(bulk::Item::User {
         id: user.id.to_string(),
         user: UserUpsert::from(user),
     })
@@ -510,7 +510,7 @@ fn conversation_record(conversation: Conversation) -> Record {
         if settings.access == Access::None {
             revoked.push((user.into_inner(), settings.notify));
         } else if settings.access != Access::ReadWrite || settings.notify != Notify::All {
-            participants.push(BulkItem::Participant {
+            participants.push(bulk::Item::Participant {
                 conversation: id.clone(),
                 user: user.into_inner(),
                 settings: ParticipantOverwrite::new()
@@ -520,7 +520,7 @@ fn conversation_record(conversation: Conversation) -> Record {
         }
     }
     Record::Conversation {
-        item: BulkItem::Conversation {
+        item: bulk::Item::Conversation {
             id: id.clone(),
             conversation: upsert,
         },
@@ -577,7 +577,7 @@ fn message_record(message: Message) -> Record {
     let mut import = ImportMessage::new(sender, text, message.created_at).read_by(message.read_by);
     import.custom = message.custom;
     Record::Message {
-        item: BulkItem::Import {
+        item: bulk::Item::Import {
             conversation,
             message: import,
         },
@@ -651,16 +651,16 @@ struct Scanned {
 
 /// Reads the input line by line, hands the items to the runner, and keeps what is to be
 /// reported. Runs on its own thread (reading may block).
-fn read_input(input: Input, tx: &mpsc::Sender<BulkItem>) -> Scanned {
+fn read_input(input: Input, tx: &mpsc::Sender<bulk::Item>) -> Scanned {
     let mut read = Scanned::default();
     // Participant items of the current run of conversation lines, with their lines.
-    let mut held: Vec<(usize, BulkItem)> = Vec::new();
-    let hand_over = |read: &mut Scanned, line: usize, item: BulkItem| {
+    let mut held: Vec<(usize, bulk::Item)> = Vec::new();
+    let hand_over = |read: &mut Scanned, line: usize, item: bulk::Item| {
         read.lines.push(line);
         // The receiver is gone only when the run was interrupted.
         tx.blocking_send(item).is_ok()
     };
-    let hand_over_held = |read: &mut Scanned, held: &mut Vec<(usize, BulkItem)>| {
+    let hand_over_held = |read: &mut Scanned, held: &mut Vec<(usize, bulk::Item)>| {
         held.drain(..)
             .all(|(line, item)| hand_over(read, line, item))
     };
@@ -785,12 +785,12 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn new(report: &BulkReport, read: &Scanned) -> Self {
+    fn new(report: &bulk::Report, read: &Scanned) -> Self {
         let count = |kind| read.notes.iter().filter(|n| n.kind == kind).count();
         let failed_messages = report
             .failed
             .iter()
-            .any(|f| matches!(f.kind, BulkKind::Import));
+            .any(|f| matches!(f.kind, bulk::Kind::Import));
         let failures = report
             .failed
             .iter()
@@ -816,7 +816,7 @@ impl Outcome {
             })
             .collect();
         Self {
-            succeeded: report.succeeded,
+            succeeded: report.landed,
             failures,
             uncertain,
             requests: report.requests,
@@ -921,11 +921,11 @@ impl Outcome {
 }
 
 /// What a failed or uncertain item is, for its line.
-fn what(f: &BulkFailure) -> String {
+fn what(f: &bulk::Failure) -> String {
     match f.kind {
-        BulkKind::User => format!("user {}", f.subject),
-        BulkKind::Conversation => format!("conversation {}", f.subject),
-        BulkKind::Participant => format!("participant {}", f.subject),
+        bulk::Kind::User => format!("user {}", f.subject),
+        bulk::Kind::Conversation => format!("conversation {}", f.subject),
+        bulk::Kind::Participant => format!("participant {}", f.subject),
         _ => format!("message in {}", f.subject),
     }
 }
@@ -999,7 +999,7 @@ mod tests {
             "headerPhotoUrl": "https://h", "createdAt": 5}),
         )
         .unwrap();
-        let Record::User(BulkItem::User { id, user }) = record else {
+        let Record::User(bulk::Item::User { id, user }) = record else {
             panic!("{record:?}");
         };
         assert_eq!(id, "alice");
@@ -1020,7 +1020,7 @@ mod tests {
         .unwrap();
         let Record::Conversation {
             id,
-            item: BulkItem::Conversation { conversation, .. },
+            item: bulk::Item::Conversation { conversation, .. },
             participants,
             revoked,
         } = record
@@ -1032,7 +1032,7 @@ mod tests {
         assert_eq!(conversation.subject, Patch::Set("S".into()));
         assert_eq!(participants.len(), 1);
         assert!(
-            matches!(&participants[0], BulkItem::Participant { user, settings, .. }
+            matches!(&participants[0], bulk::Item::Participant { user, settings, .. }
                 if user == "b" && settings.access == Some(Access::Read)
                     && settings.notify == Some(Notify::MentionsOnly)),
             "{participants:?}"
@@ -1047,7 +1047,7 @@ mod tests {
             "createdAt": 1_600_000_000_000_u64, "origin": "rest"});
         let Record::Message {
             item:
-                BulkItem::Import {
+                bulk::Item::Import {
                     conversation,
                     message,
                 },

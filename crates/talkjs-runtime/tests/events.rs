@@ -2,6 +2,8 @@
 //! and flags of what it yields, webhook duplicates dropped, and the checkpoint it saves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// TODO(issue 24): the wiremock helpers move to talkjs-test-support.
+#[path = "../../talkjs-api/tests/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
@@ -9,7 +11,9 @@ use std::time::Duration;
 use common::{assert_request, conversation_json, message_json, ok_json, page, requests, start};
 use futures_util::StreamExt;
 use serde_json::json;
-use talkjs_api::{Checkpoint, Error, FileCheckpoint, MemoryCheckpoint};
+use talkjs_api::Error;
+use talkjs_runtime::ClientExt;
+use talkjs_runtime::events::{Checkpoint, FileCheckpoint, MemoryCheckpoint};
 use talkjs_models::{Timestamp, WebhookEvent, WebhookEventType};
 use tokio::sync::mpsc;
 use wiremock::matchers::{method, path, query_param};
@@ -63,7 +67,7 @@ async fn mount_listing(server: &MockServer, messages: &[serde_json::Value]) {
         .await;
 }
 
-async fn next_id(stream: &mut talkjs_api::MessageStream) -> (String, bool) {
+async fn next_id(stream: &mut talkjs_runtime::events::MessageStream) -> (String, bool) {
     let event = tokio::time::timeout(Duration::from_secs(20), stream.next())
         .await
         .expect("an event within 20 s")
@@ -245,7 +249,7 @@ async fn a_checkpoint_that_cannot_be_saved_is_an_error_naming_the_file_and_the_s
     );
 }
 
-async fn next_error(stream: &mut talkjs_api::MessageStream) -> String {
+async fn next_error(stream: &mut talkjs_runtime::events::MessageStream) -> String {
     let item = tokio::time::timeout(Duration::from_secs(20), stream.next())
         .await
         .expect("an item within 20 s")
@@ -395,7 +399,7 @@ async fn listings(server: &MockServer) -> Vec<(String, u64)> {
 /// Polls `stream`, which must yield nothing, until `server` has had `n` requests.
 async fn nothing_until_listed(
     server: &MockServer,
-    stream: &mut talkjs_api::MessageStream,
+    stream: &mut talkjs_runtime::events::MessageStream,
     n: usize,
 ) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -558,7 +562,7 @@ async fn an_explicit_since_is_taken_as_given() {
 async fn the_file_checkpoint_is_renamed_into_place_and_a_leftover_temp_file_is_ignored() {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
-    use talkjs_api::CheckpointStore;
+    use talkjs_runtime::events::CheckpointStore;
 
     let dir = std::env::temp_dir().join(format!("talkjs-events-atomic-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

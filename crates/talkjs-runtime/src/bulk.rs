@@ -1,4 +1,4 @@
-//! Bulk work at the rate-limit ceiling: [`Bulk`], from [`Client::bulk`].
+//! Bulk work at the rate-limit ceiling: [`Bulk`].
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -14,15 +14,12 @@ use talkjs_models::{
     ConversationUpsert, ImportMessage, NewMessage, ParticipantOverwrite, UserUpsert,
 };
 
-use crate::client::Client;
-use crate::error::Error;
-use crate::messages::{ImportSize, MAX_MESSAGES_PER_REQUEST, import_size};
-use crate::users::MAX_USERS_PER_BATCH;
+use talkjs_api::{Client, Error, ImportSize, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
 
 /// One piece of a bulk workload.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum BulkItem {
+pub enum Item {
     /// Create or update a user (sent with up to 99 others in one `PUT /users`).
     User {
         /// The user id.
@@ -55,7 +52,7 @@ pub enum BulkItem {
         message: NewMessage,
     },
     /// Import a message with its original time (with up to 99 other consecutive ones of the
-    /// same conversation in one request, or 9 once TalkJS refused 100: see [`Client::bulk`]).
+    /// same conversation in one request, or 9 once TalkJS refused 100: see [`Bulk`]).
     /// Imports are not de-duplicated by TalkJS.
     Import {
         /// The conversation id.
@@ -65,31 +62,31 @@ pub enum BulkItem {
     },
 }
 
-/// What kind of work a [`BulkItem`] is.
+/// What kind of work an [`Item`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
-pub enum BulkKind {
-    /// [`BulkItem::User`]
+pub enum Kind {
+    /// [`Item::User`]
     User,
-    /// [`BulkItem::Conversation`]
+    /// [`Item::Conversation`]
     Conversation,
-    /// [`BulkItem::Participant`]
+    /// [`Item::Participant`]
     Participant,
-    /// [`BulkItem::Send`]
+    /// [`Item::Send`]
     Send,
-    /// [`BulkItem::Import`]
+    /// [`Item::Import`]
     Import,
 }
 
-impl BulkItem {
+impl Item {
     /// The kind of work.
-    pub fn kind(&self) -> BulkKind {
+    pub fn kind(&self) -> Kind {
         match self {
-            Self::User { .. } => BulkKind::User,
-            Self::Conversation { .. } => BulkKind::Conversation,
-            Self::Participant { .. } => BulkKind::Participant,
-            Self::Send { .. } => BulkKind::Send,
-            Self::Import { .. } => BulkKind::Import,
+            Self::User { .. } => Kind::User,
+            Self::Conversation { .. } => Kind::Conversation,
+            Self::Participant { .. } => Kind::Participant,
+            Self::Send { .. } => Kind::Send,
+            Self::Import { .. } => Kind::Import,
         }
     }
 
@@ -112,10 +109,10 @@ impl BulkItem {
     /// before it has finished.
     fn stage(&self) -> u8 {
         match self.kind() {
-            BulkKind::User => 0,
-            BulkKind::Conversation => 1,
-            BulkKind::Participant => 2,
-            BulkKind::Send | BulkKind::Import => 3,
+            Kind::User => 0,
+            Kind::Conversation => 1,
+            Kind::Participant => 2,
+            Kind::Send | Kind::Import => 3,
         }
     }
 
@@ -124,8 +121,8 @@ impl BulkItem {
     /// ([`NewMessage::has_idempotency_key`]). An import, or a send without a key, is created
     /// again each time it is sent: its failure with an unknown outcome
     /// ([`Error::UnknownOutcome`] from the send or import itself) lands in
-    /// [`BulkReport::uncertain`]. No key is added for you (see
-    /// [`Messages::send`](crate::Messages::send)): this is the item as you built it.
+    /// [`Report::uncertain`]. No key is added for you (see
+    /// [`Messages::send`](talkjs_api::Messages::send)): this is the item as you built it.
     pub fn is_idempotent(&self) -> bool {
         match self {
             Self::User { .. } | Self::Conversation { .. } | Self::Participant { .. } => true,
@@ -146,15 +143,15 @@ impl BulkItem {
 }
 
 /// An item that did not land, or whose outcome is unknown, and why: an entry of
-/// [`BulkReport::failed`] or [`BulkReport::uncertain`].
+/// [`Report::failed`] or [`Report::uncertain`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct BulkFailure {
+pub struct Failure {
     /// The item's position in the input (0-based).
     pub index: usize,
     /// Its kind.
-    pub kind: BulkKind,
-    /// What it is about ([`BulkItem::subject`]).
+    pub kind: Kind,
+    /// What it is about ([`Item::subject`]).
     pub subject: String,
     /// The error of the request that carried it. Items sent together (e.g. answered by a
     /// 5xx after the retries) share one error.
@@ -165,14 +162,14 @@ pub struct BulkFailure {
 /// request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct BulkProgress {
+pub struct Progress {
     /// Items that landed.
-    pub succeeded: usize,
+    pub landed: usize,
     /// Items that failed: they did not land, or sending them again is safe
-    /// ([`BulkReport::failed`]).
+    /// ([`Report::failed`]).
     pub failed: usize,
     /// Items whose outcome is unknown: they may have landed, and sending them again may
-    /// duplicate them ([`BulkReport::uncertain`]).
+    /// duplicate them ([`Report::uncertain`]).
     pub uncertain: usize,
     /// Items in the workload, if known ([`Bulk::total`]).
     pub total: Option<usize>,
@@ -190,30 +187,104 @@ pub struct BulkProgress {
 /// `succeeded`, `failed` and `uncertain`.
 #[derive(Debug, Default)]
 #[non_exhaustive]
-pub struct BulkReport {
+pub struct Report {
     /// Items that landed.
-    pub succeeded: usize,
+    pub landed: usize,
     /// Items that failed, with their reasons, in the order they failed: items that were
     /// refused (a 4xx, e.g. a bad record or a missing conversation) or never sent, and
     /// idempotent items (upserts, sends with an idempotency key) whatever the error, since
     /// sending those again is safe. Fix the cause and run these items again.
-    pub failed: Vec<BulkFailure>,
+    pub failed: Vec<Failure>,
     /// Items whose outcome is unknown, with their reasons, in the order they failed: imports
     /// and sends without an idempotency key whose request failed in a way that may have
     /// been applied ([`Error::may_have_landed`]: a 5xx, a timeout, a reset connection).
     /// **Do not send these again blindly**: TalkJS may have stored them, and a second copy
     /// is a duplicate. Check the conversation first (or use a journal that resolves them,
     /// like `talkjs migrate`).
-    pub uncertain: Vec<BulkFailure>,
+    pub uncertain: Vec<Failure>,
     /// Requests sent (splits of refused chunks included).
     pub requests: usize,
     /// How long the run took.
     pub elapsed: Duration,
 }
 
-type ProgressFn = Arc<dyn Fn(&BulkProgress) + Send + Sync>;
+type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
-/// A bulk workload runner: see [`Client::bulk`].
+/// Runs a whole workload (users, conversations, participants, messages) in the fewest
+/// requests TalkJS allows, as fast as the client's rate limiter lets it.
+///
+/// - **Packing.** Users go 100 to a `PUT /users`; consecutive messages of one
+///   conversation go 10 to a send and up to 100 to an import (the size TalkJS's official
+///   transfer example sends; the Import reference page says 10: an import request of
+///   more than 10 refused with a `400`, which applies nothing, is sent again as requests
+///   of 10, and when those all land the client imports 10 at a time from then on,
+///   [`Client::import_batch_size`], shared with every clone and with
+///   [`Messages::import`](talkjs_api::Messages::import)); a conversation's participants
+///   travel in its `PUT`. Participant changes take one request each. `POST /batch` is not used:
+///   it allows 1 request a second, and TalkJS's docs do not say whether that is on top of
+///   the 9 a second or part of them, so it could only add 10 operations a second at best.
+/// - **Order.** Users first, then conversations, then participants, then messages (a
+///   stage starts when the one before it is done, so a conversation never names a user
+///   that does not exist yet); the messages of one conversation keep their order;
+///   everything else runs concurrently. Items of an earlier stage after later ones start
+///   a new round of stages, in input order.
+/// - **Pace.** Up to [`in_flight`](Bulk::in_flight) requests (64 by default) are in
+///   flight at once, enough to keep the rate limiter busy at any round-trip time up to a
+///   few seconds; the limiter (shared with every clone of the client, and with other
+///   replicas through a shared store) decides when each one goes, so the run never
+///   exceeds TalkJS's limits.
+/// - **Failures cost only themselves.** A `400` for a request carrying several items
+///   (TalkJS refuses the whole request for one bad record) splits it in two and sends
+///   both halves again, down to the bad item, which is reported; other errors (after the
+///   transport's retries) are reported for every item of the request. The run goes on.
+/// - **Refused apart from unknown.** An item whose request was refused (a 4xx) or never
+///   sent did not land: it is in [`Report::failed`]. So is an idempotent item
+///   (users, conversations, participants, sends with an idempotency key) whatever the
+///   error: the transport has already retried it, and sending it again is safe. An
+///   import, or a send without an idempotency key, whose request failed in a way that
+///   may have been applied (a 5xx, a timeout, a reset: [`Error::may_have_landed`]) is in
+///   [`Report::uncertain`]: it may have landed, and sending it again may duplicate
+///   it. The run never sends such an item twice.
+/// - **Memory** stays bounded: the input is a stream, read only as far as the work in
+///   flight allows (twice as many requests waiting as may be in flight). When the input
+///   has nothing ready and no request is running, what has been read is sent rather than
+///   held for more, so a slowly produced input may start with a few partly filled
+///   requests.
+///
+/// ```no_run
+/// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
+/// use talkjs_runtime::ClientExt;
+/// use talkjs_runtime::bulk::Item;
+/// use talkjs_models::{ConversationUpsert, NewMessage, UserUpsert};
+///
+/// let users = (0..1000).map(|i| Item::User {
+///     id: format!("u{i}"),
+///     user: UserUpsert::new().name(format!("User {i}")),
+/// });
+/// let chats = (0..500).map(|i| Item::Conversation {
+///     id: format!("c{i}"),
+///     conversation: ConversationUpsert::new().participants([format!("u{}", 2 * i), format!("u{}", 2 * i + 1)]),
+/// });
+/// let hellos = (0..500).map(|i| Item::Send {
+///     conversation: format!("c{i}"),
+///     message: NewMessage::user(format!("u{}", 2 * i), "Hello!").idempotency_key(format!("hello-{i}")),
+/// });
+/// let report = client
+///     .bulk()
+///     .total(2000)
+///     .on_progress(|p| eprintln!("{} done, {} failed, eta {:?}", p.landed, p.failed, p.eta))
+///     .run_iter(users.chain(chats).chain(hellos))
+///     .await;
+/// for failure in &report.failed {
+///     eprintln!("item {} ({}) failed: {}", failure.index, failure.subject, failure.error);
+/// }
+/// for unknown in &report.uncertain {
+///     // Only imports and sends without an idempotency key land here: check before
+///     // sending them again.
+///     eprintln!("item {} ({}) may have landed: {}", unknown.index, unknown.subject, unknown.error);
+/// }
+/// # Ok(()) }
+/// ```
 #[must_use = "a bulk runner does nothing until run"]
 pub struct Bulk {
     client: Client,
@@ -231,84 +302,11 @@ impl std::fmt::Debug for Bulk {
     }
 }
 
-impl Client {
-    /// Runs a whole workload (users, conversations, participants, messages) in the fewest
-    /// requests TalkJS allows, as fast as the client's rate limiter lets it.
-    ///
-    /// - **Packing.** Users go 100 to a `PUT /users`; consecutive messages of one
-    ///   conversation go 10 to a send and up to 100 to an import (the size TalkJS's official
-    ///   transfer example sends; the Import reference page says 10: an import request of
-    ///   more than 10 refused with a `400`, which applies nothing, is sent again as requests
-    ///   of 10, and when those all land the client imports 10 at a time from then on,
-    ///   [`Client::import_batch_size`], shared with every clone and with
-    ///   [`Messages::import`](crate::Messages::import)); a conversation's participants
-    ///   travel in its `PUT`. Participant changes take one request each. `POST /batch` is not used:
-    ///   it allows 1 request a second, and TalkJS's docs do not say whether that is on top of
-    ///   the 9 a second or part of them, so it could only add 10 operations a second at best.
-    /// - **Order.** Users first, then conversations, then participants, then messages (a
-    ///   stage starts when the one before it is done, so a conversation never names a user
-    ///   that does not exist yet); the messages of one conversation keep their order;
-    ///   everything else runs concurrently. Items of an earlier stage after later ones start
-    ///   a new round of stages, in input order.
-    /// - **Pace.** Up to [`in_flight`](Bulk::in_flight) requests (64 by default) are in
-    ///   flight at once, enough to keep the rate limiter busy at any round-trip time up to a
-    ///   few seconds; the limiter (shared with every clone of the client, and with other
-    ///   replicas through a shared store) decides when each one goes, so the run never
-    ///   exceeds TalkJS's limits.
-    /// - **Failures cost only themselves.** A `400` for a request carrying several items
-    ///   (TalkJS refuses the whole request for one bad record) splits it in two and sends
-    ///   both halves again, down to the bad item, which is reported; other errors (after the
-    ///   transport's retries) are reported for every item of the request. The run goes on.
-    /// - **Refused apart from unknown.** An item whose request was refused (a 4xx) or never
-    ///   sent did not land: it is in [`BulkReport::failed`]. So is an idempotent item
-    ///   (users, conversations, participants, sends with an idempotency key) whatever the
-    ///   error: the transport has already retried it, and sending it again is safe. An
-    ///   import, or a send without an idempotency key, whose request failed in a way that
-    ///   may have been applied (a 5xx, a timeout, a reset: [`Error::may_have_landed`]) is in
-    ///   [`BulkReport::uncertain`]: it may have landed, and sending it again may duplicate
-    ///   it. The run never sends such an item twice.
-    /// - **Memory** stays bounded: the input is a stream, read only as far as the work in
-    ///   flight allows (twice as many requests waiting as may be in flight). When the input
-    ///   has nothing ready and no request is running, what has been read is sent rather than
-    ///   held for more, so a slowly produced input may start with a few partly filled
-    ///   requests.
-    ///
-    /// ```no_run
-    /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
-    /// use talkjs_api::BulkItem;
-    /// use talkjs_models::{ConversationUpsert, NewMessage, UserUpsert};
-    ///
-    /// let users = (0..1000).map(|i| BulkItem::User {
-    ///     id: format!("u{i}"),
-    ///     user: UserUpsert::new().name(format!("User {i}")),
-    /// });
-    /// let chats = (0..500).map(|i| BulkItem::Conversation {
-    ///     id: format!("c{i}"),
-    ///     conversation: ConversationUpsert::new().participants([format!("u{}", 2 * i), format!("u{}", 2 * i + 1)]),
-    /// });
-    /// let hellos = (0..500).map(|i| BulkItem::Send {
-    ///     conversation: format!("c{i}"),
-    ///     message: NewMessage::user(format!("u{}", 2 * i), "Hello!").idempotency_key(format!("hello-{i}")),
-    /// });
-    /// let report = client
-    ///     .bulk()
-    ///     .total(2000)
-    ///     .on_progress(|p| eprintln!("{} done, {} failed, eta {:?}", p.succeeded, p.failed, p.eta))
-    ///     .run_iter(users.chain(chats).chain(hellos))
-    ///     .await;
-    /// for failure in &report.failed {
-    ///     eprintln!("item {} ({}) failed: {}", failure.index, failure.subject, failure.error);
-    /// }
-    /// for unknown in &report.uncertain {
-    ///     // Only imports and sends without an idempotency key land here: check before
-    ///     // sending them again.
-    ///     eprintln!("item {} ({}) may have landed: {}", unknown.index, unknown.subject, unknown.error);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn bulk(&self) -> Bulk {
-        Bulk {
-            client: self.clone(),
+impl Bulk {
+    /// A runner for `client`'s app (the same as [`ClientExt::bulk`](crate::ClientExt::bulk)).
+    pub fn new(client: &Client) -> Self {
+        Self {
+            client: client.clone(),
             in_flight: 64,
             total: None,
             progress: None,
@@ -319,7 +317,7 @@ impl Client {
 /// The items of one request.
 #[derive(Debug)]
 struct Chunk {
-    items: Vec<(usize, BulkItem)>,
+    items: Vec<(usize, Item)>,
     /// The most items it may carry (fixed when it is opened).
     max: usize,
     /// For a part of an import request TalkJS refused: the parts sent in its place.
@@ -351,7 +349,7 @@ impl PartGroup {
 }
 
 impl Chunk {
-    fn one(index: usize, item: BulkItem, max: usize) -> Self {
+    fn one(index: usize, item: Item, max: usize) -> Self {
         Self {
             items: vec![(index, item)],
             max,
@@ -360,7 +358,7 @@ impl Chunk {
     }
 
     /// A chunk of `items` (taken from another), with no group.
-    fn of(items: Vec<(usize, BulkItem)>, max: usize) -> Self {
+    fn of(items: Vec<(usize, Item)>, max: usize) -> Self {
         Self {
             items,
             max,
@@ -370,16 +368,16 @@ impl Chunk {
 
     /// Whether this is an import request.
     fn is_import(&self) -> bool {
-        self.first().map(BulkItem::kind) == Some(BulkKind::Import)
+        self.first().map(Item::kind) == Some(Kind::Import)
     }
 
-    fn first(&self) -> Option<&BulkItem> {
+    fn first(&self) -> Option<&Item> {
         self.items.first().map(|(_, item)| item)
     }
 
     /// Whether `item` may join this chunk: same kind, same conversation for messages, and
     /// room left.
-    fn accepts(&self, item: &BulkItem) -> bool {
+    fn accepts(&self, item: &Item) -> bool {
         let Some(first) = self.first() else {
             return true;
         };
@@ -397,23 +395,23 @@ impl Chunk {
     }
 }
 
-type Running = Pin<Box<dyn Future<Output = (Chunk, crate::Result<()>)> + Send>>;
+type Running = Pin<Box<dyn Future<Output = (Chunk, talkjs_api::Result<()>)> + Send>>;
 
 /// Sends one chunk as one request.
-async fn send(client: Client, chunk: Chunk) -> (Chunk, crate::Result<()>) {
+async fn send(client: Client, chunk: Chunk) -> (Chunk, talkjs_api::Result<()>) {
     let result = match chunk.first() {
         None => Ok(()),
-        Some(BulkItem::User { .. }) => {
+        Some(Item::User { .. }) => {
             let users = chunk.items.iter().filter_map(|(_, item)| match item {
-                BulkItem::User { id, user } => Some((id.clone(), user.clone())),
+                Item::User { id, user } => Some((id.clone(), user.clone())),
                 _ => None,
             });
             client.users().upsert_many(users).await
         }
-        Some(BulkItem::Conversation { id, conversation }) => {
+        Some(Item::Conversation { id, conversation }) => {
             client.conversations().upsert(id, conversation).await
         }
-        Some(BulkItem::Participant {
+        Some(Item::Participant {
             conversation,
             user,
             settings,
@@ -424,9 +422,9 @@ async fn send(client: Client, chunk: Chunk) -> (Chunk, crate::Result<()>) {
                 .join(user, settings)
                 .await
         }
-        Some(BulkItem::Send { conversation, .. }) => {
+        Some(Item::Send { conversation, .. }) => {
             let messages = chunk.items.iter().filter_map(|(_, item)| match item {
-                BulkItem::Send { message, .. } => Some(message.clone()),
+                Item::Send { message, .. } => Some(message.clone()),
                 _ => None,
             });
             client
@@ -436,13 +434,13 @@ async fn send(client: Client, chunk: Chunk) -> (Chunk, crate::Result<()>) {
                 .await
                 .map(drop)
         }
-        Some(BulkItem::Import { conversation, .. }) => {
+        Some(Item::Import { conversation, .. }) => {
             // One request, whatever its size: the run splits a refused one itself.
             let messages: Vec<ImportMessage> = chunk
                 .items
                 .iter()
                 .filter_map(|(_, item)| match item {
-                    BulkItem::Import { message, .. } => Some(message.clone()),
+                    Item::Import { message, .. } => Some(message.clone()),
                     _ => None,
                 })
                 .collect();
@@ -480,7 +478,7 @@ struct Run {
     /// Chunks closed and not yet started (ready and queued).
     waiting: usize,
     running: FuturesUnordered<Running>,
-    report: BulkReport,
+    report: Report,
 }
 
 impl Run {
@@ -497,7 +495,7 @@ impl Run {
         self.waiting += 1;
         let Some(conversation) = chunk
             .first()
-            .and_then(BulkItem::ordered_in)
+            .and_then(Item::ordered_in)
             .map(str::to_owned)
         else {
             if front {
@@ -567,8 +565,8 @@ impl Run {
     }
 
     /// Takes in the outcome of a request.
-    fn finish(&mut self, chunk: Chunk, result: crate::Result<()>) {
-        if let Some(conversation) = chunk.first().and_then(BulkItem::ordered_in) {
+    fn finish(&mut self, chunk: Chunk, result: talkjs_api::Result<()>) {
+        if let Some(conversation) = chunk.first().and_then(Item::ordered_in) {
             self.busy.remove(conversation);
             if self.queued.get(conversation).is_some_and(|q| !q.is_empty()) {
                 self.runnable.push_back(conversation.to_owned());
@@ -583,7 +581,7 @@ impl Run {
                 if large_import {
                     self.import.large_accepted();
                 }
-                self.report.succeeded += chunk.items.len();
+                self.report.landed += chunk.items.len();
             }
             Err(Error::BadRequest { .. }) if large_import => {
                 // Refused whole (nothing applied), maybe for its size: the same messages
@@ -615,7 +613,7 @@ impl Run {
                 let uncertain = error.may_have_landed();
                 let error = Arc::new(error);
                 for (index, item) in chunk.items {
-                    let failure = BulkFailure {
+                    let failure = Failure {
                         index,
                         kind: item.kind(),
                         subject: item.subject(),
@@ -649,27 +647,27 @@ impl Bulk {
     }
 
     /// Called after every request with the counts so far (e.g. to draw a progress bar).
-    pub fn on_progress(mut self, progress: impl Fn(&BulkProgress) + Send + Sync + 'static) -> Self {
+    pub fn on_progress(mut self, progress: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
         self
     }
 
-    /// Runs the items of an iterator; see [`Client::bulk`].
-    pub async fn run_iter(self, items: impl IntoIterator<Item = BulkItem>) -> BulkReport {
+    /// Runs the items of an iterator; see [`Bulk`].
+    pub async fn run_iter(self, items: impl IntoIterator<Item = Item>) -> Report {
         self.run(futures_util::stream::iter(items)).await
     }
 
     /// Runs the items of a stream, reading it only as fast as the work goes; see
-    /// [`Client::bulk`].
-    pub async fn run<S>(self, items: S) -> BulkReport
+    /// [`Bulk`].
+    pub async fn run<S>(self, items: S) -> Report
     where
-        S: Stream<Item = BulkItem>,
+        S: Stream<Item = Item>,
     {
         let start = Instant::now();
         // Enough chunks read ahead to fill every request in flight twice over.
         let read_ahead = self.in_flight.saturating_mul(2);
         let mut run = Run {
-            import: import_size(&self.client),
+            import: self.client.import_size(),
             client: self.client,
             in_flight: self.in_flight,
             ready: VecDeque::new(),
@@ -680,12 +678,12 @@ impl Bulk {
             max_open: self.in_flight,
             waiting: 0,
             running: FuturesUnordered::new(),
-            report: BulkReport::default(),
+            report: Report::default(),
         };
         let mut items = std::pin::pin!(items.enumerate());
         let mut stage: Option<u8> = None;
         // The first item of the next stage, waiting for the current stage to finish.
-        let mut held: Option<(usize, BulkItem)> = None;
+        let mut held: Option<(usize, Item)> = None;
         let mut input_done = false;
         loop {
             if held.is_some() && run.idle() {
@@ -754,20 +752,20 @@ impl Bulk {
 // Moved once per event; boxing the item would allocate once per item instead.
 #[allow(clippy::large_enum_variant)]
 enum Event {
-    Input(Option<(usize, BulkItem)>),
+    Input(Option<(usize, Item)>),
     /// The input has nothing yet and no request is running.
     Stalled,
-    Done(Chunk, crate::Result<()>),
+    Done(Chunk, talkjs_api::Result<()>),
 }
 
 impl Run {
     /// Adds an item of the current stage to the open chunk it can join, or opens one for it
     /// (closing the oldest when too many are open). A full chunk is closed at once.
-    fn take(&mut self, index: usize, item: BulkItem) {
+    fn take(&mut self, index: usize, item: Item) {
         // Another kind of message for the same conversation: what is open for it goes first.
         if let Some(conversation) = item.ordered_in() {
             if let Some(stale) = self.open.iter().position(|open| {
-                open.first().and_then(BulkItem::ordered_in) == Some(conversation)
+                open.first().and_then(Item::ordered_in) == Some(conversation)
                     && !open.accepts(&item)
             }) {
                 let chunk = self.open.remove(stale);
@@ -793,16 +791,16 @@ impl Run {
         }
     }
 
-    fn progress(&self, total: Option<usize>, start: Instant) -> BulkProgress {
+    fn progress(&self, total: Option<usize>, start: Instant) -> Progress {
         let elapsed = start.elapsed();
-        let done = self.report.succeeded + self.report.failed.len() + self.report.uncertain.len();
+        let done = self.report.landed + self.report.failed.len() + self.report.uncertain.len();
         let eta = total.filter(|_| done > 0).map(|total| {
             let left = u32::try_from(total.saturating_sub(done)).unwrap_or(u32::MAX);
             let done = u32::try_from(done).unwrap_or(u32::MAX);
             elapsed / done * left
         });
-        BulkProgress {
-            succeeded: self.report.succeeded,
+        Progress {
+            landed: self.report.landed,
             failed: self.report.failed.len(),
             uncertain: self.report.uncertain.len(),
             total,
@@ -816,12 +814,12 @@ impl Run {
 
 impl Run {
     /// The most items a chunk opened now for `item` carries.
-    fn chunk_max(&self, item: &BulkItem) -> usize {
+    fn chunk_max(&self, item: &Item) -> usize {
         match item.kind() {
-            BulkKind::User => MAX_USERS_PER_BATCH,
-            BulkKind::Send => MAX_MESSAGES_PER_REQUEST,
-            BulkKind::Import => self.import.batch_size(),
-            BulkKind::Conversation | BulkKind::Participant => 1,
+            Kind::User => MAX_USERS_PER_BATCH,
+            Kind::Send => MAX_MESSAGES_PER_REQUEST,
+            Kind::Import => self.import.batch_size(),
+            Kind::Conversation | Kind::Participant => 1,
         }
     }
 }

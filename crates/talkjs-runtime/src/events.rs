@@ -1,4 +1,4 @@
-//! The gap-free stream of new messages: [`Client::events`].
+//! The gap-free stream of new messages: [`Events`].
 //!
 //! Webhooks are fast but lossy (TalkJS waits 5 s for an answer and retries once; a deploy or
 //! a slow handler loses events for good, and a retry that does arrive is a duplicate).
@@ -26,8 +26,7 @@ use talkjs_models::{
 use talkjs_transport::later;
 use tokio::time::Instant;
 
-use crate::client::Client;
-use crate::error::{Error, Result};
+use talkjs_api::{Client, Error, Result};
 
 /// The file [`Events`] keeps its checkpoint in unless told otherwise, in the working
 /// directory.
@@ -292,7 +291,7 @@ impl CheckpointStore for MemoryCheckpoint {
 
 type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 
-/// Builds the gap-free stream of new messages. Created by [`Client::events`].
+/// Builds the gap-free stream of new messages. Created by [`Events`].
 ///
 /// The stream yields each message sent in the app once, as a [`MessageEvent`]:
 ///
@@ -388,6 +387,7 @@ type WebhookStream = Pin<Box<dyn Stream<Item = WebhookEvent> + Send>>;
 /// # ) {
 /// use futures_util::StreamExt;
 /// use std::time::Duration;
+/// use talkjs_runtime::ClientExt;
 ///
 /// // `webhook_events`: the verified events your webhook endpoint receives, e.g. the
 /// // stream of `let (handler, webhook_events) = talkjs_webhooks::channel(1024);`.
@@ -435,12 +435,13 @@ impl fmt::Debug for Events {
     }
 }
 
-impl Client {
-    /// The gap-free stream of new messages: webhooks plus catching up by listing, each
-    /// message once, resumable. See [`Events`].
-    pub fn events(&self) -> Events {
+impl Events {
+    /// The gap-free stream of new messages of `client`'s app: webhooks plus catching up by
+    /// listing, each message once, resumable. [`ClientExt::events`](crate::ClientExt::events)
+    /// is the same.
+    pub fn new(client: &Client) -> Self {
         Events {
-            client: self.clone(),
+            client: client.clone(),
             webhooks: None,
             store: Box::new(FileCheckpoint::new(DEFAULT_CHECKPOINT_FILE)),
             settings: Settings {
