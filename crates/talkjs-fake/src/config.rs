@@ -1,6 +1,11 @@
-//! Configuration of the fake: rate limits, request faults and webhook faults.
+//! Configuration of the fake: rate limits, request faults, webhook faults, the import batch size.
 
 use std::time::Duration;
+
+/// The most messages an import request may carry unless
+/// [`Builder::max_import_batch`](crate::Builder::max_import_batch) says otherwise: 10, as the
+/// Import reference page states.
+pub const DEFAULT_MAX_IMPORT_BATCH: usize = 10;
 
 /// Rate limits, per app, like TalkJS enforces them: a token bucket for ordinary requests
 /// and a separate one for `POST /batch`. A request beyond the limit gets

@@ -645,26 +645,3 @@ pub(crate) fn upload(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiEr
     // The field TalkJS's transfer example reads (`UploadedFile` encodes as `fileToken`).
     to_json(&UploadedFile::new(token))
 }
-
-// The uploaded files, for tests (next to the upload that stores them; the accessors of the
-// other data are in lib.rs).
-impl crate::FakeTalkJs {
-    /// How many files were uploaded (`POST /files`): every upload stores a new file, also
-    /// one with the same bytes as an earlier one.
-    pub fn file_count(&self) -> usize {
-        crate::server::lock(&self.shared.state).files.len()
-    }
-
-    /// The bytes of an uploaded file, by its attachment URL (a message's `attachment.url`,
-    /// `{base_url}/files/{token}/{name}`) or its token; `None` if no upload has it.
-    pub fn file_data(&self, url_or_token: &str) -> Option<Vec<u8>> {
-        let token = match url_or_token.split_once("/files/") {
-            Some((_, rest)) => rest.split('/').next().unwrap_or_default(),
-            None => url_or_token,
-        };
-        crate::server::lock(&self.shared.state)
-            .files
-            .get(token)
-            .map(|f| f.data.to_vec())
-    }
-}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::RateLimitConfig;
+use crate::config::RateLimitConfig;
 
 /// The request class a rate limit applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use talkjs_models::{BatchMethod, BatchOperation, BatchResult};
 use crate::api::{
     ApiError, ApiRequest, ApiResponse, Event, RequestBody, parse_query, split_path, to_json,
 };
-use crate::store::{Ctx, Now, State};
+use crate::clock::Now;
+use crate::store::{Ctx, State};
 use crate::{conversations, messages, users};
 
 /// Most operations in one batch.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,17 +21,15 @@ use tokio::sync::{mpsc, watch};
 
 use crate::api::{ApiError, ApiRequest, ApiResponse, Event, RequestBody, parse_query, split_path};
 use crate::auth::Verifier;
+use crate::clock::{Clock, Now};
+use crate::config::Faults;
 use crate::ratelimit::{Class, Limiter};
-use crate::store::{Clock, Now, State, random_id};
-use crate::{Faults, router};
+use crate::router;
+use crate::store::{State, random_id};
+use crate::sync::lock;
 
 /// Largest request body accepted (file uploads included).
 const MAX_BODY: usize = 25 * 1024 * 1024;
-
-/// Locks a mutex, ignoring poisoning (the data stays usable for a test server).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Fault injection state.
 pub(crate) struct FaultState {
@@ -624,7 +622,7 @@ mod tests {
     use std::time::Duration;
 
     use super::{Fate, fate};
-    use crate::Faults;
+    use crate::config::Faults;
 
     #[test]
     fn one_roll_is_split_over_the_rates_in_order() {

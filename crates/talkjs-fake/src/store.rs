@@ -1,8 +1,6 @@
 //! The in-memory data: users, conversations, participants, messages, files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -13,6 +11,7 @@ use talkjs_models::{
 use tokio::time::Instant;
 
 use crate::api::{ApiError, ApiRequest, Event, to_json};
+use crate::config::DEFAULT_MAX_IMPORT_BATCH;
 
 /// Sort key of a message: creation time, then insertion sequence.
 pub(crate) type MsgKey = (Timestamp, u64);
@@ -40,7 +39,7 @@ pub(crate) struct MsgRec {
     pub(crate) message: Message,
     /// Emoji → users who reacted with it.
     pub(crate) reactions: BTreeMap<String, BTreeSet<String>>,
-    /// From when the message shows in listings ([`Faults::listing_lag`](crate::Faults::listing_lag)).
+    /// From when the message shows in listings ([`Faults::listing_lag`](crate::config::Faults::listing_lag)).
     pub(crate) listed_at: Instant,
 }
 
@@ -68,7 +67,7 @@ pub(crate) struct ConvRec {
     pub(crate) seq: u64,
     pub(crate) created_at: Timestamp,
     /// From when the conversation shows in listings
-    /// ([`Faults::listing_lag`](crate::Faults::listing_lag)).
+    /// ([`Faults::listing_lag`](crate::config::Faults::listing_lag)).
     pub(crate) listed_at: Instant,
     pub(crate) subject: Option<String>,
     pub(crate) photo_url: Option<String>,
@@ -250,69 +249,10 @@ pub(crate) struct State {
     pub(crate) presence: BTreeMap<String, talkjs_models::Presence>,
     /// `http://127.0.0.1:PORT`, for attachment URLs.
     pub(crate) base_url: String,
-    /// Shuffles batch results (seeded from [`Faults::seed`](crate::Faults::seed)).
+    /// Shuffles batch results (seeded from [`Faults::seed`](crate::config::Faults::seed)).
     pub(crate) batch_rng: fastrand::Rng,
     /// Most messages per import request ([`Builder::max_import_batch`](crate::Builder::max_import_batch)).
     pub(crate) max_import: usize,
-}
-
-/// A delay so long it means "never" (keeps `Instant` arithmetic from overflowing).
-const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
-
-/// The fake's clock: the system clock shifted by
-/// [`Faults::clock_skew_ms`](crate::Faults::clock_skew_ms). Every time the fake stamps
-/// comes from [`Clock::now`].
-#[derive(Debug, Default)]
-pub(crate) struct Clock {
-    skew_ms: AtomicI64,
-}
-
-impl Clock {
-    /// A clock `skew_ms` milliseconds ahead of the system's (behind if negative).
-    pub(crate) fn new(skew_ms: i64) -> Self {
-        Self {
-            skew_ms: AtomicI64::new(skew_ms),
-        }
-    }
-
-    /// Changes the skew.
-    pub(crate) fn set_skew(&self, skew_ms: i64) {
-        self.skew_ms.store(skew_ms, Ordering::Relaxed);
-    }
-
-    /// The fake's current time.
-    pub(crate) fn now(&self) -> Timestamp {
-        skewed(Timestamp::now(), self.skew_ms.load(Ordering::Relaxed))
-    }
-}
-
-/// `t` shifted by `skew_ms`, clamped to the range of a timestamp.
-fn skewed(t: Timestamp, skew_ms: i64) -> Timestamp {
-    let shifted = i128::from(t.as_millis()) + i128::from(skew_ms);
-    Timestamp::from_millis(u64::try_from(shifted.max(0)).unwrap_or(u64::MAX))
-}
-
-/// The time of one request (a batch's operations share it).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Now {
-    /// The fake's time ([`Clock::now`]), stamped on what the request creates.
-    pub(crate) stamp: Timestamp,
-    /// Tokio's clock, for listings.
-    pub(crate) instant: Instant,
-    /// From when what the request creates shows in listings: `instant` plus the listing lag.
-    pub(crate) listed_at: Instant,
-}
-
-impl Now {
-    /// The current time on `clock`, with items created now listed after `listing_lag`.
-    pub(crate) fn new(clock: &Clock, listing_lag: Duration) -> Self {
-        let instant = Instant::now();
-        Self {
-            stamp: clock.now(),
-            instant,
-            listed_at: instant + listing_lag.min(FOREVER),
-        }
-    }
 }
 
 /// What a handler works with.
@@ -344,7 +284,7 @@ impl State {
         Self {
             base_url,
             batch_rng,
-            max_import: crate::DEFAULT_MAX_IMPORT_BATCH,
+            max_import: DEFAULT_MAX_IMPORT_BATCH,
             ..Self::default()
         }
     }
@@ -464,21 +404,4 @@ pub(crate) fn paginate<K: Ord + Copy, T>(
         .take(limit)
         .map(|(_, t)| t)
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use talkjs_models::Timestamp;
-
-    #[test]
-    fn skew_shifts_and_clamps() {
-        let t = Timestamp::from_millis(10_000);
-        assert_eq!(super::skewed(t, 1500).as_millis(), 11_500);
-        assert_eq!(super::skewed(t, -1500).as_millis(), 8_500);
-        assert_eq!(super::skewed(t, i64::MIN).as_millis(), 0);
-        assert_eq!(
-            super::skewed(Timestamp::from_millis(u64::MAX), i64::MAX).as_millis(),
-            u64::MAX
-        );
-    }
 }

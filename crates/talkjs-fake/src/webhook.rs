@@ -16,9 +16,9 @@ use talkjs_models::{WebhookData, WebhookEvent, WebhookEventType};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 
-use crate::WebhookFaults;
-use crate::server::lock;
-use crate::store::Clock;
+use crate::clock::{Clock, FOREVER};
+use crate::config::WebhookFaults;
+use crate::sync::lock;
 
 /// How long an attempt may take (TalkJS waits 5 seconds).
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -31,9 +31,6 @@ const MAX_IN_FLIGHT: usize = 64;
 
 /// TalkJS sends `message.read` only for conversations with at most this many participants.
 const MAX_READ_PARTICIPANTS: usize = 300;
-
-/// A delay so long it means "never" (keeps `Instant` arithmetic from overflowing).
-const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
 
 /// What happened to one webhook event (see
 /// [`FakeTalkJs::webhook_deliveries`](crate::FakeTalkJs::webhook_deliveries)).
