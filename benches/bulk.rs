@@ -53,8 +53,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
-#[path = "../crates/talkjs-ratelimit-redis/tests/common/mod.rs"]
-mod redis_server;
 
 use common::secs;
 
@@ -67,6 +65,7 @@ use talkjs::runtime::{ClientExt, bulk};
 use talkjs::models::{ConversationUpsert, NewMessage, UserUpsert};
 use talkjs::transport::{Quota, RateLimitLayer, RateLimiter};
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
+use talkjs_test_support::redis_server;
 
 /// TalkJS's limits, time running ten times faster.
 const TIME_SCALE: f64 = 10.0;

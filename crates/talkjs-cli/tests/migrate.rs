@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use talkjs_fake::{FakeTalkJs, Faults};
+use talkjs_test_support::redis_server;
 
 fn talkjs(fake: &FakeTalkJs) -> Command {
     let mut cmd = Command::cargo_bin("talkjs").unwrap();
@@ -242,9 +243,6 @@ fn migrate_copies_one_app_into_another_then_verifies() {
     assert_eq!(target.request_count(), before);
     let _ = std::fs::remove_dir_all(&dir);
 }
-
-#[path = "../../talkjs-ratelimit-redis/tests/common/mod.rs"]
-mod redis_server;
 
 /// Four users, eight conversations of 6 messages each.
 fn export_of_eight() -> String {

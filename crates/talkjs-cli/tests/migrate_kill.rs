@@ -14,9 +14,6 @@
 //! The seed of the kill times is printed; set `TALKJS_MIGRATE_KILL_SEED` to replay one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../talkjs-migrate/tests/common/mod.rs"]
-mod common;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
@@ -24,10 +21,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Export, Scratch, assert_listed_target_matches};
 use serde_json::Value;
 use talkjs_migrate::talkjs_api::Client;
 use talkjs_migrate::talkjs_api::transport::RetryConfig;
+use talkjs_test_support::migrate::{Export, Scratch, assert_listed_target_matches};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};

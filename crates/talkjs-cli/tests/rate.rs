@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use serde_json::json;
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
-
-#[path = "../../talkjs-ratelimit-redis/tests/common/mod.rs"]
-mod redis_server;
+use talkjs_test_support::redis_server;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

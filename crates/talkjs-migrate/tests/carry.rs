@@ -5,14 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
-#[path = "common/lossy.rs"]
-mod lossy;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Scratch, client, write_lines};
-use lossy::{Fault, Request, lossy_client};
+use common::lossy::{Fault, Request, lossy_client};
 use serde_json::{Value, json};
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::talkjs_api::Client;
@@ -20,6 +17,7 @@ use talkjs_migrate::talkjs_api::models::{
     ConversationUpsert, ImportMessage, Message, MessageType, NewMessage, Timestamp, UserUpsert,
 };
 use talkjs_migrate::{Error, ItemKind, Migration, SOURCE_ID_KEY, Severity};
+use talkjs_test_support::migrate::{Scratch, client, write_lines};
 
 /// alice and bob, and conversations of the two of them.
 async fn users_and_conversations(client: &Client, conversations: &[&str]) {

@@ -4,16 +4,14 @@
 //! message. All traffic stays on loopback: the refused addresses are never connected to.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{Scratch, client, write_lines};
 use serde_json::json;
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::{Failure, ItemKind, Migration, Report};
+use talkjs_test_support::migrate::{Scratch, client, write_lines};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A loopback file host that counts the connections it accepted. Paths: `/file.txt` (a small

@@ -5,16 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-#[path = "common/lossy.rs"]
-mod lossy;
 
 use std::time::Duration;
 
-use common::{Export, Scratch, SourceMessage, assert_target_matches, client};
-use lossy::{Fault, Request, lossy_client_nth};
+use common::lossy::{Fault, Request, lossy_client_nth};
 use talkjs_fake::{FakeTalkJs, Faults};
 use talkjs_migrate::talkjs_api::models::{ImportMessage, UserUpsert};
 use talkjs_migrate::{Error, Migration};
+use talkjs_test_support::migrate::{Export, Scratch, SourceMessage, assert_target_matches, client};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 

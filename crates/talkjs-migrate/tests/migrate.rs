@@ -2,11 +2,11 @@
 //! that sends nothing, bad input reported by line.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{Export, Scratch, assert_target_matches, client, write_lines};
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::{ItemKind, Migration, Severity};
+use talkjs_test_support::migrate::{
+    Export, Scratch, SourceMessage, assert_target_matches, client, write_lines,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrates_a_file_and_a_second_run_sends_nothing() {
@@ -97,7 +97,7 @@ async fn bad_lines_are_reported_by_number_and_the_rest_migrates() {
     let n = lines.len();
     let orphan = Export::message_line(
         "nowhere",
-        &common::SourceMessage {
+        &SourceMessage {
             id: "orphan".into(),
             sender: "u1".into(),
             text: "lost".into(),
@@ -108,7 +108,7 @@ async fn bad_lines_are_reported_by_number_and_the_rest_migrates() {
     );
     let stranger = Export::message_line(
         "c0",
-        &common::SourceMessage {
+        &SourceMessage {
             id: "stranger".into(),
             sender: "zoe".into(),
             text: "who am I".into(),

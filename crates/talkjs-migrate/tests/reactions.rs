@@ -5,8 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
-#[path = "common/lossy.rs"]
-mod lossy;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,8 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Scratch, builder, client, write_lines};
-use lossy::{Fault, Request, lose_nth};
+use common::lossy::{Fault, Request, lose_nth};
 use serde_json::json;
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::talkjs_api::Client;
@@ -26,6 +23,7 @@ use talkjs_migrate::talkjs_api::models::{
 };
 use talkjs_migrate::talkjs_api::transport::{BoxError, BoxFuture, HttpRequest, HttpResponse};
 use talkjs_migrate::{ItemKind, Migration, Severity};
+use talkjs_test_support::migrate::{Scratch, builder, client, write_lines};
 
 const T0: u64 = 1_600_000_000_000;
 

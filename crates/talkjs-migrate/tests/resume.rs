@@ -2,12 +2,10 @@
 //! against a second process, and the check that it belongs to this input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{Export, Scratch, assert_target_matches, client, write_lines};
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::talkjs_api::models::{Access, NewMessage, Notify};
 use talkjs_migrate::{Error, Migration, REPLY_TO_KEY};
+use talkjs_test_support::migrate::{Export, Scratch, assert_target_matches, client, write_lines};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_one_app_into_another_then_verifies() {

@@ -3,19 +3,18 @@
 //! limit in Redis (as two processes would share it), they keep to that limit together.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "../../talkjs-ratelimit-redis/tests/common/mod.rs"]
-mod redis_server;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Export, Scratch, assert_target_matches, builder, client, write_lines};
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
 use talkjs_migrate::talkjs_api::Client;
 use talkjs_migrate::talkjs_api::transport::{Quota, RateLimiter};
 use talkjs_migrate::{Error, Migration, Shard, shard_of};
 use talkjs_ratelimit_redis::RedisStore;
+use talkjs_test_support::migrate::{
+    Export, Scratch, assert_target_matches, builder, client, write_lines,
+};
+use talkjs_test_support::redis_server::RedisServer;
 
 /// What a migration left in a fake: users, conversations with their participants, and
 /// each conversation's messages (sender, time, text, custom, readers), sorted by id.
@@ -162,8 +161,7 @@ async fn shard_client(fake: &FakeTalkJs, url: &str) -> (Client, Arc<RedisStore>)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shards_on_one_redis_limit_keep_to_it_together() {
-    let Some(redis) =
-        redis_server::RedisServer::start("two_shards_on_one_redis_limit_keep_to_it_together")
+    let Some(redis) = RedisServer::start("two_shards_on_one_redis_limit_keep_to_it_together")
     else {
         return;
     };

@@ -2,15 +2,13 @@
 //! participants' access and notify settings.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{Scratch, client, write_lines};
 use serde_json::json;
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::Migration;
 use talkjs_migrate::talkjs_api::models::{
     Access, ConversationUpsert, ParticipantPatch, UserUpsert,
 };
+use talkjs_test_support::migrate::{Scratch, client, write_lines};
 
 fn export() -> Vec<String> {
     vec![

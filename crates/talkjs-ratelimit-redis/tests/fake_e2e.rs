@@ -3,15 +3,13 @@
 //! exceed it together and get 429s; sharing one Redis they get none.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::Arc;
 
-use common::RedisServer;
 use talkjs_api::Client;
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
 use talkjs_models::UserUpsert;
 use talkjs_ratelimit_redis::RedisStore;
+use talkjs_test_support::redis_server::RedisServer;
 use talkjs_transport::{Quota, RateLimiter};
 
 /// The fake's limit: 20 at once, then `per_second` (TalkJS's 600 and 9/s, time-scaled).

@@ -10,17 +10,15 @@
 //! times.
 //!
 //! Without `redis-server` these tests fail and say how to install it, unless
-//! `TALKJS_SKIP_REDIS=1` is set (see `common::RedisServer::start`).
+//! `TALKJS_SKIP_REDIS=1` is set (see `talkjs_test_support::redis_server::RedisServer::start`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::RedisServer;
 use talkjs_ratelimit_redis::{RedisStore, Stats};
+use talkjs_test_support::redis_server::RedisServer;
 use talkjs_transport::{Quota, RateLimitStore, RateLimiter, RequestClass, Reservation};
 use tokio::task::JoinSet;
 

@@ -4,18 +4,17 @@
 //! listens, which races with other tests running in parallel.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use talkjs_ratelimit_redis::{Error, RedisStore, WhenUnavailable};
+use talkjs_test_support::redis_server::free_port;
 use talkjs_transport::{
     Quota, RateLimitStore, RateLimiter, RequestClass, Reservation, TransportError,
 };
 
 fn unreachable_url() -> String {
-    format!("redis://127.0.0.1:{}/", common::free_port())
+    format!("redis://127.0.0.1:{}/", free_port())
 }
 
 #[tokio::test]

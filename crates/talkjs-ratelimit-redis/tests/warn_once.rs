@@ -2,19 +2,16 @@
 //! site whether a subscriber is interested, which races with other tests in parallel threads.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "../../talkjs-webhooks/tests/common/log_capture.rs"]
-mod log_capture;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use log_capture::capture;
 use talkjs_ratelimit_redis::RedisStore;
+use talkjs_test_support::logs::capture;
+use talkjs_test_support::redis_server::free_port;
 use talkjs_transport::{Quota, RateLimiter, RequestClass};
 
 fn unreachable_url() -> String {
-    format!("redis://127.0.0.1:{}/", common::free_port())
+    format!("redis://127.0.0.1:{}/", free_port())
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -8,9 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::log_capture::capture;
 use common::{SECRET, delivery, event, read, request, secret, signed_ago, uri};
 use http::StatusCode;
+use talkjs_test_support::logs::capture;
 use talkjs_webhooks::{SecretKey, SignedDelivery, WebhookConfig, WebhookService};
 use tower::ServiceExt;
 

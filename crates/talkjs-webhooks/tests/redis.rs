@@ -5,16 +5,16 @@
 //! (500, and the event is still handled once).
 //!
 //! Without `redis-server` these tests fail and say how to install it, unless
-//! `TALKJS_SKIP_REDIS=1` is set (see `common::redis_server::RedisServer::start`).
+//! `TALKJS_SKIP_REDIS=1` is set (see `talkjs_test_support::redis_server::RedisServer::start`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::time::Duration;
 
-use common::redis_server::{RedisServer, free_port};
 use common::{delivery, drain, event, read, recorder, secret, uri};
 use http::StatusCode;
+use talkjs_test_support::redis_server::{RedisServer, free_port};
 use talkjs_webhooks::{DedupeStore, RedisDedupeStore, WebhookConfig, WebhookService};
 use tower::ServiceExt;
 

@@ -1,8 +1,6 @@
 //! A client layer that loses one answer (or one request), or lets it land late, for the
-//! tests of what an uncertain request leaves behind (tests/carry.rs, tests/late.rs). Not
-//! declared in `common/mod.rs`: that file is also included by crates/talkjs-cli/tests/migrate_kill.rs, and this one needs
-//! `tower`, which talkjs-cli does not depend on. A test includes it beside `common`:
-//! `#[path = "common/lossy.rs"] mod lossy;`.
+//! tests of what an uncertain request leaves behind (tests/carry.rs, tests/late.rs,
+//! tests/reactions.rs).
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -14,7 +12,7 @@ use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::talkjs_api::Client;
 use talkjs_migrate::talkjs_api::transport::{BoxError, BoxFuture, HttpRequest, HttpResponse};
 
-use crate::common::builder;
+use talkjs_test_support::migrate::builder;
 
 /// Which requests [`Lose`] acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

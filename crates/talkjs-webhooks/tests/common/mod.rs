@@ -1,14 +1,7 @@
-//! Shared by the tests: the secret, events, a recording handler, requests built from a
-//! [`SignedDelivery`], (in `redis_server`) a real `redis-server`, and (in `log_capture`) what
-//! `tracing` logs.
+//! Shared by the tests: the secret, events, a recording handler and requests built from a
+//! [`SignedDelivery`]. A real `redis-server` and what `tracing` logs are in the workspace's
+//! talkjs-test-support (`redis_server`, `logs`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-
-pub mod log_capture;
-/// The `redis-server` of the tests of crates/talkjs-ratelimit-redis, one copy for both
-/// crates: without `redis-server` a test fails and says how to install it, unless
-/// `TALKJS_SKIP_REDIS=1` is set.
-#[path = "../../../talkjs-ratelimit-redis/tests/common/mod.rs"]
-pub mod redis_server;
 
 use std::time::{Duration, SystemTime};
 
