@@ -1,4 +1,5 @@
-//! `/conversations/{id}`, participants and read state.
+//! `/conversations…` (and a user's list, `/users/{id}/conversations`), participants and read
+//! state.
 
 use serde_json::{Value, json};
 use talkjs_models::{
@@ -102,6 +103,22 @@ pub(crate) fn list_all(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiErro
     let items = list_conversations(ctx.state, req, None, ctx.instant)?
         .into_iter()
         .map(|c| c.listed_model(ctx.instant))
+        .collect::<Vec<_>>();
+    Ok(json!({ "data": to_json(&items)? }))
+}
+
+/// `GET /users/{id}/conversations`.
+pub(crate) fn user_conversations(
+    ctx: &Ctx<'_>,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<Value, ApiError> {
+    if !ctx.state.users.contains_key(id) && req.version_at_least("2024-01-01") {
+        return Err(ApiError::not_found("user", id));
+    }
+    let items = list_conversations(ctx.state, req, Some(id), ctx.instant)?
+        .into_iter()
+        .map(|c| c.user_model(id, ctx.instant))
         .collect::<Vec<_>>();
     Ok(json!({ "data": to_json(&items)? }))
 }

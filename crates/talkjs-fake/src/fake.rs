@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
 use crate::config::{DEFAULT_MAX_IMPORT_BATCH, Faults, RateLimitConfig, WebhookFaults};
-use crate::server::{FaultCounts, FaultState, Shared};
+use crate::faults::{Counters, FaultCounts, FaultState};
+use crate::server::Shared;
 use crate::store::State;
 use crate::sync::lock;
 use crate::webhook::WebhookDelivery;
@@ -209,7 +210,7 @@ impl Builder {
             limiter: Mutex::new(ratelimit::Limiter::new(self.rate_limit)),
             requests: AtomicU64::new(0),
             statuses: Mutex::new(std::collections::BTreeMap::new()),
-            counts: server::Counters::default(),
+            counts: Counters::default(),
             events: Mutex::new(Vec::new()),
             webhook: webhook_tx,
             shutdown,

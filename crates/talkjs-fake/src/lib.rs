@@ -151,6 +151,7 @@ mod clock;
 mod config;
 mod conversations;
 mod fake;
+mod faults;
 mod messages;
 mod multipart;
 mod ratelimit;
@@ -163,5 +164,5 @@ mod webhook;
 
 pub use config::{DEFAULT_MAX_IMPORT_BATCH, Faults, RateLimitConfig, WebhookFaults};
 pub use fake::{Builder, Error, FakeTalkJs};
-pub use server::FaultCounts;
+pub use faults::FaultCounts;
 pub use webhook::WebhookDelivery;

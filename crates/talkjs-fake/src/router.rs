@@ -59,7 +59,7 @@ fn route(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
             _ => Err(method_not_allowed(req)),
         },
         ["users", id, "conversations"] => match *m {
-            Method::GET => users::user_conversations(ctx, req, id),
+            Method::GET => conversations::user_conversations(ctx, req, id),
             _ => Err(method_not_allowed(req)),
         },
         ["presences"] => match *m {

@@ -1,4 +1,4 @@
-//! `/users…` and `/presences`.
+//! `/users…` (except a user's conversation list, in `conversations`) and `/presences`.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,6 @@ use talkjs_models::{
 };
 
 use crate::api::{ApiError, ApiRequest, to_json};
-use crate::conversations::list_conversations;
 use crate::store::{Ctx, UserRec, paginate, parse_bool, parse_limit};
 
 /// Most users in one batch upsert.
@@ -191,22 +190,6 @@ pub(crate) fn list_users(ctx: &Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiEr
         .collect();
     let page = paginate(items, cursor, true, limit);
     Ok(json!({ "data": to_json(&page)? }))
-}
-
-/// `GET /users/{id}/conversations`.
-pub(crate) fn user_conversations(
-    ctx: &Ctx<'_>,
-    req: &ApiRequest,
-    id: &str,
-) -> Result<Value, ApiError> {
-    if !ctx.state.users.contains_key(id) && req.version_at_least("2024-01-01") {
-        return Err(ApiError::not_found("user", id));
-    }
-    let items = list_conversations(ctx.state, req, Some(id), ctx.instant)?
-        .into_iter()
-        .map(|c| c.user_model(id, ctx.instant))
-        .collect::<Vec<_>>();
-    Ok(json!({ "data": to_json(&items)? }))
 }
 
 /// The sessions of a user marked online without [`FakeTalkJs::set_presence`]: one background
