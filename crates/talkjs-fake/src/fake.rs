@@ -151,15 +151,7 @@ impl Builder {
         let api_version = self
             .api_version
             .unwrap_or_else(|| api::LATEST_VERSION.to_owned());
-        let valid_version = api_version.len() == 10
-            && api_version.bytes().enumerate().all(|(i, b)| {
-                if i == 4 || i == 7 {
-                    b == b'-'
-                } else {
-                    b.is_ascii_digit()
-                }
-            });
-        if !valid_version {
+        if !looks_like_api_version(&api_version) {
             return Err(Error::Config(format!(
                 "the API version must look like 2021-02-09, got {api_version:?}"
             )));
@@ -171,13 +163,7 @@ impl Builder {
             .transpose()
             .map_err(Error::Config)?;
 
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Bind { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| Error::Bind { addr, source })?;
+        let (listener, addr) = bind(self.port).await?;
         let base_url = format!("http://{addr}");
 
         let (shutdown, _) = watch::channel(false);
@@ -229,6 +215,31 @@ impl Builder {
             webhook_faults,
         })
     }
+}
+
+/// Whether `version` looks like an API version: `YYYY-MM-DD`.
+fn looks_like_api_version(version: &str) -> bool {
+    version.len() == 10
+        && version.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+}
+
+/// Binds a listening socket on 127.0.0.1 at `port` (0: any free port), and says which
+/// address it got.
+async fn bind(port: u16) -> Result<(TcpListener, SocketAddr), Error> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| Error::Bind { addr, source })?;
+    Ok((listener, addr))
 }
 
 /// A running fake TalkJS server. Dropping it (or [`shutdown`](Self::shutdown)) stops it.

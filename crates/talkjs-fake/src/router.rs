@@ -44,10 +44,44 @@ pub(crate) fn dispatch(
     route(&mut ctx, req).into()
 }
 
+/// Routes a request by its path: to the handlers of users, conversations or messages, or
+/// to the batch endpoint.
 fn route(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
     let segments: Vec<&str> = req.segments.iter().map(String::as_str).collect();
-    let m = &req.method;
     match segments.as_slice() {
+        ["users", ..] | ["presences"] => route_users(ctx, req, &segments),
+        ["conversations", _, "messages", ..] | ["import", ..] | ["files"] => {
+            route_messages(ctx, req, &segments)
+        }
+        ["conversations", ..] => route_conversations(ctx, req, &segments),
+        ["batch"] => match req.method {
+            Method::POST if req.in_batch => {
+                Err(ApiError::invalid("a batch cannot contain a batch"))
+            }
+            Method::POST => batch(ctx, req),
+            _ => Err(method_not_allowed(req)),
+        },
+        _ => Err(no_route(req)),
+    }
+}
+
+/// 404 for a path that is no endpoint.
+fn no_route(req: &ApiRequest) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ROUTE_NOT_FOUND",
+        format!(
+            "no endpoint {} /{} in the TalkJS REST API",
+            req.method,
+            req.segments.join("/")
+        ),
+    )
+}
+
+/// `/users…` and `/presences`.
+fn route_users(ctx: &mut Ctx<'_>, req: &ApiRequest, segments: &[&str]) -> Result<Value, ApiError> {
+    let m = &req.method;
+    match segments {
         ["users"] => match *m {
             Method::PUT => users::put_users(ctx, req),
             Method::GET => users::list_users(ctx, req),
@@ -66,6 +100,18 @@ fn route(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
             Method::POST => users::presences(ctx, req),
             _ => Err(method_not_allowed(req)),
         },
+        _ => Err(no_route(req)),
+    }
+}
+
+/// `/conversations…` except messages: conversations, participants, read state.
+fn route_conversations(
+    ctx: &mut Ctx<'_>,
+    req: &ApiRequest,
+    segments: &[&str],
+) -> Result<Value, ApiError> {
+    let m = &req.method;
+    match segments {
         ["conversations"] => match *m {
             Method::GET => conversations::list_all(ctx, req),
             _ => Err(method_not_allowed(req)),
@@ -91,6 +137,18 @@ fn route(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
             Method::GET => conversations::participant_email(ctx, id, user),
             _ => Err(method_not_allowed(req)),
         },
+        _ => Err(no_route(req)),
+    }
+}
+
+/// `/conversations/{id}/messages…`, `/import…` and `/files`.
+fn route_messages(
+    ctx: &mut Ctx<'_>,
+    req: &ApiRequest,
+    segments: &[&str],
+) -> Result<Value, ApiError> {
+    let m = &req.method;
+    match segments {
         ["conversations", id, "messages"] => match *m {
             Method::POST => messages::send(ctx, req, id),
             Method::GET => messages::list(ctx, req, id),
@@ -127,22 +185,7 @@ fn route(ctx: &mut Ctx<'_>, req: &ApiRequest) -> Result<Value, ApiError> {
             Method::POST => messages::upload(ctx, req),
             _ => Err(method_not_allowed(req)),
         },
-        ["batch"] => match *m {
-            Method::POST if req.in_batch => {
-                Err(ApiError::invalid("a batch cannot contain a batch"))
-            }
-            Method::POST => batch(ctx, req),
-            _ => Err(method_not_allowed(req)),
-        },
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "ROUTE_NOT_FOUND",
-            format!(
-                "no endpoint {} /{} in the TalkJS REST API",
-                req.method,
-                req.segments.join("/")
-            ),
-        )),
+        _ => Err(no_route(req)),
     }
 }
 
