@@ -264,6 +264,80 @@ async fn messages_of_interleaved_conversations_are_still_packed_ten_to_a_request
     }
 }
 
+/// A chronological log of 300 conversations x 10 messages (round robin: every conversation's
+/// first message, then every second one, ...), more conversations than requests in flight.
+fn chronological_log(conversations: usize) -> impl Iterator<Item = bulk::Item> {
+    (0..10).flat_map(move |m| {
+        (0..conversations).map(move |c| send(&format!("c{c}"), &format!("u{c}"), &format!("m{m}")))
+    })
+}
+
+async fn setup_conversations(client: &talkjs::Client, conversations: usize) {
+    let users = (0..conversations).map(|c| user(&format!("u{c}")));
+    let chats = (0..conversations).map(|c| conversation(&format!("c{c}"), &[&format!("u{c}")]));
+    let report = client.bulk().run_iter(users.chain(chats)).await;
+    assert!(report.failed.is_empty(), "{:#?}", report.failed);
+}
+
+#[tokio::test]
+async fn a_chronological_log_of_more_conversations_than_in_flight_packs_like_grouped_input() {
+    const CONVERSATIONS: usize = 300;
+    let fake = FakeTalkJs::start().await.unwrap();
+    let client = common::client(&fake);
+    setup_conversations(&client, CONVERSATIONS).await;
+
+    let report = client
+        .bulk()
+        .in_flight(8)
+        .run_iter(chronological_log(CONVERSATIONS))
+        .await;
+    assert!(report.failed.is_empty(), "{:#?}", report.failed);
+    assert_eq!(report.landed, CONVERSATIONS * 10);
+    // Grouped by conversation this is one send of 10 per conversation: so is the log.
+    assert_eq!(report.requests, CONVERSATIONS);
+    for c in [0, 150, 299] {
+        let texts: Vec<String> = fake
+            .messages(&format!("c{c}"))
+            .into_iter()
+            .filter_map(|m| m.text)
+            .collect();
+        let expected: Vec<String> = (0..10).map(|m| format!("m{m}")).collect();
+        assert_eq!(texts, expected, "c{c}");
+    }
+}
+
+#[tokio::test]
+async fn the_open_budget_bounds_what_is_held_and_sends_the_oldest_chunks_early() {
+    const CONVERSATIONS: usize = 50;
+    let fake = FakeTalkJs::start().await.unwrap();
+    let client = common::client(&fake);
+    setup_conversations(&client, CONVERSATIONS).await;
+    // Room for about 20 messages open: 50 conversations take turns, so requests go out
+    // before they are full, and every message still lands once, in order.
+    let weight = send("c0", "u0", "m0").weight();
+    let report = client
+        .bulk()
+        .open_budget(weight * 20)
+        .run_iter(chronological_log(CONVERSATIONS))
+        .await;
+    assert!(report.failed.is_empty(), "{:#?}", report.failed);
+    assert_eq!(report.landed, CONVERSATIONS * 10);
+    assert!(
+        report.requests > CONVERSATIONS * 3,
+        "a budget of 20 messages cannot hold 50 conversations' requests open: {} requests",
+        report.requests
+    );
+    for c in 0..CONVERSATIONS {
+        let texts: Vec<String> = fake
+            .messages(&format!("c{c}"))
+            .into_iter()
+            .filter_map(|m| m.text)
+            .collect();
+        let expected: Vec<String> = (0..10).map(|m| format!("m{m}")).collect();
+        assert_eq!(texts, expected, "c{c}");
+    }
+}
+
 /// Retries after a millisecond or so, with no budget: a faulty server does not slow the
 /// test down, and every idempotent request gets its retries.
 fn fast_retry() -> RetryConfig {
@@ -344,7 +418,7 @@ async fn under_faults_refused_and_unknown_outcomes_are_apart_and_nothing_is_sent
 
     let progress = last.lock().unwrap().unwrap();
     assert_eq!(
-        (progress.succeeded, progress.failed, progress.uncertain),
+        (progress.landed, progress.failed, progress.uncertain),
         (
             report.landed,
             report.failed.len(),

@@ -4,209 +4,29 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_core::Stream;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use talkjs_models::{
-    ConversationUpsert, ImportMessage, NewMessage, ParticipantOverwrite, UserUpsert,
-};
-
 use talkjs_api::{Client, Error, ImportSize, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
 
-/// One piece of a bulk workload.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Item {
-    /// Create or update a user (sent with up to 99 others in one `PUT /users`).
-    User {
-        /// The user id.
-        id: String,
-        /// The fields to set.
-        user: UserUpsert,
-    },
-    /// Create or update a conversation, with its participants (`PUT /conversations/{id}`).
-    Conversation {
-        /// The conversation id.
-        id: String,
-        /// The fields to set; `participants` adds those users.
-        conversation: ConversationUpsert,
-    },
-    /// Add a user to a conversation, or overwrite their settings (participant `PUT`).
-    Participant {
-        /// The conversation id.
-        conversation: String,
-        /// The user id.
-        user: String,
-        /// Access and notification settings (omitted ones reset to the defaults).
-        settings: ParticipantOverwrite,
-    },
-    /// Send a message (with up to 9 other consecutive ones of the same conversation in one
-    /// request). Give it an idempotency key to make a retried request safe.
-    Send {
-        /// The conversation id.
-        conversation: String,
-        /// The message.
-        message: NewMessage,
-    },
-    /// Import a message with its original time (with up to 99 other consecutive ones of the
-    /// same conversation in one request, or 9 once TalkJS refused 100: see [`Bulk`]).
-    /// Imports are not de-duplicated by TalkJS.
-    Import {
-        /// The conversation id.
-        conversation: String,
-        /// The message.
-        message: ImportMessage,
-    },
-}
+mod chunk;
+mod item;
+mod open;
 
-/// What kind of work an [`Item`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum Kind {
-    /// [`Item::User`]
-    User,
-    /// [`Item::Conversation`]
-    Conversation,
-    /// [`Item::Participant`]
-    Participant,
-    /// [`Item::Send`]
-    Send,
-    /// [`Item::Import`]
-    Import,
-}
+pub use item::{Failure, Item, Kind, Progress, Report};
 
-impl Item {
-    /// The kind of work.
-    pub fn kind(&self) -> Kind {
-        match self {
-            Self::User { .. } => Kind::User,
-            Self::Conversation { .. } => Kind::Conversation,
-            Self::Participant { .. } => Kind::Participant,
-            Self::Send { .. } => Kind::Send,
-            Self::Import { .. } => Kind::Import,
-        }
-    }
+use chunk::{Chunk, PartGroup, send};
+use open::Open;
 
-    /// What the item is about, for reports: the user id, the conversation id, or
-    /// `conversation/user` for a participant.
-    pub fn subject(&self) -> String {
-        match self {
-            Self::User { id, .. } | Self::Conversation { id, .. } => id.clone(),
-            Self::Participant {
-                conversation, user, ..
-            } => format!("{conversation}/{user}"),
-            Self::Send { conversation, .. } | Self::Import { conversation, .. } => {
-                conversation.clone()
-            }
-        }
-    }
+/// The default [open budget](Bulk::open_budget): 32 MiB of items (by [`Item::weight`]) in
+/// requests still being filled. Room for about 100,000 short messages: a chronological log
+/// of that many conversations still packs into full requests.
+pub const DEFAULT_OPEN_BUDGET: usize = 32 << 20;
 
-    /// The stage of the dependency order: users, then conversations, then participants,
-    /// then messages. Work of one stage may run concurrently; a stage starts when the one
-    /// before it has finished.
-    fn stage(&self) -> u8 {
-        match self.kind() {
-            Kind::User => 0,
-            Kind::Conversation => 1,
-            Kind::Participant => 2,
-            Kind::Send | Kind::Import => 3,
-        }
-    }
-
-    /// Whether sending this item twice does no harm: every upsert (users, conversations,
-    /// participants) and a send whose message carries an idempotency key
-    /// ([`NewMessage::has_idempotency_key`]). An import, or a send without a key, is created
-    /// again each time it is sent: its failure with an unknown outcome
-    /// ([`Error::UnknownOutcome`] from the send or import itself) lands in
-    /// [`Report::uncertain`]. No key is added for you (see
-    /// [`Messages::send`](talkjs_api::Messages::send)): this is the item as you built it.
-    pub fn is_idempotent(&self) -> bool {
-        match self {
-            Self::User { .. } | Self::Conversation { .. } | Self::Participant { .. } => true,
-            Self::Send { message, .. } => message.has_idempotency_key(),
-            Self::Import { .. } => false,
-        }
-    }
-
-    /// The conversation whose order this item must keep (messages only).
-    fn ordered_in(&self) -> Option<&str> {
-        match self {
-            Self::Send { conversation, .. } | Self::Import { conversation, .. } => {
-                Some(conversation)
-            }
-            _ => None,
-        }
-    }
-}
-
-/// An item that did not land, or whose outcome is unknown, and why: an entry of
-/// [`Report::failed`] or [`Report::uncertain`].
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Failure {
-    /// The item's position in the input (0-based).
-    pub index: usize,
-    /// Its kind.
-    pub kind: Kind,
-    /// What it is about ([`Item::subject`]).
-    pub subject: String,
-    /// The error of the request that carried it. Items sent together (e.g. answered by a
-    /// 5xx after the retries) share one error.
-    pub error: Arc<Error>,
-}
-
-/// How far a bulk run is; given to the [progress callback](Bulk::on_progress) after every
-/// request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Progress {
-    /// Items that landed.
-    pub landed: usize,
-    /// Items that failed: they did not land, or sending them again is safe
-    /// ([`Report::failed`]).
-    pub failed: usize,
-    /// Items whose outcome is unknown: they may have landed, and sending them again may
-    /// duplicate them ([`Report::uncertain`]).
-    pub uncertain: usize,
-    /// Items in the workload, if known ([`Bulk::total`]).
-    pub total: Option<usize>,
-    /// Requests answered so far (successes and failures). The callback runs once per
-    /// answer, so this goes up by exactly one from one call to the next; requests still in
-    /// flight are not counted until they are answered.
-    pub requests: usize,
-    /// Time since the run started.
-    pub elapsed: Duration,
-    /// The time left at the pace so far, if the total is known.
-    pub eta: Option<Duration>,
-}
-
-/// The outcome of a bulk run: every item of the input is counted in exactly one of
-/// `succeeded`, `failed` and `uncertain`.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct Report {
-    /// Items that landed.
-    pub landed: usize,
-    /// Items that failed, with their reasons, in the order they failed: items that were
-    /// refused (a 4xx, e.g. a bad record or a missing conversation) or never sent, and
-    /// idempotent items (upserts, sends with an idempotency key) whatever the error, since
-    /// sending those again is safe. Fix the cause and run these items again.
-    pub failed: Vec<Failure>,
-    /// Items whose outcome is unknown, with their reasons, in the order they failed: imports
-    /// and sends without an idempotency key whose request failed in a way that may have
-    /// been applied ([`Error::may_have_landed`]: a 5xx, a timeout, a reset connection).
-    /// **Do not send these again blindly**: TalkJS may have stored them, and a second copy
-    /// is a duplicate. Check the conversation first (or use a journal that resolves them,
-    /// like `talkjs migrate`).
-    pub uncertain: Vec<Failure>,
-    /// Requests sent (splits of refused chunks included).
-    pub requests: usize,
-    /// How long the run took.
-    pub elapsed: Duration,
-}
+type Running = Pin<Box<dyn Future<Output = (Chunk, talkjs_api::Result<()>)> + Send>>;
 
 type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
@@ -245,11 +65,17 @@ type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 ///   may have been applied (a 5xx, a timeout, a reset: [`Error::may_have_landed`]) is in
 ///   [`Report::uncertain`]: it may have landed, and sending it again may duplicate
 ///   it. The run never sends such an item twice.
-/// - **Memory** stays bounded: the input is a stream, read only as far as the work in
-///   flight allows (twice as many requests waiting as may be in flight). When the input
-///   has nothing ready and no request is running, what has been read is sent rather than
-///   held for more, so a slowly produced input may start with a few partly filled
-///   requests.
+/// - **Interleaved input packs as well as grouped input.** One chunk is open per
+///   conversation, so a chronological log (the natural export of another chat system,
+///   where conversations take turns) fills the same requests as the same messages grouped
+///   by conversation. Open chunks close when full, when their stage ends, or, oldest first,
+///   when together they hold more than the [open budget](Bulk::open_budget)
+///   ([`DEFAULT_OPEN_BUDGET`], 32 MiB by [`Item::weight`]).
+/// - **Memory** stays bounded: the open chunks by the budget, the rest by reading the
+///   input (a stream) only as far as the work in flight allows (twice as many closed
+///   requests waiting as may be in flight). When the input has nothing ready and no
+///   request is running, the oldest open chunk is sent rather than held for more, so a
+///   slowly produced input may start with a few partly filled requests.
 ///
 /// ```no_run
 /// # async fn run(client: talkjs_api::Client) -> Result<(), talkjs_api::Error> {
@@ -289,6 +115,7 @@ type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 pub struct Bulk {
     client: Client,
     in_flight: usize,
+    open_budget: usize,
     total: Option<usize>,
     progress: Option<ProgressFn>,
 }
@@ -297,6 +124,7 @@ impl std::fmt::Debug for Bulk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bulk")
             .field("in_flight", &self.in_flight)
+            .field("open_budget", &self.open_budget)
             .field("total", &self.total)
             .finish_non_exhaustive()
     }
@@ -308,151 +136,11 @@ impl Bulk {
         Self {
             client: client.clone(),
             in_flight: 64,
+            open_budget: DEFAULT_OPEN_BUDGET,
             total: None,
             progress: None,
         }
     }
-}
-
-/// The items of one request.
-#[derive(Debug)]
-struct Chunk {
-    items: Vec<(usize, Item)>,
-    /// The most items it may carry (fixed when it is opened).
-    max: usize,
-    /// For a part of an import request TalkJS refused: the parts sent in its place.
-    group: Option<Arc<PartGroup>>,
-}
-
-/// The 10-message parts of an import request of more than 10 that TalkJS refused with a
-/// `400`: when every part lands, the size was refused ([`ImportSize`]).
-#[derive(Debug)]
-struct PartGroup {
-    left: AtomicUsize,
-    failed: AtomicBool,
-}
-
-impl PartGroup {
-    /// Records the outcome of one part; the last one tells `size` what the parts showed.
-    fn part_done(&self, landed: bool, size: &ImportSize) {
-        if !landed {
-            self.failed.store(true, Ordering::Relaxed);
-        }
-        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-            if self.failed.load(Ordering::Relaxed) {
-                size.parts_failed();
-            } else {
-                size.parts_landed();
-            }
-        }
-    }
-}
-
-impl Chunk {
-    fn one(index: usize, item: Item, max: usize) -> Self {
-        Self {
-            items: vec![(index, item)],
-            max,
-            group: None,
-        }
-    }
-
-    /// A chunk of `items` (taken from another), with no group.
-    fn of(items: Vec<(usize, Item)>, max: usize) -> Self {
-        Self {
-            items,
-            max,
-            group: None,
-        }
-    }
-
-    /// Whether this is an import request.
-    fn is_import(&self) -> bool {
-        self.first().map(Item::kind) == Some(Kind::Import)
-    }
-
-    fn first(&self) -> Option<&Item> {
-        self.items.first().map(|(_, item)| item)
-    }
-
-    /// Whether `item` may join this chunk: same kind, same conversation for messages, and
-    /// room left.
-    fn accepts(&self, item: &Item) -> bool {
-        let Some(first) = self.first() else {
-            return true;
-        };
-        self.items.len() < self.max
-            && first.kind() == item.kind()
-            && first.ordered_in() == item.ordered_in()
-    }
-
-    /// The two halves of a chunk, in order (neither in a group).
-    fn split(mut self) -> (Self, Self) {
-        let back = self.items.split_off(self.items.len() / 2);
-        let max = self.max;
-        self.group = None;
-        (self, Self::of(back, max))
-    }
-}
-
-type Running = Pin<Box<dyn Future<Output = (Chunk, talkjs_api::Result<()>)> + Send>>;
-
-/// Sends one chunk as one request.
-async fn send(client: Client, chunk: Chunk) -> (Chunk, talkjs_api::Result<()>) {
-    let result = match chunk.first() {
-        None => Ok(()),
-        Some(Item::User { .. }) => {
-            let users = chunk.items.iter().filter_map(|(_, item)| match item {
-                Item::User { id, user } => Some((id.clone(), user.clone())),
-                _ => None,
-            });
-            client.users().upsert_many(users).await
-        }
-        Some(Item::Conversation { id, conversation }) => {
-            client.conversations().upsert(id, conversation).await
-        }
-        Some(Item::Participant {
-            conversation,
-            user,
-            settings,
-        }) => {
-            client
-                .conversations()
-                .participants(conversation.clone())
-                .join(user, settings)
-                .await
-        }
-        Some(Item::Send { conversation, .. }) => {
-            let messages = chunk.items.iter().filter_map(|(_, item)| match item {
-                Item::Send { message, .. } => Some(message.clone()),
-                _ => None,
-            });
-            client
-                .conversations()
-                .messages(conversation.clone())
-                .send(messages)
-                .await
-                .map(drop)
-        }
-        Some(Item::Import { conversation, .. }) => {
-            // One request, whatever its size: the run splits a refused one itself.
-            let messages: Vec<ImportMessage> = chunk
-                .items
-                .iter()
-                .filter_map(|(_, item)| match item {
-                    Item::Import { message, .. } => Some(message.clone()),
-                    _ => None,
-                })
-                .collect();
-            client
-                .conversations()
-                .messages(conversation.clone())
-                .import_request(&messages)
-                .await
-                .map(drop)
-        }
-    };
-    (chunk, result)
 }
 
 /// The scheduler's state: chunks waiting, the ones running, and the counts.
@@ -469,12 +157,8 @@ struct Run {
     busy: std::collections::HashSet<String>,
     /// Conversations with queued chunks and none running, to start in this order.
     runnable: VecDeque<String>,
-    /// The chunks being filled from the input, oldest first: at most one per conversation
-    /// for messages (so messages of several conversations interleaved in the input are still
-    /// packed ten to a request), one for users.
-    open: Vec<Chunk>,
-    /// The most chunks open at once; opening one more closes the oldest.
-    max_open: usize,
+    /// The chunks being filled from the input.
+    open: Open,
     /// Chunks closed and not yet started (ready and queued).
     waiting: usize,
     running: FuturesUnordered<Running>,
@@ -484,7 +168,7 @@ struct Run {
 impl Run {
     /// Moves every open chunk to where it can start, oldest first.
     fn close_open(&mut self) {
-        for chunk in std::mem::take(&mut self.open) {
+        for chunk in self.open.close_all() {
             self.enqueue(chunk, false);
         }
     }
@@ -640,6 +324,15 @@ impl Bulk {
         self
     }
 
+    /// The most bytes (by [`Item::weight`]) that requests still being filled may hold
+    /// (default [`DEFAULT_OPEN_BUDGET`]); past it the oldest is sent as it is. A higher
+    /// budget keeps more conversations' requests open, so a log that interleaves more
+    /// conversations still packs into full requests; a lower one bounds memory tighter.
+    pub fn open_budget(mut self, bytes: usize) -> Self {
+        self.open_budget = bytes;
+        self
+    }
+
     /// The number of items in the workload, for the progress's ETA.
     pub fn total(mut self, items: usize) -> Self {
         self.total = Some(items);
@@ -674,8 +367,7 @@ impl Bulk {
             queued: HashMap::new(),
             busy: std::collections::HashSet::new(),
             runnable: VecDeque::new(),
-            open: Vec::new(),
-            max_open: self.in_flight,
+            open: Open::new(self.open_budget),
             waiting: 0,
             running: FuturesUnordered::new(),
             report: Report::default(),
@@ -713,7 +405,7 @@ impl Bulk {
                         return Poll::Ready(Event::Input(next));
                     }
                     if run.running.is_empty() && !run.open.is_empty() {
-                        // The input is slow and nothing runs: send what is open now rather
+                        // The input is slow and nothing runs: send the oldest open chunk now
                         // than wait for it to fill.
                         return Poll::Ready(Event::Stalled);
                     }
@@ -734,7 +426,11 @@ impl Bulk {
                     }
                 }
                 Event::Input(None) => input_done = true,
-                Event::Stalled => run.close_open(),
+                Event::Stalled => {
+                    if let Some(oldest) = run.open.close_oldest() {
+                        run.enqueue(oldest, false);
+                    }
+                }
                 Event::Done(chunk, result) => {
                     run.finish(chunk, result);
                     if let Some(progress) = &self.progress {
@@ -759,35 +455,14 @@ enum Event {
 }
 
 impl Run {
-    /// Adds an item of the current stage to the open chunk it can join, or opens one for it
-    /// (closing the oldest when too many are open). A full chunk is closed at once.
+    /// Adds an item of the current stage to the open chunks, and puts the chunks that closes
+    /// where they can start.
     fn take(&mut self, index: usize, item: Item) {
-        // Another kind of message for the same conversation: what is open for it goes first.
-        if let Some(conversation) = item.ordered_in() {
-            if let Some(stale) = self.open.iter().position(|open| {
-                open.first().and_then(Item::ordered_in) == Some(conversation)
-                    && !open.accepts(&item)
-            }) {
-                let chunk = self.open.remove(stale);
-                self.enqueue(chunk, false);
-            }
-        }
-        let position = if let Some(position) = self.open.iter().position(|open| open.accepts(&item))
-        {
-            self.open[position].items.push((index, item));
-            position
-        } else {
-            if self.open.len() >= self.max_open {
-                let oldest = self.open.remove(0);
-                self.enqueue(oldest, false);
-            }
-            let max = self.chunk_max(&item);
-            self.open.push(Chunk::one(index, item, max));
-            self.open.len() - 1
-        };
-        if self.open[position].items.len() >= self.open[position].max {
-            let full = self.open.remove(position);
-            self.enqueue(full, false);
+        let max = self.chunk_max(&item);
+        let mut closed = Vec::new();
+        self.open.add(index, item, max, &mut closed);
+        for chunk in closed {
+            self.enqueue(chunk, false);
         }
     }
 

@@ -1,0 +1,243 @@
+//! The pieces of a bulk workload and what a run says about them: [`Item`], [`Kind`],
+//! [`Failure`], [`Progress`], [`Report`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use talkjs_api::Error;
+use talkjs_models::{
+    ConversationUpsert, ImportMessage, NewMessage, ParticipantOverwrite, UserUpsert,
+};
+
+#[cfg(doc)]
+use super::Bulk;
+
+/// One piece of a bulk workload.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Item {
+    /// Create or update a user (sent with up to 99 others in one `PUT /users`).
+    User {
+        /// The user id.
+        id: String,
+        /// The fields to set.
+        user: UserUpsert,
+    },
+    /// Create or update a conversation, with its participants (`PUT /conversations/{id}`).
+    Conversation {
+        /// The conversation id.
+        id: String,
+        /// The fields to set; `participants` adds those users.
+        conversation: ConversationUpsert,
+    },
+    /// Add a user to a conversation, or overwrite their settings (participant `PUT`).
+    Participant {
+        /// The conversation id.
+        conversation: String,
+        /// The user id.
+        user: String,
+        /// Access and notification settings (omitted ones reset to the defaults).
+        settings: ParticipantOverwrite,
+    },
+    /// Send a message (with up to 9 other consecutive ones of the same conversation in one
+    /// request). Give it an idempotency key to make a retried request safe.
+    Send {
+        /// The conversation id.
+        conversation: String,
+        /// The message.
+        message: NewMessage,
+    },
+    /// Import a message with its original time (with up to 99 other consecutive ones of the
+    /// same conversation in one request, or 9 once TalkJS refused 100: see [`Bulk`]).
+    /// Imports are not de-duplicated by TalkJS.
+    Import {
+        /// The conversation id.
+        conversation: String,
+        /// The message.
+        message: ImportMessage,
+    },
+}
+
+/// What kind of work an [`Item`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// [`Item::User`]
+    User,
+    /// [`Item::Conversation`]
+    Conversation,
+    /// [`Item::Participant`]
+    Participant,
+    /// [`Item::Send`]
+    Send,
+    /// [`Item::Import`]
+    Import,
+}
+
+impl Item {
+    /// The kind of work.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::User { .. } => Kind::User,
+            Self::Conversation { .. } => Kind::Conversation,
+            Self::Participant { .. } => Kind::Participant,
+            Self::Send { .. } => Kind::Send,
+            Self::Import { .. } => Kind::Import,
+        }
+    }
+
+    /// What the item is about, for reports: the user id, the conversation id, or
+    /// `conversation/user` for a participant.
+    pub fn subject(&self) -> String {
+        match self {
+            Self::User { id, .. } | Self::Conversation { id, .. } => id.clone(),
+            Self::Participant {
+                conversation, user, ..
+            } => format!("{conversation}/{user}"),
+            Self::Send { conversation, .. } | Self::Import { conversation, .. } => {
+                conversation.clone()
+            }
+        }
+    }
+
+    /// The stage of the dependency order: users, then conversations, then participants,
+    /// then messages. Work of one stage may run concurrently; a stage starts when the one
+    /// before it has finished.
+    pub(super) fn stage(&self) -> u8 {
+        match self.kind() {
+            Kind::User => 0,
+            Kind::Conversation => 1,
+            Kind::Participant => 2,
+            Kind::Send | Kind::Import => 3,
+        }
+    }
+
+    /// Whether sending this item twice does no harm: every upsert (users, conversations,
+    /// participants) and a send whose message carries an idempotency key
+    /// ([`NewMessage::has_idempotency_key`]). An import, or a send without a key, is created
+    /// again each time it is sent: its failure with an unknown outcome
+    /// ([`Error::UnknownOutcome`] from the send or import itself) lands in
+    /// [`Report::uncertain`]. No key is added for you (see
+    /// [`Messages::send`](talkjs_api::Messages::send)): this is the item as you built it.
+    pub fn is_idempotent(&self) -> bool {
+        match self {
+            Self::User { .. } | Self::Conversation { .. } | Self::Participant { .. } => true,
+            Self::Send { message, .. } => message.has_idempotency_key(),
+            Self::Import { .. } => false,
+        }
+    }
+
+    /// About how many bytes the item holds, for the engine's memory budget
+    /// ([`Bulk::open_budget`]): its texts, ids and custom data plus a fixed overhead. An
+    /// estimate, not an exact count.
+    pub fn weight(&self) -> usize {
+        fn custom(c: &talkjs_models::Custom) -> usize {
+            c.iter().map(|(k, v)| k.len() + v.len() + 48).sum()
+        }
+        let heap = match self {
+            // Never more than one open chunk of users, and conversations are sent one by one.
+            Self::User { id, .. } | Self::Conversation { id, .. } => id.len() + 512,
+            Self::Participant {
+                conversation, user, ..
+            } => conversation.len() + user.len(),
+            Self::Send {
+                conversation,
+                message,
+            } => {
+                conversation.len()
+                    + match message {
+                        NewMessage::User(m) => m.text.len() + custom(&m.custom),
+                        NewMessage::System(m) => m.text.len() + custom(&m.custom),
+                        _ => 512,
+                    }
+            }
+            Self::Import {
+                conversation,
+                message,
+            } => {
+                conversation.len()
+                    + message.text.len()
+                    + custom(&message.custom)
+                    + message.read_by.iter().map(|u| u.as_str().len() + 24).sum::<usize>()
+            }
+        };
+        std::mem::size_of::<Self>() + heap
+    }
+
+    /// The conversation whose order this item must keep (messages only).
+    pub(super) fn ordered_in(&self) -> Option<&str> {
+        match self {
+            Self::Send { conversation, .. } | Self::Import { conversation, .. } => {
+                Some(conversation)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An item that did not land, or whose outcome is unknown, and why: an entry of
+/// [`Report::failed`] or [`Report::uncertain`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Failure {
+    /// The item's position in the input (0-based).
+    pub index: usize,
+    /// Its kind.
+    pub kind: Kind,
+    /// What it is about ([`Item::subject`]).
+    pub subject: String,
+    /// The error of the request that carried it. Items sent together (e.g. answered by a
+    /// 5xx after the retries) share one error.
+    pub error: Arc<Error>,
+}
+
+/// How far a bulk run is; given to the [progress callback](Bulk::on_progress) after every
+/// request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Items that landed.
+    pub landed: usize,
+    /// Items that failed: they did not land, or sending them again is safe
+    /// ([`Report::failed`]).
+    pub failed: usize,
+    /// Items whose outcome is unknown: they may have landed, and sending them again may
+    /// duplicate them ([`Report::uncertain`]).
+    pub uncertain: usize,
+    /// Items in the workload, if known ([`Bulk::total`]).
+    pub total: Option<usize>,
+    /// Requests answered so far (successes and failures). The callback runs once per
+    /// answer, so this goes up by exactly one from one call to the next; requests still in
+    /// flight are not counted until they are answered.
+    pub requests: usize,
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// The time left at the pace so far, if the total is known.
+    pub eta: Option<Duration>,
+}
+
+/// The outcome of a bulk run: every item of the input is counted in exactly one of
+/// `succeeded`, `failed` and `uncertain`.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Report {
+    /// Items that landed.
+    pub landed: usize,
+    /// Items that failed, with their reasons, in the order they failed: items that were
+    /// refused (a 4xx, e.g. a bad record or a missing conversation) or never sent, and
+    /// idempotent items (upserts, sends with an idempotency key) whatever the error, since
+    /// sending those again is safe. Fix the cause and run these items again.
+    pub failed: Vec<Failure>,
+    /// Items whose outcome is unknown, with their reasons, in the order they failed: imports
+    /// and sends without an idempotency key whose request failed in a way that may have
+    /// been applied ([`Error::may_have_landed`]: a 5xx, a timeout, a reset connection).
+    /// **Do not send these again blindly**: TalkJS may have stored them, and a second copy
+    /// is a duplicate. Check the conversation first (or use a journal that resolves them,
+    /// like `talkjs migrate`).
+    pub uncertain: Vec<Failure>,
+    /// Requests sent (splits of refused chunks included).
+    pub requests: usize,
+    /// How long the run took.
+    pub elapsed: Duration,
+}
+
