@@ -34,7 +34,12 @@
 //! `TALKJS_BENCH_BULK_BASELINE=0` (skip the one-at-a-time sample),
 //! `TALKJS_BENCH_BULK_CLIENT_BURST=N` (the client limiter's burst instead of 590; 600 is no
 //! margin at all),
-//! `TALKJS_BENCH_BULK_MEMORY=0` (skip the memory check: 1×, 4× and 16× the workload with no limits).
+//! `TALKJS_BENCH_BULK_MEMORY=0` (skip the memory check: 1×, 4× and 16× the workload with no limits),
+//! `TALKJS_BENCH_BULK_INTERLEAVED_ROW=0` (skip the interleaved row below).
+//!
+//! - Interleaved (issue 24): the 1,000 conversations × 10 messages at 50 ms, grouped by
+//!   conversation and as a chronological log (round robin), requests and wall time side by
+//!   side. Target: the log takes <= 1.05 × the grouped requests.
 //!
 //! - Share (issue 26): the same workload as a bulk job limited to **50 %** of the limit (burst
 //!   295, 45 requests/s: half of the client's 590 and of 90/s) on a key of its own in Redis,
@@ -86,6 +91,9 @@ struct Workload {
     users: usize,
     conversations: usize,
     per_conversation: usize,
+    /// The messages as a chronological log (round robin: every conversation's first
+    /// message, then every second one, ...) instead of each conversation's in a row.
+    interleaved: bool,
 }
 
 impl Workload {
@@ -93,6 +101,7 @@ impl Workload {
         users: 5_000,
         conversations: 1_000,
         per_conversation: 10,
+        interleaved: false,
     };
     const PARTICIPANTS: usize = 3;
 
@@ -139,18 +148,24 @@ impl Workload {
                 .subject(format!("Conversation {c}"))
                 .participants((0..Self::PARTICIPANTS).map(|p| user_id(c * Self::PARTICIPANTS + p))),
         });
-        let per = self.per_conversation;
-        let messages = (0..self.conversations).flat_map(move |c| {
-            (0..per).map(move |m| bulk::Item::Send {
-                conversation: conversation_id(c),
-                message: NewMessage::user(
-                    user_id(c * Self::PARTICIPANTS + m % Self::PARTICIPANTS),
-                    format!("Message {m} of conversation {c}"),
-                )
-                .idempotency_key(format!("bench-{c}-{m}")),
-            })
-        });
-        users.chain(conversations).chain(messages)
+        let (per, count) = (self.per_conversation, self.conversations);
+        let message = |c: usize, m: usize| bulk::Item::Send {
+            conversation: conversation_id(c),
+            message: NewMessage::user(
+                user_id(c * Self::PARTICIPANTS + m % Self::PARTICIPANTS),
+                format!("Message {m} of conversation {c}"),
+            )
+            .idempotency_key(format!("bench-{c}-{m}")),
+        };
+        // (conversation, message) in input order.
+        let order: Box<dyn Iterator<Item = (usize, usize)>> = if self.interleaved {
+            Box::new((0..per).flat_map(move |m| (0..count).map(move |c| (c, m))))
+        } else {
+            Box::new((0..count).flat_map(move |c| (0..per).map(move |m| (c, m))))
+        };
+        users
+            .chain(conversations)
+            .chain(order.map(move |(c, m)| message(c, m)))
     }
 
     /// The fewest requests the API allows: users 100 to a `PUT /users`, one `PUT` per
@@ -339,6 +354,7 @@ fn client_main(role: &str) {
         per_conversation: var("TALKJS_BENCH_BULK_PER_CONVERSATION")
             .parse()
             .expect("messages per conversation"),
+        interleaved: std::env::var("TALKJS_BENCH_BULK_INTERLEAVED").is_ok(),
     };
     let in_flight: Option<usize> = std::env::var("TALKJS_BENCH_BULK_IN_FLIGHT")
         .ok()
@@ -437,6 +453,9 @@ fn run_client_env(
     let exe = std::env::current_exe().expect("this binary");
     let mut command = Command::new(exe);
     command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    if workload.interleaved {
+        command.env("TALKJS_BENCH_BULK_INTERLEAVED", "1");
+    }
     command
         .env(ROLE, role)
         .env("TALKJS_BENCH_BULK_URL", fake.base_url())
@@ -687,6 +706,43 @@ fn memory_check(server: &tokio::runtime::Runtime) {
     }
 }
 
+/// Issue 24: the same messages as a chronological log (round robin over the 1,000
+/// conversations) and grouped by conversation, at 50 ms: requests and wall time side by side.
+/// Target: the log takes <= 1.05 x the grouped requests.
+fn interleaved_variant(server: &tokio::runtime::Runtime) {
+    let latency = Duration::from_millis(50);
+    let grouped = Workload::FULL;
+    let interleaved = Workload {
+        interleaved: true,
+        ..grouped
+    };
+    println!(
+        "bulk interleaved (issue 24), latency 50 ms: {} conversations x {} messages, the same items grouped by conversation and as a chronological log",
+        grouped.conversations, grouped.per_conversation
+    );
+    let mut rows = Vec::new();
+    for (name, workload) in [("grouped", grouped), ("interleaved", interleaved)] {
+        let fake = start_fake(server, latency, true);
+        let outcome = run_client("bulk", &fake, workload);
+        assert_eq!(outcome.failed, 0, "{name}");
+        println!(
+            "  {name:<12} {} requests, {}, peak RSS growth {} KiB",
+            outcome.requests,
+            secs(outcome.wall),
+            outcome
+                .peak_rss_growth_kib
+                .map_or_else(|| "unknown".to_owned(), |k| k.to_string()),
+        );
+        rows.push(outcome);
+    }
+    let ratio = rows[1].requests as f64 / rows[0].requests as f64;
+    let wall = rows[1].wall.as_secs_f64() / rows[0].wall.as_secs_f64();
+    println!(
+        "  interleaved / grouped: requests {ratio:.3} x (target <= 1.05: {}), wall time {wall:.3} x",
+        if ratio <= 1.05 { "met" } else { "MISSED" }
+    );
+}
+
 fn main() {
     if let Ok(role) = std::env::var(ROLE) {
         client_main(&role);
@@ -708,6 +764,14 @@ fn main() {
             workload.items(),
             secs(outcome.wall)
         );
+        let interleaved = Workload {
+            interleaved: true,
+            ..workload
+        };
+        let fake = start_fake(&server, Duration::from_millis(1), true);
+        let outcome = run_client("bulk", &fake, interleaved);
+        assert_eq!(outcome.failed, 0);
+        assert_eq!(outcome.requests, workload.min_requests(), "interleaved");
         return;
     }
 
@@ -737,6 +801,9 @@ fn main() {
         }
         if env_flag("TALKJS_BENCH_BULK_MEMORY") {
             memory_check(&server);
+        }
+        if env_flag("TALKJS_BENCH_BULK_INTERLEAVED_ROW") {
+            interleaved_variant(&server);
         }
     }
     if only != "main" && env_flag("TALKJS_BENCH_BULK_SHARE") {

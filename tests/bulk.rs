@@ -747,3 +747,161 @@ fn cause(error: &talkjs::Error) -> &talkjs::Error {
         other => other,
     }
 }
+
+/// A journal as `talkjs migrate` keeps one: what each request carried before it left, and
+/// what became of it.
+#[derive(Default)]
+struct Journal {
+    events: std::sync::Mutex<Vec<(&'static str, Vec<usize>)>>,
+    /// Stop the run at this `before` (1-based), if set.
+    stop_at: Option<usize>,
+}
+
+impl bulk::Hooks for Journal {
+    fn before(&self, request: &bulk::Request<'_>) -> Result<(), bulk::HookError> {
+        let mut events = self.events.lock().unwrap();
+        let befores = events.iter().filter(|(e, _)| *e == "before").count();
+        if self.stop_at == Some(befores + 1) {
+            return Err("the journal's disk is full".into());
+        }
+        events.push(("before", request.indexes().collect()));
+        Ok(())
+    }
+
+    fn after(
+        &self,
+        request: &bulk::Request<'_>,
+        outcome: &bulk::Outcome<'_>,
+    ) -> Result<(), bulk::HookError> {
+        let what = match outcome {
+            bulk::Outcome::Landed { .. } => "landed",
+            bulk::Outcome::Refused { again: true, .. } => "again",
+            bulk::Outcome::Refused { .. } => "refused",
+            bulk::Outcome::Unknown { .. } => "unknown",
+            _ => "other",
+        };
+        self.events
+            .lock()
+            .unwrap()
+            .push((what, request.indexes().collect()));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn hooks_see_every_request_before_it_leaves_and_its_outcome_after_under_faults() {
+    let fake = FakeTalkJs::builder()
+        .rate_limit(None)
+        .start()
+        .await
+        .unwrap();
+    let client = common::builder(&fake)
+        .rate_limiter(None)
+        .retry(Some(fast_retry()))
+        .build()
+        .unwrap();
+    let setup = (0..20)
+        .map(|c| user(&format!("u{c}")))
+        .chain((0..20).map(|c| conversation(&format!("c{c}"), &[&format!("u{c}")])));
+    assert!(client.bulk().run_iter(setup).await.failed.is_empty());
+
+    fake.set_faults(Faults::seeded(7).error_rate(0.3).reset_rate(0.05));
+    let mut items = vec![bulk::Item::User {
+        id: "nameless".to_owned(),
+        user: UserUpsert::new().email(["x@example.com"]),
+    }];
+    items.extend((0..5).map(|i| user(&format!("v{i}"))));
+    for c in 0..20 {
+        let (conversation, sender) = (format!("c{c}"), format!("u{c}"));
+        items.extend((0..15).map(|m| import(&conversation, &sender, &format!("imp {c}.{m}"))));
+        items.extend((0..5).map(|m| send(&conversation, &sender, &format!("key {c}.{m}"))));
+    }
+    let journal = Arc::new(Journal::default());
+    let report = client
+        .bulk()
+        .hooks(SharedJournal(Arc::clone(&journal)))
+        .run_iter(items.clone())
+        .await;
+    fake.set_faults(Faults::none());
+    assert!(report.stopped.is_none());
+
+    let events = journal.events.lock().unwrap().clone();
+    let befores: Vec<&Vec<usize>> = events
+        .iter()
+        .filter(|(e, _)| *e == "before")
+        .map(|(_, i)| i)
+        .collect();
+    assert_eq!(befores.len(), report.requests, "one before per request sent");
+    assert_eq!(events.len(), 2 * report.requests, "one after per request");
+    // Each item's last outcome is where the report counts it.
+    let mut last: std::collections::HashMap<usize, &str> = std::collections::HashMap::new();
+    for (what, indexes) in events.iter().filter(|(e, _)| *e != "before") {
+        for index in indexes {
+            last.insert(*index, what);
+        }
+    }
+    let of = |what: &str| -> BTreeSet<usize> {
+        (last.iter())
+            .filter(|(_, w)| **w == what)
+            .map(|(i, _)| *i)
+            .collect()
+    };
+    let failed: BTreeSet<usize> = report.failed.iter().map(|f| f.index).collect();
+    let uncertain: BTreeSet<usize> = report.uncertain.iter().map(|f| f.index).collect();
+    assert_eq!(of("refused"), failed);
+    assert_eq!(of("unknown"), uncertain);
+    assert_eq!(of("landed").len(), report.landed);
+    assert!(of("again").is_empty(), "a split request's items end elsewhere");
+    assert!(failed.contains(&0), "the nameless user was refused: {report:#?}");
+    assert!(
+        !uncertain.is_empty(),
+        "the faults made some outcome unknown: {report:#?}"
+    );
+    assert_eq!(last.len(), items.len(), "every item had an outcome");
+}
+
+/// An `Arc<Journal>` as hooks, so the test keeps reading it.
+struct SharedJournal(Arc<Journal>);
+
+impl bulk::Hooks for SharedJournal {
+    fn before(&self, request: &bulk::Request<'_>) -> Result<(), bulk::HookError> {
+        self.0.before(request)
+    }
+
+    fn after(
+        &self,
+        request: &bulk::Request<'_>,
+        outcome: &bulk::Outcome<'_>,
+    ) -> Result<(), bulk::HookError> {
+        self.0.after(request, outcome)
+    }
+}
+
+#[tokio::test]
+async fn a_hook_error_stops_the_run_and_says_what_was_not_sent() {
+    let fake = FakeTalkJs::start().await.unwrap();
+    let client = common::client(&fake);
+    // 5 conversations (one request each, in_flight 1 so they go one at a time), the third
+    // `before` fails.
+    let users = std::iter::once(user("u0"));
+    let conversations = (0..5).map(|c| conversation(&format!("c{c}"), &["u0"]));
+    let journal = Arc::new(Journal {
+        stop_at: Some(3),
+        ..Journal::default()
+    });
+    let report = client
+        .bulk()
+        .in_flight(1)
+        .hooks(SharedJournal(Arc::clone(&journal)))
+        .run_iter(users.chain(conversations))
+        .await;
+    let stopped = report.stopped.as_ref().expect("stopped").to_string();
+    assert!(stopped.contains("disk is full"), "{stopped}");
+    // The user and the first conversation were sent; the rest was not (the items read by
+    // then are counted; the input after them was not read).
+    assert_eq!(report.requests, 2);
+    assert_eq!(report.landed, 2);
+    assert!((1..=4).contains(&report.not_sent), "{report:#?}");
+    assert!(report.failed.is_empty() && report.uncertain.is_empty());
+    assert_eq!(fake.conversations().len(), 1);
+}

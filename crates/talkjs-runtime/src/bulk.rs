@@ -13,12 +13,14 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use talkjs_api::{Client, Error, ImportSize, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
 
 mod chunk;
+mod hooks;
 mod item;
 mod open;
 
+pub use hooks::{HookError, Hooks, NoHooks, Outcome, Request};
 pub use item::{Failure, Item, Kind, Progress, Report};
 
-use chunk::{Chunk, PartGroup, send};
+use chunk::{Answer, Chunk, PartGroup, send};
 use open::Open;
 
 /// The default [open budget](Bulk::open_budget): 32 MiB of items (by [`Item::weight`]) in
@@ -26,7 +28,7 @@ use open::Open;
 /// of that many conversations still packs into full requests.
 pub const DEFAULT_OPEN_BUDGET: usize = 32 << 20;
 
-type Running = Pin<Box<dyn Future<Output = (Chunk, talkjs_api::Result<()>)> + Send>>;
+type Running = Pin<Box<dyn Future<Output = (Chunk, Answer)> + Send>>;
 
 type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
@@ -116,6 +118,7 @@ pub struct Bulk {
     client: Client,
     in_flight: usize,
     open_budget: usize,
+    hooks: Arc<dyn Hooks>,
     total: Option<usize>,
     progress: Option<ProgressFn>,
 }
@@ -137,6 +140,7 @@ impl Bulk {
             client: client.clone(),
             in_flight: 64,
             open_budget: DEFAULT_OPEN_BUDGET,
+            hooks: Arc::new(NoHooks),
             total: None,
             progress: None,
         }
@@ -159,6 +163,7 @@ struct Run {
     runnable: VecDeque<String>,
     /// The chunks being filled from the input.
     open: Open,
+    hooks: Arc<dyn Hooks>,
     /// Chunks closed and not yet started (ready and queued).
     waiting: usize,
     running: FuturesUnordered<Running>,
@@ -203,7 +208,7 @@ impl Run {
 
     /// Starts chunks while there is room in flight.
     fn launch(&mut self) {
-        while self.running.len() < self.in_flight {
+        while self.running.len() < self.in_flight && self.report.stopped.is_none() {
             let chunk = if let Some(chunk) = self.ready.pop_front() {
                 chunk
             } else if let Some(conversation) = self.runnable.pop_front() {
@@ -222,6 +227,11 @@ impl Run {
             };
             let chunk = self.fit_import(chunk);
             self.waiting -= 1;
+            if let Err(stop) = self.hooks.before(&Request::new(&chunk.items)) {
+                self.report.stopped = Some(stop);
+                self.report.not_sent += chunk.items.len();
+                return;
+            }
             self.report.requests += 1;
             self.running
                 .push(Box::pin(send(self.client.clone(), chunk)));
@@ -249,7 +259,7 @@ impl Run {
     }
 
     /// Takes in the outcome of a request.
-    fn finish(&mut self, chunk: Chunk, result: talkjs_api::Result<()>) {
+    fn finish(&mut self, chunk: Chunk, result: Answer) {
         if let Some(conversation) = chunk.first().and_then(Item::ordered_in) {
             self.busy.remove(conversation);
             if self.queued.get(conversation).is_some_and(|q| !q.is_empty()) {
@@ -261,15 +271,17 @@ impl Run {
             group.part_done(result.is_ok(), &self.import);
         }
         match result {
-            Ok(()) => {
+            Ok(ids) => {
                 if large_import {
                     self.import.large_accepted();
                 }
+                self.after(&chunk, Outcome::Landed { ids: ids.as_deref() });
                 self.report.landed += chunk.items.len();
             }
-            Err(Error::BadRequest { .. }) if large_import => {
+            Err(error @ Error::BadRequest { .. }) if large_import => {
                 // Refused whole (nothing applied), maybe for its size: the same messages
                 // again, 10 to a request, in order; whether they all land tells.
+                self.after(&chunk, Outcome::Refused { error: &error, again: true });
                 self.import.large_refused();
                 let mut items = chunk.items;
                 let mut parts = Vec::new();
@@ -287,14 +299,20 @@ impl Run {
                     self.enqueue(part, true);
                 }
             }
-            Err(Error::BadRequest { .. }) if chunk.items.len() > 1 => {
+            Err(error @ Error::BadRequest { .. }) if chunk.items.len() > 1 => {
                 // One bad record refuses the whole request: send each half again.
+                self.after(&chunk, Outcome::Refused { error: &error, again: true });
                 let (front, back) = chunk.split();
                 self.enqueue(back, true);
                 self.enqueue(front, true);
             }
             Err(error) => {
-                let uncertain = error.may_have_landed();
+                let landed_maybe = error.may_have_landed();
+                if landed_maybe && chunk.items.iter().any(|(_, item)| !item.is_idempotent()) {
+                    self.after(&chunk, Outcome::Unknown { error: &error });
+                } else {
+                    self.after(&chunk, Outcome::Refused { error: &error, again: false });
+                }
                 let error = Arc::new(error);
                 for (index, item) in chunk.items {
                     let failure = Failure {
@@ -303,7 +321,7 @@ impl Run {
                         subject: item.subject(),
                         error: Arc::clone(&error),
                     };
-                    if uncertain && !item.is_idempotent() {
+                    if landed_maybe && !item.is_idempotent() {
                         self.report.uncertain.push(failure);
                     } else {
                         self.report.failed.push(failure);
@@ -311,6 +329,23 @@ impl Run {
                 }
             }
         }
+    }
+
+    /// Tells the hooks a request's outcome; an error stops the run.
+    fn after(&mut self, chunk: &Chunk, outcome: Outcome<'_>) {
+        if let Err(stop) = self.hooks.after(&Request::new(&chunk.items), &outcome) {
+            self.report.stopped.get_or_insert(stop);
+        }
+    }
+
+    /// The items read and not sent: what is waiting, queued or open.
+    fn unsent(&mut self) -> usize {
+        let open: usize = self.open.close_all().iter().map(|c| c.items.len()).sum();
+        let ready: usize = self.ready.iter().map(|c| c.items.len()).sum();
+        let queued: usize = (self.queued.values().flatten())
+            .map(|c| c.items.len())
+            .sum();
+        open + ready + queued
     }
 }
 
@@ -330,6 +365,13 @@ impl Bulk {
     /// conversations still packs into full requests; a lower one bounds memory tighter.
     pub fn open_budget(mut self, bytes: usize) -> Self {
         self.open_budget = bytes;
+        self
+    }
+
+    /// Calls `hooks` before every request leaves and after its outcome is known: see
+    /// [`Hooks`].
+    pub fn hooks(mut self, hooks: impl Hooks) -> Self {
+        self.hooks = Arc::new(hooks);
         self
     }
 
@@ -368,6 +410,7 @@ impl Bulk {
             busy: std::collections::HashSet::new(),
             runnable: VecDeque::new(),
             open: Open::new(self.open_budget),
+            hooks: Arc::clone(&self.hooks),
             waiting: 0,
             running: FuturesUnordered::new(),
             report: Report::default(),
@@ -378,7 +421,8 @@ impl Bulk {
         let mut held: Option<(usize, Item)> = None;
         let mut input_done = false;
         loop {
-            if held.is_some() && run.idle() {
+            let stopped = run.report.stopped.is_some();
+            if held.is_some() && run.idle() && !stopped {
                 if let Some((index, item)) = held.take() {
                     stage = Some(item.stage());
                     run.take(index, item);
@@ -390,10 +434,11 @@ impl Bulk {
             }
             run.launch();
             let want_input = !input_done
+                && !stopped
                 && held.is_none()
                 && (run.waiting < read_ahead || run.running.is_empty());
             if !want_input && run.running.is_empty() {
-                if held.is_some() {
+                if held.is_some() && !stopped {
                     // The stage is done: the next pass starts the held item's.
                     continue;
                 }
@@ -406,7 +451,7 @@ impl Bulk {
                     }
                     if run.running.is_empty() && !run.open.is_empty() {
                         // The input is slow and nothing runs: send the oldest open chunk now
-                        // than wait for it to fill.
+                        // rather than wait for it to fill.
                         return Poll::Ready(Event::Stalled);
                     }
                 }
@@ -439,6 +484,9 @@ impl Bulk {
                 }
             }
         }
+        if run.report.stopped.is_some() {
+            run.report.not_sent += run.unsent() + usize::from(held.is_some());
+        }
         run.report.elapsed = start.elapsed();
         run.report
     }
@@ -451,7 +499,7 @@ enum Event {
     Input(Option<(usize, Item)>),
     /// The input has nothing yet and no request is running.
     Stalled,
-    Done(Chunk, talkjs_api::Result<()>),
+    Done(Chunk, Answer),
 }
 
 impl Run {

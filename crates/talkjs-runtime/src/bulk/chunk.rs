@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use talkjs_api::{Client, ImportSize};
-use talkjs_models::ImportMessage;
+use talkjs_models::{ImportMessage, MessageId};
 
 use super::item::{Item, Kind};
 
@@ -89,20 +89,25 @@ impl Chunk {
     }
 }
 
+/// A request's answer: the created messages' ids, when it named them.
+pub(super) type Answer = talkjs_api::Result<Option<Vec<MessageId>>>;
+
 /// Sends one chunk as one request.
-pub(super) async fn send(client: Client, chunk: Chunk) -> (Chunk, talkjs_api::Result<()>) {
+pub(super) async fn send(client: Client, chunk: Chunk) -> (Chunk, Answer) {
     let result = match chunk.first() {
-        None => Ok(()),
+        None => Ok(None),
         Some(Item::User { .. }) => {
             let users = chunk.items.iter().filter_map(|(_, item)| match item {
                 Item::User { id, user } => Some((id.clone(), user.clone())),
                 _ => None,
             });
-            client.users().upsert_many(users).await
+            client.users().upsert_many(users).await.map(|()| None)
         }
-        Some(Item::Conversation { id, conversation }) => {
-            client.conversations().upsert(id, conversation).await
-        }
+        Some(Item::Conversation { id, conversation }) => client
+            .conversations()
+            .upsert(id, conversation)
+            .await
+            .map(|()| None),
         Some(Item::Participant {
             conversation,
             user,
@@ -113,6 +118,7 @@ pub(super) async fn send(client: Client, chunk: Chunk) -> (Chunk, talkjs_api::Re
                 .participants(conversation.clone())
                 .join(user, settings)
                 .await
+                .map(|()| None)
         }
         Some(Item::Send { conversation, .. }) => {
             let messages = chunk.items.iter().filter_map(|(_, item)| match item {
@@ -124,7 +130,7 @@ pub(super) async fn send(client: Client, chunk: Chunk) -> (Chunk, talkjs_api::Re
                 .messages(conversation.clone())
                 .send(messages)
                 .await
-                .map(drop)
+                .map(Some)
         }
         Some(Item::Import { conversation, .. }) => {
             // One request, whatever its size: the run splits a refused one itself.
@@ -141,7 +147,6 @@ pub(super) async fn send(client: Client, chunk: Chunk) -> (Chunk, talkjs_api::Re
                 .messages(conversation.clone())
                 .import_request(&messages)
                 .await
-                .map(drop)
         }
     };
     (chunk, result)

@@ -217,7 +217,7 @@ pub struct Progress {
 }
 
 /// The outcome of a bulk run: every item of the input is counted in exactly one of
-/// `succeeded`, `failed` and `uncertain`.
+/// `landed`, `failed` and `uncertain` (unless a hook [stopped](Self::stopped) the run).
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct Report {
@@ -239,5 +239,11 @@ pub struct Report {
     pub requests: usize,
     /// How long the run took.
     pub elapsed: Duration,
+    /// Why the run stopped early, if a [hook](super::Hooks) stopped it. The items it read
+    /// and did not send then are counted in [`not_sent`](Self::not_sent), not in `failed`;
+    /// the input after them was not read.
+    pub stopped: Option<super::HookError>,
+    /// Items read from the input and not sent because a hook stopped the run.
+    pub not_sent: usize,
 }
 
