@@ -20,11 +20,9 @@ use std::time::Duration;
 
 use indicatif::HumanDuration;
 use serde_json::{Value, json};
+use talkjs::models::ParticipantPatch;
+use talkjs::runtime::translate::{self, MessageAction, ParticipantSetting, Translator, Write};
 use talkjs::runtime::{ClientExt, bulk};
-use talkjs::models::{
-    Access, Conversation, ConversationUpsert, ImportMessage, Message, MessageType, Notify,
-    ParticipantOverwrite, ParticipantPatch, User, UserUpsert,
-};
 use tokio::sync::mpsc;
 
 use super::{Ctx, interrupted, progress_bar};
@@ -417,8 +415,8 @@ fn count_items(path: &std::path::Path, name: &str) -> Result<usize, CliError> {
         .map_err(|e| CliError::Usage(format!("cannot open {name:?}: {e}")))?;
     let mut items = 0;
     // A read error is reported by the second pass, which reads as far as it can.
-    let _ = for_each_line(file, |_, text| {
-        if let Ok(Ok(record)) = text.map(parse_line) {
+    let _ = for_each_line(file, |line, text| {
+        if let Ok(Ok(record)) = text.map(|text| parse_line(line, text)) {
             items += record.items();
         }
         ControlFlow::Continue(())
@@ -426,17 +424,18 @@ fn count_items(path: &std::path::Path, name: &str) -> Result<usize, CliError> {
     Ok(items)
 }
 
-/// What one line of the input becomes.
+/// What one line of the input becomes: the translator's writes
+/// ([`talkjs::runtime::translate`]) as bulk items.
 #[derive(Debug)]
 enum Record {
     User(bulk::Item),
     Conversation {
         id: String,
         item: bulk::Item,
-        /// Participants whose settings differ from the defaults.
+        /// Participants whose settings the participant PUT sets.
         participants: Vec<bulk::Item>,
-        /// Participants with access `None` (which only a PATCH sets), and their notify.
-        revoked: Vec<(String, Notify)>,
+        /// Participants whose settings only a PATCH sets (access `None`), with the PATCH.
+        patches: Vec<(String, ParticipantPatch)>,
     },
     Message {
         item: bulk::Item,
@@ -458,130 +457,73 @@ impl Record {
     }
 }
 
-/// What a line that is none of the three kinds is told.
-const NOT_A_RECORD: &str = "neither a user, a conversation nor a message as `talkjs export` \
-    writes them (a message has \"conversationId\", a conversation \"participants\", a user \"name\")";
-
-/// Decodes one line: a message has `conversationId`, a conversation `participants`, a user
-/// `name` (the export always writes these fields).
-fn parse_line(text: &str) -> Result<Record, String> {
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let Value::Object(object) = &value else {
-        return Err(format!("not a JSON object: {NOT_A_RECORD}"));
-    };
-    if object.contains_key("conversationId") {
-        let message: Message = serde_json::from_value(value)
-            .map_err(|e| format!("not a message as `talkjs export messages` writes it: {e}"))?;
-        Ok(message_record(message))
-    } else if object.contains_key("participants") {
-        let conversation: Conversation = serde_json::from_value(value).map_err(|e| {
-            format!("not a conversation as `talkjs export conversations` writes it: {e}")
-        })?;
-        Ok(conversation_record(conversation))
-    } else if object.contains_key("name") {
-        let user: User = serde_json::from_value(value)
-            .map_err(|e| format!("not a user as `talkjs export users` writes it: {e}"))?;
-        Ok(user_record(user))
-    } else {
-        Err(NOT_A_RECORD.to_owned())
-    }
-}
-
-/// A user: an upsert of every field the export has and the upsert takes (fields missing or
-/// `null` are left as they are).
-fn user_record(user: User) -> Record {
-    Record::User(bulk::Item::User {
-        id: user.id.to_string(),
-        user: UserUpsert::from(user),
+/// Decodes and translates one line (the translator of a plain import: no `readUntil`,
+/// no files, no system messages).
+fn parse_line(line: usize, text: &str) -> Result<Record, String> {
+    let line = u64::try_from(line).unwrap_or(u64::MAX);
+    let record = translate::read_line(line, text).map_err(|e| e.reason)?;
+    Ok(match Translator::new().translate(record) {
+        Write::User(user) => Record::User(bulk::Item::User {
+            id: user.id,
+            user: user.upsert,
+        }),
+        Write::Conversation(conversation) => conversation_record(conversation),
+        Write::Message(message) => message_record(message),
+        // A kind of write this version does not know: nothing to send.
+        _ => Record::Skipped("a record this version cannot import".to_owned()),
     })
 }
 
-/// A conversation: an upsert with its fields and every participant (added with the default
-/// settings), a participant item for each one whose settings differ, and the participants
-/// whose access is `None` (set after the run).
-fn conversation_record(conversation: Conversation) -> Record {
-    let id = conversation.id.to_string();
-    let members: Vec<_> = conversation.participants.keys().cloned().collect();
-    let participant_settings = conversation.participants.clone();
-    let upsert = ConversationUpsert::from(conversation).participants(members);
+/// A conversation: its upsert, the participant PUTs for the bulk runner, and the PATCHes
+/// sent after the run.
+fn conversation_record(conversation: translate::ConversationWrite) -> Record {
+    let id = conversation.id;
     let mut participants = Vec::new();
-    let mut revoked = Vec::new();
-    for (user, settings) in participant_settings {
-        if settings.access == Access::None {
-            revoked.push((user.into_inner(), settings.notify));
-        } else if settings.access != Access::ReadWrite || settings.notify != Notify::All {
-            participants.push(bulk::Item::Participant {
-                conversation: id.clone(),
-                user: user.into_inner(),
-                settings: ParticipantOverwrite::new()
-                    .access(settings.access)
-                    .notify(settings.notify),
-            });
+    let mut patches = Vec::new();
+    for participant in conversation.participants {
+        match participant.setting {
+            ParticipantSetting::Overwrite(settings) => {
+                participants.push(bulk::Item::Participant {
+                    conversation: id.clone(),
+                    user: participant.user,
+                    settings,
+                });
+            }
+            ParticipantSetting::Patch(patch) => patches.push((participant.user, patch)),
         }
     }
     Record::Conversation {
         item: bulk::Item::Conversation {
             id: id.clone(),
-            conversation: upsert,
+            conversation: conversation.upsert,
         },
         id,
         participants,
-        revoked,
+        patches,
     }
 }
 
-/// A message: an import with its sender, text, time, readers and custom data, or the reason
-/// it cannot be imported.
-fn message_record(message: Message) -> Record {
-    let conversation = message.conversation_id.into_inner();
-    if message.message_type != MessageType::UserMessage {
-        return Record::Skipped(format!(
-            "message {} in {conversation}: a {} (the import takes user messages only)",
-            message.id,
-            match message.message_type {
-                MessageType::SystemMessage => "system message".to_owned(),
-                other => format!("message of type {other:?}"),
-            }
-        ));
-    }
-    let Some(sender) = message.sender_id else {
-        return Record::Skipped(format!(
-            "message {} in {conversation}: no sender (the import needs one)",
-            message.id
-        ));
-    };
-    let Some(text) = message.text.filter(|t| !t.is_empty()) else {
-        let only = if message.attachment.is_some() {
-            "an attachment only (an export cannot carry files)"
-        } else if message.location.is_some() {
-            "a location only (the import cannot carry locations)"
-        } else {
-            "no text"
-        };
-        return Record::Skipped(format!("message {} in {conversation}: {only}", message.id));
-    };
-    let left_out: Vec<&str> = [
-        message.attachment.is_some().then_some("attachment"),
-        message.location.is_some().then_some("location"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let warning = (!left_out.is_empty()).then(|| {
-        format!(
-            "message {} in {conversation}: imported without its {}",
-            message.id,
-            left_out.join(" and ")
-        )
-    });
-    let mut import = ImportMessage::new(sender, text, message.created_at).read_by(message.read_by);
-    import.custom = message.custom;
-    Record::Message {
-        item: bulk::Item::Import {
-            conversation,
-            message: import,
+/// A message: an import, or the reason it cannot be imported.
+fn message_record(message: translate::MessageWrite) -> Record {
+    let (id, conversation) = (message.id, message.conversation);
+    match message.action {
+        MessageAction::Import {
+            message, left_out, ..
+        } => Record::Message {
+            warning: (!left_out.is_empty())
+                .then(|| format!("message {id} in {conversation}: imported {left_out}")),
+            item: bulk::Item::Import {
+                conversation,
+                message,
+            },
         },
-        warning,
+        MessageAction::Skip(skip) => {
+            Record::Skipped(format!("message {id} in {conversation}: {skip}"))
+        }
+        // Only with the options a plain import does not set.
+        _ => Record::Skipped(format!(
+            "message {id} in {conversation}: not a message the import takes"
+        )),
     }
 }
 
@@ -603,13 +545,13 @@ enum NoteKind {
     Warning,
 }
 
-/// A participant whose access is set to `None` after the run.
+/// A participant whose settings only a PATCH sets (access `None`), sent after the run.
 #[derive(Debug)]
 struct Revoke {
     line: usize,
     conversation: String,
     user: String,
-    notify: Notify,
+    patch: ParticipantPatch,
 }
 
 /// Which line each bulk item came from, kept compact: only the items where the line is not
@@ -666,7 +608,7 @@ fn read_input(input: Input, tx: &mpsc::Sender<bulk::Item>) -> Scanned {
     };
     let name = input.name;
     let ended = for_each_line(input.reader, |line, text| {
-        let record = match text.and_then(parse_line) {
+        let record = match text.and_then(|text| parse_line(line, text)) {
             Ok(record) => record,
             Err(text) => {
                 read.notes.push(Note {
@@ -690,14 +632,14 @@ fn read_input(input: Input, tx: &mpsc::Sender<bulk::Item>) -> Scanned {
                 id,
                 item,
                 participants,
-                revoked,
+                patches,
             } => {
                 read.revokes
-                    .extend(revoked.into_iter().map(|(user, notify)| Revoke {
+                    .extend(patches.into_iter().map(|(user, patch)| Revoke {
                         line,
                         conversation: id.clone(),
                         user,
-                        notify,
+                        patch,
                     }));
                 held.extend(participants.into_iter().map(|item| (line, item)));
                 let went_on = hand_over(&mut read, line, item);
@@ -743,14 +685,11 @@ fn read_input(input: Input, tx: &mpsc::Sender<bulk::Item>) -> Scanned {
 /// imported). They are few: one request each, one after the other.
 async fn revoke_access(client: &talkjs::Client, revokes: &[Revoke], outcome: &mut Outcome) {
     for revoke in revokes {
-        let patch = ParticipantPatch::new()
-            .access(Access::None)
-            .notify(revoke.notify.clone());
         outcome.requests += 1;
         let result = client
             .conversations()
             .participants(revoke.conversation.clone())
-            .modify(&revoke.user, &patch)
+            .modify(&revoke.user, &revoke.patch)
             .await;
         match result {
             Ok(()) => outcome.succeeded += 1,
@@ -958,12 +897,11 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use serde_json::json;
-    use talkjs::models::Patch;
 
     use super::*;
 
     fn parse(value: &Value) -> Result<Record, String> {
-        parse_line(&value.to_string())
+        parse_line(1, &value.to_string())
     }
 
     #[test]
@@ -991,127 +929,54 @@ mod tests {
     }
 
     #[test]
-    fn users_become_upserts_of_their_fields() {
-        let record = parse(
-            &json!({"id": "alice", "name": "Alice", "email": ["a@x.com"],
-            "phone": null, "photoUrl": "https://p", "role": "buyer", "locale": "nl-NL",
-            "welcomeMessage": "Hi", "availabilityText": "away", "custom": {"k": "v"},
-            "headerPhotoUrl": "https://h", "createdAt": 5}),
-        )
-        .unwrap();
-        let Record::User(bulk::Item::User { id, user }) = record else {
-            panic!("{record:?}");
-        };
-        assert_eq!(id, "alice");
-        assert_eq!(
-            serde_json::to_value(&user).unwrap(),
-            json!({"name": "Alice", "email": ["a@x.com"], "photoUrl": "https://p",
-                "welcomeMessage": "Hi", "locale": "nl-NL", "role": "buyer",
-                "custom": {"k": "v"}, "availabilityText": "away"})
-        );
-    }
-
-    #[test]
-    fn conversations_carry_their_participants_settings() {
-        let record = parse(&json!({"id": "c", "subject": "S", "participants": {
+    fn lines_become_bulk_items_and_patches() {
+        let conversation = json!({"id": "c", "participants": {
             "a": {"access": "ReadWrite", "notify": true},
             "b": {"access": "Read", "notify": "MentionsOnly"},
-            "c": {"access": "None", "notify": false}}, "createdAt": 1}))
-        .unwrap();
+            "c": {"access": "None", "notify": false}}, "createdAt": 1});
         let Record::Conversation {
-            id,
-            item: bulk::Item::Conversation { conversation, .. },
+            item: bulk::Item::Conversation { id, .. },
             participants,
-            revoked,
-        } = record
+            patches,
+            ..
+        } = parse(&conversation).unwrap()
         else {
-            panic!("{record:?}");
+            panic!("not a conversation");
         };
         assert_eq!(id, "c");
-        assert_eq!(conversation.participants.len(), 3);
-        assert_eq!(conversation.subject, Patch::Set("S".into()));
-        assert_eq!(participants.len(), 1);
         assert!(
-            matches!(&participants[0], bulk::Item::Participant { user, settings, .. }
-                if user == "b" && settings.access == Some(Access::Read)
-                    && settings.notify == Some(Notify::MentionsOnly)),
+            matches!(&participants[..], [bulk::Item::Participant { user, .. }] if user == "b"),
             "{participants:?}"
         );
-        assert_eq!(revoked, [("c".to_owned(), Notify::Off)]);
-    }
+        let [(user, patch)] = &patches[..] else {
+            panic!("{patches:?}");
+        };
+        assert_eq!(user, "c");
+        assert_eq!(patch.access, Some(talkjs::models::Access::None));
 
-    #[test]
-    fn messages_become_imports_or_are_skipped_with_a_reason() {
-        let base = json!({"id": "msg_1", "type": "UserMessage", "conversationId": "chat",
-            "senderId": "alice", "text": "hi", "readBy": ["bob"], "custom": {"k": "v"},
-            "createdAt": 1_600_000_000_000_u64, "origin": "rest"});
-        let Record::Message {
-            item:
-                bulk::Item::Import {
-                    conversation,
-                    message,
-                },
-            warning: None,
-        } = parse(&base).unwrap()
+        let mut message = json!({"id": "msg_1", "type": "UserMessage", "conversationId": "chat",
+            "senderId": "alice", "text": "hi", "location": [1.0, 2.0], "createdAt": 1});
+        let Ok(Record::Message {
+            item: bulk::Item::Import { conversation, .. },
+            warning: Some(warning),
+        }) = parse(&message)
         else {
-            panic!("not an import");
+            panic!("not an import with a warning");
         };
         assert_eq!(conversation, "chat");
         assert_eq!(
-            serde_json::to_value(&message).unwrap(),
-            json!({"type": "UserMessage", "sender": "alice", "text": "hi",
-                "timestamp": 1_600_000_000_000_u64, "readBy": ["bob"], "custom": {"k": "v"}})
+            warning,
+            "message msg_1 in chat: imported without its location"
         );
-
-        let mut system = base.clone();
-        system["type"] = json!("SystemMessage");
-        system["senderId"] = Value::Null;
-        let Ok(Record::Skipped(reason)) = parse(&system) else {
+        message["type"] = json!("SystemMessage");
+        let Ok(Record::Skipped(reason)) = parse(&message) else {
             panic!("not skipped");
         };
-        assert!(reason.contains("system message"), "{reason}");
-
-        let mut no_sender = base.clone();
-        no_sender["senderId"] = Value::Null;
-        let Ok(Record::Skipped(reason)) = parse(&no_sender) else {
-            panic!("not skipped");
-        };
-        assert!(reason.contains("no sender"), "{reason}");
-
-        let mut file = base.clone();
-        file["attachment"] = json!({"url": "https://f", "size": 3});
-        let Ok(Record::Message {
-            warning: Some(warning),
-            ..
-        }) = parse(&file)
-        else {
-            panic!("no warning");
-        };
-        assert!(warning.contains("without its attachment"), "{warning}");
-        file["text"] = Value::Null;
-        let Ok(Record::Skipped(reason)) = parse(&file) else {
-            panic!("not skipped");
-        };
-        assert!(reason.contains("attachment only"), "{reason}");
-    }
-
-    #[test]
-    fn bad_lines_say_why() {
         assert!(
-            parse_line("{nope")
-                .unwrap_err()
-                .starts_with("not valid JSON")
+            reason.starts_with("message msg_1 in chat: a system message"),
+            "{reason}"
         );
-        assert!(parse_line("[1]").unwrap_err().contains("neither a user"));
-        assert!(
-            parse_line(r#"{"id": "x"}"#)
-                .unwrap_err()
-                .contains("neither a user")
-        );
-        let err = parse_line(r#"{"conversationId": "c", "text": "no id"}"#).unwrap_err();
-        assert!(err.starts_with("not a message"), "{err}");
-        let err = parse_line(r#"{"name": "no id"}"#).unwrap_err();
-        assert!(err.starts_with("not a user"), "{err}");
+        assert!(parse_line(2, "[1]").unwrap_err().contains("neither a user"));
     }
 
     #[test]
