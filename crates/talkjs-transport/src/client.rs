@@ -38,6 +38,7 @@ pub struct HyperClientBuilder {
     max_response_bytes: usize,
     proxy: Proxy,
     extra_roots: Vec<CertificateDer<'static>>,
+    boxed_future: bool,
 }
 
 impl std::fmt::Debug for HyperClientBuilder {
@@ -64,6 +65,7 @@ impl Default for HyperClientBuilder {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             proxy: Proxy::from_env(),
             extra_roots: Vec::new(),
+            boxed_future: false,
         }
     }
 }
@@ -133,6 +135,13 @@ impl HyperClientBuilder {
         self
     }
 
+    /// Measurement switch (issue 24): the call's future boxed instead of [`HyperFuture`].
+    #[doc(hidden)]
+    pub fn boxed_future(mut self, yes: bool) -> Self {
+        self.boxed_future = yes;
+        self
+    }
+
     /// Builds the client. Needs a Tokio runtime when requests are sent (not when built).
     /// Reads the proxy environment variables with [`Proxy::from_env`]; fails on a proxy it
     /// cannot use, or on a root certificate that does not parse.
@@ -176,6 +185,7 @@ impl HyperClientBuilder {
             inner: Arc::new(builder.build(https)),
             max_response_bytes: self.max_response_bytes,
             proxy: matcher,
+            boxed_future: self.boxed_future,
         })
     }
 }
@@ -192,6 +202,7 @@ pub struct HyperClient {
     max_response_bytes: usize,
     /// Which destinations go through which proxy (`None`: none do).
     proxy: Option<Arc<Matcher>>,
+    boxed_future: bool,
 }
 
 impl std::fmt::Debug for HyperClient {
@@ -231,7 +242,7 @@ fn classify(e: hyper_util::client::legacy::Error) -> TransportError {
 impl Service<HttpRequest> for HyperClient {
     type Response = HttpResponse;
     type Error = BoxError;
-    type Future = HyperFuture;
+    type Future = HyperCall;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -244,10 +255,34 @@ impl Service<HttpRequest> for HyperClient {
                     .insert(http::header::PROXY_AUTHORIZATION, auth);
             }
         }
-        HyperFuture {
-            state: HyperState::Head {
-                future: self.inner.request(req.map(Full::new)),
-                limit: self.max_response_bytes,
+        if self.boxed_future {
+            let future = self.inner.request(req.map(Full::new));
+            let limit = self.max_response_bytes;
+            return HyperCall::Boxed {
+                future: Box::pin(async move {
+                    let response = future.await.map_err(classify)?;
+                    let (parts, body) = response.into_parts();
+                    let collected =
+                        Limited::new(body, limit)
+                            .collect()
+                            .await
+                            .map_err(|source| {
+                                if source.is::<http_body_util::LengthLimitError>() {
+                                    TransportError::BodyTooLarge { limit }
+                                } else {
+                                    TransportError::Body { source }
+                                }
+                            })?;
+                    Ok(http::Response::from_parts(parts, collected.to_bytes()))
+                }),
+            };
+        }
+        HyperCall::State {
+            future: HyperFuture {
+                state: HyperState::Head {
+                    future: self.inner.request(req.map(Full::new)),
+                    limit: self.max_response_bytes,
+                },
             },
         }
     }
@@ -259,6 +294,27 @@ pin_project_lite::pin_project! {
     pub struct HyperFuture {
         #[pin]
         state: HyperState,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Measurement switch (issue 24).
+    #[doc(hidden)]
+    #[project = HyperCallProj]
+    pub enum HyperCall {
+        State { #[pin] future: HyperFuture },
+        Boxed { future: crate::types::BoxFuture<'static, Result<HttpResponse, BoxError>> },
+    }
+}
+
+impl Future for HyperCall {
+    type Output = Result<HttpResponse, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            HyperCallProj::State { future } => future.poll(cx),
+            HyperCallProj::Boxed { future } => future.as_mut().poll(cx),
+        }
     }
 }
 

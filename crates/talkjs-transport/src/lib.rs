@@ -67,7 +67,9 @@ mod trace;
 mod types;
 
 pub use base_url::{BaseUrl, BaseUrlLayer, BaseUrlService, TALKJS_API_ROOT};
-pub use client::{DEFAULT_MAX_RESPONSE_BYTES, HyperClient, HyperClientBuilder, HyperFuture};
+pub use client::{
+    DEFAULT_MAX_RESPONSE_BYTES, HyperCall, HyperClient, HyperClientBuilder, HyperFuture,
+};
 pub use error::{BuildError, TimeoutKind, TransportError};
 pub use extensions::{Attempts, Idempotency, PathTemplate, RateLimitWait, RequestClass};
 pub use json::JsonLayer;
