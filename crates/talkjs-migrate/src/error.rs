@@ -83,7 +83,7 @@ fn on_off(on: bool) -> &'static str {
 
 impl Error {
     pub(crate) fn journal(path: &std::path::Path, e: rusqlite::Error) -> Self {
-        if crate::journal::is_busy(&e) {
+        if is_busy(&e) {
             return Self::JournalBusy {
                 path: path.to_owned(),
             };
@@ -93,4 +93,12 @@ impl Error {
             source: Box::new(e),
         }
     }
+}
+
+/// Whether an error is SQLite's "database is locked/busy".
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }

@@ -213,15 +213,19 @@
 
 mod error;
 mod files;
+mod fnv;
+mod item;
 mod journal;
+mod note;
 mod plan;
 mod run;
 mod shard;
 mod verify;
 
 pub use error::Error;
-pub use journal::{Counts, Failure, ItemKind};
-pub use plan::{Note, REPLY_TO_KEY, SOURCE_ID_KEY, Severity};
+pub use item::{ItemKind, REPLY_TO_KEY, SOURCE_ID_KEY};
+pub use journal::{Counts, Failure};
+pub use note::{Note, Severity};
 pub use run::{DEFAULT_SETTLE_TIME, Migration, Progress, Reconciled, Report, Resolved, StopHandle};
 pub use shard::{ParseShardError, Shard, shard_of};
 pub use verify::{ConversationCheck, FieldMismatch, Mismatch, UserCheck, VerifyReport};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::plan::Fnv;
+use crate::fnv::Fnv;
 
 /// One of N parts of a migration, split by conversation: conversation `id` is in shard
 /// [`shard_of`]`(id, N)`. Each shard migrates its conversations (with their participants'

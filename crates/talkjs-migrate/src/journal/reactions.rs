@@ -3,7 +3,8 @@
 
 use rusqlite::params;
 
-use super::{Journal, ROW_COLUMNS, Row, row};
+use super::row::{ROW_COLUMNS, Row, row};
+use super::store::Journal;
 
 /// The journal's record of how many requests planning made to list who reacted to the
 /// source app's messages.

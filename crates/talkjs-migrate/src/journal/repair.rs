@@ -8,8 +8,9 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use talkjs_api::models::{Custom, ImportMessage, Message};
 
-use super::{Journal, ROW_COLUMNS, Row, row};
-use crate::plan::SOURCE_ID_KEY;
+use super::row::{ROW_COLUMNS, Row, row};
+use super::store::Journal;
+use crate::item::SOURCE_ID_KEY;
 
 /// How a message of the plan is recognised in a listing of the target: by its source id in
 /// `custom` (with the marker), else by sender, time (ms), text and custom data, which the

@@ -9,7 +9,7 @@
 //! `talkjs export` writes them from a listing that has them); otherwise (counts, or a shape
 //! that names no users) the message migrates without them, with a warning.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -17,8 +17,9 @@ use serde_json::Value;
 use talkjs_api::Client;
 use talkjs_api::models::{Message, MessageType};
 
-use super::{PlannedItem, Planner, Severity, to_json};
-use crate::journal::ItemKind;
+use super::planner::{Planner, Reactors};
+use crate::item::{ItemKind, PlannedItem, to_json};
+use crate::note::Severity;
 
 /// The body of a reaction item: one user's reaction to the item's message with one emoji
 /// (`PUT …/messages/{target id}/reactions/{emoji}/{user}`, idempotent).
@@ -29,9 +30,6 @@ pub(crate) struct ReactionBody {
     /// The user who reacted.
     pub user: String,
 }
-
-/// Who reacted with each emoji: emoji → user ids.
-pub(crate) type Reactors = BTreeMap<String, BTreeSet<String>>;
 
 /// The page size of a reactions listing (TalkJS's transfer example asks for 100).
 const PAGE: u32 = 100;
@@ -293,7 +291,8 @@ impl Planner {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::plan::{PlanOptions, plan_reader};
+    use crate::plan::planner::{Plan, PlanOptions};
+    use crate::plan::source::plan_reader;
     use crate::shard::{Shard, shard_of};
     use serde_json::json;
 
@@ -322,13 +321,13 @@ mod tests {
             )
             .unwrap()
         };
-        let users = |plan: &crate::plan::Plan| -> Vec<String> {
+        let users = |plan: &Plan| -> Vec<String> {
             (plan.items.iter())
                 .filter(|i| i.kind == ItemKind::User)
                 .map(|i| i.subject.clone())
                 .collect()
         };
-        let reactions = |plan: &crate::plan::Plan| {
+        let reactions = |plan: &Plan| {
             (plan.items.iter())
                 .filter(|i| i.kind == ItemKind::Reaction)
                 .count()
