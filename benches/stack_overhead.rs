@@ -272,103 +272,6 @@ fn raw_baselines(cl: &Clients) -> Vec<common::Job<'_>> {
     ]
 }
 
-/// Issue 24, "cleverness only with a figure": each clever form against its plain form, in
-/// pairs (the clever form first, so each ratio is plain / clever).
-fn cleverness(rt: &tokio::runtime::Runtime, cl: &Clients) {
-    use talkjs::transport::{BoxError, HyperClientBuilder, Quota, RateLimiter, StackBuilder};
-    use tower::ServiceExt;
-
-    let _runtime = rt.enter();
-    let limiter =
-        || RateLimiter::new(common::APP_ID).general_quota(Quota::per_second(1_000_000, 1_000_000));
-    let with_client = |client: HyperClientBuilder| {
-        talkjs::Client::builder()
-            .app_id(common::APP_ID)
-            .secret_key(common::SECRET_KEY)
-            .base_url(cl.server.root())
-            .rate_limiter(Some(limiter()))
-            .http_client(client)
-            .build()
-            .expect("client")
-    };
-    let hyper_future = with_client(HyperClientBuilder::new());
-    let boxed_future = with_client(HyperClientBuilder::new().boxed_future(true));
-
-    let stack = StackBuilder::new(
-        talkjs::auth::AppId::new(common::APP_ID),
-        talkjs::auth::Credentials::AppToken(talkjs::auth::TokenSigner::new(
-            talkjs::auth::AppId::new(common::APP_ID),
-            talkjs::auth::SecretKey::new(common::SECRET_KEY),
-        )),
-    )
-    .base_url(cl.server.root())
-    .rate_limiter(Some(limiter()))
-    .build()
-    .expect("stack");
-    // What `into_http_service` keeps with the downcast (the same box), and what it makes
-    // without it (the box boxed again).
-    let downcast = talkjs::Client::from_service(stack.clone());
-    let boxed_twice = talkjs::Client::from_service(tower::util::BoxCloneSyncService::new(
-        stack.map_err(Into::<BoxError>::into),
-    ));
-
-    let listing = |plain: bool| -> common::JobFn<'_> {
-        let client = &hyper_future;
-        Box::new(move || {
-            Box::pin(async move {
-                use futures_util::TryStreamExt;
-                let stream = client.users().list().limit(100).into_stream();
-                let stream = if plain { stream.plain_wake() } else { stream };
-                let n = stream
-                    .try_fold(0usize, |n, user| async move {
-                        black_box(&user);
-                        Ok(n + 1)
-                    })
-                    .await
-                    .expect("listing");
-                assert_eq!(n, common::PAGE_SIZE * common::PAGES);
-            })
-        })
-    };
-
-    let pairs: Vec<(&str, u32, Vec<common::Job<'_>>)> = vec![
-        (
-            "HyperFuture vs a boxed future (GET /users/{id}, default stack)",
-            200,
-            vec![
-                ("HyperFuture", get(&hyper_future)),
-                ("boxed future", get(&boxed_future)),
-            ],
-        ),
-        (
-            "into_http_service: downcast vs boxing again (GET, from_service(stack))",
-            200,
-            vec![
-                ("downcast (one box)", get(&downcast)),
-                ("boxed again", get(&boxed_twice)),
-            ],
-        ),
-        (
-            "Items: FetchWake vs the caller's waker (100 pages x 100 users)",
-            1,
-            vec![
-                ("FetchWake", listing(false)),
-                ("plain waker", listing(true)),
-            ],
-        ),
-    ];
-    for (title, batch, jobs) in &pairs {
-        for (_, job) in jobs {
-            rt.block_on(job());
-        }
-        let rounds = std::env::var("TALKJS_BENCH_ROUNDS")
-            .ok()
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(100);
-        common::interleaved(rt, title, rounds, *batch, jobs);
-    }
-}
-
 /// A job calling `client.users().get(..)`.
 fn get(client: &talkjs::Client) -> common::JobFn<'_> {
     Box::new(move || {
@@ -407,9 +310,6 @@ fn main() {
         interleaved(&rt, &cl);
         if std::env::var_os("TALKJS_BENCH_LAYERS").is_some() {
             layers(&rt, &cl);
-        }
-        if std::env::var_os("TALKJS_BENCH_CLEVERNESS").is_some() {
-            cleverness(&rt, &cl);
         }
     }
 }

@@ -95,9 +95,7 @@ impl Client {
 
     /// A client over any service: a transport stack assembled by hand from
     /// `talkjs-transport`'s layers, or a mock. The service receives requests with a relative
-    /// URI (`/users/alice`), so it must include a base-URL layer (and auth) itself. A stack
-    /// that is already type-erased (e.g. from `StackBuilder::build`) is kept as it is, not
-    /// boxed a second time.
+    /// URI (`/users/alice`), so it must include a base-URL layer (and auth) itself.
     /// ```no_run
     /// # fn run() -> Result<(), talkjs_api::Error> {
     /// use talkjs_transport::{BaseUrl, BaseUrlLayer, HyperClient, JsonLayer, AuthLayer};

@@ -1,19 +1,14 @@
 //! The innermost service: hyper-util's pooled client with rustls, through a proxy if one is
 //! set.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::ResponseFuture;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioExecutor;
@@ -22,7 +17,7 @@ use tower::Service;
 
 use crate::error::{BuildError, TransportError};
 use crate::proxy::{Proxy, ProxyConnector};
-use crate::types::{BoxError, HttpRequest, HttpResponse};
+use crate::types::{BoxError, BoxFuture, HttpRequest, HttpResponse};
 
 /// Default limit on a response body (TalkJS responses are small JSON documents).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -38,7 +33,6 @@ pub struct HyperClientBuilder {
     max_response_bytes: usize,
     proxy: Proxy,
     extra_roots: Vec<CertificateDer<'static>>,
-    boxed_future: bool,
 }
 
 impl std::fmt::Debug for HyperClientBuilder {
@@ -65,7 +59,6 @@ impl Default for HyperClientBuilder {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             proxy: Proxy::from_env(),
             extra_roots: Vec::new(),
-            boxed_future: false,
         }
     }
 }
@@ -135,13 +128,6 @@ impl HyperClientBuilder {
         self
     }
 
-    /// Measurement switch (issue 24): the call's future boxed instead of [`HyperFuture`].
-    #[doc(hidden)]
-    pub fn boxed_future(mut self, yes: bool) -> Self {
-        self.boxed_future = yes;
-        self
-    }
-
     /// Builds the client. Needs a Tokio runtime when requests are sent (not when built).
     /// Reads the proxy environment variables with [`Proxy::from_env`]; fails on a proxy it
     /// cannot use, or on a root certificate that does not parse.
@@ -185,7 +171,6 @@ impl HyperClientBuilder {
             inner: Arc::new(builder.build(https)),
             max_response_bytes: self.max_response_bytes,
             proxy: matcher,
-            boxed_future: self.boxed_future,
         })
     }
 }
@@ -202,7 +187,6 @@ pub struct HyperClient {
     max_response_bytes: usize,
     /// Which destinations go through which proxy (`None`: none do).
     proxy: Option<Arc<Matcher>>,
-    boxed_future: bool,
 }
 
 impl std::fmt::Debug for HyperClient {
@@ -242,7 +226,7 @@ fn classify(e: hyper_util::client::legacy::Error) -> TransportError {
 impl Service<HttpRequest> for HyperClient {
     type Response = HttpResponse;
     type Error = BoxError;
-    type Future = HyperCall;
+    type Future = BoxFuture<'static, Result<HttpResponse, BoxError>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -255,140 +239,22 @@ impl Service<HttpRequest> for HyperClient {
                     .insert(http::header::PROXY_AUTHORIZATION, auth);
             }
         }
-        if self.boxed_future {
-            let future = self.inner.request(req.map(Full::new));
-            let limit = self.max_response_bytes;
-            return HyperCall::Boxed {
-                future: Box::pin(async move {
-                    let response = future.await.map_err(classify)?;
-                    let (parts, body) = response.into_parts();
-                    let collected =
-                        Limited::new(body, limit)
-                            .collect()
-                            .await
-                            .map_err(|source| {
-                                if source.is::<http_body_util::LengthLimitError>() {
-                                    TransportError::BodyTooLarge { limit }
-                                } else {
-                                    TransportError::Body { source }
-                                }
-                            })?;
-                    Ok(http::Response::from_parts(parts, collected.to_bytes()))
-                }),
-            };
-        }
-        HyperCall::State {
-            future: HyperFuture {
-                state: HyperState::Head {
-                    future: self.inner.request(req.map(Full::new)),
-                    limit: self.max_response_bytes,
-                },
-            },
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Future of [`HyperClient`]: the response head, then the whole body (up to the
-    /// [limit](HyperClientBuilder::max_response_bytes)) read into `Bytes`.
-    pub struct HyperFuture {
-        #[pin]
-        state: HyperState,
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Measurement switch (issue 24).
-    #[doc(hidden)]
-    #[project = HyperCallProj]
-    pub enum HyperCall {
-        State { #[pin] future: HyperFuture },
-        Boxed { future: crate::types::BoxFuture<'static, Result<HttpResponse, BoxError>> },
-    }
-}
-
-impl Future for HyperCall {
-    type Output = Result<HttpResponse, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            HyperCallProj::State { future } => future.poll(cx),
-            HyperCallProj::Boxed { future } => future.as_mut().poll(cx),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    #[project = HyperStateProj]
-    enum HyperState {
-        Head {
-            #[pin]
-            future: ResponseFuture,
-            limit: usize,
-        },
-        Body {
-            #[pin]
-            collect: Collect<Limited<Incoming>>,
-            parts: Option<http::response::Parts>,
-            limit: usize,
-        },
-    }
-}
-
-impl std::fmt::Debug for HyperFuture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HyperFuture").finish_non_exhaustive()
-    }
-}
-
-impl Future for HyperFuture {
-    type Output = Result<HttpResponse, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
-        loop {
-            match state.as_mut().project() {
-                HyperStateProj::Head { future, limit } => {
-                    let response = match future.poll(cx) {
-                        Poll::Ready(Ok(response)) => response,
-                        Poll::Ready(Err(error)) => return Poll::Ready(Err(classify(error).into())),
-                        Poll::Pending => return Poll::Pending,
-                    };
-                    let (parts, body) = response.into_parts();
-                    let collect = Limited::new(body, *limit).collect();
-                    let limit = *limit;
-                    state.set(HyperState::Body {
-                        collect,
-                        parts: Some(parts),
-                        limit,
-                    });
-                }
-                HyperStateProj::Body {
-                    collect,
-                    parts,
-                    limit,
-                } => {
-                    let collected = match collect.poll(cx) {
-                        Poll::Ready(Ok(collected)) => collected,
-                        Poll::Ready(Err(source)) => {
-                            let error = if source.is::<http_body_util::LengthLimitError>() {
-                                TransportError::BodyTooLarge { limit: *limit }
-                            } else {
-                                TransportError::Body { source }
-                            };
-                            return Poll::Ready(Err(error.into()));
-                        }
-                        Poll::Pending => return Poll::Pending,
-                    };
-                    let Some(parts) = parts.take() else {
-                        return Poll::Ready(Err("HyperFuture polled after completion".into()));
-                    };
-                    return Poll::Ready(Ok(http::Response::from_parts(
-                        parts,
-                        collected.to_bytes(),
-                    )));
-                }
-            }
-        }
+        let response = self.inner.request(req.map(Full::new));
+        let limit = self.max_response_bytes;
+        Box::pin(async move {
+            let response = response.await.map_err(classify)?;
+            let (parts, body) = response.into_parts();
+            let collected = Limited::new(body, limit)
+                .collect()
+                .await
+                .map_err(|source| {
+                    if source.is::<http_body_util::LengthLimitError>() {
+                        TransportError::BodyTooLarge { limit }
+                    } else {
+                        TransportError::Body { source }
+                    }
+                })?;
+            Ok(http::Response::from_parts(parts, collected.to_bytes()))
+        })
     }
 }

@@ -67,9 +67,7 @@ mod trace;
 mod types;
 
 pub use base_url::{BaseUrl, BaseUrlLayer, BaseUrlService, TALKJS_API_ROOT};
-pub use client::{
-    DEFAULT_MAX_RESPONSE_BYTES, HyperCall, HyperClient, HyperClientBuilder, HyperFuture,
-};
+pub use client::{DEFAULT_MAX_RESPONSE_BYTES, HyperClient, HyperClientBuilder};
 pub use error::{BuildError, TimeoutKind, TransportError};
 pub use extensions::{Attempts, Idempotency, PathTemplate, RateLimitWait, RequestClass};
 pub use json::JsonLayer;

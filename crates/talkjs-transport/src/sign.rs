@@ -34,9 +34,9 @@ pub struct AuthLayer {
 /// seconds, so every token minted within one second is byte-identical: reusing it within
 /// that second is the same as minting afresh. The legacy key's header is built once.
 ///
-/// Minting costs ~0.7 µs of a ~21 µs loopback call (BENCHMARKS.md: "auth header reuse"), more
-/// than the 2 % an optimisation must buy to stay. The cache is read-mostly (written once a
-/// second), so it is an `RwLock`: concurrent calls read it without waiting for each other.
+/// The reuse saves a mint per call, which buys more than the 2 % an optimisation must buy to
+/// stay (BENCHMARKS.md, "Optimisations that remain"). The cache is read-mostly (written once
+/// a second), so it is an `RwLock`: concurrent calls read it without waiting for each other.
 struct Signer {
     credentials: Credentials,
     cached: std::sync::RwLock<Option<(u64, HeaderValue)>>,

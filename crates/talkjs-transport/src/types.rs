@@ -24,25 +24,20 @@ pub type HttpResponse = http::Response<Bytes>;
 /// The type-erased stack: `Clone + Send + Sync`, what the resource API holds.
 pub type HttpService = tower::util::BoxCloneSyncService<HttpRequest, HttpResponse, BoxError>;
 
-/// A boxed, `Send` future, the return type of
-/// [`RateLimitStore`](crate::RateLimitStore) methods.
+/// A boxed, `Send` future: the future of [`HyperClient`](crate::HyperClient) and the return
+/// type of [`RateLimitStore`](crate::RateLimitStore) methods.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Erases `service` into an [`HttpService`], mapping its error into a [`BoxError`].
 ///
-/// A service that already is an [`HttpService`] (e.g. what
-/// [`StackBuilder::build`](crate::StackBuilder::build) returns) is kept as it is instead of
-/// being boxed a second time.
-///
 /// ```
-/// use talkjs_auth::{AppId, Credentials, SecretKey};
-/// use talkjs_transport::{HttpService, StackBuilder, into_http_service};
+/// use talkjs_transport::{HttpRequest, HttpResponse, HttpService, into_http_service};
 ///
-/// # fn run() -> Result<(), talkjs_transport::BuildError> {
-/// let app = AppId::new("tNCnKd4d");
-/// let stack = StackBuilder::new(app, Credentials::LegacySecretKey(SecretKey::new("sk_test_…"))).build()?;
-/// let service: HttpService = into_http_service(stack); // no second box
-/// # drop(service); Ok(()) }
+/// let echo = tower::service_fn(|request: HttpRequest| async move {
+///     Ok::<_, std::io::Error>(HttpResponse::new(request.into_body()))
+/// });
+/// let service: HttpService = into_http_service(echo);
+/// # drop(service);
 /// ```
 pub fn into_http_service<S>(service: S) -> HttpService
 where
@@ -51,9 +46,6 @@ where
     S::Future: Send + 'static,
 {
     use tower::ServiceExt;
-    if let Some(erased) = (&service as &dyn std::any::Any).downcast_ref::<HttpService>() {
-        return erased.clone();
-    }
     tower::util::BoxCloneSyncService::new(service.map_err(Into::into))
 }
 

@@ -1,7 +1,5 @@
 //! `into_http_service` turns any service into a working `HttpService`: a plain one, a
-//! failing one (its error boxed) and one that already is an `HttpService`. That the last is
-//! not boxed a second time shows only in allocations and instructions per call (see
-//! `benches/call_count.rs`), not in behaviour.
+//! failing one (its error boxed) and one that already is an `HttpService`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::Bytes;
