@@ -145,7 +145,6 @@ impl<T: Cursor + Send + 'static> Pages<T> {
             waker: Waker::from(Arc::clone(&wake)),
             wake,
             fetching: false,
-            custom_wake: true,
         }
     }
 
@@ -248,17 +247,6 @@ pub struct Items<T> {
     waker: Waker,
     /// A page fetch is in flight (it returned `Pending`).
     fetching: bool,
-    custom_wake: bool,
-}
-
-impl<T> Items<T> {
-    /// Measurement switch (issue 24): poll the page fetch with the caller's waker on every
-    /// poll instead of through [`FetchWake`].
-    #[doc(hidden)]
-    pub fn plain_wake(mut self) -> Self {
-        self.custom_wake = false;
-        self
-    }
 }
 
 /// The waker given to the page fetch: records the wake-up and passes it on to the task that
@@ -333,15 +321,10 @@ impl<T: Cursor + Send + 'static> Stream for Items<T> {
                 && this.current.len() < this.pages.page_size.max(1)
             {
                 let starved = this.current.len() == 0;
-                if starved || !this.fetching || !this.custom_wake || this.wake.take_woken() {
-                    let polled = if this.custom_wake {
-                        this.wake.register(cx.waker());
-                        let mut fetch_cx = Context::from_waker(&this.waker);
-                        Pin::new(&mut this.pages).poll_next(&mut fetch_cx)
-                    } else {
-                        Pin::new(&mut this.pages).poll_next(cx)
-                    };
-                    match polled {
+                if starved || !this.fetching || this.wake.take_woken() {
+                    this.wake.register(cx.waker());
+                    let mut fetch_cx = Context::from_waker(&this.waker);
+                    match Pin::new(&mut this.pages).poll_next(&mut fetch_cx) {
                         Poll::Ready(Some(Ok(page))) => {
                             this.fetching = false;
                             if starved {
