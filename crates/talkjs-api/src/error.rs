@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 use talkjs_models::MessageId;
-use talkjs_transport::{BoxError, BuildError, TimeoutKind, TransportError};
+use talkjs_transport::{BoxError, BuildError, Retryable, TimeoutKind, TransportError};
 
 /// Everything a call can fail with. Each variant's message says what to do next.
 ///
@@ -241,12 +241,15 @@ impl Error {
     }
 
     /// Whether the same call may succeed if tried again later: a 429 (from TalkJS, or the
-    /// client's own rate limiter refusing to wait that long), a 5xx, a timeout, or a
-    /// connection error (refused, reset, closed, failed while reading the answer).
+    /// client's own rate limiter refusing to wait that long), a 5xx (but 501 and 505), a
+    /// timeout, or a connection error (refused, reset, closed, failed while reading the
+    /// answer). Statuses and transport errors are judged by the transport's retry rules,
+    /// [`Retryable`](talkjs_transport::Retryable): transient unless `Never`.
     ///
-    /// Not transient: every other status (400, 401, 404, ...), an answer that does not decode,
-    /// a body over the size limit, a request refused before it was sent (signing failed, an
-    /// absolute URI of another origin), a failed rate-limit store, an invalid argument or
+    /// Not transient: every other status (400, 401, 404, 501, ...), an answer that does not
+    /// decode, a body over the size limit, a request refused before it was sent (signing
+    /// failed, an absolute URI of another origin), a failed rate-limit store, an I/O error of
+    /// a custom inner service that is not about the connection, an invalid argument or
     /// configuration: trying again unchanged gets the same error.
     ///
     /// ```no_run
@@ -269,15 +272,20 @@ impl Error {
     /// upserts, deletes, sends whose messages all carry idempotency keys).
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::RateLimited { .. }
-            | Self::Server { .. }
-            | Self::Timeout { .. }
-            | Self::LocalRateLimit { .. } => true,
-            Self::Transport(error) => is_connection_error(error.as_ref()),
             Self::Incomplete { source, .. } | Self::UnknownOutcome { cause: source, .. } => {
                 source.is_transient()
             }
-            _ => false,
+            // The transport's retry rules (those of its retry layer), for an error.
+            Self::Transport(error) => Retryable::of_error(error.as_ref()) != Retryable::Never,
+            // What the retry layer does not retry within the call, but a later call may get
+            // through: the call ran out of time (a later call has a deadline of its own), or
+            // the rate limiter's wait was longer than allowed (a later call finds a slot).
+            Self::Timeout { .. } | Self::LocalRateLimit { .. } => true,
+            // The transport's retry rules, for a status (429 and 5xx but 501 and 505); the
+            // other errors have no status and are not transient.
+            _ => self
+                .status()
+                .is_some_and(|status| Retryable::of_status(status) != Retryable::Never),
         }
     }
 
@@ -464,27 +472,6 @@ impl Error {
             _ => Self::Status { status, body: text },
         }
     }
-}
-
-/// Whether a transport error is a connection failure that a later attempt may not meet.
-fn is_connection_error(error: &(dyn std::error::Error + 'static)) -> bool {
-    if let Some(t) = TransportError::find(error) {
-        return matches!(
-            t,
-            TransportError::Connect { .. }
-                | TransportError::Request { .. }
-                | TransportError::Body { .. }
-        );
-    }
-    // An error of a custom inner service: an I/O error in its chain is a connection error.
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if e.is::<std::io::Error>() {
-            return true;
-        }
-        current = e.source();
-    }
-    false
 }
 
 /// Whether a request that failed with this transport error may have reached the server and

@@ -105,6 +105,38 @@ async fn status_500_and_503_are_server_errors() {
 }
 
 #[tokio::test]
+async fn is_transient_follows_the_transports_retry_rules() {
+    use talkjs_transport::Retryable;
+    for status in [429_u16, 500, 502, 503, 504, 501, 505, 400, 403, 404, 409] {
+        let err = get_alice(ResponseTemplate::new(status)).await.unwrap_err();
+        let rule = Retryable::of_status(StatusCode::from_u16(status).unwrap());
+        assert_eq!(err.is_transient(), rule != Retryable::Never, "{status}");
+    }
+    // 501 and 505 are never retried, and not transient either: the server says it cannot do
+    // this at all.
+    let err = get_alice(ResponseTemplate::new(501)).await.unwrap_err();
+    assert!(matches!(err, Error::Server { .. }), "{err:?}");
+    assert!(!err.is_transient());
+
+    // An I/O error of a custom inner service: by its kind, as the retry layer judges it.
+    for (kind, transient) in [
+        (std::io::ErrorKind::ConnectionRefused, true),
+        (std::io::ErrorKind::ConnectionReset, true),
+        (std::io::ErrorKind::PermissionDenied, false),
+    ] {
+        let client = Client::from_service(tower::service_fn(
+            move |_req: talkjs_transport::HttpRequest| async move {
+                Err::<talkjs_transport::HttpResponse, talkjs_transport::BoxError>(Box::new(
+                    std::io::Error::from(kind),
+                ))
+            },
+        ));
+        let err = client.users().get("alice").await.unwrap_err();
+        assert_eq!(err.is_transient(), transient, "{kind:?}");
+    }
+}
+
+#[tokio::test]
 async fn other_statuses_are_kept() {
     let err = get_alice(ResponseTemplate::new(403).set_body_string("forbidden"))
         .await

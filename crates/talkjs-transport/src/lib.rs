@@ -77,7 +77,7 @@ pub use proxy::Proxy;
 pub use rate_limit::{
     MemoryStore, Quota, RateLimitLayer, RateLimitService, RateLimitStore, RateLimiter, Reservation,
 };
-pub use retry::{RetryBudget, RetryConfig, RetryLayer, RetryPolicy};
+pub use retry::{RetryBudget, RetryConfig, RetryLayer, RetryPolicy, Retryable};
 pub use sign::{AuthLayer, AuthService};
 pub use stack::{API_VERSION_HEADER, StackBuilder};
 pub use timeout::{TimeoutFuture, TimeoutLayer, TimeoutService};

@@ -203,60 +203,98 @@ impl RetryConfig {
     }
 }
 
-/// Whether a response status is worth another attempt, and whether that needs an
-/// idempotent request.
-fn classify_status(status: StatusCode) -> Option<bool> {
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        // Refused before processing: safe for any request.
-        Some(false)
-    } else if status.is_server_error()
-        && status != StatusCode::NOT_IMPLEMENTED
-        && status != StatusCode::HTTP_VERSION_NOT_SUPPORTED
-    {
-        Some(true)
-    } else {
-        None
-    }
+/// Whether another attempt of a request may get another outcome, and for which requests:
+/// the rules of [`RetryPolicy`] (the table there), for a response status
+/// ([`of_status`](Self::of_status)) or an error ([`of_error`](Self::of_error)).
+/// `talkjs_api::Error::is_transient` answers with the same rules.
+///
+/// ```
+/// use talkjs_transport::http::StatusCode;
+/// use talkjs_transport::{Idempotency, Retryable};
+///
+/// assert_eq!(Retryable::of_status(StatusCode::TOO_MANY_REQUESTS), Retryable::Always);
+/// assert_eq!(Retryable::of_status(StatusCode::SERVICE_UNAVAILABLE), Retryable::IfIdempotent);
+/// assert_eq!(Retryable::of_status(StatusCode::NOT_FOUND), Retryable::Never);
+/// assert!(!Retryable::IfIdempotent.allows(Idempotency::NonIdempotent));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Retryable {
+    /// Another attempt would meet the same outcome: a 4xx but 429, a 501 or 505, a body over
+    /// the size limit, a request refused before it was sent, an error this crate cannot place.
+    Never,
+    /// Another attempt may succeed, but the request may have been processed: a 5xx (but 501
+    /// and 505), a connection reset or closed after sending, an attempt timeout, an error
+    /// while reading the answer. Only an idempotent request is tried again.
+    IfIdempotent,
+    /// Another attempt may succeed, and nothing was processed: a 429 (TalkJS refuses before
+    /// processing), a connection that could not be opened (refused, DNS, TLS handshake). Any
+    /// request is tried again.
+    Always,
 }
 
-/// The same for an error: `Some(needs_idempotency)` when it is retryable.
-fn classify_error(error: &(dyn std::error::Error + 'static)) -> Option<bool> {
-    if let Some(t) = TransportError::find(error) {
-        return match t {
-            TransportError::Connect { .. } => Some(false),
-            TransportError::Request { .. }
-            | TransportError::Body { .. }
-            | TransportError::Timeout {
-                kind: TimeoutKind::Attempt,
-                ..
-            } => Some(true),
-            _ => None,
-        };
+impl Retryable {
+    /// The rule for a response with `status`.
+    pub fn of_status(status: StatusCode) -> Self {
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            Self::Always
+        } else if status.is_server_error()
+            && status != StatusCode::NOT_IMPLEMENTED
+            && status != StatusCode::HTTP_VERSION_NOT_SUPPORTED
+        {
+            Self::IfIdempotent
+        } else {
+            Self::Never
+        }
     }
-    // Errors from a custom inner service: look for an I/O error in the chain.
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind as K;
-            return match io.kind() {
-                K::ConnectionRefused => Some(false),
-                K::ConnectionReset
-                | K::ConnectionAborted
-                | K::BrokenPipe
-                | K::TimedOut
-                | K::UnexpectedEof
-                | K::NotConnected => Some(true),
-                _ => None,
+
+    /// The rule for an error of the stack: a [`TransportError`] by its kind; an error of a
+    /// custom inner service by the first I/O error in its chain.
+    pub fn of_error(error: &(dyn std::error::Error + 'static)) -> Self {
+        if let Some(t) = TransportError::find(error) {
+            return match t {
+                TransportError::Connect { .. } => Self::Always,
+                TransportError::Request { .. }
+                | TransportError::Body { .. }
+                | TransportError::Timeout {
+                    kind: TimeoutKind::Attempt,
+                    ..
+                } => Self::IfIdempotent,
+                _ => Self::Never,
             };
         }
-        current = e.source();
+        let mut current = Some(error);
+        while let Some(e) = current {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind as K;
+                return match io.kind() {
+                    K::ConnectionRefused => Self::Always,
+                    K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::BrokenPipe
+                    | K::TimedOut
+                    | K::UnexpectedEof
+                    | K::NotConnected => Self::IfIdempotent,
+                    _ => Self::Never,
+                };
+            }
+            current = e.source();
+        }
+        Self::Never
     }
-    None
+
+    /// Whether a request of this idempotency is tried again.
+    pub fn allows(self, idempotency: Idempotency) -> bool {
+        match self {
+            Self::Never => false,
+            Self::IfIdempotent => idempotency == Idempotency::Idempotent,
+            Self::Always => true,
+        }
+    }
 }
 
 /// The [`Policy`] of [`RetryLayer`].
 ///
-/// What is retried:
+/// What is retried ([`Retryable`] gives each outcome's row: never, if idempotent, always):
 ///
 /// | outcome | idempotent request | non-idempotent request (e.g. an import) |
 /// |---|---|---|
@@ -377,20 +415,24 @@ impl Policy<HttpRequest, HttpResponse, BoxError> for RetryPolicy {
                 budget.deposit();
             }
         }
-        let (needs_idempotency, retry_after) = match result {
+        let (retryable, retry_after) = match result {
             Ok(response) => {
-                let Some(needs) = classify_status(response.status()) else {
+                let retryable = Retryable::of_status(response.status());
+                if retryable == Retryable::Never {
                     Attempts::record(response, self.attempts);
                     return None;
-                };
+                }
                 (
-                    needs,
+                    retryable,
                     parse_retry_after(response.headers(), SystemTime::now()),
                 )
             }
-            Err(error) => (classify_error(error.as_ref())?, None),
+            Err(error) => match Retryable::of_error(error.as_ref()) {
+                Retryable::Never => return None,
+                retryable => (retryable, None),
+            },
         };
-        if needs_idempotency && Idempotency::of(req) == Idempotency::NonIdempotent {
+        if !retryable.allows(Idempotency::of(req)) {
             return self.give_up(
                 result,
                 "the request is not idempotent and may have been processed",
@@ -491,17 +533,21 @@ mod tests {
 
     #[test]
     fn statuses() {
-        assert_eq!(classify_status(StatusCode::TOO_MANY_REQUESTS), Some(false));
-        assert_eq!(classify_status(StatusCode::SERVICE_UNAVAILABLE), Some(true));
         assert_eq!(
-            classify_status(StatusCode::INTERNAL_SERVER_ERROR),
-            Some(true)
+            Retryable::of_status(StatusCode::TOO_MANY_REQUESTS),
+            Retryable::Always
         );
-        assert_eq!(classify_status(StatusCode::NOT_IMPLEMENTED), None);
-        for s in [400, 401, 403, 404, 409, 422, 200] {
+        for s in [500, 502, 503, 504] {
             assert_eq!(
-                classify_status(StatusCode::from_u16(s).unwrap_or_default()),
-                None,
+                Retryable::of_status(StatusCode::from_u16(s).unwrap_or_default()),
+                Retryable::IfIdempotent,
+                "{s}"
+            );
+        }
+        for s in [400, 401, 403, 404, 409, 422, 200, 501, 505] {
+            assert_eq!(
+                Retryable::of_status(StatusCode::from_u16(s).unwrap_or_default()),
+                Retryable::Never,
                 "{s}"
             );
         }
@@ -513,17 +559,26 @@ mod tests {
             Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         let reset: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
         let other: BoxError = "boom".into();
-        assert_eq!(classify_error(refused.as_ref()), Some(false));
-        assert_eq!(classify_error(reset.as_ref()), Some(true));
-        assert_eq!(classify_error(other.as_ref()), None);
+        assert_eq!(Retryable::of_error(refused.as_ref()), Retryable::Always);
+        assert_eq!(Retryable::of_error(reset.as_ref()), Retryable::IfIdempotent);
+        assert_eq!(Retryable::of_error(other.as_ref()), Retryable::Never);
         let connect: BoxError = Box::new(TransportError::Connect {
             source: "refused".into(),
         });
-        assert_eq!(classify_error(connect.as_ref()), Some(false));
+        assert_eq!(Retryable::of_error(connect.as_ref()), Retryable::Always);
         let deadline: BoxError = Box::new(TransportError::Timeout {
             kind: TimeoutKind::Deadline,
             after: Duration::ZERO,
         });
-        assert_eq!(classify_error(deadline.as_ref()), None);
+        assert_eq!(Retryable::of_error(deadline.as_ref()), Retryable::Never);
+    }
+
+    #[test]
+    fn which_requests_each_rule_allows() {
+        use Idempotency::{Idempotent, NonIdempotent};
+        assert!(Retryable::Always.allows(Idempotent) && Retryable::Always.allows(NonIdempotent));
+        assert!(Retryable::IfIdempotent.allows(Idempotent));
+        assert!(!Retryable::IfIdempotent.allows(NonIdempotent));
+        assert!(!Retryable::Never.allows(Idempotent) && !Retryable::Never.allows(NonIdempotent));
     }
 }
