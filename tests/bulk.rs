@@ -755,6 +755,8 @@ struct Journal {
     events: std::sync::Mutex<Vec<(&'static str, Vec<usize>)>>,
     /// Stop the run at this `before` (1-based), if set.
     stop_at: Option<usize>,
+    /// Hold a conversation after an unknown outcome.
+    hold_on_unknown: bool,
 }
 
 impl bulk::Hooks for Journal {
@@ -772,7 +774,7 @@ impl bulk::Hooks for Journal {
         &self,
         request: &bulk::Request<'_>,
         outcome: &bulk::Outcome<'_>,
-    ) -> Result<(), bulk::HookError> {
+    ) -> Result<bulk::Next, bulk::HookError> {
         let what = match outcome {
             bulk::Outcome::Landed { .. } => "landed",
             bulk::Outcome::Refused { again: true, .. } => "again",
@@ -784,7 +786,11 @@ impl bulk::Hooks for Journal {
             .lock()
             .unwrap()
             .push((what, request.indexes().collect()));
-        Ok(())
+        Ok(if self.hold_on_unknown && what == "unknown" {
+            bulk::Next::HoldConversation
+        } else {
+            bulk::Next::Continue
+        })
     }
 }
 
@@ -872,7 +878,7 @@ impl bulk::Hooks for SharedJournal {
         &self,
         request: &bulk::Request<'_>,
         outcome: &bulk::Outcome<'_>,
-    ) -> Result<(), bulk::HookError> {
+    ) -> Result<bulk::Next, bulk::HookError> {
         self.0.after(request, outcome)
     }
 }
@@ -904,4 +910,57 @@ async fn a_hook_error_stops_the_run_and_says_what_was_not_sent() {
     assert!((1..=4).contains(&report.not_sent), "{report:#?}");
     assert!(report.failed.is_empty() && report.uncertain.is_empty());
     assert_eq!(fake.conversations().len(), 1);
+}
+
+#[tokio::test]
+async fn a_held_conversation_sends_nothing_after_its_unknown_outcome() {
+    let fake = FakeTalkJs::builder()
+        .rate_limit(None)
+        .start()
+        .await
+        .unwrap();
+    let client = common::builder(&fake)
+        .rate_limiter(None)
+        .retry(Some(fast_retry()))
+        .build()
+        .unwrap();
+    let setup = (0..10)
+        .map(|c| user(&format!("u{c}")))
+        .chain((0..10).map(|c| conversation(&format!("c{c}"), &[&format!("u{c}")])));
+    assert!(client.bulk().run_iter(setup).await.failed.is_empty());
+    // 5 imports of 10 per conversation, one request at a time; 30 % of answers lost.
+    fake.set_faults(Faults::seeded(11).error_rate(0.3));
+    let mut items = Vec::new();
+    for c in 0..10 {
+        let (conversation, sender) = (format!("c{c}"), format!("u{c}"));
+        items.extend((0..50).map(|m| import(&conversation, &sender, &format!("imp {c}.{m}"))));
+    }
+    let journal = Arc::new(Journal {
+        hold_on_unknown: true,
+        ..Journal::default()
+    });
+    let report = client
+        .bulk()
+        .hooks(SharedJournal(Arc::clone(&journal)))
+        .run_iter(items.clone())
+        .await;
+    fake.set_faults(Faults::none());
+    assert!(!report.uncertain.is_empty(), "{report:#?}");
+    assert_eq!(
+        report.landed + report.failed.len() + report.uncertain.len() + report.held,
+        items.len()
+    );
+    // After its first unknown outcome, a conversation had no other request.
+    let events = journal.events.lock().unwrap().clone();
+    let conversation_of = |index: usize| index / 50;
+    let mut unknown_in = BTreeSet::new();
+    for (what, indexes) in &events {
+        let c = conversation_of(indexes[0]);
+        if *what == "before" {
+            assert!(!unknown_in.contains(&c), "c{c} sent after its unknown outcome");
+        } else if *what == "unknown" {
+            unknown_in.insert(c);
+        }
+    }
+    assert!(report.held > 0, "{report:#?}");
 }

@@ -1,6 +1,6 @@
 //! Bulk work at the rate-limit ceiling: [`Bulk`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ mod hooks;
 mod item;
 mod open;
 
-pub use hooks::{HookError, Hooks, NoHooks, Outcome, Request};
+pub use hooks::{HookError, Hooks, Next, NoHooks, Outcome, Request};
 pub use item::{Failure, Item, Kind, Progress, Report};
 
 use chunk::{Answer, Chunk, PartGroup, send};
@@ -158,12 +158,14 @@ struct Run {
     /// Message chunks per conversation, to start one after the other.
     queued: HashMap<String, VecDeque<Chunk>>,
     /// Conversations with a message chunk running.
-    busy: std::collections::HashSet<String>,
+    busy: HashSet<String>,
     /// Conversations with queued chunks and none running, to start in this order.
     runnable: VecDeque<String>,
     /// The chunks being filled from the input.
     open: Open,
     hooks: Arc<dyn Hooks>,
+    /// Conversations a hook held: nothing more of them is sent.
+    held: HashSet<String>,
     /// Chunks closed and not yet started (ready and queued).
     waiting: usize,
     running: FuturesUnordered<Running>,
@@ -333,9 +335,30 @@ impl Run {
 
     /// Tells the hooks a request's outcome; an error stops the run.
     fn after(&mut self, chunk: &Chunk, outcome: Outcome<'_>) {
-        if let Err(stop) = self.hooks.after(&Request::new(&chunk.items), &outcome) {
-            self.report.stopped.get_or_insert(stop);
+        match self.hooks.after(&Request::new(&chunk.items), &outcome) {
+            Ok(Next::Continue) => {}
+            Ok(Next::HoldConversation) => {
+                if let Some(conversation) = chunk.first().and_then(Item::ordered_in) {
+                    self.hold(conversation.to_owned());
+                }
+            }
+            Err(stop) => {
+                self.report.stopped.get_or_insert(stop);
+            }
         }
+    }
+
+    /// Sends nothing more of `conversation` in this run: drops what is queued and open.
+    fn hold(&mut self, conversation: String) {
+        if let Some(queue) = self.queued.remove(&conversation) {
+            self.waiting -= queue.len();
+            self.report.held += queue.iter().map(|c| c.items.len()).sum::<usize>();
+        }
+        self.runnable.retain(|c| *c != conversation);
+        if let Some(open) = self.open.close_conversation(&conversation) {
+            self.report.held += open.items.len();
+        }
+        self.held.insert(conversation);
     }
 
     /// The items read and not sent: what is waiting, queued or open.
@@ -407,10 +430,11 @@ impl Bulk {
             in_flight: self.in_flight,
             ready: VecDeque::new(),
             queued: HashMap::new(),
-            busy: std::collections::HashSet::new(),
+            busy: HashSet::new(),
             runnable: VecDeque::new(),
             open: Open::new(self.open_budget),
             hooks: Arc::clone(&self.hooks),
+            held: HashSet::new(),
             waiting: 0,
             running: FuturesUnordered::new(),
             report: Report::default(),
@@ -506,6 +530,10 @@ impl Run {
     /// Adds an item of the current stage to the open chunks, and puts the chunks that closes
     /// where they can start.
     fn take(&mut self, index: usize, item: Item) {
+        if item.ordered_in().is_some_and(|c| self.held.contains(c)) {
+            self.report.held += 1;
+            return;
+        }
         let max = self.chunk_max(&item);
         let mut closed = Vec::new();
         self.open.add(index, item, max, &mut closed);

@@ -14,20 +14,21 @@ pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 /// a crash records what is in flight (like `talkjs migrate`'s journal): every request gets
 /// one `before` and, unless the run stopped first, one `after`.
 ///
-/// An error from either stops the run: no other request starts, the ones running are
+/// [`after`](Self::after) may hold a conversation ([`Next::HoldConversation`]): nothing
+/// more of it is sent in this run. An error from either stops the run: no other request starts, the ones running are
 /// waited for (and get their `after`), and [`Report::stopped`](super::Report::stopped)
 /// holds the error.
 ///
 /// ```
 /// use std::sync::Mutex;
-/// use talkjs_runtime::bulk::{HookError, Hooks, Outcome, Request};
+/// use talkjs_runtime::bulk::{HookError, Hooks, Next, Outcome, Request};
 ///
 /// /// Prints what happened to every item, by its index in the input.
 /// #[derive(Default)]
 /// struct Log(Mutex<Vec<String>>);
 ///
 /// impl Hooks for Log {
-///     fn after(&self, request: &Request<'_>, outcome: &Outcome<'_>) -> Result<(), HookError> {
+///     fn after(&self, request: &Request<'_>, outcome: &Outcome<'_>) -> Result<Next, HookError> {
 ///         let what = match outcome {
 ///             Outcome::Landed { .. } => "landed",
 ///             Outcome::Refused { again: true, .. } => "refused, sent again in parts",
@@ -37,7 +38,7 @@ pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 ///         };
 ///         let mut log = self.0.lock().map_err(|_| "poisoned")?;
 ///         log.extend(request.indexes().map(|i| format!("item {i}: {what}")));
-///         Ok(())
+///         Ok(Next::Continue)
 ///     }
 /// }
 /// ```
@@ -48,11 +49,27 @@ pub trait Hooks: Send + Sync + 'static {
         Ok(())
     }
 
-    /// After `request`'s outcome is known.
-    fn after(&self, request: &Request<'_>, outcome: &Outcome<'_>) -> Result<(), HookError> {
+    /// After `request`'s outcome is known; says whether the run goes on with the request's
+    /// conversation.
+    fn after(&self, request: &Request<'_>, outcome: &Outcome<'_>) -> Result<Next, HookError> {
         let _ = (request, outcome);
-        Ok(())
+        Ok(Next::Continue)
     }
+}
+
+/// What the run does after a request, as [`Hooks::after`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Next {
+    /// Go on.
+    #[default]
+    Continue,
+    /// Send nothing more of the request's conversation in this run (messages only; for
+    /// other requests the same as `Continue`): its items still waiting, and those the input
+    /// brings later, are dropped and counted in [`Report::held`](super::Report::held). For
+    /// a caller that must find out what an unknown outcome applied before it sends the
+    /// conversation's next messages, so that their order holds.
+    HoldConversation,
 }
 
 /// No hooks: the default of a run.

@@ -217,7 +217,8 @@ pub struct Progress {
 }
 
 /// The outcome of a bulk run: every item of the input is counted in exactly one of
-/// `landed`, `failed` and `uncertain` (unless a hook [stopped](Self::stopped) the run).
+/// `landed`, `failed` and `uncertain`, unless a hook [stopped](Self::stopped) the run or
+/// [held](Self::held) a conversation.
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct Report {
@@ -245,5 +246,8 @@ pub struct Report {
     pub stopped: Option<super::HookError>,
     /// Items read from the input and not sent because a hook stopped the run.
     pub not_sent: usize,
+    /// Items not sent because a hook held their conversation
+    /// ([`Next::HoldConversation`](super::Next::HoldConversation)).
+    pub held: usize,
 }
 

@@ -105,6 +105,11 @@ impl Open {
         Some(chunk)
     }
 
+    /// Closes the chunk open for `conversation`'s messages, if any.
+    pub(super) fn close_conversation(&mut self, conversation: &str) -> Option<Chunk> {
+        self.close(&Key::Conversation(conversation.to_owned()))
+    }
+
     /// Closes the oldest open chunk.
     pub(super) fn close_oldest(&mut self) -> Option<Chunk> {
         let key = self.ages.first_key_value().map(|(_, key)| key.clone())?;
