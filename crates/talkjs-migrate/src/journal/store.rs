@@ -96,8 +96,9 @@ impl std::fmt::Debug for Journal {
 
 impl Journal {
     /// Opens (or creates) the journal and takes its lock: a second process on the same file
-    /// gets a busy error (`is_busy` in the error module) instead of sending the same work twice. The lock is a
-    /// file lock, so the operating system releases it when the process dies.
+    /// gets a busy error (`is_busy` in the error module) instead of sending the same work
+    /// twice. The lock is a file lock, so the operating system releases it when the process
+    /// dies.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
         // No waiting for a lock: a journal held by another process is refused at once.

@@ -16,12 +16,10 @@ use crate::shard::Shard;
 pub(crate) struct PlanOptions {
     /// Send system messages (after each conversation's imports) instead of skipping them.
     pub system_messages: bool,
-    /// Put each message's source id in `custom` under [`SOURCE_ID_KEY`](crate::item::SOURCE_ID_KEY).
+    /// Put each message's source id in `custom` under
+    /// [`SOURCE_ID_KEY`](crate::item::SOURCE_ID_KEY).
     pub mark_source_ids: bool,
 }
-
-/// Who reacted to a message with each emoji: emoji → user ids.
-pub(super) type Reactors = BTreeMap<String, BTreeSet<String>>;
 
 impl PlanOptions {
     /// The translator of a migration: it carries `readUntil` and files, and system messages
@@ -46,6 +44,9 @@ pub(crate) struct Plan {
     /// and emoji, one more per further page of 100 users); 0 for a file.
     pub reaction_listings: u64,
 }
+
+/// Who reacted to a message with each emoji: emoji → user ids.
+pub(super) type Reactors = BTreeMap<String, BTreeSet<String>>;
 
 /// Collects records from a source, then checks them against each other.
 #[derive(Debug, Default)]

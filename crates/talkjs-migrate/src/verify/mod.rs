@@ -3,7 +3,7 @@
 //!
 //! | file | what it does |
 //! |---|---|
-//! | `check` | [`Migration::verify`](crate::Migration::verify): the plan made again, the target listed and compared |
+//! | `check` | `Migration::verify`: the plan made again, the target listed and compared |
 //! | `fields` | users and conversations field by field, participants with their settings |
 //! | `messages` | each conversation's messages, in order or by the marker |
 //! | `report` | what is reported |

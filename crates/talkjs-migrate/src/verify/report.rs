@@ -73,15 +73,17 @@ pub struct ConversationCheck {
     pub conversation: String,
     /// Messages the source has that migrate (system messages included when they are sent).
     pub expected: usize,
-    /// Messages the target has (with [`Migration::mark_source_ids`](crate::Migration::mark_source_ids): the ones that carry
-    /// the marker).
+    /// Messages the target has (with
+    /// [`Migration::mark_source_ids`](crate::Migration::mark_source_ids): the ones that
+    /// carry the marker).
     pub found: usize,
     /// The first differences between the messages (at most 10).
     pub mismatches: Vec<Mismatch>,
     /// The conversation's fields and participants that differ (at most 10).
     pub fields: Vec<FieldMismatch>,
-    /// With [`Migration::mark_source_ids`](crate::Migration::mark_source_ids): target messages without the marker, which are
-    /// not this migration's (e.g. there before it); not a difference. Otherwise 0.
+    /// With [`Migration::mark_source_ids`](crate::Migration::mark_source_ids): target
+    /// messages without the marker, which are not this migration's (e.g. there before it);
+    /// not a difference. Otherwise 0.
     pub unmarked: usize,
 }
 
