@@ -210,9 +210,7 @@ fn client(base_url: &str, app_id: &str, secret_key: &str) -> talkjs::Client {
         Quota::per_second(PER_SECOND, client_burst())
     };
     let limiter = RateLimiter::new(app_id).general_quota(quota);
-    talkjs::Client::builder()
-        .app_id(app_id)
-        .secret_key(secret_key)
+    talkjs::Client::builder(app_id, secret_key)
         .base_url(base_url)
         .rate_limiter(Some(limiter))
         .build()
@@ -247,10 +245,7 @@ async fn redis_client(
     let app = RateLimiter::new(app_id)
         .general_quota(app_quota())
         .with_store(store.clone());
-    let builder = talkjs::Client::builder()
-        .app_id(app_id)
-        .secret_key(secret_key)
-        .base_url(base_url);
+    let builder = talkjs::Client::builder(app_id, secret_key).base_url(base_url);
     let builder = if share {
         let share = RateLimiter::new(format!("{app_id}:bulk"))
             .general_quota(share_quota())
@@ -626,9 +621,7 @@ fn share_variant(server: &tokio::runtime::Runtime, latency: Duration) {
     );
     let fake = start_fake(server, latency, true);
     server.block_on(async {
-        let setup = talkjs::Client::builder()
-            .app_id(fake.app_id())
-            .secret_key(fake.secret_key())
+        let setup = talkjs::Client::builder(fake.app_id(), fake.secret_key())
             .base_url(fake.base_url())
             .build()
             .expect("client");

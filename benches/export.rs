@@ -107,9 +107,7 @@ fn export(
 fn memory_check(server: &common::Server, rt: &tokio::runtime::Runtime) {
     for pages in [10usize, 100, 1000] {
         let app = format!("pages{pages}");
-        let client = talkjs::Client::builder()
-            .app_id(app.clone())
-            .secret_key(common::SECRET_KEY)
+        let client = talkjs::Client::builder(app.clone(), common::SECRET_KEY)
             .base_url(server.root())
             .rate_limiter(Some(
                 RateLimiter::new(app).general_quota(Quota::per_second(1_000_000, 1_000_000)),

@@ -247,9 +247,7 @@ fn client(base_url: &str, app_id: &str, secret_key: &str, real: bool) -> talkjs:
             BURST - RateLimiter::DEFAULT_BURST_MARGIN,
         ));
     }
-    talkjs::Client::builder()
-        .app_id(app_id)
-        .secret_key(secret_key)
+    talkjs::Client::builder(app_id, secret_key)
         .base_url(base_url)
         .rate_limiter(Some(limiter))
         .build()

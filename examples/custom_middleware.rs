@@ -37,9 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // 1. The default stack plus one user layer: it counts attempts and tags each request.
     let attempts = Arc::new(AtomicUsize::new(0));
     let counter = attempts.clone();
-    let client = talkjs::Client::builder()
-        .app_id(APP_ID)
-        .secret_key(SECRET)
+    let client = talkjs::Client::builder(APP_ID, SECRET)
         .base_url(server.uri())
         .layer(tower::util::MapRequestLayer::new(
             move |mut req: HttpRequest| {

@@ -54,9 +54,7 @@ async fn main() -> Result<(), AnyError> {
     let app: axum::Router = talkjs_webhooks::axum::router("/talkjs", config, handler);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let client = talkjs::Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
+    let client = talkjs::Client::builder(fake.app_id(), fake.secret_key())
         .base_url(fake.base_url())
         .build()?;
     for user in ["alice", "bob"] {

@@ -78,9 +78,7 @@ async fn connect() -> Result<(Client, Option<talkjs_fake::FakeTalkJs>), AnyError
     }
     let fake = talkjs_fake::FakeTalkJs::start().await?;
     eprintln!("TALKJS_APP_ID is not set: exporting from a fake server seeded with demo data");
-    let client = Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
+    let client = Client::builder(fake.app_id(), fake.secret_key())
         .base_url(fake.base_url())
         .build()?;
     let users = (0..250).map(|i| {

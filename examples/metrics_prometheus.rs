@@ -200,9 +200,7 @@ async fn main() -> Result<(), AnyError> {
         .faults(Faults::seeded(7).error_rate(0.1).throttle_rate(0.1))
         .start()
         .await?;
-    let client = talkjs::Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
+    let client = talkjs::Client::builder(fake.app_id(), fake.secret_key())
         .base_url(fake.base_url())
         .build()?;
     for i in 0..40 {

@@ -171,9 +171,7 @@ async fn connect() -> Result<(Client, Option<talkjs_fake::FakeTalkJs>), AnyError
         "TALKJS_APP_ID / TALKJS_SECRET_KEY are not set: using the in-process fake TalkJS server at {}",
         fake.base_url()
     );
-    let client = Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
+    let client = Client::builder(fake.app_id(), fake.secret_key())
         .base_url(fake.base_url())
         .build()?;
     Ok((client, Some(fake)))

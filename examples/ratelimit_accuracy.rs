@@ -42,9 +42,7 @@ async fn main() -> Result<(), AnyError> {
     let interval = Duration::from_secs_f64(1.0 / (rate * 0.99));
     let limiter = RateLimiter::new(fake.app_id())
         .general_quota(Quota::with_interval(interval, server_limit.burst - 10));
-    let client = Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
+    let client = Client::builder(fake.app_id(), fake.secret_key())
         .base_url(fake.base_url())
         .rate_limiter(Some(limiter))
         // Report 429s instead of hiding them behind retries.

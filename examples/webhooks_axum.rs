@@ -103,9 +103,7 @@ async fn demo() -> Result<(), AnyError> {
     println!("no address given: demo with the fake TalkJS server, whose webhooks go to {url}");
     let mut events = serve(listener, fake.secret_key_typed());
 
-    let client = talkjs::Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
+    let client = talkjs::Client::builder(fake.app_id(), fake.secret_key())
         .base_url(fake.base_url())
         .build()?;
     for (id, name) in [("alice", "Alice"), ("bob", "Bob")] {

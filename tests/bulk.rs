@@ -519,9 +519,7 @@ async fn under_faults_refused_and_unknown_outcomes_are_apart_and_nothing_is_sent
 /// A client of the test server at `base_url`, with fast retries and an attempt timeout of a
 /// second.
 fn mock_client(base_url: &str) -> talkjs::Client {
-    talkjs::Client::builder()
-        .app_id("app")
-        .secret_key("sk_test_bulk")
+    talkjs::Client::builder("app", "sk_test_bulk")
         .base_url(base_url)
         .rate_limiter(None)
         .retry(Some(fast_retry()))

@@ -351,9 +351,7 @@ async fn concurrent_clones_under_a_scaled_rate_limit_get_no_429() {
 #[tokio::test]
 async fn a_wrong_secret_is_unauthorized_at_once() {
     let fake = FakeTalkJs::start().await.unwrap();
-    let client = Client::builder()
-        .app_id(fake.app_id())
-        .secret_key("sk_test_this_is_not_the_secret")
+    let client = Client::builder(fake.app_id(), "sk_test_this_is_not_the_secret")
         .base_url(fake.base_url())
         .build()
         .unwrap();

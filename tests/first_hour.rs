@@ -33,9 +33,7 @@ async fn chat(client: &Client) {
 #[tokio::test]
 async fn a_wrong_app_id_says_to_check_the_app_id() {
     let fake = FakeTalkJs::start().await.unwrap();
-    let client = Client::builder()
-        .app_id("tWrongApp")
-        .secret_key(fake.secret_key())
+    let client = Client::builder("tWrongApp", fake.secret_key())
         .base_url(fake.base_url())
         .build()
         .unwrap();

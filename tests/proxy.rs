@@ -294,9 +294,7 @@ async fn a_refusing_proxy_fails_the_call_without_showing_the_credentials() {
 
 #[test]
 fn a_socks_proxy_is_refused_when_the_client_is_built() {
-    let error = talkjs::Client::builder()
-        .app_id("app")
-        .secret_key("sk_test")
+    let error = talkjs::Client::builder("app", "sk_test")
         .proxy(Proxy::all("socks5://dave:pw1234@127.0.0.1:1080"))
         .build()
         .unwrap_err()
@@ -396,11 +394,10 @@ async fn child_calls_the_fake() {
         return;
     };
     let var = |name: &str| std::env::var(name).unwrap();
-    let mut builder = talkjs::Client::builder()
-        .app_id(var("TALKJS_PROXY_TEST_APP"))
-        .secret_key(var("TALKJS_PROXY_TEST_KEY"))
-        .base_url(base)
-        .http_client(HyperClientBuilder::new().add_root_certificate(CA));
+    let mut builder =
+        talkjs::Client::builder(var("TALKJS_PROXY_TEST_APP"), var("TALKJS_PROXY_TEST_KEY"))
+            .base_url(base)
+            .http_client(HyperClientBuilder::new().add_root_certificate(CA));
     if var("TALKJS_PROXY_TEST_MODE") == "none" {
         builder = builder.proxy(Proxy::none());
     }

@@ -131,9 +131,7 @@ async fn an_upload_decodes_either_answer_and_sends_the_optional_fields() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "fileToken": "tok_f" })))
         .mount(&server)
         .await;
-    let mock = Client::builder()
-        .app_id("app")
-        .secret_key("sk_test_x")
+    let mock = Client::builder("app", "sk_test_x")
         .base_url(server.uri())
         .build()
         .unwrap();
@@ -240,9 +238,7 @@ async fn a_reactions_listing_decodes_data_or_a_bare_array_with_the_emoji_encoded
         )
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .app_id("app")
-        .secret_key("sk_test_x")
+    let client = Client::builder("app", "sk_test_x")
         .base_url(server.uri())
         .build()
         .unwrap();
@@ -393,9 +389,7 @@ async fn import_ids_decode_from_data_a_bare_array_or_nothing() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .app_id("app")
-        .secret_key("sk_test_x")
+    let client = Client::builder("app", "sk_test_x")
         .base_url(server.uri())
         .build()
         .unwrap();

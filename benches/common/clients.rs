@@ -14,9 +14,7 @@ use super::server::{APP_ID, SECRET_KEY};
 pub fn talkjs_client(server: &super::server::Server) -> talkjs::Client {
     use talkjs::transport::{Quota, RateLimiter};
     let limiter = RateLimiter::new(APP_ID).general_quota(Quota::per_second(1_000_000, 1_000_000));
-    talkjs::Client::builder()
-        .app_id(APP_ID)
-        .secret_key(SECRET_KEY)
+    talkjs::Client::builder(APP_ID, SECRET_KEY)
         .base_url(server.root())
         .rate_limiter(Some(limiter))
         .build()

@@ -7,10 +7,7 @@ use talkjs_fake::FakeTalkJs;
 /// A builder pointed at `fake`, with its app id and secret key (the default stack
 /// otherwise).
 pub fn builder(fake: &FakeTalkJs) -> ClientBuilder {
-    Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
-        .base_url(fake.base_url())
+    Client::builder(fake.app_id(), fake.secret_key()).base_url(fake.base_url())
 }
 
 /// A client pointed at `fake`, with the default stack.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderValue;
 use serde::de::DeserializeOwned;
-use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
+use talkjs_auth::{AppId, Credentials, DEFAULT_APP_TOKEN_TTL, SecretKey, TokenSigner};
 use talkjs_transport::{
     BoxError, BuildError, HttpRequest, HttpResponse, HttpService, HyperClientBuilder, Proxy,
     RateLimiter, RetryConfig, StackBuilder,
@@ -29,10 +29,7 @@ pub const ENV_BASE_URL: &str = "TALKJS_BASE_URL";
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), talkjs_api::Error> {
-/// let client = talkjs_api::Client::builder()
-///     .app_id("tNCnKd4d")
-///     .secret_key("sk_test_…")
-///     .build()?;
+/// let client = talkjs_api::Client::builder("tNCnKd4d", "sk_test_…").build()?;
 /// let user = client.users().get("alice").await?;
 /// println!("{}", user.name);
 /// # Ok(()) }
@@ -68,17 +65,10 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A builder for a client with the default transport stack.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
+    /// A builder for a client of app `app_id` (dashboard, Settings), signing with
+    /// `secret_key`, over the default transport stack: [`ClientBuilder::new`].
+    pub fn builder(app_id: impl Into<String>, secret_key: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(app_id, secret_key)
     }
 
     /// A client configured from the environment: `TALKJS_APP_ID`, `TALKJS_SECRET_KEY`, and
@@ -99,7 +89,7 @@ impl Client {
     /// ```no_run
     /// # fn run() -> Result<(), talkjs_api::Error> {
     /// use talkjs_transport::{BaseUrl, BaseUrlLayer, HyperClient, JsonLayer, AuthLayer};
-    /// use talkjs_auth::{AppId, Credentials, SecretKey, TokenSigner};
+    /// use talkjs_auth::{AppId, Credentials, DEFAULT_APP_TOKEN_TTL, SecretKey, TokenSigner};
     /// let signer = TokenSigner::new(AppId::new("tNCnKd4d"), SecretKey::new("sk_test_…"));
     /// let service = tower::ServiceBuilder::new()
     ///     .layer(AuthLayer::new(Credentials::AppToken(signer)))
@@ -127,10 +117,7 @@ impl Client {
     /// about an app (e.g. a migration's journal) use it to tell apps apart.
     /// ```
     /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .build()?;
+    /// let client = talkjs_api::Client::builder("tNCnKd4d", "sk_test_…").build()?;
     /// assert_eq!(client.app_id(), Some("tNCnKd4d"));
     /// assert_eq!(client.api_root(), Some("https://api.talkjs.com"));
     /// # Ok(()) }
@@ -148,8 +135,13 @@ impl Client {
     }
 
     /// A clone of this client that pins the API version (`TalkJS-REST-Version` header) of
-    /// every call made through it, overriding the client's default. Use it to pin one call:
+    /// every call made through it, overriding the client's own (if
+    /// [`ClientBuilder::api_version`] set one). This is the one way a version is pinned:
+    /// the builder's setter checks the version at once and gives the built client the same
+    /// pin. Use it to pin one call:
     /// `client.with_api_version("2021-02-09")?.users().conversations("alice").await`.
+    /// An empty version, or one that is not a valid header value, is
+    /// [`Error::InvalidArgument`].
     /// ```no_run
     /// # fn run() -> Result<(), talkjs_api::Error> {
     /// # let client = talkjs_api::Client::from_env()?;
@@ -161,11 +153,13 @@ impl Client {
     /// ```
     pub fn with_api_version(&self, version: &str) -> Result<Self> {
         let value = api_version_header(version).map_err(Error::InvalidArgument)?;
-        Ok(Self {
-            service: self.service.clone(),
-            api_version: Some(value),
-            endpoint: self.endpoint.clone(),
-        })
+        Ok(self.clone().pinned(Some(value)))
+    }
+
+    /// This client with `version` as the `TalkJS-REST-Version` of its calls (`None`: none).
+    fn pinned(mut self, version: Option<HeaderValue>) -> Self {
+        self.api_version = version;
+        self
     }
 
     /// Sends a request and returns the raw success response (status checked).
@@ -216,57 +210,120 @@ pub(crate) fn decode<T: DeserializeOwned>(body: Bytes) -> Result<T> {
 }
 
 /// How requests are authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthScheme {
-    /// A fresh HS256 app token per attempt (TalkJS's recommendation).
-    #[default]
-    AppToken,
+    /// A fresh HS256 app token per attempt (TalkJS's recommendation), each valid `ttl`
+    /// (default [`DEFAULT_APP_TOKEN_TTL`], 30 s; rounded up to whole seconds; a zero `ttl`
+    /// makes every call fail at signing).
+    AppToken {
+        /// The lifetime of each token.
+        ttl: Duration,
+    },
     /// The secret key itself as the bearer (legacy; still accepted by TalkJS).
     LegacySecretKey,
 }
 
-type Configure = Box<dyn FnOnce(StackBuilder) -> std::result::Result<StackBuilder, Error> + Send>;
+impl Default for AuthScheme {
+    /// App tokens valid [`DEFAULT_APP_TOKEN_TTL`].
+    fn default() -> Self {
+        Self::AppToken {
+            ttl: DEFAULT_APP_TOKEN_TTL,
+        }
+    }
+}
 
 /// Builder of a [`Client`] with the default transport stack.
 ///
 /// Everything but the app id and the secret key has a default: the production API, app tokens
 /// valid 30 s, TalkJS's rate limits enforced client-side, retries with jittered backoff, 30 s
-/// per attempt, 120 s per call.
+/// per attempt, 120 s per call, the environment's proxy. Each setter goes straight to the
+/// stack's [`StackBuilder`] (the stack's settings are the same, under the same names; `timeout`
+/// is its `deadline`). A setter whose argument alone can be wrong returns a `Result`
+/// ([`api_version`](Self::api_version)); what depends on several settings (the base URL with
+/// [`allow_insecure_http`](Self::allow_insecure_http), [`http_client`](Self::http_client)
+/// or [`proxy`](Self::proxy) with [`inner_service`](Self::inner_service)) and an empty app id
+/// or secret key are refused by [`build`](Self::build).
+///
+/// ```
+/// use std::time::Duration;
+/// use talkjs_api::{AuthScheme, Client};
+/// use talkjs_api::transport::{HttpRequest, Proxy, RateLimiter, RetryConfig};
+///
+/// # fn run() -> Result<(), talkjs_api::Error> {
+/// let limiter = RateLimiter::new("tNCnKd4d"); // one limit, shared by clones and by other clients
+/// let client = Client::builder("tNCnKd4d", "sk_test_…")
+///     .base_url("http://127.0.0.1:8080") // e.g. `talkjs fake serve --port 8080`
+///     .auth_scheme(AuthScheme::AppToken { ttl: Duration::from_secs(60) })
+///     .api_version("2021-02-09")?
+///     .retry(Some(RetryConfig::default().max_attempts(6)))
+///     .rate_limiter(Some(limiter.clone()))
+///     .attempt_timeout(Some(Duration::from_secs(10)))
+///     .timeout(Some(Duration::from_secs(30)))
+///     .proxy(Proxy::none())
+///     .layer(tower::util::MapRequestLayer::new(|mut req: HttpRequest| {
+///         req.headers_mut().insert("x-service", talkjs_api::http::HeaderValue::from_static("billing"));
+///         req
+///     }))
+///     .build()?;
+/// assert_eq!(client.api_root(), Some("http://127.0.0.1:8080"));
+/// # Ok(()) }
+/// # run().unwrap();
+/// ```
 #[must_use]
-#[derive(Default)]
 pub struct ClientBuilder {
-    app_id: Option<String>,
-    secret_key: Option<SecretKey>,
-    scheme: AuthScheme,
-    token_ttl: Option<Duration>,
-    api_version: Option<HeaderValue>,
+    stack: StackBuilder,
+    /// Kept to make the credentials again when [`Self::auth_scheme`] changes them.
+    app_id: AppId,
+    secret_key: SecretKey,
     /// The API root given to [`Self::base_url`], for [`Client::api_root`].
     api_root: Option<String>,
-    configure: Vec<Configure>,
+    api_version: Option<HeaderValue>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The stack's Debug shows the credentials as their own Debug does: never the key.
         f.debug_struct("ClientBuilder")
-            .field("app_id", &self.app_id)
-            .field("secret_key", &self.secret_key)
-            .field("scheme", &self.scheme)
+            .field("stack", &self.stack)
             .field("api_version", &self.api_version)
             .finish_non_exhaustive()
     }
 }
 
+/// The credentials of `scheme`.
+fn credentials(app_id: &AppId, secret_key: &SecretKey, scheme: AuthScheme) -> Credentials {
+    match scheme {
+        AuthScheme::AppToken { ttl } => Credentials::AppToken(
+            TokenSigner::new(app_id.clone(), secret_key.clone()).with_app_token_ttl(ttl),
+        ),
+        AuthScheme::LegacySecretKey => Credentials::LegacySecretKey(secret_key.clone()),
+    }
+}
+
 impl ClientBuilder {
+    /// A builder for a client of app `app_id` (dashboard, Settings), signing with
+    /// `secret_key` (dashboard, Settings; never printed), with the defaults above.
+    pub fn new(app_id: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        let app_id = AppId::new(app_id);
+        let secret_key = SecretKey::new(secret_key);
+        let stack = StackBuilder::new(
+            app_id.clone(),
+            credentials(&app_id, &secret_key, AuthScheme::default()),
+        );
+        Self {
+            stack,
+            app_id,
+            secret_key,
+            api_root: None,
+            api_version: None,
+        }
+    }
+
     /// A builder with the app id, secret key and base URL from the environment
-    /// (`TALKJS_APP_ID`, `TALKJS_SECRET_KEY`, `TALKJS_BASE_URL`). A missing app id or key is
-    /// an error; a missing base URL means the production API.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// // TALKJS_APP_ID=… TALKJS_SECRET_KEY=… [TALKJS_BASE_URL=http://127.0.0.1:8080]
-    /// let client = talkjs_api::Client::from_env()?;
-    /// # Ok(()) }
-    /// ```
+    /// (`TALKJS_APP_ID`, `TALKJS_SECRET_KEY`, `TALKJS_BASE_URL`): what
+    /// [`Client::from_env`] builds, for further settings. A missing app id or key is an
+    /// error; a missing base URL means the production API.
     pub fn from_env() -> Result<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let app_id = var(ENV_APP_ID).ok_or(BuildError::Missing {
@@ -277,303 +334,131 @@ impl ClientBuilder {
             what: ENV_SECRET_KEY,
             how: "set it to your TalkJS secret key (dashboard, Settings)",
         })?;
-        let mut builder = Self::default().app_id(app_id).secret_key(secret);
+        let mut builder = Self::new(app_id, secret);
         if let Some(base) = var(ENV_BASE_URL) {
             builder = builder.base_url(base);
         }
         Ok(builder)
     }
 
-    /// The app id (dashboard, Settings).
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
-        self.app_id = Some(app_id.into());
-        self
-    }
-
-    /// The secret key (dashboard, Settings). Never printed.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn secret_key(mut self, key: impl Into<String>) -> Self {
-        self.secret_key = Some(SecretKey::new(key.into()));
-        self
-    }
-
-    /// How requests are authenticated (default: fresh app tokens).
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .auth_scheme(talkjs_api::AuthScheme::LegacySecretKey)
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
+    /// How requests are authenticated (default: fresh app tokens valid 30 s).
     pub fn auth_scheme(mut self, scheme: AuthScheme) -> Self {
-        self.scheme = scheme;
+        self.stack = self
+            .stack
+            .credentials(credentials(&self.app_id, &self.secret_key, scheme));
         self
     }
 
-    /// Lifetime of each app token (default 30 s). Only for [`AuthScheme::AppToken`]:
-    /// [`build`](Self::build) refuses it with the legacy secret key, which has no lifetime.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .token_ttl(std::time::Duration::from_secs(60))
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn token_ttl(mut self, ttl: Duration) -> Self {
-        self.token_ttl = Some(ttl);
-        self
-    }
-
-    /// Pins the API version (`TalkJS-REST-Version`) for every call of the client.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .api_version("2021-02-09")
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn api_version(mut self, version: &str) -> Self {
-        match api_version_header(version) {
-            Ok(value) => self.api_version = Some(value),
-            Err(msg) => self
-                .configure
-                .push(Box::new(move |_| Err(BuildError::Invalid(msg).into()))),
-        }
-        self
-    }
-
-    fn stack(mut self, f: impl FnOnce(StackBuilder) -> StackBuilder + Send + 'static) -> Self {
-        self.configure.push(Box::new(move |b| Ok(f(b))));
-        self
+    /// Pins the API version (`TalkJS-REST-Version`, e.g. `2021-02-09`) of every call of the
+    /// client: the built client is pinned as [`Client::with_api_version`] pins a clone.
+    /// An empty version, or one that is not a valid header value, is an
+    /// [`Error::Config`] here.
+    pub fn api_version(mut self, version: &str) -> Result<Self> {
+        let value = api_version_header(version).map_err(BuildError::Invalid)?;
+        self.api_version = Some(value);
+        Ok(self)
     }
 
     /// The API root, e.g. `http://127.0.0.1:8080` for a fake server (`/v1/{appId}` is
     /// appended). Plain http is refused for hosts that are not loopback, unless
     /// [`allow_insecure_http`](Self::allow_insecure_http).
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("test_app")
-    ///     .secret_key("sk_test_fake")
-    ///     .base_url("http://127.0.0.1:8080") // e.g. `talkjs fake serve --port 8080`
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
     pub fn base_url(mut self, root: impl Into<String>) -> Self {
         let root = root.into();
         self.api_root = Some(root.clone());
-        self.stack(move |b| b.base_url(root))
+        self.stack = self.stack.base_url(root);
+        self
     }
 
     /// Allow plain `http://` to a host that is not loopback.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .base_url("http://talkjs-proxy.internal:8080")
-    ///     .allow_insecure_http(true)
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn allow_insecure_http(self, yes: bool) -> Self {
-        self.stack(move |b| b.allow_insecure_http(yes))
+    pub fn allow_insecure_http(mut self, yes: bool) -> Self {
+        self.stack = self.stack.allow_insecure_http(yes);
+        self
     }
 
     /// Retry settings; `None` disables retries.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// use talkjs_transport::RetryConfig;
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .retry(Some(RetryConfig::default().max_attempts(6)))
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn retry(self, config: Option<RetryConfig>) -> Self {
-        self.stack(move |b| b.retry(config))
+    pub fn retry(mut self, config: Option<RetryConfig>) -> Self {
+        self.stack = self.stack.retry(config);
+        self
     }
 
     /// The client-side rate limiter; `None` disables it. Give several clients the same
     /// [`RateLimiter`] to share one limit.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// use talkjs_transport::RateLimiter;
-    /// // One limit shared by two clients of the same app.
-    /// let limiter = RateLimiter::new("tNCnKd4d");
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .rate_limiter(Some(limiter.clone()))
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn rate_limiter(self, limiter: Option<RateLimiter>) -> Self {
-        self.stack(move |b| b.rate_limiter(limiter))
+    pub fn rate_limiter(mut self, limiter: Option<RateLimiter>) -> Self {
+        self.stack = self.stack.rate_limiter(limiter);
+        self
     }
 
-    /// Time limit of one attempt.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .attempt_timeout(Some(std::time::Duration::from_secs(10)))
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn attempt_timeout(self, timeout: Option<Duration>) -> Self {
-        self.stack(move |b| b.attempt_timeout(timeout))
+    /// Time limit of one attempt; `None`: no limit.
+    pub fn attempt_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.stack = self.stack.attempt_timeout(timeout);
+        self
     }
 
-    /// Time limit of a call, retries included.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .timeout(Some(std::time::Duration::from_secs(30)))
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn timeout(self, deadline: Option<Duration>) -> Self {
-        self.stack(move |b| b.deadline(deadline))
+    /// Time limit of a call, retries and rate-limit waits included; `None`: no limit.
+    pub fn timeout(mut self, deadline: Option<Duration>) -> Self {
+        self.stack = self.stack.deadline(deadline);
+        self
     }
 
     /// Settings of the HTTP client (pool, connect timeout, HTTP/2). [`build`](Self::build)
     /// refuses them together with [`inner_service`](Self::inner_service), which replaces
     /// that client.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// use talkjs_transport::HyperClientBuilder;
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .http_client(HyperClientBuilder::new().pool_max_idle_per_host(8))
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn http_client(self, client: HyperClientBuilder) -> Self {
-        self.stack(move |b| b.http_client(client))
+    pub fn http_client(mut self, client: HyperClientBuilder) -> Self {
+        self.stack = self.stack.http_client(client);
+        self
     }
 
     /// The HTTP proxy to connect through. By default the client follows the environment
     /// ([`Proxy::from_env`]: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, either case,
     /// as curl does); this overrides it, and [`Proxy::none`] connects directly whatever the
     /// environment says. Credentials in the proxy URL are never printed.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// use talkjs_transport::Proxy;
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .proxy(Proxy::https("http://proxy.internal:3128").no_proxy("localhost,127.0.0.1"))
-    ///     .build()?;
-    /// let direct = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .proxy(Proxy::none())
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn proxy(self, proxy: Proxy) -> Self {
-        self.stack(move |b| b.proxy(proxy))
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.stack = self.stack.proxy(proxy);
+        self
     }
 
-    /// Replaces the innermost HTTP client (keeps every other layer).
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// // Any `Service<HttpRequest>` as the innermost client, here one that answers everything.
-    /// let canned = tower::service_fn(|_req: talkjs_transport::HttpRequest| async {
-    ///     Ok::<_, talkjs_transport::BoxError>(talkjs_transport::HttpResponse::new(talkjs_api::bytes::Bytes::from_static(b"{}")))
-    /// });
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .inner_service(canned)
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn inner_service<S>(self, service: S) -> Self
+    /// Replaces the innermost HTTP client with any `Service<HttpRequest>` (a mock, another
+    /// HTTP client); every other layer stays.
+    pub fn inner_service<S>(mut self, service: S) -> Self
     where
         S: Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
-        self.stack(move |b| b.inner_service(service))
+        self.stack = self.stack.inner_service(service);
+        self
     }
 
     /// Adds a user layer to the stack. Layers added first are outermost; they sit inside the
     /// rate limiter and outside the auth layer, so they see every attempt (unsigned).
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// use talkjs_transport::HttpRequest;
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .layer(tower::util::MapRequestLayer::new(|mut req: HttpRequest| {
-    ///         req.headers_mut().insert("x-service", talkjs_api::http::HeaderValue::from_static("billing"));
-    ///         req
-    ///     }))
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn layer<L>(self, layer: L) -> Self
+    pub fn layer<L>(mut self, layer: L) -> Self
     where
         L: Layer<HttpService> + Send + Sync + 'static,
         L::Service: Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
         <L::Service as Service<HttpRequest>>::Error: Into<BoxError>,
         <L::Service as Service<HttpRequest>>::Future: Send + 'static,
     {
-        self.stack(move |b| b.layer(layer))
+        self.stack = self.stack.layer(layer);
+        self
     }
 
-    /// Builds the client.
-    /// ```no_run
-    /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder()
-    ///     .app_id("tNCnKd4d")
-    ///     .secret_key("sk_test_…")
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
+    /// Builds the client: assembles the stack ([`StackBuilder::build`]), refusing an empty
+    /// app id or secret key, and settings that contradict each other.
     pub fn build(self) -> Result<Client> {
-        let app_id = self
-            .app_id
-            .filter(|a| !a.is_empty())
-            .ok_or(BuildError::Missing {
+        if self.app_id.as_str().is_empty() {
+            return Err(BuildError::Missing {
                 what: "the app id",
-                how: "call .app_id(...) or set TALKJS_APP_ID (dashboard, Settings)",
-            })?;
-        let secret = self
-            .secret_key
-            .filter(|k| !k.expose_secret().is_empty())
-            .ok_or(BuildError::Missing {
+                how: "pass it to Client::builder, or set TALKJS_APP_ID (dashboard, Settings)",
+            }
+            .into());
+        }
+        if self.secret_key.is_empty() {
+            return Err(BuildError::Missing {
                 what: "the secret key",
-                how: "call .secret_key(...) or set TALKJS_SECRET_KEY (dashboard, Settings)",
-            })?;
+                how: "pass it to Client::builder, or set TALKJS_SECRET_KEY (dashboard, Settings)",
+            }
+            .into());
+        }
         let endpoint = Endpoint {
             api_root: self
                 .api_root
@@ -581,38 +466,13 @@ impl ClientBuilder {
                 .unwrap_or(talkjs_transport::TALKJS_API_ROOT)
                 .trim_end_matches('/')
                 .to_owned(),
-            app_id: app_id.clone(),
+            app_id: self.app_id.as_str().to_owned(),
         };
-        let app_id = AppId::new(app_id);
-        let credentials = match self.scheme {
-            AuthScheme::AppToken => {
-                let mut signer = TokenSigner::new(app_id.clone(), secret);
-                if let Some(ttl) = self.token_ttl {
-                    signer = signer.with_app_token_ttl(ttl);
-                }
-                Credentials::AppToken(signer)
-            }
-            AuthScheme::LegacySecretKey => {
-                if self.token_ttl.is_some() {
-                    return Err(BuildError::Invalid(
-                        "token_ttl applies to app tokens; the legacy secret key has no lifetime \
-                         (drop .token_ttl(...) or use AuthScheme::AppToken)"
-                            .into(),
-                    )
-                    .into());
-                }
-                Credentials::LegacySecretKey(secret)
-            }
-        };
-        let mut stack = StackBuilder::new(app_id, credentials);
-        for f in self.configure {
-            stack = f(stack)?;
-        }
-        let service = stack.build()?;
-        Ok(Client {
-            service,
-            api_version: self.api_version,
+        let client = Client {
+            service: self.stack.build()?,
+            api_version: None,
             endpoint: Some(endpoint),
-        })
+        };
+        Ok(client.pinned(self.api_version))
     }
 }

@@ -609,7 +609,7 @@ impl Client {
     ///
     /// ```
     /// # fn run() -> Result<(), talkjs_api::Error> {
-    /// let client = talkjs_api::Client::builder().app_id("tNCnKd4d").secret_key("sk_test_…").build()?;
+    /// let client = talkjs_api::Client::builder("tNCnKd4d", "sk_test_…").build()?;
     /// assert_eq!(client.import_batch_size(), 100);
     /// # Ok(()) }
     /// # run().unwrap();

@@ -1,5 +1,6 @@
 //! API version pinning: `TalkJS-REST-Version` from the client builder, per call with
-//! `Client::with_api_version`, and on every page of a stream.
+//! `Client::with_api_version` (the builder's setter pins the built client the same way),
+//! and on every page of a stream.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -41,7 +42,11 @@ async fn no_version_header_by_default() {
 async fn client_level_version_is_sent_on_every_call() {
     let server = MockServer::start().await;
     answer_everything(&server).await;
-    let client = builder(&server).api_version("2021-02-09").build().unwrap();
+    let client = builder(&server)
+        .api_version("2021-02-09")
+        .unwrap()
+        .build()
+        .unwrap();
     client.users().conversations("alice").await.unwrap();
     client
         .users()
@@ -61,7 +66,11 @@ async fn client_level_version_is_sent_on_every_call() {
 async fn per_call_version_overrides_the_client_default() {
     let server = MockServer::start().await;
     answer_everything(&server).await;
-    let client = builder(&server).api_version("2021-02-09").build().unwrap();
+    let client = builder(&server)
+        .api_version("2021-02-09")
+        .unwrap()
+        .build()
+        .unwrap();
 
     client
         .with_api_version("2024-01-01")
@@ -153,7 +162,7 @@ async fn an_empty_api_version_is_rejected() {
     let (server, client) = common::no_request_client().await;
     common::assert_invalid(client.with_api_version(""));
     assert!(matches!(
-        builder(&server).api_version("").build(),
+        builder(&server).api_version(""),
         Err(talkjs_api::Error::Config(_))
     ));
 }

@@ -41,7 +41,9 @@ async fn app_token_is_valid_and_short_lived() {
 async fn token_ttl_is_configurable() {
     let req = get_alice_with(|server| {
         common::builder(server)
-            .token_ttl(Duration::from_secs(300))
+            .auth_scheme(AuthScheme::AppToken {
+                ttl: Duration::from_secs(300),
+            })
             .build()
             .unwrap()
     })
@@ -54,9 +56,7 @@ async fn token_ttl_is_configurable() {
 #[tokio::test]
 async fn token_check_rejects_a_token_signed_with_another_secret() {
     let req = get_alice_with(|server| {
-        Client::builder()
-            .app_id(APP_ID)
-            .secret_key("sk_test_some_other_key")
+        Client::builder(APP_ID, "sk_test_some_other_key")
             .base_url(server.uri())
             .retry(None)
             .rate_limiter(None)
@@ -71,9 +71,7 @@ async fn token_check_rejects_a_token_signed_with_another_secret() {
 #[tokio::test]
 async fn token_check_rejects_another_app_id() {
     let req = get_alice_with(|server| {
-        Client::builder()
-            .app_id("otherApp")
-            .secret_key(SECRET)
+        Client::builder("otherApp", SECRET)
             .base_url(server.uri())
             .retry(None)
             .rate_limiter(None)
@@ -101,20 +99,41 @@ async fn legacy_scheme_sends_the_secret_key_as_bearer() {
     );
 }
 
+#[tokio::test]
+async fn the_last_auth_scheme_given_is_the_one_used() {
+    let req = get_alice_with(|server| {
+        common::builder(server)
+            .auth_scheme(AuthScheme::LegacySecretKey)
+            .auth_scheme(AuthScheme::AppToken {
+                ttl: Duration::from_secs(60),
+            })
+            .build()
+            .unwrap()
+    })
+    .await;
+    let claims = assert_app_token(&req);
+    let ttl = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+    assert_eq!(ttl, 60);
+}
+
 #[test]
-fn token_ttl_with_the_legacy_key_is_a_configuration_error() {
-    let error = Client::builder()
-        .app_id(APP_ID)
-        .secret_key(SECRET)
-        .auth_scheme(AuthScheme::LegacySecretKey)
-        .token_ttl(Duration::from_secs(60))
+fn an_empty_secret_key_is_a_configuration_error_that_names_no_key() {
+    let error = Client::builder(APP_ID, "")
         .build()
-        .expect_err("a token lifetime cannot apply to the legacy key");
+        .expect_err("an empty key is refused");
     assert!(
-        matches!(&error, talkjs_api::Error::Config(m) if m.to_string().contains("token_ttl")),
+        matches!(&error, talkjs_api::Error::Config(m) if m.to_string().contains("secret key")),
+        "{error:?}"
+    );
+    let error = Client::builder("", SECRET)
+        .build()
+        .expect_err("an empty app id is refused");
+    assert!(
+        matches!(&error, talkjs_api::Error::Config(m) if m.to_string().contains("app id")),
         "{error:?}"
     );
     assert!(!error.to_string().contains(SECRET), "{error}");
+    assert!(!format!("{:?}", Client::builder(APP_ID, SECRET)).contains(SECRET));
 }
 
 #[test]
@@ -124,7 +143,7 @@ fn http_client_settings_with_an_inner_service_are_a_configuration_error() {
             bytes::Bytes::from_static(b"{}"),
         ))
     });
-    let builder = || Client::builder().app_id(APP_ID).secret_key(SECRET);
+    let builder = || Client::builder(APP_ID, SECRET);
     let error = builder()
         .http_client(talkjs_transport::HyperClientBuilder::new().pool_max_idle_per_host(1))
         .inner_service(canned)

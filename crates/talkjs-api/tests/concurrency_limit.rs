@@ -106,9 +106,7 @@ fn credentials() -> (AppId, Credentials) {
 async fn through_client_builder_layer() {
     for limit in [1, 2] {
         let gauge = Gauge::default();
-        let client = Client::builder()
-            .app_id("app1")
-            .secret_key("sk_test")
+        let client = Client::builder("app1", "sk_test")
             .layer(ConcurrencyLimitLayer::new(limit))
             .inner_service(backend(gauge.clone()))
             .build()

@@ -477,7 +477,8 @@ async fn too_many_items_are_rejected_without_a_request() {
 async fn invalid_api_versions_are_rejected() {
     let (server, client) = no_request_client().await;
     assert_invalid(client.with_api_version("2021-02-09\r\nX-Evil: 1"));
-    match common::builder(&server).api_version("bad\nversion").build() {
+    // The builder refuses it at once, before anything is built.
+    match common::builder(&server).api_version("bad\nversion") {
         Err(Error::Config(msg)) => assert!(msg.to_string().contains("version"), "{msg}"),
         other => panic!("expected Config, got {other:?}"),
     }
@@ -669,7 +670,7 @@ async fn is_transient_only_for_what_a_retry_can_fix() {
     assert!(server.received_requests().await.unwrap().is_empty());
 
     // A configuration error keeps its type.
-    let err = Client::builder().app_id("app").build().unwrap_err();
+    let err = Client::builder("app", "").build().unwrap_err();
     assert!(
         matches!(
             err,

@@ -279,6 +279,6 @@ async fn errors_before_any_request_did_not_land() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
     assert!(!err.may_have_landed());
-    let err = Client::builder().app_id("app").build().unwrap_err();
+    let err = Client::builder("app", "").build().unwrap_err();
     assert!(!err.may_have_landed(), "{err:?}");
 }

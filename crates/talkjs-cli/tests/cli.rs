@@ -97,9 +97,7 @@ impl Fake {
     }
 
     fn client(&self) -> talkjs::Client {
-        talkjs::Client::builder()
-            .app_id(self.fake.app_id())
-            .secret_key(self.fake.secret_key())
+        talkjs::Client::builder(self.fake.app_id(), self.fake.secret_key())
             .base_url(self.fake.base_url())
             .build()
             .unwrap()

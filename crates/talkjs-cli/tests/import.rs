@@ -32,9 +32,7 @@ impl Fake {
     /// Users `u0..u{n}` and conversations `c0..c{n}`, each with its user, made through the
     /// library (before any fault is set).
     fn setup(&self, n: usize) {
-        let client = talkjs::Client::builder()
-            .app_id(self.fake.app_id())
-            .secret_key(self.fake.secret_key())
+        let client = talkjs::Client::builder(self.fake.app_id(), self.fake.secret_key())
             .base_url(self.fake.base_url())
             .build()
             .unwrap();

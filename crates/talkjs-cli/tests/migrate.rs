@@ -133,9 +133,7 @@ fn migrate_resumes_sends_nothing_twice_and_verifies() {
 
     // A message deleted in the app: --verify says where, and exits 1.
     let victim = fake.messages("chat")[3].id.as_str().to_owned();
-    let client = talkjs::Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
+    let client = talkjs::Client::builder(fake.app_id(), fake.secret_key())
         .base_url(fake.base_url())
         .build()
         .unwrap();
@@ -363,9 +361,7 @@ fn two_shard_processes_share_a_redis_rate_limit_and_migrate_everything_once() {
 
 /// A client of a fake (for changes made behind the migration's back).
 fn client_of(fake: &FakeTalkJs) -> talkjs::Client {
-    talkjs::Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
+    talkjs::Client::builder(fake.app_id(), fake.secret_key())
         .base_url(fake.base_url())
         .build()
         .unwrap()

@@ -107,9 +107,7 @@ impl Serve {
     /// A client of the fake with no client-side rate limit, which retries what the fake's
     /// faults break until it gets an answer.
     fn client(&self) -> Client {
-        Client::builder()
-            .app_id(&self.app_id)
-            .secret_key(&self.secret_key)
+        Client::builder(&self.app_id, &self.secret_key)
             .base_url(&self.base_url)
             .rate_limiter(None)
             .retry(Some(

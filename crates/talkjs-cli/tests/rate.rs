@@ -104,9 +104,7 @@ fn export_keeps_under_its_rate_given_per_minute() {
     let rt = runtime();
     let fake = limited_fake(&rt);
     rt.block_on(async {
-        let client = talkjs::Client::builder()
-            .app_id(fake.app_id())
-            .secret_key(fake.secret_key())
+        let client = talkjs::Client::builder(fake.app_id(), fake.secret_key())
             .base_url(fake.base_url())
             .rate_limiter(None)
             .build()

@@ -19,9 +19,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn fake(rt: &tokio::runtime::Runtime) -> FakeTalkJs {
     let fake = rt.block_on(FakeTalkJs::start()).unwrap();
     rt.block_on(async {
-        let client = talkjs::Client::builder()
-            .app_id(fake.app_id())
-            .secret_key(fake.secret_key())
+        let client = talkjs::Client::builder(fake.app_id(), fake.secret_key())
             .base_url(fake.base_url())
             .build()
             .unwrap();

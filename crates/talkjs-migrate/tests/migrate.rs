@@ -170,9 +170,7 @@ async fn bad_lines_are_reported_by_number_and_the_rest_migrates() {
 #[test]
 fn the_run_and_verify_futures_are_send() {
     fn send<T: Send>(_: &T) {}
-    let target = talkjs_migrate::talkjs_api::Client::builder()
-        .app_id("app")
-        .secret_key("sk_test_x")
+    let target = talkjs_migrate::talkjs_api::Client::builder("app", "sk_test_x")
         .build()
         .expect("client");
     let migration = Migration::from_file("export.jsonl", target);

@@ -6,9 +6,7 @@ fn client(app_id: &str, secret: &str) -> Result<talkjs::Client, Box<dyn std::err
     let store = RedisStore::builder()
         .replicas(4) // only used during a Redis outage: each replica takes a quarter
         .open(std::env::var("REDIS_URL")?)?;
-    let client = talkjs::Client::builder()
-        .app_id(app_id)
-        .secret_key(secret)
+    let client = talkjs::Client::builder(app_id, secret)
         .rate_limiter(Some(RateLimiter::new(app_id).with_store(Arc::new(store))))
         .build()?;
     Ok(client)

@@ -82,9 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let limiter = RateLimiter::new(fake.app_id())
             .general_quota(quota)
             .with_store(store.clone());
-        let client = Client::builder()
-            .app_id(fake.app_id())
-            .secret_key(fake.secret_key())
+        let client = Client::builder(fake.app_id(), fake.secret_key())
             .base_url(fake.base_url())
             .rate_limiter(Some(limiter))
             .build()?;

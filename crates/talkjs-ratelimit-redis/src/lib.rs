@@ -34,9 +34,7 @@
 //!     .replicas(4) // during an outage, each replica takes a quarter of the limit
 //!     .open("redis://redis.internal:6379/")?;
 //! let limiter = RateLimiter::new("tNCnKd4d").with_store(Arc::new(store));
-//! let client = talkjs_api::Client::builder()
-//!     .app_id("tNCnKd4d")
-//!     .secret_key("sk_live_…")
+//! let client = talkjs_api::Client::builder("tNCnKd4d", "sk_live_…")
 //!     .rate_limiter(Some(limiter))
 //!     .build()?;
 //! # let _ = client;

@@ -26,9 +26,7 @@ async fn fake(per_second: f64) -> FakeTalkJs {
 }
 
 fn client(fake: &FakeTalkJs, limiter: RateLimiter, retry: bool) -> Client {
-    let mut builder = Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
+    let mut builder = Client::builder(fake.app_id(), fake.secret_key())
         .base_url(fake.base_url())
         .rate_limiter(Some(limiter));
     if !retry {

@@ -188,9 +188,7 @@ pub fn write_lines(path: &Path, lines: &[String]) {
 /// A builder of a client of the fake with no client-side rate limit (the fake has none
 /// either).
 pub fn builder(fake: &FakeTalkJs) -> ClientBuilder {
-    Client::builder()
-        .app_id(fake.app_id())
-        .secret_key(fake.secret_key())
+    Client::builder(fake.app_id(), fake.secret_key())
         .base_url(fake.base_url())
         .rate_limiter(None)
 }

@@ -23,6 +23,20 @@ use crate::types::{BoxError, BoxFuture, HttpRequest, HttpResponse};
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Settings of [`HyperClient`].
+///
+/// ```
+/// use std::time::Duration;
+/// use talkjs_transport::{HyperClientBuilder, Proxy};
+///
+/// # fn run() -> Result<(), talkjs_transport::BuildError> {
+/// let client = HyperClientBuilder::new()
+///     .connect_timeout(Some(Duration::from_secs(5)))
+///     .pool_max_idle_per_host(8)
+///     .proxy(Proxy::https("http://proxy.internal:3128"))
+///     .build()?;
+/// # drop(client); Ok(()) }
+/// # run().unwrap();
+/// ```
 #[derive(Clone)]
 #[must_use]
 pub struct HyperClientBuilder {
@@ -105,16 +119,6 @@ impl HyperClientBuilder {
     /// The proxy to connect through (default [`Proxy::from_env`]: `HTTPS_PROXY`,
     /// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`, read by [`build`](Self::build));
     /// [`Proxy::none`] switches proxies off.
-    ///
-    /// ```
-    /// use talkjs_transport::{HyperClientBuilder, Proxy};
-    ///
-    /// let direct = HyperClientBuilder::new().proxy(Proxy::none()).build();
-    /// let proxied = HyperClientBuilder::new()
-    ///     .proxy(Proxy::https("http://proxy.internal:3128"))
-    ///     .build();
-    /// # drop((direct, proxied));
-    /// ```
     pub fn proxy(mut self, proxy: Proxy) -> Self {
         self.proxy = proxy;
         self

@@ -3,11 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue};
+use http::HeaderName;
 use talkjs_auth::{AppId, Credentials};
 use tower::util::{BoxCloneSyncService, Either};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
-use tower_http::set_header::SetRequestHeaderLayer;
 
 use crate::base_url::{BaseUrl, BaseUrlLayer, TALKJS_API_ROOT};
 use crate::client::HyperClientBuilder;
@@ -38,7 +37,9 @@ fn trace_layer(root: &str) -> TraceLayer {
     layer.with_server(host, port)
 }
 
-/// The header that pins the TalkJS REST API version.
+/// The header that pins the TalkJS REST API version. The resource API sets it on every
+/// request of a pinned client (`talkjs_api::Client::with_api_version`); the stack itself
+/// leaves requests as they are.
 pub const API_VERSION_HEADER: HeaderName = HeaderName::from_static("talkjs-rest-version");
 
 type UserLayer = Arc<dyn Fn(HttpService) -> HttpService + Send + Sync>;
@@ -62,7 +63,6 @@ type UserLayer = Arc<dyn Fn(HttpService) -> HttpService + Send + Sync>;
 ///     .attempt_timeout(Some(Duration::from_secs(10)))
 ///     .deadline(Some(Duration::from_secs(60)))
 ///     .retry(Some(RetryConfig::default()))
-///     .api_version("2021-02-09")?
 ///     .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(5)))
 ///     .build()?;
 /// # drop(service); Ok(()) }
@@ -91,7 +91,6 @@ pub struct StackBuilder {
     trace: bool,
     #[cfg(feature = "metrics")]
     metrics: bool,
-    api_version: Option<HeaderValue>,
     user_layers: Vec<UserLayer>,
 }
 
@@ -132,9 +131,15 @@ impl StackBuilder {
             trace: true,
             #[cfg(feature = "metrics")]
             metrics: true,
-            api_version: None,
             user_layers: Vec::new(),
         }
+    }
+
+    /// The credentials the stack signs with, replacing those given to [`new`](Self::new)
+    /// (e.g. the legacy secret key instead of app tokens).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
     }
 
     /// The API root (scheme and host, e.g. `http://127.0.0.1:8080` for the fake server);
@@ -221,18 +226,6 @@ impl StackBuilder {
         self
     }
 
-    /// Pins the API version (`TalkJS-REST-Version: 2021-02-09`) on every request that does not
-    /// set the header itself.
-    pub fn api_version(mut self, version: &str) -> Result<Self, BuildError> {
-        let value = HeaderValue::from_str(version).map_err(|_| {
-            BuildError::Invalid(format!(
-                "API version {version:?} is not a valid header value"
-            ))
-        })?;
-        self.api_version = Some(value);
-        Ok(self)
-    }
-
     /// Adds a user layer. Layers added first are outermost. They sit inside the rate limiter
     /// and outside the auth layer, so they see every attempt, unsigned.
     pub fn layer<L>(mut self, layer: L) -> Self
@@ -282,13 +275,9 @@ impl StackBuilder {
             }
             Either::Left(client.build()?)
         };
-        let version = self
-            .api_version
-            .map(|v| SetRequestHeaderLayer::if_not_present(API_VERSION_HEADER, v));
         let signed = ServiceBuilder::new()
             .layer(AuthLayer::new(self.credentials))
             .layer(JsonLayer::new())
-            .option_layer(version)
             .layer(BaseUrlLayer::new(base))
             .option_layer(self.attempt_timeout.map(TimeoutLayer::per_attempt))
             .service(inner);

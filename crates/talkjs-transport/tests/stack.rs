@@ -96,12 +96,33 @@ async fn put_sends_json_body_and_version_header() {
         .await;
     let svc = StackBuilder::new(AppId::new(APP), signer())
         .base_url(server.uri())
-        .api_version("2021-02-09")
-        .unwrap()
         .build()
         .unwrap();
+    // The version header is the request's own (the resource API sets it on a pinned
+    // client's requests): the stack passes it on.
     let req = http::Request::put("/users/alice")
+        .header(talkjs_transport::API_VERSION_HEADER, "2021-02-09")
         .body(Bytes::from_static(br#"{"name":"Alice"}"#))
+        .unwrap();
+    assert_eq!(svc.oneshot(req).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn credentials_replace_those_given_to_new() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(header("authorization", format!("Bearer {SECRET}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let svc = StackBuilder::new(AppId::new(APP), signer())
+        .credentials(Credentials::LegacySecretKey(SecretKey::new(SECRET)))
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    let req = http::Request::get("/users/alice")
+        .body(Bytes::new())
         .unwrap();
     assert_eq!(svc.oneshot(req).await.unwrap().status(), 200);
 }

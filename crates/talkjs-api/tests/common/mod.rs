@@ -23,9 +23,7 @@ pub fn p(rel: &str) -> String {
 
 /// A builder pointed at `base_url`, with retries and the client-side rate limiter off.
 pub fn builder_at(base_url: impl Into<String>) -> ClientBuilder {
-    Client::builder()
-        .app_id(APP_ID)
-        .secret_key(SECRET)
+    Client::builder(APP_ID, SECRET)
         .base_url(base_url)
         .retry(None)
         .rate_limiter(None)

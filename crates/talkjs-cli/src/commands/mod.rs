@@ -49,12 +49,12 @@ impl Ctx {
     /// A client builder from the global options.
     fn client_builder(&self) -> Result<talkjs::ClientBuilder, CliError> {
         let (app_id, secret) = self.credentials()?;
-        let mut builder = talkjs::Client::builder().app_id(app_id).secret_key(secret);
+        let mut builder = talkjs::Client::builder(app_id, secret);
         if let Some(url) = self.global.base_url.as_deref().filter(|u| !u.is_empty()) {
             builder = builder.base_url(url);
         }
         if let Some(version) = &self.global.api_version {
-            builder = builder.api_version(version);
+            builder = builder.api_version(version)?;
         }
         self.verbose(builder)
     }
@@ -92,7 +92,7 @@ impl Ctx {
                         .into(),
                 )
             })?;
-        let mut builder = talkjs::Client::builder().app_id(app_id).secret_key(secret);
+        let mut builder = talkjs::Client::builder(app_id, secret);
         let url = args
             .from_base_url
             .as_deref()
@@ -101,7 +101,7 @@ impl Ctx {
             builder = builder.base_url(url);
         }
         if let Some(version) = &self.global.api_version {
-            builder = builder.api_version(version);
+            builder = builder.api_version(version)?;
         }
         self.verbose(builder)
     }
