@@ -146,8 +146,8 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
-    /// The checkpoint of an events stream ([`Client::events`](crate::Client::events)) could
-    /// not be loaded or saved (a file that cannot be read, written or decoded).
+    /// The checkpoint of an events stream (`client.events()` of the `talkjs-runtime` crate)
+    /// could not be loaded or saved (a file that cannot be read, written or decoded).
     #[error("the events checkpoint could not be loaded or saved: {0}")]
     Checkpoint(#[source] std::io::Error),
     /// The client could not be configured: the builder's or the environment's settings are
