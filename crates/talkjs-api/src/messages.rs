@@ -561,6 +561,16 @@ impl ImportSize {
             });
     }
 
+    /// Whether the size is settled: a request of more than 10 landed (100), or one was
+    /// refused while the same messages landed 10 at a time (10). Until then a runner tries
+    /// 100 with one request at a time (see [`Messages::import`]).
+    pub fn is_known(&self) -> bool {
+        matches!(
+            self.state.load(Ordering::Acquire),
+            SIZE_ACCEPTED | SIZE_LIMITED
+        )
+    }
+
     /// A request of more than 10 messages landed.
     pub fn large_accepted(&self) {
         self.change(&[SIZE_UNKNOWN, SIZE_SUSPECT], SIZE_ACCEPTED);

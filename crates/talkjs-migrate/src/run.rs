@@ -6,29 +6,24 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use futures_util::{StreamExt, TryStreamExt, stream};
-use talkjs_api::models::{
-    ConversationUpsert, ImportMessage, NewMessage, NewSystemMessage, UserUpsert,
-};
-use talkjs_api::{Client, MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
-
-use self::size::ImportSize;
+use talkjs_api::models::{ImportMessage, NewSystemMessage};
+use talkjs_api::{Client, MAX_MESSAGES_PER_REQUEST};
 
 use crate::error::Error;
 use crate::files::{Downloader, FileError, download, downloader, shown};
 use crate::journal::{
     Counts, Failure, Fate, ItemKind, Journal, MARK_SOURCE_IDS, REACTION_LISTINGS, Row,
-    SKIPPED_SYSTEM_MESSAGES, SYSTEM_MESSAGES, app_address, unix_ms,
+    SKIPPED_SYSTEM_MESSAGES, SYSTEM_MESSAGES, app_address,
 };
 use crate::plan::{
-    Note, ParticipantSetting, Plan, PlanOptions, Severity, app_fingerprint, fingerprint_file,
-    plan_app, plan_file, shard_suffix,
+    Note, Plan, PlanOptions, Severity, app_fingerprint, fingerprint_file, plan_app, plan_file,
+    shard_suffix,
 };
 use crate::shard::Shard;
 
+mod engine;
 mod reactions;
 mod settle;
-mod size;
 pub use settle::Reconciled;
 pub(crate) use settle::target_messages;
 
@@ -544,9 +539,18 @@ impl Migration {
             finished += c.done + c.failed;
         }
         let messages = journal.counts(ItemKind::Message).map_err(db)?;
-        let import_size = ImportSize::from_record(journal.import_batch().map_err(db)?.as_deref());
-        let requests_left = journal.requests_left(import_size.current()).map_err(db)?;
-        let run = Run {
+        // What the journal learnt of the import request size (it is bound to this target).
+        let size_record = journal.import_batch().map_err(db)?;
+        let size = self.target.import_size();
+        match size_record.as_deref() {
+            Some("10") => size.parts_landed(),
+            Some("100") => size.large_accepted(),
+            _ => {}
+        }
+        let requests_left = journal
+            .requests_left(self.target.import_batch_size())
+            .map_err(db)?;
+        let run = Arc::new(Run {
             client: self.target.clone(),
             downloader,
             marker: self.options.mark_source_ids,
@@ -572,16 +576,20 @@ impl Migration {
             resolved_chunks: AtomicU64::new(0),
             resolved_landed: AtomicU64::new(0),
             resolved_resent: AtomicU64::new(0),
-            import_size,
             reconciled_conversations: AtomicU64::new(0),
             reconciled_clean: AtomicU64::new(0),
             reconciled_deleted: AtomicU64::new(0),
             reconciled_resent: AtomicU64::new(0),
-        };
+        });
         // The totals, before the first answer.
         run.report_progress();
-        run.resolve_in_flight().await?;
+        run.resolve_in_flight(None).await?;
         run.stages().await?;
+        if self.target.import_batch_size() == MAX_MESSAGES_PER_REQUEST
+            && size_record.as_deref() != Some("10")
+        {
+            run.db(|j| j.record_import_batch("10"))?;
+        }
         run.reconcile().await?;
         // The reactions of conversations the reconcile pass just made clean.
         run.reactions().await?;
@@ -624,8 +632,6 @@ struct Run {
     resolved_chunks: AtomicU64,
     resolved_landed: AtomicU64,
     resolved_resent: AtomicU64,
-    /// How many messages go in one import request (100, or 10 if the target refuses more).
-    import_size: ImportSize,
     reconciled_conversations: AtomicU64,
     reconciled_clean: AtomicU64,
     reconciled_deleted: AtomicU64,
@@ -648,32 +654,46 @@ enum Answer {
 /// Reads an answer. `several`: the request carried more than one item (a 400 splits it).
 /// `idempotent`: sending it again is harmless, so an unknown outcome is a plain failure.
 fn classify(result: Result<(), talkjs_api::Error>, several: bool, idempotent: bool) -> Answer {
-    use talkjs_api::Error as E;
     let e = match result {
         Ok(()) => return Answer::Landed,
         Err(e) => e,
     };
-    match &e {
-        E::Unauthorized { .. } | E::Config(_) => Answer::Fatal(e),
-        E::BadRequest { .. } if several => Answer::Refused(Fate::Split, e.to_string()),
+    if is_fatal(&e) {
+        return Answer::Fatal(e);
+    }
+    match refusal(&e, several, idempotent) {
+        Some(fate) => Answer::Refused(fate, e.to_string()),
+        None => Answer::Unknown(e.to_string()),
+    }
+}
+
+/// Whether an error ends the run: the credentials were refused (nothing else would land).
+fn is_fatal(e: &talkjs_api::Error) -> bool {
+    matches!(
+        e,
+        talkjs_api::Error::Unauthorized { .. } | talkjs_api::Error::Config(_)
+    )
+}
+
+/// What becomes of the items of a request that failed with `e` (not fatal), or `None` when
+/// it may have been applied and sending it again is not harmless (an unknown outcome).
+fn refusal(e: &talkjs_api::Error, several: bool, idempotent: bool) -> Option<Fate> {
+    use talkjs_api::Error as E;
+    match e {
+        E::BadRequest { .. } if several => Some(Fate::Split),
         // Refused before (or without) being applied.
         E::BadRequest { .. }
         | E::NotFound { .. }
         | E::InvalidArgument(_)
         | E::Status { .. }
-        | E::Pagination(_) => Answer::Refused(Fate::Permanent, e.to_string()),
-        E::RateLimited { .. } | E::LocalRateLimit { .. } => {
-            Answer::Refused(Fate::Transient, e.to_string())
-        }
-        _ if idempotent => Answer::Refused(
-            if e.is_transient() {
-                Fate::Transient
-            } else {
-                Fate::Permanent
-            },
-            e.to_string(),
-        ),
-        _ => Answer::Unknown(e.to_string()),
+        | E::Pagination(_) => Some(Fate::Permanent),
+        E::RateLimited { .. } | E::LocalRateLimit { .. } => Some(Fate::Transient),
+        _ if idempotent => Some(if e.is_transient() {
+            Fate::Transient
+        } else {
+            Fate::Permanent
+        }),
+        _ => None,
     }
 }
 
@@ -797,7 +817,7 @@ impl Run {
     /// The stages in dependency order; a stage starts only when every item of the ones
     /// before it landed or failed for good (a user that failed for now would make its
     /// conversations fail for good).
-    async fn stages(&self) -> Result<(), Error> {
+    async fn stages(self: &Arc<Self>) -> Result<(), Error> {
         self.survey().await?;
         self.upserts(ItemKind::User).await?;
         if !self.db(|j| j.settled(ItemKind::User))? {
@@ -820,265 +840,9 @@ impl Run {
         self.upserts(ItemKind::Participant).await
     }
 
-    /// Sends the planned upserts of a kind (users 100 to a request), as many at once as
-    /// allowed; a refused multi-user request is sent again one user at a time.
-    async fn upserts(&self, kind: ItemKind) -> Result<(), Error> {
-        loop {
-            if self.stop.is_stopped() {
-                return Ok(());
-            }
-            let rows = self.db(|j| j.planned(kind))?;
-            if rows.is_empty() {
-                return Ok(());
-            }
-            let mut chunks: Vec<Vec<Row>> = Vec::new();
-            let mut open: Vec<Row> = Vec::new();
-            for row in rows {
-                if kind != ItemKind::User || row.solo {
-                    chunks.push(vec![row]);
-                } else {
-                    open.push(row);
-                    if open.len() == MAX_USERS_PER_BATCH {
-                        chunks.push(std::mem::take(&mut open));
-                    }
-                }
-            }
-            if !open.is_empty() {
-                chunks.push(open);
-            }
-            stream::iter(chunks)
-                .map(Ok)
-                .try_for_each_concurrent(self.concurrency, |chunk| self.upsert(kind, chunk))
-                .await?;
-        }
-    }
-
-    async fn upsert(&self, kind: ItemKind, rows: Vec<Row>) -> Result<(), Error> {
-        if self.stop.is_stopped() {
-            return Ok(());
-        }
-        let Some(first) = rows.first() else {
-            return Ok(());
-        };
-        let subject = first.subject.clone();
-        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-        let chunk = self.db(|j| j.start_chunk(kind, &subject, &seqs))?;
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let result = match kind {
-            ItemKind::User => {
-                let users: Result<Vec<(String, UserUpsert)>, _> = rows
-                    .iter()
-                    .map(|r| Ok((r.subject.clone(), decode_body(&r.body)?)))
-                    .collect();
-                match users {
-                    Ok(users) => self.client.users().upsert_many(users).await,
-                    Err(e) => Err(e),
-                }
-            }
-            ItemKind::Conversation => match decode_body::<ConversationUpsert>(&first.body) {
-                Ok(body) => self.client.conversations().upsert(&subject, &body).await,
-                Err(e) => Err(e),
-            },
-            ItemKind::Participant => {
-                let participants = self.client.conversations().participants(subject.clone());
-                match decode_body::<ParticipantSetting>(&first.body) {
-                    Ok(ParticipantSetting::Overwrite(body)) => {
-                        participants.join(&first.source_id, &body).await
-                    }
-                    Ok(ParticipantSetting::Patch(body)) => {
-                        participants.modify(&first.source_id, &body).await
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            ItemKind::Message | ItemKind::SystemMessage | ItemKind::Reaction => {
-                Err(talkjs_api::Error::InvalidArgument(
-                    "messages and reactions are sent, not upserted".into(),
-                ))
-            }
-        };
-        // Upserts are idempotent: an unknown outcome is a failure a rerun repeats safely.
-        self.settle(
-            kind,
-            chunk,
-            rows.len(),
-            classify(result, rows.len() > 1, true),
-        )?;
-        Ok(())
-    }
-
-    /// Imports the planned messages: conversations side by side, each one's in order.
-    async fn messages(&self) -> Result<(), Error> {
-        let conversations = self.db(|j| j.conversations_with_planned_messages())?;
-        stream::iter(conversations)
-            .map(Ok)
-            .try_for_each_concurrent(self.concurrency, |c| async move {
-                self.conversation_messages(&c).await
-            })
-            .await
-    }
-
-    /// One conversation's messages, 10 to an import, one request at a time (so at most one
-    /// request of a conversation is ever uncertain); then, once every import of it landed
-    /// or failed for good, its system messages.
-    async fn conversation_messages(&self, conversation: &str) -> Result<(), Error> {
-        /// Uncertain answers in a row before the conversation is left for the next run.
-        const MAX_UNKNOWN_IN_A_ROW: u32 = 5;
-        let mut unknown_in_a_row = 0;
-        if !self.take_baseline(conversation).await? {
-            return Ok(());
-        }
-        loop {
-            if self.stop.is_stopped() {
-                return Ok(());
-            }
-            let (batch, probe) = self.import_size.batch().await;
-            let rows = self.db(|j| j.next_items(ItemKind::Message, conversation, batch))?;
-            if rows.is_empty() {
-                break;
-            }
-            let Prepared { rows, bodies, halt } = self.prepare::<ImportMessage>(rows).await?;
-            let Some(last) = rows.last().map(|r| r.seq) else {
-                if halt {
-                    return Ok(());
-                }
-                continue;
-            };
-            let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-            let chunk = self.db(|j| j.start_chunk(ItemKind::Message, conversation, &seqs))?;
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            let n = rows.len();
-            let result = self
-                .client
-                .conversations()
-                .messages(conversation.to_owned())
-                .import_request(&bodies)
-                .await;
-            let answer = match result {
-                Ok(ids) => {
-                    if let Some(record) = self.import_size.landed(n, conversation, last) {
-                        self.db(|j| j.record_import_batch(record))?;
-                    }
-                    match ids {
-                        // The answer names the new messages: the id map needs no listing.
-                        Some(ids) => {
-                            self.landed_with_ids(ItemKind::Message, chunk, &seqs, ids)?;
-                            unknown_in_a_row = 0;
-                            if halt {
-                                return Ok(());
-                            }
-                            continue;
-                        }
-                        None => Answer::Landed,
-                    }
-                }
-                Err(e) => {
-                    let refused = matches!(e, talkjs_api::Error::BadRequest { .. });
-                    if refused && self.import_size.refused(n, conversation, last) {
-                        // Refused whole, maybe for its size (a 400 applies nothing): the same
-                        // messages again, 10 to a request.
-                        self.db(|j| {
-                            j.chunk_abandoned(
-                                chunk,
-                                "refused with more than 10 messages (nothing applied): sent again 10 to a request",
-                            )
-                        })?;
-                        continue;
-                    }
-                    classify(Err(e), n > 1, false)
-                }
-            };
-            // The size is recorded: the conversations waiting for this probe may go.
-            drop(probe);
-            let transient = matches!(answer, Answer::Refused(Fate::Transient, _));
-            if let Some(why) = self.settle(ItemKind::Message, chunk, rows.len(), answer)? {
-                unknown_in_a_row += 1;
-                // The write may still land: wait the settle time before looking, and list
-                // this conversation again at the end of the run.
-                let at = unix_ms();
-                self.db(|j| j.mark_dirty(conversation, at))?;
-                if !self.wait_settled(at).await {
-                    // Stopped: the chunk stays in flight; the next run resolves it.
-                    return Ok(());
-                }
-                match self.resolve(conversation, chunk, &rows, &why).await {
-                    Ok(()) => {}
-                    // The target cannot be listed now: the chunk stays in flight and the
-                    // next run resolves it before sending anything.
-                    Err(Error::Target(_)) => return Ok(()),
-                    Err(e) => return Err(e),
-                }
-                self.report_progress();
-                if unknown_in_a_row >= MAX_UNKNOWN_IN_A_ROW || halt {
-                    return Ok(());
-                }
-                continue;
-            }
-            unknown_in_a_row = 0;
-            if transient || halt {
-                // Keep the order: the rest of the conversation waits for the next run.
-                return Ok(());
-            }
-        }
-        if self.db(|j| j.conversation_settled(ItemKind::Message, conversation))? {
-            self.system_messages(conversation).await?;
-        }
-        Ok(())
-    }
-
-    /// A conversation's system messages, after its imported history: sent (the import
-    /// takes none) 10 to a request, each with its idempotency key, so a request whose
-    /// outcome is unknown is sent again like an upsert.
-    async fn system_messages(&self, conversation: &str) -> Result<(), Error> {
-        loop {
-            if self.stop.is_stopped() {
-                return Ok(());
-            }
-            let rows = self.db(|j| {
-                j.next_items(
-                    ItemKind::SystemMessage,
-                    conversation,
-                    MAX_MESSAGES_PER_REQUEST,
-                )
-            })?;
-            if rows.is_empty() {
-                return Ok(());
-            }
-            let Prepared { rows, bodies, halt } = self.prepare::<NewSystemMessage>(rows).await?;
-            if !rows.is_empty() {
-                let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-                let chunk =
-                    self.db(|j| j.start_chunk(ItemKind::SystemMessage, conversation, &seqs))?;
-                self.requests.fetch_add(1, Ordering::Relaxed);
-                let result = self
-                    .client
-                    .conversations()
-                    .messages(conversation.to_owned())
-                    .send(bodies.into_iter().map(NewMessage::from))
-                    .await;
-                match result {
-                    Ok(ids) => {
-                        self.landed_with_ids(ItemKind::SystemMessage, chunk, &seqs, ids)?;
-                    }
-                    Err(e) => {
-                        let answer = classify(Err(e), rows.len() > 1, true);
-                        let transient = matches!(answer, Answer::Refused(Fate::Transient, _));
-                        self.settle(ItemKind::SystemMessage, chunk, rows.len(), answer)?;
-                        if transient {
-                            return Ok(());
-                        }
-                    }
-                }
-            }
-            if halt {
-                return Ok(());
-            }
-        }
-    }
-
     /// Records that a chunk of messages landed with the ids its answer gave, in the order of
     /// `seqs`.
-    fn landed_with_ids(
+    pub(super) fn landed_with_ids(
         &self,
         kind: ItemKind,
         chunk: i64,

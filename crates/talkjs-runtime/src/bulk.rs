@@ -166,6 +166,10 @@ struct Run {
     hooks: Arc<dyn Hooks>,
     /// Conversations a hook held: nothing more of them is sent.
     held: HashSet<String>,
+    /// Whether an import of more than 10 is out while the size is unknown.
+    probing: bool,
+    /// Conversations waiting for that probe's answer.
+    parked: Vec<String>,
     /// Chunks closed and not yet started (ready and queued).
     waiting: usize,
     running: FuturesUnordered<Running>,
@@ -184,11 +188,7 @@ impl Run {
     /// order before the rest must hold).
     fn enqueue(&mut self, chunk: Chunk, front: bool) {
         self.waiting += 1;
-        let Some(conversation) = chunk
-            .first()
-            .and_then(Item::ordered_in)
-            .map(str::to_owned)
-        else {
+        let Some(conversation) = chunk.first().and_then(Item::ordered_in).map(str::to_owned) else {
             if front {
                 self.ready.push_front(chunk);
             } else {
@@ -227,7 +227,20 @@ impl Run {
             } else {
                 return;
             };
-            let chunk = self.fit_import(chunk);
+            let mut chunk = self.fit_import(chunk);
+            if chunk.is_import()
+                && chunk.items.len() > MAX_MESSAGES_PER_REQUEST
+                && !self.import.is_known()
+            {
+                if self.probing {
+                    // Another conversation is finding out whether TalkJS takes more than
+                    // 10: this one waits for its answer rather than risk a refusal too.
+                    self.park(chunk);
+                    continue;
+                }
+                self.probing = true;
+                chunk.probe = true;
+            }
             self.waiting -= 1;
             if let Err(stop) = self.hooks.before(&Request::new(&chunk.items)) {
                 self.report.stopped = Some(stop);
@@ -238,6 +251,21 @@ impl Run {
             self.running
                 .push(Box::pin(send(self.client.clone(), chunk)));
         }
+    }
+
+    /// Puts an import chunk back first in its conversation's line, the conversation out of
+    /// the running until the probe's answer.
+    fn park(&mut self, chunk: Chunk) {
+        let Some(conversation) = chunk.first().and_then(Item::ordered_in).map(str::to_owned) else {
+            self.ready.push_front(chunk);
+            return;
+        };
+        self.busy.remove(&conversation);
+        self.queued
+            .entry(conversation.clone())
+            .or_default()
+            .push_front(chunk);
+        self.parked.push(conversation);
     }
 
     /// An import chunk opened before TalkJS refused its size: its first
@@ -262,6 +290,11 @@ impl Run {
 
     /// Takes in the outcome of a request.
     fn finish(&mut self, chunk: Chunk, result: Answer) {
+        if chunk.probe {
+            self.probing = false;
+            let parked = std::mem::take(&mut self.parked);
+            self.runnable.extend(parked);
+        }
         if let Some(conversation) = chunk.first().and_then(Item::ordered_in) {
             self.busy.remove(conversation);
             if self.queued.get(conversation).is_some_and(|q| !q.is_empty()) {
@@ -277,13 +310,24 @@ impl Run {
                 if large_import {
                     self.import.large_accepted();
                 }
-                self.after(&chunk, Outcome::Landed { ids: ids.as_deref() });
+                self.after(
+                    &chunk,
+                    Outcome::Landed {
+                        ids: ids.as_deref(),
+                    },
+                );
                 self.report.landed += chunk.items.len();
             }
             Err(error @ Error::BadRequest { .. }) if large_import => {
                 // Refused whole (nothing applied), maybe for its size: the same messages
                 // again, 10 to a request, in order; whether they all land tells.
-                self.after(&chunk, Outcome::Refused { error: &error, again: true });
+                self.after(
+                    &chunk,
+                    Outcome::Refused {
+                        error: &error,
+                        again: true,
+                    },
+                );
                 self.import.large_refused();
                 let mut items = chunk.items;
                 let mut parts = Vec::new();
@@ -303,7 +347,13 @@ impl Run {
             }
             Err(error @ Error::BadRequest { .. }) if chunk.items.len() > 1 => {
                 // One bad record refuses the whole request: send each half again.
-                self.after(&chunk, Outcome::Refused { error: &error, again: true });
+                self.after(
+                    &chunk,
+                    Outcome::Refused {
+                        error: &error,
+                        again: true,
+                    },
+                );
                 let (front, back) = chunk.split();
                 self.enqueue(back, true);
                 self.enqueue(front, true);
@@ -313,7 +363,13 @@ impl Run {
                 if landed_maybe && chunk.items.iter().any(|(_, item)| !item.is_idempotent()) {
                     self.after(&chunk, Outcome::Unknown { error: &error });
                 } else {
-                    self.after(&chunk, Outcome::Refused { error: &error, again: false });
+                    self.after(
+                        &chunk,
+                        Outcome::Refused {
+                            error: &error,
+                            again: false,
+                        },
+                    );
                 }
                 let error = Arc::new(error);
                 for (index, item) in chunk.items {
@@ -435,6 +491,8 @@ impl Bulk {
             open: Open::new(self.open_budget),
             hooks: Arc::clone(&self.hooks),
             held: HashSet::new(),
+            probing: false,
+            parked: Vec::new(),
             waiting: 0,
             running: FuturesUnordered::new(),
             report: Report::default(),
@@ -570,7 +628,7 @@ impl Run {
             Kind::User => MAX_USERS_PER_BATCH,
             Kind::Send => MAX_MESSAGES_PER_REQUEST,
             Kind::Import => self.import.batch_size(),
-            Kind::Conversation | Kind::Participant => 1,
+            Kind::Conversation | Kind::Participant | Kind::ParticipantPatch => 1,
         }
     }
 }

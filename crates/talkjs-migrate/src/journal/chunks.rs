@@ -29,36 +29,15 @@ pub(crate) struct InFlight {
 }
 
 impl Journal {
-    /// The next request's worth of messages (imports or system messages) of a
-    /// conversation: up to `max` planned ones in order, or one alone if it is to be sent
-    /// alone.
-    pub fn next_items(
-        &self,
-        kind: ItemKind,
-        conversation: &str,
-        max: usize,
-    ) -> rusqlite::Result<Vec<Row>> {
+    /// Every planned message (imports or system messages) of a conversation, in order.
+    pub fn planned_in(&self, kind: ItemKind, conversation: &str) -> rusqlite::Result<Vec<Row>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {ROW_COLUMNS} FROM items
              WHERE kind = ?1 AND subject = ?2 AND state = 'planned'
-             ORDER BY seq LIMIT ?3"
+             ORDER BY seq"
         ))?;
-        let limit = i64::try_from(max).unwrap_or(i64::MAX);
-        let rows: Vec<Row> = stmt
-            .query_map(params![kind.as_str(), conversation, limit], row)?
-            .collect::<rusqlite::Result<_>>()?;
-        // A solo item goes alone; others stop before the next solo one.
-        let mut out = Vec::new();
-        for r in rows {
-            if r.solo {
-                if out.is_empty() {
-                    out.push(r);
-                }
-                break;
-            }
-            out.push(r);
-        }
-        Ok(out)
+        stmt.query_map(params![kind.as_str(), conversation], row)?
+            .collect()
     }
 
     /// Records that a request carrying these items is about to be sent. Returns the chunk id.
@@ -139,6 +118,8 @@ impl Journal {
             params![chunk, error],
         )?;
         match fate {
+            // `solo` is kept for journals read by earlier versions; the bulk engine splits a
+            // refused request itself.
             Fate::Split => tx.execute(
                 "UPDATE items SET state = 'planned', solo = 1, chunk = NULL
                  WHERE chunk = ?1 AND state = 'in_flight'",

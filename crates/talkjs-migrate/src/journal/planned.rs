@@ -186,7 +186,7 @@ mod tests {
         }
         let mut journal = Journal::open(&path).unwrap();
         assert_eq!(journal.meta("schema").unwrap().as_deref(), Some("3"));
-        let rows = journal.next_items(ItemKind::Message, "c0", 10).unwrap();
+        let rows = journal.planned_in(ItemKind::Message, "c0").unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].attachment, None);
         // Planned before the settings existed: both off.

@@ -7,7 +7,6 @@ pub(crate) struct Row {
     pub subject: String,
     pub source_id: String,
     pub body: String,
-    pub solo: bool,
     pub sender: Option<String>,
     pub ts: Option<i64>,
     pub text: Option<String>,
@@ -23,7 +22,8 @@ pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         subject: r.get(1)?,
         source_id: r.get(2)?,
         body: r.get(3)?,
-        solo: r.get::<_, i64>(4)? != 0,
+        // Column 4, `solo`, is kept for journals read by earlier versions: the bulk engine
+        // splits a refused request itself.
         sender: r.get(5)?,
         ts: r.get(6)?,
         text: r.get(7)?,

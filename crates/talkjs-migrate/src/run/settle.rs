@@ -4,6 +4,7 @@
 //! copies deleted, missing messages imported again.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -36,10 +37,14 @@ pub struct Reconciled {
 }
 
 impl Run {
-    /// Resolves every import an earlier run left in flight, before anything is sent: each
-    /// once the settle time since it was sent has passed.
-    pub(super) async fn resolve_in_flight(&self) -> Result<(), Error> {
-        let chunks = self.db(|j| j.in_flight_imports())?;
+    /// Resolves every import left in flight (by an earlier run, or with an unknown outcome
+    /// in this one), or only `conversation`'s: each once the settle time since it was sent
+    /// has passed.
+    pub(super) async fn resolve_in_flight(&self, conversation: Option<&str>) -> Result<(), Error> {
+        let mut chunks = self.db(|j| j.in_flight_imports())?;
+        if let Some(only) = conversation {
+            chunks.retain(|c| c.conversation == only);
+        }
         stream::iter(chunks)
             .map(Ok)
             .try_for_each_concurrent(self.concurrency, |c| async move {
@@ -238,7 +243,7 @@ impl Run {
     /// (this run or an earlier one) and whose imports are all settled is listed again once
     /// twice the settle time has passed since its last unknown outcome, and made to hold each
     /// planned message exactly once (see [`Self::reconcile_conversation`]).
-    pub(super) async fn reconcile(&self) -> Result<(), Error> {
+    pub(super) async fn reconcile(self: &Arc<Self>) -> Result<(), Error> {
         let dirty = self.db(|j| j.dirty())?;
         stream::iter(dirty)
             .map(Ok)
@@ -255,7 +260,7 @@ impl Run {
     /// know by id; a landed message the target does not hold is imported again. Repeats
     /// (at most [`MAX_ROUNDS`] times) until the conversation is clean; what is left waits
     /// for the next run.
-    async fn reconcile_conversation(&self, conversation: &str) -> Result<(), Error> {
+    async fn reconcile_conversation(self: &Arc<Self>, conversation: &str) -> Result<(), Error> {
         for round in 0..MAX_ROUNDS {
             let Some(since) = self.db(|j| j.dirty_since(conversation))? else {
                 return Ok(());
@@ -348,7 +353,8 @@ impl Run {
                 })?;
                 self.reconciled_resent
                     .fetch_add(fix.missing.len() as u64, Ordering::Relaxed);
-                self.conversation_messages(conversation).await?;
+                self.pass(vec![conversation.to_owned()]).await?;
+                self.resolve_in_flight(Some(conversation)).await?;
             }
             // Clean now, unless an import just sent again had an unknown outcome too (then
             // its newer mark stays and the next round lists again).

@@ -16,6 +16,9 @@ pub(super) struct Chunk {
     pub(super) max: usize,
     /// For a part of an import request TalkJS refused: the parts sent in its place.
     pub(super) group: Option<Arc<PartGroup>>,
+    /// An import of more than 10 sent while the size TalkJS accepts is unknown: the others
+    /// wait for its answer.
+    pub(super) probe: bool,
 }
 
 /// The 10-message parts of an import request of more than 10 that TalkJS refused with a
@@ -48,6 +51,7 @@ impl Chunk {
             items: vec![(index, item)],
             max,
             group: None,
+            probe: false,
         }
     }
 
@@ -57,6 +61,7 @@ impl Chunk {
             items,
             max,
             group: None,
+            probe: false,
         }
     }
 
@@ -112,14 +117,22 @@ pub(super) async fn send(client: Client, chunk: Chunk) -> (Chunk, Answer) {
             conversation,
             user,
             settings,
-        }) => {
-            client
-                .conversations()
-                .participants(conversation.clone())
-                .join(user, settings)
-                .await
-                .map(|()| None)
-        }
+        }) => client
+            .conversations()
+            .participants(conversation.clone())
+            .join(user, settings)
+            .await
+            .map(|()| None),
+        Some(Item::ParticipantPatch {
+            conversation,
+            user,
+            patch,
+        }) => client
+            .conversations()
+            .participants(conversation.clone())
+            .modify(user, patch)
+            .await
+            .map(|()| None),
         Some(Item::Send { conversation, .. }) => {
             let messages = chunk.items.iter().filter_map(|(_, item)| match item {
                 Item::Send { message, .. } => Some(message.clone()),
@@ -151,4 +164,3 @@ pub(super) async fn send(client: Client, chunk: Chunk) -> (Chunk, Answer) {
     };
     (chunk, result)
 }
-

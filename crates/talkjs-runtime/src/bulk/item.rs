@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use talkjs_api::Error;
 use talkjs_models::{
-    ConversationUpsert, ImportMessage, NewMessage, ParticipantOverwrite, UserUpsert,
+    ConversationUpsert, ImportMessage, NewMessage, ParticipantOverwrite, ParticipantPatch,
+    UserUpsert,
 };
 
 #[cfg(doc)]
@@ -39,6 +40,16 @@ pub enum Item {
         /// Access and notification settings (omitted ones reset to the defaults).
         settings: ParticipantOverwrite,
     },
+    /// Change some of a participant's settings (participant `PATCH`: omitted fields are kept;
+    /// only a `PATCH` sets access `None` or `readUntil`).
+    ParticipantPatch {
+        /// The conversation id.
+        conversation: String,
+        /// The user id.
+        user: String,
+        /// The settings to change.
+        patch: ParticipantPatch,
+    },
     /// Send a message (with up to 9 other consecutive ones of the same conversation in one
     /// request). Give it an idempotency key to make a retried request safe.
     Send {
@@ -68,6 +79,8 @@ pub enum Kind {
     Conversation,
     /// [`Item::Participant`]
     Participant,
+    /// [`Item::ParticipantPatch`]
+    ParticipantPatch,
     /// [`Item::Send`]
     Send,
     /// [`Item::Import`]
@@ -81,6 +94,7 @@ impl Item {
             Self::User { .. } => Kind::User,
             Self::Conversation { .. } => Kind::Conversation,
             Self::Participant { .. } => Kind::Participant,
+            Self::ParticipantPatch { .. } => Kind::ParticipantPatch,
             Self::Send { .. } => Kind::Send,
             Self::Import { .. } => Kind::Import,
         }
@@ -92,6 +106,9 @@ impl Item {
         match self {
             Self::User { id, .. } | Self::Conversation { id, .. } => id.clone(),
             Self::Participant {
+                conversation, user, ..
+            }
+            | Self::ParticipantPatch {
                 conversation, user, ..
             } => format!("{conversation}/{user}"),
             Self::Send { conversation, .. } | Self::Import { conversation, .. } => {
@@ -107,7 +124,7 @@ impl Item {
         match self.kind() {
             Kind::User => 0,
             Kind::Conversation => 1,
-            Kind::Participant => 2,
+            Kind::Participant | Kind::ParticipantPatch => 2,
             Kind::Send | Kind::Import => 3,
         }
     }
@@ -121,7 +138,10 @@ impl Item {
     /// [`Messages::send`](talkjs_api::Messages::send)): this is the item as you built it.
     pub fn is_idempotent(&self) -> bool {
         match self {
-            Self::User { .. } | Self::Conversation { .. } | Self::Participant { .. } => true,
+            Self::User { .. }
+            | Self::Conversation { .. }
+            | Self::Participant { .. }
+            | Self::ParticipantPatch { .. } => true,
             Self::Send { message, .. } => message.has_idempotency_key(),
             Self::Import { .. } => false,
         }
@@ -138,6 +158,9 @@ impl Item {
             // Never more than one open chunk of users, and conversations are sent one by one.
             Self::User { id, .. } | Self::Conversation { id, .. } => id.len() + 512,
             Self::Participant {
+                conversation, user, ..
+            }
+            | Self::ParticipantPatch {
                 conversation, user, ..
             } => conversation.len() + user.len(),
             Self::Send {
@@ -158,7 +181,11 @@ impl Item {
                 conversation.len()
                     + message.text.len()
                     + custom(&message.custom)
-                    + message.read_by.iter().map(|u| u.as_str().len() + 24).sum::<usize>()
+                    + message
+                        .read_by
+                        .iter()
+                        .map(|u| u.as_str().len() + 24)
+                        .sum::<usize>()
             }
         };
         std::mem::size_of::<Self>() + heap
@@ -250,4 +277,3 @@ pub struct Report {
     /// ([`Next::HoldConversation`](super::Next::HoldConversation)).
     pub held: usize,
 }
-

@@ -149,7 +149,12 @@ mod tests {
         let mut closed = Vec::new();
         for round in 0..3 {
             for c in 0..500 {
-                open.add(round * 500 + c, import(&format!("c{c}"), "hi"), 3, &mut closed);
+                open.add(
+                    round * 500 + c,
+                    import(&format!("c{c}"), "hi"),
+                    3,
+                    &mut closed,
+                );
             }
         }
         // Each conversation's chunk closed when its third message made it full.
@@ -170,7 +175,10 @@ mod tests {
         }
         assert_eq!(subjects(&closed), [("c0".to_owned(), 1)]);
         open.add(6, import("c5", "hi"), 100, &mut closed);
-        assert_eq!(subjects(&closed), [("c0".to_owned(), 1), ("c1".to_owned(), 1)]);
+        assert_eq!(
+            subjects(&closed),
+            [("c0".to_owned(), 1), ("c1".to_owned(), 1)]
+        );
         let rest = subjects(&open.close_all());
         assert_eq!(
             rest,
