@@ -11,7 +11,8 @@ use futures_util::{StreamExt, stream};
 use talkjs_api::models::{ConversationUpsert, ImportMessage, NewMessage, NewSystemMessage};
 use talkjs_runtime::bulk::{self, Bulk, HookError, Hooks, Next, Outcome, Request};
 
-use super::{Answer, Prepared, Run, decode_body, is_fatal, refusal};
+use super::attach::Prepared;
+use super::state::{Answer, Run, decode_body, is_fatal, refusal};
 use crate::error::Error;
 use crate::journal::{Fate, ItemKind, Row, unix_ms};
 use crate::plan::ParticipantSetting;

@@ -14,7 +14,8 @@ use std::sync::atomic::Ordering;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use super::{Run, classify, decode_body, target_messages};
+use super::settle::target_messages;
+use super::state::{Run, classify, decode_body};
 use crate::error::Error;
 use crate::journal::{ItemKey, ItemKind, ReactionTarget, Row};
 use crate::plan::ReactionBody;

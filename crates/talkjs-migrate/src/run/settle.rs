@@ -12,29 +12,13 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use talkjs_api::Client;
 use talkjs_api::models::Message;
 
-use super::Run;
+use super::state::Run;
 use crate::error::Error;
 use crate::journal::{Held, ItemKey, ItemKind, Row, unix_ms};
 
 /// Reconcile rounds per conversation and run (a round that imports again may meet another
 /// lost answer); what is left waits for the next run.
 const MAX_ROUNDS: usize = 3;
-
-/// How uncertain requests were settled by a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Reconciled {
-    /// Conversations listed again at the end of the run because an import into them had an
-    /// unknown outcome.
-    pub conversations: u64,
-    /// Of those, the ones that held exactly what the journal says.
-    pub clean: u64,
-    /// Surplus copies deleted (an import that landed after its answer was lost and after
-    /// the settle time, so that it was sent again).
-    pub deleted: u64,
-    /// Messages imported again: counted as landed, but not in the target.
-    pub resent: u64,
-}
 
 impl Run {
     /// Resolves every import left in flight (by an earlier run, or with an unknown outcome
@@ -322,26 +306,9 @@ impl Run {
                 self.db(|j| j.clear_dirty(conversation, listed_at))?;
                 return Ok(());
             }
-            for id in &fix.delete {
-                self.requests.fetch_add(1, Ordering::Relaxed);
-                match self
-                    .client
-                    .conversations()
-                    .messages(conversation.to_owned())
-                    .delete(id)
-                    .await
-                {
-                    Ok(()) | Err(talkjs_api::Error::NotFound { .. }) => {
-                        self.reconciled_deleted.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(
-                        e @ (talkjs_api::Error::Unauthorized { .. } | talkjs_api::Error::Config(_)),
-                    ) => {
-                        return Err(Error::Target(e));
-                    }
-                    // Stays dirty: the next run lists it again.
-                    Err(_) => return Ok(()),
-                }
+            if !self.delete_surplus(conversation, &fix.delete).await? {
+                // Stays dirty: the next run lists it again.
+                return Ok(());
             }
             self.db(|j| j.set_seq_target_ids(&fix.found))?;
             if !fix.missing.is_empty() {
@@ -361,6 +328,31 @@ impl Run {
             self.db(|j| j.clear_dirty(conversation, listed_at))?;
         }
         Ok(())
+    }
+
+    /// Deletes surplus copies from a conversation; `false` when one cannot be deleted now.
+    async fn delete_surplus(&self, conversation: &str, ids: &[String]) -> Result<bool, Error> {
+        for id in ids {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            match self
+                .client
+                .conversations()
+                .messages(conversation.to_owned())
+                .delete(id)
+                .await
+            {
+                Ok(()) | Err(talkjs_api::Error::NotFound { .. }) => {
+                    self.reconciled_deleted.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(
+                    e @ (talkjs_api::Error::Unauthorized { .. } | talkjs_api::Error::Config(_)),
+                ) => {
+                    return Err(Error::Target(e));
+                }
+                Err(_) => return Ok(false),
+            }
+        }
+        Ok(true)
     }
 
     /// What a listing of a conversation says must change for it to hold each landed
