@@ -66,8 +66,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use talkjs::api::{MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
-use talkjs::runtime::{ClientExt, bulk};
 use talkjs::models::{ConversationUpsert, NewMessage, UserUpsert};
+use talkjs::runtime::{ClientExt, bulk};
 use talkjs::transport::{Quota, RateLimitLayer, RateLimiter};
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
 use talkjs_test_support::redis_server;
@@ -728,7 +728,8 @@ fn interleaved_variant(server: &tokio::runtime::Runtime) {
         );
         rows.push(outcome);
     }
-    let ratio = rows[1].requests as f64 / rows[0].requests as f64;
+    let count = |n: usize| f64::from(u32::try_from(n).expect("requests"));
+    let ratio = count(rows[1].requests) / count(rows[0].requests);
     let wall = rows[1].wall.as_secs_f64() / rows[0].wall.as_secs_f64();
     println!(
         "  interleaved / grouped: requests {ratio:.3} x (target <= 1.05: {}), wall time {wall:.3} x",

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use talkjs::runtime::{ClientExt, bulk};
 use talkjs::models::{
     ConversationUpsert, ImportMessage, NewMessage, ParticipantOverwrite, Timestamp, UserUpsert,
 };
+use talkjs::runtime::{ClientExt, bulk};
 use talkjs::transport::{Quota, RateLimiter, RetryConfig};
 use talkjs_fake::{FakeTalkJs, Faults, RateLimitConfig};
 use wiremock::matchers::{method, path};
@@ -131,7 +131,13 @@ async fn a_workload_with_bad_records_lands_every_good_one_once_and_reports_the_b
         (first_message + 25 + 12, bulk::Kind::Send, "c1".to_owned()),
     ]);
     // c5 was refused (a missing member), so its 25 messages fail too.
-    expected.extend((0..25).map(|m| (first_message + 5 * 25 + m, bulk::Kind::Send, "c5".to_owned())));
+    expected.extend((0..25).map(|m| {
+        (
+            first_message + 5 * 25 + m,
+            bulk::Kind::Send,
+            "c5".to_owned(),
+        )
+    }));
     assert_eq!(failed, expected, "{:#?}", report.failed);
     for failure in &report.failed {
         assert!(!failure.error.is_transient(), "{failure:?}");
@@ -419,11 +425,7 @@ async fn under_faults_refused_and_unknown_outcomes_are_apart_and_nothing_is_sent
     let progress = last.lock().unwrap().unwrap();
     assert_eq!(
         (progress.landed, progress.failed, progress.uncertain),
-        (
-            report.landed,
-            report.failed.len(),
-            report.uncertain.len()
-        )
+        (report.landed, report.failed.len(), report.uncertain.len())
     );
     assert_eq!(
         report.landed + report.failed.len() + report.uncertain.len(),
@@ -609,9 +611,8 @@ async fn a_4xx_is_refused_and_a_5xx_or_timeout_of_an_import_is_unknown_but_of_an
         send("keyed", "alice", "h"),             // 9
     ];
     let report = client.bulk().run_iter(items).await;
-    let indexes = |list: &[bulk::Failure]| -> BTreeSet<usize> {
-        list.iter().map(|f| f.index).collect()
-    };
+    let indexes =
+        |list: &[bulk::Failure]| -> BTreeSet<usize> { list.iter().map(|f| f.index).collect() };
     assert_eq!(report.landed, 0);
     assert_eq!(
         indexes(&report.failed),
@@ -692,13 +693,16 @@ async fn a_reset_after_the_request_is_unknown_for_an_import_and_a_plain_failure_
             send_without_key("other", "alice", "b"),
         ])
         .await;
-    let kinds = |list: &[bulk::Failure]| -> Vec<bulk::Kind> {
-        list.iter().map(|f| f.kind).collect()
-    };
+    let kinds =
+        |list: &[bulk::Failure]| -> Vec<bulk::Kind> { list.iter().map(|f| f.kind).collect() };
     assert_eq!(kinds(&report.failed), [bulk::Kind::User], "{report:#?}");
     let mut unknown = kinds(&report.uncertain);
     unknown.sort();
-    assert_eq!(unknown, [bulk::Kind::Send, bulk::Kind::Import], "{report:#?}");
+    assert_eq!(
+        unknown,
+        [bulk::Kind::Send, bulk::Kind::Import],
+        "{report:#?}"
+    );
     for failure in report.failed.iter().chain(&report.uncertain) {
         assert!(
             matches!(cause(&failure.error), talkjs::Error::Transport(_)),
@@ -835,7 +839,11 @@ async fn hooks_see_every_request_before_it_leaves_and_its_outcome_after_under_fa
         .filter(|(e, _)| *e == "before")
         .map(|(_, i)| i)
         .collect();
-    assert_eq!(befores.len(), report.requests, "one before per request sent");
+    assert_eq!(
+        befores.len(),
+        report.requests,
+        "one before per request sent"
+    );
     assert_eq!(events.len(), 2 * report.requests, "one after per request");
     // Each item's last outcome is where the report counts it.
     let mut last: std::collections::HashMap<usize, &str> = std::collections::HashMap::new();
@@ -855,8 +863,14 @@ async fn hooks_see_every_request_before_it_leaves_and_its_outcome_after_under_fa
     assert_eq!(of("refused"), failed);
     assert_eq!(of("unknown"), uncertain);
     assert_eq!(of("landed").len(), report.landed);
-    assert!(of("again").is_empty(), "a split request's items end elsewhere");
-    assert!(failed.contains(&0), "the nameless user was refused: {report:#?}");
+    assert!(
+        of("again").is_empty(),
+        "a split request's items end elsewhere"
+    );
+    assert!(
+        failed.contains(&0),
+        "the nameless user was refused: {report:#?}"
+    );
     assert!(
         !uncertain.is_empty(),
         "the faults made some outcome unknown: {report:#?}"
@@ -955,7 +969,10 @@ async fn a_held_conversation_sends_nothing_after_its_unknown_outcome() {
     for (what, indexes) in &events {
         let c = conversation_of(indexes[0]);
         if *what == "before" {
-            assert!(!unknown_in.contains(&c), "c{c} sent after its unknown outcome");
+            assert!(
+                !unknown_in.contains(&c),
+                "c{c} sent after its unknown outcome"
+            );
         } else if *what == "unknown" {
             unknown_in.insert(c);
         }

@@ -9,7 +9,6 @@ mod common;
 
 use futures_util::TryStreamExt;
 use serde_json::json;
-use talkjs::runtime::{ClientExt, bulk};
 use talkjs::api::{
     FileSubtype, MAX_IMPORT_MESSAGES_PER_REQUEST, MAX_MESSAGES_PER_REQUEST, UploadOptions,
 };
@@ -17,6 +16,7 @@ use talkjs::models::{
     ContentBlock, ConversationUpsert, FileBlock, ImportMessage, LocationBlock, ParticipantPatch,
     TextBlock, Timestamp, UserUpsert,
 };
+use talkjs::runtime::{ClientExt, bulk};
 use talkjs::{Client, Error};
 use talkjs_fake::FakeTalkJs;
 use wiremock::matchers::{method, path};

@@ -12,9 +12,9 @@ use common::{ok_empty, start};
 #[tokio::test]
 async fn bulk_progress_counts_requests_answered_one_at_a_time() {
     use std::sync::{Arc, Mutex};
+    use talkjs_models::ConversationUpsert;
     use talkjs_runtime::ClientExt;
     use talkjs_runtime::bulk::Item;
-    use talkjs_models::ConversationUpsert;
 
     let (server, client) = start().await;
     wiremock::Mock::given(wiremock::matchers::method("PUT"))

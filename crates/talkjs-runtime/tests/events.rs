@@ -12,9 +12,9 @@ use common::{assert_request, conversation_json, message_json, ok_json, page, req
 use futures_util::StreamExt;
 use serde_json::json;
 use talkjs_api::Error;
+use talkjs_models::{Timestamp, WebhookEvent, WebhookEventType};
 use talkjs_runtime::ClientExt;
 use talkjs_runtime::events::{Checkpoint, FileCheckpoint, MemoryCheckpoint};
-use talkjs_models::{Timestamp, WebhookEvent, WebhookEventType};
 use tokio::sync::mpsc;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer};
