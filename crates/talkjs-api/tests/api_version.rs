@@ -3,7 +3,7 @@
 //! and on every page of a stream.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use common::{api_version, assert_request, builder, ok_empty, ok_json, p, page, requests, start};
 use futures_util::TryStreamExt;

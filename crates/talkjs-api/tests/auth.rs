@@ -2,7 +2,7 @@
 //! other test files rely on (it must reject a token signed with another secret).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! multipart file upload.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use common::{
     assert_app_token, assert_request, header_once, mount, ok_json, p, single_request, start,

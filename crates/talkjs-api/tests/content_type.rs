@@ -4,7 +4,7 @@
 //! The one exception is the file upload, which is `multipart/form-data` by its nature.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use std::collections::BTreeSet;
 

@@ -1,7 +1,7 @@
 //! Conversations: upsert, get, list (filter, order, last-message bounds), delete, mark read.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use common::{
     assert_request, conversation_json, mount, ok_empty, ok_json, page, requests, single_request,

@@ -2,7 +2,7 @@
 //! status only, and arguments rejected before any request is sent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use std::time::Duration;
 

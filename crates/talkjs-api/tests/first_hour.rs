@@ -10,7 +10,7 @@
 //! - a 404 about the app id says to check the app id.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use std::io::Read;
 use std::time::Duration;

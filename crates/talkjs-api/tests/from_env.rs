@@ -2,7 +2,7 @@
 //! (setting variables in a running test process is unsound; `Command::env` is not).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use std::process::Command;
 

@@ -3,7 +3,7 @@
 //! non-idempotent writes where the difference decides whether sending again duplicates.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use std::io::Read;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Messages: list, get, send (mixed, chunked), edit, delete, reactions, import.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use common::{
     assert_request, message_json, mount, ok_empty, ok_json, p, page, requests, single_request,

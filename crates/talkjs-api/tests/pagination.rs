@@ -2,7 +2,7 @@
 //! errors mid-stream, default page sizes and filters kept on every page.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Participants: join (PUT, overwrite), modify (PATCH, merge), remove, inbound email.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use common::{assert_request, mount, ok_empty, ok_json, requests, single_request, start};
 use serde_json::json;

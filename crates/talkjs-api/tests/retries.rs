@@ -3,7 +3,7 @@
 //! without keys, imports, batches with a POST).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use common::{
     assert_app_token, assert_request, builder, fast_retry, mount, ok_empty, ok_json, p, requests,

@@ -2,7 +2,7 @@
 //! each request asserted exactly, each documented answer decoded.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use common::{
     assert_request, conversation_json, json_body, mount, ok_empty, ok_json, p, page, requests,

@@ -1,9 +1,7 @@
 //! The bulk engine against wiremock: the exact requests and the progress it reports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// TODO(issue 24): the wiremock helpers move to talkjs-test-support.
-#[path = "../../talkjs-api/tests/common/mod.rs"]
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use std::time::Duration;
 

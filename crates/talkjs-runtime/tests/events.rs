@@ -2,9 +2,7 @@
 //! and flags of what it yields, webhook duplicates dropped, and the checkpoint it saves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// TODO(issue 24): the wiremock helpers move to talkjs-test-support.
-#[path = "../../talkjs-api/tests/common/mod.rs"]
-mod common;
+use talkjs_test_support::mock_api as common;
 
 use std::time::Duration;
 

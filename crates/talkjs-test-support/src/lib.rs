@@ -7,7 +7,9 @@
 //! - [`redis_server`]: a real `redis-server` on a free loopback port (only `std`);
 //! - `logs` (feature `logs`): what `tracing` logs, captured;
 //! - `migrate` (feature `migrate`): scratch directories, generated exports, clients of the
-//!   fake and checks of a migration's target.
+//!   fake and checks of a migration's target;
+//! - `mock_api` (feature `mock-api`): a client pointed at a wiremock server, exact request
+//!   assertions and fixtures (the tests of talkjs-api and talkjs-runtime).
 //!
 //! Every helper panics when something goes wrong (a server that does not start, a file that
 //! cannot be written, a target that does not match): that is how the test using it fails.
@@ -22,4 +24,6 @@
 pub mod logs;
 #[cfg(feature = "migrate")]
 pub mod migrate;
+#[cfg(feature = "mock-api")]
+pub mod mock_api;
 pub mod redis_server;

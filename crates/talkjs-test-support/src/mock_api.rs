@@ -1,6 +1,6 @@
-//! Shared helpers of the wiremock tests: a client pointed at a mock server, exact request
-//! assertions (method, path, query, headers, app token, JSON body) and documented fixtures.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! The wiremock tests' helpers (feature `mock-api`): a client pointed at a mock server, exact
+//! request assertions (method, path, query, headers, app token, JSON body) and documented
+//! fixtures. Used by the tests of talkjs-api and talkjs-runtime.
 
 use std::time::Duration;
 
