@@ -25,7 +25,7 @@ impl StopHandle {
     }
 }
 
-/// How far a run is; given to the [progress callback](Migration::on_progress) after every
+/// How far a run is; given to the [progress callback](crate::Migration::on_progress) after every
 /// request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -78,10 +78,10 @@ pub struct Report {
     /// Messages (imports) by state.
     pub messages: Counts,
     /// System messages by state (none unless
-    /// [`Migration::system_messages`](Migration::system_messages) is on).
+    /// [`Migration::system_messages`](crate::Migration::system_messages) is on).
     pub system_messages: Counts,
     /// System messages of the source that are skipped (without
-    /// [`Migration::system_messages`](Migration::system_messages); each is in
+    /// [`Migration::system_messages`](crate::Migration::system_messages); each is in
     /// [`notes`](Self::notes) with its line).
     pub skipped_system_messages: u64,
     /// Source files uploaded to the target as attachments, one per distinct URL (this run
