@@ -292,7 +292,7 @@ fn client_main() {
         }
     };
     let wall = start.elapsed();
-    for failure in report.failures.iter().take(3) {
+    for failure in report.failed.iter().take(3) {
         eprintln!("migrate: failure {failure:?}");
     }
     for note in report.rejected_lines().take(3) {
@@ -300,14 +300,14 @@ fn client_main() {
     }
     println!(
         "result wall_ns={} started_unix_ns={started_unix} runs={runs} requests={requests} complete={} \
-         users_done={} conversations_done={} messages_done={} participants_total={} failures={} rejected={} resolved_chunks={}",
+         users_done={} conversations_done={} messages_landed={} participants_total={} failures={} rejected={} resolved_chunks={}",
         wall.as_nanos(),
         u8::from(report.is_complete()),
         report.users.done,
         report.conversations.done,
         report.messages.done,
         report.participants.total,
-        report.failures.len(),
+        report.failed.len(),
         report.rejected_lines().count(),
         report.resolved.chunks,
     );
@@ -480,7 +480,7 @@ fn at_latency(server: &tokio::runtime::Runtime, workload: Workload, latency: Dur
         "                              landed: {} users, {} conversations, {} messages done in the journal; the fake holds {landed} messages (expected {}), conversations with a wrong count {wrong}: {}",
         ours.get("users_done"),
         ours.get("conversations_done"),
-        ours.get("messages_done"),
+        ours.get("messages_landed"),
         workload.messages(),
         if landed == workload.messages() && wrong == 0 {
             "every message exactly once"

@@ -108,7 +108,7 @@ async fn attachments_copy_between_two_fakes_each_file_uploaded_once_across_a_kil
         .journal(&journal)
         .concurrency(1)
         .on_progress(move |p| {
-            if p.messages_done > 0 {
+            if p.messages_landed > 0 {
                 if let Some(tx) = landed_tx.lock().unwrap().take() {
                     let _ = tx.send(());
                 }
@@ -143,7 +143,7 @@ async fn attachments_copy_between_two_fakes_each_file_uploaded_once_across_a_kil
         .journal(&journal);
     let report = copy.run().await.expect("resume");
     assert!(report.is_complete(), "{report:?}");
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.files, 3);
     assert_eq!(report.uploads, 3 - recorded_before);
     // Concurrency 1: at most one upload was in flight at the kill.
@@ -270,8 +270,8 @@ async fn attachments_from_a_file_a_shared_url_once_a_broken_one_reported_by_line
     assert_eq!(report.messages.failed, 1);
     assert_eq!((report.files, report.uploads), (1, 1));
     assert_eq!(target.file_count(), 1, "the shared file is uploaded once");
-    let [failure] = &report.failures[..] else {
-        panic!("{:?}", report.failures)
+    let [failure] = &report.failed[..] else {
+        panic!("{:?}", report.failed)
     };
     assert_eq!(failure.kind, ItemKind::Message);
     assert_eq!(failure.source_id, "m3");
@@ -393,7 +393,7 @@ async fn system_messages_are_skipped_unless_asked_for_then_sent_once_after_a_los
     assert!(lose.fired() && lose.applied());
     assert!(!first.is_complete());
     assert_eq!(first.messages.done, 3);
-    assert_eq!(first.system_messages.failed, 2, "{:?}", first.failures);
+    assert_eq!(first.system_messages.failed, 2, "{:?}", first.failed);
     assert_eq!(kinds_and_texts(&target), expected_with_system_messages());
 
     let migration = Migration::from_file(&file, client(&target))
@@ -623,8 +623,8 @@ async fn a_file_that_cannot_be_downloaded_now_waits_for_the_next_run_in_order() 
         ),
         (1, 1, 1)
     );
-    let [failure] = &first.failures[..] else {
-        panic!("{:?}", first.failures)
+    let [failure] = &first.failed[..] else {
+        panic!("{:?}", first.failed)
     };
     assert_eq!((failure.source_id.as_str(), failure.line), ("m2", Some(5)));
     assert!(!failure.permanent, "{failure:?}");
@@ -633,7 +633,7 @@ async fn a_file_that_cannot_be_downloaded_now_waits_for_the_next_run_in_order() 
     host.set_faults(talkjs_fake::Faults::none());
     let second = migration.run().await.expect("second run");
     assert!(
-        second.is_complete() && second.failures.is_empty(),
+        second.is_complete() && second.failed.is_empty(),
         "{second:?}"
     );
     assert_eq!((second.files, second.uploads), (1, 1));

@@ -123,10 +123,10 @@ fn export(dir: &Scratch, conversations: &[(&str, String)]) -> std::path::PathBuf
 
 fn failure<'a>(report: &'a Report, conversation: &str) -> &'a Failure {
     let failure = report
-        .failures
+        .failed
         .iter()
         .find(|f| f.subject == conversation)
-        .unwrap_or_else(|| panic!("no failure in {conversation}: {:?}", report.failures));
+        .unwrap_or_else(|| panic!("no failure in {conversation}: {:?}", report.failed));
     assert_eq!(failure.kind, ItemKind::Message);
     assert_eq!(failure.source_id, format!("{conversation}-file"));
     failure
@@ -190,7 +190,7 @@ async fn loopback_hosts_are_refused_without_a_connection_until_allowed() {
         .await
         .expect("allowed");
     assert!(
-        report.is_complete() && report.failures.is_empty(),
+        report.is_complete() && report.failed.is_empty(),
         "{report:?}"
     );
     assert_eq!(host.connections(), 2);
@@ -325,8 +325,8 @@ async fn redirects_are_checked_like_the_url() {
         .expect("run");
     // The redirect to the metadata address: refused, for good, naming the address; the
     // redirect to a (loopback, allowed) name is followed.
-    let [refused] = &report.failures[..] else {
-        panic!("{:?}", report.failures)
+    let [refused] = &report.failed[..] else {
+        panic!("{:?}", report.failed)
     };
     assert_eq!(refused.source_id, "to-metadata-file");
     assert!(refused.permanent);

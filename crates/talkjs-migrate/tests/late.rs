@@ -44,7 +44,7 @@ async fn late_writes_and_listing_lag_end_with_every_message_exactly_once() {
         landed += report.resolved.landed;
         deleted += report.reconciled.deleted;
         if report.is_complete() {
-            assert!(report.failures.is_empty(), "{:?}", report.failures);
+            assert!(report.failed.is_empty(), "{:?}", report.failed);
             break;
         }
     }

@@ -29,7 +29,7 @@ async fn migrates_a_file_and_a_second_run_sends_nothing() {
     let report = migration.run().await.expect("first run");
     assert!(report.planned);
     assert!(report.is_complete(), "{report:?}");
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert!(
         report.rejected_lines().next().is_none(),
         "{:?}",
@@ -163,7 +163,7 @@ async fn bad_lines_are_reported_by_number_and_the_rest_migrates() {
     }));
 
     assert!(report.is_complete());
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_target_matches(&fake, &export);
 }
 
@@ -205,18 +205,18 @@ async fn progress_knows_the_totals_before_the_first_request_and_counts_down_the_
     assert_eq!(first.requests, 0);
     assert_eq!(first.total, 3 + 2 + messages);
     assert_eq!(first.messages_total, messages);
-    assert_eq!(first.messages_done, 0);
+    assert_eq!(first.messages_landed, 0);
     assert_eq!(first.requests_left, 1 + 2 + 2);
     assert_eq!(first.eta, None);
     // Callbacks of concurrent requests may arrive out of order: the last state is among
     // them, not necessarily last.
     let last = seen
         .iter()
-        .max_by_key(|p| (p.done, p.requests))
+        .max_by_key(|p| (p.landed, p.requests))
         .copied()
         .unwrap();
-    assert_eq!(last.messages_done, messages);
-    assert_eq!(last.done, last.total);
+    assert_eq!(last.messages_landed, messages);
+    assert_eq!(last.landed, last.total);
     assert_eq!(last.requests, report.requests);
     assert_eq!(last.requests_left, 0);
     assert_eq!(last.eta, Some(std::time::Duration::ZERO));
@@ -236,7 +236,7 @@ async fn a_target_that_takes_10_messages_an_import_costs_one_refused_request() {
     let first = Migration::from_file(&file, client(&fake)).concurrency(1);
     let stop = first.stop_handle();
     let first = first.on_progress(move |p| {
-        if p.messages_done >= 40 {
+        if p.messages_landed >= 40 {
             stop.stop();
         }
     });
@@ -250,7 +250,7 @@ async fn a_target_that_takes_10_messages_an_import_costs_one_refused_request() {
         .await
         .expect("resumed run");
     assert!(report.is_complete(), "{report:?}");
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(
         fake.status_count(400),
         1,

@@ -313,7 +313,7 @@ async fn an_app_copy_carries_reactions_and_read_until_once_each() {
         .journal(dir.path("copy.journal"));
     let report = copy.run().await.unwrap();
     assert!(report.is_complete(), "{report:?}");
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.reactions.total, REACTIONS as u64);
     assert_eq!(report.reactions.done, REACTIONS as u64);
     assert_eq!(
@@ -373,7 +373,7 @@ async fn a_reaction_put_whose_answer_was_lost_or_killed_is_simply_sent_again() {
         (report.reactions.done, report.reactions.failed),
         (REACTIONS as u64 - 1, 1)
     );
-    let failure = &report.failures[0];
+    let failure = &report.failed[0];
     assert_eq!(failure.kind, ItemKind::Reaction);
     assert!(!failure.permanent, "{failure:?}");
     let resume = Migration::from_app(client(&source), tapped(&target, &tap)).journal(&journal);
@@ -413,7 +413,7 @@ async fn a_reaction_put_whose_answer_was_lost_or_killed_is_simply_sent_again() {
     let resume = Migration::from_app(client(&source), tapped(&target, &tap)).journal(&journal);
     let report = resume.run().await.unwrap();
     assert!(report.is_complete(), "{report:?}");
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(
         tap.puts(),
         REACTIONS + 1,
@@ -466,7 +466,7 @@ async fn a_file_carries_reactions_that_name_users_and_notes_the_others() {
         .journal(dir.path("export.journal"));
     let report = migration.run().await.unwrap();
     assert!(report.is_complete(), "{report:?}");
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.reactions.done, 4);
     assert_eq!(report.reaction_listings, 0);
     assert_eq!(tap.puts(), 4);
@@ -564,7 +564,7 @@ async fn reactions_of_a_conversation_with_an_uncertain_import_wait_for_the_recon
     let report = copy.run().await.unwrap();
     assert!(lose.fired() && lose.applied());
     assert!(report.is_complete(), "{report:?}");
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.resolved.chunks, 1, "{report:?}");
     assert_eq!(report.reconciled.conversations, 1, "{report:?}");
     assert_eq!(tap.puts(), REACTIONS, "each reaction once");

@@ -34,7 +34,7 @@ async fn copies_one_app_into_another_then_verifies() {
         Migration::from_app(client(&source), client(&target)).journal(dir.path("copy.journal"));
     let report = copy.run().await.expect("copy");
     assert!(report.is_complete(), "{report:?}");
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.messages.done, export.message_count() as u64 + 1);
     assert_eq!(copy.run().await.expect("again").requests, 0);
 
@@ -79,7 +79,7 @@ async fn participant_settings_arrive_after_the_messages() {
         .await
         .expect("run");
     assert!(
-        report.is_complete() && report.failures.is_empty(),
+        report.is_complete() && report.failed.is_empty(),
         "{report:?}"
     );
     assert_eq!(report.participants.done, 2);

@@ -95,7 +95,7 @@ async fn two_shards_side_by_side_migrate_every_message_once_like_one_run() {
     let (a, b) = (a.expect("shard 0"), b.expect("shard 1"));
     for report in [&a, &b] {
         assert!(report.is_complete(), "{report:?}");
-        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert!(report.failed.is_empty(), "{:?}", report.failed);
         assert!(
             report.rejected_lines().next().is_none(),
             "{:?}",
@@ -192,7 +192,7 @@ async fn two_shards_on_one_redis_limit_keep_to_it_together() {
     let elapsed = start.elapsed();
     let (a, b) = (a.expect("shard 0"), b.expect("shard 1"));
     assert!(a.is_complete() && b.is_complete(), "{a:?} {b:?}");
-    assert!(a.failures.is_empty() && b.failures.is_empty());
+    assert!(a.failed.is_empty() && b.failed.is_empty());
     assert_target_matches(&fake, &export);
 
     let requests = fake.request_count();

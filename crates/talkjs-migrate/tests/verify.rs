@@ -40,7 +40,7 @@ async fn verify_finds_a_changed_user_field_and_a_changed_participant_access() {
     let migration = Migration::from_file(&file, client(&fake));
     let report = migration.run().await.expect("run");
     assert!(
-        report.is_complete() && report.failures.is_empty(),
+        report.is_complete() && report.failed.is_empty(),
         "{report:?}"
     );
 

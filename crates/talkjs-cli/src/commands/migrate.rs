@@ -66,7 +66,7 @@ pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
         let bar = bar.clone();
         migration.on_progress(move |p| {
             bar.set_length(p.total);
-            bar.set_position(p.done + p.failed);
+            bar.set_position(p.landed + p.failed);
             bar.set_message(progress_message(p));
         })
     };
@@ -84,7 +84,7 @@ pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
     for n in &report.notes {
         note(&format!("{source}: {n}"));
     }
-    for f in &report.failures {
+    for f in &report.failed {
         let line = f.line.map_or_else(String::new, |l| format!("line {l}: "));
         note(&format!(
             "{line}{} {} failed: {}",
@@ -127,9 +127,9 @@ fn outcome(
         Err(CliError::Failed(format!(
             "the migration is not finished; {resume}"
         )))
-    } else if !report.failures.is_empty() || rejected > 0 {
+    } else if !report.failed.is_empty() || rejected > 0 {
         Err(CliError::Failed(not_migrated(
-            report.failures.len(),
+            report.failed.len(),
             rejected,
             planned_items(report),
             file,
@@ -218,7 +218,7 @@ fn progress_message(p: &Progress) -> String {
     use std::fmt::Write as _;
     let mut text = format!(
         "{}/{} messages, {} requests",
-        HumanCount(p.messages_done),
+        HumanCount(p.messages_landed),
         HumanCount(p.messages_total),
         HumanCount(p.requests)
     );
@@ -331,7 +331,7 @@ fn summary(report: &Report, journal: &std::path::Path) -> Value {
             "sentAgain": report.reconciled.resent,
         },
         "rejectedLines": report.rejected_lines().count(),
-        "failed": report.failures.len(),
+        "failed": report.failed.len(),
         "journal": journal.display().to_string(),
         "seconds": report.elapsed.as_secs_f64(),
     })

@@ -451,7 +451,7 @@ impl Migration {
             done_before: finished,
             messages_total: messages.total,
             messages_before: messages.done,
-            messages_done: AtomicU64::new(0),
+            messages_landed: AtomicU64::new(0),
             requests_left,
             done: AtomicU64::new(0),
             failed: AtomicU64::new(0),

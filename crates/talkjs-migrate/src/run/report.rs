@@ -31,13 +31,13 @@ impl StopHandle {
 #[non_exhaustive]
 pub struct Progress {
     /// Items landed (this run and earlier ones).
-    pub done: u64,
+    pub landed: u64,
     /// Items failed.
     pub failed: u64,
     /// Items in the plan.
     pub total: u64,
     /// Messages landed (this run and earlier ones).
-    pub messages_done: u64,
+    pub messages_landed: u64,
     /// Messages in the plan.
     pub messages_total: u64,
     /// Requests sent by this run.
@@ -109,7 +109,7 @@ pub struct Report {
     /// conversations that had an uncertain request.
     pub reconciled: Reconciled,
     /// Items that failed, with their reasons and input lines.
-    pub failures: Vec<Failure>,
+    pub failed: Vec<Failure>,
     /// What planning found in the input: errors and skipped records with their lines,
     /// and what migrates incompletely.
     pub notes: Vec<Note>,
@@ -133,7 +133,7 @@ impl Report {
         ]
         .iter()
         .all(|c| c.planned == 0 && c.in_flight == 0)
-            && self.failures.iter().all(|f| f.permanent)
+            && self.failed.iter().all(|f| f.permanent)
     }
 
     /// Notes of severity [`Severity::Error`] or [`Severity::Skipped`]: records of the input

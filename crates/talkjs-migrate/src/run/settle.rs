@@ -219,7 +219,7 @@ impl Run {
         self.resolved_landed.fetch_add(n_landed, Ordering::Relaxed);
         self.resolved_resent.fetch_add(n_resent, Ordering::Relaxed);
         self.done.fetch_add(n_landed, Ordering::Relaxed);
-        self.messages_done.fetch_add(n_landed, Ordering::Relaxed);
+        self.messages_landed.fetch_add(n_landed, Ordering::Relaxed);
         Ok(())
     }
 

@@ -38,7 +38,7 @@ pub(super) struct Run {
     pub(super) done_before: u64,
     pub(super) messages_total: u64,
     pub(super) messages_before: u64,
-    pub(super) messages_done: AtomicU64,
+    pub(super) messages_landed: AtomicU64,
     /// The estimate of the requests left when sending started.
     pub(super) requests_left: u64,
     pub(super) done: AtomicU64,
@@ -145,7 +145,7 @@ impl Run {
                 deleted: self.reconciled_deleted.load(Ordering::Relaxed),
                 resent: self.reconciled_resent.load(Ordering::Relaxed),
             },
-            failures: journal.failures().map_err(db)?,
+            failed: journal.failures().map_err(db)?,
             notes: journal.notes().map_err(db)?,
             planned,
             elapsed: self.start.elapsed(),
@@ -188,10 +188,10 @@ impl Run {
             pace.saturating_mul(u32::try_from(requests_left).unwrap_or(u32::MAX))
         });
         progress(&Progress {
-            done: self.done_before + done_now,
+            landed: self.done_before + done_now,
             failed: failed_now,
             total: self.total,
-            messages_done: self.messages_before + self.messages_done.load(Ordering::Relaxed),
+            messages_landed: self.messages_before + self.messages_landed.load(Ordering::Relaxed),
             messages_total: self.messages_total,
             requests,
             requests_left,
@@ -215,7 +215,7 @@ impl Run {
                 self.db(|j| j.chunk_done(chunk))?;
                 self.done.fetch_add(n, Ordering::Relaxed);
                 if kind == ItemKind::Message {
-                    self.messages_done.fetch_add(n, Ordering::Relaxed);
+                    self.messages_landed.fetch_add(n, Ordering::Relaxed);
                 }
                 None
             }
@@ -280,7 +280,7 @@ impl Run {
         let n = seqs.len() as u64;
         self.done.fetch_add(n, Ordering::Relaxed);
         if kind == ItemKind::Message {
-            self.messages_done.fetch_add(n, Ordering::Relaxed);
+            self.messages_landed.fetch_add(n, Ordering::Relaxed);
         }
         self.report_progress();
         Ok(())
