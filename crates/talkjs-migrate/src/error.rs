@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// Why a migration (or a verification) stopped. Items that fail one by one are not errors
-/// of the run: they are in the report ([`Report::failures`](crate::Report::failures)).
+/// of the run: they are in the report ([`Report::failed`](crate::Report::failed)).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -45,7 +45,8 @@ type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 ///   travel in its `PUT`. Participant changes take one request each. `POST /batch` is not used:
 ///   it allows 1 request a second, and TalkJS's docs do not say whether that is on top of
 ///   the 9 a second or part of them, so it could only add 10 operations a second at best.
-/// - **Order.** Users first, then conversations, then participants, then messages (a
+/// - **Order.** Users first, then conversations, then participants, then messages, then
+///   reactions (a
 ///   stage starts when the one before it is done, so a conversation never names a user
 ///   that does not exist yet); the messages of one conversation keep their order;
 ///   everything else runs concurrently. Items of an earlier stage after later ones start
@@ -628,7 +629,7 @@ impl Run {
             Kind::User => MAX_USERS_PER_BATCH,
             Kind::Send => MAX_MESSAGES_PER_REQUEST,
             Kind::Import => self.import.batch_size(),
-            Kind::Conversation | Kind::Participant | Kind::ParticipantPatch => 1,
+            Kind::Conversation | Kind::Participant | Kind::ParticipantPatch | Kind::Reaction => 1,
         }
     }
 }

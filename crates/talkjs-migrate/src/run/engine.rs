@@ -122,10 +122,7 @@ impl JournalHooks {
             Some(ids) if matches!(kind, ItemKind::Message | ItemKind::SystemMessage) => {
                 self.run.landed_with_ids(kind, chunk, seqs, ids.to_vec())
             }
-            _ => self
-                .run
-                .settle(kind, chunk, seqs.len(), Answer::Landed)
-                .map(drop),
+            _ => self.run.settle(kind, chunk, seqs.len(), Answer::Landed),
         }
     }
 
@@ -147,14 +144,12 @@ impl JournalHooks {
                 )
             })
         } else {
-            self.run
-                .settle(
-                    kind,
-                    chunk,
-                    n,
-                    Answer::Refused(Fate::Split, error.to_string()),
-                )
-                .map(drop)
+            self.run.settle(
+                kind,
+                chunk,
+                n,
+                Answer::Refused(Fate::Split, error.to_string()),
+            )
         }
     }
 
@@ -253,6 +248,7 @@ fn kind_of(request: &Request<'_>) -> ItemKind {
         Some(bulk::Kind::Conversation) => ItemKind::Conversation,
         Some(bulk::Kind::Send) => ItemKind::SystemMessage,
         Some(bulk::Kind::Import) => ItemKind::Message,
+        Some(bulk::Kind::Reaction) => ItemKind::Reaction,
         _ => ItemKind::Participant,
     }
 }
@@ -267,7 +263,8 @@ fn subject_of(request: &Request<'_>) -> String {
             bulk::Item::Participant { conversation, .. }
             | bulk::Item::ParticipantPatch { conversation, .. }
             | bulk::Item::Send { conversation, .. }
-            | bulk::Item::Import { conversation, .. },
+            | bulk::Item::Import { conversation, .. }
+            | bulk::Item::Reaction { conversation, .. },
         )) => conversation.clone(),
         _ => String::new(),
     }
@@ -317,6 +314,31 @@ impl Run {
             .hooks(Shared(Arc::clone(hooks)))
     }
 
+    /// Sends engine items (each with its journal sequence number) through the engine, with
+    /// the journal's hooks.
+    pub(super) async fn send_items(
+        self: &Arc<Self>,
+        items: impl IntoIterator<Item = (i64, bulk::Item)>,
+    ) -> Result<(), Error> {
+        let seqs = Arc::new(Mutex::new(Vec::new()));
+        let items: Vec<bulk::Item> = {
+            let mut seqs = lock(&seqs);
+            items
+                .into_iter()
+                .map(|(seq, item)| {
+                    seqs.push(seq);
+                    item
+                })
+                .collect()
+        };
+        let hooks = JournalHooks::new(self, seqs);
+        let report = self.engine(&hooks).run_iter(items).await;
+        match hooks.take_fatal(report) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// Sends the planned upserts of a kind through the engine (users 100 to a request; a
     /// refused multi-user request is split down to the bad record).
     pub(super) async fn upserts(self: &Arc<Self>, kind: ItemKind) -> Result<(), Error> {
@@ -327,23 +349,14 @@ impl Run {
         if rows.is_empty() {
             return Ok(());
         }
-        let seqs = Arc::new(Mutex::new(Vec::with_capacity(rows.len())));
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
             match upsert_item(kind, row) {
-                Ok(item) => {
-                    lock(&seqs).push(row.seq);
-                    items.push(item);
-                }
+                Ok(item) => items.push((row.seq, item)),
                 Err(e) => self.fail_item(row, &e.to_string(), true)?,
             }
         }
-        let hooks = JournalHooks::new(self, seqs);
-        let report = self.engine(&hooks).run_iter(items).await;
-        match hooks.take_fatal(report) {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.send_items(items).await
     }
 
     /// Imports the planned messages through the engine: conversations side by side, each

@@ -10,12 +10,14 @@
 //! recorded.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::settle::target_messages;
-use super::state::{Run, classify, decode_body};
+use talkjs_runtime::bulk;
+
+use super::state::{Run, decode_body};
 use crate::error::Error;
 use crate::journal::{ItemKey, ItemKind, ReactionTarget, Row};
 use crate::plan::ReactionBody;
@@ -26,7 +28,7 @@ type Ready = (Row, ReactionBody, String);
 impl Run {
     /// Sends the planned reactions of every conversation that is ready for them (see
     /// [`Self::ready_reactions`]), as many at once as allowed.
-    pub(super) async fn reactions(&self) -> Result<(), Error> {
+    pub(super) async fn reactions(self: &Arc<Self>) -> Result<(), Error> {
         let conversations = self.db(|j| j.reaction_conversations())?;
         if conversations.is_empty() {
             return Ok(());
@@ -36,12 +38,16 @@ impl Run {
             .buffer_unordered(self.concurrency)
             .try_collect()
             .await?;
-        stream::iter(ready.into_iter().flatten())
-            .map(Ok)
-            .try_for_each_concurrent(self.concurrency, |(row, body, target)| async move {
-                self.react(row, body, target).await
-            })
-            .await
+        let items = ready.into_iter().flatten().map(|(row, body, target)| {
+            let item = bulk::Item::Reaction {
+                conversation: row.subject,
+                message: target,
+                emoji: body.emoji,
+                user: body.user,
+            };
+            (row.seq, item)
+        });
+        self.send_items(items).await
     }
 
     /// A conversation's planned reactions with their target message ids, once its messages
@@ -188,23 +194,5 @@ impl Run {
             self.db(|j| j.set_seq_target_ids(&ids))?;
         }
         Ok(Some(found))
-    }
-
-    /// Adds one reaction to the target message; an answer of unknown outcome is a failure
-    /// the next run repeats (the `PUT` is idempotent).
-    async fn react(&self, row: Row, body: ReactionBody, target: String) -> Result<(), Error> {
-        if self.stop.is_stopped() {
-            return Ok(());
-        }
-        let chunk = self.db(|j| j.start_chunk(ItemKind::Reaction, &row.subject, &[row.seq]))?;
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let result = self
-            .client
-            .conversations()
-            .messages(row.subject.clone())
-            .add_reaction(&target, &body.emoji, &body.user)
-            .await;
-        self.settle(ItemKind::Reaction, chunk, 1, classify(result, false, true))?;
-        Ok(())
     }
 }

@@ -53,37 +53,14 @@ pub(super) struct Run {
     pub(super) reconciled_resent: AtomicU64,
 }
 
-/// What an answer says about whether the request was applied.
+/// What an answer says about whether the request was applied (an unknown outcome is
+/// resolved by listing, a refusal of the credentials ends the run: neither is recorded as
+/// an answer).
 pub(super) enum Answer {
     /// Applied.
     Landed,
     /// Not applied; what becomes of the items.
     Refused(Fate, String),
-    /// The credentials were refused: stop the run (nothing else would land).
-    Fatal(talkjs_api::Error),
-    /// Maybe applied (a 5xx, a timeout or a reset after the request may have reached the
-    /// server): to be resolved before anything else is sent for the conversation.
-    Unknown(String),
-}
-
-/// Reads an answer. `several`: the request carried more than one item (a 400 splits it).
-/// `idempotent`: sending it again is harmless, so an unknown outcome is a plain failure.
-pub(super) fn classify(
-    result: Result<(), talkjs_api::Error>,
-    several: bool,
-    idempotent: bool,
-) -> Answer {
-    let e = match result {
-        Ok(()) => return Answer::Landed,
-        Err(e) => e,
-    };
-    if is_fatal(&e) {
-        return Answer::Fatal(e);
-    }
-    match refusal(&e, several, idempotent) {
-        Some(fate) => Answer::Refused(fate, e.to_string()),
-        None => Answer::Unknown(e.to_string()),
-    }
 }
 
 /// Whether an error ends the run: the credentials were refused (nothing else would land).
@@ -200,40 +177,32 @@ impl Run {
         });
     }
 
-    /// Records an answer for a chunk of `n` items. Returns the answer's unknown-outcome
-    /// text, if any (the caller resolves it), or the fatal error.
+    /// Records an answer for a chunk of `n` items.
     pub(super) fn settle(
         &self,
         kind: ItemKind,
         chunk: i64,
         n: usize,
         answer: Answer,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<(), Error> {
         let n = n as u64;
-        let unknown = match answer {
+        match answer {
             Answer::Landed => {
                 self.db(|j| j.chunk_done(chunk))?;
                 self.done.fetch_add(n, Ordering::Relaxed);
                 if kind == ItemKind::Message {
                     self.messages_landed.fetch_add(n, Ordering::Relaxed);
                 }
-                None
             }
             Answer::Refused(fate, why) => {
                 self.db(|j| j.chunk_failed(chunk, &why, fate))?;
                 if fate != Fate::Split {
                     self.failed.fetch_add(n, Ordering::Relaxed);
                 }
-                None
             }
-            Answer::Fatal(e) => {
-                self.db(|j| j.chunk_abandoned(chunk, &e.to_string()))?;
-                return Err(Error::Target(e));
-            }
-            Answer::Unknown(why) => Some(why),
-        };
+        }
         self.report_progress();
-        Ok(unknown)
+        Ok(())
     }
 
     /// The stages in dependency order; a stage starts only when every item of the ones

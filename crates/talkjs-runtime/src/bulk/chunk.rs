@@ -133,6 +133,17 @@ pub(super) async fn send(client: Client, chunk: Chunk) -> (Chunk, Answer) {
             .modify(user, patch)
             .await
             .map(|()| None),
+        Some(Item::Reaction {
+            conversation,
+            message,
+            emoji,
+            user,
+        }) => client
+            .conversations()
+            .messages(conversation.clone())
+            .add_reaction(message, emoji, user)
+            .await
+            .map(|()| None),
         Some(Item::Send { conversation, .. }) => {
             let messages = chunk.items.iter().filter_map(|(_, item)| match item {
                 Item::Send { message, .. } => Some(message.clone()),

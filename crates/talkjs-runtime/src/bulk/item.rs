@@ -50,6 +50,18 @@ pub enum Item {
         /// The settings to change.
         patch: ParticipantPatch,
     },
+    /// React to a message for a user (`PUT …/messages/{id}/reactions/{emoji}/{user}`, one
+    /// request each; adding a reaction that is there already changes nothing).
+    Reaction {
+        /// The conversation id.
+        conversation: String,
+        /// The message id (in the target).
+        message: String,
+        /// The emoji.
+        emoji: String,
+        /// The user who reacts.
+        user: String,
+    },
     /// Send a message (with up to 9 other consecutive ones of the same conversation in one
     /// request). Give it an idempotency key to make a retried request safe.
     Send {
@@ -81,6 +93,8 @@ pub enum Kind {
     Participant,
     /// [`Item::ParticipantPatch`]
     ParticipantPatch,
+    /// [`Item::Reaction`]
+    Reaction,
     /// [`Item::Send`]
     Send,
     /// [`Item::Import`]
@@ -95,6 +109,7 @@ impl Item {
             Self::Conversation { .. } => Kind::Conversation,
             Self::Participant { .. } => Kind::Participant,
             Self::ParticipantPatch { .. } => Kind::ParticipantPatch,
+            Self::Reaction { .. } => Kind::Reaction,
             Self::Send { .. } => Kind::Send,
             Self::Import { .. } => Kind::Import,
         }
@@ -114,11 +129,16 @@ impl Item {
             Self::Send { conversation, .. } | Self::Import { conversation, .. } => {
                 conversation.clone()
             }
+            Self::Reaction {
+                conversation,
+                message,
+                ..
+            } => format!("{conversation}/{message}"),
         }
     }
 
     /// The stage of the dependency order: users, then conversations, then participants,
-    /// then messages. Work of one stage may run concurrently; a stage starts when the one
+    /// then messages, then reactions (to messages that exist). Work of one stage may run concurrently; a stage starts when the one
     /// before it has finished.
     pub(super) fn stage(&self) -> u8 {
         match self.kind() {
@@ -126,6 +146,7 @@ impl Item {
             Kind::Conversation => 1,
             Kind::Participant | Kind::ParticipantPatch => 2,
             Kind::Send | Kind::Import => 3,
+            Kind::Reaction => 4,
         }
     }
 
@@ -141,7 +162,8 @@ impl Item {
             Self::User { .. }
             | Self::Conversation { .. }
             | Self::Participant { .. }
-            | Self::ParticipantPatch { .. } => true,
+            | Self::ParticipantPatch { .. }
+            | Self::Reaction { .. } => true,
             Self::Send { message, .. } => message.has_idempotency_key(),
             Self::Import { .. } => false,
         }
@@ -163,6 +185,12 @@ impl Item {
             | Self::ParticipantPatch {
                 conversation, user, ..
             } => conversation.len() + user.len(),
+            Self::Reaction {
+                conversation,
+                message,
+                emoji,
+                user,
+            } => conversation.len() + message.len() + emoji.len() + user.len(),
             Self::Send {
                 conversation,
                 message,
