@@ -1584,7 +1584,7 @@ fn import_loads_an_export_into_another_app() {
     std::fs::remove_file(&file).unwrap();
 
     // 153 users, 2 conversations, bob's settings, 27 user messages, then carol's revoked
-    // access (a PATCH after the run); the system message is skipped and listed.
+    // access (a PATCH, last: a new round of the engine's stages); the system message is skipped and listed.
     assert_eq!(
         summary["succeeded"],
         153 + 2 + 1 + 27 + 1,

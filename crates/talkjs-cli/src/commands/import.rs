@@ -102,8 +102,7 @@ pub async fn run(ctx: &mut Ctx, args: ImportArgs) -> Result<(), CliError> {
         .join()
         .map_err(|_| CliError::Failed("the input reader stopped unexpectedly".into()))?;
 
-    let mut outcome = Outcome::new(&report, &read);
-    revoke_access(&client, &read.revokes, &mut outcome).await;
+    let outcome = Outcome::new(&report, &read);
     let written = failed_file.map(|file| file.write(&outcome.failed_lines()));
     outcome.print_lines(read.notes);
     let printed = ctx.out.object(&outcome.summary());
@@ -545,15 +544,6 @@ enum NoteKind {
     Warning,
 }
 
-/// A participant whose settings only a PATCH sets (access `None`), sent after the run.
-#[derive(Debug)]
-struct Revoke {
-    line: usize,
-    conversation: String,
-    user: String,
-    patch: ParticipantPatch,
-}
-
 /// Which line each bulk item came from, kept compact: only the items where the line is not
 /// the one after the previous item's are stored (items after skipped lines, the participant
 /// items of a conversation).
@@ -588,7 +578,6 @@ impl LineMap {
 struct Scanned {
     lines: LineMap,
     notes: Vec<Note>,
-    revokes: Vec<Revoke>,
 }
 
 /// Reads the input line by line, hands the items to the runner, and keeps what is to be
@@ -597,6 +586,10 @@ fn read_input(input: Input, tx: &mpsc::Sender<bulk::Item>) -> Scanned {
     let mut read = Scanned::default();
     // Participant items of the current run of conversation lines, with their lines.
     let mut held: Vec<(usize, bulk::Item)> = Vec::new();
+    // Participants whose access is `None` (only a PATCH sets it), with their lines: last,
+    // after every message (they were added with the default access so that their messages
+    // could be imported; a later stage in the input is a new round of the engine's stages).
+    let mut revokes: Vec<(usize, bulk::Item)> = Vec::new();
     let hand_over = |read: &mut Scanned, line: usize, item: bulk::Item| {
         read.lines.push(line);
         // The receiver is gone only when the run was interrupted.
@@ -634,13 +627,14 @@ fn read_input(input: Input, tx: &mpsc::Sender<bulk::Item>) -> Scanned {
                 participants,
                 patches,
             } => {
-                read.revokes
-                    .extend(patches.into_iter().map(|(user, patch)| Revoke {
-                        line,
+                revokes.extend(patches.into_iter().map(|(user, patch)| {
+                    let item = bulk::Item::ParticipantPatch {
                         conversation: id.clone(),
                         user,
                         patch,
-                    }));
+                    };
+                    (line, item)
+                }));
                 held.extend(participants.into_iter().map(|item| (line, item)));
                 let went_on = hand_over(&mut read, line, item);
                 if held.len() >= MAX_HELD_PARTICIPANTS {
@@ -676,34 +670,11 @@ fn read_input(input: Input, tx: &mpsc::Sender<bulk::Item>) -> Scanned {
             text: format!("cannot read {name}: {e}; the rest of it was not read"),
         });
     }
-    hand_over_held(&mut read, &mut held);
-    read
-}
-
-/// Sets access `None` for the participants that had it (the participant PUT of the bulk
-/// runner cannot; they were added with the default access so their messages could be
-/// imported). They are few: one request each, one after the other.
-async fn revoke_access(client: &talkjs::Client, revokes: &[Revoke], outcome: &mut Outcome) {
-    for revoke in revokes {
-        outcome.requests += 1;
-        let result = client
-            .conversations()
-            .participants(revoke.conversation.clone())
-            .modify(&revoke.user, &revoke.patch)
-            .await;
-        match result {
-            Ok(()) => outcome.succeeded += 1,
-            Err(e) => outcome.failures.push((
-                Some(revoke.line),
-                format!(
-                    "participant {}/{} (access None): failed: {}",
-                    revoke.conversation,
-                    revoke.user,
-                    api_message(&e)
-                ),
-            )),
-        }
+    // (The receiver is gone only when the run was interrupted: then nothing more goes.)
+    if hand_over_held(&mut read, &mut held) {
+        hand_over_held(&mut read, &mut revokes);
     }
+    read
 }
 
 /// The result of the whole import.
@@ -865,6 +836,7 @@ fn what(f: &bulk::Failure) -> String {
         bulk::Kind::User => format!("user {}", f.subject),
         bulk::Kind::Conversation => format!("conversation {}", f.subject),
         bulk::Kind::Participant => format!("participant {}", f.subject),
+        bulk::Kind::ParticipantPatch => format!("participant {} (access None)", f.subject),
         _ => format!("message in {}", f.subject),
     }
 }
