@@ -344,6 +344,27 @@ async fn the_open_budget_bounds_what_is_held_and_sends_the_oldest_chunks_early()
     }
 }
 
+/// A fake and a client without rate limits (the client retrying fast), with users `u0`..
+/// and conversations `c0`.. (one user each) set up without faults.
+async fn faulty_setup(conversations: usize) -> (FakeTalkJs, talkjs::Client) {
+    let fake = FakeTalkJs::builder()
+        .rate_limit(None)
+        .start()
+        .await
+        .unwrap();
+    let client = common::builder(&fake)
+        .rate_limiter(None)
+        .retry(Some(fast_retry()))
+        .build()
+        .unwrap();
+    let setup = (0..conversations)
+        .map(|c| user(&format!("u{c}")))
+        .chain((0..conversations).map(|c| conversation(&format!("c{c}"), &[&format!("u{c}")])));
+    let report = client.bulk().run_iter(setup).await;
+    assert!(report.failed.is_empty() && report.uncertain.is_empty());
+    (fake, client)
+}
+
 /// Retries after a millisecond or so, with no budget: a faulty server does not slow the
 /// test down, and every idempotent request gets its retries.
 fn fast_retry() -> RetryConfig {
@@ -382,22 +403,8 @@ fn text_of(item: &bulk::Item) -> String {
 
 #[tokio::test]
 async fn under_faults_refused_and_unknown_outcomes_are_apart_and_nothing_is_sent_twice() {
-    let fake = FakeTalkJs::builder()
-        .rate_limit(None)
-        .start()
-        .await
-        .unwrap();
-    let client = common::builder(&fake)
-        .rate_limiter(None)
-        .retry(Some(fast_retry()))
-        .build()
-        .unwrap();
     // The users and conversations first, without faults.
-    let setup = (0..30)
-        .map(|c| user(&format!("u{c}")))
-        .chain((0..30).map(|c| conversation(&format!("c{c}"), &[&format!("u{c}")])));
-    let report = client.bulk().run_iter(setup).await;
-    assert!(report.failed.is_empty() && report.uncertain.is_empty());
+    let (fake, client) = faulty_setup(30).await;
 
     // Then, with 30 % 5xx (half a 503 before processing, half a 500 after it) and 5 %
     // resets: per conversation 20 imports, 10 sends without an idempotency key and 10
@@ -798,20 +805,7 @@ impl bulk::Hooks for Journal {
 
 #[tokio::test]
 async fn hooks_see_every_request_before_it_leaves_and_its_outcome_after_under_faults() {
-    let fake = FakeTalkJs::builder()
-        .rate_limit(None)
-        .start()
-        .await
-        .unwrap();
-    let client = common::builder(&fake)
-        .rate_limiter(None)
-        .retry(Some(fast_retry()))
-        .build()
-        .unwrap();
-    let setup = (0..20)
-        .map(|c| user(&format!("u{c}")))
-        .chain((0..20).map(|c| conversation(&format!("c{c}"), &[&format!("u{c}")])));
-    assert!(client.bulk().run_iter(setup).await.failed.is_empty());
+    let (fake, client) = faulty_setup(20).await;
 
     fake.set_faults(Faults::seeded(7).error_rate(0.3).reset_rate(0.05));
     let mut items = vec![bulk::Item::User {
@@ -926,20 +920,7 @@ async fn a_hook_error_stops_the_run_and_says_what_was_not_sent() {
 
 #[tokio::test]
 async fn a_held_conversation_sends_nothing_after_its_unknown_outcome() {
-    let fake = FakeTalkJs::builder()
-        .rate_limit(None)
-        .start()
-        .await
-        .unwrap();
-    let client = common::builder(&fake)
-        .rate_limiter(None)
-        .retry(Some(fast_retry()))
-        .build()
-        .unwrap();
-    let setup = (0..10)
-        .map(|c| user(&format!("u{c}")))
-        .chain((0..10).map(|c| conversation(&format!("c{c}"), &[&format!("u{c}")])));
-    assert!(client.bulk().run_iter(setup).await.failed.is_empty());
+    let (fake, client) = faulty_setup(10).await;
     // 5 imports of 10 per conversation, one request at a time; 30 % of answers lost.
     fake.set_faults(Faults::seeded(11).error_rate(0.3));
     let mut items = Vec::new();
