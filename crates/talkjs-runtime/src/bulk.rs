@@ -17,8 +17,8 @@ mod hooks;
 mod item;
 mod open;
 
-pub use hooks::{HookError, Hooks, Next, NoHooks, Outcome, Request};
-pub use item::{Failure, Item, Kind, Progress, Report};
+pub use hooks::{Hooks, Next, NoHooks, Outcome, Request};
+pub use item::{Failure, HookError, Item, Kind, Progress, Report};
 
 use chunk::{Answer, Chunk, PartGroup, send};
 use open::Open;

@@ -3,10 +3,7 @@
 use talkjs_api::Error;
 use talkjs_api::models::MessageId;
 
-use super::item::{Item, Kind};
-
-/// An error a hook returns to stop the run.
-pub type HookError = Box<dyn std::error::Error + Send + Sync>;
+use super::item::{HookError, Item, Kind};
 
 /// Called by the engine around every request it sends, in the scheduler (so keep them
 /// short: a journal write, a counter): [`before`](Self::before) a request leaves and

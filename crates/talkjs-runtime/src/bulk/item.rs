@@ -10,8 +10,8 @@ use talkjs_models::{
     UserUpsert,
 };
 
-#[cfg(doc)]
-use super::Bulk;
+/// An error a hook returns to stop the run ([`Hooks`](crate::bulk::Hooks)).
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 
 /// One piece of a bulk workload.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +71,7 @@ pub enum Item {
         message: NewMessage,
     },
     /// Import a message with its original time (with up to 99 other consecutive ones of the
-    /// same conversation in one request, or 9 once TalkJS refused 100: see [`Bulk`]).
+    /// same conversation in one request, or 9 once TalkJS refused 100: see [`Bulk`](crate::bulk::Bulk)).
     /// Imports are not de-duplicated by TalkJS.
     Import {
         /// The conversation id.
@@ -170,7 +170,7 @@ impl Item {
     }
 
     /// About how many bytes the item holds, for the engine's memory budget
-    /// ([`Bulk::open_budget`]): its texts, ids and custom data plus a fixed overhead. An
+    /// ([`Bulk::open_budget`](crate::bulk::Bulk::open_budget)): its texts, ids and custom data plus a fixed overhead. An
     /// estimate, not an exact count.
     pub fn weight(&self) -> usize {
         fn custom(c: &talkjs_models::Custom) -> usize {
@@ -246,7 +246,7 @@ pub struct Failure {
     pub error: Arc<Error>,
 }
 
-/// How far a bulk run is; given to the [progress callback](Bulk::on_progress) after every
+/// How far a bulk run is; given to the [progress callback](crate::bulk::Bulk::on_progress) after every
 /// request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -259,7 +259,7 @@ pub struct Progress {
     /// Items whose outcome is unknown: they may have landed, and sending them again may
     /// duplicate them ([`Report::uncertain`]).
     pub uncertain: usize,
-    /// Items in the workload, if known ([`Bulk::total`]).
+    /// Items in the workload, if known ([`Bulk::total`](crate::bulk::Bulk::total)).
     pub total: Option<usize>,
     /// Requests answered so far (successes and failures). The callback runs once per
     /// answer, so this goes up by exactly one from one call to the next; requests still in
@@ -298,7 +298,7 @@ pub struct Report {
     /// Why the run stopped early, if a [hook](super::Hooks) stopped it. The items it read
     /// and did not send then are counted in [`not_sent`](Self::not_sent), not in `failed`;
     /// the input after them was not read.
-    pub stopped: Option<super::HookError>,
+    pub stopped: Option<HookError>,
     /// Items read from the input and not sent because a hook stopped the run.
     pub not_sent: usize,
     /// Items not sent because a hook held their conversation
