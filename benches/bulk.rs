@@ -37,6 +37,9 @@
 //! `TALKJS_BENCH_BULK_MEMORY=0` (skip the memory check: 1×, 4× and 16× the workload with no limits),
 //! `TALKJS_BENCH_BULK_INTERLEAVED_ROW=0` (skip the interleaved row below).
 //!
+//! - Import sizes (issue 25, `TALKJS_BENCH_BULK_IMPORT_ROW=0` skips it): 100 conversations ×
+//!   100 imported messages at 50 ms into a fake that takes 100 messages an import and one that
+//!   takes 10, each beside its physical minimum.
 //! - Interleaved (issue 24): the 1,000 conversations × 10 messages at 50 ms, grouped by
 //!   conversation and as a chronological log (round robin), requests and wall time side by
 //!   side. Target: the log takes <= 1.05 × the grouped requests.
@@ -66,7 +69,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use talkjs::api::{MAX_MESSAGES_PER_REQUEST, MAX_USERS_PER_BATCH};
-use talkjs::models::{ConversationUpsert, NewMessage, UserUpsert};
+use talkjs::models::{ConversationUpsert, ImportMessage, NewMessage, Timestamp, UserUpsert};
 use talkjs::runtime::{ClientExt, bulk};
 use talkjs::transport::{Quota, RateLimitLayer, RateLimiter};
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
@@ -94,6 +97,10 @@ struct Workload {
     /// The messages as a chronological log (round robin: every conversation's first
     /// message, then every second one, ...) instead of each conversation's in a row.
     interleaved: bool,
+    /// The messages as imports (with their original time) instead of sends; `Some(n)`: the
+    /// fake takes `n` messages an import (100 as TalkJS's transfer example sends, or 10 as
+    /// its reference page says).
+    imports: Option<usize>,
 }
 
 impl Workload {
@@ -102,6 +109,7 @@ impl Workload {
         conversations: 1_000,
         per_conversation: 10,
         interleaved: false,
+        imports: None,
     };
     const PARTICIPANTS: usize = 3;
 
@@ -149,13 +157,23 @@ impl Workload {
                 .participants((0..Self::PARTICIPANTS).map(|p| user_id(c * Self::PARTICIPANTS + p))),
         });
         let (per, count) = (self.per_conversation, self.conversations);
-        let message = |c: usize, m: usize| bulk::Item::Send {
-            conversation: conversation_id(c),
-            message: NewMessage::user(
-                user_id(c * Self::PARTICIPANTS + m % Self::PARTICIPANTS),
-                format!("Message {m} of conversation {c}"),
-            )
-            .idempotency_key(format!("bench-{c}-{m}")),
+        let imports = self.imports.is_some();
+        let message = move |c: usize, m: usize| {
+            let sender = user_id(c * Self::PARTICIPANTS + m % Self::PARTICIPANTS);
+            let text = format!("Message {m} of conversation {c}");
+            if imports {
+                let at = Timestamp::from_millis(1_600_000_000_000 + (c * 1000 + m) as u64);
+                bulk::Item::Import {
+                    conversation: conversation_id(c),
+                    message: ImportMessage::new(sender, text, at),
+                }
+            } else {
+                bulk::Item::Send {
+                    conversation: conversation_id(c),
+                    message: NewMessage::user(sender, text)
+                        .idempotency_key(format!("bench-{c}-{m}")),
+                }
+            }
         };
         // (conversation, message) in input order.
         let order: Box<dyn Iterator<Item = (usize, usize)>> = if self.interleaved {
@@ -173,13 +191,18 @@ impl Workload {
     fn min_requests(self) -> usize {
         self.users.div_ceil(MAX_USERS_PER_BATCH)
             + self.conversations
-            + self.conversations * self.per_conversation.div_ceil(MAX_MESSAGES_PER_REQUEST)
+            + self.conversations * self.per_conversation.div_ceil(self.per_request())
+    }
+
+    /// Messages in one request: 10 to a send, or what the fake takes in one import.
+    fn per_request(self) -> usize {
+        self.imports.unwrap_or(MAX_MESSAGES_PER_REQUEST)
     }
 
     /// The longest chain of requests that must follow one another: a user's `PUT /users`,
     /// then its conversation's `PUT`, then that conversation's sends, one after the other.
     fn chain(self) -> usize {
-        2 + self.per_conversation.div_ceil(MAX_MESSAGES_PER_REQUEST)
+        2 + self.per_conversation.div_ceil(self.per_request())
     }
 
     /// The time for the fewest requests to pass the limiter: the burst at once, the rest at
@@ -350,6 +373,9 @@ fn client_main(role: &str) {
             .parse()
             .expect("messages per conversation"),
         interleaved: std::env::var("TALKJS_BENCH_BULK_INTERLEAVED").is_ok(),
+        imports: std::env::var("TALKJS_BENCH_BULK_IMPORTS")
+            .ok()
+            .and_then(|n| n.parse().ok()),
     };
     let in_flight: Option<usize> = std::env::var("TALKJS_BENCH_BULK_IN_FLIGHT")
         .ok()
@@ -450,6 +476,9 @@ fn run_client_env(
     command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     if workload.interleaved {
         command.env("TALKJS_BENCH_BULK_INTERLEAVED", "1");
+    }
+    if let Some(n) = workload.imports {
+        command.env("TALKJS_BENCH_BULK_IMPORTS", n.to_string());
     }
     command
         .env(ROLE, role)
@@ -737,6 +766,45 @@ fn interleaved_variant(server: &tokio::runtime::Runtime) {
     );
 }
 
+/// Issue 25: 100 conversations x 100 messages as imports at 50 ms, into a fake that takes 100
+/// messages an import (TalkJS's transfer example) and one that takes 10 (its reference page):
+/// the client tries 100, falls back to 10 after one refused probe, and each run is put beside
+/// its own physical minimum.
+fn import_sizes_variant(server: &tokio::runtime::Runtime) {
+    let latency = Duration::from_millis(50);
+    println!(
+        "bulk import sizes (issue 25), latency 50 ms: 300 users, 100 conversations x 100 imported messages"
+    );
+    for size in [100, 10] {
+        let workload = Workload {
+            users: 300,
+            conversations: 100,
+            per_conversation: 100,
+            interleaved: false,
+            imports: Some(size),
+        };
+        let limits = RateLimitConfig {
+            time_scale: TIME_SCALE,
+            ..RateLimitConfig::TALKJS
+        };
+        let fake = common::start_fake_with(server, latency, Some(limits), size);
+        let outcome = run_client("bulk", &fake, workload);
+        assert_eq!(outcome.failed, 0, "{size}");
+        let minimum = workload
+            .limiter_time()
+            .max(latency * u32::try_from(workload.chain()).expect("chain"));
+        println!(
+            "  fake takes {size:>3}: {} requests (minimum {}), {} = {:.3} x the physical minimum {}; {} messages landed",
+            outcome.requests,
+            workload.min_requests(),
+            secs(outcome.wall),
+            outcome.wall.as_secs_f64() / minimum.as_secs_f64(),
+            secs(minimum),
+            fake.message_count(),
+        );
+    }
+}
+
 fn main() {
     if let Ok(role) = std::env::var(ROLE) {
         client_main(&role);
@@ -798,6 +866,9 @@ fn main() {
         }
         if env_flag("TALKJS_BENCH_BULK_INTERLEAVED_ROW") {
             interleaved_variant(&server);
+        }
+        if env_flag("TALKJS_BENCH_BULK_IMPORT_ROW") {
+            import_sizes_variant(&server);
         }
     }
     if only != "main" && env_flag("TALKJS_BENCH_BULK_SHARE") {

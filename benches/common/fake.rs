@@ -23,6 +23,21 @@ pub fn start_fake(
     latency: Duration,
     limits: Option<talkjs_fake::RateLimitConfig>,
 ) -> talkjs_fake::FakeTalkJs {
+    start_fake_with(
+        server,
+        latency,
+        limits,
+        talkjs_fake::DEFAULT_MAX_IMPORT_BATCH,
+    )
+}
+
+/// [`start_fake`], with a fake that takes `max_import_batch` messages in one import.
+pub fn start_fake_with(
+    server: &tokio::runtime::Runtime,
+    latency: Duration,
+    limits: Option<talkjs_fake::RateLimitConfig>,
+    max_import_batch: usize,
+) -> talkjs_fake::FakeTalkJs {
     server
         .block_on(
             talkjs_fake::FakeTalkJs::builder()
@@ -30,6 +45,7 @@ pub fn start_fake(
                 .secret_key(SECRET_KEY)
                 .rate_limit(limits)
                 .faults(talkjs_fake::Faults::none().latency(latency))
+                .max_import_batch(max_import_batch)
                 .start(),
         )
         .expect("fake")
