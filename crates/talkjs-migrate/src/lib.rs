@@ -50,8 +50,11 @@
 //! and copies the conversation held before the migration (or by a marker: see below). The
 //! messages found are done; the others are sent again. The same happens during a run when
 //! an import's answer is lost (a 5xx, a timeout, a reset: the client never retries an
-//! import by itself). Each conversation has at most one request in flight, so at most one
-//! request per conversation is ever uncertain. Users, conversations, participant settings
+//! import by itself): the requests go through `talkjs-runtime`'s bulk engine, whose hooks
+//! write the journal before each request leaves and after its outcome; an unknown outcome
+//! holds its conversation (nothing more of it is sent) until a later pass of the run has
+//! resolved it. Each conversation has at most one request in flight, so at most one request
+//! per conversation is ever uncertain. Users, conversations, participant settings
 //! and reactions are upserts: sending one again is harmless, so they are simply sent again.
 //!
 //! ## Faults it holds under
