@@ -629,7 +629,11 @@ impl Run {
             Kind::User => MAX_USERS_PER_BATCH,
             Kind::Send => MAX_MESSAGES_PER_REQUEST,
             Kind::Import => self.import.batch_size(),
-            Kind::Conversation | Kind::Participant | Kind::ParticipantPatch | Kind::Reaction => 1,
+            Kind::Conversation
+            | Kind::Participant
+            | Kind::ParticipantPatch
+            | Kind::RemoveParticipant
+            | Kind::Reaction => 1,
         }
     }
 }

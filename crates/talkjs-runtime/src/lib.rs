@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`bulk`] | runs a whole workload (users, conversations, participants, messages) in the fewest requests TalkJS allows, at the rate limit: the engine `talkjs import` and `talkjs migrate` run on |
 //! | [`events`] | every new message once: webhooks plus catching up by listing, resumable |
+//! | [`sync`] | mirrors a desired state (users, conversations, memberships, as export lines): plans the difference with only reads, applies only that on the bulk engine: `talkjs sync` |
 //! | [`translate`] | `talkjs export` lines into writes (upserts, participant settings, imports): the one translator `talkjs import` and `talkjs migrate` share |
 //!
 //! [`ClientExt`] adds `client.bulk()` and `client.events()` to [`talkjs_api::Client`]
@@ -29,6 +30,7 @@
 
 pub mod bulk;
 pub mod events;
+pub mod sync;
 pub mod translate;
 
 pub use bulk::Bulk;

@@ -133,6 +133,12 @@ pub(super) async fn send(client: Client, chunk: Chunk) -> (Chunk, Answer) {
             .modify(user, patch)
             .await
             .map(|()| None),
+        Some(Item::RemoveParticipant { conversation, user }) => client
+            .conversations()
+            .participants(conversation.clone())
+            .remove(user)
+            .await
+            .map(|()| None),
         Some(Item::Reaction {
             conversation,
             message,

@@ -50,6 +50,14 @@ pub enum Item {
         /// The settings to change.
         patch: ParticipantPatch,
     },
+    /// Remove a user from a conversation (participant `DELETE`; removing one who is not a
+    /// participant changes nothing).
+    RemoveParticipant {
+        /// The conversation id.
+        conversation: String,
+        /// The user id.
+        user: String,
+    },
     /// React to a message for a user (`PUT …/messages/{id}/reactions/{emoji}/{user}`, one
     /// request each; adding a reaction that is there already changes nothing).
     Reaction {
@@ -93,6 +101,8 @@ pub enum Kind {
     Participant,
     /// [`Item::ParticipantPatch`]
     ParticipantPatch,
+    /// [`Item::RemoveParticipant`]
+    RemoveParticipant,
     /// [`Item::Reaction`]
     Reaction,
     /// [`Item::Send`]
@@ -109,6 +119,7 @@ impl Item {
             Self::Conversation { .. } => Kind::Conversation,
             Self::Participant { .. } => Kind::Participant,
             Self::ParticipantPatch { .. } => Kind::ParticipantPatch,
+            Self::RemoveParticipant { .. } => Kind::RemoveParticipant,
             Self::Reaction { .. } => Kind::Reaction,
             Self::Send { .. } => Kind::Send,
             Self::Import { .. } => Kind::Import,
@@ -125,7 +136,8 @@ impl Item {
             }
             | Self::ParticipantPatch {
                 conversation, user, ..
-            } => format!("{conversation}/{user}"),
+            }
+            | Self::RemoveParticipant { conversation, user } => format!("{conversation}/{user}"),
             Self::Send { conversation, .. } | Self::Import { conversation, .. } => {
                 conversation.clone()
             }
@@ -144,7 +156,7 @@ impl Item {
         match self.kind() {
             Kind::User => 0,
             Kind::Conversation => 1,
-            Kind::Participant | Kind::ParticipantPatch => 2,
+            Kind::Participant | Kind::ParticipantPatch | Kind::RemoveParticipant => 2,
             Kind::Send | Kind::Import => 3,
             Kind::Reaction => 4,
         }
@@ -163,6 +175,7 @@ impl Item {
             | Self::Conversation { .. }
             | Self::Participant { .. }
             | Self::ParticipantPatch { .. }
+            | Self::RemoveParticipant { .. }
             | Self::Reaction { .. } => true,
             Self::Send { message, .. } => message.has_idempotency_key(),
             Self::Import { .. } => false,
@@ -184,7 +197,8 @@ impl Item {
             }
             | Self::ParticipantPatch {
                 conversation, user, ..
-            } => conversation.len() + user.len(),
+            }
+            | Self::RemoveParticipant { conversation, user } => conversation.len() + user.len(),
             Self::Reaction {
                 conversation,
                 message,

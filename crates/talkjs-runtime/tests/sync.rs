@@ -1,0 +1,443 @@
+//! `talkjs_runtime::sync` against the fake: a live state with drift, the plan of exactly the
+//! difference (with reads only), the apply of exactly its writes, prune, saved plans.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use serde_json::{Value, json};
+use talkjs_api::Client;
+use talkjs_fake::FakeTalkJs;
+use talkjs_models::{
+    Access, ConversationUpsert, Notify, ParticipantOverwrite, ParticipantPatch, UserUpsert,
+};
+use talkjs_runtime::ClientExt;
+use talkjs_runtime::bulk::Item;
+use talkjs_runtime::sync::{
+    self, DesiredState, Error, ParticipantAction, Plan, ReadError, Settings,
+};
+use talkjs_transport::{BoxError, BoxFuture, HttpRequest, HttpResponse};
+
+/// A client layer that logs every request as `METHOD PATH`.
+#[derive(Debug, Clone, Default)]
+struct Tap {
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Tap {
+    /// How many requests of each method, since the last call.
+    fn take(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for line in self.log.lock().unwrap().drain(..) {
+            let method = line.split(' ').next().unwrap().to_owned();
+            *counts.entry(method).or_default() += 1;
+        }
+        counts
+    }
+
+    fn writes(&self) -> Vec<String> {
+        let mut writes: Vec<String> = (self.log.lock().unwrap().drain(..))
+            .filter(|l| !l.starts_with("GET "))
+            .collect();
+        writes.sort();
+        writes
+    }
+}
+
+impl<S> tower::Layer<S> for Tap {
+    type Service = TapService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TapService {
+            inner,
+            tap: self.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct TapService<S> {
+    inner: S,
+    tap: Tap,
+}
+
+impl<S> tower::Service<HttpRequest> for TapService<S>
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<HttpResponse, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
+        // The layer sees the path under the app: /users, /conversations/c1...
+        let short = req.uri().path().trim_start_matches('/').to_owned();
+        self.tap
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("{} {short}", req.method()));
+        Box::pin(self.inner.call(req))
+    }
+}
+
+fn client(fake: &FakeTalkJs, tap: &Tap) -> Client {
+    Client::builder(fake.app_id(), fake.secret_key())
+        .base_url(fake.base_url())
+        .rate_limiter(None)
+        .layer(tap.clone())
+        .build()
+        .unwrap()
+}
+
+fn settings(access: Access, notify: Notify) -> ParticipantOverwrite {
+    ParticipantOverwrite::new().access(access).notify(notify)
+}
+
+/// The live state, with drift from [`DESIRED`].
+async fn seed(client: &Client) {
+    client
+        .users()
+        .upsert_many([
+            (
+                "alice",
+                UserUpsert::new()
+                    .name("Alice")
+                    .role("buyer")
+                    .custom_field("team", "red"),
+            ),
+            ("bob", UserUpsert::new().name("Bob").photo_url("https://p")),
+            ("carol", UserUpsert::new().name("Carol")),
+            ("dave", UserUpsert::new().name("Dave")),
+        ])
+        .await
+        .unwrap();
+    let conversations = client.conversations();
+    conversations
+        .upsert(
+            "c1",
+            &ConversationUpsert::new()
+                .subject("Old")
+                .participants(["alice", "bob", "dave"]),
+        )
+        .await
+        .unwrap();
+    conversations
+        .participants("c1")
+        .join("bob", &settings(Access::Read, Notify::All))
+        .await
+        .unwrap();
+    conversations
+        .upsert(
+            "c2",
+            &ConversationUpsert::new().participants(["alice", "carol"]),
+        )
+        .await
+        .unwrap();
+    conversations
+        .participants("c2")
+        .join("carol", &settings(Access::Read, Notify::Off))
+        .await
+        .unwrap();
+    // Not in the file: never touched, even with prune.
+    conversations
+        .upsert(
+            "c3",
+            &ConversationUpsert::new().participants(["alice", "bob", "dave"]),
+        )
+        .await
+        .unwrap();
+}
+
+/// alice: a new name and custom data (role absent: kept); bob: photo cleared; carol: the
+/// same; frank: new. c1: a new subject, bob's access and notify, carol and frank added,
+/// dave not named; c2: the same; c4: new, with frank's access None.
+const DESIRED: &str = r#"{"id": "alice", "name": "Alice Smith", "custom": {"team": "blue"}, "createdAt": 1}
+{"id": "bob", "name": "Bob", "photoUrl": null, "createdAt": 1}
+
+{"id": "carol", "name": "Carol", "createdAt": 1}
+{"id": "frank", "name": "Frank", "createdAt": 1}
+{"id": "c1", "subject": "Deal", "participants": {"alice": {"access": "ReadWrite", "notify": true}, "bob": {"access": "ReadWrite", "notify": "MentionsOnly"}, "carol": {"access": "Read", "notify": false}, "frank": {"access": "ReadWrite", "notify": true}}, "createdAt": 1}
+{"id": "c2", "participants": {"alice": {"access": "ReadWrite", "notify": true}, "carol": {"access": "Read", "notify": false}}, "createdAt": 1}
+{"id": "c4", "subject": "New", "participants": {"alice": {"access": "ReadWrite", "notify": true}, "frank": {"access": "None", "notify": true}}, "createdAt": 1}
+"#;
+
+fn desired() -> DesiredState {
+    DesiredState::read(DESIRED.as_bytes()).unwrap()
+}
+
+async fn drifted() -> (FakeTalkJs, Tap, Client) {
+    let fake = FakeTalkJs::start().await.unwrap();
+    let tap = Tap::default();
+    let client = client(&fake, &tap);
+    seed(&client).await;
+    tap.take();
+    (fake, tap, client)
+}
+
+fn fields(changes: &[sync::FieldChange]) -> Vec<(&str, Value, Value)> {
+    changes
+        .iter()
+        .map(|f| (f.field.as_str(), f.old.clone(), f.new.clone()))
+        .collect()
+}
+
+fn participants(plan: &Plan, id: &str) -> Vec<(String, ParticipantAction)> {
+    let conversation = plan.conversations.iter().find(|c| c.id == id).unwrap();
+    conversation
+        .participants
+        .iter()
+        .map(|p| (p.user.clone(), p.action))
+        .collect()
+}
+
+#[tokio::test]
+async fn plan_lists_exactly_the_difference_and_only_reads() {
+    let (fake, tap, client) = drifted().await;
+    let desired = desired();
+    assert_eq!((desired.users(), desired.conversations()), (4, 3));
+    let plan = sync::plan(&client, &desired, false).await.unwrap();
+    let requests = tap.take();
+    assert_eq!(
+        requests.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["GET"],
+        "a plan only reads: {requests:?}"
+    );
+    // One page of users, one GET for frank (not in it); one page of conversations, one GET
+    // for c4.
+    assert_eq!(requests["GET"], 4);
+
+    let users: Vec<(&str, bool)> = (plan.users.iter())
+        .map(|u| (u.id.as_str(), u.create))
+        .collect();
+    assert_eq!(
+        users,
+        [("alice", false), ("bob", false), ("frank", true)],
+        "carol is the same"
+    );
+    assert_eq!(
+        fields(&plan.users[0].fields),
+        [
+            ("custom", json!({"team": "red"}), json!({"team": "blue"})),
+            ("name", json!("Alice"), json!("Alice Smith")),
+        ],
+        "role is absent from the file: kept"
+    );
+    assert_eq!(
+        fields(&plan.users[1].fields),
+        [("photoUrl", json!("https://p"), Value::Null)]
+    );
+    assert_eq!(
+        fields(&plan.users[2].fields),
+        [("name", Value::Null, json!("Frank"))]
+    );
+
+    let conversations: Vec<(&str, bool)> = (plan.conversations.iter())
+        .map(|c| (c.id.as_str(), c.create))
+        .collect();
+    assert_eq!(
+        conversations,
+        [("c1", false), ("c4", true)],
+        "c2 is the same"
+    );
+    assert_eq!(
+        fields(&plan.conversations[0].fields),
+        [("subject", json!("Old"), json!("Deal"))]
+    );
+    assert_eq!(
+        participants(&plan, "c1"),
+        [
+            ("bob".to_owned(), ParticipantAction::Update),
+            ("carol".to_owned(), ParticipantAction::Add),
+            ("frank".to_owned(), ParticipantAction::Add),
+        ],
+        "dave stays without prune"
+    );
+    let bob = &plan.conversations[0].participants[0];
+    assert_eq!(
+        (bob.old.as_ref().unwrap(), bob.new.as_ref().unwrap()),
+        (
+            &Settings::new(Access::Read, Notify::All),
+            &Settings::new(Access::ReadWrite, Notify::MentionsOnly)
+        )
+    );
+    assert!(!plan.is_empty());
+    // Nothing changed in the fake.
+    assert_eq!(fake.user("alice").unwrap().name, "Alice");
+    assert!(fake.user("frank").is_none());
+}
+
+#[tokio::test]
+async fn apply_sends_exactly_the_plans_writes_and_a_second_plan_is_empty() {
+    let (fake, tap, client) = drifted().await;
+    let desired = desired();
+    let plan = sync::plan(&client, &desired, false).await.unwrap();
+    tap.take();
+    let report = sync::apply(&client, &plan).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(
+        tap.writes(),
+        [
+            "PATCH conversations/c4/participants/frank",
+            "PUT conversations/c1",
+            "PUT conversations/c1/participants/bob",
+            "PUT conversations/c1/participants/carol",
+            "PUT conversations/c4",
+            "PUT users",
+        ],
+        "three users in one request, the conversations, the participants not on defaults"
+    );
+    assert_eq!(report.requests, 6);
+    assert_eq!(report.landed, 3 + 2 + 3);
+
+    let alice = fake.user("alice").unwrap();
+    assert_eq!(alice.name, "Alice Smith");
+    assert_eq!(alice.role.as_deref(), Some("buyer"), "absent: kept");
+    assert_eq!(fake.user("bob").unwrap().photo_url, None, "null: cleared");
+    let c1 = fake.conversation("c1").unwrap();
+    assert_eq!(c1.participants.len(), 5, "dave stays without prune");
+    let c4 = fake.conversation("c4").unwrap();
+    assert_eq!(c4.participants["frank"].access, Access::None);
+
+    let again = sync::plan(&client, &desired, false).await.unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    assert!(tap.writes().is_empty());
+}
+
+#[tokio::test]
+async fn prune_removes_only_from_the_files_conversations() {
+    let (fake, tap, client) = drifted().await;
+    let desired = desired();
+    let plan = sync::plan(&client, &desired, true).await.unwrap();
+    assert_eq!(
+        participants(&plan, "c1").last().unwrap(),
+        &("dave".to_owned(), ParticipantAction::Remove)
+    );
+    tap.take();
+    let report = sync::apply(&client, &plan).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let writes = tap.writes();
+    assert_eq!(writes.len(), 7);
+    assert!(writes.contains(&"DELETE conversations/c1/participants/dave".to_owned()));
+    assert_eq!(writes.iter().filter(|w| w.starts_with("DELETE")).count(), 1);
+    assert!(
+        !fake
+            .conversation("c1")
+            .unwrap()
+            .participants
+            .contains_key("dave")
+    );
+    assert_eq!(
+        fake.conversation("c3").unwrap().participants.len(),
+        3,
+        "a conversation not in the file is not touched"
+    );
+    assert!(fake.user("dave").is_some(), "prune never deletes users");
+    assert!(
+        sync::plan(&client, &desired, true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_saved_plan_is_refused_after_the_live_state_moved() {
+    let (fake, tap, client) = drifted().await;
+    let desired = desired();
+    let plan = sync::plan(&client, &desired, false).await.unwrap();
+    let saved: Plan = serde_json::from_str(&serde_json::to_string(&plan).unwrap()).unwrap();
+    assert_eq!(saved, plan);
+
+    // bob's name and carol's settings in c2 move meanwhile.
+    client
+        .users()
+        .upsert("bob", &UserUpsert::new().name("Robert"))
+        .await
+        .unwrap();
+    client
+        .conversations()
+        .participants("c2")
+        .modify("carol", &ParticipantPatch::new().notify(Notify::All))
+        .await
+        .unwrap();
+    tap.take();
+    let error = sync::apply_saved(&client, client.bulk(), &saved)
+        .await
+        .unwrap_err();
+    let Error::Moved(moved) = &error else {
+        panic!("{error}");
+    };
+    assert_eq!(moved, &["user bob", "conversation c2"]);
+    assert!(error.to_string().contains("user bob"), "{error}");
+    assert!(tap.writes().is_empty(), "nothing sent");
+    assert_eq!(fake.user("alice").unwrap().name, "Alice");
+
+    // A plan of the state as it is applies.
+    let fresh = sync::plan(&client, &desired, false).await.unwrap();
+    let report = sync::apply_saved(&client, client.bulk(), &fresh)
+        .await
+        .unwrap();
+    assert!(report.failed.is_empty());
+    assert!(
+        sync::plan(&client, &desired, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn bad_lines_are_reported_with_their_numbers() {
+    let text = r#"{"id": "alice", "name": "Alice", "createdAt": 1}
+{"id": "m1", "type": "UserMessage", "conversationId": "c", "senderId": "alice", "text": "hi", "createdAt": 1}
+
+{nope
+{"id": "alice", "name": "Again", "createdAt": 1}
+{"id": "c", "participants": {}, "createdAt": 1}
+{"id": "c", "participants": {}, "createdAt": 1}
+"#;
+    let Err(ReadError::Lines(lines)) = DesiredState::read(text.as_bytes()) else {
+        panic!("read");
+    };
+    let numbers: Vec<u64> = lines.iter().map(|l| l.line).collect();
+    assert_eq!(numbers, [2, 4, 5, 7]);
+    assert!(lines[0].reason.contains("a message"), "{}", lines[0]);
+    assert!(lines[1].reason.starts_with("not valid JSON"));
+    assert!(
+        lines[2].reason.contains("already on line 1"),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].reason.contains("already on line 6"),
+        "{}",
+        lines[3]
+    );
+}
+
+#[tokio::test]
+async fn removing_a_participant_is_one_delete_and_idempotent() {
+    let (fake, tap, client) = drifted().await;
+    let remove = || Item::RemoveParticipant {
+        conversation: "c3".to_owned(),
+        user: "dave".to_owned(),
+    };
+    let report = client.bulk().run_iter([remove(), remove()]).await;
+    assert_eq!((report.landed, report.requests), (2, 2));
+    assert!(report.failed.is_empty());
+    assert_eq!(
+        tap.writes(),
+        [
+            "DELETE conversations/c3/participants/dave",
+            "DELETE conversations/c3/participants/dave"
+        ]
+    );
+    assert_eq!(fake.conversation("c3").unwrap().participants.len(), 2);
+}
