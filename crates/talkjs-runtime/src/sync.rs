@@ -3,9 +3,9 @@
 //!
 //! - **Desired state** ([`DesiredState::read`]): JSON lines in the `talkjs export` format
 //!   (users, and conversations with their participants' access and notify; message lines
-//!   are refused), decoded by the one line reader [`read_line`](crate::translate::read_line). A field absent
-//!   from a record is kept as it is in TalkJS; a field that is `null` (or a `custom` that is
-//!   `{}`) is cleared; any other value is set. A conversation's `participants` is its whole
+//!   are refused), decoded by the one line reader [`read_line`]. A field absent from a
+//!   record is kept as it is in TalkJS; a field that is `null` (or a `custom` that is `{}`)
+//!   is cleared; any other value is set. A conversation's `participants` is its whole
 //!   membership: missing ones are added, ones with other settings updated, and with `prune`
 //!   the others removed.
 //! - **Plan** ([`plan`]): only reads. Each kind is read through its list (users 100 a page,
