@@ -216,6 +216,10 @@ pub enum Command {
     /// exactly once, resumable after any interruption (a journal file); --verify compares.
     #[command(long_about = MIGRATE_HELP)]
     Migrate(MigrateArgs),
+    /// Mirror users, conversations and memberships from JSON lines: plan the difference
+    /// (exit 2 when there is one), apply only that.
+    #[command(subcommand)]
+    Sync(SyncCommand),
     /// Mint tokens for debugging (app tokens for the REST API, user tokens for a frontend).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -654,6 +658,87 @@ fn parse_settle(s: &str) -> Result<Duration, String> {
             .map_err(|_| format!("expected milliseconds such as 500ms, got {s:?}"));
     }
     parse_duration(t)
+}
+
+/// `talkjs sync ...`
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Show what would change to make the app hold FILE's users and conversations (only
+    /// reads). Exit 0: no changes, 2: changes, 1: error.
+    #[command(long_about = SYNC_PLAN_HELP)]
+    Plan(SyncPlanArgs),
+    /// Make the app hold FILE's users and conversations: only the writes the plan lists.
+    /// Exit 0: nothing to change, 2: changes applied, 1: error or writes that failed.
+    #[command(long_about = SYNC_APPLY_HELP)]
+    Apply(SyncApplyArgs),
+}
+
+const SYNC_PLAN_HELP: &str = r"Show what would change to make the app hold FILE's users and conversations. FILE (- for
+standard input) is JSON lines as `talkjs export users` and `talkjs export conversations` write
+them (or a database query writes them): users, and conversations with their participants'
+access and notify; message lines are refused. A field absent from a line is kept as it is in
+the app; a field that is null (or a custom that is {}) is cleared. A conversation's
+participants are its whole membership: missing ones are added, ones with other access or
+notify updated, and with --prune the others removed (only from FILE's conversations; users
+and conversations are never deleted). Ids not in FILE are never touched.
+
+The plan only reads: users 100 a page and conversations 30 a page, with their participants,
+while that is cheaper than a GET of each id not seen yet. A table for people; --json (or
+--output json) prints the plan as JSON, which `talkjs sync apply --plan-file` applies later.
+
+Exit codes (as terraform plan -detailed-exitcode): 0 no changes, 2 changes, 1 error.";
+
+const SYNC_APPLY_HELP: &str = r"Make the app hold FILE's users and conversations (see `talkjs sync plan --help` for the
+format and the rules): the same comparison, then only the writes the plan lists, through the
+bulk engine (users 100 to a request, each with only its changed fields), at the rate limit (or
+--rate's share of it), with progress on a terminal. A plan right after shows no changes.
+
+--plan-file PLAN applies a plan saved with `talkjs sync plan FILE --json > PLAN`: the records it
+read are read again first, and the apply is refused if any changed meanwhile.
+
+--prune removes participants FILE does not name from FILE's conversations: it asks on a
+terminal unless --yes, and is refused without --yes when standard input is not a terminal.
+
+Exit codes: 0 nothing to change, 2 changes applied, 1 error or writes that failed.";
+
+/// `talkjs sync plan ...`
+#[derive(Debug, Args)]
+pub struct SyncPlanArgs {
+    /// The desired state: JSON lines (- for standard input).
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// Also remove participants FILE does not name from FILE's conversations.
+    #[arg(long)]
+    pub prune: bool,
+    /// The plan as JSON (for tools, and for `sync apply --plan-file`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `talkjs sync apply ...`
+#[derive(Debug, Args)]
+pub struct SyncApplyArgs {
+    /// The desired state: JSON lines (- for standard input).
+    #[arg(value_name = "FILE", required_unless_present = "plan_file")]
+    pub file: Option<String>,
+    /// Also remove participants FILE does not name from FILE's conversations.
+    #[arg(long, conflicts_with = "plan_file")]
+    pub prune: bool,
+    /// Remove participants without asking (--prune, or a saved plan that removes some).
+    #[arg(long)]
+    pub yes: bool,
+    /// Apply this saved plan (`talkjs sync plan FILE --json > PLAN`), refused if what it
+    /// read changed since.
+    #[arg(long, value_name = "PLAN", conflicts_with = "file")]
+    pub plan_file: Option<PathBuf>,
+    /// The plan and the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many requests in flight at once [default: the library's, 64].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub in_flight: Option<u16>,
+    #[command(flatten)]
+    pub rate: RateArgs,
 }
 
 /// `talkjs migrate ...`

@@ -7,6 +7,7 @@ mod import;
 mod messages;
 mod migrate;
 mod participants;
+mod sync;
 mod token;
 mod users;
 
@@ -286,6 +287,7 @@ pub async fn run(cli: Cli, explicit: Explicit) -> Result<(), CliError> {
         Command::Export(cmd) => export::run(&mut ctx, cmd).await,
         Command::Import(args) => import::run(&mut ctx, args).await,
         Command::Migrate(args) => migrate::run(&mut ctx, args).await,
+        Command::Sync(cmd) => sync::run(&mut ctx, cmd).await,
         Command::Token(cmd) => token::run(&mut ctx, cmd),
         Command::Fake(cmd) => fake::run(&mut ctx, cmd).await,
     };
