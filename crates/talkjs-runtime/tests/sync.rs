@@ -441,3 +441,97 @@ async fn removing_a_participant_is_one_delete_and_idempotent() {
     );
     assert_eq!(fake.conversation("c3").unwrap().participants.len(), 2);
 }
+
+/// Users `u0..u{n}` named `User {i}`, and conversations `c0..c{m}` of `u{i}` and `u{i+1}`.
+async fn populate(client: &Client, users: usize, conversations: usize) {
+    let upserts =
+        (0..users).map(|i| (format!("u{i}"), UserUpsert::new().name(format!("User {i}"))));
+    client.users().upsert_all(upserts).await.unwrap();
+    let items = (0..conversations).map(|i| Item::Conversation {
+        id: format!("c{i}"),
+        conversation: ConversationUpsert::new()
+            .subject(format!("Chat {i}"))
+            .participants([format!("u{i}"), format!("u{}", i + 1)]),
+    });
+    let report = client.bulk().run_iter(items).await;
+    assert_eq!(report.landed, conversations);
+}
+
+#[tokio::test]
+async fn a_few_ids_in_a_large_app_are_read_with_gets_after_one_page() {
+    let fake = FakeTalkJs::start().await.unwrap();
+    let tap = Tap::default();
+    let client = client(&fake, &tap);
+    populate(&client, 300, 0).await;
+    // A user on a later page than the first.
+    let first: Vec<String> = (client.users().list().limit(100).await.unwrap().into_iter())
+        .map(|u| u.id.as_str().to_owned())
+        .collect();
+    let later = (0..300)
+        .map(|i| format!("u{i}"))
+        .find(|id| !first.contains(id))
+        .unwrap();
+    tap.take();
+    // One page, then a GET, not three pages.
+    let line = json!({"id": later, "name": "Renamed", "createdAt": 1}).to_string();
+    let desired = DesiredState::read(line.as_bytes()).unwrap();
+    let plan = sync::plan(&client, &desired, false).await.unwrap();
+    assert_eq!(
+        tap.log.lock().unwrap().clone(),
+        ["GET users".to_owned(), format!("GET users/{later}")]
+    );
+    assert_eq!(plan.users.len(), 1);
+    assert!(!plan.users[0].create);
+}
+
+#[tokio::test]
+async fn five_percent_drift_costs_the_pages_and_the_packed_difference() {
+    let fake = FakeTalkJs::start().await.unwrap();
+    let tap = Tap::default();
+    let client = client(&fake, &tap);
+    populate(&client, 500, 100).await;
+    tap.take();
+    // The same state, with every 20th user renamed and every 20th conversation's subject
+    // changed: 25 users and 5 conversations differ.
+    let mut lines = String::new();
+    for i in 0..500 {
+        let name = if i % 20 == 0 {
+            format!("New {i}")
+        } else {
+            format!("User {i}")
+        };
+        lines.push_str(&json!({"id": format!("u{i}"), "name": name, "createdAt": 1}).to_string());
+        lines.push('\n');
+    }
+    for i in 0..100 {
+        let subject = if i % 20 == 0 {
+            format!("New {i}")
+        } else {
+            format!("Chat {i}")
+        };
+        let member = json!({"access": "ReadWrite", "notify": true});
+        let participants = json!({format!("u{i}"): member, format!("u{}", i + 1): member});
+        let line = json!({"id": format!("c{i}"), "subject": subject,
+            "participants": participants, "createdAt": 1});
+        lines.push_str(&line.to_string());
+        lines.push('\n');
+    }
+    let desired = DesiredState::read(lines.as_bytes()).unwrap();
+    let plan = sync::plan(&client, &desired, true).await.unwrap();
+    // 5 pages of 100 users, 4 of 30 conversations.
+    assert_eq!(tap.take(), BTreeMap::from([("GET".to_owned(), 9)]));
+    assert_eq!((plan.users.len(), plan.conversations.len()), (25, 5));
+    assert!(plan.users.iter().all(|u| u.fields.len() == 1));
+
+    let report = sync::apply(&client, &plan).await;
+    assert!(report.failed.is_empty());
+    // 25 users in one request, one per conversation.
+    assert_eq!(report.requests, 6);
+    assert_eq!(tap.take(), BTreeMap::from([("PUT".to_owned(), 6)]));
+    assert!(
+        sync::plan(&client, &desired, true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
