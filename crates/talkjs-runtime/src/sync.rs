@@ -208,6 +208,12 @@ impl DesiredState {
             match record {
                 Record::User(user) => {
                     let id = user.id.as_str().to_owned();
+                    if object.get("name").is_some_and(Value::is_null) {
+                        bad.push(error(format!(
+                            "user {id:?}: a name cannot be cleared (it is null)"
+                        )));
+                        continue;
+                    }
                     if let Some(first) = seen_users.insert(id.clone(), number) {
                         bad.push(error(format!("user {id:?} is already on line {first}")));
                         continue;

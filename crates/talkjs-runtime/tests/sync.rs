@@ -402,12 +402,13 @@ fn bad_lines_are_reported_with_their_numbers() {
 {"id": "alice", "name": "Again", "createdAt": 1}
 {"id": "c", "participants": {}, "createdAt": 1}
 {"id": "c", "participants": {}, "createdAt": 1}
+{"id": "bob", "name": null, "createdAt": 1}
 "#;
     let Err(ReadError::Lines(lines)) = DesiredState::read(text.as_bytes()) else {
         panic!("read");
     };
     let numbers: Vec<u64> = lines.iter().map(|l| l.line).collect();
-    assert_eq!(numbers, [2, 4, 5, 7]);
+    assert_eq!(numbers, [2, 4, 5, 7, 8]);
     assert!(lines[0].reason.contains("a message"), "{}", lines[0]);
     assert!(lines[1].reason.starts_with("not valid JSON"));
     assert!(
