@@ -8,11 +8,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::lossy::{Fault, Request, lossy_client_nth};
+use common::lossy::{Fault, Request, lose_nth, lossy_client_nth};
 use talkjs_fake::{FakeTalkJs, Faults};
 use talkjs_migrate::talkjs_api::models::{ImportMessage, UserUpsert};
 use talkjs_migrate::{Error, Migration};
-use talkjs_test_support::migrate::{Export, Scratch, SourceMessage, assert_target_matches, client};
+use talkjs_test_support::migrate::{
+    Export, Scratch, SourceMessage, assert_target_matches, builder, client,
+};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 
@@ -274,4 +276,35 @@ async fn a_journal_is_refused_for_another_source_app() {
         .await
         .expect_err("another source app");
     assert!(matches!(err, Error::WrongInput { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_its_reconcile_pass_cannot_list_keeps_the_run_incomplete() {
+    // The import's answer is lost (it landed); the listing that resolves it finds it; the
+    // reconcile pass's listing fails. The conversation may still hold a late copy, so the
+    // run is not complete until a later run has listed it.
+    let fake = FakeTalkJs::start().await.unwrap();
+    let dir = Scratch::new("pending");
+    let export = Export::generate(3, 1, 8);
+    let file = dir.path("export.jsonl");
+    export.write(&file);
+    let lost = lose_nth(Request::Import, 1, Fault::LostAnswer);
+    let unlisted = lose_nth(Request::List, 2, Fault::NotSent);
+    let target = builder(&fake)
+        .retry(None)
+        .layer(lost.clone())
+        .layer(unlisted.clone())
+        .build()
+        .unwrap();
+    let migration = Migration::from_file(&file, target).settle_time(MS(100));
+    let report = migration.run().await.expect("run");
+    assert!(lost.fired() && lost.applied() && unlisted.fired());
+    assert_eq!(report.resolved.landed, 8, "{report:?}");
+    assert_eq!(report.reconciled.pending, 1, "{report:?}");
+    assert!(!report.is_complete(), "{report:?}");
+    let again = migration.run().await.expect("again");
+    assert_eq!(again.reconciled.pending, 0, "{again:?}");
+    assert_eq!(again.reconciled.clean, 1, "{again:?}");
+    assert!(again.is_complete(), "{again:?}");
+    assert_target_matches(&fake, &export);
 }

@@ -329,6 +329,7 @@ fn summary(report: &Report, journal: &std::path::Path) -> Value {
             "clean": report.reconciled.clean,
             "deleted": report.reconciled.deleted,
             "sentAgain": report.reconciled.resent,
+            "pending": report.reconciled.pending,
         },
         "rejectedLines": report.rejected_lines().count(),
         "failed": report.failed.len(),

@@ -369,10 +369,15 @@ impl Run {
             if self.stop.is_stopped() {
                 return Ok(());
             }
+            // A conversation with an import still in flight (not resolved yet) waits: what
+            // comes after it must not go first.
+            let in_flight: HashSet<String> = (self.db(|j| j.in_flight_imports())?.into_iter())
+                .map(|c| c.conversation)
+                .collect();
             let conversations: Vec<String> = self
                 .db(|j| j.conversations_with_planned_messages())?
                 .into_iter()
-                .filter(|c| !waiting.contains(c))
+                .filter(|c| !waiting.contains(c) && !in_flight.contains(c))
                 .collect();
             if conversations.is_empty() {
                 return Ok(());

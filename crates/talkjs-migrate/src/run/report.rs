@@ -120,8 +120,10 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether nothing is left to send: every item landed or failed for good. A report that
-    /// is not complete (stopped, or transient failures) is finished by running again.
+    /// Whether nothing is left to do: every item landed or failed for good, and no
+    /// conversation waits for its reconcile pass ([`Reconciled::pending`]). A report that is
+    /// not complete (stopped, transient failures, a conversation to list again) is finished
+    /// by running again.
     pub fn is_complete(&self) -> bool {
         [
             &self.users,
@@ -134,6 +136,7 @@ impl Report {
         .iter()
         .all(|c| c.planned == 0 && c.in_flight == 0)
             && self.failed.iter().all(|f| f.permanent)
+            && self.reconciled.pending == 0
     }
 
     /// Notes of severity [`Severity::Error`] or [`Severity::Skipped`]: records of the input
@@ -161,4 +164,9 @@ pub struct Reconciled {
     pub deleted: u64,
     /// Messages imported again: counted as landed, but not in the target.
     pub resent: u64,
+    /// Conversations still to be listed again: their reconcile pass could not finish in
+    /// this run (a listing or a delete failed for now, an import of theirs is not sent yet,
+    /// or the rounds ran out). They may hold a surplus copy until it does: the report is
+    /// not [complete](Report::is_complete) while any is left; run again.
+    pub pending: u64,
 }

@@ -12,7 +12,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use talkjs_api::Client;
 use talkjs_api::models::Message;
 
-use super::state::Run;
+use super::state::{Run, is_fatal};
 use crate::error::Error;
 use crate::journal::{Held, ItemKey, ItemKind, Row, unix_ms};
 
@@ -37,13 +37,20 @@ impl Run {
                 if !self.wait_settled(sent).await {
                     return Ok(());
                 }
-                self.resolve(
-                    &c.conversation,
-                    c.chunk,
-                    &c.rows,
-                    "the process ended before the answer",
-                )
-                .await
+                let resolved = self
+                    .resolve(
+                        &c.conversation,
+                        c.chunk,
+                        &c.rows,
+                        "the answer was lost, or the process ended before it",
+                    )
+                    .await;
+                match resolved {
+                    // The target cannot be listed now: the chunk stays in flight (its
+                    // conversation waits) and the next run resolves it first.
+                    Err(Error::Target(e)) if !is_fatal(&e) => Ok(()),
+                    other => other,
+                }
             })
             .await
     }

@@ -121,6 +121,7 @@ impl Run {
                 clean: self.reconciled_clean.load(Ordering::Relaxed),
                 deleted: self.reconciled_deleted.load(Ordering::Relaxed),
                 resent: self.reconciled_resent.load(Ordering::Relaxed),
+                pending: journal.dirty().map_err(db)?.len() as u64,
             },
             failed: journal.failures().map_err(db)?,
             notes: journal.notes().map_err(db)?,

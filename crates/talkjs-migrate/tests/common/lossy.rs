@@ -23,6 +23,8 @@ pub enum Request {
     Send,
     /// `PUT /conversations/{id}/messages/{messageId}/reactions/{emoji}/{userId}`.
     Reaction,
+    /// `GET /conversations/{id}/messages` (a listing of a conversation's messages).
+    List,
 }
 
 impl Request {
@@ -35,6 +37,7 @@ impl Request {
                     && (path.contains("/import/") == (self == Self::Import))
             }
             Self::Reaction => req.method().as_str() == "PUT" && path.contains("/reactions/"),
+            Self::List => req.method().as_str() == "GET" && path.ends_with("/messages"),
         }
     }
 }
