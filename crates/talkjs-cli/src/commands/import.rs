@@ -837,6 +837,8 @@ fn what(f: &bulk::Failure) -> String {
         bulk::Kind::Conversation => format!("conversation {}", f.subject),
         bulk::Kind::Participant => format!("participant {}", f.subject),
         bulk::Kind::ParticipantPatch => format!("participant {} (access None)", f.subject),
+        bulk::Kind::RemoveParticipant => format!("participant {} (removal)", f.subject),
+        bulk::Kind::Reaction => format!("reaction {}", f.subject),
         _ => format!("message in {}", f.subject),
     }
 }
