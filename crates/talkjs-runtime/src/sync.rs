@@ -578,8 +578,12 @@ fn conversation_state(conversation: Option<&Conversation>) -> String {
     )
 }
 
+/// `GET`s of single users or conversations in flight at once while planning.
+const GETS_IN_FLIGHT: usize = 16;
+
 /// Reads the users of `ids` from TalkJS: through the list while that is cheaper than a
-/// `GET` each for those not seen yet, then a `GET` each; only those ids are kept.
+/// `GET` each for those not seen yet, then a `GET` each (up to [`GETS_IN_FLIGHT`] at once,
+/// paced by the client's rate limiter); only those ids are kept.
 async fn read_users(client: &Client, ids: &[&str]) -> Result<HashMap<String, User>, Error> {
     let mut wanted: HashSet<&str> = ids.iter().copied().collect();
     let mut found = HashMap::new();
@@ -602,8 +606,11 @@ async fn read_users(client: &Client, ids: &[&str]) -> Result<HashMap<String, Use
         }
     }
     if !listed_all {
-        for id in wanted {
-            match client.users().get(id).await {
+        let mut gets = futures_util::stream::iter(wanted)
+            .map(|id| async move { (id, client.users().get(id).await) })
+            .buffer_unordered(GETS_IN_FLIGHT);
+        while let Some((id, got)) = gets.next().await {
+            match got {
                 Ok(user) => {
                     found.insert(id.to_owned(), user);
                 }
@@ -647,8 +654,11 @@ async fn read_conversations(
         }
     }
     if !listed_all {
-        for id in wanted {
-            match client.conversations().get(id).await {
+        let mut gets = futures_util::stream::iter(wanted)
+            .map(|id| async move { (id, client.conversations().get(id).await) })
+            .buffer_unordered(GETS_IN_FLIGHT);
+        while let Some((id, got)) = gets.next().await {
+            match got {
                 Ok(conversation) => {
                     found.insert(id.to_owned(), conversation);
                 }
@@ -660,16 +670,28 @@ async fn read_conversations(
     Ok(found)
 }
 
+/// What TalkJS holds of the desired state's users and conversations: the two listings
+/// side by side (each is a chain of pages, a cursor each).
+async fn read_live(
+    client: &Client,
+    desired: &DesiredState,
+) -> Result<(HashMap<String, User>, HashMap<String, Conversation>), Error> {
+    let user_ids: Vec<&str> = desired.users.iter().map(|u| u.id.as_str()).collect();
+    let conversation_ids: Vec<&str> = (desired.conversations.iter())
+        .map(|c| c.id.as_str())
+        .collect();
+    futures_util::future::try_join(
+        read_users(client, &user_ids),
+        read_conversations(client, &conversation_ids),
+    )
+    .await
+}
+
 /// Compares `desired` with what TalkJS holds and lists the difference; sends no write.
 /// With `prune`, participants of the desired state's conversations that it does not name
 /// are removed (nothing else is ever removed).
 pub async fn plan(client: &Client, desired: &DesiredState, prune: bool) -> Result<Plan, Error> {
-    let user_ids: Vec<&str> = desired.users.iter().map(|u| u.id.as_str()).collect();
-    let live_users = read_users(client, &user_ids).await?;
-    let conversation_ids: Vec<&str> = (desired.conversations.iter())
-        .map(|c| c.id.as_str())
-        .collect();
-    let live_conversations = read_conversations(client, &conversation_ids).await?;
+    let (live_users, live_conversations) = read_live(client, desired).await?;
 
     let mut plan = Plan {
         prune,
