@@ -83,9 +83,16 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Prints a clap error (or the help or version) and exits: 2 for usage errors, 0 for help.
+/// Prints a clap error (or the help or version) and exits: 2 for usage errors, 0 for help;
+/// under `talkjs sync`, whose 2 means "changes" (as `terraform plan -detailed-exitcode`),
+/// 1 for usage errors, so that a typo in a cron job is not taken for drift.
 fn exit_clap(error: &clap::Error) -> ! {
     // A closed standard output (e.g. `talkjs --help | head -1`) is not worth a panic.
     let _ = error.print();
-    std::process::exit(error.exit_code());
+    let code = error.exit_code();
+    let under_sync = std::env::args_os()
+        .skip(1)
+        .take_while(|arg| arg != "--")
+        .any(|arg| arg == "sync");
+    std::process::exit(if code == 2 && under_sync { 1 } else { code });
 }

@@ -166,6 +166,11 @@ fn errors_exit_1_with_the_bad_lines_numbers() {
 
     let (code, _, err) = fake.sync(&["plan", "/nonexistent/desired.jsonl"], None);
     assert_eq!(code, 1, "a missing file is an error, not changes: {err}");
+
+    // A usage error too (elsewhere 2, which here means changes).
+    let (code, _, err) = fake.sync(&["plan", "-", "--no-such-flag"], Some(""));
+    assert_eq!(code, 1, "a typo is an error, not changes: {err}");
+    assert!(err.contains("--no-such-flag"), "{err}");
 }
 
 #[test]
