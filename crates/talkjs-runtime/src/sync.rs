@@ -581,16 +581,26 @@ fn conversation_state(conversation: Option<&Conversation>) -> String {
 /// `GET`s of single users or conversations in flight at once while planning.
 const GETS_IN_FLIGHT: usize = 16;
 
-/// Reads the users of `ids` from TalkJS: through the list while that is cheaper than a
-/// `GET` each for those not seen yet, then a `GET` each (up to [`GETS_IN_FLIGHT`] at once,
-/// paced by the client's rate limiter); only those ids are kept.
-async fn read_users(client: &Client, ids: &[&str]) -> Result<HashMap<String, User>, Error> {
+/// Reads the records of `ids` from TalkJS: through the listing `pages` while that is cheaper
+/// than a `GET` each for those not seen yet, then `get` each (up to [`GETS_IN_FLIGHT`] at
+/// once, paced by the client's rate limiter); only those ids are kept.
+async fn read_by_ids<T, G, F>(
+    ids: &[&str],
+    pages: talkjs_api::Pages<T>,
+    id_of: fn(&T) -> &str,
+    get: G,
+) -> Result<HashMap<String, T>, Error>
+where
+    T: talkjs_api::Cursor + Send + 'static,
+    G: Fn(String) -> F,
+    F: std::future::Future<Output = talkjs_api::Result<T>>,
+{
     let mut wanted: HashSet<&str> = ids.iter().copied().collect();
     let mut found = HashMap::new();
     if wanted.is_empty() {
         return Ok(found);
     }
-    let mut pages = std::pin::pin!(client.users().list().limit(USERS_PAGE).pages());
+    let mut pages = std::pin::pin!(pages);
     let mut read = 0usize;
     let mut listed_all = false;
     while !wanted.is_empty() && read < wanted.len() {
@@ -599,20 +609,23 @@ async fn read_users(client: &Client, ids: &[&str]) -> Result<HashMap<String, Use
             break;
         };
         read += 1;
-        for user in page? {
-            if wanted.remove(user.id.as_str()) {
-                found.insert(user.id.as_str().to_owned(), user);
+        for record in page? {
+            if wanted.remove(id_of(&record)) {
+                found.insert(id_of(&record).to_owned(), record);
             }
         }
     }
     if !listed_all {
         let mut gets = futures_util::stream::iter(wanted)
-            .map(|id| async move { (id, client.users().get(id).await) })
+            .map(|id| {
+                let got = get(id.to_owned());
+                async move { (id, got.await) }
+            })
             .buffer_unordered(GETS_IN_FLIGHT);
         while let Some((id, got)) = gets.next().await {
             match got {
-                Ok(user) => {
-                    found.insert(id.to_owned(), user);
+                Ok(record) => {
+                    found.insert(id.to_owned(), record);
                 }
                 Err(talkjs_api::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -622,52 +635,39 @@ async fn read_users(client: &Client, ids: &[&str]) -> Result<HashMap<String, Use
     Ok(found)
 }
 
-/// Reads the conversations of `ids` (with their participants), as [`read_users`] does.
+/// Reads the users of `ids` (see [`read_by_ids`]).
+async fn read_users(client: &Client, ids: &[&str]) -> Result<HashMap<String, User>, Error> {
+    let pages = client.users().list().limit(USERS_PAGE).pages();
+    read_by_ids(
+        ids,
+        pages,
+        |u| u.id.as_str(),
+        |id| {
+            let client = client.clone();
+            async move { client.users().get(&id).await }
+        },
+    )
+    .await
+}
+
+/// Reads the conversations of `ids`, with their participants (see [`read_by_ids`]).
 async fn read_conversations(
     client: &Client,
     ids: &[&str],
 ) -> Result<HashMap<String, Conversation>, Error> {
-    let mut wanted: HashSet<&str> = ids.iter().copied().collect();
-    let mut found = HashMap::new();
-    if wanted.is_empty() {
-        return Ok(found);
-    }
-    let mut pages = std::pin::pin!(
-        client
-            .conversations()
-            .list()
-            .limit(CONVERSATIONS_PAGE)
-            .pages()
-    );
-    let mut read = 0usize;
-    let mut listed_all = false;
-    while !wanted.is_empty() && read < wanted.len() {
-        let Some(page) = pages.next().await else {
-            listed_all = true;
-            break;
-        };
-        read += 1;
-        for conversation in page? {
-            if wanted.remove(conversation.id.as_str()) {
-                found.insert(conversation.id.as_str().to_owned(), conversation);
-            }
-        }
-    }
-    if !listed_all {
-        let mut gets = futures_util::stream::iter(wanted)
-            .map(|id| async move { (id, client.conversations().get(id).await) })
-            .buffer_unordered(GETS_IN_FLIGHT);
-        while let Some((id, got)) = gets.next().await {
-            match got {
-                Ok(conversation) => {
-                    found.insert(id.to_owned(), conversation);
-                }
-                Err(talkjs_api::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-    Ok(found)
+    let pages = (client.conversations().list())
+        .limit(CONVERSATIONS_PAGE)
+        .pages();
+    read_by_ids(
+        ids,
+        pages,
+        |c| c.id.as_str(),
+        |id| {
+            let client = client.clone();
+            async move { client.conversations().get(&id).await }
+        },
+    )
+    .await
 }
 
 /// What TalkJS holds of the desired state's users and conversations: the two listings
