@@ -16,6 +16,8 @@
 //! - The physical minimum: the reads are two chains of pages (100 and 67), the writes a chain
 //!   of two stages (users, then conversations), all within the burst: `(100 + 2) x RTT`;
 //!   the rate bound `(N - 600) / 90 s` is below it.
+//! - The users' pages alone: the same chain of 100 pages listed plainly (a `pages()` loop),
+//!   timed in the same run: what serving the chain costs beyond the round trips.
 //! - Upserting everything: the whole desired state through the bulk engine (100 user requests
 //!   and 2,000 conversation requests), the way a mirror without a plan rewrites what did not
 //!   change. One call per record, as ad-hoc scripts do, would be 12,000 requests: at TalkJS's
@@ -164,6 +166,9 @@ impl Run {
         let all_requests = fake.request_count() - before_all;
         assert!(all.failed.is_empty());
 
+        // The chain of user pages alone, read as plainly as the API allows (the same client,
+        // one page after the other, nothing kept): what the fake needs to serve it.
+        let chain_alone = list_users(&rt, &limited, self.users);
         let user_pages = self.users.div_ceil(100);
         let conversation_pages = self.conversations.div_ceil(30);
         let chain = u32::try_from(user_pages.max(conversation_pages) + 2).unwrap();
@@ -188,6 +193,12 @@ impl Run {
             LATENCY.as_millis(),
         );
         println!(
+            "  the users' pages alone, listed plainly: {} ({:.1} ms a page); ours is {:.3} x that plus the writes' two round trips",
+            secs(chain_alone),
+            chain_alone.as_secs_f64() * 1000.0 / f64::from(u32::try_from(user_pages).unwrap()),
+            ours.as_secs_f64() / (chain_alone + LATENCY * 2).as_secs_f64(),
+        );
+        println!(
             "  upsert everything    {}: {all_requests} requests ({:.1} x ours); one call per record would be {} requests, (n - 600) / 9 s = {} at TalkJS's real limit",
             secs(upsert_all),
             upsert_all.as_secs_f64() / ours.as_secs_f64(),
@@ -197,6 +208,21 @@ impl Run {
             )),
         );
     }
+}
+
+/// Lists every user page by page, keeping nothing, and says how long it took.
+fn list_users(rt: &tokio::runtime::Runtime, client: &talkjs::Client, users: usize) -> Duration {
+    let start = Instant::now();
+    let listed: usize = rt.block_on(async {
+        let mut pages = std::pin::pin!(client.users().list().limit(100).pages());
+        let mut n = 0;
+        while let Some(page) = futures_util::StreamExt::next(&mut pages).await {
+            n += page.expect("page").len();
+        }
+        n
+    });
+    assert_eq!(listed, users);
+    start.elapsed()
 }
 
 /// The whole desired state as bulk items: what a mirror without a plan sends.
