@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use serde_json::{Value, json};
 use talkjs_api::Client;
@@ -17,7 +16,7 @@ use talkjs_runtime::bulk::Item;
 use talkjs_runtime::sync::{
     self, DesiredState, Error, ParticipantAction, Plan, ReadError, Settings,
 };
-use talkjs_transport::{BoxError, BoxFuture, HttpRequest, HttpResponse};
+use talkjs_transport::HttpRequest;
 
 /// A client layer that logs every request as `METHOD PATH`.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +35,23 @@ impl Tap {
         counts
     }
 
+    /// The client layer: every request logged as `METHOD PATH` (the path under the app:
+    /// `users`, `conversations/c1`, ...).
+    fn layer(
+        &self,
+    ) -> tower::util::MapRequestLayer<
+        impl Fn(HttpRequest) -> HttpRequest + Clone + Send + Sync + use<>,
+    > {
+        let log = Arc::clone(&self.log);
+        tower::util::MapRequestLayer::new(move |req: HttpRequest| {
+            let short = req.uri().path().trim_start_matches('/').to_owned();
+            log.lock()
+                .unwrap()
+                .push(format!("{} {short}", req.method()));
+            req
+        })
+    }
+
     fn writes(&self) -> Vec<String> {
         let mut writes: Vec<String> = (self.log.lock().unwrap().drain(..))
             .filter(|l| !l.starts_with("GET "))
@@ -45,53 +61,11 @@ impl Tap {
     }
 }
 
-impl<S> tower::Layer<S> for Tap {
-    type Service = TapService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        TapService {
-            inner,
-            tap: self.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct TapService<S> {
-    inner: S,
-    tap: Tap,
-}
-
-impl<S> tower::Service<HttpRequest> for TapService<S>
-where
-    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<HttpResponse, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: HttpRequest) -> Self::Future {
-        // The layer sees the path under the app: /users, /conversations/c1...
-        let short = req.uri().path().trim_start_matches('/').to_owned();
-        self.tap
-            .log
-            .lock()
-            .unwrap()
-            .push(format!("{} {short}", req.method()));
-        Box::pin(self.inner.call(req))
-    }
-}
-
 fn client(fake: &FakeTalkJs, tap: &Tap) -> Client {
     Client::builder(fake.app_id(), fake.secret_key())
         .base_url(fake.base_url())
         .rate_limiter(None)
-        .layer(tap.clone())
+        .layer(tap.layer())
         .build()
         .unwrap()
 }

@@ -11,12 +11,12 @@ use crate::files::{FileError, download, shown};
 use crate::journal::Row;
 
 impl Run {
-    /// Decodes the bodies of the next request's items and gives each message with a file
-    /// its attachment token (uploading the file if the journal has no token for it yet).
-    /// An item whose body does not decode, or whose file cannot be carried, fails (with its
-    /// line) and ends the request before it: the items before it go now, the ones after it
-    /// with the next request; after a failure that a later run may not repeat (`halt`), the
-    /// conversation waits for that run, to keep its order.
+    /// Decodes the bodies of a conversation's planned messages, in order, and gives each
+    /// message with a file its attachment token (uploading the file if the journal has no
+    /// token for it yet). A message whose body does not decode, or whose file cannot be
+    /// carried for good, fails (with its line) and is left out; one whose file cannot be
+    /// carried for now fails for now and ends the list (`halt`): the conversation's rest
+    /// waits for a later run, to keep its order.
     pub(super) async fn prepare<T: serde::de::DeserializeOwned + Attach>(
         &self,
         rows: Vec<Row>,
@@ -31,7 +31,7 @@ impl Run {
                 Ok(body) => body,
                 Err(e) => {
                     self.fail_item(&row, &e.to_string(), true)?;
-                    break;
+                    continue;
                 }
             };
             if let Some(url) = &row.attachment {
@@ -41,8 +41,11 @@ impl Run {
                     Err(Attachment::Failed(e)) => {
                         let why = format!("its attachment could not be carried: {}", e.why);
                         self.fail_item(&row, &why, !e.transient)?;
-                        prepared.halt = e.transient;
-                        break;
+                        if e.transient {
+                            prepared.halt = true;
+                            break;
+                        }
+                        continue;
                     }
                 }
             }

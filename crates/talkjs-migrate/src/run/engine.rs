@@ -473,19 +473,21 @@ impl Run {
             return Ok((Vec::new(), true));
         }
         let imports = self.db(|j| j.planned_in(ItemKind::Message, conversation))?;
-        let mut items = Vec::new();
-        for row in imports {
-            let Prepared { rows, bodies, halt } = self.prepare::<ImportMessage>(vec![row]).await?;
-            items.extend(rows.iter().zip(bodies).map(|(row, message)| {
-                let item = bulk::Item::Import {
-                    conversation: conversation.to_owned(),
-                    message,
-                };
-                (row.seq, item)
-            }));
-            if halt {
-                return Ok((items, true));
-            }
+        let Prepared { rows, bodies, halt } = self.prepare::<ImportMessage>(imports).await?;
+        let mut items: Vec<(i64, bulk::Item)> = (rows.iter().zip(bodies))
+            .map(|(row, message)| {
+                let conversation = conversation.to_owned();
+                (
+                    row.seq,
+                    bulk::Item::Import {
+                        conversation,
+                        message,
+                    },
+                )
+            })
+            .collect();
+        if halt {
+            return Ok((items, true));
         }
         if items.is_empty()
             && !self.db(|j| j.conversation_settled(ItemKind::Message, conversation))?
@@ -494,20 +496,18 @@ impl Run {
             return Ok((items, false));
         }
         let system = self.db(|j| j.planned_in(ItemKind::SystemMessage, conversation))?;
-        for row in system {
-            let Prepared { rows, bodies, halt } =
-                self.prepare::<NewSystemMessage>(vec![row]).await?;
-            items.extend(rows.iter().zip(bodies).map(|(row, message)| {
-                let item = bulk::Item::Send {
-                    conversation: conversation.to_owned(),
-                    message: NewMessage::from(message),
-                };
-                (row.seq, item)
-            }));
-            if halt {
-                return Ok((items, true));
-            }
-        }
-        Ok((items, false))
+        let Prepared { rows, bodies, halt } = self.prepare::<NewSystemMessage>(system).await?;
+        items.extend(rows.iter().zip(bodies).map(|(row, message)| {
+            let conversation = conversation.to_owned();
+            let message = NewMessage::from(message);
+            (
+                row.seq,
+                bulk::Item::Send {
+                    conversation,
+                    message,
+                },
+            )
+        }));
+        Ok((items, halt))
     }
 }

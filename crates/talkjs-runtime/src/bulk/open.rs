@@ -30,8 +30,9 @@ impl Key {
 /// The open chunks, oldest first, and the bytes they hold.
 #[derive(Debug)]
 pub(super) struct Open {
-    /// Each open chunk, with the number it was opened under (its age).
-    chunks: HashMap<Key, (u64, Chunk)>,
+    /// Each open chunk, with the number it was opened under (its age) and the weight of its
+    /// items.
+    chunks: HashMap<Key, (u64, usize, Chunk)>,
     /// The open chunks by age, oldest first.
     ages: BTreeMap<u64, Key>,
     next_age: u64,
@@ -66,24 +67,26 @@ impl Open {
         if self
             .chunks
             .get(&key)
-            .is_some_and(|(_, open)| !open.accepts(&item))
+            .is_some_and(|(_, _, open)| !open.accepts(&item))
         {
             closed.extend(self.close(&key));
         }
-        self.bytes += item.weight();
-        if let Some((_, open)) = self.chunks.get_mut(&key) {
+        let weight = item.weight();
+        self.bytes += weight;
+        if let Some((_, bytes, open)) = self.chunks.get_mut(&key) {
+            *bytes += weight;
             open.items.push((index, item));
         } else {
             let age = self.next_age;
             self.next_age += 1;
             self.ages.insert(age, key.clone());
             self.chunks
-                .insert(key.clone(), (age, Chunk::one(index, item, max)));
+                .insert(key.clone(), (age, weight, Chunk::one(index, item, max)));
         }
         if self
             .chunks
             .get(&key)
-            .is_some_and(|(_, open)| open.items.len() >= open.max)
+            .is_some_and(|(_, _, open)| open.items.len() >= open.max)
         {
             closed.extend(self.close(&key));
         }
@@ -97,11 +100,9 @@ impl Open {
 
     /// Closes the chunk open under `key`.
     fn close(&mut self, key: &Key) -> Option<Chunk> {
-        let (age, chunk) = self.chunks.remove(key)?;
+        let (age, bytes, chunk) = self.chunks.remove(key)?;
         self.ages.remove(&age);
-        self.bytes = self
-            .bytes
-            .saturating_sub(chunk.items.iter().map(|(_, i)| i.weight()).sum());
+        self.bytes -= bytes;
         Some(chunk)
     }
 
