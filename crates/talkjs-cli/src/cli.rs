@@ -603,7 +603,8 @@ refused.
   to the app once (the journal keeps its token; a rerun never uploads it again). A file that
   cannot be carried fails its message, listed with its line. TalkJS's import takes no reply
   reference: a reply carries the source id of the message it replied to in
-  custom["talkjs-migrate:replyTo"]. Imports carry up to 100 messages (10 once the app
+  custom["talkjs-migrate:replyTo"]; --map-reply-links also adds the new id of that message
+  in custom["talkjs-migrate:replyToId"] (one edit per reply, once both landed). Imports carry up to 100 messages (10 once the app
   refuses more). Reactions move from an app (who reacted is listed per message and emoji)
   or from a file whose reactions name the users; participants' readUntil moves. Locations
   cannot be imported (warned).
@@ -614,8 +615,8 @@ refused.
 - --mark-source-ids puts each message's source id in custom["talkjs-migrate:sourceId"];
   resolving a lost answer and --verify then find messages by it, which is reliable even when
   the app already holds identical messages. It changes your data, so it is off by default.
-  Both options are fixed when the journal is planned: resuming with another setting is
-  refused (exit 2).
+  --system-messages, --mark-source-ids and --map-reply-links are fixed when the journal is
+  planned: resuming with another setting is refused (exit 2).
 - Lines that cannot migrate (bad JSON, an unknown sender, a message for a conversation that is
   not in the file) are listed with their line numbers; the rest migrates, and the command
   exits 1. The journal refuses a changed FILE: put the fixed lines, with the user and
@@ -785,6 +786,11 @@ pub struct MigrateArgs {
     /// messages).
     #[arg(long)]
     pub mark_source_ids: bool,
+    /// Once a reply and the message it replied to have landed, edit the reply to add the
+    /// new id of that message to its custom data (key `talkjs-migrate:replyToId`): one
+    /// request per reply.
+    #[arg(long)]
+    pub map_reply_links: bool,
     /// Download attachments from loopback, private and link-local hosts too (e.g. a file
     /// server on this machine or its network). Without it such a file URL, or a redirect to
     /// one, fails its message (rerun with this flag to carry it); cloud metadata addresses

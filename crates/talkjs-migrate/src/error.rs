@@ -52,7 +52,8 @@ pub enum Error {
     SettingChanged {
         /// The journal file.
         path: PathBuf,
-        /// The setting, as the CLI spells it: `--mark-source-ids` or `--system-messages`.
+        /// The setting, as the CLI spells it: `--mark-source-ids`, `--system-messages`
+        /// or `--map-reply-links`.
         setting: &'static str,
         /// Whether the journal's plan has it on.
         planned: bool,

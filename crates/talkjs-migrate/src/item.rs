@@ -8,6 +8,13 @@
 /// this key (e.g. it was migrated before) keeps its value.
 pub const REPLY_TO_KEY: &str = "talkjs-migrate:replyTo";
 
+/// The `custom` key under which a migrated reply carries the id, **in the target**, of the
+/// message it replied to, with [`Migration::map_reply_links`](crate::Migration::map_reply_links):
+/// added once both messages landed, with a message edit ([`ItemKind::ReplyLink`]). Matching
+/// messages again (an uncertain import, a reconcile pass, finding reaction targets) leaves
+/// this key out, since it is added after the import.
+pub const REPLY_TO_ID_KEY: &str = "talkjs-migrate:replyToId";
+
 /// The `custom` key under which a migrated message carries its id in the source, when
 /// [`Migration::mark_source_ids`](crate::Migration::mark_source_ids) is on: resolving an
 /// uncertain import and [`Migration::verify`](crate::Migration::verify) then find the
@@ -37,6 +44,12 @@ pub enum ItemKind {
     /// added to the target message once the conversation's messages landed: an idempotent
     /// `PUT`, sent again when its outcome is unknown.
     Reaction,
+    /// A reply's link mapped to the target: once the reply and the message it replied to
+    /// have landed, the reply is edited (`PUT …/messages/{id}`) to add the target id of the
+    /// message it replied to under [`REPLY_TO_ID_KEY`] to its `custom` (sent whole: the
+    /// reply's own `custom` and the new key). Idempotent: sent again when its outcome is
+    /// unknown. Only with [`Migration::map_reply_links`](crate::Migration::map_reply_links).
+    ReplyLink,
 }
 
 impl ItemKind {
@@ -49,6 +62,7 @@ impl ItemKind {
             Self::SystemMessage => "system_message",
             Self::Participant => "participant",
             Self::Reaction => "reaction",
+            Self::ReplyLink => "reply_link",
         }
     }
 
@@ -60,19 +74,21 @@ impl ItemKind {
             "system_message" => Self::SystemMessage,
             "participant" => Self::Participant,
             "reaction" => Self::Reaction,
+            "reply_link" => Self::ReplyLink,
             _ => return None,
         })
     }
 
     /// Every kind, in the order they are sent (a conversation's system messages follow its
     /// imported messages; reactions follow its messages, and wait for the reconcile pass
-    /// where an import's outcome was unknown).
-    pub const ALL: [Self; 6] = [
+    /// where an import's outcome was unknown; so do reply links).
+    pub const ALL: [Self; 7] = [
         Self::User,
         Self::Conversation,
         Self::Message,
         Self::SystemMessage,
         Self::Reaction,
+        Self::ReplyLink,
         Self::Participant,
     ];
 }

@@ -171,6 +171,11 @@
 //!   `attachmentToken` and `custom` only), so a reply migrates as a plain message with the
 //!   source id of the message it replied to in `custom` under [`REPLY_TO_KEY`]
 //!   (`"talkjs-migrate:replyTo"`); look the target message up through the journal's id map.
+//!   With [`Migration::map_reply_links`] (`talkjs migrate --map-reply-links`), the reply is
+//!   also edited once it and the message it replied to have landed, to add that message's
+//!   **target** id under [`REPLY_TO_ID_KEY`] (`"talkjs-migrate:replyToId"`): the ids come
+//!   from the import's answers where TalkJS sends them, otherwise from one listing of the
+//!   conversation, as for reactions. One request per reply ([`Report::reply_links`]).
 //! - **Read state** is restored through `readBy` in the import body, and each participant's
 //!   `readUntil` (from the export line's or the listed conversation's `participants`) with
 //!   a participant `PATCH` after the messages (TalkJS's transfer example does the same; no
@@ -226,7 +231,7 @@ mod shard;
 mod verify;
 
 pub use error::Error;
-pub use item::{ItemKind, REPLY_TO_KEY, SOURCE_ID_KEY};
+pub use item::{ItemKind, REPLY_TO_ID_KEY, REPLY_TO_KEY, SOURCE_ID_KEY};
 pub use journal::{Counts, Failure};
 pub use note::{Note, Severity};
 pub use run::{DEFAULT_SETTLE_TIME, Migration, Progress, Reconciled, Report, Resolved, StopHandle};

@@ -633,7 +633,8 @@ impl Run {
             | Kind::Participant
             | Kind::ParticipantPatch
             | Kind::RemoveParticipant
-            | Kind::Reaction => 1,
+            | Kind::Reaction
+            | Kind::EditMessage => 1,
         }
     }
 }

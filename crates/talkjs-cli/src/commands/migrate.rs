@@ -51,6 +51,7 @@ pub async fn run(ctx: &mut Ctx, args: MigrateArgs) -> Result<(), CliError> {
     migration = migration
         .system_messages(args.system_messages)
         .mark_source_ids(args.mark_source_ids)
+        .map_reply_links(args.map_reply_links)
         .allow_private_file_hosts(args.allow_private_file_hosts);
     if args.verify {
         return verify(ctx, &migration).await;
@@ -177,8 +178,8 @@ fn not_migrated(failed: usize, rejected: usize, planned: u64, file: Option<&str>
     }
 }
 
-/// How many items (users, conversations, messages, participant settings, reactions) the
-/// plan holds.
+/// How many items (users, conversations, messages, participant settings, reactions, reply
+/// links) the plan holds.
 fn planned_items(report: &Report) -> u64 {
     [
         &report.users,
@@ -187,6 +188,7 @@ fn planned_items(report: &Report) -> u64 {
         &report.system_messages,
         &report.participants,
         &report.reactions,
+        &report.reply_links,
     ]
     .iter()
     .map(|c| c.total)
@@ -318,6 +320,7 @@ fn summary(report: &Report, journal: &std::path::Path) -> Value {
         "participants": counts(&report.participants),
         "reactions": counts(&report.reactions),
         "reactionListings": report.reaction_listings,
+        "replyLinks": counts(&report.reply_links),
         "requests": report.requests,
         "resolved": {
             "requests": report.resolved.chunks,

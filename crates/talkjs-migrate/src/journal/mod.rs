@@ -25,7 +25,9 @@ mod state;
 mod store;
 
 pub(crate) use chunks::{Fate, unix_ms};
-pub(crate) use planned::{MARK_SOURCE_IDS, SKIPPED_SYSTEM_MESSAGES, SYSTEM_MESSAGES};
+pub(crate) use planned::{
+    MAP_REPLY_LINKS, MARK_SOURCE_IDS, SKIPPED_SYSTEM_MESSAGES, SYSTEM_MESSAGES,
+};
 pub(crate) use reactions::{REACTION_LISTINGS, ReactionTarget};
 pub(crate) use repair::{Held, ItemKey, app_address};
 pub(crate) use row::Row;

@@ -16,6 +16,10 @@ pub(crate) const MARK_SOURCE_IDS: &str = "mark_source_ids";
 /// the plan has the system messages or not.
 pub(crate) const SYSTEM_MESSAGES: &str = "system_messages";
 
+/// The journal's record of [`Migration::map_reply_links`](crate::Migration::map_reply_links):
+/// the plan has the reply-link items or not.
+pub(crate) const MAP_REPLY_LINKS: &str = "map_reply_links";
+
 /// How many system messages the plan skips (without `system_messages`).
 pub(crate) const SKIPPED_SYSTEM_MESSAGES: &str = "skipped_system_messages";
 

@@ -1,10 +1,12 @@
-//! The journal's side of reactions: which conversations have reactions to send, and what the
-//! journal knows of the messages they belong to (landed or not, the target id).
+//! The journal's side of what follows a conversation's messages (reactions and reply links):
+//! which conversations have some to send, and what the journal knows of the messages they
+//! belong to (landed or not, the target id).
 
 use rusqlite::params;
 
 use super::row::{ROW_COLUMNS, Row, row};
 use super::store::Journal;
+use crate::item::ItemKind;
 
 /// The journal's record of how many requests planning made to list who reacted to the
 /// source app's messages.
@@ -36,22 +38,27 @@ impl ReactionTarget {
 }
 
 impl Journal {
-    /// Conversations with reactions still to send, in plan order.
+    /// Conversations with reactions or reply links still to send, in plan order.
     pub fn reaction_conversations(&self) -> rusqlite::Result<Vec<String>> {
         let mut stmt = self.conn.prepare(
-            "SELECT subject FROM items WHERE kind = 'reaction' AND state = 'planned'
+            "SELECT subject FROM items WHERE kind IN ('reaction', 'reply_link') AND state = 'planned'
              GROUP BY subject ORDER BY MIN(seq)",
         )?;
         stmt.query_map([], |r| r.get(0))?.collect()
     }
 
-    /// A conversation's planned reactions, in plan order.
-    pub fn planned_reactions(&self, conversation: &str) -> rusqlite::Result<Vec<Row>> {
+    /// A conversation's planned items of `kind` (reactions or reply links), in plan order.
+    pub fn planned_after_messages(
+        &self,
+        kind: ItemKind,
+        conversation: &str,
+    ) -> rusqlite::Result<Vec<Row>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {ROW_COLUMNS} FROM items
-             WHERE kind = 'reaction' AND subject = ?1 AND state = 'planned' ORDER BY seq"
+             WHERE kind = ?1 AND subject = ?2 AND state = 'planned' ORDER BY seq"
         ))?;
-        stmt.query_map([conversation], row)?.collect()
+        stmt.query_map(params![kind.as_str(), conversation], row)?
+            .collect()
     }
 
     /// Every planned message (imports and system messages) of a conversation, in plan

@@ -10,7 +10,7 @@ use talkjs_api::models::{Custom, ImportMessage, Message};
 
 use super::row::{ROW_COLUMNS, Row, row};
 use super::store::Journal;
-use crate::item::SOURCE_ID_KEY;
+use crate::item::{REPLY_TO_ID_KEY, SOURCE_ID_KEY};
 
 /// How a message of the plan is recognised in a listing of the target: by its source id in
 /// `custom` (with the marker), else by sender, time (ms), text and custom data, which the
@@ -60,8 +60,13 @@ impl ItemKey {
 }
 
 /// Sender, time, text and custom data as one unambiguous string (a JSON array; custom data
-/// is a sorted map, so equal maps give equal strings).
+/// is a sorted map, so equal maps give equal strings). The mapped reply link
+/// ([`REPLY_TO_ID_KEY`]) is left out: it is added to a message after its import.
 fn content_key(sender: &str, ts: i64, text: &str, custom: &Custom) -> String {
+    let custom: std::collections::BTreeMap<&str, &str> = (custom.iter())
+        .filter(|(k, _)| k.as_str() != REPLY_TO_ID_KEY)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     serde_json::json!([sender, ts, text, custom]).to_string()
 }
 

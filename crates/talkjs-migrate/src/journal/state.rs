@@ -101,7 +101,7 @@ impl Journal {
         )?;
         let singles: i64 = self.conn.query_row(
             &format!(
-                "SELECT COUNT(*) FROM items WHERE kind IN ('conversation', 'participant', 'reaction') AND {left}"
+                "SELECT COUNT(*) FROM items WHERE kind IN ('conversation', 'participant', 'reaction', 'reply_link') AND {left}"
             ),
             [],
             |r| r.get(0),

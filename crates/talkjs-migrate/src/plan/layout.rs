@@ -193,7 +193,8 @@ impl Planner {
     }
 
     /// The messages' items in sending order (onto `items`): each conversation's imports
-    /// oldest first, then its system messages; returns their reactions' items.
+    /// oldest first, then its system messages; returns what follows them: their reactions'
+    /// and reply links' items.
     fn message_items(
         &mut self,
         mut sorted: Sorted,
@@ -224,7 +225,10 @@ impl Planner {
                     action,
                 } in list
                 {
-                    items.extend(self.message_item(line, &message, action, &known));
+                    if let Some(item) = self.message_item(line, &message, action, &known) {
+                        reactions.extend(self.reply_link_item(&item, &message, &known));
+                        items.push(item);
+                    }
                     self.plan_reactions(line, &message, users, &mut reactions);
                 }
             }

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use serde::{Deserialize, Serialize};
 use talkjs_api::models::{Custom, ImportMessage, Message, NewSystemMessage};
 use talkjs_runtime::translate::{LeftOut, MessageAction};
 
@@ -11,6 +12,18 @@ use super::planner::Planner;
 use crate::fnv::Fnv;
 use crate::item::{ItemKind, MessageKey, PlannedItem, REPLY_TO_KEY, SOURCE_ID_KEY, to_json};
 use crate::note::Severity;
+
+/// The body of a reply-link item: the source id of the message the reply replied to, and
+/// the reply's `custom` as it was imported (the edit sends it whole, with the target id
+/// added under [`REPLY_TO_ID_KEY`](crate::item::REPLY_TO_ID_KEY), whether TalkJS merges an
+/// edit's `custom` key by key or replaces it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ReplyLinkBody {
+    /// The source id of the message replied to.
+    pub reply_to: String,
+    /// The reply's `custom` as imported.
+    pub custom: Custom,
+}
 
 /// A message that moves, with what the translator made of it.
 #[derive(Debug)]
@@ -148,6 +161,38 @@ impl Planner {
             key: None,
             attachment: None,
         }
+    }
+
+    /// The reply-link item of an import that replies to a message in the input (with
+    /// [`PlanOptions::map_reply_links`](super::PlanOptions::map_reply_links)).
+    pub(super) fn reply_link_item(
+        &self,
+        item: &PlannedItem,
+        message: &Message,
+        known: &Known<'_>,
+    ) -> Option<PlannedItem> {
+        if !self.options.map_reply_links || item.kind != ItemKind::Message {
+            return None;
+        }
+        let reply_to = message.referenced_message_id.as_ref()?.as_str();
+        if !known.ids.contains_key(reply_to) {
+            return None;
+        }
+        let custom = serde_json::from_str::<ImportMessage>(&item.body)
+            .ok()?
+            .custom;
+        Some(PlannedItem {
+            kind: ItemKind::ReplyLink,
+            subject: item.subject.clone(),
+            source_id: item.source_id.clone(),
+            line: item.line,
+            body: to_json(&ReplyLinkBody {
+                reply_to: reply_to.to_owned(),
+                custom,
+            }),
+            key: None,
+            attachment: None,
+        })
     }
 
     /// Adds the migration's marks to a message's `custom`: the reply link, and the source id

@@ -18,6 +18,7 @@ mod planner;
 mod reactions;
 mod source;
 
+pub(crate) use messages::ReplyLinkBody;
 pub(crate) use planner::{Plan, PlanOptions};
 pub(crate) use reactions::ReactionBody;
 pub(crate) use source::{app_fingerprint, fingerprint_file, plan_app, plan_file, shard_suffix};

@@ -19,6 +19,9 @@ pub(crate) struct PlanOptions {
     /// Put each message's source id in `custom` under
     /// [`SOURCE_ID_KEY`](crate::item::SOURCE_ID_KEY).
     pub mark_source_ids: bool,
+    /// Plan a [`ReplyLink`](crate::item::ItemKind::ReplyLink) item for each reply whose
+    /// message is in the input.
+    pub map_reply_links: bool,
 }
 
 impl PlanOptions {

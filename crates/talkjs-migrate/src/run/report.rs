@@ -44,7 +44,7 @@ pub struct Progress {
     pub requests: u64,
     /// About how many requests are left: users 100 to a request, each conversation's
     /// messages 100 to a request (10 once the target refused more, and system messages),
-    /// conversations, participant settings and reactions one each (more if answers are lost
+    /// conversations, participant settings, reactions and reply links one each (more if answers are lost
     /// or refused).
     pub requests_left: u64,
     /// Time since this run started (planning included).
@@ -95,6 +95,10 @@ pub struct Report {
     pub participants: Counts,
     /// Reactions (one per message, emoji and user who reacted) by state.
     pub reactions: Counts,
+    /// Reply links mapped to the target's ids, one edit per reply
+    /// ([`Migration::map_reply_links`](crate::Migration::map_reply_links); all 0 without
+    /// it), by state.
+    pub reply_links: Counts,
     /// Requests planning made to list who reacted to the source app's messages (one per
     /// message and emoji, one more per further page of 100 users; 0 for a file). Not in
     /// [`requests`](Self::requests): counted when the plan was made (also on later runs).
@@ -132,6 +136,7 @@ impl Report {
             &self.system_messages,
             &self.participants,
             &self.reactions,
+            &self.reply_links,
         ]
         .iter()
         .all(|c| c.planned == 0 && c.in_flight == 0)

@@ -109,6 +109,7 @@ impl Run {
             uploads: self.uploads.load(Ordering::Relaxed),
             participants: counts(ItemKind::Participant)?,
             reactions: counts(ItemKind::Reaction)?,
+            reply_links: counts(ItemKind::ReplyLink)?,
             reaction_listings: journal.count(REACTION_LISTINGS).map_err(db)?,
             requests: self.requests.load(Ordering::Relaxed),
             resolved: Resolved {

@@ -6,12 +6,12 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use talkjs_api::models::{ConversationUpsert, Message, UserUpsert};
 
 use super::fields::{Settings, absent, check_conversation_fields, check_user, planned_settings};
-use super::messages::{Expected, check_by_marker, check_in_order};
+use super::messages::{Expected, check_by_marker, check_in_order, check_reply_ids};
 use super::report::{ConversationCheck, UserCheck, VerifyReport, undecodable};
 use crate::error::Error;
 use crate::item::{ItemKind, PlannedItem};
 use crate::journal::Journal;
-use crate::plan::ReactionBody;
+use crate::plan::{ReactionBody, ReplyLinkBody};
 use crate::run::{Migration, target_messages};
 
 /// Users or conversations fetched from the target at once.
@@ -30,7 +30,9 @@ impl Migration {
     ///   user reads, so a later one is no difference; a participant without one in the
     ///   source is not compared);
     /// - **messages**, conversation by conversation: the number of messages, and each
-    ///   message's type, sender, time, text, reply link (as carried in `custom`), readers,
+    ///   message's type, sender, time, text, reply link (as carried in `custom`; with
+    ///   [`Self::map_reply_links`], also that the target id under
+    ///   [`REPLY_TO_ID_KEY`](crate::REPLY_TO_ID_KEY) is the matched message's), readers,
     ///   custom data, whether it has an attachment, and the emoji of its carried reactions
     ///   (each must be among the target message's `reactions` keys; who reacted is not
     ///   listed again, which would cost a request per message and emoji; reactions the
@@ -132,11 +134,13 @@ impl Migration {
         };
         let marker = self.is_marking();
         let compare = |found: &[Message]| {
-            if marker {
+            let mut check = if marker {
                 check_by_marker(&list, found)
             } else {
                 check_in_order(&list, found)
-            }
+            };
+            check_reply_ids(&list, found, &mut check);
+            check
         };
         let found = target_messages(target, &id, None)
             .await
@@ -197,6 +201,8 @@ impl Expectations {
         let mut messages: HashMap<String, Vec<Expected>> = HashMap::new();
         // The emoji carried to each message: (conversation, source message id) → emoji.
         let mut reactions: HashMap<(&str, &str), BTreeSet<String>> = HashMap::new();
+        // The mapped reply links: (conversation, source reply id) → source id replied to.
+        let mut links: HashMap<(&str, &str), String> = HashMap::new();
         for item in items {
             match item.kind {
                 ItemKind::User => users.push((
@@ -221,6 +227,14 @@ impl Expectations {
                         .or_default()
                         .insert(body.emoji);
                 }
+                ItemKind::ReplyLink => {
+                    let body: ReplyLinkBody = serde_json::from_str(&item.body)
+                        .map_err(|e| undecodable("reply link", &e))?;
+                    links.insert(
+                        (item.subject.as_str(), item.source_id.as_str()),
+                        body.reply_to,
+                    );
+                }
                 ItemKind::Participant => {}
             }
         }
@@ -231,6 +245,8 @@ impl Expectations {
                 {
                     expected.reactions = emoji;
                 }
+                expected.reply_to_id =
+                    links.remove(&(conversation.as_str(), expected.source_id.as_str()));
             }
         }
         Ok(Self {

@@ -7,7 +7,7 @@ use talkjs_api::models::{Custom, ImportMessage, Message, MessageType, NewSystemM
 
 use super::report::{MAX_MISMATCHES, Mismatch, undecodable};
 use crate::error::Error;
-use crate::item::{ItemKind, PlannedItem, REPLY_TO_KEY, SOURCE_ID_KEY};
+use crate::item::{ItemKind, PlannedItem, REPLY_TO_ID_KEY, REPLY_TO_KEY, SOURCE_ID_KEY};
 
 /// A message as the target should have it.
 #[derive(Debug)]
@@ -24,6 +24,9 @@ pub(super) struct Expected {
     pub(super) attachment: bool,
     /// The emoji of the reactions carried to it (set from the plan's reaction items).
     pub(super) reactions: BTreeSet<String>,
+    /// With mapped reply links: the source id of the message it replied to (set from the
+    /// plan's reply-link items); its target id is expected under [`REPLY_TO_ID_KEY`].
+    pub(super) reply_to_id: Option<String>,
 }
 
 impl Expected {
@@ -41,6 +44,7 @@ impl Expected {
                 custom: body.custom,
                 attachment: item.attachment.is_some(),
                 reactions: BTreeSet::new(),
+                reply_to_id: None,
             });
         }
         let body: ImportMessage =
@@ -55,6 +59,7 @@ impl Expected {
             custom: body.custom,
             attachment: item.attachment.is_some(),
             reactions: BTreeSet::new(),
+            reply_to_id: None,
         })
     }
 }
@@ -131,10 +136,13 @@ fn compare(position: usize, expected: &Expected, found: &Message, out: &mut Vec<
     if let Some(read_by) = &expected.read_by {
         differ("readBy", readers(read_by), readers(&found.read_by));
     }
+    // The mapped reply link is added after the import: checked by `check_reply_ids`.
+    let mut found_custom = found.custom.clone();
+    found_custom.remove(REPLY_TO_ID_KEY);
     differ(
         "custom",
         format!("{:?}", expected.custom),
-        format!("{:?}", found.custom),
+        format!("{found_custom:?}"),
     );
     differ(
         "attachment",
@@ -152,6 +160,41 @@ fn compare(position: usize, expected: &Expected, found: &Message, out: &mut Vec<
             expected: join(expected.reactions.iter().map(String::as_str)),
             found: join(has.into_iter()),
         });
+    }
+}
+
+/// With mapped reply links: each reply matched in the target names, under
+/// [`REPLY_TO_ID_KEY`], the target message the check matched the message it replied to
+/// with. A mismatch is reported as `reply link id`.
+pub(super) fn check_reply_ids(messages: &[Expected], found: &[Message], check: &mut MessagesCheck) {
+    let target_of: HashMap<&str, &str> = (check.ids.iter())
+        .map(|(source, target)| (source.as_str(), target.as_str()))
+        .collect();
+    let by_id: HashMap<&str, &Message> = found.iter().map(|m| (m.id.as_str(), m)).collect();
+    for (position, e) in messages.iter().enumerate() {
+        let Some(reply_to) = &e.reply_to_id else {
+            continue;
+        };
+        let (Some(reply), Some(expected)) = (
+            target_of.get(e.source_id.as_str()),
+            target_of.get(reply_to.as_str()),
+        ) else {
+            continue;
+        };
+        let Some(f) = by_id.get(reply) else {
+            continue;
+        };
+        let got = f.custom.get(REPLY_TO_ID_KEY).map_or("", String::as_str);
+        if got != *expected && check.mismatches.len() < MAX_MISMATCHES {
+            check.mismatches.push(Mismatch {
+                position,
+                source_id: Some(e.source_id.clone()),
+                target_id: Some((*reply).to_owned()),
+                field: "reply link id",
+                expected: (*expected).to_owned(),
+                found: got.to_owned(),
+            });
+        }
     }
 }
 
@@ -376,6 +419,7 @@ mod tests {
             custom: Custom::new(),
             attachment: false,
             reactions: BTreeSet::new(),
+            reply_to_id: None,
         }
     }
 

@@ -150,6 +150,16 @@ pub(super) async fn send(client: Client, chunk: Chunk) -> (Chunk, Answer) {
             .add_reaction(message, emoji, user)
             .await
             .map(|()| None),
+        Some(Item::EditMessage {
+            conversation,
+            message,
+            edit,
+        }) => client
+            .conversations()
+            .messages(conversation.clone())
+            .edit(message, edit)
+            .await
+            .map(|()| None),
         Some(Item::Send { conversation, .. }) => {
             let messages = chunk.items.iter().filter_map(|(_, item)| match item {
                 Item::Send { message, .. } => Some(message.clone()),

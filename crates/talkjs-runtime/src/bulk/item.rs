@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use talkjs_api::Error;
 use talkjs_models::{
-    ConversationUpsert, ImportMessage, NewMessage, ParticipantOverwrite, ParticipantPatch,
-    UserUpsert,
+    ConversationUpsert, ImportMessage, MessageEdit, NewMessage, ParticipantOverwrite,
+    ParticipantPatch, UserUpsert,
 };
 
 /// An error a hook returns to stop the run ([`Hooks`](crate::bulk::Hooks)).
@@ -70,6 +70,16 @@ pub enum Item {
         /// The user who reacts.
         user: String,
     },
+    /// Edit a message's text or custom data (`PUT …/messages/{id}`, one request each;
+    /// sending the same edit twice changes nothing more).
+    EditMessage {
+        /// The conversation id.
+        conversation: String,
+        /// The message id.
+        message: String,
+        /// What to change.
+        edit: MessageEdit,
+    },
     /// Send a message (with up to 9 other consecutive ones of the same conversation in one
     /// request). Give it an idempotency key to make a retried request safe.
     Send {
@@ -105,6 +115,8 @@ pub enum Kind {
     RemoveParticipant,
     /// [`Item::Reaction`]
     Reaction,
+    /// [`Item::EditMessage`]
+    EditMessage,
     /// [`Item::Send`]
     Send,
     /// [`Item::Import`]
@@ -121,6 +133,7 @@ impl Item {
             Self::ParticipantPatch { .. } => Kind::ParticipantPatch,
             Self::RemoveParticipant { .. } => Kind::RemoveParticipant,
             Self::Reaction { .. } => Kind::Reaction,
+            Self::EditMessage { .. } => Kind::EditMessage,
             Self::Send { .. } => Kind::Send,
             Self::Import { .. } => Kind::Import,
         }
@@ -145,20 +158,25 @@ impl Item {
                 conversation,
                 message,
                 ..
+            }
+            | Self::EditMessage {
+                conversation,
+                message,
+                ..
             } => format!("{conversation}/{message}"),
         }
     }
 
     /// The stage of the dependency order: users, then conversations, then participants,
-    /// then messages, then reactions (to messages that exist). Work of one stage may run concurrently; a stage starts when the one
-    /// before it has finished.
+    /// then messages, then reactions and edits (to messages that exist). Work of one stage
+    /// may run concurrently; a stage starts when the one before it has finished.
     pub(super) fn stage(&self) -> u8 {
         match self.kind() {
             Kind::User => 0,
             Kind::Conversation => 1,
             Kind::Participant | Kind::ParticipantPatch | Kind::RemoveParticipant => 2,
             Kind::Send | Kind::Import => 3,
-            Kind::Reaction => 4,
+            Kind::Reaction | Kind::EditMessage => 4,
         }
     }
 
@@ -176,7 +194,8 @@ impl Item {
             | Self::Participant { .. }
             | Self::ParticipantPatch { .. }
             | Self::RemoveParticipant { .. }
-            | Self::Reaction { .. } => true,
+            | Self::Reaction { .. }
+            | Self::EditMessage { .. } => true,
             Self::Send { message, .. } => message.has_idempotency_key(),
             Self::Import { .. } => false,
         }
@@ -205,6 +224,16 @@ impl Item {
                 emoji,
                 user,
             } => conversation.len() + message.len() + emoji.len() + user.len(),
+            Self::EditMessage {
+                conversation,
+                message,
+                edit,
+            } => {
+                conversation.len()
+                    + message.len()
+                    + edit.text.as_set().map_or(0, String::len)
+                    + edit.custom.as_set().map_or(0, custom)
+            }
             Self::Send {
                 conversation,
                 message,
