@@ -1,7 +1,8 @@
 //! Reactions and participants' `readUntil` move: from another app (who reacted is listed per
 //! message and emoji, each reaction PUT once after the messages, journaled; a lost answer or
 //! a kill on a PUT only means it is sent again), and from an export file where its
-//! `reactions` name the users (a note where they do not). Verify compares both.
+//! `reactions` name the users (a note where they do not). Verify compares both. Reply links
+//! mapped to the target's ids go through the same stage.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
@@ -18,12 +19,12 @@ use serde_json::json;
 use talkjs_fake::FakeTalkJs;
 use talkjs_migrate::talkjs_api::Client;
 use talkjs_migrate::talkjs_api::models::{
-    Access, ConversationUpsert, ImportMessage, Notify, ParticipantOverwrite, ParticipantPatch,
-    Timestamp, UserUpsert,
+    Access, ConversationUpsert, ImportMessage, MessageEdit, Notify, ParticipantOverwrite,
+    ParticipantPatch, Timestamp, UserUpsert,
 };
 use talkjs_migrate::talkjs_api::transport::{BoxError, BoxFuture, HttpRequest, HttpResponse};
-use talkjs_migrate::{ItemKind, Migration, Severity};
-use talkjs_test_support::migrate::{Scratch, builder, client, write_lines};
+use talkjs_migrate::{ItemKind, Migration, REPLY_TO_ID_KEY, REPLY_TO_KEY, Severity};
+use talkjs_test_support::migrate::{Export, Scratch, builder, client, write_lines};
 
 const T0: u64 = 1_600_000_000_000;
 
@@ -596,4 +597,189 @@ async fn reactions_of_a_conversation_with_an_uncertain_import_wait_for_the_recon
     assert!(listings[1] < mine[0], "{log:#?}");
     assert!(others[0] < listings[1], "{log:#?}");
     assert!(copy.verify().await.unwrap().matches());
+}
+
+/// Checks that every reply of `export` in `target` names, under `REPLY_TO_ID_KEY`, the target
+/// id of the message it replied to (found by position: the target holds each conversation's
+/// messages in the source's order), and that no other message has the key. Returns how many
+/// replies there are.
+fn assert_reply_links_mapped(target: &FakeTalkJs, export: &Export) -> usize {
+    let mut replies = 0;
+    for ((id, _), source) in export.conversations.iter().zip(&export.messages) {
+        let held = target.messages(id);
+        assert_eq!(held.len(), source.len(), "{id}");
+        let position: BTreeMap<&str, usize> = (source.iter().enumerate())
+            .map(|(i, m)| (m.id.as_str(), i))
+            .collect();
+        for (m, t) in source.iter().zip(&held) {
+            let mapped = t.custom.get(REPLY_TO_ID_KEY).map(String::as_str);
+            match &m.reply_to {
+                Some(reply_to) => {
+                    replies += 1;
+                    let expected = held[position[reply_to.as_str()]].id.as_str();
+                    assert_eq!(mapped, Some(expected), "{id}: {}", m.id);
+                    // The source link and the message's own data stay.
+                    assert_eq!(
+                        t.custom.get(REPLY_TO_KEY).map(String::as_str),
+                        Some(reply_to.as_str())
+                    );
+                    assert_eq!(t.custom.get("n").map(String::as_str), Some(m.id.as_str()));
+                }
+                None => assert_eq!(mapped, None, "{id}: {}", m.id),
+            }
+        }
+    }
+    replies
+}
+
+/// An export with replies (every 5th message replies to the one 3 before it) and twins.
+fn replies_export(dir: &Scratch) -> (Export, std::path::PathBuf) {
+    let export = Export::generate(7, 3, 23);
+    let file = dir.path("replies.jsonl");
+    export.write(&file);
+    (export, file)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_links_name_the_target_ids_from_the_import_answers_without_a_listing() {
+    let target = FakeTalkJs::start().await.unwrap();
+    let dir = Scratch::new("reply-links");
+    let (export, file) = replies_export(&dir);
+    let tap = Tap::default();
+    let migration = Migration::from_file(&file, tapped(&target, &tap))
+        .map_reply_links(true)
+        .journal(dir.path("replies.journal"));
+    let report = migration.run().await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let replies = assert_reply_links_mapped(&target, &export);
+    assert_eq!(replies, 12, "4 replies in each of 3 conversations");
+    assert_eq!(report.reply_links.total, replies as u64);
+    assert_eq!(report.reply_links.done, replies as u64);
+    // One edit per reply, and the import answers named every id: no listing of a
+    // conversation's messages after the imports.
+    let log = tap.log();
+    let edits: Vec<usize> = (log.iter().enumerate())
+        .filter(|(_, l)| l.starts_with("PUT /conversations/") && l.contains("/messages/"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(edits.len(), replies, "{log:#?}");
+    let last_import = (log.iter())
+        .rposition(|l| l.starts_with("POST /import/"))
+        .unwrap();
+    assert!(
+        log[last_import..]
+            .iter()
+            .all(|l| !(l.starts_with("GET ") && l.ends_with("/messages"))),
+        "{log:#?}"
+    );
+
+    let verify = migration.verify().await.unwrap();
+    assert!(verify.matches(), "{verify:?}");
+    let again = migration.run().await.unwrap();
+    assert!(again.is_complete());
+    assert_eq!(again.requests, 0, "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ids_in_the_import_answers_reply_links_are_found_by_one_listing_each() {
+    let target = FakeTalkJs::start().await.unwrap();
+    let dir = Scratch::new("reply-links-listed");
+    let (export, file) = replies_export(&dir);
+    // Imports answer `{}`, as TalkJS's reference page shows: the stage lists each
+    // conversation once to find both ends of every link (twins included).
+    let tap = Tap::stripping();
+    let migration = Migration::from_file(&file, tapped(&target, &tap))
+        .map_reply_links(true)
+        .journal(dir.path("listed.journal"));
+    let report = migration.run().await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let replies = assert_reply_links_mapped(&target, &export);
+    assert_eq!(report.reply_links.done, replies as u64);
+    let log = tap.log();
+    let first_edit = (log.iter())
+        .position(|l| l.starts_with("PUT /conversations/") && l.contains("/messages/"))
+        .unwrap();
+    let listings_before_edits = log[..first_edit]
+        .iter()
+        .filter(|l| l.starts_with("GET /conversations/") && l.ends_with("/messages"))
+        .count();
+    // The conversations are new in the target (no baseline to list): one listing each, to
+    // find the ids.
+    assert_eq!(
+        listings_before_edits,
+        export.conversations.len(),
+        "{log:#?}"
+    );
+    assert!(migration.verify().await.unwrap().matches());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reports_a_reply_link_that_names_the_wrong_message() {
+    let target = FakeTalkJs::start().await.unwrap();
+    let dir = Scratch::new("reply-links-verify");
+    let (export, file) = replies_export(&dir);
+    let migration = Migration::from_file(&file, client(&target))
+        .map_reply_links(true)
+        .journal(dir.path("verify.journal"));
+    assert!(migration.run().await.unwrap().is_complete());
+    // Point c1's first reply at another message.
+    let held = target.messages("c1");
+    let reply = &held[4];
+    let mut custom = reply.custom.clone();
+    custom.insert(REPLY_TO_ID_KEY.to_owned(), held[0].id.as_str().to_owned());
+    client(&target)
+        .conversations()
+        .messages("c1")
+        .edit(reply.id.as_str(), &MessageEdit::new().custom(custom))
+        .await
+        .unwrap();
+    let verify = migration.verify().await.unwrap();
+    assert!(!verify.matches());
+    let bad: Vec<_> = verify.mismatched().collect();
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0].conversation, "c1");
+    let [m] = bad[0].mismatches.as_slice() else {
+        panic!("{:?}", bad[0].mismatches);
+    };
+    assert_eq!(m.field, "reply link id");
+    assert_eq!(
+        m.source_id.as_deref(),
+        Some(export.messages[1][4].id.as_str())
+    );
+    assert_eq!(m.expected, held[1].id.as_str());
+    assert_eq!(m.found, held[0].id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_planned_without_reply_links_refuses_a_run_that_maps_them() {
+    let target = FakeTalkJs::start().await.unwrap();
+    let dir = Scratch::new("reply-links-setting");
+    let (_, file) = replies_export(&dir);
+    let journal = dir.path("setting.journal");
+    let plain = Migration::from_file(&file, client(&target)).journal(&journal);
+    let report = plain.run().await.unwrap();
+    assert!(report.is_complete());
+    assert_eq!(report.reply_links.total, 0);
+    let err = Migration::from_file(&file, client(&target))
+        .map_reply_links(true)
+        .journal(&journal)
+        .run()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            talkjs_migrate::Error::SettingChanged {
+                setting: "--map-reply-links",
+                planned: false,
+                requested: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Without the option, replies carry their source link only.
+    assert!((target.messages("c0").iter()).all(|m| !m.custom.contains_key(REPLY_TO_ID_KEY)));
 }

@@ -330,3 +330,29 @@ impl Journal {
         tx.commit()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_mapped_reply_link_does_not_change_a_message_s_key() {
+        let planned: Custom = [("n", "1"), (crate::item::REPLY_TO_KEY, "msg_src")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let mut edited = planned.clone();
+        edited.insert(REPLY_TO_ID_KEY.to_owned(), "msg_target".to_owned());
+        assert_eq!(
+            content_key("alice", 5, "hi", &planned),
+            content_key("alice", 5, "hi", &edited)
+        );
+        // Any other key still tells messages apart.
+        edited.insert("other".to_owned(), "x".to_owned());
+        assert_ne!(
+            content_key("alice", 5, "hi", &planned),
+            content_key("alice", 5, "hi", &edited)
+        );
+    }
+}

@@ -157,13 +157,13 @@ impl Run {
         let mut unknown: HashSet<&str> = HashSet::new();
         for &source in wanted {
             let where_ = match by_source.get(source) {
-                Some(m) if m.is_done() => match &m.target_id {
-                    Some(id) => Found::At(id.clone()),
-                    None => {
+                Some(m) if m.is_done() => {
+                    let Some(id) = &m.target_id else {
                         unknown.insert(source);
                         continue;
-                    }
-                },
+                    };
+                    Found::At(id.clone())
+                }
                 Some(m) if m.is_lost() => Found::Lost("did not migrate"),
                 // Not settled after all (e.g. failed for now): the next run.
                 Some(_) => Found::Later,
