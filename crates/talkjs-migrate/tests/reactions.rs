@@ -783,3 +783,42 @@ async fn a_journal_planned_without_reply_links_refuses_a_run_that_maps_them() {
     // Without the option, replies carry their source link only.
     assert!((target.messages("c0").iter()).all(|m| !m.custom.contains_key(REPLY_TO_ID_KEY)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_link_edit_whose_answer_was_lost_is_sent_again_by_the_next_run() {
+    let target = FakeTalkJs::start().await.unwrap();
+    let dir = Scratch::new("reply-links-lost");
+    let (export, file) = replies_export(&dir);
+    // The third edit is applied by the fake, and its answer lost.
+    let tap = Tap::default();
+    let lose = lose_nth(Request::Edit, 3, Fault::LostAnswer);
+    let lossy = builder(&target)
+        .retry(None)
+        .layer(tap.clone())
+        .layer(lose.clone())
+        .build()
+        .unwrap();
+    let journal = dir.path("lost.journal");
+    let first = Migration::from_file(&file, lossy)
+        .map_reply_links(true)
+        .journal(&journal);
+    let report = first.run().await.unwrap();
+    assert!(lose.fired() && lose.applied());
+    assert!(!report.is_complete(), "{report:?}");
+    assert_eq!(
+        (report.reply_links.done, report.reply_links.failed),
+        (11, 1)
+    );
+    let failure = &report.failed[0];
+    assert_eq!(failure.kind, ItemKind::ReplyLink);
+    assert!(!failure.permanent, "{failure:?}");
+
+    let resume = Migration::from_file(&file, tapped(&target, &tap))
+        .map_reply_links(true)
+        .journal(&journal);
+    let report = resume.run().await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.requests, 1, "only the uncertain edit: {report:?}");
+    assert_eq!(assert_reply_links_mapped(&target, &export), 12);
+    assert!(resume.verify().await.unwrap().matches());
+}

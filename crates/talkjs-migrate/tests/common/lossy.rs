@@ -25,6 +25,8 @@ pub enum Request {
     Reaction,
     /// `GET /conversations/{id}/messages` (a listing of a conversation's messages).
     List,
+    /// `PUT /conversations/{id}/messages/{messageId}` (an edit).
+    Edit,
 }
 
 impl Request {
@@ -38,6 +40,11 @@ impl Request {
             }
             Self::Reaction => req.method().as_str() == "PUT" && path.contains("/reactions/"),
             Self::List => req.method().as_str() == "GET" && path.ends_with("/messages"),
+            Self::Edit => {
+                req.method().as_str() == "PUT"
+                    && path.contains("/messages/")
+                    && !path.contains("/reactions/")
+            }
         }
     }
 }
