@@ -23,7 +23,7 @@ use talkjs_migrate::talkjs_api::models::{
     ParticipantPatch, Timestamp, UserUpsert,
 };
 use talkjs_migrate::talkjs_api::transport::{BoxError, BoxFuture, HttpRequest, HttpResponse};
-use talkjs_migrate::{ItemKind, Migration, REPLY_TO_ID_KEY, REPLY_TO_KEY, Severity};
+use talkjs_migrate::{ItemKind, Migration, REPLY_TO_ID_KEY, REPLY_TO_KEY, Report, Severity};
 use talkjs_test_support::migrate::{Export, Scratch, builder, client, write_lines};
 
 const T0: u64 = 1_600_000_000_000;
@@ -640,22 +640,29 @@ fn replies_export(dir: &Scratch) -> (Export, std::path::PathBuf) {
     (export, file)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reply_links_name_the_target_ids_from_the_import_answers_without_a_listing() {
+/// The replies export migrated into a new fake through `tap`, mapping reply links: the run
+/// is complete, nothing failed, and every link is mapped.
+async fn mapped(dir: &Scratch, tap: &Tap) -> (FakeTalkJs, Export, Migration, Report) {
     let target = FakeTalkJs::start().await.unwrap();
-    let dir = Scratch::new("reply-links");
-    let (export, file) = replies_export(&dir);
-    let tap = Tap::default();
-    let migration = Migration::from_file(&file, tapped(&target, &tap))
+    let (export, file) = replies_export(dir);
+    let migration = Migration::from_file(&file, tapped(&target, tap))
         .map_reply_links(true)
         .journal(dir.path("replies.journal"));
     let report = migration.run().await.unwrap();
     assert!(report.is_complete(), "{report:?}");
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let replies = assert_reply_links_mapped(&target, &export);
-    assert_eq!(replies, 12, "4 replies in each of 3 conversations");
-    assert_eq!(report.reply_links.total, replies as u64);
     assert_eq!(report.reply_links.done, replies as u64);
+    (target, export, migration, report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_links_name_the_target_ids_from_the_import_answers_without_a_listing() {
+    let dir = Scratch::new("reply-links");
+    let tap = Tap::default();
+    let (_target, _, migration, report) = mapped(&dir, &tap).await;
+    let replies = 12; // 4 in each of 3 conversations
+    assert_eq!(report.reply_links.total, replies as u64);
     // One edit per reply, and the import answers named every id: no listing of a
     // conversation's messages after the imports.
     let log = tap.log();
@@ -683,20 +690,11 @@ async fn reply_links_name_the_target_ids_from_the_import_answers_without_a_listi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_ids_in_the_import_answers_reply_links_are_found_by_one_listing_each() {
-    let target = FakeTalkJs::start().await.unwrap();
     let dir = Scratch::new("reply-links-listed");
-    let (export, file) = replies_export(&dir);
     // Imports answer `{}`, as TalkJS's reference page shows: the stage lists each
     // conversation once to find both ends of every link (twins included).
     let tap = Tap::stripping();
-    let migration = Migration::from_file(&file, tapped(&target, &tap))
-        .map_reply_links(true)
-        .journal(dir.path("listed.journal"));
-    let report = migration.run().await.unwrap();
-    assert!(report.is_complete(), "{report:?}");
-    assert!(report.failed.is_empty(), "{:?}", report.failed);
-    let replies = assert_reply_links_mapped(&target, &export);
-    assert_eq!(report.reply_links.done, replies as u64);
+    let (_target, export, migration, _) = mapped(&dir, &tap).await;
     let log = tap.log();
     let first_edit = (log.iter())
         .position(|l| l.starts_with("PUT /conversations/") && l.contains("/messages/"))
@@ -717,13 +715,8 @@ async fn without_ids_in_the_import_answers_reply_links_are_found_by_one_listing_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_reports_a_reply_link_that_names_the_wrong_message() {
-    let target = FakeTalkJs::start().await.unwrap();
     let dir = Scratch::new("reply-links-verify");
-    let (export, file) = replies_export(&dir);
-    let migration = Migration::from_file(&file, client(&target))
-        .map_reply_links(true)
-        .journal(dir.path("verify.journal"));
-    assert!(migration.run().await.unwrap().is_complete());
+    let (target, export, migration, _) = mapped(&dir, &Tap::default()).await;
     // Point c1's first reply at another message.
     let held = target.messages("c1");
     let reply = &held[4];
