@@ -164,14 +164,25 @@ impl<'a> Unseen<'a> {
         }
     }
 
-    /// Marks `id` found; whether it was sought (and not found before).
-    fn found(&mut self, id: &str) -> bool {
+    /// Keeps `conversation` in `found` if it is sought and not found before (and tells the
+    /// running user's `listing`); whether it was.
+    fn take(
+        &mut self,
+        conversation: Conversation,
+        listing: Option<&mut UserListing<'_>>,
+        found: &mut HashMap<String, Conversation>,
+    ) -> bool {
+        let id = conversation.id.as_str();
         if !self.ids.remove(id) {
             return false;
         }
         if !self.claimed.contains(id) {
             self.close(id);
         }
+        if let Some(listing) = listing {
+            listing.seeks.remove(id);
+        }
+        found.insert(id.to_owned(), conversation);
         true
     }
 
@@ -218,10 +229,50 @@ struct UserListing<'a> {
 }
 
 impl UserListing<'_> {
+    /// Takes the answer of its next page.
+    fn take(
+        &mut self,
+        page: Option<talkjs_api::Result<Vec<UserConversation>>>,
+        unseen: &mut Unseen<'_>,
+        found: &mut HashMap<String, Conversation>,
+    ) -> Result<(), Error> {
+        self.read += 1;
+        match page {
+            // A user TalkJS does not know (a new one) has no conversations; an id that
+            // cannot be in a path has none either (its writes will say so).
+            None
+            | Some(Err(
+                talkjs_api::Error::NotFound { .. } | talkjs_api::Error::InvalidArgument(_),
+            )) => self.ended = true,
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(page)) => {
+                for item in page {
+                    // The user's own fields (unread state) are not compared.
+                    unseen.take(item.conversation, Some(self), found);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether another page is worth reading: fewer pages read than conversations sought
     /// (a `GET` each would cost those).
     fn goes_on(&self) -> bool {
         !self.ended && self.read < self.seeks.len()
+    }
+}
+
+/// Whether a user's listing looking for `n` desired conversations beats what the rest
+/// would cost a conversation, while `left` are not found yet: the app listing's yield per
+/// page so far (`app_found` in `app_read` pages; before its first, a full page), or a
+/// `GET` once it has stopped paying (its pages reached the conversations left).
+fn beats_the_rest(n: usize, app_read: usize, app_found: usize, left: usize) -> bool {
+    if app_read >= left {
+        true
+    } else if app_read == 0 {
+        n > usize::try_from(CONVERSATIONS_PAGE).unwrap_or(usize::MAX)
+    } else {
+        n.saturating_mul(app_read) > app_found
     }
 }
 
@@ -246,18 +297,8 @@ pub(super) async fn read_conversations(
             current = None;
         }
         if current.is_none() {
-            // What the rest would cost a conversation: the app listing's yield per page so
-            // far (a full page before its first), or a GET once it has stopped paying.
-            let app_done = app_read >= unseen.ids.len();
-            let worth = |n: usize| {
-                if app_done {
-                    true
-                } else if app_read == 0 {
-                    n > CONVERSATIONS_PAGE as usize
-                } else {
-                    n.saturating_mul(app_read) > app_found
-                }
-            };
+            let left = unseen.ids.len();
+            let worth = |n: usize| beats_the_rest(n, app_read, app_found, left);
             current = unseen.next_user(worth).map(|(user, seeks)| UserListing {
                 pages: (client.users().conversations(user))
                     .limit(CONVERSATIONS_PAGE)
@@ -289,26 +330,7 @@ pub(super) async fn read_conversations(
         let (app_page, user_page) = futures_util::future::join(app_next, user_next).await;
 
         if let (Some(listing), Some(page)) = (current.as_mut(), user_page) {
-            listing.read += 1;
-            match page {
-                None => listing.ended = true,
-                // A user TalkJS does not know (a new one) has no conversations; an id that
-                // cannot be in a path has none either (its writes will say so).
-                Some(Err(
-                    talkjs_api::Error::NotFound { .. } | talkjs_api::Error::InvalidArgument(_),
-                )) => listing.ended = true,
-                Some(Err(e)) => return Err(e.into()),
-                Some(Ok(page)) => {
-                    for item in page {
-                        let conversation = item.conversation;
-                        let id = conversation.id.as_str();
-                        if unseen.found(id) {
-                            listing.seeks.remove(id);
-                            found.insert(id.to_owned(), conversation);
-                        }
-                    }
-                }
-            }
+            listing.take(page, &mut unseen, &mut found)?;
         }
         match app_page {
             None => {}
@@ -317,13 +339,8 @@ pub(super) async fn read_conversations(
             Some(Some(page)) => {
                 app_read += 1;
                 for conversation in page? {
-                    let id = conversation.id.as_str();
-                    if unseen.found(id) {
+                    if unseen.take(conversation, current.as_mut(), &mut found) {
                         app_found += 1;
-                        if let Some(listing) = current.as_mut() {
-                            listing.seeks.remove(id);
-                        }
-                        found.insert(id.to_owned(), conversation);
                     }
                 }
             }
