@@ -247,8 +247,13 @@ impl UserListing<'_> {
             Some(Err(e)) => return Err(e.into()),
             Some(Ok(page)) => {
                 for item in page {
-                    // The user's own fields (unread state) are not compared.
-                    unseen.take(item.conversation, Some(self), found);
+                    // The user's own fields (unread state) are not compared. An item
+                    // without participants is not taken (read another way): TalkJS
+                    // documents them in this answer, but an answer that left them out
+                    // would otherwise plan every participant as added.
+                    if !item.conversation.participants.is_empty() {
+                        unseen.take(item.conversation, Some(self), found);
+                    }
                 }
             }
         }
