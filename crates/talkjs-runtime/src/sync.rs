@@ -8,16 +8,55 @@
 //!   is cleared; any other value is set. A conversation's `participants` is its whole
 //!   membership: missing ones are added, ones with other settings updated, and with `prune`
 //!   the others removed.
-//! - **Plan** ([`plan`]): only reads. Each kind is read through its list (users 100 a page,
-//!   conversations 30 a page, with their participants) while that is cheaper than a `GET` of
-//!   each id still unseen: after each page, once the pages read reach the number of ids not
-//!   found yet, the rest are fetched one `GET` each (so reading costs at most about twice
-//!   the cheaper of the two, whatever the app's size). Only records whose id is in the
-//!   desired state are kept, so memory is bounded by the desired state.
+//! - **Plan** ([`plan`]): only reads, and only keeps records whose id is in the desired
+//!   state, so memory is bounded by the desired state, not by the app. Users are read
+//!   through their list (100 a page) while that is cheaper than a `GET` of each id still
+//!   unseen: after each page, once the pages read reach the number of ids not found yet,
+//!   the rest are fetched one `GET` each (so it costs at most about twice the cheaper of the
+//!   two, whatever the app's size). Conversations (with their participants' access and
+//!   notify) are read beside the users, see [below](#reading-the-conversations).
 //! - **Apply** ([`apply`]): exactly the plan's writes, through the [bulk engine](crate::bulk)
 //!   (users packed 100 to a request, each carrying only its changed fields). A saved plan
 //!   records a fingerprint of every record it read; [`apply_saved`] reads them again and
 //!   refuses ([`Error::Moved`]) when any changed meanwhile.
+//!
+//! # Reading the conversations
+//!
+//! A desired conversation can be found in three ways: in the app's listing (30 a page, all
+//! the app's conversations), in the listing of a user it names
+//! (`GET /users/{userId}/conversations`, 30 a page, each item the whole conversation with
+//! its participants' access and notify, as a `GET` of it gives; the user's own unread
+//! fields are ignored), or by a `GET` of its id. Two chains of pages run side by side, one
+//! page of each at a time, sharing the set of desired conversations not found yet:
+//!
+//! - **A user's listing**, one user at a time: the user named as a participant in the most
+//!   desired conversations that are neither found yet nor looked for by an earlier user's
+//!   listing (ties: the smallest id). It is started only if that number is at least 2 and
+//!   beats what the rest would cost a conversation: more than the app listing has found per
+//!   page on average (before its first page: more than a full page, 30), or, once the app
+//!   listing has stopped paying, 2 (the rest are then a `GET` each). Those conversations
+//!   are then its own (no later user's listing looks for them), and it reads on while its
+//!   pages stay below the number of them not found yet. Then the next user, by the same rule.
+//! - **The app's listing**, while its pages stay below the number of conversations not found
+//!   yet that the running user's listing is not looking for (so it pauses while one user's
+//!   listing looks for all that is left). Its end means the rest do not exist.
+//!
+//! When neither goes on, the rest are fetched one `GET` each. A conversation whose user is
+//! not (or no longer) a participant is not in that user's listing: it is found by the
+//! app's listing or its `GET`, so drift is planned the same whichever way it was read.
+//!
+//! What it costs: the app's listing reads no more pages than it would alone (it only stops
+//! sooner, having fewer conversations left to find), and the `GET`s after it are no more
+//! than its pages; a user's listing reads fewer pages than the conversations it looks for,
+//! each looked for by one user's listing at most. So at worst (user listings that find
+//! nothing) reading costs what it did without them plus less than a request per desired
+//! conversation (the price of its `GET`). Where one user is named in many desired
+//! conversations it costs about that user's pages: 300 conversations of one support agent
+//! in an app of a million take the agent's ~10 pages, not ~150 pages and ~150 `GET`s. Where
+//! no user is named in more desired conversations than an app page finds, no user's listing
+//! runs until the app's listing stops paying, and then only for users named in at least 2
+//! of the conversations left for `GET`s. [`check`] (a saved plan's re-read) knows no
+//! participants and reads the app's listing and `GET`s only.
 //!
 //! Nothing outside the file's ids is read into the plan or written; `prune` removes
 //! participants only from the file's conversations and never deletes a user or a
@@ -42,11 +81,10 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::BufRead;
 
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use talkjs_api::Client;
@@ -58,10 +96,9 @@ use talkjs_models::{
 use crate::bulk::{Bulk, Item, Report};
 use crate::translate::{LineError, ParticipantSetting, Record, Translator, read_line};
 
-/// Users a page of the user list holds.
-const USERS_PAGE: u32 = 100;
-/// Conversations a page of the conversation list holds.
-const CONVERSATIONS_PAGE: u32 = 30;
+mod read;
+
+use read::{Sought, read_conversations, read_users};
 
 /// The user fields a sync compares and sets (the ones a user upsert takes, but push tokens).
 const USER_FIELDS: [&str; 9] = [
@@ -578,111 +615,22 @@ fn conversation_state(conversation: Option<&Conversation>) -> String {
     )
 }
 
-/// `GET`s of single users or conversations in flight at once while planning.
-const GETS_IN_FLIGHT: usize = 16;
-
-/// Reads the records of `ids` from TalkJS: through the listing `pages` while that is cheaper
-/// than a `GET` each for those not seen yet, then `get` each (up to [`GETS_IN_FLIGHT`] at
-/// once, paced by the client's rate limiter); only those ids are kept.
-async fn read_by_ids<T, G, F>(
-    ids: &[&str],
-    pages: talkjs_api::Pages<T>,
-    id_of: fn(&T) -> &str,
-    get: G,
-) -> Result<HashMap<String, T>, Error>
-where
-    T: talkjs_api::Cursor + Send + 'static,
-    G: Fn(String) -> F,
-    F: std::future::Future<Output = talkjs_api::Result<T>>,
-{
-    let mut wanted: HashSet<&str> = ids.iter().copied().collect();
-    let mut found = HashMap::new();
-    if wanted.is_empty() {
-        return Ok(found);
-    }
-    let mut pages = std::pin::pin!(pages);
-    let mut read = 0usize;
-    let mut listed_all = false;
-    while !wanted.is_empty() && read < wanted.len() {
-        let Some(page) = pages.next().await else {
-            listed_all = true;
-            break;
-        };
-        read += 1;
-        for record in page? {
-            if wanted.remove(id_of(&record)) {
-                found.insert(id_of(&record).to_owned(), record);
-            }
-        }
-    }
-    if !listed_all {
-        let mut gets = futures_util::stream::iter(wanted)
-            .map(|id| {
-                let got = get(id.to_owned());
-                async move { (id, got.await) }
-            })
-            .buffer_unordered(GETS_IN_FLIGHT);
-        while let Some((id, got)) = gets.next().await {
-            match got {
-                Ok(record) => {
-                    found.insert(id.to_owned(), record);
-                }
-                Err(talkjs_api::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// Reads the users of `ids` (see [`read_by_ids`]).
-async fn read_users(client: &Client, ids: &[&str]) -> Result<HashMap<String, User>, Error> {
-    let pages = client.users().list().limit(USERS_PAGE).pages();
-    read_by_ids(
-        ids,
-        pages,
-        |u| u.id.as_str(),
-        |id| {
-            let client = client.clone();
-            async move { client.users().get(&id).await }
-        },
-    )
-    .await
-}
-
-/// Reads the conversations of `ids`, with their participants (see [`read_by_ids`]).
-async fn read_conversations(
-    client: &Client,
-    ids: &[&str],
-) -> Result<HashMap<String, Conversation>, Error> {
-    let pages = (client.conversations().list())
-        .limit(CONVERSATIONS_PAGE)
-        .pages();
-    read_by_ids(
-        ids,
-        pages,
-        |c| c.id.as_str(),
-        |id| {
-            let client = client.clone();
-            async move { client.conversations().get(&id).await }
-        },
-    )
-    .await
-}
-
-/// What TalkJS holds of the desired state's users and conversations: the two listings
-/// side by side (each is a chain of pages, a cursor each).
+/// What TalkJS holds of the desired state's users and conversations: the users' read and
+/// the conversations' read side by side (each a chain of pages, a cursor each).
 async fn read_live(
     client: &Client,
     desired: &DesiredState,
 ) -> Result<(HashMap<String, User>, HashMap<String, Conversation>), Error> {
     let user_ids: Vec<&str> = desired.users.iter().map(|u| u.id.as_str()).collect();
-    let conversation_ids: Vec<&str> = (desired.conversations.iter())
-        .map(|c| c.id.as_str())
+    let conversations: Vec<Sought<'_>> = (desired.conversations.iter())
+        .map(|c| {
+            let users = c.participants.keys().map(String::as_str).collect();
+            (c.id.as_str(), users)
+        })
         .collect();
     futures_util::future::try_join(
         read_users(client, &user_ids),
-        read_conversations(client, &conversation_ids),
+        read_conversations(client, &conversations),
     )
     .await
 }
@@ -803,8 +751,9 @@ pub async fn apply_with(bulk: Bulk, plan: &Plan) -> Report {
 pub async fn check(client: &Client, plan: &Plan) -> Result<(), Error> {
     let user_ids: Vec<&str> = plan.read_users.iter().map(|o| o.id.as_str()).collect();
     let users = read_users(client, &user_ids).await?;
-    let conversation_ids: Vec<&str> = (plan.read_conversations.iter())
-        .map(|o| o.id.as_str())
+    // A plan does not keep the participants the file named: the app's listing and GETs.
+    let conversation_ids: Vec<Sought<'_>> = (plan.read_conversations.iter())
+        .map(|o| (o.id.as_str(), Vec::new()))
         .collect();
     let conversations = read_conversations(client, &conversation_ids).await?;
     let mut moved = Vec::new();

@@ -52,6 +52,28 @@ impl Tap {
         })
     }
 
+    /// How many requests of each kind since the last call: `users` (user pages),
+    /// `users/{id}` (user GETs), `users/{id}/conversations` (a user's conversation pages),
+    /// `conversations` (the app's conversation pages), `conversations/{id}` (conversation
+    /// GETs), keyed by the path with ids as `*`; writes as `METHOD path`.
+    fn by_path(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for line in self.log.lock().unwrap().drain(..) {
+            let (method, path) = line.split_once(' ').unwrap();
+            let kind: Vec<&str> = (path.split('/').enumerate())
+                .map(|(i, part)| if i % 2 == 1 { "*" } else { part })
+                .collect();
+            let kind = kind.join("/");
+            let key = if method == "GET" {
+                kind
+            } else {
+                format!("{method} {kind}")
+            };
+            *counts.entry(key).or_default() += 1;
+        }
+        counts
+    }
+
     fn writes(&self) -> Vec<String> {
         let mut writes: Vec<String> = (self.log.lock().unwrap().drain(..))
             .filter(|l| !l.starts_with("GET "))
@@ -508,5 +530,234 @@ async fn five_percent_drift_costs_the_pages_and_the_packed_difference() {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+/// A client layer that hides every user's conversation listing (it asks for a user that
+/// does not exist instead): the plan then reads conversations only through the app's
+/// listing and GETs, the way it did before user listings.
+fn hide_user_listings()
+-> tower::util::MapRequestLayer<impl Fn(HttpRequest) -> HttpRequest + Clone + Send + Sync> {
+    tower::util::MapRequestLayer::new(|mut req: HttpRequest| {
+        let path = req.uri().path().to_owned();
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let ["users", user, "conversations"] = parts.as_slice() {
+            let query = req
+                .uri()
+                .query()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default();
+            let hidden = format!("/users/{user}.hidden/conversations{query}");
+            *req.uri_mut() = hidden.parse().unwrap();
+        }
+        req
+    })
+}
+
+/// A client whose user listings are hidden ([`hide_user_listings`]).
+fn client_without_user_listings(fake: &FakeTalkJs) -> Client {
+    Client::builder(fake.app_id(), fake.secret_key())
+        .base_url(fake.base_url())
+        .rate_limiter(None)
+        .layer(hide_user_listings())
+        .build()
+        .unwrap()
+}
+
+fn member() -> Value {
+    json!({"access": "ReadWrite", "notify": true})
+}
+
+/// The desired conversation `id`: `subject`, and `users` as participants (on the defaults).
+fn conversation_line(id: &str, subject: &str, users: &[&str]) -> String {
+    let participants: serde_json::Map<String, Value> =
+        users.iter().map(|u| ((*u).to_owned(), member())).collect();
+    let line = json!({"id": id, "subject": subject, "participants": participants, "createdAt": 1});
+    format!("{line}\n")
+}
+
+/// Conversations `x0..x{n}` of the users `o0..o49`, two each, which no file names.
+fn unrelated(n: usize) -> impl Iterator<Item = Item> {
+    (0..n).map(|i| Item::Conversation {
+        id: format!("x{i}"),
+        conversation: ConversationUpsert::new()
+            .subject(format!("Other {i}"))
+            .participants([format!("o{}", i % 50), format!("o{}", (i + 1) % 50)]),
+    })
+}
+
+/// The requests of a read: (the app's conversation pages, user conversation pages,
+/// conversation GETs), checking that nothing else was sent but user reads.
+fn conversation_reads(counts: &BTreeMap<String, usize>) -> (usize, usize, usize) {
+    for kind in counts.keys() {
+        assert!(
+            ["conversations", "conversations/*", "users/*/conversations"].contains(&kind.as_str()),
+            "{counts:?}"
+        );
+    }
+    let n = |kind: &str| counts.get(kind).copied().unwrap_or(0);
+    (
+        n("conversations"),
+        n("users/*/conversations"),
+        n("conversations/*"),
+    )
+}
+
+#[tokio::test]
+async fn conversations_of_one_user_are_read_through_that_users_listing() {
+    let fake = FakeTalkJs::start().await.unwrap();
+    let tap = Tap::default();
+    let client = client(&fake, &tap);
+    let mut users: Vec<String> = ["agent", "lead"].map(str::to_owned).to_vec();
+    users.extend((0..200).map(|i| format!("cust{i}")));
+    users.extend((0..50).map(|i| format!("o{i}")));
+    let upserts = (users.iter()).map(|id| (id.clone(), UserUpsert::new().name(id.clone())));
+    client.users().upsert_all(upserts).await.unwrap();
+    // 198 tickets of agent's, t199 without agent (agent left it), t198 not created yet,
+    // among 600 conversations no file names.
+    let mut items: Vec<Item> = unrelated(600).collect();
+    for i in 0..200 {
+        let users = match i {
+            198 => continue,
+            199 => vec!["cust199".to_owned(), "lead".to_owned()],
+            _ => vec!["agent".to_owned(), format!("cust{i}")],
+        };
+        let item = Item::Conversation {
+            id: format!("t{i}"),
+            conversation: (ConversationUpsert::new())
+                .subject(format!("Ticket {i}"))
+                .participants(users),
+        };
+        items.insert(i * 3, item);
+    }
+    let report = client.bulk().run_iter(items).await;
+    assert_eq!(report.landed, 799);
+
+    // The file: every ticket with agent and its customer; t0 renamed, lead added to t1.
+    let mut lines = String::new();
+    for i in 0..200 {
+        let id = format!("t{i}");
+        let customer = format!("cust{i}");
+        let subject = if i == 0 {
+            "Ticket 0 (closed)".to_owned()
+        } else {
+            format!("Ticket {i}")
+        };
+        let mut named = vec!["agent", customer.as_str()];
+        if i == 1 {
+            named.push("lead");
+        }
+        lines.push_str(&conversation_line(&id, &subject, &named));
+    }
+    let desired = DesiredState::read(lines.as_bytes()).unwrap();
+    tap.take();
+
+    let plan = sync::plan(&client, &desired, false).await.unwrap();
+    let (pages, user_pages, gets) = conversation_reads(&tap.by_path());
+    // agent's 198 conversations are 7 pages of 30; the two left (t198, t199) cost at most
+    // two of the app's pages and their GETs.
+    assert_eq!(user_pages, 7, "agent's listing");
+    assert!(pages <= 2 && gets <= 2, "{pages} app pages, {gets} GETs");
+
+    let changed: Vec<(&str, bool)> = (plan.conversations.iter())
+        .map(|c| (c.id.as_str(), c.create))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("t0", false),
+            ("t1", false),
+            ("t198", true),
+            ("t199", false)
+        ]
+    );
+    assert_eq!(
+        fields(&plan.conversations[0].fields),
+        [("subject", json!("Ticket 0"), json!("Ticket 0 (closed)"))]
+    );
+    assert!(plan.conversations[0].participants.is_empty());
+    assert_eq!(
+        participants(&plan, "t1"),
+        [("lead".to_owned(), ParticipantAction::Add)]
+    );
+    assert_eq!(
+        participants(&plan, "t199"),
+        [("agent".to_owned(), ParticipantAction::Add)],
+        "agent is not a live participant: found another way, and added"
+    );
+    assert_eq!(plan.read_conversations.len(), 200);
+
+    // The same plan as without user listings, which costs the app's pages and GETs.
+    let old_way = client_without_user_listings(&fake);
+    assert_eq!(sync::plan(&old_way, &desired, false).await.unwrap(), plan);
+    sync::check(&client, &plan).await.unwrap();
+    let (old_pages, old_user_pages, old_gets) = conversation_reads(&tap.by_path());
+    assert_eq!(old_user_pages, 0);
+    let (before, after) = (old_pages + old_gets, pages + user_pages + gets);
+    eprintln!(
+        "before: {old_pages} pages + {old_gets} GETs = {before}; \
+         after: {user_pages} of agent's pages + {pages} app pages + {gets} GETs = {after}"
+    );
+    assert!(after * 3 < before, "{after} requests, {before} before");
+}
+
+#[tokio::test]
+async fn conversations_of_many_users_read_as_before() {
+    let fake = FakeTalkJs::start().await.unwrap();
+    let tap = Tap::default();
+    let client = client(&fake, &tap);
+    let mut users: Vec<String> = (0..=100).map(|i| format!("p{i}")).collect();
+    users.extend((0..50).map(|i| format!("o{i}")));
+    let upserts = (users.iter()).map(|id| (id.clone(), UserUpsert::new().name(id.clone())));
+    client.users().upsert_all(upserts).await.unwrap();
+    // 100 desired conversations, c{i} of p{i} and p{i+1}: no user is in more than two.
+    let mut items: Vec<Item> = unrelated(600).collect();
+    for i in 0..100 {
+        let item = Item::Conversation {
+            id: format!("c{i}"),
+            conversation: (ConversationUpsert::new())
+                .subject(format!("Chat {i}"))
+                .participants([format!("p{i}"), format!("p{}", i + 1)]),
+        };
+        items.insert(i * 7, item);
+    }
+    let report = client.bulk().run_iter(items).await;
+    assert_eq!(report.landed, 700);
+    let mut lines = String::new();
+    for i in 0..100 {
+        let (a, b) = (format!("p{i}"), format!("p{}", i + 1));
+        let subject = if i % 10 == 0 {
+            format!("New {i}")
+        } else {
+            format!("Chat {i}")
+        };
+        lines.push_str(&conversation_line(&format!("c{i}"), &subject, &[&a, &b]));
+    }
+    let desired = DesiredState::read(lines.as_bytes()).unwrap();
+    tap.take();
+
+    let plan = sync::plan(&client, &desired, false).await.unwrap();
+    let (pages, user_pages, gets) = conversation_reads(&tap.by_path());
+    assert_eq!(plan.conversations.len(), 10);
+    assert_eq!(
+        sync::plan(&client_without_user_listings(&fake), &desired, false)
+            .await
+            .unwrap(),
+        plan
+    );
+    sync::check(&client, &plan).await.unwrap();
+    let (old_pages, old_user_pages, old_gets) = conversation_reads(&tap.by_path());
+    assert_eq!(old_user_pages, 0);
+    eprintln!(
+        "before: {old_pages} pages + {old_gets} GETs; \
+         after: {pages} app pages + {user_pages} user pages + {gets} GETs"
+    );
+    // The app's listing reads as before; a user's listing runs only for the conversations
+    // left for GETs, a page for two of them.
+    assert!(pages <= old_pages, "{pages} app pages, {old_pages} before");
+    assert!(2 * user_pages <= old_gets, "{user_pages} user pages");
+    assert!(
+        pages + user_pages + gets <= old_pages + old_gets,
+        "no more requests than before"
     );
 }
