@@ -1,7 +1,7 @@
 //! Exactly once under production's faults: imports whose answer is lost while the write lands
 //! later (before or after the settle time), listings that show new messages late, twins split
-//! across requests, and what the target held before the migration. Also the journal's
-//! binding to its target.
+//! across requests, what the target held before the migration, and a target whose clock is
+//! an hour off. Also the journal's binding to its target.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -307,4 +307,56 @@ async fn a_conversation_its_reconcile_pass_cannot_list_keeps_the_run_incomplete(
     assert_eq!(again.reconciled.clean, 1, "{again:?}");
     assert!(again.is_complete(), "{again:?}");
     assert_target_matches(&fake, &export);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_clock_an_hour_off_changes_nothing_for_a_recent_history() {
+    // The history is from the last half hour, so the target's skewed clock puts "now" before
+    // some of it (-1 h) or far after it (+1 h). An import whose answer is lost lands after
+    // the settle time: it is sent again, and the reconcile pass deletes the late copy. All
+    // of the migration's waits are measured on its own clock, and its listings go back to
+    // the messages' own times: the skew must change nothing.
+    let now = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    for skew in [-3_600_000i64, 3_600_000] {
+        let faults = Faults::seeded(7).clock_skew_ms(skew);
+        let fake = FakeTalkJs::builder().faults(faults).start().await.unwrap();
+        let dir = Scratch::new("skew");
+        let mut export = Export::generate(6, 3, 23);
+        for list in &mut export.messages {
+            let first = list[0].ts;
+            for m in list.iter_mut() {
+                m.ts = now - 1_800_000 + (m.ts - first);
+            }
+        }
+        let file = dir.path("recent.jsonl");
+        export.write(&file);
+        let (lossy, lose) = lossy_client_nth(&fake, Request::Import, 2, Fault::LandsLate(MS(700)));
+        let migration = Migration::from_file(&file, lossy)
+            .journal(dir.path("recent.journal"))
+            .settle_time(MS(500));
+        let mut runs = 0;
+        let mut deleted = 0;
+        loop {
+            runs += 1;
+            assert!(runs <= 5, "skew {skew}: no convergence after 5 runs");
+            let report = migration.run().await.expect("run");
+            deleted += report.reconciled.deleted;
+            if report.is_complete() {
+                assert!(report.failed.is_empty(), "{:?}", report.failed);
+                break;
+            }
+        }
+        assert!(lose.fired(), "skew {skew}");
+        tokio::time::sleep(MS(800)).await;
+        assert!(deleted > 0, "skew {skew}: the late copies are deleted");
+        assert_target_matches(&fake, &export);
+        assert_eq!(fake.message_count(), export.message_count(), "skew {skew}");
+        assert!(migration.verify().await.unwrap().matches(), "skew {skew}");
+    }
 }
