@@ -757,3 +757,50 @@ fn the_same_command_with_another_apps_credentials_is_refused_not_done() {
     assert_eq!(app_b.messages("chat").len(), 25);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn map_reply_links_adds_the_new_id_of_the_message_replied_to_and_is_fixed_by_the_journal() {
+    let runtime = fake_runtime();
+    let fake = runtime.block_on(FakeTalkJs::start()).unwrap();
+    let dir =
+        std::env::temp_dir().join(format!("talkjs-cli-migrate-replies-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file: PathBuf = dir.join("export.jsonl");
+    std::fs::write(&file, export()).unwrap();
+    let file = file.to_str().unwrap();
+
+    let (summary, _) = run(
+        talkjs(&fake).args(["migrate", file, "--map-reply-links"]),
+        1,
+    );
+    assert_eq!(summary["complete"], true, "{summary}");
+    assert_eq!(summary["replyLinks"]["done"], 1, "{summary}");
+    let messages = fake.messages("chat");
+    let custom = &messages[7].custom;
+    assert_eq!(
+        custom.get("talkjs-migrate:replyTo").map(String::as_str),
+        Some("m3")
+    );
+    assert_eq!(
+        custom.get("talkjs-migrate:replyToId").map(String::as_str),
+        Some(messages[3].id.as_str())
+    );
+    let (verify, _) = run(
+        talkjs(&fake).args(["migrate", file, "--map-reply-links", "--verify"]),
+        0,
+    );
+    assert_eq!(verify["matches"], true, "{verify}");
+
+    // The journal was planned with it: a run without it is refused, nothing sent.
+    let before = fake.request_count();
+    let out = talkjs(&fake)
+        .args(["migrate", file])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("--map-reply-links"), "{stderr}");
+    assert_eq!(fake.request_count(), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
