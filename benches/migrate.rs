@@ -34,7 +34,9 @@
 //! `TALKJS_BENCH_MIGRATE_IMPORT_BATCH=100` (what the fake takes in one import: 100, as
 //! TalkJS's transfer example sends, or 10, as its reference page says),
 //! `TALKJS_BENCH_MIGRATE_CONVERSATIONS=500` and `TALKJS_BENCH_MIGRATE_PER_CONVERSATION=20`
-//! (the workload; 3 users per conversation), `TALKJS_BENCH_MIGRATE_DIR=PATH` (where the input
+//! (the workload; 3 users per conversation), `TALKJS_BENCH_MIGRATE_MAP_REPLY_LINKS=1` (with
+//! `Migration::map_reply_links`: one edit per reply after the imports, counted in the
+//! minimum and the chain), `TALKJS_BENCH_MIGRATE_DIR=PATH` (where the input
 //! and the journal go, e.g. `/dev/shm` to take the disk's fsyncs out; default: the system's
 //! temporary directory), `TALKJS_BENCH_MIGRATE_UNLIMITED=1` (no limits in the fake or the
 //! client: the migration's own pace, a diagnostic).
@@ -58,6 +60,11 @@ use talkjs::api::MAX_USERS_PER_BATCH;
 use talkjs::transport::{Quota, RateLimiter};
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
 use talkjs_migrate::Migration;
+
+/// Whether the migration maps reply links (`TALKJS_BENCH_MIGRATE_MAP_REPLY_LINKS=1`).
+fn map_reply_links() -> bool {
+    std::env::var("TALKJS_BENCH_MIGRATE_MAP_REPLY_LINKS").is_ok_and(|v| v != "0")
+}
 
 /// The environment variable that makes this binary the client of one run.
 const ROLE: &str = "TALKJS_BENCH_MIGRATE_ROLE";
@@ -134,12 +141,23 @@ impl Workload {
         self.users().div_ceil(MAX_USERS_PER_BATCH)
             + self.conversations
             + self.conversations * self.per_conversation.div_ceil(import_batch())
+            + self.reply_link_edits()
+    }
+
+    /// The edits that map reply links (one per reply; every 5th message replies to one in
+    /// the input), when [`map_reply_links`]; else 0.
+    fn reply_link_edits(self) -> usize {
+        if map_reply_links() {
+            self.conversations * (self.per_conversation / 5)
+        } else {
+            0
+        }
     }
 
     /// The longest chain of requests that must follow one another: a user's `PUT /users`,
     /// its conversation's `PUT`, then that conversation's imports one after the other.
     fn chain(self) -> usize {
-        2 + self.per_conversation.div_ceil(import_batch())
+        2 + self.per_conversation.div_ceil(import_batch()) + usize::from(map_reply_links())
     }
 
     /// The export file: users, conversations, then each conversation's messages newest
@@ -273,7 +291,9 @@ fn client_main() {
             real,
         )
     });
-    let mut migration = Migration::from_file(&file, client).journal(&journal);
+    let mut migration = Migration::from_file(&file, client)
+        .journal(&journal)
+        .map_reply_links(map_reply_links());
     if let Some(n) = concurrency {
         migration = migration.concurrency(n);
     }
@@ -300,7 +320,8 @@ fn client_main() {
     }
     println!(
         "result wall_ns={} started_unix_ns={started_unix} runs={runs} requests={requests} complete={} \
-         users_done={} conversations_done={} messages_landed={} participants_total={} failures={} rejected={} resolved_chunks={}",
+         users_done={} conversations_done={} messages_landed={} participants_total={} failures={} rejected={} resolved_chunks={} \
+         reply_links_done={}",
         wall.as_nanos(),
         u8::from(report.is_complete()),
         report.users.done,
@@ -310,6 +331,7 @@ fn client_main() {
         report.failed.len(),
         report.rejected_lines().count(),
         report.resolved.chunks,
+        report.reply_links.done,
     );
 }
 
@@ -489,11 +511,13 @@ fn at_latency(server: &tokio::runtime::Runtime, workload: Workload, latency: Dur
         },
     );
     println!(
-        "                              failures {}, rejected lines {}, participant settings {}, uncertain chunks resolved {}, journal {:.1} MiB",
+        "                              failures {}, rejected lines {}, participant settings {}, uncertain chunks resolved {}, reply links mapped {} (of {}), journal {:.1} MiB",
         ours.get("failures"),
         ours.get("rejected"),
         ours.get("participants_total"),
         ours.get("resolved_chunks"),
+        ours.get("reply_links_done"),
+        workload.reply_link_edits(),
         to_f64(journal_size) / (1024.0 * 1024.0),
     );
     for (at, received) in &seen.refusals {
