@@ -109,6 +109,17 @@ where
     }
 }
 
+/// A client of the fake with the tap, meeting `lose`'s fault, with no retries (the
+/// migration sees the fault).
+fn lossy_tapped(fake: &FakeTalkJs, tap: &Tap, lose: &common::lossy::Lose) -> Client {
+    builder(fake)
+        .retry(None)
+        .layer(tap.clone())
+        .layer(lose.clone())
+        .build()
+        .unwrap()
+}
+
 /// A client of the fake with the tap (no client-side rate limit).
 fn tapped(fake: &FakeTalkJs, tap: &Tap) -> Client {
     builder(fake).layer(tap.clone()).build().unwrap()
@@ -356,12 +367,7 @@ async fn a_reaction_put_whose_answer_was_lost_or_killed_is_simply_sent_again() {
     let target = FakeTalkJs::start().await.unwrap();
     let tap = Tap::default();
     let lose = lose_nth(Request::Reaction, 2, Fault::LostAnswer);
-    let lossy = builder(&target)
-        .retry(None)
-        .layer(tap.clone())
-        .layer(lose.clone())
-        .build()
-        .unwrap();
+    let lossy = lossy_tapped(&target, &tap, &lose);
     let journal = dir.path("lost.journal");
     let first = Migration::from_app(client(&source), lossy).journal(&journal);
     let report = first.run().await.unwrap();
@@ -391,12 +397,7 @@ async fn a_reaction_put_whose_answer_was_lost_or_killed_is_simply_sent_again() {
     let target = FakeTalkJs::start().await.unwrap();
     let tap = Tap::default();
     let lose = lose_nth(Request::Reaction, 3, Fault::HangAfterApplied);
-    let hanging = builder(&target)
-        .retry(None)
-        .layer(tap.clone())
-        .layer(lose.clone())
-        .build()
-        .unwrap();
+    let hanging = lossy_tapped(&target, &tap, &lose);
     let journal = dir.path("kill.journal");
     let first = Migration::from_app(client(&source), hanging)
         .concurrency(1)
@@ -552,12 +553,7 @@ async fn reactions_of_a_conversation_with_an_uncertain_import_wait_for_the_recon
     // The first import (one request at a time) lands, its answer is lost.
     let tap = Tap::default();
     let lose = lose_nth(Request::Import, 1, Fault::LostAnswer);
-    let lossy = builder(&target)
-        .retry(None)
-        .layer(tap.clone())
-        .layer(lose.clone())
-        .build()
-        .unwrap();
+    let lossy = lossy_tapped(&target, &tap, &lose);
     let copy = Migration::from_app(client(&source), lossy)
         .concurrency(1)
         .settle_time(Duration::from_millis(100))
@@ -785,12 +781,7 @@ async fn a_reply_link_edit_whose_answer_was_lost_is_sent_again_by_the_next_run()
     // The third edit is applied by the fake, and its answer lost.
     let tap = Tap::default();
     let lose = lose_nth(Request::Edit, 3, Fault::LostAnswer);
-    let lossy = builder(&target)
-        .retry(None)
-        .layer(tap.clone())
-        .layer(lose.clone())
-        .build()
-        .unwrap();
+    let lossy = lossy_tapped(&target, &tap, &lose);
     let journal = dir.path("lost.journal");
     let first = Migration::from_file(&file, lossy)
         .map_reply_links(true)
