@@ -217,6 +217,9 @@ impl Planner {
             // the time they are sent), in their original order.
             let imports = sorted.imports.remove(&index).unwrap_or_default();
             let system = sorted.system.remove(&index).unwrap_or_default();
+            // The conversation's messages planned so far: a reply link is planned only to
+            // one of them.
+            let mut planned: HashSet<String> = HashSet::new();
             for mut list in [imports, system] {
                 oldest_first(&mut list);
                 for Pending {
@@ -226,7 +229,8 @@ impl Planner {
                 } in list
                 {
                     if let Some(item) = self.message_item(line, &message, action, &known) {
-                        reactions.extend(self.reply_link_item(&item, &message, &known));
+                        reactions.extend(self.reply_link_item(&item, &message, &planned));
+                        planned.insert(item.source_id.clone());
                         items.push(item);
                     }
                     self.plan_reactions(line, &message, users, &mut reactions);

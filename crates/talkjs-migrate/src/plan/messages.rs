@@ -163,19 +163,21 @@ impl Planner {
         }
     }
 
-    /// The reply-link item of an import that replies to a message in the input (with
-    /// [`PlanOptions::map_reply_links`](super::PlanOptions::map_reply_links)).
+    /// The reply-link item of an import that replies to a message `planned` before it in
+    /// its conversation (with
+    /// [`PlanOptions::map_reply_links`](super::PlanOptions::map_reply_links)); a reply to a
+    /// message that does not migrate keeps its source link only.
     pub(super) fn reply_link_item(
         &self,
         item: &PlannedItem,
         message: &Message,
-        known: &Known<'_>,
+        planned: &HashSet<String>,
     ) -> Option<PlannedItem> {
         if !self.options.map_reply_links || item.kind != ItemKind::Message {
             return None;
         }
         let reply_to = message.referenced_message_id.as_ref()?.as_str();
-        if !known.ids.contains_key(reply_to) {
+        if !planned.contains(reply_to) {
             return None;
         }
         let custom = serde_json::from_str::<ImportMessage>(&item.body)
@@ -249,4 +251,54 @@ pub(crate) fn system_message_key(identity: &str, message_id: &str) -> String {
     let mut hash = Fnv::new();
     hash.write(identity.as_bytes());
     format!("talkjs-migrate:{:016x}:{message_id}", hash.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::plan::planner::PlanOptions;
+    use crate::plan::source::plan_reader;
+    use serde_json::json;
+
+    /// The reply links a plan of a conversation with replies has, as (reply, replied to).
+    fn links(map_reply_links: bool) -> Vec<(String, String)> {
+        let message = |id: &str, sender: &str, ts: u64, reply: Option<&str>| {
+            json!({"id": id, "type": "UserMessage", "conversationId": "c", "senderId": sender,
+                   "text": id, "createdAt": ts, "readBy": [], "referencedMessageId": reply})
+        };
+        let lines = [
+            json!({"id": "alice", "name": "Alice", "createdAt": 1}),
+            json!({"id": "bob", "name": "Bob", "createdAt": 1}),
+            json!({"id": "c", "createdAt": 1, "participants": {
+                "alice": {"access": "ReadWrite", "notify": true},
+                "bob": {"access": "ReadWrite", "notify": true}}}),
+            message("m1", "alice", 1, None),
+            // Not a user in the input: skipped.
+            message("m2", "zoe", 2, None),
+            message("m3", "bob", 3, Some("m1")),
+            message("m4", "bob", 4, Some("m2")),
+            message("m5", "alice", 5, Some("gone")),
+        ];
+        let input: String = lines.iter().map(|l| l.to_string() + "\n").collect();
+        let options = PlanOptions {
+            map_reply_links,
+            ..PlanOptions::default()
+        };
+        let plan = plan_reader(input.as_bytes(), None, options).unwrap();
+        (plan.items.iter())
+            .filter(|i| i.kind == ItemKind::ReplyLink)
+            .map(|i| {
+                let body: ReplyLinkBody = serde_json::from_str(&i.body).unwrap();
+                assert_eq!(body.custom.get(REPLY_TO_KEY), Some(&body.reply_to));
+                (i.source_id.clone(), body.reply_to)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_reply_link_is_planned_only_to_a_message_that_migrates() {
+        assert_eq!(links(true), [("m3".to_owned(), "m1".to_owned())]);
+        assert!(links(false).is_empty());
+    }
 }
