@@ -278,6 +278,19 @@ fn chronological_log(conversations: usize) -> impl Iterator<Item = bulk::Item> {
     })
 }
 
+/// Checks that each of `conversations` holds the log's 10 messages once, in order.
+fn assert_log_landed_in_order(fake: &FakeTalkJs, conversations: impl IntoIterator<Item = usize>) {
+    let expected: Vec<String> = (0..10).map(|m| format!("m{m}")).collect();
+    for c in conversations {
+        let texts: Vec<String> = fake
+            .messages(&format!("c{c}"))
+            .into_iter()
+            .filter_map(|m| m.text)
+            .collect();
+        assert_eq!(texts, expected, "c{c}");
+    }
+}
+
 async fn setup_conversations(client: &talkjs::Client, conversations: usize) {
     let users = (0..conversations).map(|c| user(&format!("u{c}")));
     let chats = (0..conversations).map(|c| conversation(&format!("c{c}"), &[&format!("u{c}")]));
@@ -301,15 +314,7 @@ async fn a_chronological_log_of_more_conversations_than_in_flight_packs_like_gro
     assert_eq!(report.landed, CONVERSATIONS * 10);
     // Grouped by conversation this is one send of 10 per conversation: so is the log.
     assert_eq!(report.requests, CONVERSATIONS);
-    for c in [0, 150, 299] {
-        let texts: Vec<String> = fake
-            .messages(&format!("c{c}"))
-            .into_iter()
-            .filter_map(|m| m.text)
-            .collect();
-        let expected: Vec<String> = (0..10).map(|m| format!("m{m}")).collect();
-        assert_eq!(texts, expected, "c{c}");
-    }
+    assert_log_landed_in_order(&fake, [0, 150, 299]);
 }
 
 #[tokio::test]
@@ -333,15 +338,7 @@ async fn the_open_budget_bounds_what_is_held_and_sends_the_oldest_chunks_early()
         "a budget of 20 messages cannot hold 50 conversations' requests open: {} requests",
         report.requests
     );
-    for c in 0..CONVERSATIONS {
-        let texts: Vec<String> = fake
-            .messages(&format!("c{c}"))
-            .into_iter()
-            .filter_map(|m| m.text)
-            .collect();
-        let expected: Vec<String> = (0..10).map(|m| format!("m{m}")).collect();
-        assert_eq!(texts, expected, "c{c}");
-    }
+    assert_log_landed_in_order(&fake, 0..CONVERSATIONS);
 }
 
 /// A fake and a client without rate limits (the client retrying fast), with users `u0`..

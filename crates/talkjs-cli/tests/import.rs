@@ -7,10 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use assert_cmd::Command;
 use serde_json::{Value, json};
 use talkjs::models::{ConversationUpsert, UserUpsert};
 use talkjs_fake::{FakeTalkJs, Faults};
+use talkjs_test_support::cli::talkjs;
 
 /// A fake server on its own runtime (the test thread blocks while the binary runs).
 struct Fake {
@@ -55,20 +55,8 @@ impl Fake {
     /// Runs `talkjs import ARGS` with `stdin` if given: exit code, summary (`null` if none),
     /// standard error.
     fn import(&self, args: &[&str], stdin: Option<&str>) -> (i32, Value, String) {
-        let mut cmd = Command::cargo_bin("talkjs").unwrap();
-        for var in ["TALKJS_APP_ID", "TALKJS_SECRET_KEY", "TALKJS_BASE_URL"] {
-            cmd.env_remove(var);
-        }
-        cmd.args([
-            "--base-url",
-            self.fake.base_url(),
-            "--app-id",
-            self.fake.app_id(),
-            "--secret-key",
-            self.fake.secret_key(),
-            "import",
-        ]);
-        cmd.args(args);
+        let mut cmd = talkjs(&self.fake);
+        cmd.arg("import").args(args);
         if let Some(input) = stdin {
             cmd.write_stdin(input);
         }

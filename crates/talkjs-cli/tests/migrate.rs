@@ -15,20 +15,10 @@ use std::time::{Duration, Instant};
 use talkjs_fake::{FakeTalkJs, Faults};
 use talkjs_test_support::redis_server;
 
+/// `talkjs --output json` against `fake`.
 fn talkjs(fake: &FakeTalkJs) -> Command {
-    let mut cmd = Command::cargo_bin("talkjs").unwrap();
-    for var in [
-        "TALKJS_APP_ID",
-        "TALKJS_SECRET_KEY",
-        "TALKJS_BASE_URL",
-        "TALKJS_FROM_SECRET_KEY",
-        "TALKJS_FROM_BASE_URL",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.args(["--base-url", fake.base_url(), "--app-id", fake.app_id()])
-        .env("TALKJS_SECRET_KEY", fake.secret_key())
-        .args(["--output", "json"]);
+    let mut cmd = talkjs_test_support::cli::talkjs(fake);
+    cmd.args(["--output", "json"]);
     cmd
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use serde_json::json;
 use talkjs_fake::{FakeTalkJs, RateLimitConfig};
-use talkjs_test_support::redis_server;
+use talkjs_test_support::{cli::talkjs, redis_server};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -35,21 +35,6 @@ fn limited_fake(runtime: &tokio::runtime::Runtime) -> FakeTalkJs {
                 .start(),
         )
         .unwrap()
-}
-
-fn talkjs(fake: &FakeTalkJs) -> Command {
-    let mut cmd = Command::cargo_bin("talkjs").unwrap();
-    for var in [
-        "TALKJS_APP_ID",
-        "TALKJS_SECRET_KEY",
-        "TALKJS_BASE_URL",
-        "TALKJS_REDIS_URL",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.args(["--base-url", fake.base_url(), "--app-id", fake.app_id()])
-        .env("TALKJS_SECRET_KEY", fake.secret_key());
-    cmd
 }
 
 /// One user and `n` conversations with them: 1 + `n` requests (users go 100 to a request,

@@ -5,10 +5,10 @@
 
 use std::path::PathBuf;
 
-use assert_cmd::Command;
 use serde_json::Value;
 use talkjs::models::{ConversationUpsert, UserUpsert};
 use talkjs_fake::FakeTalkJs;
+use talkjs_test_support::cli::talkjs;
 
 /// A fake server on its own runtime (the test thread blocks while the binary runs).
 struct App {
@@ -62,20 +62,8 @@ impl App {
 
     /// Runs `talkjs sync ARGS`: exit code, standard output, standard error.
     fn sync(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-        let mut cmd = Command::cargo_bin("talkjs").unwrap();
-        for var in ["TALKJS_APP_ID", "TALKJS_SECRET_KEY", "TALKJS_BASE_URL"] {
-            cmd.env_remove(var);
-        }
-        cmd.args([
-            "--base-url",
-            self.fake.base_url(),
-            "--app-id",
-            self.fake.app_id(),
-            "--secret-key",
-            self.fake.secret_key(),
-            "sync",
-        ]);
-        cmd.args(args);
+        let mut cmd = talkjs(&self.fake);
+        cmd.arg("sync").args(args);
         cmd.write_stdin(stdin.unwrap_or(""));
         let out = cmd.output().unwrap();
         (

@@ -3,9 +3,9 @@
 //! and never the secret key or a token.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use assert_cmd::Command;
 use talkjs::models::UserUpsert;
 use talkjs_fake::{FakeTalkJs, Faults};
+use talkjs_test_support::cli::talkjs;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -36,16 +36,7 @@ fn fake(rt: &tokio::runtime::Runtime) -> FakeTalkJs {
 
 /// Runs `talkjs ARGS` against `fake`: exit code and standard error.
 fn run(fake: &FakeTalkJs, args: &[&str]) -> (i32, String) {
-    let mut cmd = Command::cargo_bin("talkjs").unwrap();
-    for var in ["TALKJS_APP_ID", "TALKJS_SECRET_KEY", "TALKJS_BASE_URL"] {
-        cmd.env_remove(var);
-    }
-    let out = cmd
-        .args(["--base-url", fake.base_url(), "--app-id", fake.app_id()])
-        .env("TALKJS_SECRET_KEY", fake.secret_key())
-        .args(args)
-        .output()
-        .unwrap();
+    let out = talkjs(fake).args(args).output().unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     (out.status.code().unwrap(), stderr)
 }

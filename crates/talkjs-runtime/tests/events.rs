@@ -52,6 +52,24 @@ fn channel() -> (
     (tx, stream)
 }
 
+/// A first run's stream (an empty checkpoint) with a settle slack of [`SLACK`], fed webhook
+/// events through the returned sender.
+fn fresh_stream(
+    client: &talkjs_api::Client,
+) -> (
+    mpsc::UnboundedSender<WebhookEvent>,
+    talkjs_runtime::events::MessageStream,
+) {
+    let (webhooks, webhook_stream) = channel();
+    let events = client
+        .events()
+        .webhooks(webhook_stream)
+        .checkpoint(MemoryCheckpoint::new())
+        .settle(SLACK)
+        .into_stream();
+    (webhooks, events)
+}
+
 async fn mount_listing(server: &MockServer, messages: &[serde_json::Value]) {
     Mock::given(method("GET"))
         .and(path(common::p("/conversations")))
@@ -515,13 +533,7 @@ async fn a_webhook_for_a_message_the_listing_did_not_show_yet_is_yielded_once() 
 async fn a_first_run_yields_what_a_clock_behind_ours_stamps_before_the_start() {
     let (server, client) = start().await;
     mount_listing(&server, &[]).await;
-    let (webhooks, webhook_stream) = channel();
-    let mut events = client
-        .events()
-        .webhooks(webhook_stream)
-        .checkpoint(MemoryCheckpoint::new())
-        .settle(SLACK)
-        .into_stream();
+    let (webhooks, mut events) = fresh_stream(&client);
     // The first catch-up runs (nothing listed), then messages sent after the start arrive,
     // stamped by a TalkJS clock 2 s behind ours; and one from before the slack.
     let nothing = tokio::time::timeout(Duration::from_millis(200), events.next()).await;
@@ -636,13 +648,7 @@ async fn a_webhook_dated_before_the_watermark_is_dropped_with_one_warning() {
     let _guard = tracing::subscriber::set_default(warnings.clone());
     let (server, client) = start().await;
     mount_listing(&server, &[]).await;
-    let (webhooks, webhook_stream) = channel();
-    let mut events = client
-        .events()
-        .webhooks(webhook_stream)
-        .checkpoint(MemoryCheckpoint::new())
-        .settle(SLACK)
-        .into_stream();
+    let (webhooks, mut events) = fresh_stream(&client);
     let nothing = tokio::time::timeout(Duration::from_millis(200), events.next()).await;
     assert!(nothing.is_err(), "{nothing:?}");
     // A TalkJS clock 10 s behind ours, beyond the 5 s slack: taken for old messages.

@@ -5,6 +5,7 @@
 //! features of the modules it uses.
 //!
 //! - [`redis_server`]: a real `redis-server` on a free loopback port (only `std`);
+//! - `cli` (feature `cli`): the `talkjs` binary pointed at a fake, for talkjs-cli's tests;
 //! - `logs` (feature `logs`): what `tracing` logs, captured;
 //! - `migrate` (feature `migrate`): scratch directories, generated exports, clients of the
 //!   fake and checks of a migration's target;
@@ -20,6 +21,8 @@
     clippy::missing_panics_doc // every helper panics on failure (see above)
 )]
 
+#[cfg(feature = "cli")]
+pub mod cli;
 #[cfg(feature = "logs")]
 pub mod logs;
 #[cfg(feature = "migrate")]
