@@ -4,7 +4,8 @@
 //! Layers (each file imports only those above it in this list): `report` (progress, report,
 //! stop handle), `state` (the run's shared state and how an answer is read), `attach`
 //! (attachments), `settle` (baselines, resolving unknown outcomes, the reconcile pass),
-//! `engine` (the stages on the bulk engine and their journal hooks), `reactions`,
+//! `engine` (the stages on the bulk engine and their journal hooks), `reactions` (what
+//! follows a conversation's messages: reactions and reply links),
 //! `migration` (the builder and `run`).
 
 mod attach;

@@ -381,8 +381,8 @@ impl Migration {
             run.db(|j| j.record_import_batch("10"))?;
         }
         run.reconcile().await?;
-        // The reactions of conversations the reconcile pass just made clean.
-        run.reactions().await?;
+        // The reactions and reply links of conversations the reconcile pass just made clean.
+        run.after_messages().await?;
 
         run.report(planned)
     }

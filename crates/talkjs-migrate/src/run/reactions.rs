@@ -40,7 +40,7 @@ enum Found {
 impl Run {
     /// Sends the planned reactions and reply links of every conversation that is ready for
     /// them (see [`Self::ready_after_messages`]), as many at once as allowed.
-    pub(super) async fn reactions(self: &Arc<Self>) -> Result<(), Error> {
+    pub(super) async fn after_messages(self: &Arc<Self>) -> Result<(), Error> {
         let conversations = self.db(|j| j.reaction_conversations())?;
         if conversations.is_empty() {
             return Ok(());

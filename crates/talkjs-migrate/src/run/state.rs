@@ -222,9 +222,9 @@ impl Run {
         }
         self.db(Journal::fail_orphans)?;
         self.messages().await?;
-        // Each conversation's reactions once its messages are settled (before access is
-        // restricted by the participant settings).
-        self.reactions().await?;
+        // Each conversation's reactions and reply links once its messages are settled
+        // (before access is restricted by the participant settings).
+        self.after_messages().await?;
         if !self.db(|j| j.settled(ItemKind::Message))?
             || !self.db(|j| j.settled(ItemKind::SystemMessage))?
         {
