@@ -806,3 +806,24 @@ async fn a_reply_link_edit_whose_answer_was_lost_is_sent_again_by_the_next_run()
     assert_eq!(assert_reply_links_mapped(&target, &export), 12);
     assert!(resume.verify().await.unwrap().matches());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_that_shows_new_messages_late_still_finds_both_ends_of_every_link() {
+    // Imports answer without ids, and the target's listing shows a new message 300 ms late:
+    // the stage lists a conversation only once the settle time (500 ms) has passed since
+    // its last import, so it finds every message instead of failing links for good.
+    let faults = talkjs_fake::Faults::seeded(3).listing_lag(Duration::from_millis(300));
+    let target = FakeTalkJs::builder().faults(faults).start().await.unwrap();
+    let dir = Scratch::new("reply-links-lag");
+    let (export, file) = replies_export(&dir);
+    let tap = Tap::stripping();
+    let migration = Migration::from_file(&file, tapped(&target, &tap))
+        .map_reply_links(true)
+        .settle_time(Duration::from_millis(500))
+        .journal(dir.path("lag.journal"));
+    let report = migration.run().await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.reply_links.done, 12);
+    assert_eq!(assert_reply_links_mapped(&target, &export), 12);
+}

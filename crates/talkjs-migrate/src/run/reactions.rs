@@ -142,7 +142,8 @@ impl Run {
 
     /// Where the conversation's planned messages `wanted` (by source id) are in the target:
     /// the journal's id map, and for landed ones it names no id of, one listing
-    /// ([`Self::find_targets`]).
+    /// ([`Self::find_targets`]) once the settle time has passed since the conversation's
+    /// last import (a stopped run leaves them for the next).
     async fn locate(
         &self,
         conversation: &str,
@@ -174,7 +175,14 @@ impl Run {
         if unknown.is_empty() {
             return Ok(found);
         }
-        let listed = self.find_targets(conversation, &messages, &unknown).await?;
+        // A listing may show a new message late: list once the settle time has passed since
+        // the conversation's last import (else a landed message looks missing).
+        let last_import = self.db(|j| j.last_import_ms(conversation))?.unwrap_or(0);
+        let listed = if self.wait_settled(last_import).await {
+            self.find_targets(conversation, &messages, &unknown).await?
+        } else {
+            None
+        };
         for source in unknown {
             let where_ = match listed.as_ref().map(|l| l.get(source)) {
                 Some(Some(id)) => Found::At(id.clone()),
