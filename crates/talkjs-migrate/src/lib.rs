@@ -188,7 +188,8 @@
 //!   all landed or failed for good, and, where an import's outcome was unknown, after the
 //!   reconcile pass (a surplus copy may still be deleted there). The target message is the
 //!   one the journal's id map names (from the import's answer or a resolution); where it
-//!   names none, the target conversation is listed once and matched by the same key as an
+//!   names none, the target conversation is listed once (after the settle time since its last
+//!   import: a listing may show a new message late) and matched by the same key as an
 //!   uncertain import, and the ids found are recorded. **From a source app**, who reacted
 //!   is listed while planning, as TalkJS's transfer example does: one
 //!   `GET …/messages/{id}/reactions/{emoji}?limit=100` per message and emoji (one more per
